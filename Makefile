@@ -1,0 +1,47 @@
+# Two commands matter: `make run` (the whole governor locally) and `make test` (the whole suite).
+# Each installs what it needs: a .venv from requirements-dev.txt and Azurite from package.json.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install test run demo lint format bench soak clean
+
+install: $(PIP_STAMP) $(NODE_STAMP)
+
+$(PIP_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# pytest exits 5 when it collects nothing; make treats any non-zero exit as a failure.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: install
+	$(PY) -m governor run
+
+demo: install
+	$(PY) -m governor demo
+
+lint: $(PIP_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(PIP_STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+soak: install
+	$(PY) -m pytest -m slow tests/reliability $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .data .pytest_cache .ruff_cache

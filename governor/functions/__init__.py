@@ -1,0 +1,15 @@
+"""HTTP and timer blueprints. function_app.py registers every blueprint listed here.
+
+Each blueprint module must stay cheap to import: no I/O and no heavy SDK at module level.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# Modules that define a module-level `bp = func.Blueprint()`.
+BLUEPRINT_MODULES: tuple[str, ...] = ()
+
+
+def blueprints() -> list:
+    return [importlib.import_module(name).bp for name in BLUEPRINT_MODULES]

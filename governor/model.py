@@ -1,0 +1,187 @@
+"""Domain values shared by the core, the adapters and the entrypoints. Pure: no I/O.
+
+Money is an int of micro cost units (1 cost unit = 1_000_000), so sums are exact and
+fit Table Storage's Int64. Cost of a session is always computed from its cumulative
+minutes (`cost_of`), never by adding rounded deltas, so metering is exact and repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+MICROS = 1_000_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_micros(amount: Decimal | float | int | str) -> int:
+    return int((Decimal(str(amount)) * MICROS).to_integral_value())
+
+
+def from_micros(amount: int) -> Decimal:
+    return (Decimal(amount) / MICROS).quantize(Decimal("0.000001"))
+
+
+def cost_of(rate_per_hour: int, minutes: int) -> int:
+    """Cost in micros of `minutes` at `rate_per_hour` micros, rounded up to a whole micro."""
+    return math.ceil(rate_per_hour * max(minutes, 0) / 60)
+
+
+def whole_minutes(duration: timedelta) -> int:
+    return max(int(duration.total_seconds() // 60), 0)
+
+
+class _CaseInsensitiveEnum(str, Enum):
+    @classmethod
+    def parse(cls, text: str):
+        if isinstance(text, cls):
+            return text
+        if isinstance(text, str):
+            for member in cls:
+                if member.value.lower() == text.strip().lower():
+                    return member
+        raise ValueError(f"{text!r} is not one of {', '.join(m.value for m in cls)}")
+
+
+class SessionStatus(_CaseInsensitiveEnum):
+    STARTING = "Starting"
+    READY = "Ready"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    EXPIRED = "Expired"
+    ERROR = "Error"
+
+    @property
+    def active(self) -> bool:
+        return self in (SessionStatus.STARTING, SessionStatus.READY)
+
+    @property
+    def terminal(self) -> bool:
+        return self in (SessionStatus.STOPPED, SessionStatus.EXPIRED, SessionStatus.ERROR)
+
+
+class VmSize(_CaseInsensitiveEnum):
+    STANDARD = "Standard"
+    PREMIUM = "Premium"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One ARR rendering session, the same whichever API generation reported it.
+
+    `elapsed` is ARR's own clock (time in Ready), `max_lease` the total lease since start.
+    """
+
+    id: str
+    account: str
+    status: SessionStatus
+    size: VmSize | None
+    elapsed: timedelta
+    max_lease: timedelta
+    hostname: str | None = None
+    arr_inspector_port: int | None = None
+    handshake_port: int | None = None
+    created: datetime | None = None
+    teraflops: float | None = None
+    message: str | None = None
+    error_code: str | None = None
+
+    @property
+    def remaining_lease(self) -> timedelta:
+        return max(self.max_lease - self.elapsed, timedelta(0))
+
+
+class UnmanagedMode(_CaseInsensitiveEnum):
+    REPORT = "report"
+    STOP = "stop"
+    ADOPT = "adopt"
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    """A project's rules and budget. Rates and budgets are micros; durations are timedeltas."""
+
+    name: str
+    enabled: bool = True
+    account: str = "default"
+    allowed_sizes: frozenset[VmSize] = frozenset({VmSize.STANDARD})
+    rates: dict[VmSize, int] = field(default_factory=dict)
+    currency: str = "USD"
+    daily_budget: int | None = None
+    monthly_budget: int | None = None
+    max_concurrent: int = 1
+    max_lease: timedelta = timedelta(hours=4)
+    hard_max_duration: timedelta = timedelta(hours=8)
+    extension_step: timedelta = timedelta(minutes=30)
+    extension_threshold: timedelta = timedelta(minutes=10)
+    idle_timeout: timedelta = timedelta(minutes=15)
+    dry_run: bool = False
+    webhook_url: str | None = None
+    principals: frozenset[str] = frozenset()
+
+    def rate(self, size: VmSize) -> int:
+        return self.rates.get(size, 0)
+
+
+class Period(_CaseInsensitiveEnum):
+    DAY = "day"
+    MONTH = "month"
+
+    def key(self, at: datetime) -> str:
+        at = at.astimezone(UTC)
+        return at.strftime("%Y-%m-%d") if self is Period.DAY else at.strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Money of one project in one period: spent (metered) and reserved (held for leases)."""
+
+    project: str
+    period: Period
+    key: str
+    budget: int | None
+    spent: int = 0
+    reserved: int = 0
+
+    @property
+    def remaining(self) -> int | None:
+        if self.budget is None:
+            return None
+        return self.budget - self.spent - self.reserved
+
+
+class LedgerState(_CaseInsensitiveEnum):
+    PENDING = "pending"  # budget reserved, ARR create not yet confirmed
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """The governor's record of one session it manages.
+
+    `charged_minutes` is the metering checkpoint: ARR elapsed minutes already charged.
+    `reserved` is budget held for the rest of the granted lease.
+    """
+
+    project: str
+    session_id: str
+    account: str
+    size: VmSize
+    state: LedgerState
+    requested_at: datetime
+    lease: timedelta
+    reserved: int = 0
+    charged_minutes: int = 0
+    charged: int = 0
+    last_heartbeat: datetime | None = None
+    extensions: int = 0
+    adopted: bool = False
+    final_status: SessionStatus | None = None
+    etag: str | None = None

@@ -1,0 +1,230 @@
+"""Every app setting the governor reads, typed and validated in one place.
+
+`SETTINGS` is the single declaration: the README's configuration table, the Bicep
+template test and `local.settings.json.example` are all checked against it.
+Nothing else in the project reads os.environ for governor configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed. The message names the setting, never its value."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    meaning: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+    local_only: bool = False  # development-only; not set by the Azure template
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _json_list(text: str) -> list:
+    value = json.loads(text) if text.strip() else []
+    if not isinstance(value, list):
+        raise ValueError("must be a JSON array")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- ARR: the default account (more accounts via GOVERNOR_ARR_ACCOUNTS) ---
+    Setting("ARR_ACCOUNT_ID", None, "ARR account id (GUID) of the default account."),
+    Setting(
+        "ARR_ACCOUNT_DOMAIN",
+        None,
+        "Account domain such as `eastus.mixedreality.azure.com`; gives the token service `https://sts.{domain}`.",
+    ),
+    Setting(
+        "ARR_SERVICE_ENDPOINT",
+        None,
+        "Region name (`westus2`, expanded to `https://remoterendering.westus2.mixedreality.azure.com`) "
+        "or a full URL such as the emulator's.",
+    ),
+    Setting(
+        "ARR_STS_ENDPOINT",
+        None,
+        "Token service URL. Default: `https://sts.{ARR_ACCOUNT_DOMAIN}` if set, else `https://sts.mixedreality.azure.com`.",
+    ),
+    Setting(
+        "ARR_API_VERSION",
+        "2021-01-01",
+        "ARR API generation: `2021-01-01` or `v1` (the 2019-2021 API).",
+        _choice("2021-01-01", "v1"),
+    ),
+    Setting(
+        "ARR_AUTH",
+        "auto",
+        "How to authenticate to ARR: `key` (ARR_ACCOUNT_KEY), `entra` (managed identity in Azure, "
+        "DefaultAzureCredential locally), `token` (ARR_ACCESS_TOKEN) or `auto` (key if set, else entra).",
+        _choice("auto", "key", "entra", "token"),
+    ),
+    Setting("ARR_ACCOUNT_KEY", None, "ARR account key (use a Key Vault reference in Azure).", secret=True),
+    Setting("ARR_ACCESS_TOKEN", None, "A ready ARR access token (JWT), for ARR_AUTH=token.", secret=True),
+    Setting(
+        "GOVERNOR_ARR_ACCOUNTS",
+        "[]",
+        "JSON array of further ARR accounts: objects with `name`, `accountId`, `serviceEndpoint`, "
+        "and optionally `accountDomain`, `stsEndpoint`, `apiVersion`, `auth`, and `accountKeySetting` "
+        "(the name of the app setting that holds that account's key).",
+        _json_list,
+    ),
+    Setting("ARR_HTTP_TIMEOUT_SECONDS", "10", "Connect and read timeout of one ARR call.", _positive_float),
+    Setting(
+        "ARR_RETRY_TOTAL_SECONDS",
+        "30",
+        "Upper bound on the time one ARR operation spends retrying 429/5xx/connection errors.",
+        _positive_float,
+    ),
+    # --- Table Storage ---
+    Setting(
+        "GOVERNOR_TABLES_CONNECTION",
+        None,
+        "Table Storage connection string (Azurite locally). Leave unset in Azure and set GOVERNOR_TABLES_ENDPOINT.",
+        secret=True,
+    ),
+    Setting(
+        "GOVERNOR_TABLES_ENDPOINT",
+        None,
+        "Table service endpoint, e.g. `https://<account>.table.core.windows.net`, used with the managed identity.",
+    ),
+    Setting(
+        "GOVERNOR_TABLE_PREFIX",
+        "governor",
+        "Prefix of the governor's table names (letters and digits).",
+    ),
+    # --- Sweep ---
+    Setting(
+        "GOVERNOR_SWEEP_SCHEDULE",
+        "0 * * * * *",
+        "NCRONTAB schedule (6 fields, UTC) of the sweep timer.",
+    ),
+    Setting("GOVERNOR_DRY_RUN", "false", "Decide, audit and report, but act on nothing (all projects).", _bool),
+    Setting(
+        "GOVERNOR_UNMANAGED_MODE",
+        "report",
+        "What the sweep does with ARR sessions the gate did not create: `report`, `stop` or `adopt`.",
+        _choice("report", "stop", "adopt"),
+    ),
+    Setting(
+        "GOVERNOR_UNMANAGED_PROJECT",
+        None,
+        "Project that adopts unmanaged sessions when GOVERNOR_UNMANAGED_MODE=adopt.",
+    ),
+    Setting(
+        "GOVERNOR_WARN_BEFORE_MINUTES",
+        "10",
+        "Warn this many minutes before a budget or hard-cap stop.",
+        _positive_int,
+    ),
+    Setting("GOVERNOR_SWEEP_CONCURRENCY", "8", "ARR actions the sweep runs at once.", _positive_int),
+    Setting(
+        "GOVERNOR_HEALTH_STALE_INTERVALS",
+        "3",
+        "`/api/health` answers 503 when the last sweep is older than this many sweep intervals.",
+        _positive_int,
+    ),
+    Setting(
+        "GOVERNOR_WEBHOOK_TIMEOUT_SECONDS",
+        "5",
+        "Timeout of one webhook delivery attempt.",
+        _positive_float,
+    ),
+    # --- Gate ---
+    Setting("GOVERNOR_MAX_BODY_BYTES", "65536", "Largest request body the gate reads.", _positive_int),
+    # --- Local development only ---
+    Setting(
+        "GOVERNOR_DEV_KEYS",
+        "false",
+        "Accept the documented development function and master keys (local host only; refused in Azure).",
+        _bool,
+        local_only=True,
+    ),
+)
+
+BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def running_in_azure(environ: Mapping[str, str] | None = None) -> bool:
+    """The Functions platform sets these; a local host and the tests do not."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("WEBSITE_INSTANCE_ID") or environ.get("WEBSITE_SITE_NAME"))
+
+
+class Settings:
+    """Typed, validated view of the environment. Build once per process with `load()`."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None):
+        environ = dict(os.environ if environ is None else environ)
+        self._values: dict[str, Any] = {}
+        self.environ = environ
+        for setting in SETTINGS:
+            raw = environ.get(setting.name)
+            if raw is None or raw == "":
+                raw = setting.default
+            if raw is None:
+                self._values[setting.name] = None
+                continue
+            try:
+                self._values[setting.name] = setting.parse(raw)
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise SettingsError(f"setting {setting.name} is invalid: {exc}") from None
+        if self.get("GOVERNOR_DEV_KEYS") and running_in_azure(environ):
+            raise SettingsError("setting GOVERNOR_DEV_KEYS is refused when running in Azure")
+
+    def get(self, name: str) -> Any:
+        if name not in BY_NAME:
+            raise KeyError(f"{name} is not a declared setting; add it to governor.settings.SETTINGS")
+        return self._values[name]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if BY_NAME[k].secret and v else v) for k, v in self._values.items()}
+        return f"Settings({shown})"
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings(environ)

@@ -1,0 +1,61 @@
+from datetime import timedelta
+
+import pytest
+
+from governor.timespan import TimeSpanError, format_timespan, parse_timespan
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4:0:0", timedelta(hours=4)),
+        ("04:00:00", timedelta(hours=4)),
+        ("5:0:0", timedelta(hours=5)),
+        ("1.02:00:00", timedelta(days=1, hours=2)),
+        ("8", timedelta(days=8)),
+        ("0:30", timedelta(minutes=30)),
+        ("00:00:01", timedelta(seconds=1)),
+        ("00:00:01.5", timedelta(seconds=1, milliseconds=500)),
+        ("00:00:00.0000010", timedelta(microseconds=1)),
+        (" 1:00:00 ", timedelta(hours=1)),
+        ("-0:10:00", -timedelta(minutes=10)),
+        ("23:59:59", timedelta(hours=23, minutes=59, seconds=59)),
+    ],
+)
+def test_parse_like_dotnet(text, expected):
+    assert parse_timespan(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["24:00:00", "1:60:00", "1:00:60", "", "abc", "1:2:3:4:5", "1.5", "00:00:00.12345678", "1e3", "+1:0:0"]
+)
+def test_parse_refuses_what_dotnet_refuses(text):
+    with pytest.raises(TimeSpanError):
+        parse_timespan(text)
+
+
+@pytest.mark.parametrize("value", [5, None, 1.5, ["4:0:0"]])
+def test_parse_refuses_non_strings(value):
+    with pytest.raises(TimeSpanError):
+        parse_timespan(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(hours=4), "04:00:00"),
+        (timedelta(seconds=1), "00:00:01"),
+        (timedelta(days=1, hours=2), "1.02:00:00"),
+        (timedelta(0), "00:00:00"),
+        (timedelta(seconds=1, microseconds=500000), "00:00:01.5000000"),
+        (-timedelta(minutes=10), "-00:10:00"),
+    ],
+)
+def test_format_c(value, text):
+    assert format_timespan(value) == text
+
+
+def test_round_trip():
+    for seconds in (0, 1, 59, 3600, 86399, 86400, 90061, 10 * 86400 + 1):
+        value = timedelta(seconds=seconds)
+        assert parse_timespan(format_timespan(value)) == value
