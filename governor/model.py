@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 MICROS = 1_000_000
 
@@ -37,7 +37,7 @@ def whole_minutes(duration: timedelta) -> int:
     return max(int(duration.total_seconds() // 60), 0)
 
 
-class _CaseInsensitiveEnum(str, Enum):
+class _CaseInsensitiveEnum(StrEnum):
     @classmethod
     def parse(cls, text: str):
         if isinstance(text, cls):
@@ -177,6 +177,7 @@ class LedgerEntry:
     state: LedgerState
     requested_at: datetime
     lease: timedelta
+    rate: int = 0  # micros per hour, fixed at admission so later policy edits do not re-price a running session
     reserved: int = 0
     charged_minutes: int = 0
     charged: int = 0
@@ -185,3 +186,19 @@ class LedgerEntry:
     adopted: bool = False
     final_status: SessionStatus | None = None
     etag: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One decision or gate outcome, as written to the audit table. Never holds a secret."""
+
+    at: datetime
+    source: str  # "sweep" or "gate"
+    project: str
+    session_id: str
+    action: str  # e.g. stop, extend, warn, leave, admit, refuse, adopt, report
+    reason: str
+    figures: dict = field(default_factory=dict)
+    dry_run: bool = False
+    outcome: str = "ok"  # ok, failed, skipped
+    ms_cv: str | None = None

@@ -27,7 +27,8 @@ def test_parse_like_dotnet(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["24:00:00", "1:60:00", "1:00:60", "", "abc", "1:2:3:4:5", "1.5", "00:00:00.12345678", "1e3", "+1:0:0"]
+    "text",
+    ["24:00:00", "1:60:00", "1:00:60", "", "abc", "1:2:3:4:5", "1.5", "00:00:00.12345678", "1e3", "+1:0:0"],
 )
 def test_parse_refuses_what_dotnet_refuses(text):
     with pytest.raises(TimeSpanError):

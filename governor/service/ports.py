@@ -1,0 +1,135 @@
+"""The ports the use cases need: what the ARR client and the Table store must offer.
+
+The service layer depends on these Protocols only; `governor.arr.ArrClient` and
+`governor.store.TableStore` implement them. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from governor.model import AuditRecord, LedgerEntry, Period, ProjectPolicy, Session, Usage, VmSize
+
+
+class Refusal(Exception):
+    """A rule said no. `reason` is a stable code (budget-exhausted, concurrency-limit, ...)."""
+
+    def __init__(self, reason: str, detail: str, figures: dict | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.figures = figures or {}
+
+
+# ---------------------------------------------------------------- ARR
+class ArrPort(Protocol):
+    """One ARR account. Errors are `governor.arr.ArrError` subclasses (typed, with status and MS-CV)."""
+
+    account: str  # the configured account name, e.g. "default"
+
+    def create(
+        self, size: VmSize, lease: timedelta, models: Sequence[str] = (), session_id: str | None = None
+    ) -> Session:
+        """2021-01-01 PUTs `session_id` (idempotent); v1 ignores it and returns the server's id."""
+
+    def get(self, session_id: str) -> Session: ...
+
+    def list(self) -> list[Session]:
+        """Active (Starting/Ready) sessions, all pages."""
+
+    def update_lease(self, session_id: str, lease: timedelta) -> Session:
+        """Set the total lease since start (never a delta)."""
+
+    def stop(self, session_id: str) -> None: ...
+
+
+# ---------------------------------------------------------------- Store
+@dataclass(frozen=True)
+class AdmissionSnapshot:
+    """What an admission decision sees, read consistently under one ETag round."""
+
+    policy: ProjectPolicy
+    active_sessions: int
+    usage: dict[Period, Usage]
+
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """Everything the sweep joins against, read in as few queries as the design allows."""
+
+    projects: dict[str, ProjectPolicy]
+    open_entries: list[LedgerEntry]  # state pending or active, all projects
+    usage: dict[tuple[str, Period], Usage]  # current periods at `now`
+    read_at: datetime = field(default=None)  # type: ignore[assignment]
+
+
+class StorePort(Protocol):
+    # projects
+    def get_project(self, name: str) -> ProjectPolicy | None: ...
+    def list_projects(self) -> list[ProjectPolicy]: ...
+    def put_project(self, policy: ProjectPolicy, webhook_secret: str | None = None) -> None: ...
+    def delete_project(self, name: str) -> bool: ...
+    def rotate_key(self, name: str) -> str:
+        """Store a new salted hash; return the new key (the only time it is seen)."""
+
+    def verify_key(self, name: str, key: str) -> bool:
+        """Constant-time check of a caller key against the stored hashes."""
+
+    def webhook_secret(self, name: str) -> str | None: ...
+
+    # money path: each of these is atomic (one entity-group transaction, ETag-guarded, retried on 412)
+    def reserve(
+        self,
+        project: str,
+        entry: LedgerEntry,
+        decide: Callable[[AdmissionSnapshot], int],
+        now: datetime,
+    ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        """Insert `entry` (state pending) and reserve `decide(snapshot)` micros, or raise the
+        Refusal that `decide` raised. `decide` may run more than once (after a 412)."""
+
+    def activate(self, project: str, reservation_id: str, session: Session) -> LedgerEntry:
+        """Pending -> active under ARR's session id (v1 ids differ from the reservation id)."""
+
+    def release(self, project: str, reservation_id: str, now: datetime) -> None:
+        """Cancel a pending entry and give its reservation back (idempotent)."""
+
+    def extend(
+        self,
+        project: str,
+        session_id: str,
+        decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
+        now: datetime,
+    ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        """Raise the entry's lease to `decide(...)` and reserve the extra cost atomically."""
+
+    def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
+        """Charge minutes beyond the entry's checkpoint to the periods of `now` (idempotent)."""
+
+    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime) -> int:
+        """Batch `meter` for (project, session_id, elapsed_minutes); one transaction per partition
+        chunk. Returns the number of entries whose checkpoint moved."""
+
+    def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
+        """Final charge, release the unused reservation, mark closed (idempotent)."""
+
+    def heartbeat(self, project: str, session_id: str, at: datetime) -> LedgerEntry: ...
+    def adopt(self, project: str, session: Session, now: datetime) -> LedgerEntry:
+        """Record an unmanaged ARR session as active in `project` (no reservation beyond its lease)."""
+
+    # reads
+    def get_entry(self, project: str, session_id: str) -> LedgerEntry | None: ...
+    def list_entries(self, project: str, include_closed: bool = False) -> list[LedgerEntry]: ...
+    def usage(self, project: str, period: Period, key: str) -> Usage: ...
+    def snapshot(self, now: datetime) -> LedgerSnapshot: ...
+
+    # audit and health
+    def append_audit(self, records: Sequence[AuditRecord]) -> None: ...
+    def recent_audit(self, limit: int = 50, project: str | None = None) -> list[AuditRecord]: ...
+    def record_sweep(self, report: dict) -> None: ...
+    def last_sweep(self) -> dict | None: ...
+    def try_lock(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool: ...
+    def release_lock(self, name: str, owner: str) -> None: ...
