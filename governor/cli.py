@@ -14,6 +14,7 @@ import sys
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("governor.emulator.cli", "run the ARR session service emulator"),
+    "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
 }
 
 
