@@ -1,0 +1,87 @@
+"""Process-wide wiring: settings, the Table store, the ARR clients and the clock.
+
+Built lazily on first use and cached for the life of the worker, so `import function_app`
+does no I/O and imports no heavy SDK. Tests point the environment at Azurite and the
+emulator, then call `reset_context()` (or inject a ready one with `set_context()`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from governor.model import utcnow
+
+if TYPE_CHECKING:
+    from governor.service.ports import ArrPort, StorePort
+    from governor.settings import Settings
+
+
+class UnknownAccountError(LookupError):
+    """A project names an ARR account that is not configured."""
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: StorePort
+    arr: dict[str, ArrPort]
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def arr_for(self, account: str) -> ArrPort:
+        try:
+            return self.arr[account]
+        except KeyError:
+            raise UnknownAccountError(f"ARR account {account!r} is not configured") from None
+
+    def __repr__(self) -> str:
+        return f"Context(accounts={sorted(self.arr)}, store={type(self.store).__name__})"
+
+
+_lock = threading.Lock()
+_current: Context | None = None
+
+
+def build_context(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Context:
+    from governor import settings as settings_module
+    from governor.arr import accounts_from_settings
+    from governor.store import TableStore
+
+    settings = settings if settings is not None else settings_module.load()
+    return Context(
+        settings=settings,
+        store=TableStore.from_settings(settings),
+        arr=_by_name(accounts_from_settings(settings)),
+        clock=clock,
+    )
+
+
+def _by_name(accounts) -> dict:
+    if isinstance(accounts, Mapping):
+        return dict(accounts)
+    return {client.account: client for client in accounts}
+
+
+def get_context() -> Context:
+    global _current
+    current = _current
+    if current is not None:
+        return current
+    with _lock:
+        if _current is None:
+            _current = build_context()
+        return _current
+
+
+def set_context(context: Context | None) -> None:
+    global _current
+    with _lock:
+        _current = context
+
+
+def reset_context() -> None:
+    """Forget the cached context; the next `get_context()` rebuilds it from the environment."""
+    set_context(None)
