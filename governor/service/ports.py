@@ -106,6 +106,10 @@ class StorePort(Protocol):
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Raise the entry's lease to `decide(...)` and reserve the extra cost atomically."""
 
+    def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
+        """Undo `extend` when ARR refused the new lease: lower the lease back to `lease` (only if it
+        is higher) and give the extra reservation back (idempotent)."""
+
     def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
         """Charge minutes beyond the entry's checkpoint to the periods of `now` (idempotent)."""
 

@@ -1,0 +1,268 @@
+"""The gate's rules as pure functions: body validation, admission, extension, heartbeat outlook.
+
+Every "no" is a `Refusal` with a stable reason code, which the HTTP layer renders as
+problem+json. Nothing here does I/O or reads a clock: callers pass `now` and the figures.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from governor.model import LedgerEntry, Period, ProjectPolicy, Usage, VmSize, cost_of, from_micros
+from governor.service.ports import AdmissionSnapshot, Refusal
+from governor.timespan import TimeSpanError, parse_timespan
+
+ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
+MAX_MODELS = 64
+MAX_URL_LENGTH = 2048
+MODEL_SCHEMES = ("https://", "http://", "builtin://")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
+EXTEND_FIELDS = ("maxLeaseTime",)
+
+
+def bad_request(field: str, detail: str) -> Refusal:
+    return Refusal("bad-request", f"{field}: {detail}", {"field": field})
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    size: VmSize
+    lease: timedelta  # whole minutes
+    models: tuple[str, ...] = ()
+
+
+def check_project_name(name: Any) -> str:
+    if not isinstance(name, str) or not PROJECT_NAME.match(name):
+        raise bad_request("project", "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
+def check_session_id(session_id: Any) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+        raise bad_request("sessionId", "must be 1-256 letters, digits, '-' or '_'")
+    return session_id
+
+
+def _object(body: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("body", "must be a JSON object")
+    for name in body:
+        if name not in allowed:
+            raise bad_request(str(name)[:64], f"unknown field (allowed: {', '.join(allowed)})")
+    return body
+
+
+def parse_lease(value: Any, field: str = "maxLeaseTime") -> timedelta:
+    """Minutes as a whole number, or a .NET TimeSpan string of whole minutes; at least 1 minute."""
+    if isinstance(value, bool) or value is None:
+        raise bad_request(field, "must be minutes (a number) or a TimeSpan string such as '01:30:00'")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value != int(value):
+            raise bad_request(field, "must be a whole number of minutes")
+        if abs(value) > ARR_MAX_LEASE.total_seconds():
+            raise bad_request(field, f"must be at most {ARR_MAX_LEASE.total_seconds() // 60:.0f} minutes")
+        lease = timedelta(minutes=int(value))
+    elif isinstance(value, str):
+        try:
+            lease = parse_timespan(value)
+        except TimeSpanError as exc:
+            raise bad_request(field, str(exc)[:200]) from None
+        if lease % timedelta(minutes=1):
+            raise bad_request(field, "must be a whole number of minutes")
+    else:
+        raise bad_request(field, "must be minutes (a number) or a TimeSpan string such as '01:30:00'")
+    if lease < timedelta(minutes=1):
+        raise bad_request(field, "must be at least 1 minute")
+    return lease
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise bad_request("models", "must be a list of URLs")
+    if len(value) > MAX_MODELS:
+        raise bad_request("models", f"at most {MAX_MODELS} models")
+    for index, url in enumerate(value):
+        if not isinstance(url, str) or not url.startswith(MODEL_SCHEMES) or len(url) > MAX_URL_LENGTH:
+            raise bad_request(f"models[{index}]", f"must be an {', '.join(MODEL_SCHEMES)} URL of at most 2048 chars")
+        if any(ch.isspace() or ord(ch) < 32 for ch in url):
+            raise bad_request(f"models[{index}]", "must not contain spaces or control characters")
+    return tuple(value)
+
+
+def parse_session_request(body: Any) -> SessionRequest:
+    body = _object(body, REQUEST_FIELDS)
+    if "size" not in body:
+        raise bad_request("size", "is required (Standard or Premium)")
+    if "maxLeaseTime" not in body:
+        raise bad_request("maxLeaseTime", "is required")
+    try:
+        size = VmSize.parse(body["size"])
+    except ValueError:
+        raise bad_request("size", "must be Standard or Premium") from None
+    return SessionRequest(size=size, lease=parse_lease(body["maxLeaseTime"]), models=_models(body.get("models")))
+
+
+def parse_extend_request(body: Any) -> timedelta | None:
+    """The requested total lease since start, or None for "one extension step"."""
+    if body is None:
+        return None
+    body = _object(body, EXTEND_FIELDS)
+    return parse_lease(body["maxLeaseTime"]) if "maxLeaseTime" in body else None
+
+
+# ---------------------------------------------------------------- admission
+def max_lease(policy: ProjectPolicy) -> timedelta:
+    return min(policy.max_lease, policy.hard_max_duration, ARR_MAX_LEASE)
+
+
+def check_request(policy: ProjectPolicy, request: SessionRequest) -> None:
+    """The checks that need only the policy: size, then lease."""
+    if request.size not in policy.allowed_sizes:
+        allowed = sorted(size.value for size in policy.allowed_sizes)
+        raise Refusal(
+            "size-not-allowed",
+            f"size {request.size.value} is not allowed for this project",
+            {"size": request.size.value, "allowedSizes": allowed},
+        )
+    limit = max_lease(policy)
+    if request.lease > limit:
+        raise Refusal(
+            "lease-too-long",
+            f"maxLeaseTime {minutes(request.lease)} min exceeds the project's {minutes(limit)} min",
+            {"requestedMinutes": minutes(request.lease), "maxLeaseMinutes": minutes(limit)},
+        )
+
+
+def budgets(policy: ProjectPolicy) -> dict[Period, int | None]:
+    return {Period.DAY: policy.daily_budget, Period.MONTH: policy.monthly_budget}
+
+
+def tightest_remaining(usage: Mapping[Period, Usage]) -> int | None:
+    """The smallest remaining budget over the periods that have one (None: unlimited)."""
+    remaining = [u.remaining for u in usage.values() if u.remaining is not None]
+    return min(remaining) if remaining else None
+
+
+def admit(request: SessionRequest, snapshot: AdmissionSnapshot) -> int:
+    """The admission decision the store runs atomically. Returns the micros to reserve."""
+    policy = snapshot.policy
+    if not policy.enabled:
+        raise Refusal("forbidden", "project is disabled")
+    check_request(policy, request)
+    if snapshot.active_sessions >= policy.max_concurrent:
+        raise Refusal(
+            "concurrency-limit",
+            f"the project already runs {snapshot.active_sessions} of {policy.max_concurrent} sessions",
+            {"activeSessions": snapshot.active_sessions, "maxConcurrent": policy.max_concurrent},
+        )
+    cost = cost_of(policy.rate(request.size), minutes(request.lease))
+    remaining = tightest_remaining(snapshot.usage)
+    if remaining is not None and remaining < cost:
+        raise Refusal(
+            "budget-exhausted",
+            f"the lease costs {from_micros(cost)} {policy.currency}; {from_micros(max(remaining, 0))} remain",
+            {"cost": money(cost), "remainingBudget": money(remaining), "currency": policy.currency},
+        )
+    return cost
+
+
+# ---------------------------------------------------------------- extension
+@dataclass(frozen=True)
+class Extension:
+    lease: timedelta  # the new total lease since start
+    extra_cost: int
+    partial: bool  # budget granted less than asked
+
+
+def extension_target(policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, requested: timedelta | None):
+    if requested is not None:
+        return requested
+    return elapsed + policy.extension_step
+
+
+def decide_extension(
+    policy: ProjectPolicy,
+    entry: LedgerEntry,
+    elapsed: timedelta,
+    usage: Mapping[Period, Usage],
+    requested: timedelta | None = None,
+) -> Extension:
+    """The new total lease: the target (elapsed + step, or the requested total), within the hard
+    cap and what the budget can pay for. Never shorter than the current lease."""
+    cap = min(policy.hard_max_duration, ARR_MAX_LEASE - timedelta(minutes=1))
+    target = extension_target(policy, entry, elapsed, requested)
+    figures = {"leaseMinutes": minutes(entry.lease), "elapsedMinutes": minutes(elapsed), "capMinutes": minutes(cap)}
+    if not policy.enabled:
+        raise Refusal("forbidden", "project is disabled")
+    if target <= entry.lease:
+        raise Refusal(
+            "extension-denied",
+            f"the lease of {minutes(entry.lease)} min already covers the {minutes(target)} min asked for",
+            {**figures, "requestedMinutes": minutes(target), "limit": "lease-covers"},
+        )
+    if entry.lease >= cap:
+        raise Refusal(
+            "extension-denied", f"the lease is at the hard cap of {minutes(cap)} min", {**figures, "limit": "hard-cap"}
+        )
+    wanted = min(target, cap)
+    affordable = _affordable_lease(entry, usage)
+    granted = wanted if affordable is None else min(wanted, affordable)
+    if granted <= entry.lease:
+        remaining = tightest_remaining(usage)
+        raise Refusal(
+            "budget-exhausted",
+            f"the remaining budget cannot pay for a longer lease ({from_micros(max(remaining or 0, 0))} left)",
+            {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": "budget"},
+        )
+    extra = cost_of(entry.rate, minutes(granted)) - cost_of(entry.rate, minutes(entry.lease))
+    return Extension(lease=granted, extra_cost=extra, partial=granted < target)
+
+
+def _affordable_lease(entry: LedgerEntry, usage: Mapping[Period, Usage]) -> timedelta | None:
+    remaining = tightest_remaining(usage)
+    if remaining is None or entry.rate <= 0:
+        return None
+    paid = cost_of(entry.rate, minutes(entry.lease))
+    # largest m with ceil(rate*m/60) - paid <= remaining
+    return timedelta(minutes=max((remaining + paid) * 60 // entry.rate, 0))
+
+
+def extension_outlook(
+    policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, usage: Mapping[Period, Usage]
+) -> dict:
+    """What the heartbeat tells the app: would one extension step be granted, and should it ask now."""
+    remaining_lease = max(entry.lease - elapsed, timedelta(0))
+    # Judge the step the app would get when prompted (at the threshold), so a young session
+    # hears about budget and cap now rather than "your lease already covers it".
+    due = max(elapsed, entry.lease - policy.extension_threshold)
+    try:
+        extension = decide_extension(policy, entry, due, usage)
+    except Refusal as refusal:
+        return {"wouldGrant": False, "reason": refusal.reason, "detail": refusal.detail, "suggest": False}
+    return {
+        "wouldGrant": True,
+        "leaseMinutes": minutes(extension.lease),
+        "extraCost": money(extension.extra_cost),
+        "partial": extension.partial,
+        "suggest": remaining_lease <= policy.extension_threshold,
+    }
+
+
+# ---------------------------------------------------------------- helpers
+def minutes(value: timedelta) -> int:
+    return int(value.total_seconds() // 60)
+
+
+def money(micros: int | None) -> str | None:
+    """Money in responses: a decimal string, exact (JSON numbers would round)."""
+    return None if micros is None else str(from_micros(micros))

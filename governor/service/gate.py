@@ -1,0 +1,360 @@
+"""The gate's use cases: request, read, heartbeat, extend and stop sessions; usage; health.
+
+Composed from the ports (store, ARR clients) and an injected clock. Every "no" is a
+`Refusal`; ARR and storage errors propagate (the HTTP layer turns them into 503s) after
+this layer has put the money back where it belongs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from governor.model import (
+    AuditRecord,
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    Session,
+    SessionStatus,
+    Usage,
+    cost_of,
+)
+from governor.policy import gate as rules
+from governor.service.ports import ArrPort, Refusal, StorePort
+from governor.timespan import format_timespan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a per-project key and/or the Entra principal ids App Service vouched for."""
+
+    key: str | None = field(default=None, repr=False)
+    principals: frozenset[str] = frozenset()
+
+
+def upstream(detail: str, retry_after: int = 30) -> Refusal:
+    return Refusal("upstream-unavailable", detail, {"retryAfter": retry_after})
+
+
+class GateService:
+    def __init__(self, store: StorePort, arr: Mapping[str, ArrPort], clock: Callable[[], datetime]):
+        self.store = store
+        self.arr = arr
+        self.clock = clock
+
+    # ------------------------------------------------------------ auth
+    def authorize(self, project: str, caller: Caller) -> ProjectPolicy:
+        """Project exists and is enabled, then the caller may act for it (key or principal)."""
+        rules.check_project_name(project)
+        policy = self.store.get_project(project)
+        if policy is None:
+            raise Refusal("unknown-project", f"no project named {project!r}")
+        if not policy.enabled:
+            raise Refusal("forbidden", "project is disabled")
+        if caller.principals and caller.principals & policy.principals:
+            return policy
+        if not caller.key:
+            raise Refusal("unauthorized", "send the project's caller key in the X-Api-Key header")
+        if not self.store.verify_key(project, caller.key):
+            raise Refusal("forbidden", "the caller key is not valid for this project")
+        return policy
+
+    def _client(self, account: str) -> ArrPort:
+        client = self.arr.get(account)
+        if client is None:
+            raise upstream(f"ARR account {account!r} is not configured", retry_after=300)
+        return client
+
+    # ------------------------------------------------------------ request
+    def request(self, project: str, caller: Caller, body) -> dict:
+        policy = self.authorize(project, caller)
+        request = rules.parse_session_request(body)
+        rules.check_request(policy, request)
+        arr = self._client(policy.account)
+        now = self.clock()
+        session_id = str(uuid.uuid4())  # shared by the ledger row and the ARR PUT: a crash leaves no orphan
+        pending = LedgerEntry(
+            project=project,
+            session_id=session_id,
+            account=policy.account,
+            size=request.size,
+            state=LedgerState.PENDING,
+            requested_at=now,
+            lease=request.lease,
+            rate=policy.rate(request.size),
+        )
+        try:
+            entry, usage = self.store.reserve(project, pending, lambda snap: rules.admit(request, snap), now)
+        except Refusal as refusal:
+            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
+            raise
+        session = self._create(arr, project, request, session_id)
+        try:
+            entry = self.store.activate(project, session_id, session)
+        except Exception:
+            log.exception("recording ARR session failed; stopping it so nothing runs unbudgeted")
+            self._undo_create(arr, project, session_id, session.id)
+            raise
+        self._audit(project, entry.session_id, "admit", "admitted", {"reserved": entry.reserved}, now)
+        return {
+            **self._view(policy, entry, session, usage),
+            "reservedCost": rules.money(entry.reserved),
+        }
+
+    def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
+        from governor.arr.errors import ArrError
+
+        try:
+            return arr.create(request.size, request.lease, request.models, session_id=session_id)
+        except BaseException as exc:
+            refused = isinstance(exc, ArrError) and exc.status is not None and 400 <= exc.status < 500
+            if refused:
+                self._release(project, session_id)
+            else:  # ambiguous (timeout, 5xx): ARR may have created it under our id
+                self._undo_create(arr, project, session_id, session_id)
+            raise
+
+    def _undo_create(self, arr: ArrPort, project: str, reservation_id: str, arr_id: str) -> None:
+        """Stop the ARR session, then release; if the stop fails, the pending row stays for the sweep."""
+        from governor.arr.errors import ArrNotFound
+
+        try:
+            arr.stop(arr_id)
+        except ArrNotFound:
+            pass
+        except Exception:
+            log.warning("could not stop ARR session %s; the sweep will reconcile it", arr_id)
+            return
+        self._release(project, reservation_id)
+
+    def _release(self, project: str, reservation_id: str) -> None:
+        try:
+            self.store.release(project, reservation_id, self.clock())
+        except Exception:
+            log.warning("could not release reservation %s; the sweep will reconcile it", reservation_id)
+
+    # ------------------------------------------------------------ reads
+    def get(self, project: str, caller: Caller, session_id: str) -> dict:
+        policy = self.authorize(project, caller)
+        entry = self._entry(project, session_id)
+        session = self._live(entry)
+        return self._view(policy, entry, session, self._usage(policy, self.clock()))
+
+    def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
+        policy = self.authorize(project, caller)
+        entries = self.store.list_entries(project, include_closed=include_closed)
+        live: dict[str, Session] = {}
+        for account in sorted({e.account for e in entries if e.state is not LedgerState.CLOSED}):
+            live.update({s.id: s for s in self._client(account).list()})
+        usage = self._usage(policy, self.clock())
+        views = [self._view(policy, e, live.get(e.session_id), usage) for e in entries]
+        return {"project": project, "sessions": views, **self._budget(policy, usage)}
+
+    def _entry(self, project: str, session_id: str, open_only: bool = False) -> LedgerEntry:
+        rules.check_session_id(session_id)
+        entry = self.store.get_entry(project, session_id)
+        if entry is None:
+            raise Refusal("not-found", f"no session {session_id!r} in this project")
+        if open_only and entry.state is LedgerState.CLOSED:
+            raise Refusal("not-found", f"session {session_id!r} is closed")
+        return entry
+
+    def _live(self, entry: LedgerEntry) -> Session | None:
+        from governor.arr.errors import ArrNotFound
+
+        if entry.state is LedgerState.CLOSED:
+            return None
+        try:
+            return self._client(entry.account).get(entry.session_id)
+        except ArrNotFound:
+            return None
+
+    # ------------------------------------------------------------ heartbeat and extend
+    def heartbeat(self, project: str, caller: Caller, session_id: str) -> dict:
+        policy = self.authorize(project, caller)
+        entry = self._entry(project, session_id, open_only=True)
+        now = self.clock()
+        entry = self.store.heartbeat(project, session_id, now)
+        session = self._live(entry)
+        usage = self._usage(policy, now)
+        view = self._view(policy, entry, session, usage)
+        if session is not None and session.status.terminal:
+            outlook = {"wouldGrant": False, "reason": "extension-denied", "suggest": False}
+        else:
+            outlook = rules.extension_outlook(policy, entry, _elapsed(entry, session), usage)
+        return {**view, "extension": outlook}
+
+    def extend(self, project: str, caller: Caller, session_id: str, body) -> dict:
+        from governor.arr.errors import ArrNotFound
+
+        policy = self.authorize(project, caller)
+        requested = rules.parse_extend_request(body)
+        entry = self._entry(project, session_id, open_only=True)
+        if entry.state is not LedgerState.ACTIVE:
+            raise Refusal("extension-denied", "the session is still being created", {"limit": "not-active"})
+        arr = self._client(entry.account)
+        try:
+            session = arr.get(session_id)
+        except ArrNotFound:
+            raise Refusal("not-found", f"ARR no longer knows session {session_id!r}") from None
+        if session.status.terminal:
+            raise Refusal("extension-denied", f"the session is {session.status.value}", {"limit": "terminal"})
+        now = self.clock()
+        previous = entry.lease
+        granted: list[rules.Extension] = []
+
+        def decide(current: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
+            extension = rules.decide_extension(policy, current, session.elapsed, usage, requested)
+            granted.append(extension)
+            return extension.lease
+
+        try:
+            entry, usage = self.store.extend(project, session_id, decide, now)
+        except Refusal as refusal:
+            self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now)
+            raise
+        if session.max_lease < entry.lease:
+            try:
+                session = arr.update_lease(session_id, entry.lease)
+            except Exception:
+                log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
+                self.store.revert_extension(project, session_id, previous, self.clock())
+                raise
+        extension = granted[-1]
+        self._audit(project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now)
+        return {
+            **self._view(policy, entry, session, usage),
+            "extraCost": rules.money(extension.extra_cost),
+            "partial": extension.partial,
+        }
+
+    # ------------------------------------------------------------ stop
+    def stop(self, project: str, caller: Caller, session_id: str) -> dict:
+        from governor.arr.errors import ArrNotFound
+
+        policy = self.authorize(project, caller)
+        entry = self._entry(project, session_id)
+        now = self.clock()
+        if entry.state is not LedgerState.CLOSED:
+            arr = self._client(entry.account)
+            with contextlib.suppress(ArrNotFound):
+                arr.stop(session_id)
+            try:
+                final = arr.get(session_id)
+                minutes, status = rules.minutes(final.elapsed), final.status
+            except ArrNotFound:
+                minutes, status = entry.charged_minutes, SessionStatus.STOPPED
+            if status.active:
+                status = SessionStatus.STOPPED
+            if entry.state is LedgerState.PENDING:
+                self.store.release(project, session_id, now)
+                entry = self.store.get_entry(project, session_id) or entry
+            else:
+                entry = self.store.close(project, session_id, minutes, status.value, now)
+            self._audit(project, session_id, "stop", "caller", {"minutes": minutes, "charged": entry.charged}, now)
+        return self._view(policy, entry, None, self._usage(policy, now))
+
+    # ------------------------------------------------------------ usage
+    def usage(self, project: str, caller: Caller, day: str | None = None, month: str | None = None) -> dict:
+        policy = self.authorize(project, caller)
+        now = self.clock()
+        keys = {Period.DAY: day or Period.DAY.key(now), Period.MONTH: month or Period.MONTH.key(now)}
+        usage = {period: self.store.usage(project, period, key) for period, key in keys.items()}
+        entries = self.store.list_entries(project, include_closed=True)
+        in_period = [e for e in entries if Period.DAY.key(e.requested_at) == keys[Period.DAY]]
+        in_month = [e for e in entries if Period.MONTH.key(e.requested_at) == keys[Period.MONTH]]
+        return {
+            "project": project,
+            "currency": policy.currency,
+            "periods": [_usage_view(u) for u in usage.values()],
+            "sessions": {
+                "open": sum(e.state is not LedgerState.CLOSED for e in entries),
+                "day": len(in_period),
+                "month": len(in_month),
+            },
+            **self._budget(policy, usage),
+        }
+
+    # ------------------------------------------------------------ views
+    def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]:
+        return {period: self.store.usage(policy.name, period, period.key(now)) for period in Period}
+
+    def _budget(self, policy: ProjectPolicy, usage: Mapping[Period, Usage]) -> dict:
+        return {
+            "currency": policy.currency,
+            "remainingBudget": rules.money(rules.tightest_remaining(usage)),
+            "budget": {u.period.value: _usage_view(u) for u in usage.values()},
+        }
+
+    def _view(self, policy: ProjectPolicy, entry: LedgerEntry, session: Session | None, usage) -> dict:
+        elapsed = _elapsed(entry, session)
+        spent = max(entry.charged, cost_of(entry.rate, rules.minutes(elapsed)))
+        if session is not None:
+            status = session.status.value
+        elif entry.state is LedgerState.CLOSED:
+            status = (entry.final_status or SessionStatus.STOPPED).value
+        else:
+            status = SessionStatus.STARTING.value if entry.state is LedgerState.PENDING else "Unknown"
+        view = {
+            "sessionId": entry.session_id,
+            "project": entry.project,
+            "size": entry.size.value,
+            "status": status,
+            "state": entry.state.value,
+            "requestedAt": _iso(entry.requested_at),
+            "leaseMinutes": rules.minutes(entry.lease),
+            "lease": format_timespan(entry.lease),
+            "elapsedMinutes": rules.minutes(elapsed),
+            "remainingLeaseMinutes": rules.minutes(max(entry.lease - elapsed, timedelta(0))),
+            "costSoFar": rules.money(spent),
+            "reservedCost": rules.money(entry.reserved),
+            "extensions": entry.extensions,
+            "lastHeartbeat": _iso(entry.last_heartbeat),
+            **self._budget(policy, usage),
+        }
+        if session is not None and session.hostname:
+            view.update(
+                hostname=session.hostname,
+                arrInspectorPort=session.arr_inspector_port,
+                handshakePort=session.handshake_port,
+            )
+        return view
+
+    # ------------------------------------------------------------ audit
+    def _audit(self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime) -> None:
+        record = AuditRecord(
+            at=now, source="gate", project=project, session_id=session_id, action=action, reason=reason, figures=figures
+        )
+        try:
+            self.store.append_audit([record])
+        except Exception:
+            log.warning("could not write the gate's audit record (%s %s)", action, reason)
+
+
+def _elapsed(entry: LedgerEntry, session: Session | None) -> timedelta:
+    if session is not None:
+        return session.elapsed
+    return timedelta(minutes=entry.charged_minutes)
+
+
+def _usage_view(usage: Usage) -> dict:
+    return {
+        "period": usage.period.value,
+        "key": usage.key,
+        "budget": rules.money(usage.budget),
+        "spent": rules.money(usage.spent),
+        "reserved": rules.money(usage.reserved),
+        "remaining": rules.money(usage.remaining),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
