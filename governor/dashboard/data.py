@@ -1,0 +1,288 @@
+"""Chart data: pure functions of policies, usage rows, ledger entries, audit records and the sweep report.
+
+Money stays int micros. Every total shown equals the usage rows it came from; where the store
+has no finer grain (usage rows are per project and period, not per VM size), the split is an
+attribution whose parts still add up exactly to the stored total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage
+
+UNATTRIBUTED = "Unattributed"
+MAX_DECISIONS = 50
+
+# (entry, policy, current usage per period, now) -> (action, reason); see governor.dashboard.forecast
+Forecast = Callable[[LedgerEntry, ProjectPolicy, Mapping[Period, Usage], datetime], tuple[str, str]]
+
+
+def _micros_of(span: timedelta) -> int:
+    return span // timedelta(microseconds=1)
+
+
+def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    """The UTC start (inclusive) and end (exclusive) of the period containing `now`."""
+    now = now.astimezone(UTC)
+    if period is Period.DAY:
+        start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        return start, start + timedelta(days=1)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def project_to_end(spent: int, start: datetime, end: datetime, now: datetime) -> int:
+    """`spent` plus the period's average burn rate so far, carried on to the period's end."""
+    elapsed = _micros_of(min(max(now, start), end) - start)
+    if spent <= 0 or elapsed <= 0:
+        return max(spent, 0)
+    remaining = _micros_of(end - min(max(now, start), end))
+    return spent + -(-spent * remaining // elapsed)
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    project: str
+    currency: str
+    period: Period
+    key: str
+    budget: int | None
+    spent: int
+    reserved: int
+    projected: int
+
+    @property
+    def used(self) -> int:
+        return self.spent + self.reserved
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget is not None and self.projected > self.budget
+
+
+def budget_rows(
+    policies: Iterable[ProjectPolicy], usage: Mapping[tuple[str, Period], Usage], now: datetime
+) -> list[BudgetRow]:
+    """One row per project for the month, plus one for the day where a daily budget is set."""
+    rows = []
+    for policy in sorted(policies, key=lambda p: p.name):
+        for period, budget in ((Period.MONTH, policy.monthly_budget), (Period.DAY, policy.daily_budget)):
+            if period is Period.DAY and budget is None:
+                continue
+            current = usage.get((policy.name, period))
+            spent = current.spent if current else 0
+            start, end = period_bounds(period, now)
+            rows.append(
+                BudgetRow(
+                    project=policy.name,
+                    currency=policy.currency,
+                    period=period,
+                    key=period.key(now),
+                    budget=budget,
+                    spent=spent,
+                    reserved=current.reserved if current else 0,
+                    projected=project_to_end(spent, start, end, now),
+                )
+            )
+    return rows
+
+
+def month_days(now: datetime) -> list[date]:
+    """The days of the current month up to and including today."""
+    start, _ = period_bounds(Period.MONTH, now)
+    return [start.date() + timedelta(days=n) for n in range(now.astimezone(UTC).day)]
+
+
+def split_exactly(total: int, weights: Mapping[str, int]) -> dict[str, int]:
+    """Split `total` in proportion to `weights` (largest remainder), so the parts sum to `total`."""
+    positive = {k: w for k, w in weights.items() if w > 0}
+    if total == 0:
+        return dict.fromkeys(weights, 0)
+    if not positive:
+        return {**dict.fromkeys(weights, 0), UNATTRIBUTED: total}
+    weight_sum = sum(positive.values())
+    parts = {k: total * w // weight_sum for k, w in positive.items()}
+    by_remainder = sorted(positive, key=lambda k: (-(total * positive[k] % weight_sum), k))
+    for key in by_remainder[: total - sum(parts.values())]:
+        parts[key] += 1
+    return {k: parts.get(k, 0) for k in weights}
+
+
+def size_weights_by_day(entries: Iterable[LedgerEntry], days: Sequence[date]) -> dict[date, dict[str, int]]:
+    """Rate x minutes of each VM size falling on each day, with a session's billed minutes
+    placed from its request time onward (the ledger keeps no finer timeline)."""
+    weights: dict[date, dict[str, int]] = {day: {} for day in days}
+    for entry in entries:
+        if entry.charged_minutes <= 0:
+            continue
+        begin = entry.requested_at.astimezone(UTC)
+        finish = begin + timedelta(minutes=entry.charged_minutes)
+        for day in days:
+            day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            overlap = min(finish, day_start + timedelta(days=1)) - max(begin, day_start)
+            if overlap > timedelta(0):
+                size = entry.size.value
+                seconds = int(overlap.total_seconds())
+                weights[day][size] = weights[day].get(size, 0) + max(entry.rate, 1) * seconds
+    return weights
+
+
+@dataclass(frozen=True)
+class DayCost:
+    day: date
+    by_size: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_size.values())
+
+
+@dataclass(frozen=True)
+class CostSeries:
+    """Cost per day over the month, stacked by VM size, for the projects sharing one currency."""
+
+    currency: str
+    sizes: tuple[str, ...]
+    days: tuple[DayCost, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(day.total for day in self.days)
+
+    def size_total(self, size: str) -> int:
+        return sum(day.by_size.get(size, 0) for day in self.days)
+
+
+def cost_series(
+    currency: str, day_totals: Mapping[date, int], entries: Iterable[LedgerEntry], days: Sequence[date]
+) -> CostSeries:
+    weights = size_weights_by_day(entries, days)
+    split = {day: split_exactly(day_totals.get(day, 0), weights[day]) for day in days}
+    present = {size for parts in split.values() for size, amount in parts.items() if amount}
+    known = [s for s in ("Standard", "Premium") if s in present]
+    sizes = tuple(known + sorted(present - set(known) - {UNATTRIBUTED}) + sorted(present & {UNATTRIBUTED}))
+    return CostSeries(
+        currency=currency,
+        sizes=sizes,
+        days=tuple(DayCost(day, {size: split[day].get(size, 0) for size in sizes}) for day in days),
+    )
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    project: str
+    session_id: str
+    size: str
+    state: str
+    lease: timedelta
+    elapsed: timedelta  # ARR's elapsed time as of the last metering
+    charged: int
+    last_heartbeat: datetime | None
+    next_action: str
+    next_reason: str
+
+    @property
+    def remaining(self) -> timedelta:
+        return max(self.lease - self.elapsed, timedelta(0))
+
+
+def session_rows(
+    entries: Iterable[LedgerEntry],
+    policies: Mapping[str, ProjectPolicy],
+    usage: Mapping[tuple[str, Period], Usage],
+    now: datetime,
+    forecast: Forecast,
+) -> list[SessionRow]:
+    """Open (pending or active) sessions, soonest lease end first."""
+    rows = []
+    for entry in entries:
+        if entry.state is LedgerState.CLOSED:
+            continue
+        policy = policies.get(entry.project)
+        if policy is None:
+            action, reason = "report", "unknown-project"
+        else:
+            current = {period: u for (name, period), u in usage.items() if name == entry.project}
+            action, reason = forecast(entry, policy, current, now)
+        rows.append(
+            SessionRow(
+                project=entry.project,
+                session_id=entry.session_id,
+                size=entry.size.value,
+                state=entry.state.value,
+                lease=entry.lease,
+                elapsed=timedelta(minutes=entry.charged_minutes),
+                charged=entry.charged,
+                last_heartbeat=entry.last_heartbeat,
+                next_action=action,
+                next_reason=reason,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.remaining, r.project, r.session_id))
+
+
+def recent_decisions(records: Iterable[AuditRecord], limit: int = MAX_DECISIONS) -> list[AuditRecord]:
+    return sorted(records, key=lambda r: r.at, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
+class Health:
+    last_sweep_at: datetime | None
+    age: timedelta | None
+    errors: int | None
+    stale: bool
+    facts: tuple[tuple[str, str], ...]
+
+
+_TIME_KEYS = ("finished_at", "finishedAt", "ended_at", "at", "started_at", "startedAt", "time")
+_ERROR_KEYS = ("errors", "failed", "failures", "error_count")
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def health_of(report: Mapping | None, now: datetime, stale_after: timedelta) -> Health:
+    """The sweep's health row as figures: when it last ran, how long ago, how many errors."""
+    if not report:
+        return Health(None, None, None, True, ())
+    at = next((t for t in (_as_datetime(report.get(k)) for k in _TIME_KEYS) if t), None)
+    errors = None
+    for key in _ERROR_KEYS:
+        value = report.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            errors = value
+            break
+        if isinstance(value, list | tuple):
+            errors = len(value)
+            break
+    age = now - at if at else None
+    facts = tuple(
+        (str(k), str(v)) for k, v in sorted(report.items()) if isinstance(v, str | int | float | bool) or v is None
+    )
+    return Health(at, age, errors, age is None or age > stale_after, facts)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    scope: str | None  # the project, or None for the whole governor
+    generated_at: datetime
+    budgets: tuple[BudgetRow, ...]
+    costs: tuple[CostSeries, ...]
+    sessions: tuple[SessionRow, ...]
+    decisions: tuple[AuditRecord, ...]
+    health: Health

@@ -1,0 +1,51 @@
+"""Text for the page: money, durations and times, with everything from storage HTML-escaped."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from governor.model import MICROS
+
+
+def esc(value: object) -> str:
+    """Escape for HTML text and attribute values (quotes included)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def money(micros: int | None, currency: str = "") -> str:
+    if micros is None:
+        return "no budget"
+    amount = (Decimal(micros) / MICROS).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{amount:,.2f}"
+    return f"{text} {currency}".strip()
+
+
+def percent(part: int, whole: int | None) -> str:
+    if not whole:
+        return "n/a"
+    return f"{part * 100 / whole:.0f}%"
+
+
+def duration(span: timedelta | None) -> str:
+    if span is None:
+        return "never"
+    negative = span < timedelta(0)
+    minutes = int(abs(span).total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours or days else []) + [f"{minutes} min"]
+    return ("-" if negative else "") + " ".join(parts)
+
+
+def when(at: datetime | None) -> str:
+    if at is None:
+        return "never"
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    return f"{duration(now - at)} ago"
