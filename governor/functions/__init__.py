@@ -8,7 +8,12 @@ from __future__ import annotations
 import importlib
 
 # Modules that define a module-level `bp = func.Blueprint()`.
-BLUEPRINT_MODULES: tuple[str, ...] = ()
+BLUEPRINT_MODULES: tuple[str, ...] = (
+    "governor.functions.gate",
+    "governor.functions.manage",
+    "governor.functions.health",
+    "governor.functions.openapi",
+)
 
 
 def blueprints() -> list:

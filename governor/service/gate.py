@@ -115,7 +115,10 @@ class GateService:
         try:
             return arr.create(request.size, request.lease, request.models, session_id=session_id)
         except BaseException as exc:
-            refused = isinstance(exc, ArrError) and exc.status is not None and 400 <= exc.status < 500
+            refused = isinstance(exc, ArrError) and (
+                (exc.status is not None and 400 <= exc.status < 500)
+                or (exc.status is None and not exc.indeterminate and not exc.transient)
+            )
             if refused:
                 self._release(project, session_id)
             else:  # ambiguous (timeout, 5xx): ARR may have created it under our id
@@ -358,3 +361,123 @@ def _usage_view(usage: Usage) -> dict:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- operators
+class ManageService:
+    """Admin operations on project documents and keys. The platform's admin key guards the routes."""
+
+    def __init__(self, store: StorePort):
+        self.store = store
+
+    def put(self, name: str, document) -> tuple[dict, bool]:
+        from governor.policy import document as documents
+
+        rules.check_project_name(name)
+        if not isinstance(document, dict):
+            raise rules.bad_request("body", "must be a JSON object")
+        if "name" in document and document["name"] != name:
+            raise rules.bad_request("name", "must match the project in the URL")
+        try:
+            policy = documents.parse_project({**document, "name": name})
+        except ValueError as exc:
+            raise Refusal("bad-request", str(exc)[:300], {"field": getattr(exc, "field", None)}) from None
+        created = self.store.get_project(name) is None
+        secret = document.get("webhookSecret")
+        if secret is not None and not isinstance(secret, str):
+            raise rules.bad_request("webhookSecret", "must be a string")
+        self.store.put_project(policy, webhook_secret=secret)
+        return documents.to_document(policy), created
+
+    def get(self, name: str) -> dict:
+        from governor.policy import document as documents
+
+        rules.check_project_name(name)
+        policy = self.store.get_project(name)
+        if policy is None:
+            raise Refusal("unknown-project", f"no project named {name!r}")
+        return documents.to_document(policy)
+
+    def list(self) -> dict:
+        from governor.policy import document as documents
+
+        return {"projects": [documents.to_document(p) for p in self.store.list_projects()]}
+
+    def delete(self, name: str) -> None:
+        rules.check_project_name(name)
+        if not self.store.delete_project(name):
+            raise Refusal("unknown-project", f"no project named {name!r}")
+
+    def rotate_key(self, name: str) -> dict:
+        rules.check_project_name(name)
+        if self.store.get_project(name) is None:
+            raise Refusal("unknown-project", f"no project named {name!r}")
+        return {"project": name, "key": self.store.rotate_key(name)}
+
+
+# ---------------------------------------------------------------- health
+_SWEEP_TIME_KEYS = ("finished_at", "finishedAt", "ended_at", "at", "started_at", "startedAt", "time")
+
+
+def health(
+    store: StorePort,
+    arr: Mapping[str, ArrPort],
+    clock: Callable[[], datetime],
+    schedule: str,
+    stale_intervals: int,
+    version: str,
+) -> tuple[bool, dict]:
+    """(healthy, report): storage and every ARR account reachable, and the sweep not stale."""
+    now = clock()
+    report: dict = {"version": version, "time": _iso(now)}
+    try:
+        last = store.last_sweep()
+        report["storage"] = "reachable"
+    except Exception as exc:
+        last = None
+        report["storage"] = f"unreachable ({type(exc).__name__})"
+    accounts = {}
+    for name, client in sorted(arr.items()):
+        try:
+            client.list()
+            accounts[name] = "reachable"
+        except Exception as exc:
+            accounts[name] = f"unreachable ({type(exc).__name__})"
+    report["arr"] = accounts
+    at = next((t for t in (_as_datetime((last or {}).get(k)) for k in _SWEEP_TIME_KEYS) if t), None)
+    stale_after = sweep_interval(schedule, now) * stale_intervals
+    stale = at is None or now - at > stale_after
+    outcome = (last or {}).get("outcome")
+    report["lastSweep"] = {
+        "at": _iso(at),
+        "outcome": outcome if isinstance(outcome, str) else None,
+        "stale": stale,
+        "staleAfterSeconds": int(stale_after.total_seconds()),
+    }
+    healthy = not stale and report["storage"] == "reachable" and all(v == "reachable" for v in accounts.values())
+    report["status"] = "healthy" if healthy else "unhealthy"
+    return healthy, report
+
+
+def sweep_interval(schedule: str, now: datetime) -> timedelta:
+    """The gap between the next two occurrences of the NCRONTAB (seconds first) schedule."""
+    from croniter import croniter
+
+    try:
+        it = croniter(schedule, now, second_at_beginning=True)
+        first = it.get_next(datetime)
+        return it.get_next(datetime) - first
+    except (ValueError, KeyError):
+        return timedelta(minutes=1)
+
+
+def _as_datetime(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None

@@ -1,0 +1,92 @@
+"""Client routes of the gate: sessions and usage of one project, authorised by its caller key."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from governor.functions import http
+
+bp = func.Blueprint()
+
+SESSIONS = "projects/{project}/sessions"
+SESSION = "projects/{project}/sessions/{sessionId}"
+
+
+def _gate():
+    from governor.service.context import get_context
+    from governor.service.gate import GateService
+
+    context = get_context()
+    return GateService(context.store, context.arr, context.clock)
+
+
+def _project(req: func.HttpRequest) -> str:
+    return req.route_params.get("project", "")
+
+
+def _session(req: func.HttpRequest) -> str:
+    return req.route_params.get("sessionId", "")
+
+
+@bp.route(route=SESSIONS, methods=["POST"])
+def request_session(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(
+        req, lambda: http.respond(_gate().request(_project(req), http.caller(req), http.read_json(req)), 202)
+    )
+
+
+@bp.route(route=SESSIONS, methods=["GET"])
+def list_sessions(req: func.HttpRequest) -> func.HttpResponse:
+    include_closed = (req.params.get("includeClosed") or "").lower() in ("1", "true", "yes")
+    return http.serve(req, lambda: http.respond(_gate().list(_project(req), http.caller(req), include_closed)))
+
+
+@bp.route(route=SESSION, methods=["GET"])
+def get_session(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_gate().get(_project(req), http.caller(req), _session(req))))
+
+
+@bp.route(route=SESSION + "/heartbeat", methods=["POST"])
+def heartbeat_session(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_gate().heartbeat(_project(req), http.caller(req), _session(req))))
+
+
+@bp.route(route=SESSION, methods=["PATCH"])
+def extend_session(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        body = http.read_json(req, required=False)
+        return http.respond(_gate().extend(_project(req), http.caller(req), _session(req), body))
+
+    return http.serve(req, action)
+
+
+@bp.route(route=SESSION, methods=["DELETE"])
+def stop_session(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_gate().stop(_project(req), http.caller(req), _session(req))))
+
+
+@bp.route(route="projects/{project}/usage", methods=["GET"])
+def project_usage(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        day, month = _period_param(req, "day", 10), _period_param(req, "month", 7)
+        return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month))
+
+    return http.serve(req, action)
+
+
+def _period_param(req: func.HttpRequest, name: str, length: int) -> str | None:
+    from datetime import datetime
+
+    value = req.params.get(name)
+    if value is None or value == "":
+        return None
+    pattern = "%Y-%m-%d" if name == "day" else "%Y-%m"
+    try:
+        if len(value) != length:
+            raise ValueError
+        datetime.strptime(value, pattern)
+    except ValueError:
+        from governor.policy.gate import bad_request
+
+        raise bad_request(name, f"must look like {'2026-11-26' if name == 'day' else '2026-11'}") from None
+    return value

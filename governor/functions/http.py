@@ -1,0 +1,200 @@
+"""HTTP helpers shared by the gate's blueprints: body reading, problem+json, caller identity.
+
+Every handler runs through `serve()`, so no exception escapes as a bare 500: refusals become
+RFC 9457 problems, ARR and storage failures a 503 upstream-unavailable with Retry-After, and
+anything else a detail-free 500 that is logged with the invocation's correlation id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from governor.service.ports import Refusal
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "urn:arr-lease-governor:problem:"
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "The request is malformed"),
+    "unauthorized": (401, "A caller key is required"),
+    "forbidden": (403, "The caller may not do this"),
+    "unknown-project": (404, "No such project"),
+    "not-found": (404, "No such resource"),
+    "extension-denied": (409, "The lease cannot be extended"),
+    "conflict": (409, "The resource changed state"),
+    "payload-too-large": (413, "The request body is too large"),
+    "unsupported-media-type": (415, "The request body must be JSON"),
+    "size-not-allowed": (422, "The VM size is not allowed for this project"),
+    "lease-too-long": (422, "The lease is longer than the project allows"),
+    "budget-exhausted": (402, "The project's budget cannot pay for this"),
+    "concurrency-limit": (429, "The project runs as many sessions as it may"),
+    "internal-error": (500, "Unexpected error"),
+    "upstream-unavailable": (503, "ARR or storage is unavailable; retry later"),
+}
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(reason: str, detail: str, instance: str | None = None, figures: dict | None = None) -> func.HttpResponse:
+    status, title = PROBLEMS.get(reason, PROBLEMS["bad-request"])
+    body: dict[str, Any] = {"type": PROBLEM_BASE + reason, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    figures = dict(figures or {})
+    headers = {}
+    if status in (429, 503):
+        headers["Retry-After"] = str(int(figures.pop("retryAfter", 30)))
+    body.update({k: v for k, v in figures.items() if k not in body})
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=PROBLEM_JSON, headers=headers)
+
+
+def respond(body: Any, status: int = 200) -> func.HttpResponse:
+    if body is None:
+        return func.HttpResponse(status_code=status)
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=JSON)
+
+
+def _instance(req: func.HttpRequest) -> str:
+    url = req.url or ""
+    path = url.split("://", 1)[-1]
+    path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+    return path.split("?", 1)[0][:512]
+
+
+def max_body_bytes() -> int:
+    from governor.service.context import get_context
+
+    return int(get_context().settings.get("GOVERNOR_MAX_BODY_BYTES"))
+
+
+def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = None) -> Any:
+    """The body as JSON, or None when it is empty and not required."""
+    limit = max_body_bytes() if limit is None else limit
+    declared = req.headers.get("content-length")
+    if declared and declared.strip().isdigit() and int(declared) > limit:
+        raise Refusal("payload-too-large", f"the body exceeds {limit} bytes", {"limit": limit})
+    raw = req.get_body() or b""
+    if len(raw) > limit:
+        raise Refusal("payload-too-large", f"the body exceeds {limit} bytes", {"limit": limit})
+    if not raw.strip():
+        if required:
+            raise Refusal("bad-request", "body: a JSON object is required", {"field": "body"})
+        return None
+    content_type = (req.headers.get("content-type") or JSON).split(";", 1)[0].strip().lower()
+    if content_type != JSON and not content_type.endswith("+json"):
+        raise Refusal("unsupported-media-type", "send the body as application/json")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Refusal("bad-request", "body: not valid UTF-8 JSON", {"field": "body"}) from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+# ---------------------------------------------------------------- caller
+def caller(req: func.HttpRequest):
+    from governor.service.context import get_context
+    from governor.service.gate import Caller
+
+    key = (req.headers.get("x-api-key") or "").strip() or None
+    principals: frozenset[str] = frozenset()
+    if _easy_auth_enabled(get_context().settings.environ):
+        principals = principal_ids(req.headers.get("x-ms-client-principal"))
+    return Caller(key=key, principals=principals)
+
+
+def _easy_auth_enabled(environ) -> bool:
+    # App Service strips client-sent X-MS-CLIENT-PRINCIPAL headers only when its authentication
+    # is on; without it the header is forgeable, so it is ignored.
+    return str(environ.get("WEBSITE_AUTH_ENABLED", "")).strip().lower() == "true"
+
+
+_ID_CLAIMS = (
+    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "oid",
+    "preferred_username",
+    "upn",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+    "email",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+)
+_ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
+
+
+def principal_ids(header: str | None) -> frozenset[str]:
+    """Ids a project's `principals` may list: object id, user name or email, and `role:<name>`."""
+    if not header or len(header) > 16384:
+        return frozenset()
+    try:
+        document = json.loads(base64.b64decode(header, validate=False))
+        claims = document.get("claims") or []
+    except (binascii.Error, ValueError, AttributeError, RecursionError):
+        return frozenset()
+    ids = set()
+    for claim in claims if isinstance(claims, list) else []:
+        if not isinstance(claim, dict) or not isinstance(claim.get("val"), str):
+            continue
+        typ, val = claim.get("typ"), claim["val"].strip()
+        if typ in _ID_CLAIMS and val:
+            ids.add(val.lower())
+        elif typ in _ROLE_CLAIMS and val:
+            ids.add(f"role:{val}")
+    return frozenset(ids)
+
+
+# ---------------------------------------------------------------- the guard
+def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    instance = _instance(req)
+    try:
+        return action()
+    except Refusal as refusal:
+        return problem(refusal.reason, refusal.detail, instance, refusal.figures)
+    except Exception as exc:
+        return _failure(exc, instance)
+
+
+def _failure(exc: Exception, instance: str) -> func.HttpResponse:
+    from governor.arr.errors import ArrError, ArrNotFound
+    from governor.settings import SettingsError
+
+    if isinstance(exc, ArrNotFound):
+        return problem("not-found", "ARR does not know this session", instance)
+    if isinstance(exc, ArrError):
+        log.warning("ARR failed: status=%s code=%s ms_cv=%s", exc.status, exc.code, exc.ms_cv)
+        retry = getattr(exc, "retry_after", None) or 30
+        return problem("upstream-unavailable", "ARR is unavailable; retry later", instance, {"retryAfter": retry})
+    if isinstance(exc, SettingsError):
+        log.error("the governor is misconfigured: %s", exc)
+        return problem("upstream-unavailable", "the governor is not configured", instance, {"retryAfter": 300})
+    from governor.store import errors as store_errors
+
+    if isinstance(exc, store_errors.InvalidKey | store_errors.InvalidEntity):
+        return problem("bad-request", str(exc), instance, {"field": exc.field})
+    if isinstance(exc, store_errors.NotFound):
+        return problem("not-found", "no such resource", instance)
+    if isinstance(exc, store_errors.StateConflict | store_errors.DuplicateEntry):
+        return problem("conflict", "the resource changed state; read it again", instance)
+    if isinstance(exc, store_errors.Contention):
+        return problem("upstream-unavailable", "too many concurrent changes; retry", instance, {"retryAfter": 1})
+    if _is_storage_error(exc):
+        log.warning("storage failed: %s", type(exc).__name__)
+        return problem("upstream-unavailable", "storage is unavailable; retry later", instance, {"retryAfter": 30})
+    incident = uuid.uuid4().hex
+    log.exception("unexpected error, incident %s", incident)
+    return problem("internal-error", f"unexpected error (incident {incident})", instance)
+
+
+def _is_storage_error(exc: Exception) -> bool:
+    if type(exc).__module__.startswith(("azure.core", "azure.data.tables", "governor.store")):
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)

@@ -1,0 +1,64 @@
+"""Operator routes under `manage/` (AuthLevel.ADMIN: the host's master key).
+
+Not `admin/`: the Functions host reserves routes and function names starting with `admin`.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from governor.functions import http
+
+bp = func.Blueprint()
+
+PROJECT = "manage/projects/{project}"
+ADMIN = func.AuthLevel.ADMIN
+
+
+def _manage():
+    from governor.service.context import get_context
+    from governor.service.gate import ManageService
+
+    return ManageService(get_context().store)
+
+
+def _project(req: func.HttpRequest) -> str:
+    return req.route_params.get("project", "")
+
+
+@bp.route(route=PROJECT, methods=["PUT"], auth_level=ADMIN)
+def manage_put_project(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        document, created = _manage().put(_project(req), http.read_json(req))
+        return http.respond(document, 201 if created else 200)
+
+    return http.serve(req, action)
+
+
+@bp.route(route=PROJECT, methods=["GET"], auth_level=ADMIN)
+def manage_get_project(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_manage().get(_project(req))))
+
+
+@bp.route(route=PROJECT, methods=["DELETE"], auth_level=ADMIN)
+def manage_delete_project(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        _manage().delete(_project(req))
+        return http.respond(None, 204)
+
+    return http.serve(req, action)
+
+
+@bp.route(route="manage/projects", methods=["GET"], auth_level=ADMIN)
+def manage_list_projects(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_manage().list()))
+
+
+@bp.route(route=PROJECT + "/keys", methods=["POST"], auth_level=ADMIN)
+def manage_rotate_key(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        response = http.respond(_manage().rotate_key(_project(req)), 201)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return http.serve(req, action)

@@ -1,0 +1,283 @@
+"""GET /api/openapi.json: an OpenAPI 3.1 document built from the registered HTTP functions.
+
+Paths, methods and auth come from the function app itself, so the document cannot drift
+from the routes; schemas and error responses come from `OPERATIONS` below.
+"""
+
+from __future__ import annotations
+
+import re
+
+import azure.functions as func
+
+from governor.functions import http
+
+bp = func.Blueprint()
+
+_MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$", "description": "decimal cost units"}
+_LEASE = {
+    "oneOf": [
+        {"type": "integer", "minimum": 1, "maximum": 1440, "description": "minutes"},
+        {"type": "string", "description": ".NET TimeSpan, e.g. 01:30:00"},
+    ]
+}
+_USAGE = {
+    "type": "object",
+    "properties": {
+        "period": {"enum": ["day", "month"]},
+        "key": {"type": "string"},
+        "budget": _MONEY,
+        "spent": _MONEY,
+        "reserved": _MONEY,
+        "remaining": _MONEY,
+    },
+}
+_BUDGET = {
+    "currency": {"type": "string"},
+    "remainingBudget": _MONEY,
+    "budget": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/PeriodUsage"}},
+}
+SCHEMAS: dict[str, dict] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string", "format": "uri-reference"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "field": {"type": ["string", "null"], "description": "the offending field (bad-request)"},
+        },
+    },
+    "SessionRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["size", "maxLeaseTime"],
+        "properties": {
+            "size": {"enum": ["Standard", "Premium"]},
+            "maxLeaseTime": _LEASE,
+            "models": {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 2048}},
+        },
+    },
+    "ExtendRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"maxLeaseTime": {**_LEASE, "description": "new total lease since start"}},
+    },
+    "PeriodUsage": _USAGE,
+    "Session": {
+        "type": "object",
+        "properties": {
+            "sessionId": {"type": "string"},
+            "project": {"type": "string"},
+            "size": {"enum": ["Standard", "Premium"]},
+            "status": {"type": "string"},
+            "state": {"enum": ["pending", "active", "closed"]},
+            "requestedAt": {"type": "string", "format": "date-time"},
+            "leaseMinutes": {"type": "integer"},
+            "lease": {"type": "string"},
+            "elapsedMinutes": {"type": "integer"},
+            "remainingLeaseMinutes": {"type": "integer"},
+            "costSoFar": _MONEY,
+            "reservedCost": _MONEY,
+            "extensions": {"type": "integer"},
+            "lastHeartbeat": {"type": ["string", "null"], "format": "date-time"},
+            "hostname": {"type": "string"},
+            "arrInspectorPort": {"type": "integer"},
+            "handshakePort": {"type": "integer"},
+            **_BUDGET,
+        },
+    },
+    "SessionList": {
+        "type": "object",
+        "properties": {
+            "project": {"type": "string"},
+            "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}},
+            **_BUDGET,
+        },
+    },
+    "Heartbeat": {
+        "allOf": [{"$ref": "#/components/schemas/Session"}],
+        "properties": {
+            "extension": {
+                "type": "object",
+                "properties": {
+                    "wouldGrant": {"type": "boolean"},
+                    "suggest": {"type": "boolean", "description": "the lease is within the threshold: ask now"},
+                    "leaseMinutes": {"type": "integer"},
+                    "extraCost": _MONEY,
+                    "partial": {"type": "boolean"},
+                    "reason": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Usage": {
+        "type": "object",
+        "properties": {
+            "project": {"type": "string"},
+            "periods": {"type": "array", "items": {"$ref": "#/components/schemas/PeriodUsage"}},
+            "sessions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            **_BUDGET,
+        },
+    },
+    "Project": {"type": "object", "description": "a project policy document (see docs/api.md)"},
+    "ProjectList": {
+        "type": "object",
+        "properties": {"projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}},
+    },
+    "NewKey": {
+        "type": "object",
+        "properties": {"project": {"type": "string"}, "key": {"type": "string", "description": "shown once"}},
+    },
+    "Health": {"type": "object", "additionalProperties": True},
+}
+
+_CLIENT = ("bad-request", "unauthorized", "forbidden", "unknown-project", "upstream-unavailable")
+_SESSION = (*_CLIENT, "not-found")
+# function name -> (summary, request schema, success status, response schema, refusal reasons)
+OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] = {
+    "request_session": (
+        "Request a session within the project's policy and budget",
+        "SessionRequest",
+        202,
+        "Session",
+        (*_CLIENT, "size-not-allowed", "lease-too-long", "concurrency-limit", "budget-exhausted", "payload-too-large"),
+    ),
+    "list_sessions": (
+        "List the project's sessions (live ARR status merged with the ledger)",
+        None,
+        200,
+        "SessionList",
+        _CLIENT,
+    ),
+    "get_session": ("One session: live status, remaining lease, cost so far", None, 200, "Session", _SESSION),
+    "heartbeat_session": (
+        "Record activity; says whether an extension would be granted",
+        None,
+        200,
+        "Heartbeat",
+        _SESSION,
+    ),
+    "extend_session": (
+        "Extend the lease (new total since start; budget and hard cap apply)",
+        "ExtendRequest",
+        200,
+        "Session",
+        (*_SESSION, "extension-denied", "budget-exhausted", "payload-too-large"),
+    ),
+    "stop_session": ("Stop the session, settle its cost, release the rest", None, 200, "Session", _SESSION),
+    "project_usage": ("The project's usage, cost and budget (current or a past period)", None, 200, "Usage", _CLIENT),
+    "manage_put_project": (
+        "Create or replace a project",
+        "Project",
+        200,
+        "Project",
+        ("bad-request", "payload-too-large", "upstream-unavailable"),
+    ),
+    "manage_get_project": ("Read a project", None, 200, "Project", ("unknown-project", "upstream-unavailable")),
+    "manage_delete_project": ("Delete a project", None, 204, None, ("unknown-project", "upstream-unavailable")),
+    "manage_list_projects": ("List projects", None, 200, "ProjectList", ("upstream-unavailable",)),
+    "manage_rotate_key": ("Rotate the caller key (returned once)", None, 201, "NewKey", ("unknown-project",)),
+    "health": (
+        "Health: version, last sweep, storage and ARR reachability (503 when unhealthy)",
+        None,
+        200,
+        "Health",
+        (),
+    ),
+    "openapi": ("This document", None, 200, None, ()),
+}
+
+_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+
+
+def http_routes(functions) -> list[tuple[str, str, str, str]]:
+    """(function name, route, METHOD, auth level) of every HTTP-triggered function."""
+    routes = []
+    for function in functions:
+        trigger = function.get_trigger().get_dict_repr()
+        if trigger.get("type") != "httpTrigger":
+            continue
+        route = trigger.get("route") or function.get_function_name()
+        auth = getattr(trigger.get("authLevel"), "value", trigger.get("authLevel")) or "function"
+        for method in trigger.get("methods") or ["GET", "POST"]:
+            routes.append((function.get_function_name(), route, str(getattr(method, "value", method)).upper(), auth))
+    return routes
+
+
+def _security(route: str, auth: str) -> list:
+    if auth == "anonymous":
+        return []
+    if auth == "admin":
+        return [{"masterKey": []}]
+    if route.startswith("projects/"):
+        return [{"functionKey": [], "callerKey": []}, {"functionKey": [], "principal": []}]
+    return [{"functionKey": []}]
+
+
+def _operation(name: str, route: str, method: str, auth: str) -> dict:
+    summary, request, status, response, reasons = OPERATIONS.get(name, (name, None, 200, None, ()))
+    operation: dict = {"operationId": name, "summary": summary, "security": _security(route, auth)}
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in _PARAM.findall(route)
+    ]
+    if name == "list_sessions":
+        parameters.append({"name": "includeClosed", "in": "query", "schema": {"type": "boolean"}})
+    if name == "project_usage":
+        parameters.append({"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}})
+        parameters.append({"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}})
+    if parameters:
+        operation["parameters"] = parameters
+    if request:
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request}"}}}
+        operation["requestBody"] = {"required": name != "extend_session", "content": content}
+    ok: dict = {"description": summary}
+    if response:
+        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+    responses = {str(status): ok}
+    if name == "health":
+        responses["503"] = {"description": "unhealthy", "content": ok["content"]}
+    for reason in (*reasons, "internal-error"):
+        code, title = http.PROBLEMS[reason]
+        entry = responses.setdefault(str(code), {"description": "", "content": _problem_content()})
+        entry["description"] = "; ".join(filter(None, [entry["description"], f"{reason}: {title}"]))
+    return operation | {"responses": responses}
+
+
+def _problem_content() -> dict:
+    return {http.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def document(functions, version: str = "0.0.0") -> dict:
+    paths: dict[str, dict] = {}
+    for name, route, method, auth in http_routes(functions):
+        path = "/api/" + _PARAM.sub(r"{\1}", route).strip("/")
+        paths.setdefault(path, {})[method.lower()] = _operation(name, route, method, auth)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ARR lease governor", "version": version},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "masterKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "callerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "principal": {"type": "apiKey", "in": "header", "name": "X-MS-CLIENT-PRINCIPAL"},
+            },
+        },
+    }
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        import function_app
+        from governor import __version__
+
+        return http.respond(document(function_app.app.get_functions(), __version__))
+
+    return http.serve(req, action)
