@@ -16,8 +16,9 @@ from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, Projec
 UNATTRIBUTED = "Unattributed"
 MAX_DECISIONS = 50
 
-# (entry, policy, current usage per period, now) -> (action, reason); see governor.dashboard.forecast
-Forecast = Callable[[LedgerEntry, ProjectPolicy, Mapping[Period, Usage], datetime], tuple[str, str]]
+# (entry, policy, current usage per period, now, project burn rate in micros per hour) -> (action, reason);
+# see governor.dashboard.forecast
+Forecast = Callable[[LedgerEntry, ProjectPolicy, Mapping[Period, Usage], datetime, int], tuple[str, str]]
 
 
 def _micros_of(span: timedelta) -> int:
@@ -198,6 +199,11 @@ def session_rows(
     forecast: Forecast,
 ) -> list[SessionRow]:
     """Open (pending or active) sessions, soonest lease end first."""
+    entries = list(entries)
+    burn: dict[str, int] = {}
+    for entry in entries:
+        if entry.state is LedgerState.ACTIVE:
+            burn[entry.project] = burn.get(entry.project, 0) + entry.rate
     rows = []
     for entry in entries:
         if entry.state is LedgerState.CLOSED:
@@ -207,7 +213,7 @@ def session_rows(
             action, reason = "report", "unknown-project"
         else:
             current = {period: u for (name, period), u in usage.items() if name == entry.project}
-            action, reason = forecast(entry, policy, current, now)
+            action, reason = forecast(entry, policy, current, now, burn.get(entry.project, 0))
         rows.append(
             SessionRow(
                 project=entry.project,

@@ -60,7 +60,7 @@ def entry(
     )
 
 
-def always_leave(entry, policy, usage, now):
+def always_leave(entry, policy, usage, now, burn_rate):
     return "leave", "within-lease"
 
 

@@ -140,8 +140,8 @@ def test_cost_series_of_an_empty_month_has_no_sizes():
 def test_session_rows_list_open_sessions_soonest_end_first_with_their_forecast():
     seen = []
 
-    def forecast(e, p, use, now):
-        seen.append((e.session_id, p.name, sorted(use), now))
+    def forecast(e, p, use, now, burn_rate):
+        seen.append((e.session_id, p.name, sorted(use), now, burn_rate))
         return ("warn", f"lease-ends-{e.session_id}")
 
     entries = [
@@ -159,7 +159,8 @@ def test_session_rows_list_open_sessions_soonest_end_first_with_their_forecast()
     assert rows[0].remaining == timedelta(minutes=10) and rows[2].remaining == timedelta(minutes=210)
     assert (rows[0].next_action, rows[0].next_reason) == ("warn", "lease-ends-short")
     assert (rows[1].next_action, rows[1].next_reason) == ("report", "unknown-project")
-    assert ("short", "alpha", [Period.MONTH], NOW) in seen  # only the project's own usage
+    # only the project's own usage; burn rate = the rates of its two active sessions (3 USD/h each)
+    assert ("short", "alpha", [Period.MONTH], NOW, 2 * to_micros(3)) in seen
 
 
 def test_remaining_lease_never_negative():
