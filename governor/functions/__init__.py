@@ -13,6 +13,7 @@ BLUEPRINT_MODULES: tuple[str, ...] = (
     "governor.functions.manage",
     "governor.functions.health",
     "governor.functions.openapi",
+    "governor.functions.dashboard",
 )
 
 

@@ -1,0 +1,70 @@
+"""The usage dashboard as HTML: GET /api/dashboard (admin key) for every project, and
+GET /api/projects/{project}/dashboard (the project's caller key in X-Api-Key) for one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import azure.functions as func
+
+from governor.functions import http
+
+# The page has no script and loads nothing; these headers keep it so and keep it out of caches and frames.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+bp = func.Blueprint()
+
+
+def _page(policies=None, scope: str | None = None) -> func.HttpResponse:
+    from governor.dashboard.collect import collect
+    from governor.dashboard.forecast import sweep_forecast
+    from governor.dashboard.page import CSP, render_page
+    from governor.service.context import get_context
+    from governor.service.gate import sweep_interval
+
+    context = get_context()
+    settings = context.settings
+    now = context.clock()
+    board = collect(
+        context.store,
+        now,
+        forecast=sweep_forecast(
+            warn_before=timedelta(minutes=settings.get("GOVERNOR_WARN_BEFORE_MINUTES")),
+            dry_run=settings.get("GOVERNOR_DRY_RUN"),
+        ),
+        stale_after=sweep_interval(settings.get("GOVERNOR_SWEEP_SCHEDULE"), now)
+        * settings.get("GOVERNOR_HEALTH_STALE_INTERVALS"),
+        policies=policies,
+        scope=scope,
+    )
+    return func.HttpResponse(
+        render_page(board),
+        status_code=200,
+        mimetype="text/html",
+        charset="utf-8",
+        headers={**HEADERS, "Content-Security-Policy": CSP},
+    )
+
+
+@bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, _page)
+
+
+@bp.route(route="projects/{project}/dashboard", methods=["GET"])
+def project_dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        from governor.service.context import get_context
+        from governor.service.gate import GateService
+
+        context = get_context()
+        gate = GateService(context.store, context.arr, context.clock)
+        policy = gate.authorize(req.route_params.get("project", ""), http.caller(req))
+        return _page([policy], scope=policy.name)
+
+    return http.serve(req, action)
