@@ -1,0 +1,375 @@
+// The ARR lease governor on Azure Functions Flex Consumption, identity-based end to end:
+// no storage keys, no instrumentation keys, the ARR account key (if any) only in Key Vault.
+// Plain resources only (no registry modules), so the template parses and is tested offline.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; seeds resource names and the azd-env-name tag.')
+param environmentName string
+
+@description('Region of every resource. Must offer Flex Consumption.')
+param location string = resourceGroup().location
+
+@description('Object id of the person (or pipeline) operating the governor: gets table data and vault secret roles so `python -m governor projects apply` and `az keyvault secret set` work with an Entra login. Empty: no operator roles.')
+param operatorPrincipalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+// --- ARR ---
+@description('ARR account id (GUID) of the default account.')
+param arrAccountId string
+
+@description('ARR region name (e.g. westus2) or full service URL.')
+param arrServiceEndpoint string
+
+@description('Account domain such as eastus.mixedreality.azure.com. Empty: derived by the governor.')
+param arrAccountDomain string = ''
+
+@description('Token service URL. Empty: https://sts.{arrAccountDomain}.')
+param arrStsEndpoint string = ''
+
+@allowed(['2021-01-01', 'v1'])
+param arrApiVersion string = '2021-01-01'
+
+@description('key: the ARR account key lives in Key Vault. entra: the function identity gets ARR tokens itself (grant it Remote Rendering Client on the ARR account); no key anywhere.')
+@allowed(['key', 'entra'])
+param arrAuth string = 'key'
+
+@secure()
+@description('ARR account key (arrAuth=key). Empty: the secret is not written here; set it later with az keyvault secret set.')
+param arrAccountKey string = ''
+
+@description('Further ARR accounts (GOVERNOR_ARR_ACCOUNTS), a JSON array of objects.')
+param arrAccounts array = []
+
+@description('Key Vault secrets of further accounts: { "<accountKeySetting app setting name>": "<secret name in the vault>" }. The operator writes the secret values.')
+param arrAccountKeySecrets object = {}
+
+param arrHttpTimeoutSeconds int = 10
+param arrRetryTotalSeconds int = 30
+
+// --- Governor ---
+@minLength(1)
+@maxLength(50)
+@description('Prefix of the governor table names (letters and digits, starting with a letter).')
+param tablePrefix string = 'governor'
+
+@description('NCRONTAB (6 fields, UTC) of the sweep timer.')
+param sweepSchedule string = '0 * * * * *'
+
+@description('true: decide, audit and report, but act on nothing. A first deployment stays in dry-run until you switch this off.')
+param dryRun bool = true
+
+@allowed(['report', 'stop', 'adopt'])
+param unmanagedMode string = 'report'
+
+@description('Project that adopts unmanaged sessions when unmanagedMode is adopt.')
+param unmanagedProject string = ''
+
+param warnBeforeMinutes int = 10
+param sweepConcurrency int = 8
+param healthStaleIntervals int = 3
+param webhookTimeoutSeconds int = 5
+param maxBodyBytes int = 65536
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var tableSuffixes = ['Projects', 'Ledger', 'Audit', 'Health']
+var useArrKey = arrAuth == 'key'
+var useVault = useArrKey || !empty(arrAccountKeySecrets)
+var arrKeySecretName = 'arr-account-key'
+var keyVaultName = 'kv-${resourceToken}'
+
+var roles = {
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+}
+
+// ---------------------------------------------------------------- storage
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'st${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource governorTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for suffix in tableSuffixes: {
+    parent: tableService
+    name: '${tablePrefix}${suffix}'
+  }
+]
+
+// ---------------------------------------------------------------- monitoring
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+    features: { disableLocalAuth: true }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+  }
+}
+
+// ---------------------------------------------------------------- key vault
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = if (useVault) {
+  name: keyVaultName
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource arrKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (useArrKey && !empty(arrAccountKey)) {
+  parent: vault
+  name: arrKeySecretName
+  properties: { value: arrAccountKey, contentType: 'ARR account key' }
+}
+
+// ---------------------------------------------------------------- function app
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: { name: 'python', version: '3.11' }
+    }
+  }
+
+}
+
+// Publishing goes through Entra (azd / az), never basic-auth FTP or SCM credentials.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: { allow: false }
+}
+
+// ---------------------------------------------------------------- role assignments
+// A system-assigned principal id is only known once the site exists, and a role assignment
+// name must be computable when the deployment starts, so the site's resource id stands in
+// for the principal in guid(scope, principal, role).
+resource tableDataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionApp.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+resource blobDataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionApp.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+  }
+}
+
+resource metricsPublisherRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, functionApp.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+  }
+}
+
+resource vaultSecretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useVault) {
+  name: guid(vault.id, functionApp.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+resource operatorTableDataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+resource operatorVaultSecretsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useVault && !empty(operatorPrincipalId)) {
+  name: guid(vault.id, operatorPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+  }
+}
+
+// ---------------------------------------------------------------- app settings
+// Host plumbing, all identity-based. No FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION
+// or WEBSITE_TIME_ZONE: Flex Consumption rejects them (the runtime is in functionAppConfig).
+var hostSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+}
+
+// One entry per governor.settings.SETTINGS entry that Azure needs (tests/unit/infra checks this).
+var governorSettings = {
+  ARR_ACCOUNT_ID: arrAccountId
+  ARR_ACCOUNT_DOMAIN: arrAccountDomain
+  ARR_SERVICE_ENDPOINT: arrServiceEndpoint
+  ARR_STS_ENDPOINT: arrStsEndpoint
+  ARR_API_VERSION: arrApiVersion
+  ARR_AUTH: arrAuth
+  GOVERNOR_ARR_ACCOUNTS: string(arrAccounts)
+  ARR_HTTP_TIMEOUT_SECONDS: string(arrHttpTimeoutSeconds)
+  ARR_RETRY_TOTAL_SECONDS: string(arrRetryTotalSeconds)
+  GOVERNOR_TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
+  GOVERNOR_TABLE_PREFIX: tablePrefix
+  GOVERNOR_SWEEP_SCHEDULE: sweepSchedule
+  GOVERNOR_DRY_RUN: dryRun ? 'true' : 'false'
+  GOVERNOR_UNMANAGED_MODE: unmanagedMode
+  GOVERNOR_UNMANAGED_PROJECT: unmanagedProject
+  GOVERNOR_WARN_BEFORE_MINUTES: string(warnBeforeMinutes)
+  GOVERNOR_SWEEP_CONCURRENCY: string(sweepConcurrency)
+  GOVERNOR_HEALTH_STALE_INTERVALS: string(healthStaleIntervals)
+  GOVERNOR_WEBHOOK_TIMEOUT_SECONDS: string(webhookTimeoutSeconds)
+  GOVERNOR_MAX_BODY_BYTES: string(maxBodyBytes)
+}
+
+// Secrets reach the app only as Key Vault references, resolved by the site's identity.
+var arrKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${arrKeySecretName})'
+var arrKeySettings = useArrKey ? { ARR_ACCOUNT_KEY: arrKeyReference } : {}
+var extraKeySettings = toObject(
+  items(arrAccountKeySecrets),
+  entry => entry.key,
+  entry => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${entry.value})'
+)
+
+// A separate config resource, so settings (and Key Vault references) are applied only after
+// the identity holds its roles.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: union(hostSettings, governorSettings, arrKeySettings, extraKeySettings)
+  dependsOn: [
+    governorTables
+    deploymentContainer
+    tableDataRole
+    blobDataRole
+    metricsPublisherRole
+    vaultSecretsUserRole
+  ]
+}
+
+// ---------------------------------------------------------------- outputs (azd writes them to .azure/<env>/.env)
+output AZURE_LOCATION string = location
+output AZURE_FUNCTION_APP_NAME string = functionApp.name
+output FUNCTION_APP_URL string = 'https://${functionApp.properties.defaultHostName}'
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.name
+output GOVERNOR_TABLES_ENDPOINT string = storage.properties.primaryEndpoints.table
+output GOVERNOR_TABLE_PREFIX string = tablePrefix
+output AZURE_KEY_VAULT_NAME string = useVault ? keyVaultName : ''
