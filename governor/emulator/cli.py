@@ -1,0 +1,174 @@
+"""`python -m governor emulator`: run the ARR session service emulator until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import threading
+
+from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
+
+ACCOUNT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _account(text: str) -> tuple[str, str]:
+    account, sep, key = text.partition(":")
+    if not sep or not ACCOUNT_ID.match(account) or not key:
+        raise argparse.ArgumentTypeError("expected ACCOUNT_ID:ACCOUNT_KEY (the id a GUID, the key non-empty)")
+    return account.lower(), key
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _statuses(text: str) -> tuple[int, ...]:
+    from governor.emulator.errors import ApiError
+    from governor.emulator.faults import parse_statuses
+
+    try:
+        return parse_statuses(text)
+    except ApiError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {exc}") from None
+    return text
+
+
+def _page_size(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run a faithful emulator of the Azure Remote Rendering session service (token service, v1 and "
+        "2021-01-01 APIs) with a virtual clock, fault injection and admin routes under /_emulator/. "
+        "Prints one line 'listening on URL' once ready; stops cleanly on SIGTERM/SIGINT. See docs/emulator.md."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free port (default 0)")
+    parser.add_argument(
+        "--account",
+        action="append",
+        type=_account,
+        metavar="ACCOUNT_ID:ACCOUNT_KEY",
+        help=f"an account the emulator knows (repeatable). Default: the development account {DEV_ACCOUNT_ID} "
+        f"with key {DEV_ACCOUNT_KEY}",
+    )
+    parser.add_argument(
+        "--startup-seconds",
+        type=_non_negative,
+        default=5.0,
+        help="emulated seconds a session spends Starting before it is Ready (default 5)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_positive,
+        default=1.0,
+        help="emulated seconds per real second, e.g. 60 runs an hour of lease in a minute (default 1)",
+    )
+    faults = parser.add_argument_group("fault injection (changeable at run time: PUT /_emulator/faults)")
+    faults.add_argument("--fail-rate", type=_rate, default=0.0, help="fraction of requests that fail (default 0)")
+    faults.add_argument(
+        "--fail-statuses",
+        type=_statuses,
+        default=(429, 500, 503),
+        help="comma-separated statuses injected failures use, chosen at random (default 429,500,503)",
+    )
+    faults.add_argument(
+        "--retry-after", type=int, default=1, help="Retry-After seconds on injected 429/503 (default 1)"
+    )
+    faults.add_argument("--latency-ms", type=int, default=0, help="real milliseconds added to each request (default 0)")
+    faults.add_argument(
+        "--fail-paths", type=_regex, default=None, help="only requests whose path matches this regex (default all)"
+    )
+    parser.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve https (needs --tls-key)")
+    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--state", metavar="FILE", help="keep sessions and the clock in FILE across restarts (default: memory only)"
+    )
+    parser.add_argument(
+        "--page-size", type=_page_size, default=100, help="sessions per page of the 2021-01-01 list (default 100)"
+    )
+    parser.add_argument("--log-requests", action="store_true", help="log each request line to stderr")
+
+
+def build(args):
+    """(server, state file or None) from parsed arguments."""
+    from governor.emulator.app import Config, Emulator
+    from governor.emulator.faults import Faults, parse_paths
+    from governor.emulator.persist import StateFile
+    from governor.emulator.server import make_server
+
+    accounts = dict(args.account or [(DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY)])
+    faults = Faults(
+        rate=args.fail_rate,
+        statuses=args.fail_statuses,
+        retry_after=args.retry_after,
+        latency_ms=args.latency_ms,
+        paths=parse_paths(args.fail_paths),
+    )
+    config = Config(accounts, args.startup_seconds, args.time_scale, args.page_size, faults)
+    emulator = Emulator(config)
+    state = None
+    if args.state:
+        state = StateFile(args.state, emulator)
+        state.load()
+        state.start()
+    server = make_server(args.host, args.port, emulator, args.tls_cert, args.tls_key, args.log_requests)
+    return server, state
+
+
+def run(args) -> int:
+    from governor.emulator.persist import StateError
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    try:
+        server, state = build(args)
+    except (OSError, StateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    print(f"listening on {server.url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        if state is not None:
+            state.close()
+    return 0

@@ -1,0 +1,69 @@
+"""Sessions as each API generation writes them, field order and absences as the live service did."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from governor.emulator.sessions import TERAFLOPS, View
+from governor.model import SessionStatus
+from governor.timespan import format_timespan
+
+
+def dotnet_time(at: datetime) -> str:
+    """ISO 8601 with 7 fractional digits and +00:00, as the service wrote creationTime."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}0+00:00"
+
+
+def session_2021(v: View) -> dict:
+    r = v.record
+    ready = v.status is SessionStatus.READY
+    body: dict = {"id": r.id, "creationTime": dotnet_time(r.created_at)}
+    if ready:
+        body["arrInspectorPort"] = r.arr_inspector_port
+        body["handshakePort"] = r.handshake_port
+    body["elapsedTimeMinutes"] = v.elapsed_minutes
+    if ready:
+        body["hostname"] = r.hostname
+    body["maxLeaseTimeMinutes"] = int(r.lease.total_seconds() // 60)
+    body["size"] = r.size.value
+    body["status"] = v.status.value
+    if v.reached_ready:
+        body["teraflops"] = TERAFLOPS[r.size]
+    if v.error:
+        body["error"] = {"code": v.error[0], "message": v.error[1]}
+    return body
+
+
+def session_v1(v: View) -> dict:
+    """v1 properties: every documented key, alphabetical, null when unknown (as in the real sample)."""
+    r = v.record
+    ready = v.status is SessionStatus.READY
+    return {
+        "arrInspectorPort": r.arr_inspector_port if ready else None,
+        "handshakePort": r.handshake_port if ready else None,
+        "message": v.message,
+        "sessionElapsedTime": format_timespan(timedelta(seconds=int(v.billed.total_seconds()))),
+        "sessionHostname": r.hostname if ready else None,
+        "sessionId": r.id,
+        "sessionMaxLeaseTime": format_timespan(r.lease),
+        "sessionSize": r.size.value,
+        "sessionStatus": v.status.value,
+    }
+
+
+def truth(v: View) -> dict:
+    r = v.record
+    return {
+        "account": r.account,
+        "id": r.id,
+        "status": v.status.value,
+        "size": r.size.value,
+        "maxLeaseMinutes": int(r.lease.total_seconds() // 60),
+        "billedSeconds": round(v.billed.total_seconds(), 3),
+        "elapsedMinutes": v.elapsed_minutes,
+        "createdAt": r.created_at.isoformat(),
+        "readyAt": r.ready_at.isoformat() if v.reached_ready else None,
+        "endedAt": v.ended_at.isoformat() if v.ended_at else None,
+        "apiVersion": r.api_version,
+    }

@@ -1,0 +1,205 @@
+"""The HTTP(S) server: one ThreadingHTTPServer, routing, headers, faults, body limits."""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import sys
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from governor.emulator import MAX_BODY_BYTES, routes_2021, routes_admin, routes_sts, routes_v1
+from governor.emulator.app import Emulator
+from governor.emulator.errors import ApiError
+from governor.emulator.http import (
+    SUPPORTED_VERSIONS_HEADER,
+    Request,
+    Response,
+    error_body,
+    match,
+    parse_query,
+    split_path,
+)
+
+ROUTES = [
+    (split_path(pattern), pattern, generation, methods)
+    for module in (routes_admin, routes_sts, routes_v1, routes_2021)
+    for pattern, generation, methods in module.ROUTES
+]
+FAULT_CODES = {
+    429: ("TooManyRequests", "Too many requests. Retry after the time given in Retry-After."),
+    500: ("InternalServerError", "An internal server error occurred."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable."),
+}
+IDLE_TIMEOUT_SECONDS = 120
+
+
+def ms_cv() -> str:
+    return base64.b64encode(os.urandom(16)).decode()[:22] + ".0"
+
+
+def resolve(method: str, segments: list[str]):
+    """(route pattern, generation, handler, params) or raise 404/405."""
+    allowed: list[str] = []
+    for pattern, template, generation, methods in ROUTES:
+        params = match(pattern, segments)
+        if params is None:
+            continue
+        handler = methods.get(method)
+        if handler is not None:
+            return template, generation, handler, params
+        allowed.extend(methods)
+    if allowed:
+        raise ApiError(
+            405, "MethodNotAllowed", f"The method {method} is not allowed here.", {"Allow": ", ".join(allowed)}
+        )
+    raise ApiError(404, "NotFound", "No resource exists at this path.")
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, emulator: Emulator, ssl_context: ssl.SSLContext | None = None, log_requests=False):
+        super().__init__(address, Handler)
+        self.emulator = emulator
+        self.ssl_context = ssl_context
+        self.log_requests = log_requests
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
+
+    def handle_error(self, request, client_address):
+        # TLS handshakes that fail and clients that hang up are routine, not emulator bugs.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError | ssl.SSLError | TimeoutError):
+            traceback.print_exc(file=sys.stderr)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ArrEmulator/1.0"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT_SECONDS
+    server: EmulatorServer
+
+    def setup(self):
+        if self.server.ssl_context is not None:
+            self.request.settimeout(self.timeout)
+            self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def log_message(self, format, *args):
+        if self.server.log_requests:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def send_error(self, code, message=None, explain=None):
+        # http.server's own errors (bad request line, oversized headers) in our JSON shape.
+        self.close_connection = True
+        self._send(Response.json(code, error_body("BadRequest" if code == 400 else str(code), message or "")), None)
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _dispatch(self):
+        emu = self.server.emulator
+        parts = urlsplit(self.path)
+        segments = split_path(parts.path)
+        generation = "2021"
+        response: Response
+        try:
+            body = self._read_body()
+            template, generation, handler, params = resolve(self.command, segments)
+            admin = generation == "admin"
+            if not admin:
+                emu.count(f"{self.command} {template}")
+                response = self._maybe_fault(emu, parts.path, "before")
+                if response is not None:
+                    self._send(response, generation)
+                    return
+            request = Request(
+                self.command, parts.path, parse_query(parts.query), self._headers(), body, self._base_url(), params
+            )
+            response = handler(emu, request)
+            if not admin:
+                response = self._maybe_fault(emu, parts.path, "after") or response
+        except ApiError as exc:
+            response = self._error(exc)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            response = Response.json(500, error_body("InternalServerError", "An internal server error occurred."))
+        self._send(response, generation)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            raise ApiError(411, "LengthRequired", "Send the body with a Content-Length header.")
+        length_text = self.headers.get("Content-Length") or "0"
+        if not length_text.isdigit():
+            self.close_connection = True
+            raise ApiError(400, "BadRequest", "The Content-Length header is not valid.")
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body stays unread
+            raise ApiError(413, "PayloadTooLarge", f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+        return self.rfile.read(length) if length else b""
+
+    def _maybe_fault(self, emu: Emulator, path: str, phase: str) -> Response | None:
+        faults = emu.faults
+        if phase == "before" and faults.latency_ms and faults.applies_to(path):
+            time.sleep(faults.latency_ms / 1000)
+        if faults.phase != phase:
+            return None
+        status = faults.pick(path)
+        if status is None:
+            return None
+        code, message = FAULT_CODES.get(status, (f"Status{status}", "An injected fault."))
+        headers = {"Retry-After": str(faults.retry_after)} if status in (429, 503) else {}
+        return Response.json(status, error_body(code, message), headers)
+
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    def _base_url(self) -> str:
+        scheme = "https" if self.server.ssl_context else "http"
+        host = self.headers.get("Host") or self.server.url.split("://", 1)[1]
+        return f"{scheme}://{host}"
+
+    @staticmethod
+    def _error(exc: ApiError) -> Response:
+        if not exc.body:
+            return Response(exc.status, b"", dict(exc.headers))
+        return Response.json(exc.status, error_body(exc.code, exc.message), dict(exc.headers))
+
+    def _send(self, response: Response, generation: str | None):
+        self.send_response(response.status)
+        self.send_header("MS-CV", ms_cv())
+        if generation == "2021":
+            self.send_header("api-supported-versions", SUPPORTED_VERSIONS_HEADER)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        if response.status != 204 and response.status >= 200:
+            self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and response.status != 204:
+            self.wfile.write(response.body)
+
+
+def make_server(host: str, port: int, emulator: Emulator, tls_cert=None, tls_key=None, log_requests=False):
+    context = None
+    if tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_cert, tls_key)
+    return EmulatorServer((host, port), emulator, context, log_requests)
