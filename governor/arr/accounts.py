@@ -1,0 +1,240 @@
+"""ARR accounts from settings: endpoints expanded, credentials chosen, secrets kept out of reprs."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from governor.settings import Settings, SettingsError
+
+DEFAULT_STS = "https://sts.mixedreality.azure.com"
+API_VERSIONS = ("2021-01-01", "v1")
+AUTH_MODES = ("auto", "key", "entra", "token")
+_REGION = re.compile(r"^[a-z][a-z0-9]*$")
+_DOMAIN_SUFFIX = ".mixedreality.azure.com"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+_DEFAULT_NAMES = {
+    "accountId": "ARR_ACCOUNT_ID",
+    "serviceEndpoint": "ARR_SERVICE_ENDPOINT",
+    "stsEndpoint": "ARR_STS_ENDPOINT",
+    "apiVersion": "ARR_API_VERSION",
+    "auth": "ARR_AUTH",
+}
+
+
+class AccountError(SettingsError):
+    """An account is misconfigured. The message names the field, never a secret's value."""
+
+
+@dataclass(frozen=True)
+class ArrAccount:
+    name: str
+    account_id: str
+    service_endpoint: str
+    sts_endpoint: str = DEFAULT_STS
+    api_version: str = "2021-01-01"
+    auth: str = "key"  # resolved: key, entra or token
+    account_key: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 10.0
+    retry_total_seconds: float = 30.0
+    _client: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    # An account is also an ArrPort: it builds its ArrClient on first use and delegates to it.
+    @property
+    def account(self) -> str:
+        return self.name
+
+    def client(self):
+        with self._lock:
+            if not self._client:
+                from governor.arr.client import ArrClient
+
+                self._client.append(ArrClient(self))
+            return self._client[0]
+
+    def create(self, size, lease, models=(), session_id=None):
+        return self.client().create(size, lease, models, session_id=session_id)
+
+    def get(self, session_id):
+        return self.client().get(session_id)
+
+    def list(self):
+        return self.client().list()
+
+    def update_lease(self, session_id, lease):
+        return self.client().update_lease(session_id, lease)
+
+    def stop(self, session_id):
+        return self.client().stop(session_id)
+
+
+def _region(value: str) -> str | None:
+    """`westus2`, `westus2.mixedreality.azure.com` -> `westus2`; anything else -> None."""
+    value = value.strip().lower()
+    if value.endswith(_DOMAIN_SUFFIX):
+        value = value[: -len(_DOMAIN_SUFFIX)]
+    return value if _REGION.match(value) else None
+
+
+def _url(value: str, where: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AccountError(f"{where} must be a region name or an http(s) URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        # The bearer token and account key would cross the network in clear text.
+        raise AccountError(f"{where} must use https (plain http is allowed for 127.0.0.1/localhost only)")
+    return value.strip().rstrip("/")
+
+
+def service_endpoint(value: str, where: str = "serviceEndpoint") -> str:
+    if not value or not value.strip():
+        raise AccountError(f"{where} is required")
+    if "://" not in value:
+        region = _region(value)
+        if region is None:
+            raise AccountError(f"{where} must be a region name such as westus2 or an http(s) URL")
+        return f"https://remoterendering.{region}{_DOMAIN_SUFFIX}"
+    return _url(value, where)
+
+
+def sts_endpoint(value: str | None, account_domain: str | None, where: str = "stsEndpoint") -> str:
+    if value:
+        if "://" not in value:
+            region = _region(value)
+            if region is None:
+                raise AccountError(f"{where} must be an http(s) URL")
+            return f"https://sts.{region}{_DOMAIN_SUFFIX}"
+        return _url(value, where)
+    if account_domain:
+        domain = account_domain.strip().lower().removeprefix("https://").rstrip("/")
+        if "." not in domain:
+            domain += _DOMAIN_SUFFIX
+        return _url(f"https://sts.{domain}", "accountDomain")
+    return DEFAULT_STS
+
+
+def resolve_auth(auth: str | None, key: str | None, token: str | None, where: str) -> str:
+    auth = (auth or "auto").strip().lower()
+    if auth not in AUTH_MODES:
+        raise AccountError(f"{where} must be one of {', '.join(AUTH_MODES)}")
+    if auth == "auto":
+        auth = "key" if key else "entra"
+    if auth == "key" and not key:
+        raise AccountError(f"{where} is key but no account key is configured")
+    if auth == "token" and not token:
+        raise AccountError(f"{where} is token but no access token is configured")
+    return auth
+
+
+def make_account(
+    name: str,
+    account_id: str | None,
+    endpoint: str | None,
+    *,
+    sts: str | None = None,
+    domain: str | None = None,
+    api_version: str | None = None,
+    auth: str | None = None,
+    key: str | None = None,
+    token: str | None = None,
+    timeout: float = 10.0,
+    retry_total: float = 30.0,
+    prefix: str = "",
+    names: dict[str, str] | None = None,
+) -> ArrAccount:
+    """Validate and expand one account. Errors name the field as `names[field]`, else
+    `prefix + field` (e.g. GOVERNOR_ARR_ACCOUNTS[1].accountId)."""
+
+    def n(field_name: str) -> str:
+        return (names or {}).get(field_name, prefix + field_name)
+
+    if not account_id or not str(account_id).strip():
+        raise AccountError(f"{n('accountId')} is required")
+    if not re.match(r"^[A-Za-z0-9-]{1,64}$", str(account_id).strip()):
+        raise AccountError(f"{n('accountId')} must be a GUID")
+    version = (api_version or "2021-01-01").strip()
+    if version not in API_VERSIONS:
+        raise AccountError(f"{n('apiVersion')} must be one of {', '.join(API_VERSIONS)}")
+    return ArrAccount(
+        name=name,
+        account_id=str(account_id).strip(),
+        service_endpoint=service_endpoint(endpoint or "", n("serviceEndpoint")),
+        sts_endpoint=sts_endpoint(sts, domain, n("stsEndpoint")),
+        api_version=version,
+        auth=resolve_auth(auth, key, token, n("auth")),
+        account_key=key or None,
+        access_token=token or None,
+        timeout_seconds=timeout,
+        retry_total_seconds=retry_total,
+    )
+
+
+def _extra(entry: Any, index: int, settings: Settings, timeout: float, retry: float) -> ArrAccount:
+    where = f"GOVERNOR_ARR_ACCOUNTS[{index}]."
+    if not isinstance(entry, dict):
+        raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
+    name = entry.get("name")
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", name):
+        raise AccountError(f"{where}name must be 1-64 letters, digits, '-' or '_'")
+
+    def secret(setting_field: str) -> str | None:
+        setting_name = entry.get(setting_field)
+        if setting_name is None:
+            return None
+        if not isinstance(setting_name, str) or not setting_name:
+            raise AccountError(f"{where}{setting_field} must name an app setting")
+        value = settings.environ.get(setting_name)
+        if not value:
+            raise AccountError(f"{where}{setting_field} names {setting_name}, which is not set")
+        return value
+
+    return make_account(
+        name,
+        entry.get("accountId"),
+        entry.get("serviceEndpoint"),
+        sts=entry.get("stsEndpoint"),
+        domain=entry.get("accountDomain"),
+        api_version=entry.get("apiVersion"),
+        auth=entry.get("auth"),
+        key=secret("accountKeySetting"),
+        token=secret("accessTokenSetting"),
+        timeout=timeout,
+        retry_total=retry,
+        prefix=where,
+    )
+
+
+def accounts_from_settings(settings: Settings) -> dict[str, ArrAccount]:
+    """Every configured ARR account by name: "default" (ARR_*) if ARR_ACCOUNT_ID is set, plus
+    GOVERNOR_ARR_ACCOUNTS. Raises AccountError (a SettingsError) naming the faulty field."""
+    timeout = settings["ARR_HTTP_TIMEOUT_SECONDS"]
+    retry = settings["ARR_RETRY_TOTAL_SECONDS"]
+    accounts: dict[str, ArrAccount] = {}
+    if settings["ARR_ACCOUNT_ID"]:
+        accounts["default"] = make_account(
+            "default",
+            settings["ARR_ACCOUNT_ID"],
+            settings["ARR_SERVICE_ENDPOINT"],
+            sts=settings["ARR_STS_ENDPOINT"],
+            domain=settings["ARR_ACCOUNT_DOMAIN"],
+            api_version=settings["ARR_API_VERSION"],
+            auth=settings["ARR_AUTH"],
+            key=settings["ARR_ACCOUNT_KEY"],
+            token=settings["ARR_ACCESS_TOKEN"],
+            timeout=timeout,
+            retry_total=retry,
+            names=_DEFAULT_NAMES,
+        )
+    for index, entry in enumerate(settings["GOVERNOR_ARR_ACCOUNTS"]):
+        account = _extra(entry, index, settings, timeout, retry)
+        if account.name in accounts:
+            raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}].name {account.name!r} is used twice")
+        accounts[account.name] = account
+    return accounts

@@ -1,0 +1,248 @@
+"""ArrClient: one ARR account, either API generation, behind governor.service.ports.ArrPort.
+
+requests/urllib3 are imported when a client is built, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from governor.arr import wire_2021, wire_v1
+from governor.arr.accounts import ArrAccount
+from governor.arr.credentials import AccountKeyCredential, EntraCredential, StaticToken, TokenProvider
+from governor.arr.errors import (
+    ArrAuthError,
+    ArrBadResponse,
+    ArrConflict,
+    ArrError,
+    ArrRequestError,
+    ArrUnavailable,
+    error_for_status,
+)
+from governor.arr.wire import Request, error_details
+from governor.model import Session, SessionStatus, VmSize, utcnow
+
+log = logging.getLogger("governor.arr")
+
+STS_API_VERSION = "2019-02-28-preview"
+USER_AGENT = "arr-lease-governor/0.1"
+MAX_PAGES = 1000
+
+
+class ArrClient:
+    """Implements ArrPort for one configured account. Thread-safe; reuse one per account."""
+
+    def __init__(
+        self,
+        config: ArrAccount,
+        *,
+        token_credential: Any | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        in_azure: bool = False,
+    ):
+        from governor.arr import transport  # heavy: requests + urllib3
+
+        self._transport = transport
+        self.config = config
+        self.account = config.name
+        self._wire = wire_v1 if config.api_version == "v1" else wire_2021
+        cautious = (config.service_endpoint + wire_v1.create_path(config.account_id),)
+        self._http = transport.build_session(config.retry_total_seconds, cautious)
+        self._timeout = (config.timeout_seconds, config.timeout_seconds)
+        if config.auth == "token":
+            credential = StaticToken(config.access_token)
+        elif config.auth == "entra":
+            credential = EntraCredential(token_credential, in_azure)
+        else:
+            credential = AccountKeyCredential(config.account_id, config.account_key)
+        self._tokens = TokenProvider(credential, self._exchange, clock)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"ArrClient(account={c.name!r}, endpoint={c.service_endpoint!r}, api_version={c.api_version!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ArrClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ ArrPort
+    def create(
+        self, size: VmSize, lease: timedelta, models: Sequence[str] = (), session_id: str | None = None
+    ) -> Session:
+        """2021-01-01: PUT `session_id` (a new uuid4 if None); idempotent, so retried safely.
+        v1: POST, the server picks the id; `session_id` is ignored."""
+        account_id = self.config.account_id
+        if self._wire is wire_2021:
+            request = wire_2021.create(account_id, session_id or str(uuid.uuid4()), size, lease, models)
+            body, ms_cv = self._call("create", request)
+            return wire_2021.session(body, self.account, "create", ms_cv)
+        body, ms_cv = self._call("create", wire_v1.create(account_id, size, lease, models))
+        new_id = wire_v1.created_id(body, "create", ms_cv)
+        try:
+            return self.get(new_id)
+        except ArrError as exc:
+            # The session exists: never lose its id because the follow-up read failed.
+            log.warning("ARR create: session %s made, reading it failed: %s", new_id, exc)
+            return Session(new_id, self.account, SessionStatus.STARTING, VmSize.parse(size), timedelta(0), lease)
+
+    def get(self, session_id: str) -> Session:
+        body, ms_cv = self._call("get", self._wire.get(self.config.account_id, session_id))
+        return self._wire.session(body, self.account, "get", ms_cv)
+
+    def list(self) -> list[Session]:
+        """Active (Starting/Ready) sessions of every page, following `@nextLink`."""
+        request = self._wire.list_(self.config.account_id)
+        url, seen, found = None, set(), []
+        for _ in range(MAX_PAGES):
+            body, ms_cv = self._call("list", request, url)
+            sessions, next_link = self._wire.page(body, self.account, "list", ms_cv)
+            found.extend(s for s in sessions if s.status.active)
+            if not next_link:
+                return found
+            url = self._next_url(next_link, ms_cv)
+            if url in seen:
+                raise ArrBadResponse("@nextLink repeats an earlier page", operation="list", ms_cv=ms_cv)
+            seen.add(url)
+        raise ArrBadResponse(f"more than {MAX_PAGES} pages of sessions", operation="list")
+
+    def update_lease(self, session_id: str, lease: timedelta) -> Session:
+        """Set the total lease since start to `lease` (absolute, never a delta). The 2021 API
+        takes whole minutes: `lease` is rounded up so the grant is never shortened."""
+        request = self._wire.update(self.config.account_id, session_id, lease)
+        try:
+            body, ms_cv = self._call("update", request)
+        except (ArrRequestError, ArrConflict) as exc:
+            if exc.status is None:
+                raise
+            # A retried PATCH whose first attempt landed is refused as "not larger": that is success.
+            current = self.get(session_id)
+            if current.max_lease == self._wire_lease(lease):
+                return current
+            raise exc from None
+        if self._wire is wire_v1:
+            return self.get(session_id)  # v1 PATCH answers with an empty body
+        return wire_2021.session(body, self.account, "update", ms_cv)
+
+    def stop(self, session_id: str) -> None:
+        self._call("stop", self._wire.stop(self.config.account_id, session_id))
+
+    # ------------------------------------------------------------------ internals
+    def _wire_lease(self, lease: timedelta) -> timedelta:
+        if self._wire is wire_2021:
+            return timedelta(minutes=wire_2021.lease_minutes(lease))
+        return lease
+
+    def _next_url(self, link: str, ms_cv: str | None) -> str:
+        base = self.config.service_endpoint
+        url = urljoin(base + "/", link)
+        here, there = urlsplit(base), urlsplit(url)
+        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+            # Following it would hand our bearer token to another host.
+            raise ArrBadResponse("@nextLink points to another host", operation="list", ms_cv=ms_cv)
+        return url
+
+    def _call(self, operation: str, request: Request, url: str | None = None) -> tuple[Any, str | None]:
+        """Send with a valid token; on 401, refresh the token once and resend."""
+        if url is None:
+            url, params = self.config.service_endpoint + request.path, request.params
+        else:
+            query = urlsplit(url).query
+            params = {k: v for k, v in request.params.items() if f"{k}=" not in query}
+        for attempt in (1, 2):
+            token = self._tokens.token()
+            response = self._send(operation, request.method, url, params, request.body, token, request.idempotent)
+            if response.status_code == 401 and attempt == 1 and self._tokens.refreshable:
+                log.info("ARR %s: 401, refreshing the access token once", operation)
+                self._tokens.invalidate(token)
+                continue
+            return self._result(operation, response)
+        raise AssertionError("unreachable")
+
+    def _send(self, operation, method, url, params, body, bearer, idempotent):
+        headers = {
+            "Authorization": f"Bearer {bearer}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-ms-client-request-id": str(uuid.uuid4()),
+        }
+        try:
+            response = self._http.request(
+                method, url, params=params, json=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            )
+        except self._transport.requests.RequestException as exc:
+            unsent = self._transport.sent_nothing(exc)
+            kind = "timed out" if isinstance(exc, self._transport.requests.Timeout) else "connection failed"
+            message = f"{kind} ({type(exc).__name__}) talking to {urlsplit(url).netloc}"
+            if not idempotent and not unsent:
+                message += "; the request may have been processed"
+            raise ArrUnavailable(message, operation=operation, indeterminate=not unsent) from None
+        log.debug(
+            "ARR %s %s %s -> %s (MS-CV %s, request id %s)",
+            operation,
+            method,
+            urlsplit(url).path,
+            response.status_code,
+            response.headers.get("MS-CV"),
+            headers["x-ms-client-request-id"],
+        )
+        return response
+
+    def _result(self, operation: str, response) -> tuple[Any, str | None]:
+        ms_cv = response.headers.get("MS-CV")
+        status = response.status_code
+        body = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                if 200 <= status < 300:
+                    raise ArrBadResponse(
+                        f"HTTP {status} with a body that is not JSON", status=status, operation=operation, ms_cv=ms_cv
+                    ) from None
+        if 200 <= status < 300:
+            return body, ms_cv
+        code, message = error_details(body)
+        kind = error_for_status(status) if status >= 400 else ArrBadResponse
+        raise kind(
+            message or response.reason or f"HTTP {status}",
+            status=status,
+            code=code,
+            ms_cv=ms_cv,
+            operation=operation,
+            retry_after=_retry_after(response),
+        )
+
+    def _exchange(self, sts_bearer: str) -> str:
+        """Account key or Entra token -> ARR access token, at the token service."""
+        url = f"{self.config.sts_endpoint}/accounts/{self.config.account_id}/token"
+        response = self._send("token", "GET", url, {"api-version": STS_API_VERSION}, None, sts_bearer, True)
+        if response.status_code in (401, 403):
+            raise ArrAuthError(
+                "the token service refused the account credentials",
+                status=response.status_code,
+                ms_cv=response.headers.get("MS-CV"),
+                operation="token",
+            )
+        body, ms_cv = self._result("token", response)
+        token = body.get("AccessToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ArrBadResponse("token response has no AccessToken", operation="token", ms_cv=ms_cv)
+        return token
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

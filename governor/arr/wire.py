@@ -1,0 +1,128 @@
+"""What both API generations share on the wire: the request value, field readers, error bodies.
+
+Pure: building requests and reading JSON only. The readers raise ArrBadResponse naming the
+field, so an unexpected answer from ARR is a clear typed error, never a KeyError.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from governor.arr.errors import ArrBadResponse, ArrRequestError
+from governor.model import SessionStatus, VmSize
+
+# 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256". v1 ids are GUIDs.
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP call, relative to the service endpoint."""
+
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: dict | None = None
+    # False only for v1 create: it must never be resent once it may have reached ARR.
+    idempotent: bool = True
+
+
+def check_session_id(session_id: str) -> str:
+    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+        raise ArrRequestError(
+            "session_id must be 1-256 letters, digits, '-' or '_'", code="InvalidSessionId", operation="validate"
+        )
+    return quote(session_id, safe="")
+
+
+def check_lease(lease: timedelta) -> timedelta:
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise ArrRequestError("lease must be a positive duration", code="InvalidLease", operation="validate")
+    return lease
+
+
+def bad(operation: str, message: str, ms_cv: str | None = None) -> ArrBadResponse:
+    return ArrBadResponse(message, operation=operation, ms_cv=ms_cv)
+
+
+class Reader:
+    """Typed access to one JSON object from ARR, raising ArrBadResponse naming the field."""
+
+    def __init__(self, body: Any, operation: str, ms_cv: str | None, what: str = "session"):
+        if not isinstance(body, dict):
+            raise bad(operation, f"expected a JSON object for the {what}, got {type(body).__name__}", ms_cv)
+        self.body, self.operation, self.ms_cv, self.what = body, operation, ms_cv, what
+
+    def fail(self, name: str, problem: str) -> ArrBadResponse:
+        return bad(self.operation, f"{self.what} field {name!r} {problem}", self.ms_cv)
+
+    def _get(self, name: str, required: bool) -> Any:
+        value = self.body.get(name)
+        if value is None and required:
+            raise self.fail(name, "is missing")
+        return value
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        value = self._get(name, required)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(name, "is not a string")
+        return value
+
+    def integer(self, name: str, required: bool = False, minimum: int = 0) -> int | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(name, f"is not an integer >= {minimum}")
+        return value
+
+    def number(self, name: str) -> float | None:
+        value = self._get(name, False)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(name, "is not a number")
+        return float(value)
+
+    def status(self, name: str) -> SessionStatus:
+        return self._enum(name, SessionStatus, True)
+
+    def size(self, name: str, required: bool) -> VmSize | None:
+        return self._enum(name, VmSize, required)
+
+    def _enum(self, name: str, enum: Any, required: bool):
+        value = self.text(name, required)
+        if value is None:
+            return None
+        try:
+            return enum.parse(value)
+        except ValueError:
+            raise self.fail(name, f"has unknown value {value[:40]!r}") from None
+
+    def timestamp(self, name: str) -> datetime | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.fail(name, "is not an ISO 8601 date-time") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def object(self, name: str) -> Reader | None:
+        value = self.body.get(name)
+        return None if value is None else Reader(value, self.operation, self.ms_cv, f"{self.what}.{name}")
+
+
+def error_details(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from `{"error": {"code", "message"}}` or a flat `{"code", "message"}`."""
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        code = inner.get("code") or inner.get("Code")
+        message = inner.get("message") or inner.get("Message")
+        return (str(code) if code else None, str(message) if message else None)
+    return None, None

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+
+from governor.arr.accounts import DEFAULT_STS, AccountError, accounts_from_settings
+from governor.settings import load
+
+ID = "11111111-2222-3333-4444-555555555555"
+
+
+def accounts(**env):
+    return accounts_from_settings(load({k: v for k, v in env.items() if v is not None}))
+
+
+def test_region_name_expands_and_sts_defaults():
+    a = accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="westus2", ARR_ACCOUNT_KEY="k")["default"]
+    assert a.service_endpoint == "https://remoterendering.westus2.mixedreality.azure.com"
+    assert a.sts_endpoint == DEFAULT_STS
+    assert (a.api_version, a.auth, a.account) == ("2021-01-01", "key", "default")
+
+
+def test_account_domain_gives_sts_and_auto_without_key_is_entra():
+    a = accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", ARR_ACCOUNT_DOMAIN="eastus.mixedreality.azure.com")
+    assert a["default"].sts_endpoint == "https://sts.eastus.mixedreality.azure.com"
+    assert a["default"].auth == "entra"
+
+
+def test_loopback_url_kept_verbatim_but_plain_http_elsewhere_refused():
+    a = accounts(
+        ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="http://127.0.0.1:8080/", ARR_STS_ENDPOINT="http://127.0.0.1:8080"
+    )
+    assert a["default"].service_endpoint == "http://127.0.0.1:8080"
+    with pytest.raises(AccountError, match="ARR_SERVICE_ENDPOINT must use https"):
+        accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="http://arr.example.com")
+
+
+def test_no_default_account_without_id_and_errors_name_the_setting():
+    assert accounts() == {}
+    with pytest.raises(AccountError, match="ARR_SERVICE_ENDPOINT is required"):
+        accounts(ARR_ACCOUNT_ID=ID)
+    with pytest.raises(AccountError, match="ARR_AUTH is token but no access token"):
+        accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", ARR_AUTH="token")
+
+
+def test_more_accounts_read_their_key_from_the_named_setting():
+    extra = [
+        {
+            "name": "eu",
+            "accountId": ID,
+            "serviceEndpoint": "westeurope",
+            "apiVersion": "v1",
+            "accountKeySetting": "EU_KEY",
+        }
+    ]
+    found = accounts(GOVERNOR_ARR_ACCOUNTS=json.dumps(extra), EU_KEY="eu-secret")
+    eu = found["eu"]
+    assert (eu.api_version, eu.auth, eu.account_key) == ("v1", "key", "eu-secret")
+    assert "eu-secret" not in repr(eu)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"accountId": ID, "serviceEndpoint": "eastus"}, r"GOVERNOR_ARR_ACCOUNTS\[0\]\.name"),
+        ({"name": "x", "serviceEndpoint": "eastus"}, r"GOVERNOR_ARR_ACCOUNTS\[0\]\.accountId is required"),
+        ({"name": "x", "accountId": ID, "serviceEndpoint": "east us!"}, r"\[0\]\.serviceEndpoint must be a region"),
+        ({"name": "x", "accountId": ID, "serviceEndpoint": "eastus", "apiVersion": "v3"}, r"\[0\]\.apiVersion"),
+        (
+            {"name": "x", "accountId": ID, "serviceEndpoint": "eastus", "accountKeySetting": "NOPE"},
+            "NOPE, which is not set",
+        ),
+    ],
+)
+def test_bad_extra_accounts_name_the_field(entry, message):
+    with pytest.raises(AccountError, match=message):
+        accounts(GOVERNOR_ARR_ACCOUNTS=json.dumps([entry]))
+
+
+def test_duplicate_names_refused():
+    entry = {"name": "default", "accountId": ID, "serviceEndpoint": "eastus", "auth": "entra"}
+    with pytest.raises(AccountError, match="used twice"):
+        accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", GOVERNOR_ARR_ACCOUNTS=json.dumps([entry]))
+
+
+def test_key_and_token_never_in_repr():
+    a = accounts(
+        ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", ARR_ACCOUNT_KEY="sekrit-key", ARR_ACCESS_TOKEN="tok-en"
+    )
+    assert "sekrit-key" not in repr(a) and "tok-en" not in repr(a)
