@@ -250,6 +250,12 @@ def _problem_content() -> dict:
     return {http.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
+def registered_functions(app: func.FunctionApp) -> list:
+    """The app's functions. Not `app.get_functions()`: that may run once per app (the worker's
+    indexing), a second call raises "does not have a unique function name"."""
+    return [builder.build(app.auth_level) for builder in app._function_builders]
+
+
 def document(functions, version: str = "0.0.0") -> dict:
     paths: dict[str, dict] = {}
     for name, route, method, auth in http_routes(functions):
@@ -278,6 +284,6 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
         import function_app
         from governor import __version__
 
-        return http.respond(document(function_app.app.get_functions(), __version__))
+        return http.respond(document(registered_functions(function_app.app), __version__))
 
     return http.serve(req, action)

@@ -1,0 +1,47 @@
+"""The OpenAPI document validates and lists exactly the registered HTTP routes."""
+
+import re
+
+from openapi_spec_validator import validate
+
+import function_app
+from governor.functions import http, openapi
+
+
+def registered() -> set[tuple[str, str]]:
+    routes = set()
+    for function in openapi.registered_functions(function_app.app):
+        trigger = function.get_trigger().get_dict_repr()
+        if trigger["type"] != "httpTrigger":
+            continue
+        path = "/api/" + re.sub(r"{(\w+)(:[^}]*)?}", r"{\1}", trigger["route"])
+        routes |= {(path, m.value.lower()) for m in trigger["methods"]}
+    return routes
+
+
+def test_document_is_valid_openapi_31_and_matches_the_routes():
+    document = openapi.document(openapi.registered_functions(function_app.app), "1.2.3")
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    listed = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert listed == registered()
+    assert ("/api/projects/{project}/sessions", "post") in listed
+
+
+def test_every_gate_refusal_has_a_documented_response():
+    document = openapi.document(openapi.registered_functions(function_app.app))
+    post = document["paths"]["/api/projects/{project}/sessions"]["post"]
+    for reason in ("budget-exhausted", "concurrency-limit", "size-not-allowed", "lease-too-long", "bad-request"):
+        status = str(http.PROBLEMS[reason][0])
+        assert reason in post["responses"][status]["description"]
+        assert "application/problem+json" in post["responses"][status]["content"]
+
+
+def test_admin_routes_need_the_master_key_and_no_function_starts_with_admin():
+    document = openapi.document(openapi.registered_functions(function_app.app))
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            assert not operation["operationId"].lower().startswith("admin")
+            if path.startswith("/api/manage/"):
+                assert operation["security"] == [{"masterKey": []}]
+    assert document["paths"]["/api/health"]["get"]["security"] == []

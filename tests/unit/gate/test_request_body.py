@@ -1,0 +1,69 @@
+"""Body validation: every malformed body is a bad-request Refusal naming the field."""
+
+from datetime import timedelta
+
+import pytest
+
+from governor.model import VmSize
+from governor.policy.gate import parse_extend_request, parse_session_request
+from governor.service.ports import Refusal
+
+
+def refused_field(body) -> str:
+    with pytest.raises(Refusal) as caught:
+        parse_session_request(body)
+    assert caught.value.reason == "bad-request"
+    return caught.value.figures["field"]
+
+
+def test_minutes_number_and_timespan_string_mean_the_same_lease():
+    by_number = parse_session_request({"size": "standard", "maxLeaseTime": 90})
+    by_timespan = parse_session_request({"size": "Standard", "maxLeaseTime": "01:30:00"})
+    assert by_number == by_timespan
+    assert by_number.size is VmSize.STANDARD and by_number.lease == timedelta(minutes=90)
+
+
+def test_models_are_kept_in_order():
+    request = parse_session_request(
+        {"size": "Premium", "maxLeaseTime": 30.0, "models": ["https://x/a.arrAsset", "builtin://Engine"]}
+    )
+    assert request.models == ("https://x/a.arrAsset", "builtin://Engine")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "body"),
+        ("size=Standard", "body"),
+        ({"maxLeaseTime": 30}, "size"),
+        ({"size": "Standard"}, "maxLeaseTime"),
+        ({"size": "Huge", "maxLeaseTime": 30}, "size"),
+        ({"size": 1, "maxLeaseTime": 30}, "size"),
+        ({"size": "Standard", "maxLeaseTime": True}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 30.5}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 0}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": -5}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 10**30}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": "1:00:30"}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": "soon"}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": "-01:00:00"}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": [30]}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 30, "models": "https://x"}, "models"),
+        ({"size": "Standard", "maxLeaseTime": 30, "models": ["ftp://x"]}, "models[0]"),
+        ({"size": "Standard", "maxLeaseTime": 30, "models": ["https://a", 7]}, "models[1]"),
+        ({"size": "Standard", "maxLeaseTime": 30, "models": ["https://a b"]}, "models[0]"),
+        ({"size": "Standard", "maxLeaseTime": 30, "models": ["https://a"] * 65}, "models"),
+        ({"size": "Standard", "maxLeaseTime": 30, "priority": "high"}, "priority"),
+    ],
+)
+def test_bad_bodies_name_the_field(body, field):
+    assert refused_field(body) == field
+
+
+def test_extend_body_is_optional_and_strict():
+    assert parse_extend_request(None) is None
+    assert parse_extend_request({}) is None
+    assert parse_extend_request({"maxLeaseTime": "02:00:00"}) == timedelta(hours=2)
+    with pytest.raises(Refusal) as caught:
+        parse_extend_request({"extendBy": 30})
+    assert caught.value.figures["field"] == "extendBy"
