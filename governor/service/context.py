@@ -47,14 +47,14 @@ _current: Context | None = None
 
 def build_context(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Context:
     from governor import settings as settings_module
-    from governor.arr import accounts_from_settings
+    from governor.arr import clients_from_settings
     from governor.store import TableStore
 
     settings = settings if settings is not None else settings_module.load()
     return Context(
         settings=settings,
         store=TableStore.from_settings(settings),
-        arr=_by_name(accounts_from_settings(settings)),
+        arr=_by_name(clients_from_settings(settings, in_azure=settings_module.running_in_azure(settings.environ))),
         clock=clock,
     )
 
