@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("governor.emulator.cli", "run the ARR session service emulator"),
     "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
+    "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
 }
 
 

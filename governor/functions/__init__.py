@@ -14,6 +14,7 @@ BLUEPRINT_MODULES: tuple[str, ...] = (
     "governor.functions.health",
     "governor.functions.openapi",
     "governor.functions.dashboard",
+    "governor.functions.sweep",
 )
 
 

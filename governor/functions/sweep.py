@@ -1,0 +1,23 @@
+"""The timer that runs the sweep on GOVERNOR_SWEEP_SCHEDULE (NCRONTAB, UTC)."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+bp = func.Blueprint()
+log = logging.getLogger("governor.sweep")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%GOVERNOR_SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def sweep(timer: func.TimerRequest) -> None:
+    if timer.past_due:
+        log.warning("sweep timer is past due; running now (every step is idempotent)")
+    from governor.service.context import get_context
+    from governor.service.sweep import Sweeper
+
+    sweeper = Sweeper.from_context(get_context())
+    sweeper.run()
+    if sweeper.webhooks is not None:
+        sweeper.webhooks.drain(timeout=sweeper.config.webhook_timeout * 3 + 2)

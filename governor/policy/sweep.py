@@ -1,0 +1,316 @@
+"""The sweep's decision table as pure functions: what to do with each ARR session this minute.
+
+Inputs are values only (the live Session, its LedgerEntry, the ProjectPolicy, the project's
+usage per period, `now`, the sweep options); the output is a `Decision` carrying the action,
+a stable reason code and the figures that led to it. No I/O, no clock: docs/governor.md
+explains every rule with an example timeline.
+
+Rule order for a managed session (first match wins):
+  project missing/disabled -> stop; budget exhausted -> stop; hard cap reached -> stop;
+  idle (Ready longer than the idle timeout, no heartbeat within it) -> stop;
+  ledger lease ahead of ARR's (an earlier extension not yet applied) -> extend to it;
+  remaining lease < threshold and active -> extend (or refuse: budget / hard cap);
+  a budget or cap stop within `warn_before` -> warn; otherwise leave.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from governor.model import (
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    Session,
+    SessionStatus,
+    UnmanagedMode,
+    Usage,
+    cost_of,
+    whole_minutes,
+)
+
+ARR_MAX_LEASE = timedelta(minutes=1439)  # ARR 2021-01-01 refuses updates to 1440 minutes or more
+PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
+
+
+class Action(StrEnum):
+    STOP = "stop"
+    EXTEND = "extend"
+    WARN = "warn"
+    LEAVE = "leave"
+    ADOPT = "adopt"
+    REPORT = "report"
+    CLOSE = "close"
+    ACTIVATE = "activate"
+    RELEASE = "release"
+
+
+# Webhook events a decision can raise; "refused" is a refused extension.
+EVENTS = ("warn", "stop", "extend", "refused")
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    warn_before: timedelta = timedelta(minutes=10)
+    dry_run: bool = False
+    # Time since the previous sweep: a warning is raised once, by the sweep whose window the
+    # warning point falls in. None (no previous sweep known) means "warn if within warn_before".
+    window: timedelta | None = None
+    pending_grace: timedelta = PENDING_GRACE
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    figures: dict = field(default_factory=dict)
+    new_lease: timedelta | None = None
+    event: str | None = None  # webhook event, one of EVENTS
+    warning: str | None = None  # a warning raised alongside another action (e.g. extend + cap soon)
+    reserve: bool = True  # extend: reserve budget for the step (False when re-applying the ledger's lease)
+    dry_run: bool = False
+
+    @property
+    def acts(self) -> bool:
+        return self.action not in (Action.LEAVE, Action.REPORT, Action.WARN)
+
+
+def minutes(value: timedelta) -> float:
+    return round(value.total_seconds() / 60, 3)
+
+
+def ceil_minutes(value: timedelta) -> int:
+    return max(math.ceil(value.total_seconds() / 60 - 1e-9), 0)
+
+
+def _is_news(distance: timedelta, horizon: timedelta, options: SweepOptions, inclusive: bool = True) -> bool:
+    """True for the one sweep that first sees `distance` inside `horizon`: the previous sweep,
+    `options.window` ago, still saw it outside. `inclusive`: is distance == horizon inside?"""
+    inside = distance <= horizon if inclusive else distance < horizon
+    if not inside:
+        return False
+    if options.window is None:
+        return True
+    before = distance + options.window
+    return before > horizon if inclusive else before >= horizon
+
+
+def _budget_figures(usage: Mapping[Period, Usage]) -> dict:
+    figures = {}
+    for period, item in sorted(usage.items()):
+        if item.budget is None:
+            continue
+        figures[f"{period.value}_budget"] = item.budget
+        figures[f"{period.value}_spent"] = item.spent
+        figures[f"{period.value}_reserved"] = item.reserved
+    return figures
+
+
+def _exhausted(usage: Mapping[Period, Usage]) -> Period | None:
+    for period, item in sorted(usage.items()):
+        if item.budget is not None and item.spent >= item.budget:
+            return period
+    return None
+
+
+def _time_to_budget_stop(usage: Mapping[Period, Usage], burn_rate: int) -> timedelta | None:
+    if burn_rate <= 0:
+        return None
+    soonest = None
+    for item in usage.values():
+        if item.budget is None:
+            continue
+        left = timedelta(hours=max(item.budget - item.spent, 0) / burn_rate)
+        soonest = left if soonest is None else min(soonest, left)
+    return soonest
+
+
+def idle_for(entry: LedgerEntry, now: datetime) -> timedelta | None:
+    """Time since the last heartbeat; None when no heartbeat was ever seen."""
+    if entry.last_heartbeat is None:
+        return None
+    return max(now - entry.last_heartbeat, timedelta(0))
+
+
+def is_active(entry: LedgerEntry, policy: ProjectPolicy, now: datetime) -> bool:
+    since = idle_for(entry, now)
+    return since is not None and since <= policy.idle_timeout
+
+
+def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
+    """Total lease since start: ARR's elapsed plus one step, whole minutes, never past the caps."""
+    wanted = timedelta(minutes=ceil_minutes(session.elapsed + policy.extension_step))
+    cap = timedelta(minutes=math.floor(policy.hard_max_duration.total_seconds() / 60))
+    return min(wanted, cap, ARR_MAX_LEASE)
+
+
+def extension_cost(rate: int, current: timedelta, new: timedelta) -> int:
+    return max(cost_of(rate, ceil_minutes(new)) - cost_of(rate, ceil_minutes(current)), 0)
+
+
+def budget_covers(usage: Mapping[Period, Usage], extra: int) -> Period | None:
+    """The first budgeted period whose remaining money does not cover `extra`, or None."""
+    for period, item in sorted(usage.items()):
+        if item.remaining is not None and item.remaining < extra:
+            return period
+    return None
+
+
+def decide(
+    session: Session | None,
+    entry: LedgerEntry,
+    policy: ProjectPolicy | None,
+    usage: Mapping[Period, Usage],
+    now: datetime,
+    options: SweepOptions,
+    burn_rate: int = 0,
+) -> Decision:
+    """The decision for one managed session. `usage` holds the project's current periods with
+    money metered up to now; `burn_rate` is the project's micros per hour across its Ready sessions."""
+    dry_run = options.dry_run or bool(policy and policy.dry_run)
+
+    def make(action: Action, reason: str, **kwargs) -> Decision:
+        return Decision(action, reason, figures=figures, dry_run=dry_run, **kwargs)
+
+    figures: dict = {"state": entry.state.value}
+    if session is None:
+        return make(Action.CLOSE, "vanished")
+    figures.update(
+        status=session.status.value,
+        elapsed_minutes=minutes(session.elapsed),
+        lease_minutes=minutes(session.max_lease),
+        ledger_lease_minutes=minutes(entry.lease),
+        rate=entry.rate,
+    )
+    if entry.state is LedgerState.PENDING:
+        return make(Action.LEAVE, "pending")
+    if policy is None:
+        return make(Action.STOP, "project-missing", event="stop")
+    if not policy.enabled:
+        return make(Action.STOP, "project-disabled", event="stop")
+    figures.update(_budget_figures(usage))
+    period = _exhausted(usage)
+    if period is not None:
+        figures["period"] = period.value
+        return make(Action.STOP, "budget-exhausted", event="stop")
+    figures["hard_cap_minutes"] = minutes(policy.hard_max_duration)
+    if session.elapsed >= policy.hard_max_duration:
+        return make(Action.STOP, "hard-cap", event="stop")
+    since = idle_for(entry, now)
+    figures["idle_timeout_minutes"] = minutes(policy.idle_timeout)
+    figures["idle_minutes"] = None if since is None else minutes(since)
+    watch_idle = not (entry.adopted and since is None)  # an adopted session is idle-checked once it heartbeats
+    if (
+        watch_idle
+        and session.status is SessionStatus.READY
+        and session.elapsed > policy.idle_timeout
+        and (since is None or since > policy.idle_timeout)
+    ):
+        return make(Action.STOP, "idle", event="stop")
+
+    warning = _warning(session, policy, usage, options, burn_rate, figures)
+    if ceil_minutes(entry.lease) > ceil_minutes(session.max_lease) and session.status.active:
+        return make(
+            Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning
+        )
+    extension = _extension(session, entry, policy, usage, now, options, figures)
+    if extension is not None:
+        action, reason, new_lease = extension
+        if action is Action.EXTEND:
+            return make(action, reason, new_lease=new_lease, event="extend", warning=warning)
+        if action is Action.WARN:
+            return make(action, reason, event="refused", warning=warning)
+        if warning is None:
+            return make(action, reason)  # refused earlier and already told: nothing new
+    if warning is not None:
+        return make(Action.WARN, warning, event="warn")
+    return make(Action.LEAVE, "starting" if session.status is SessionStatus.STARTING else "ok")
+
+
+def _extension(session, entry, policy, usage, now, options, figures):
+    if session.status is not SessionStatus.READY:
+        return None
+    lease = max(session.max_lease, entry.lease)
+    remaining = max(lease - session.elapsed, timedelta(0))
+    figures["remaining_lease_minutes"] = minutes(remaining)
+    figures["extension_threshold_minutes"] = minutes(policy.extension_threshold)
+    if remaining >= policy.extension_threshold or not is_active(entry, policy, now):
+        return None
+    news = _is_news(remaining, policy.extension_threshold, options, inclusive=False)
+    target = extension_target(session, policy)
+    if target <= lease:
+        return (Action.WARN if news else Action.LEAVE), "extension-refused-cap", None
+    extra = extension_cost(entry.rate, lease, target)
+    figures.update(new_lease_minutes=minutes(target), extra_cost=extra)
+    short = budget_covers(usage, extra)
+    if short is not None:
+        figures["period"] = short.value
+        return (Action.WARN if news else Action.LEAVE), "extension-refused-budget", None
+    return Action.EXTEND, "lease-low", target
+
+
+def _warning(session, policy, usage, options, burn_rate, figures) -> str | None:
+    if session.status is not SessionStatus.READY:
+        return None
+    to_cap = policy.hard_max_duration - session.elapsed
+    to_budget = _time_to_budget_stop(usage, burn_rate)
+    figures["warn_before_minutes"] = minutes(options.warn_before)
+    figures["minutes_to_hard_cap"] = minutes(to_cap)
+    if to_budget is not None:
+        figures["minutes_to_budget_stop"] = minutes(to_budget)
+        figures["burn_rate"] = burn_rate
+        if _is_news(to_budget, options.warn_before, options):
+            return "budget-stop-soon"
+    if _is_news(to_cap, options.warn_before, options):
+        return "hard-cap-soon"
+    return None
+
+
+def decide_unmanaged(
+    session: Session, mode: UnmanagedMode, adopt_into: ProjectPolicy | None, options: SweepOptions
+) -> Decision:
+    figures = {
+        "status": session.status.value,
+        "elapsed_minutes": minutes(session.elapsed),
+        "lease_minutes": minutes(session.max_lease),
+        "mode": mode.value,
+    }
+    if mode is UnmanagedMode.STOP:
+        return Decision(Action.STOP, "unmanaged", figures, event=None, dry_run=options.dry_run)
+    if mode is UnmanagedMode.ADOPT:
+        if adopt_into is None:
+            return Decision(Action.REPORT, "unmanaged-adopt-project-missing", figures, dry_run=options.dry_run)
+        figures["project"] = adopt_into.name
+        return Decision(Action.ADOPT, "unmanaged", figures, dry_run=options.dry_run or adopt_into.dry_run)
+    return Decision(Action.REPORT, "unmanaged", figures, dry_run=options.dry_run)
+
+
+def pending_due(entry: LedgerEntry, now: datetime, options: SweepOptions) -> bool:
+    """A pending admission old enough that its ARR create has certainly returned or failed."""
+    return entry.state is LedgerState.PENDING and now - entry.requested_at > options.pending_grace
+
+
+def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> Decision:
+    """`found`: the ARR session with the reservation's id (from the list or a GET), None if ARR has none."""
+    figures = {"pending_minutes": minutes(now - entry.requested_at), "reserved": entry.reserved}
+    if found is None:
+        return Decision(Action.RELEASE, "pending-orphaned", figures)
+    figures["status"] = found.status.value
+    return Decision(Action.ACTIVATE, "pending-confirmed", figures)
+
+
+def decide_vanished(entry: LedgerEntry, final: Session | None) -> Decision:
+    """A ledger session missing from ARR's list: settle it from its final state (GET)."""
+    figures = {"charged_minutes": entry.charged_minutes}
+    if final is None:
+        figures["final_minutes"] = entry.charged_minutes
+        return Decision(Action.CLOSE, "vanished-unknown", figures)
+    figures.update(status=final.status.value, final_minutes=whole_minutes(final.elapsed))
+    if final.status.active:
+        return Decision(Action.LEAVE, "listed-late", figures)
+    return Decision(Action.CLOSE, f"ended-{final.status.value.lower()}", figures)
