@@ -1,0 +1,85 @@
+"""Plumbing shared by the store's repositories: table clients, reads, transactions, retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from governor.store.concurrency import RetryPolicy, with_retry
+from governor.store.connection import table_client
+from governor.store.entities import check_entity, etag_of
+from governor.store.tables import TableNames, table_names
+
+MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
+
+
+class TablesBase:
+    def __init__(self, service, prefix: str = "governor", retry: RetryPolicy | None = None):
+        self._service = service
+        self.tables: TableNames = table_names(prefix)
+        self.prefix = prefix
+        self.retry_policy = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"
+
+    def _table(self, name: str):
+        return table_client(self._service, name)
+
+    def _retry(self, round_, what: str):
+        return with_retry(round_, self.retry_policy, what)
+
+    def _query(self, table: str, filter_: str, parameters: dict | None = None, select=None, page=None) -> list[dict]:
+        # The SDK substitutes @params in space-separated words only, so "(RowKey eq @a)" would not work.
+        filter_ = " ".join(filter_.replace("(", " ( ").replace(")", " ) ").split())
+        return list(
+            self._table(table).query_entities(
+                filter_, parameters=parameters or {}, select=select, results_per_page=page
+            )
+        )
+
+    def _point(self, table: str, partition: str, row: str) -> dict | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self._table(table).get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+
+    def _submit(self, table: str, ops: list[tuple]) -> list[dict]:
+        """One entity-group transaction (all ops in one partition, at most 100)."""
+        if not ops:
+            return []
+        if len(ops) > MAX_BATCH:
+            raise ValueError(f"a transaction holds at most {MAX_BATCH} operations, got {len(ops)}")
+        for op in ops:
+            check_entity(op[1], op[1].get("RowKey", "entity"))
+        return self._table(table).submit_transaction(ops)
+
+
+# ---------------------------------------------------------------- transaction operations
+def write_op(entity: dict, previous: dict | None) -> tuple:
+    """Replace `previous` only if unchanged since read (ETag), or insert if there was none."""
+    if previous is None:
+        return ("create", entity)
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    return (
+        "update",
+        entity,
+        {"mode": UpdateMode.REPLACE, "etag": etag_of(previous), "match_condition": MatchConditions.IfNotModified},
+    )
+
+
+def delete_op(previous: dict) -> tuple:
+    from azure.core import MatchConditions
+
+    key = {"PartitionKey": previous["PartitionKey"], "RowKey": previous["RowKey"]}
+    return ("delete", key, {"etag": etag_of(previous), "match_condition": MatchConditions.IfNotModified})
+
+
+def result_etag(results: list[Any], index: int) -> str | None:
+    try:
+        return results[index].get("etag")
+    except (IndexError, AttributeError):
+        return None

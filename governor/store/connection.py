@@ -1,0 +1,73 @@
+"""The TableServiceClient, built lazily from settings and reused for the life of the process.
+
+A connection string (Azurite's devstoreaccount1 string with an explicit TableEndpoint) wins;
+otherwise GOVERNOR_TABLES_ENDPOINT with the managed identity in Azure and
+DefaultAzureCredential elsewhere. Tables are created if missing once per process, on first
+use, never at import.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from governor.settings import Settings, SettingsError, running_in_azure
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+_ensured: set[tuple[str, str]] = set()
+
+
+def client_from_connection_string(connection_string: str):
+    with _lock:
+        client = _clients.get(connection_string)
+        if client is None:
+            from azure.data.tables import TableServiceClient
+
+            try:
+                client = TableServiceClient.from_connection_string(connection_string)
+            except ValueError:
+                # The SDK's message can echo the string, and with it the account key.
+                raise SettingsError("setting GOVERNOR_TABLES_CONNECTION is not a valid connection string") from None
+            _clients[connection_string] = client
+        return client
+
+
+def client_from_endpoint(endpoint: str, environ: dict | None = None):
+    with _lock:
+        client = _clients.get(endpoint)
+        if client is None:
+            from azure.data.tables import TableServiceClient
+
+            client = TableServiceClient(endpoint=endpoint, credential=_credential(environ))
+            _clients[endpoint] = client
+        return client
+
+
+def _credential(environ: dict | None):
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if running_in_azure(environ):
+        client_id = (environ or {}).get("AZURE_CLIENT_ID")
+        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    return DefaultAzureCredential()
+
+
+def client_from_settings(settings: Settings):
+    connection = settings.get("GOVERNOR_TABLES_CONNECTION")
+    if connection:
+        return client_from_connection_string(connection)
+    endpoint = settings.get("GOVERNOR_TABLES_ENDPOINT")
+    if endpoint:
+        return client_from_endpoint(endpoint, settings.environ)
+    raise SettingsError("set GOVERNOR_TABLES_CONNECTION (Azurite) or GOVERNOR_TABLES_ENDPOINT (Azure)")
+
+
+def table_client(service, name: str):
+    """A TableClient for `name`, creating the table the first time this process asks for it."""
+    marker = (service.url, name)
+    if marker not in _ensured:
+        service.create_table_if_not_exists(name)
+        with _lock:
+            _ensured.add(marker)
+    return service.get_table_client(name)

@@ -1,0 +1,374 @@
+"""Ledger table: the money path. One partition per project (PartitionKey = project name).
+
+Rows: `!state` (open-entry count `Open`, reservation total `Held`, latest period keys),
+`usage|day|YYYY-MM-DD` and `usage|month|YYYY-MM` (`Spent`), `open|<session>` and
+`closed|<session>` (LedgerEntry). Every money operation reads the rows it needs in one query,
+decides, and writes them back in ONE entity-group transaction: updates carry the ETag they were
+read with (IfNotModified) and inserts fail if the row appeared meanwhile, so a racing writer
+makes the whole transaction fail and the round is retried on fresh data. The state row is
+written by every money operation, so it serialises them per project. See docs/storage.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from governor.model import (
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    SessionStatus,
+    Usage,
+    VmSize,
+    cost_of,
+    utcnow,
+    whole_minutes,
+)
+from governor.service.ports import AdmissionSnapshot
+from governor.store.base import TablesBase, delete_op, result_etag, write_op
+from governor.store.entities import entity_to_entry, entry_to_entity, get, i64
+from governor.store.errors import DuplicateEntry, NotFound, StateConflict
+from governor.store.keys import CLOSED_PREFIX, OPEN_PREFIX, STATE_ROW, check_key, closed_key, open_key, usage_key
+
+PERIODS = (Period.DAY, Period.MONTH)
+
+
+def budget_of(policy: ProjectPolicy | None, period: Period) -> int | None:
+    if policy is None:
+        return None
+    return policy.daily_budget if period is Period.DAY else policy.monthly_budget
+
+
+@dataclass
+class Partition:
+    """The rows of one project partition as read in one query, with their ETags."""
+
+    project: str
+    now: datetime
+    state: dict | None = None
+    usage_rows: dict[Period, dict | None] = field(default_factory=dict)
+    open: dict[str, dict] = field(default_factory=dict)
+    closed: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def open_count(self) -> int:
+        return get(self.state, "Open", 0) if self.state else 0
+
+    @property
+    def held(self) -> int:
+        return get(self.state, "Held", 0) if self.state else 0
+
+    def spent(self, period: Period) -> int:
+        row = self.usage_rows.get(period)
+        return get(row, "Spent", 0) if row else 0
+
+    def usage(self, policy: ProjectPolicy | None, held: int | None = None, spent: dict | None = None) -> dict:
+        held = self.held if held is None else held
+        spent = spent or {}
+        return {
+            period: Usage(
+                project=self.project,
+                period=period,
+                key=period.key(self.now),
+                budget=budget_of(policy, period),
+                spent=self.spent(period) + spent.get(period, 0),
+                reserved=held,
+            )
+            for period in PERIODS
+        }
+
+
+@dataclass
+class Change:
+    """What one money operation writes: entry rows, and deltas to the state and usage rows."""
+
+    entries: list[tuple] = field(default_factory=list)  # transaction ops on entry rows
+    open_delta: int = 0
+    held_delta: int = 0
+    spent_delta: int = 0
+
+
+def charge(entry: LedgerEntry, elapsed_minutes: int) -> tuple[LedgerEntry, int]:
+    """The entry metered up to `elapsed_minutes`, and the micros newly spent (0 if nothing moved)."""
+    if elapsed_minutes <= entry.charged_minutes:
+        return entry, 0
+    charged = cost_of(entry.rate, elapsed_minutes)
+    delta = max(charged - entry.charged, 0)
+    moved = replace(
+        entry,
+        charged_minutes=elapsed_minutes,
+        charged=entry.charged + delta,
+        reserved=max(entry.reserved - delta, 0),
+    )
+    return moved, delta
+
+
+class LedgerRepo(TablesBase):
+    # ------------------------------------------------------------ reads
+    def _read(self, project: str, now: datetime, open_ids=(), closed_ids=(), all_open: bool = False) -> Partition:
+        check_key("project", project)
+        rows = {STATE_ROW: "st"}
+        for period in PERIODS:
+            rows[usage_key(period.value, period.key(now))] = period.value
+        for session_id in open_ids:
+            rows[open_key(session_id)] = None
+        for session_id in closed_ids:
+            rows[closed_key(session_id)] = None
+        params = {"pk": project}
+        clauses = []
+        for index, row_key in enumerate(rows):
+            params[f"r{index}"] = row_key
+            clauses.append(f"RowKey eq @r{index}")
+        if all_open:
+            params["lo"], params["hi"] = OPEN_PREFIX, OPEN_PREFIX[:-1] + "}"
+            clauses.append("(RowKey ge @lo and RowKey lt @hi)")
+        found = self._query(self.tables.ledger, f"PartitionKey eq @pk and ({' or '.join(clauses)})", params)
+        partition = Partition(project, now, usage_rows={p: None for p in PERIODS})
+        usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
+        for row in found:
+            key = row["RowKey"]
+            if key == STATE_ROW:
+                partition.state = row
+            elif key in usage_rows:
+                partition.usage_rows[usage_rows[key]] = row
+            elif key.startswith(OPEN_PREFIX):
+                partition.open[key[len(OPEN_PREFIX) :]] = row
+            elif key.startswith(CLOSED_PREFIX):
+                partition.closed[key[len(CLOSED_PREFIX) :]] = row
+        return partition
+
+    def _policy(self, project: str) -> ProjectPolicy:
+        policy = self.get_project(project)  # type: ignore[attr-defined]
+        if policy is None:
+            raise NotFound(f"project {project!r} does not exist")
+        return policy
+
+    # ------------------------------------------------------------ the one write
+    def _commit(self, part: Partition, change: Change) -> list:
+        """Submit entry ops plus the state row (always) and usage rows (if money was spent)."""
+        state = {
+            "PartitionKey": part.project,
+            "RowKey": STATE_ROW,
+            "Open": max(part.open_count + change.open_delta, 0),
+            "Held": i64(max(part.held + change.held_delta, 0)),
+            "DayKey": max(get(part.state, "DayKey", "") if part.state else "", Period.DAY.key(part.now)),
+            "MonthKey": max(get(part.state, "MonthKey", "") if part.state else "", Period.MONTH.key(part.now)),
+        }
+        ops = [write_op(state, part.state), *change.entries]
+        if change.spent_delta:
+            for period in PERIODS:
+                row = {
+                    "PartitionKey": part.project,
+                    "RowKey": usage_key(period.value, period.key(part.now)),
+                    "Period": period.value,
+                    "Key": period.key(part.now),
+                    "Spent": i64(part.spent(period) + change.spent_delta),
+                }
+                ops.append(write_op(row, part.usage_rows.get(period)))
+        return self._submit(self.tables.ledger, ops)
+
+    # ------------------------------------------------------------ admission
+    def reserve(
+        self, project: str, entry: LedgerEntry, decide: Callable[[AdmissionSnapshot], int], now: datetime
+    ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        sid = check_key("sessionId", entry.session_id)
+
+        def round_():
+            policy = self._policy(project)
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            if sid in part.open or sid in part.closed:
+                raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
+            amount = int(decide(AdmissionSnapshot(policy, part.open_count, part.usage(policy))))
+            if amount < 0:
+                raise ValueError("decide() returned a negative reservation")
+            pending = replace(
+                entry, project=project, state=LedgerState.PENDING, reserved=amount, charged=0, charged_minutes=0
+            )
+            change = Change(entries=[write_op(entry_to_entity(pending, open_key(sid)), None)], open_delta=1)
+            change.held_delta = amount
+            results = self._commit(part, change)
+            return replace(pending, etag=result_etag(results, 1)), part.usage(policy, part.held + amount)
+
+        return self._retry(round_, f"reserve in {project}")
+
+    def activate(self, project: str, reservation_id: str, session) -> LedgerEntry:
+        rid, sid = check_key("reservationId", reservation_id), check_key("sessionId", session.id)
+
+        def round_():
+            part = self._read(project, utcnow(), open_ids={rid, sid}, closed_ids=[rid])
+            current = part.open.get(sid)
+            if current is not None and get(current, "State") == LedgerState.ACTIVE.value:
+                return entity_to_entry(current)
+            pending = part.open.get(rid)
+            if pending is None:
+                if rid in part.closed:
+                    raise StateConflict(f"reservation {rid!r} was already released or closed")
+                raise NotFound(f"reservation {rid!r} does not exist in project {project!r}")
+            entry = replace(entity_to_entry(pending), session_id=sid, state=LedgerState.ACTIVE, etag=None)
+            if rid == sid:
+                ops = [write_op(entry_to_entity(entry, open_key(sid)), pending)]
+            elif current is not None:
+                raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
+            else:
+                ops = [delete_op(pending), write_op(entry_to_entity(entry, open_key(sid)), None)]
+            results = self._submit(self.tables.ledger, ops)
+            return replace(entry, etag=result_etag(results, len(ops) - 1))
+
+        return self._retry(round_, f"activate {rid} in {project}")
+
+    def release(self, project: str, reservation_id: str, now: datetime) -> None:
+        rid = check_key("reservationId", reservation_id)
+
+        def round_():
+            part = self._read(project, now, open_ids=[rid])
+            row = part.open.get(rid)
+            if row is None:
+                return None
+            entry = entity_to_entry(row)
+            if entry.state is not LedgerState.PENDING:
+                raise StateConflict(f"entry {rid!r} is {entry.state.value}; only a pending reservation is released")
+            closed = replace(entry, state=LedgerState.CLOSED, reserved=0)
+            change = Change(
+                entries=[delete_op(row), write_op(entry_to_entity(closed, closed_key(rid)), None)],
+                open_delta=-1,
+                held_delta=-entry.reserved,
+            )
+            self._commit(part, change)
+            return None
+
+        self._retry(round_, f"release {rid} in {project}")
+
+    def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
+        sid = check_key("sessionId", session.id)
+
+        def round_():
+            policy = self._policy(project)
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            if sid in part.open:
+                return entity_to_entry(part.open[sid])
+            if sid in part.closed:
+                raise StateConflict(f"session {sid!r} is already closed in project {project!r}")
+            size = session.size or VmSize.STANDARD
+            rate = policy.rate(size)
+            entry = LedgerEntry(
+                project=project,
+                session_id=sid,
+                account=session.account or policy.account,
+                size=size,
+                state=LedgerState.ACTIVE,
+                requested_at=session.created or now,
+                lease=session.max_lease,
+                rate=rate,
+                reserved=cost_of(rate, whole_minutes(session.max_lease)),
+                adopted=True,
+            )
+            change = Change(entries=[write_op(entry_to_entity(entry, open_key(sid)), None)], open_delta=1)
+            change.held_delta = entry.reserved
+            results = self._commit(part, change)
+            return replace(entry, etag=result_etag(results, 1))
+
+        return self._retry(round_, f"adopt {sid} in {project}")
+
+    # ------------------------------------------------------------ running sessions
+    def _open_entry(self, part: Partition, sid: str) -> tuple[dict | None, LedgerEntry | None]:
+        """The open row, or (None, closed entry) if the session is closed; NotFound if neither."""
+        if sid in part.open:
+            return part.open[sid], entity_to_entry(part.open[sid])
+        if sid in part.closed:
+            return None, entity_to_entry(part.closed[sid])
+        raise NotFound(f"ledger entry {sid!r} does not exist in project {part.project!r}")
+
+    def extend(
+        self,
+        project: str,
+        session_id: str,
+        decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
+        now: datetime,
+    ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        sid = check_key("sessionId", session_id)
+
+        def round_():
+            policy = self.get_project(project)  # type: ignore[attr-defined]
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            row, entry = self._open_entry(part, sid)
+            if row is None:
+                raise StateConflict(f"session {sid!r} is closed")
+            usage = part.usage(policy)
+            lease = decide(entry, usage)
+            if lease <= entry.lease:
+                return entry, usage
+            extra = cost_of(entry.rate, whole_minutes(lease)) - cost_of(entry.rate, whole_minutes(entry.lease))
+            longer = replace(entry, lease=lease, reserved=entry.reserved + extra, extensions=entry.extensions + 1)
+            change = Change(entries=[write_op(entry_to_entity(longer, open_key(sid)), row)], held_delta=extra)
+            results = self._commit(part, change)
+            return replace(longer, etag=result_etag(results, 1)), part.usage(policy, part.held + extra)
+
+        return self._retry(round_, f"extend {sid} in {project}")
+
+    def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
+        sid = check_key("sessionId", session_id)
+        elapsed = check_minutes(elapsed_minutes)
+
+        def round_():
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            row, entry = self._open_entry(part, sid)
+            if row is None:
+                return entry
+            moved, spent = charge(entry, elapsed)
+            if moved == entry:
+                return entry
+            change = Change(
+                entries=[write_op(entry_to_entity(moved, open_key(sid)), row)],
+                held_delta=moved.reserved - entry.reserved,
+                spent_delta=spent,
+            )
+            results = self._commit(part, change)
+            return replace(moved, etag=result_etag(results, 1))
+
+        return self._retry(round_, f"meter {sid} in {project}")
+
+    def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
+        sid = check_key("sessionId", session_id)
+        elapsed = check_minutes(final_minutes)
+        status = SessionStatus.parse(final_status)
+
+        def round_():
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            row, entry = self._open_entry(part, sid)
+            if row is None:
+                return entry
+            moved, spent = charge(entry, elapsed)
+            closed = replace(moved, state=LedgerState.CLOSED, reserved=0, final_status=status, etag=None)
+            change = Change(
+                entries=[delete_op(row), write_op(entry_to_entity(closed, closed_key(sid)), None)],
+                open_delta=-1,
+                held_delta=-entry.reserved,
+                spent_delta=spent,
+            )
+            results = self._commit(part, change)
+            return replace(closed, etag=result_etag(results, 2))
+
+        return self._retry(round_, f"close {sid} in {project}")
+
+    def heartbeat(self, project: str, session_id: str, at: datetime) -> LedgerEntry:
+        sid = check_key("sessionId", session_id)
+
+        def round_():
+            part = self._read(project, at, open_ids=[sid], closed_ids=[sid])
+            row, entry = self._open_entry(part, sid)
+            if row is None or (entry.last_heartbeat is not None and entry.last_heartbeat >= at):
+                return entry
+            beaten = replace(entry, last_heartbeat=at, etag=None)
+            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(beaten, open_key(sid)), row)])
+            return replace(beaten, etag=result_etag(results, 0))
+
+        return self._retry(round_, f"heartbeat {sid} in {project}")
+
+
+def check_minutes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"elapsed minutes must be an int, not {type(value).__name__}")
+    return max(value, 0)

@@ -1,0 +1,68 @@
+"""meter_many: the sweep's batch metering. Writes scale with changed entries, not sessions.
+
+Per project: one query reads the state row, the current usage rows and every open entry; the
+entries whose checkpoint moves go into transactions of at most 100 operations (state row,
+two usage rows and up to 97 entries), each ETag-guarded and retried like `meter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from governor.store.base import MAX_BATCH, write_op
+from governor.store.entities import entity_to_entry, entry_to_entity
+from governor.store.keys import check_key, open_key
+from governor.store.ledger import Change, LedgerRepo, charge, check_minutes
+
+ENTRIES_PER_CHUNK = MAX_BATCH - 3  # the state row and two usage rows ride along
+
+
+class MeteringRepo(LedgerRepo):
+    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime) -> int:
+        wanted: dict[str, dict[str, int]] = {}
+        for project, session_id, elapsed in charges:
+            check_key("project", project)
+            check_key("sessionId", session_id)
+            minutes = check_minutes(elapsed)
+            sessions = wanted.setdefault(project, {})
+            sessions[session_id] = max(minutes, sessions.get(session_id, 0))
+        moved = 0
+        failure: Exception | None = None
+        for project, sessions in wanted.items():
+            try:
+                moved += self._meter_project(project, sessions, now)
+            except Exception as exc:  # keep metering the other projects; report the first failure
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return moved
+
+    def _meter_project(self, project: str, sessions: dict[str, int], now: datetime) -> int:
+        moved = 0
+        while True:
+            count = self._retry(lambda: self._meter_chunk(project, sessions, now), f"meter {project}")
+            if not count:
+                return moved
+            moved += count
+
+    def _meter_chunk(self, project: str, sessions: dict[str, int], now: datetime) -> int:
+        part = self._read(project, now, all_open=True)
+        change = Change()
+        count = 0
+        for session_id, row in part.open.items():
+            if session_id not in sessions:
+                continue
+            entry = entity_to_entry(row)
+            after, spent = charge(entry, sessions[session_id])
+            if after == entry:
+                continue
+            change.entries.append(write_op(entry_to_entity(after, open_key(session_id)), row))
+            change.held_delta += after.reserved - entry.reserved
+            change.spent_delta += spent
+            count += 1
+            if count == ENTRIES_PER_CHUNK:
+                break
+        if count:
+            self._commit(part, change)
+        return count

@@ -1,0 +1,119 @@
+"""Ledger reads: entries, usage and the sweep's snapshot (one query per table)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from governor.model import LedgerEntry, Period, Usage
+from governor.service.ports import LedgerSnapshot
+from governor.store.entities import entity_to_entry, entity_to_policy, get
+from governor.store.keys import (
+    CLOSED_PREFIX,
+    OPEN_PREFIX,
+    STATE_ROW,
+    check_key,
+    closed_key,
+    open_key,
+    prefix_range,
+    usage_key,
+)
+from governor.store.ledger import PERIODS, LedgerRepo, budget_of
+from governor.store.projects import PROJECT_PARTITION
+
+_POLICY_COLUMNS = [
+    "RowKey",
+    "Enabled",
+    "Account",
+    "AllowedSizes",
+    "Rates",
+    "Currency",
+    "DailyBudget",
+    "MonthlyBudget",
+    "MaxConcurrent",
+    "MaxLeaseSeconds",
+    "HardMaxSeconds",
+    "ExtensionStepSeconds",
+    "ExtensionThresholdSeconds",
+    "IdleTimeoutSeconds",
+    "DryRun",
+    "WebhookUrl",
+    "Principals",
+]
+
+
+class ReadsRepo(LedgerRepo):
+    def get_entry(self, project: str, session_id: str) -> LedgerEntry | None:
+        check_key("project", project)
+        params = {"pk": project, "o": open_key(session_id), "c": closed_key(session_id)}
+        rows = self._query(self.tables.ledger, "PartitionKey eq @pk and (RowKey eq @o or RowKey eq @c)", params)
+        rows.sort(key=lambda row: not row["RowKey"].startswith(OPEN_PREFIX))
+        return entity_to_entry(rows[0]) if rows else None
+
+    def list_entries(self, project: str, include_closed: bool = False) -> list[LedgerEntry]:
+        check_key("project", project)
+        params = {"pk": project}
+        params["ol"], params["oh"] = prefix_range(OPEN_PREFIX)
+        clause = "(RowKey ge @ol and RowKey lt @oh)"
+        if include_closed:
+            params["cl"], params["ch"] = prefix_range(CLOSED_PREFIX)
+            clause += " or (RowKey ge @cl and RowKey lt @ch)"
+        rows = self._query(self.tables.ledger, f"PartitionKey eq @pk and ({clause})", params)
+        return [entity_to_entry(row) for row in rows]
+
+    def usage(self, project: str, period: Period, key: str) -> Usage:
+        """Spent in that period; reserved is the project's current hold if `key` is the latest
+        period the ledger has seen (holds are for minutes still to come), else 0."""
+        check_key("project", project)
+        params = {"pk": project, "st": STATE_ROW, "u": usage_key(period.value, key)}
+        rows = {
+            row["RowKey"]: row
+            for row in self._query(
+                self.tables.ledger, "PartitionKey eq @pk and (RowKey eq @st or RowKey eq @u)", params
+            )
+        }
+        state, row = rows.get(STATE_ROW), rows.get(params["u"])
+        latest = get(state, "DayKey" if period is Period.DAY else "MonthKey", "") if state else ""
+        reserved = get(state, "Held", 0) if state is not None and key >= latest else 0
+        policy = self.get_project(project)  # type: ignore[attr-defined]
+        spent = get(row, "Spent", 0) if row is not None else 0
+        return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved)
+
+    def snapshot(self, now: datetime) -> LedgerSnapshot:
+        policies = {
+            policy.name: policy
+            for policy in map(
+                entity_to_policy,
+                self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, _POLICY_COLUMNS),
+            )
+        }
+        params = {"st": STATE_ROW}
+        params["ol"], params["oh"] = prefix_range(OPEN_PREFIX)
+        usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
+        clauses = ["(RowKey ge @ol and RowKey lt @oh)", "RowKey eq @st"]
+        for index, row_key in enumerate(usage_rows):
+            params[f"u{index}"] = row_key
+            clauses.append(f"RowKey eq @u{index}")
+        entries: list[LedgerEntry] = []
+        spent: dict[tuple[str, Period], int] = {}
+        held: dict[str, int] = {}
+        for row in self._query(self.tables.ledger, " or ".join(clauses), params, page=1000):
+            project, key = row["PartitionKey"], row["RowKey"]
+            if key == STATE_ROW:
+                held[project] = get(row, "Held", 0)
+            elif key in usage_rows:
+                spent[(project, usage_rows[key])] = get(row, "Spent", 0)
+            else:
+                entries.append(entity_to_entry(row))
+        usage = {
+            (name, period): Usage(
+                name,
+                period,
+                period.key(now),
+                budget_of(policy, period),
+                spent=spent.get((name, period), 0),
+                reserved=held.get(name, 0),
+            )
+            for name, policy in policies.items()
+            for period in PERIODS
+        }
+        return LedgerSnapshot(projects=policies, open_entries=entries, usage=usage, read_at=now)

@@ -1,0 +1,30 @@
+"""TableStore: the StorePort on Azure Table Storage (Azurite locally). See docs/storage.md."""
+
+from __future__ import annotations
+
+from governor.settings import Settings
+from governor.store.audit import AuditRepo
+from governor.store.concurrency import RetryPolicy
+from governor.store.metering import MeteringRepo
+from governor.store.projects import ProjectsRepo
+from governor.store.reads import ReadsRepo
+
+
+class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo):
+    """`TableStore(service_or_connection_string, prefix)`; `TableStore.from_settings(settings)` in the app.
+
+    Nothing touches the network until the first call; each table is created on first use.
+    """
+
+    def __init__(self, service, prefix: str = "governor", retry: RetryPolicy | None = None):
+        if isinstance(service, str):
+            from governor.store.connection import client_from_connection_string
+
+            service = client_from_connection_string(service)
+        super().__init__(service, prefix, retry)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TableStore:
+        from governor.store.connection import client_from_settings
+
+        return cls(client_from_settings(settings), settings.get("GOVERNOR_TABLE_PREFIX"))
