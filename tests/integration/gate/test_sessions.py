@@ -1,0 +1,72 @@
+"""The session lifecycle through the functions, against Azurite and the ARR emulator."""
+
+from governor.model import LedgerState, Period
+
+
+def test_request_get_heartbeat_extend_stop(gate):
+    key = gate.project()
+    created = gate.create("alpha", key, {"size": "standard", "maxLeaseTime": "01:00:00"})
+    assert created.status == 202, created.body
+    sid = created.body["sessionId"]
+    assert created.body["reservedCost"] == "6.000000"
+    assert created.body["remainingBudget"] == "94.000000"
+    assert [s["id"] for s in gate.open_sessions_in_arr()] == [sid]
+    assert gate.store.get_entry("alpha", sid).state is LedgerState.ACTIVE
+
+    gate.emulator.advance(5 + 50 * 60)  # Ready after 5 s, then 50 minutes
+    seen = gate.get("alpha", key, sid)
+    assert seen.status == 200
+    assert (seen.body["status"], seen.body["elapsedMinutes"], seen.body["remainingLeaseMinutes"]) == ("Ready", 50, 10)
+    assert seen.body["costSoFar"] == "5.000000" and seen.body["hostname"]
+
+    beat = gate.heartbeat("alpha", key, sid)
+    assert beat.status == 200
+    assert beat.body["lastHeartbeat"] is not None
+    assert beat.body["extension"]["wouldGrant"] and beat.body["extension"]["suggest"]
+
+    extended = gate.extend("alpha", key, sid)
+    assert extended.status == 200, extended.body
+    assert extended.body["leaseMinutes"] == 80  # elapsed 50 + step 30, not 60 + 30
+    assert extended.body["extraCost"] == "2.000000"
+    assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 80
+    assert gate.store.usage("alpha", Period.DAY, created_day(gate)).reserved == 8 * 1_000_000
+
+    gate.emulator.advance(10 * 60)
+    stopped = gate.stop("alpha", key, sid)
+    assert stopped.status == 200, stopped.body
+    assert (stopped.body["state"], stopped.body["status"]) == ("closed", "Stopped")
+    assert stopped.body["costSoFar"] == "6.000000"  # 60 minutes actually used
+    assert gate.open_sessions_in_arr() == []
+    usage = gate.store.usage("alpha", Period.DAY, created_day(gate))
+    assert (usage.spent, usage.reserved) == (6 * 1_000_000, 0)
+
+    again = gate.stop("alpha", key, sid)
+    assert again.status == 200 and again.body["costSoFar"] == "6.000000"
+
+
+def created_day(gate) -> str:
+    from governor.model import utcnow
+
+    return Period.DAY.key(utcnow())
+
+
+def test_list_and_usage(gate):
+    key = gate.project()
+    first = gate.create("alpha", key).body["sessionId"]
+    second = gate.create("alpha", key, {"size": "Standard", "maxLeaseTime": 30}).body["sessionId"]
+    gate.stop("alpha", key, second)
+    listed = gate.list("alpha", key)
+    assert listed.status == 200
+    assert [s["sessionId"] for s in listed.body["sessions"]] == [first]
+    everything = gate.list("alpha", key, params={"includeClosed": "true"})
+    assert {s["sessionId"] for s in everything.body["sessions"]} == {first, second}
+
+    usage = gate.usage("alpha", key)
+    assert usage.status == 200
+    day = next(p for p in usage.body["periods"] if p["period"] == "day")
+    assert (day["budget"], day["reserved"], day["spent"]) == ("100.000000", "6.000000", "0.000000")
+    assert usage.body["sessions"]["open"] == 1 and usage.body["sessions"]["day"] == 2
+    past = gate.usage("alpha", key, {"month": "2020-01", "day": "2020-01-02"})
+    assert past.status == 200
+    assert {p["key"] for p in past.body["periods"]} == {"2020-01", "2020-01-02"}
+    assert all(p["spent"] == "0.000000" for p in past.body["periods"])
