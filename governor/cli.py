@@ -14,6 +14,7 @@ import sys
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("governor.emulator.cli", "run the ARR session service emulator"),
+    "arr": ("governor.arr.cli", "create, get, list, update and stop ARR sessions (JSON out)"),
     "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
     "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
 }

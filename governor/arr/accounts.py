@@ -80,6 +80,8 @@ def _region(value: str) -> str | None:
     value = value.strip().lower()
     if value.endswith(_DOMAIN_SUFFIX):
         value = value[: -len(_DOMAIN_SUFFIX)]
+    for host in ("remoterendering.", "sts."):
+        value = value.removeprefix(host)
     return value if _REGION.match(value) else None
 
 
