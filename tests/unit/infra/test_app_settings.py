@@ -1,5 +1,8 @@
 """Every setting the code reads (governor.settings.SETTINGS) is set by the template, with values the code accepts."""
 
+import json
+import re
+
 import pytest
 
 from governor.settings import BY_NAME, SETTINGS
@@ -82,3 +85,15 @@ def test_every_value_the_template_can_deploy_is_accepted_by_the_code(template, a
         if candidate is UNKNOWN or candidate == "":
             continue
         setting.parse(str(candidate))  # raises ValueError if the code would refuse it
+
+
+def test_every_binding_expression_of_the_function_app_is_set(app_settings):
+    import function_app  # what the platform indexes at start-up
+
+    referenced = set()
+    for function in function_app.app.get_functions():
+        for binding in function.get_bindings():
+            referenced |= set(re.findall(r"%([A-Za-z0-9_.]+)%", json.dumps(binding.get_dict_repr(), default=str)))
+    assert "GOVERNOR_SWEEP_SCHEDULE" in referenced
+    missing = sorted(referenced - set(app_settings))
+    assert not missing, f"bindings read app settings the template does not set: {missing}"
