@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "arr": ("governor.arr.cli", "create, get, list, update and stop ARR sessions (JSON out)"),
     "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
     "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
+    "projects": ("governor.store.cli", "list, get, set, delete, rotate-key and apply project policies"),
 }
 
 

@@ -1,0 +1,279 @@
+"""Project policy documents (JSON) <-> ProjectPolicy, and projects.json files. Pure: no I/O.
+
+Every error is a PolicyError naming the field (e.g. `projects[1].budget.daily`) and, for a
+file, its line. Unknown fields, wrong types, negative money and unknown VM sizes are errors.
+Money is a JSON number or a decimal string in cost units (at most 6 decimals); durations
+are whole minutes. `webhookSecret` is write-only: absent keeps the stored secret, null clears it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from governor.model import ProjectPolicy, VmSize, from_micros, to_micros
+from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
+
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CURRENCY = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,15}$")
+MAX_MONEY = Decimal(10**12)
+MAX_MINUTES = 7 * 24 * 60
+MINUTE_FIELDS = {
+    "maxLeaseMinutes": ("max_lease", 1),
+    "hardMaxMinutes": ("hard_max_duration", 1),
+    "extensionStepMinutes": ("extension_step", 1),
+    "extensionThresholdMinutes": ("extension_threshold", 0),
+    "idleTimeoutMinutes": ("idle_timeout", 1),
+}
+FIELDS = (
+    "name",
+    "enabled",
+    "account",
+    "allowedSizes",
+    "currency",
+    "rates",
+    "budget",
+    "maxConcurrent",
+    *MINUTE_FIELDS,
+    "dryRun",
+    "webhookUrl",
+    "webhookSecret",
+    "principals",
+)
+FILE_FIELDS = ("$schema", "projects")
+
+
+class PolicyError(ValueError):
+    """A policy document or file is invalid. `field` is a dotted path; `line` is set for files."""
+
+    def __init__(self, field: str, message: str, line: int | None = None):
+        self.field, self.message, self.line = field, message, line
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}{field}: {message}")
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """One project as declared: the policy, the webhook secret (None keep, "" clear) and its line."""
+
+    policy: ProjectPolicy
+    webhook_secret: str | None = field(default=None, repr=False)
+    line: int | None = None
+
+
+# ---------------------------------------------------------------- public API
+def policy_from_document(doc: Any, name: str | None = None) -> ProjectSpec:
+    """Validate one policy document (already parsed JSON). `name`, if given, wins over (and must
+    match) the document's `name`."""
+    return _Checker({}).spec(doc, (), name)
+
+
+def parse_policy_text(text: str, name: str | None = None) -> ProjectSpec:
+    """Validate one policy document given as JSON text (errors carry lines)."""
+    value, lines = _load(text)
+    return _Checker(lines).spec(value, (), name)
+
+
+def parse_projects_file(text: str) -> list[ProjectSpec]:
+    """Validate a projects.json file: {"projects": [policy, ...]}. Names must be unique."""
+    value, lines = _load(text)
+    check = _Checker(lines)
+    body = check.object(value, ())
+    check.only(body, (), FILE_FIELDS)
+    if "projects" not in body:
+        raise check.error((), 'must have a "projects" array')
+    items = body["projects"]
+    if not isinstance(items, list):
+        raise check.error(("projects",), "must be an array of project policies")
+    specs, seen = [], {}
+    for index, item in enumerate(items):
+        spec = check.spec(item, ("projects", index), None)
+        if spec.policy.name in seen:
+            raise check.error(
+                ("projects", index, "name"), f"duplicate project (first at projects[{seen[spec.policy.name]}])"
+            )
+        seen[spec.policy.name] = index
+        specs.append(spec)
+    return specs
+
+
+def policy_to_document(policy: ProjectPolicy) -> dict:
+    """The document form of a policy (never a secret). policy_from_document() reads it back."""
+    return {
+        "name": policy.name,
+        "enabled": policy.enabled,
+        "account": policy.account,
+        "allowedSizes": sorted(size.value for size in policy.allowed_sizes),
+        "currency": policy.currency,
+        "rates": {size.value: money_text(rate) for size, rate in sorted(policy.rates.items())},
+        "budget": {
+            "daily": None if policy.daily_budget is None else money_text(policy.daily_budget),
+            "monthly": None if policy.monthly_budget is None else money_text(policy.monthly_budget),
+        },
+        "maxConcurrent": policy.max_concurrent,
+        **{key: int(getattr(policy, attr).total_seconds() // 60) for key, (attr, _) in MINUTE_FIELDS.items()},
+        "dryRun": policy.dry_run,
+        "webhookUrl": policy.webhook_url,
+        "principals": sorted(policy.principals),
+    }
+
+
+def money_text(micros: int) -> str:
+    return format(from_micros(micros).normalize(), "f")
+
+
+# ---------------------------------------------------------------- checking
+def _load(text: str):
+    try:
+        return loads_with_lines(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError("(file)", f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    except DuplicateKey as exc:
+        raise PolicyError(_render(exc.path), "duplicate field", exc.line) from None
+
+
+def _render(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"
+
+
+class _Checker:
+    def __init__(self, lines: dict[Path, int]):
+        self.lines = lines
+
+    def error(self, path: Path, message: str) -> PolicyError:
+        line, probe = None, path
+        while line is None and probe is not None:
+            line = self.lines.get(probe)
+            probe = probe[:-1] if probe else None
+        return PolicyError(_render(path), message, line)
+
+    def object(self, value: Any, path: Path) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(path, "must be a JSON object")
+        return value
+
+    def only(self, body: dict, path: Path, allowed: tuple[str, ...]) -> None:
+        for key in body:
+            if key not in allowed:
+                raise self.error((*path, key), f"unknown field (allowed: {', '.join(allowed)})")
+
+    def text(self, value: Any, path: Path, pattern: re.Pattern | None = None, hint: str = "") -> str:
+        if not isinstance(value, str):
+            raise self.error(path, "must be a string")
+        if pattern is not None and not pattern.match(value):
+            raise self.error(path, hint or "has an invalid format")
+        return value
+
+    def boolean(self, value: Any, path: Path) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(path, "must be true or false")
+        return value
+
+    def integer(self, value: Any, path: Path, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(path, "must be a whole number")
+        if not low <= value <= high:
+            raise self.error(path, f"must be between {low} and {high}")
+        return value
+
+    def money(self, value: Any, path: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+            raise self.error(path, "must be an amount (a number or a decimal string)")
+        try:
+            amount = Decimal(str(value).strip()) if isinstance(value, str | float) else Decimal(value)
+        except InvalidOperation:
+            raise self.error(path, "must be an amount (a number or a decimal string)") from None
+        if not amount.is_finite():
+            raise self.error(path, "must be a finite amount")
+        if amount < 0:
+            raise self.error(path, "must not be negative")
+        if amount > MAX_MONEY:
+            raise self.error(path, f"must be at most {MAX_MONEY}")
+        if amount != amount.quantize(Decimal("0.000001")):
+            raise self.error(path, "has more than 6 decimal places")
+        return to_micros(amount)
+
+    def size(self, value: Any, path: Path) -> VmSize:
+        try:
+            return VmSize.parse(value)
+        except ValueError:
+            raise self.error(path, f"unknown VM size (one of {', '.join(s.value for s in VmSize)})") from None
+
+    def spec(self, doc: Any, path: Path, name: str | None) -> ProjectSpec:
+        body = self.object(doc, path)
+        self.only(body, path, FIELDS)
+        at = lambda key: (*path, key)  # noqa: E731
+        hint = "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit"
+        if "name" in body:
+            doc_name = self.text(body["name"], at("name"), PROJECT_NAME, hint)
+            if name is not None and doc_name != name:
+                raise self.error(at("name"), f"does not match the project {name!r}")
+        elif name is None:
+            raise self.error(at("name"), "is required")
+        values: dict[str, Any] = {"name": name if name is not None else body["name"]}
+        if name is not None and not PROJECT_NAME.match(name):
+            raise self.error(at("name"), hint)
+        if "enabled" in body:
+            values["enabled"] = self.boolean(body["enabled"], at("enabled"))
+        if "dryRun" in body:
+            values["dry_run"] = self.boolean(body["dryRun"], at("dryRun"))
+        if "account" in body:
+            values["account"] = self.text(
+                body["account"], at("account"), ACCOUNT, "must be 1-64 letters, digits, - or _"
+            )
+        if "currency" in body:
+            values["currency"] = self.text(body["currency"], at("currency"), CURRENCY, "must be a short label like USD")
+        sizes = body.get("allowedSizes", ["Standard"])
+        if not isinstance(sizes, list) or not sizes:
+            raise self.error(at("allowedSizes"), "must be a non-empty array of VM sizes")
+        values["allowed_sizes"] = frozenset(self.size(s, (*at("allowedSizes"), i)) for i, s in enumerate(sizes))
+        rates = self.object(body.get("rates", {}), at("rates"))
+        values["rates"] = {self.size(k, (*at("rates"), k)): self.money(v, (*at("rates"), k)) for k, v in rates.items()}
+        for size in sorted(values["allowed_sizes"]):
+            if size not in values["rates"]:
+                raise self.error(at("rates"), f"needs a rate for the allowed size {size.value}")
+        if "budget" in body:
+            budget = self.object(body["budget"], at("budget"))
+            self.only(budget, at("budget"), ("daily", "monthly"))
+            for key, attr in (("daily", "daily_budget"), ("monthly", "monthly_budget")):
+                if budget.get(key) is not None:
+                    values[attr] = self.money(budget[key], (*at("budget"), key))
+        if "maxConcurrent" in body:
+            values["max_concurrent"] = self.integer(body["maxConcurrent"], at("maxConcurrent"), 0, 10_000)
+        for key, (attr, low) in MINUTE_FIELDS.items():
+            if key in body:
+                values[attr] = timedelta(minutes=self.integer(body[key], at(key), low, MAX_MINUTES))
+        policy_defaults = ProjectPolicy(name=values["name"])
+        lease = values.get("max_lease", policy_defaults.max_lease)
+        if lease > values.get("hard_max_duration", policy_defaults.hard_max_duration):
+            raise self.error(at("maxLeaseMinutes"), "must not exceed hardMaxMinutes")
+        if body.get("webhookUrl") is not None:
+            url = self.text(body["webhookUrl"], at("webhookUrl"))
+            if not url.startswith(("https://", "http://")) or len(url) > 2048 or any(c.isspace() for c in url):
+                raise self.error(at("webhookUrl"), "must be an http(s) URL of at most 2048 characters")
+            values["webhook_url"] = url
+        if "principals" in body:
+            principals = body["principals"]
+            if not isinstance(principals, list):
+                raise self.error(at("principals"), "must be an array of strings")
+            values["principals"] = frozenset(
+                self.text(p, (*at("principals"), i), re.compile(r"^\S{1,256}$"), "must be 1-256 non-space characters")
+                for i, p in enumerate(principals)
+            )
+        secret = None
+        if "webhookSecret" in body:
+            if body["webhookSecret"] is None:
+                secret = ""
+            else:
+                secret = self.text(body["webhookSecret"], at("webhookSecret"))
+                if not 16 <= len(secret) <= 512:
+                    raise self.error(at("webhookSecret"), "must be 16-512 characters")
+        return ProjectSpec(ProjectPolicy(**values), secret, self.lines.get(path))

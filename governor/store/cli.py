@@ -1,0 +1,157 @@
+"""`python -m governor projects ...`: manage project policies and caller keys in Table Storage.
+
+Uses GOVERNOR_TABLES_CONNECTION (or GOVERNOR_TABLES_ENDPOINT) and GOVERNOR_TABLE_PREFIX.
+A caller key is printed once, when a project is created or its key rotated, and never again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = sub.add_parser("list", help="list projects")
+    listing.add_argument("--json", action="store_true", help="print the policy documents as JSON")
+    get = sub.add_parser("get", help="print a project's policy document")
+    get.add_argument("name")
+    put = sub.add_parser("set", help="create or replace a project from a policy document")
+    put.add_argument("name")
+    source = put.add_mutually_exclusive_group(required=True)
+    source.add_argument("-f", "--file", type=Path, help="policy document (JSON); '-' reads stdin")
+    source.add_argument("--json", dest="inline", help="policy document as a JSON string")
+    delete = sub.add_parser("delete", help="delete a project (its ledger history stays)")
+    delete.add_argument("name")
+    rotate = sub.add_parser("rotate-key", help="replace the project's caller key and print the new one once")
+    rotate.add_argument("name")
+    apply = sub.add_parser("apply", help="make the store match a projects.json file (idempotent)")
+    apply.add_argument("-f", "--file", type=Path, required=True, help="projects.json ('-' reads stdin)")
+    apply.add_argument("--prune", action="store_true", help="also delete projects the file does not list")
+    apply.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
+
+
+def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
+    from governor.policy.document import PolicyError
+    from governor.settings import SettingsError
+    from governor.store.errors import StoreError
+
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        if store is None:
+            store = _store_from_environment()
+        return _ACTIONS[args.action](args, store, out, err)
+    except (PolicyError, StoreError, SettingsError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+
+
+def _store_from_environment():
+    from governor import settings
+    from governor.store import TableStore
+
+    return TableStore.from_settings(settings.load())
+
+
+def _read(path: Path) -> str:
+    return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+
+
+def _list(args, store, out, err) -> int:
+    from governor.policy.document import policy_to_document
+
+    policies = sorted(store.list_projects(), key=lambda p: p.name)
+    if args.json:
+        print(json.dumps({"projects": [policy_to_document(p) for p in policies]}, indent=2), file=out)
+        return 0
+    for policy in policies:
+        state = "enabled" if policy.enabled else "disabled"
+        print(f"{policy.name}\t{state}\tmax {policy.max_concurrent}\t{policy.currency}", file=out)
+    return 0
+
+
+def _get(args, store, out, err) -> int:
+    from governor.policy.document import policy_to_document
+
+    policy = store.get_project(args.name)
+    if policy is None:
+        print(f"error: project {args.name!r} does not exist", file=err)
+        return 1
+    print(json.dumps(policy_to_document(policy), indent=2), file=out)
+    return 0
+
+
+def _set(args, store, out, err) -> int:
+    from governor.policy.document import parse_policy_text
+
+    spec = parse_policy_text(args.inline if args.inline is not None else _read(args.file), name=args.name)
+    existed = store.get_project(spec.policy.name) is not None
+    store.put_project(spec.policy, spec.webhook_secret)
+    print(f"{'updated' if existed else 'created'} {spec.policy.name}", file=err)
+    if not existed:
+        _print_key(store, spec.policy.name, out, err)
+    return 0
+
+
+def _delete(args, store, out, err) -> int:
+    if not store.delete_project(args.name):
+        print(f"error: project {args.name!r} does not exist", file=err)
+        return 1
+    print(f"deleted {args.name}", file=err)
+    return 0
+
+
+def _rotate(args, store, out, err) -> int:
+    _print_key(store, args.name, out, err)
+    return 0
+
+
+def _print_key(store, name: str, out, err) -> None:
+    key = store.rotate_key(name)
+    print(f"caller key for {name} (shown once; store it now):", file=err)
+    print(key, file=out)
+
+
+def _apply(args, store, out, err) -> int:
+    from governor.policy.document import parse_projects_file
+
+    specs = parse_projects_file(_read(args.file))  # a bad file raises here, before any write
+    current = {policy.name: policy for policy in store.list_projects()}
+    plan = []
+    for spec in specs:
+        name = spec.policy.name
+        if name not in current:
+            plan.append(("create", spec))
+        elif current[name] != spec.policy or spec.webhook_secret is not None:
+            plan.append(("update", spec))
+        else:
+            plan.append(("unchanged", spec))
+    stale = sorted(set(current) - {spec.policy.name for spec in specs})
+    for action, spec in plan:
+        print(f"{action} {spec.policy.name}", file=err)
+    for name in stale:
+        print(f"{'delete' if args.prune else 'not in file (kept; --prune deletes)'} {name}", file=err)
+    if args.dry_run:
+        return 0
+    for action, spec in plan:
+        if action == "unchanged":
+            continue
+        store.put_project(spec.policy, spec.webhook_secret)
+        if action == "create":
+            _print_key(store, spec.policy.name, out, err)
+    if args.prune:
+        for name in stale:
+            store.delete_project(name)
+    return 0
+
+
+_ACTIONS = {
+    "list": _list,
+    "get": _get,
+    "set": _set,
+    "delete": _delete,
+    "rotate-key": _rotate,
+    "apply": _apply,
+}
