@@ -28,6 +28,7 @@ class Reply:
     status: int
     headers: dict
     body: object
+    mimetype: str | None = None
 
     @property
     def reason(self) -> str | None:
@@ -60,7 +61,7 @@ class Gate:
         response = self.functions[name].get_user_function()(request)
         raw = response.get_body()
         parsed = json.loads(raw) if raw else None
-        return Reply(response.status_code, dict(response.headers), parsed)
+        return Reply(response.status_code, dict(response.headers), parsed, response.mimetype)
 
     # the client routes, by meaning
     def create(self, project, key, body=None, **kw) -> Reply:
