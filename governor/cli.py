@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
     "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
     "projects": ("governor.store.cli", "list, get, set, delete, rotate-key and apply project policies"),
+    "serve": ("governor.localhost.cli", "host function_app.py locally (HTTP and timer functions)"),
+    "run": ("governor.localhost.stack", "run the whole governor locally: Azurite, ARR emulator, serve"),
 }
 
 

@@ -1,0 +1,245 @@
+"""`python -m governor run` (what `make run` calls): the whole governor on this machine.
+
+Starts Azurite (data on disk under .data/azurite), the ARR emulator (time-scaled, with the
+development account, sessions kept in .data/emulator), then `serve` with the environment
+pointing at both, then applies examples/projects.json. Ctrl-C stops every child, last started first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from governor.localhost.children import Child, ChildFailed, free_port, port_in_use, start, tail
+
+ROOT = Path(__file__).resolve().parents[2]
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite-table"
+# Azurite's documented development account (public, like DEV_MASTER_KEY); not a secret.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# 60 emulated seconds per real second: an hour of lease runs in a minute, a 15-minute idle
+# timeout in 15 seconds. The sweep runs every 5 s (5 emulated minutes).
+TIME_SCALE = 60.0
+SWEEP_SCHEDULE = "*/5 * * * * *"
+LISTENING = r"listening on (http\S+)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[1].replace("\n", " ")
+    parser.add_argument("--host", default="127.0.0.1", help="address of the function host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7071, help="function host port; 0 picks a free one (default 7071)")
+    parser.add_argument("--azurite-port", type=int, default=10002, help="Azurite table port; 0: free (default 10002)")
+    parser.add_argument("--emulator-port", type=int, default=0, help="ARR emulator port (default 0: a free one)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=TIME_SCALE,
+        help=f"emulated seconds per real second (default {TIME_SCALE:g})",
+    )
+    parser.add_argument(
+        "--sweep-schedule", default=SWEEP_SCHEDULE, help=f"NCRONTAB of the sweep timer (default '{SWEEP_SCHEDULE}')"
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data", help="data and logs (default .data/)")
+    parser.add_argument(
+        "--projects",
+        type=Path,
+        default=ROOT / "examples" / "projects.json",
+        help="projects applied at start (default examples/projects.json); --projects '' skips it",
+    )
+
+
+def azurite_connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+def host_environment(base: dict[str, str], emulator_url: str, azurite_port: int, sweep_schedule: str) -> dict:
+    from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
+
+    env = dict(base)
+    env.update(
+        {
+            "ARR_SERVICE_ENDPOINT": emulator_url,
+            "ARR_STS_ENDPOINT": emulator_url,
+            "ARR_ACCOUNT_ID": DEV_ACCOUNT_ID,
+            "ARR_ACCOUNT_KEY": DEV_ACCOUNT_KEY,
+            "ARR_AUTH": "key",
+            "GOVERNOR_TABLES_CONNECTION": azurite_connection_string(azurite_port),
+            "GOVERNOR_DEV_KEYS": "true",
+            "GOVERNOR_SWEEP_SCHEDULE": sweep_schedule,
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+class Stack:
+    """The running children, stopped in reverse order."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.data = Path(args.data_dir).resolve()
+        self.logs = self.data / "logs"
+        self.children: list[Child] = []
+        self.azurite_port = 0
+        self.emulator_url = ""
+        self.host_url = ""
+        self.env: dict[str, str] = {}
+
+    def _port(self, wanted: int, what: str, flag: str) -> int:
+        if wanted == 0:
+            return free_port()
+        if port_in_use("127.0.0.1", wanted):
+            raise ChildFailed(f"port {wanted} ({what}) is in use; stop what uses it or pass {flag} 0 for a free port")
+        return wanted
+
+    def start(self) -> None:
+        if not AZURITE.exists():
+            raise ChildFailed(f"{AZURITE.relative_to(ROOT)} is missing: run `make install` (npm install)")
+        self.azurite_port = self._port(self.args.azurite_port, "Azurite", "--azurite-port")
+        (self.data / "azurite").mkdir(parents=True, exist_ok=True)
+        (self.data / "emulator").mkdir(parents=True, exist_ok=True)
+        azurite = [str(AZURITE), "--location", str(self.data / "azurite"), "--silent", "--disableTelemetry"]
+        azurite += ["--skipApiVersionCheck", "--loose", "--tableHost", "127.0.0.1", "--tablePort"]
+        self._start("azurite", [*azurite, str(self.azurite_port)], r"successfully started", None)
+
+        from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
+
+        emulator = [sys.executable, "-m", "governor", "emulator", "--host", "127.0.0.1"]
+        emulator += ["--port", str(self.args.emulator_port), "--time-scale", f"{self.args.time_scale:g}"]
+        emulator += ["--account", f"{DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}"]
+        emulator += ["--state", str(self.data / "emulator" / "state.json")]
+        self.emulator_url = self._start("emulator", emulator, LISTENING, dict(os.environ)).ready.group(1)
+
+        host_port = self._port(self.args.port, "function host", "--port")
+        self.env = host_environment(dict(os.environ), self.emulator_url, self.azurite_port, self.args.sweep_schedule)
+        serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
+        self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
+
+    def _start(self, name: str, argv: list[str], ready: str, env) -> Child:
+        child = start(name, argv, self.logs / f"{name}.log", ready, env=env, cwd=ROOT)
+        self.children.append(child)
+        return child
+
+    def apply_projects(self) -> str:
+        """Apply the example projects; returns a line for the banner (never raises)."""
+        path = self.args.projects
+        if not path or not str(path).strip():
+            return "projects: none applied (--projects '')"
+        from governor.cli import COMMANDS
+
+        if "projects" not in COMMANDS:
+            return "projects: NOT applied: `python -m governor projects` is not available in this build"
+        if not Path(path).exists():
+            return f"projects: NOT applied: {path} does not exist"
+        argv = [sys.executable, "-m", "governor", "projects", "apply", "-f", str(path)]
+        log_path = self.logs / "projects-apply.log"
+        with log_path.open("ab") as log:
+            log.write(f"\n--- {shlex.join(argv[1:])} ---\n".encode())
+            result = subprocess.run(
+                argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False
+            )
+        if result.returncode != 0:
+            return f"projects: applying {path} FAILED (exit {result.returncode}); see {log_path}:\n{tail(log_path)}"
+        return f"projects: applied {_shown(Path(path))} (output in {_shown(log_path)})"
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if not c.running), None)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def banner(stack: Stack, projects_line: str) -> str:
+    base = f"{stack.host_url}/api"
+    from governor.emulator import DEV_ACCOUNT_ID
+
+    curl = (
+        f'curl -s -X POST "{base}/projects/<project>/sessions" \\\n'
+        f'      -H "x-functions-key: {DEV_FUNCTION_KEY}" -H "X-Api-Key: <the project\'s caller key>" \\\n'
+        '      -H "Content-Type: application/json" -d \'{"size": "Standard", "maxLeaseTime": "00:30:00"}\''
+    )
+    scale = stack.args.time_scale
+    return "\n".join(
+        [
+            "",
+            "ARR lease governor is running locally.",
+            f"  base URL:       {base}",
+            f"  function key:   {DEV_FUNCTION_KEY}   (header x-functions-key, or ?code=)",
+            f"  master key:     {DEV_MASTER_KEY}   (admin functions and /admin/*)",
+            f"  ARR emulator:   {stack.emulator_url}   account {DEV_ACCOUNT_ID}, time x{scale:g}",
+            f"  Azurite:        http://127.0.0.1:{stack.azurite_port}/{AZURITE_ACCOUNT}   data in "
+            f"{_shown(stack.data / 'azurite')}",
+            f"  sweep:          {stack.args.sweep_schedule} (NCRONTAB, UTC)",
+            f"  logs:           {_shown(stack.logs)}/ (azurite.log, emulator.log, host.log)",
+            f"  {projects_line}",
+            "",
+            "Request a session:",
+            f"  {curl}",
+            "",
+            "Press Ctrl-C to stop.",
+            f"listening on {stack.host_url}",
+        ]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(args)
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        if not stack.host_url:  # still starting: unwind start() now; `finally` stops what is up
+            stopping.set()
+            raise KeyboardInterrupt
+        if stopping.is_set():  # a second Ctrl-C: stop waiting for graceful exits
+            for child in stack.children:
+                child._signal(signal.SIGKILL)
+        stopping.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print("starting Azurite, the ARR emulator and the function host ...", flush=True)
+        stack.start()
+        print(banner(stack, stack.apply_projects()), flush=True)
+        while not stopping.wait(0.5):
+            dead = stack.dead_child()
+            if dead is not None:
+                print(
+                    f"error: {dead.name} exited with code {dead.process.returncode}; last lines of "
+                    f"{dead.log_path}:\n{tail(dead.log_path)}",
+                    file=sys.stderr,
+                )
+                return 1
+        return 0
+    except ChildFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        print("stopped.", flush=True)
