@@ -56,3 +56,26 @@ def reserve(store, session_id: str, project: str = "demo", lease_minutes: int = 
 
     cost = cost_of(RATE, lease_minutes)
     return store.reserve(project, entry(session_id, project, lease_minutes, at), admit(cost), at)
+
+
+def seed_active(store, project: str, session_ids: list[str], lease_minutes: int = 60) -> None:
+    """Write many open entries fast (batched), with a state row that holds their reservations.
+    For tests that need volume; admission itself is tested through reserve()."""
+    from dataclasses import replace
+
+    from governor.model import cost_of
+    from governor.store.entities import entry_to_entity, i64
+    from governor.store.keys import STATE_ROW, open_key
+
+    reserved = cost_of(RATE, lease_minutes)
+    rows = [
+        entry_to_entity(
+            replace(entry(sid, project, lease_minutes), state=LedgerState.ACTIVE, reserved=reserved), open_key(sid)
+        )
+        for sid in session_ids
+    ]
+    rows.append(
+        {"PartitionKey": project, "RowKey": STATE_ROW, "Open": len(rows), "Held": i64(reserved * len(session_ids))}
+    )
+    for start in range(0, len(rows), 100):
+        store._submit(store.tables.ledger, [("upsert", row) for row in rows[start : start + 100]])
