@@ -21,6 +21,7 @@ from governor.dashboard.data import (
     session_rows,
 )
 from governor.model import LedgerEntry, Period, ProjectPolicy, Usage
+from governor.policy.gate import PROJECT_NAME
 
 if TYPE_CHECKING:
     from governor.service.ports import StorePort
@@ -56,7 +57,10 @@ def collect(
     scope: str | None = None,
 ) -> Dashboard:
     """The whole governor (`policies` None: every project) or the given projects, `scope` naming the page."""
-    policies = list(store.list_projects() if policies is None else policies)
+    listed = list(store.list_projects() if policies is None else policies)
+    # A row written by another tool may carry a name the store refuses to read by; list it, chart the rest.
+    policies = [p for p in listed if PROJECT_NAME.match(p.name)]
+    unreadable = tuple(sorted(p.name for p in listed if not PROJECT_NAME.match(p.name)))
     days = month_days(now)
     with ThreadPoolExecutor(max_workers=max(1, min(READERS, len(policies)))) as pool:
         reads = list(pool.map(lambda p: _read_project(store, p, days, now), policies))
@@ -80,4 +84,5 @@ def collect(
         ),
         decisions=tuple(recent_decisions(a for a in audit if scope is None or a.project in names)),
         health=health_of(store.last_sweep(), now, stale_after),
+        unreadable=unreadable,
     )

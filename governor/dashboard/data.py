@@ -292,3 +292,4 @@ class Dashboard:
     sessions: tuple[SessionRow, ...]
     decisions: tuple[AuditRecord, ...]
     health: Health
+    unreadable: tuple[str, ...] = ()  # project rows whose names the governor refuses; not charted

@@ -36,7 +36,9 @@ code{font-size:.85em;word-break:break-all}
 """
 
 
-def _table(caption: str, headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]], empty: str) -> str:
+def _table(
+    table_id: str, caption: str, headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]], empty: str
+) -> str:
     """`headers` are (text, numeric); row cells must already be escaped HTML."""
     head = "".join(f'<th scope="col"{" class=n" if numeric else ""}>{esc(text)}</th>' for text, numeric in headers)
     body = []
@@ -48,7 +50,7 @@ def _table(caption: str, headers: Sequence[tuple[str, bool]], rows: Iterable[Seq
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}">{esc(empty)}</td></tr>')
     return (
-        f'<div class="scroll" role="region" aria-label="{esc(caption)}" tabindex="0"><table>'
+        f'<div class="scroll" role="region" aria-label="{esc(caption)}" tabindex="0"><table id="{table_id}">'
         f"<caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -65,7 +67,11 @@ def _health(board: Dashboard) -> str:
         if health.stale:
             summary += " The sweep is overdue."
     facts = _table(
-        "Last sweep report", [("Field", False), ("Value", False)], ([esc(k), esc(v)] for k, v in health.facts), "none"
+        "health-table",
+        "Last sweep report",
+        [("Field", False), ("Value", False)],
+        ([esc(k), esc(v)] for k, v in health.facts),
+        "none",
     )
     return (
         '<section aria-labelledby="h-health"><h2 id="h-health">Governor health</h2>'
@@ -89,6 +95,7 @@ def _budgets(board: Dashboard) -> str:
         for r in board.budgets
     ]
     table = _table(
+        "budget-table",
         "Budget figures",
         [
             ("Project", False),
@@ -108,9 +115,16 @@ def _budgets(board: Dashboard) -> str:
         '<li><span class="sw" style="border-style:dashed"></span>projected at the current burn rate</li>'
         '<li><span class="sw" style="background:#1f2328;width:.25em"></span>budget</li></ul>'
     )
+    unreadable = ""
+    if board.unreadable:
+        names = ", ".join(f"<code>{esc(name)}</code>" for name in board.unreadable)
+        unreadable = (
+            f'<p id="unreadable-projects" class="over">Not shown: project rows whose names the governor refuses '
+            f"(letters, digits, '-' and '_' only): {names}</p>"
+        )
     return (
         '<section aria-labelledby="h-budget"><h2 id="h-budget">Budget used vs. budget</h2>'
-        f"{budget_chart(list(board.budgets))}{legend}{table}</section>"
+        f"{unreadable}{budget_chart(list(board.budgets))}{legend}{table}</section>"
     )
 
 
@@ -133,7 +147,9 @@ def _costs(board: Dashboard) -> str:
         headers = [("Day", False)] + [(size, True) for size in series.sizes] + [("Total", True)]
         parts.append(cost_chart(series, chart_id=f"cost-chart-{index}"))
         parts.append(f'<ul class="legend">{legend}</ul>')
-        parts.append(_table(f"Cost per day in {series.currency}", headers, rows, "No cost this month."))
+        parts.append(
+            _table(f"cost-table-{index}", f"Cost per day in {series.currency}", headers, rows, "No cost this month.")
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -162,7 +178,7 @@ def _sessions(board: Dashboard) -> str:
     ]
     return (
         '<section aria-labelledby="h-sessions"><h2 id="h-sessions">Active sessions</h2>'
-        f"{_table('Active sessions', headers, rows, 'No active sessions.')}</section>"
+        f"{_table('sessions-table', 'Active sessions', headers, rows, 'No active sessions.')}</section>"
     )
 
 
@@ -190,7 +206,7 @@ def _decisions(board: Dashboard) -> str:
     ]
     return (
         '<section aria-labelledby="h-decisions"><h2 id="h-decisions">Last 50 decisions</h2>'
-        f"{_table('Last 50 decisions, newest first', headers, rows, 'No decisions yet.')}</section>"
+        f"{_table('decisions-table', 'Last 50 decisions, newest first', headers, rows, 'No decisions yet.')}</section>"
     )
 
 

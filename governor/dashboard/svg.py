@@ -56,15 +56,18 @@ def budget_chart(rows: list[BudgetRow], chart_id: str = "budget-chart") -> str:
         top = index * row_h
         scale = max(row.budget or 0, row.projected, row.used, 1)
         label = f"{row.project} · {row.period.value} {row.key} · {percent(row.used, row.budget)} used"
+        parts.append(f'<g data-project="{esc(row.project)}" data-period="{row.period.value}">')
         parts.append(f'<text x="{left}" y="{top + 18}" fill="{INK}" font-size="16">{esc(label)}</text>')
         bar_top, bar_h = top + 26, 20
         parts.append(
-            f'<rect x="{left}" y="{bar_top}" width="{bar_w}" height="{bar_h}" fill="#f6f8fa" stroke="#8c959f"/>'
+            f'<rect class="track" x="{left}" y="{bar_top}" width="{bar_w}" height="{bar_h}" '
+            'fill="#f6f8fa" stroke="#8c959f"/>'
         )
         spent_w = _x(row.spent, scale, bar_w)
         reserved_w = _x(row.reserved, scale, bar_w)
         parts.append(
-            f'<rect class="spent" x="{left}" y="{bar_top}" width="{spent_w}" height="{bar_h}" fill="{SPENT}"/>'
+            f'<rect class="spent" data-scale="{scale}" x="{left}" y="{bar_top}" width="{spent_w}" '
+            f'height="{bar_h}" fill="{SPENT}"/>'
         )
         if reserved_w:
             parts.append(
@@ -82,6 +85,7 @@ def budget_chart(rows: list[BudgetRow], chart_id: str = "budget-chart") -> str:
                 f'<line class="budget" x1="{budget_x}" y1="{bar_top - 4}" x2="{budget_x}" '
                 f'y2="{bar_top + bar_h + 4}" stroke="{INK}" stroke-width="3"/>'
             )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -131,7 +135,9 @@ def cost_chart(series: CostSeries, chart_id: str = "cost-chart") -> str:
                 f'fill="{size_colour(size, size_index)}"><title>{esc(day.day.isoformat())} {esc(size)}: '
                 f"{esc(money(amount, series.currency))}</title></rect>"
             )
-        if day.day.day == 1 or day.day.day % 5 == 0 or index == len(series.days) - 1:
+        last = index == len(series.days) - 1
+        crowded = len(series.days) - 1 - index < 3  # keep clear of the last day's label
+        if last or day.day.day == 1 or (day.day.day % 5 == 0 and not crowded):
             parts.append(
                 f'<text x="{round(x + slot * 0.35, 2)}" y="{height - 8}" text-anchor="middle" fill="{MUTED}" '
                 f'font-size="12">{day.day.day}</text>'

@@ -90,7 +90,7 @@ def test_every_chart_has_text_alternatives_and_a_data_table():
         assert labelled_by == [f"{chart['id']}-title", f"{chart['id']}-desc"]
         assert all(i in tree.ids for i in labelled_by)
         after = page[page.index(f'id="{chart["id"]}"') :]
-        assert after.index("<table>") < after.index("</section>")
+        assert after.index("<table id=") < after.index("</section>")
     desc = re.search(r'<desc id="budget-chart-desc">([^<]*)</desc>', page).group(1)
     assert "beta month 2026-11: spent 30.00 USD, reserved 0.00 USD of 50.00 USD (60% used)" in desc
     assert "projected 60.00 USD" in desc
@@ -138,3 +138,22 @@ def test_formatting():
     assert money(5_000) == "0.01" and money(None, "EUR") == "no budget"
     assert duration(timedelta(days=1, hours=2, minutes=3, seconds=59)) == "1 d 2 h 3 min"
     assert duration(timedelta(minutes=-5)) == "-5 min" and duration(None) == "never"
+
+
+def test_project_rows_the_governor_cannot_read_are_named_as_text():
+    board = sample_dashboard()
+    page = render_page(board.__class__(**{**board.__dict__, "unreadable": (HOSTILE,)}))
+    notice = re.search(r'<p id="unreadable-projects"[^>]*>(.*?)</p>', page).group(1)
+    assert "<code>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</code>" in notice
+    assert 'id="unreadable-projects"' not in render_page(board)
+
+
+def test_budget_bars_are_scaled_to_the_larger_of_budget_and_projection():
+    page = render_page(sample_dashboard())
+    beta = re.search(r'<g data-project="beta" data-period="month">(.*?)</g>', page).group(1)
+    track = float(re.search(r'class="track" x="4" y="[\d.]+" width="([\d.]+)"', beta).group(1))
+    spent = re.search(r'class="spent" data-scale="(\d+)" x="4" y="[\d.]+" width="([\d.]+)"', beta)
+    assert int(spent.group(1)) == 60_000_000  # projection 60 > budget 50
+    assert float(spent.group(2)) == round(track * 30 / 60, 2)
+    budget_x = float(re.search(r'class="budget" x1="([\d.]+)"', beta).group(1))
+    assert budget_x == 4 + round(track * 50 / 60, 2)

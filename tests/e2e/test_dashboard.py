@@ -1,0 +1,298 @@
+"""The dashboard served by the local host (`python -m governor serve`) over Azurite and the ARR
+emulator, loaded in Debian's headless Chromium through chromium-driver.
+
+Usage comes from the real flow: a session requested through the gate, the emulator's clock
+advanced, and a sweep run by the CLI to meter it. The page's figures are compared with the
+usage API. Screenshots are kept in .artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from governor.model import AuditRecord, ProjectPolicy, VmSize, to_micros
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".artifacts"
+HOSTILE = "<script>"
+HOSTILE_REASON = '<img src=x onerror="document.title=1">'
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+
+
+# ---------------------------------------------------------------- browser
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed and could not be installed "
+            "(`make test` runs `apt-get install chromium chromium-driver` when it can)"
+        )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (it is in requirements-dev.txt)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1280,2000")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def console_errors(driver) -> list[dict]:
+    return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+# ---------------------------------------------------------------- the stack
+def _start(command: list[str], env: dict, timeout: float = 30) -> tuple[subprocess.Popen, str]:
+    """Start a `python -m governor` server; its URL is on the stdout line `listening on URL`.
+    stdout is drained for the process's life so it can never block on a full pipe."""
+    stderr = tempfile.NamedTemporaryFile(prefix="serve-", suffix=".err", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    url: list[str] = []
+    listening = threading.Event()
+
+    def drain():
+        for line in process.stdout:
+            if line.startswith("listening on ") and not url:
+                url.append(line.removeprefix("listening on ").strip())
+                listening.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not listening.wait(timeout):
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"{command[3]} did not start:\n{Path(stderr.name).read_text(errors='replace')}")
+    return process, url[0]
+
+
+@pytest.fixture
+def stack_env(azurite, emulator, table_prefix) -> dict:
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "ARR_ACCOUNT_ID": emulator.account_id,
+        "ARR_ACCOUNT_KEY": emulator.account_key,
+        "ARR_SERVICE_ENDPOINT": emulator.url,
+        "ARR_STS_ENDPOINT": emulator.url,
+        "ARR_API_VERSION": "2021-01-01",
+        "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
+        "GOVERNOR_TABLE_PREFIX": table_prefix,
+        "GOVERNOR_DEV_KEYS": "true",
+        "GOVERNOR_SWEEP_SCHEDULE": "0 0 0 1 1 *",  # the test runs the sweep itself
+    }
+
+
+@pytest.fixture
+def served(stack_env):
+    process, url = _start([sys.executable, "-m", "governor", "serve", "--port", "0"], stack_env)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def two_places(amount) -> str:
+    return f"{Decimal(str(amount)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+
+
+@pytest.fixture
+def seeded(served, stack_env, store, emulator, azurite, table_prefix):
+    """Project alpha with one metered Standard session, and hostile text in storage."""
+    store.put_project(
+        ProjectPolicy(
+            name="alpha",
+            allowed_sizes=frozenset({VmSize.STANDARD}),
+            rates={VmSize.STANDARD: to_micros("3")},
+            monthly_budget=to_micros("100"),
+            daily_budget=to_micros("20"),
+            max_lease=__import__("datetime").timedelta(hours=2),
+        )
+    )
+    key = store.rotate_key("alpha")
+    status, body = call(
+        f"{served}/api/projects/alpha/sessions",
+        "POST",
+        {"size": "Standard", "maxLeaseTime": 90},
+        {"X-Api-Key": key, "x-functions-key": DEV_FUNCTION_KEY},
+    )
+    assert status == 202, body
+    session_id = json.loads(body)["sessionId"]
+    status, body = call(
+        f"{served}/api/projects/alpha/sessions/{session_id}/heartbeat",
+        "POST",
+        None,
+        {"X-Api-Key": key, "x-functions-key": DEV_FUNCTION_KEY},
+    )
+    assert status == 200, body
+    emulator.advance(5 + 37 * 60)  # Ready, then 37 minutes of rendering
+    sweep = subprocess.run(
+        [sys.executable, "-m", "governor", "sweep", "--json"],
+        cwd=ROOT,
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    _plant_hostile_text(store, azurite, table_prefix)
+    return {"key": key, "session_id": session_id}
+
+
+def _plant_hostile_text(store, azurite, table_prefix) -> None:
+    """Another writer (an old version, a hand edit) left markup in storage: a project row named
+    `<script>` that the store's own validation would refuse, and an audit row quoting markup."""
+    from azure.data.tables import TableServiceClient
+
+    from governor.store.tables import table_names
+
+    tables = table_names(table_prefix)
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    projects = service.get_table_client(tables.projects)
+    alpha = next(e for e in projects.list_entities() if e["RowKey"] == "alpha")
+    hostile = {k: v for k, v in alpha.items() if not k.startswith("Key")} | {"RowKey": HOSTILE}
+    projects.upsert_entity(hostile)
+    store.append_audit([AuditRecord(datetime.now(UTC), "gate", HOSTILE, "x", "refuse", HOSTILE_REASON)])
+
+
+def budget_cells(driver, project: str, period: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    for row in driver.find_elements(By.CSS_SELECTOR, "#budget-table tbody tr"):
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        if cells[:1] == [project] and cells[1].startswith(period):
+            return cells
+    raise AssertionError(f"no {period} row for {project!r}")
+
+
+def test_admin_dashboard_in_chromium_matches_the_usage_api(browser, served, seeded):
+    from selenium.webdriver.common.by import By
+
+    status, body = call(
+        f"{served}/api/projects/alpha/usage", headers={"X-Api-Key": seeded["key"], "x-functions-key": DEV_FUNCTION_KEY}
+    )
+    assert status == 200, body
+    usage = json.loads(body)
+    month = next(p for p in usage["periods"] if p["period"] == "month")
+    day = next(p for p in usage["periods"] if p["period"] == "day")
+    assert Decimal(str(month["spent"])) > 0  # the sweep metered the session
+
+    browser.get(f"{served}/api/dashboard?code={DEV_MASTER_KEY}")
+    assert browser.title == "ARR lease governor · usage", browser.page_source[:3000]
+    assert console_errors(browser) == []
+    currency = usage["currency"]
+    cells = budget_cells(browser, "alpha", "month")
+    assert cells[2:5] == [f"{two_places(month[k])} {currency}" for k in ("budget", "spent", "reserved")]
+    assert budget_cells(browser, "alpha", "day")[3] == f"{two_places(day['spent'])} {currency}"
+
+    desc = browser.find_element(By.ID, "budget-chart-desc").get_attribute("textContent")
+    assert f"alpha month {month['key']}: spent {two_places(month['spent'])} {currency}" in desc
+    spent_bar = browser.find_element(
+        By.CSS_SELECTOR, '#budget-chart g[data-project="alpha"][data-period="month"] .spent'
+    )
+    track = browser.find_element(By.CSS_SELECTOR, '#budget-chart g[data-project="alpha"][data-period="month"] .track')
+    scale = float(spent_bar.get_attribute("data-scale"))
+    expected = float(track.get_attribute("width")) * float(Decimal(str(month["spent"])) * 1_000_000) / scale
+    assert abs(float(spent_bar.get_attribute("width")) - expected) < 0.05
+
+    today = datetime.now(UTC).date().isoformat()
+    day_row = browser.find_element(By.XPATH, f"//table[@id='cost-table-0']//tr[td[1]='{today}']")
+    assert day_row.find_elements(By.TAG_NAME, "td")[-1].text == two_places(day["spent"])
+
+    sessions = browser.find_element(By.ID, "sessions-table").text
+    assert seeded["session_id"] in sessions
+
+    # hostile text from storage is shown as text and never runs
+    assert browser.find_element(By.CSS_SELECTOR, "#unreadable-projects code").text == HOSTILE
+    assert HOSTILE_REASON in browser.find_element(By.ID, "decisions-table").text
+    assert browser.execute_script("return document.querySelectorAll('script, img').length") == 0
+    assert browser.title == "ARR lease governor · usage"  # the onerror never ran
+    page = browser.page_source
+    assert seeded["key"] not in page and DEV_MASTER_KEY not in page and DEV_FUNCTION_KEY not in page
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    browser.set_window_size(390, 2000)
+    try:
+        browser.refresh()
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))
+    finally:
+        browser.set_window_size(1280, 2000)
+    assert console_errors(browser) == []
+
+
+def test_project_dashboard_needs_the_project_key_and_shows_only_that_project(browser, served, seeded):
+    from selenium.webdriver.common.by import By
+
+    url = f"{served}/api/projects/alpha/dashboard?code={DEV_FUNCTION_KEY}"  # the platform's function key
+    assert call(url.split("?")[0], headers={"X-Api-Key": seeded["key"]})[0] == 401
+    status, body = call(url)
+    assert status == 401 and json.loads(body)["type"].endswith("unauthorized")
+    assert call(url, headers={"X-Api-Key": "wrong"})[0] == 403
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"X-Api-Key": seeded["key"]}})
+    try:
+        browser.get(url)
+    finally:
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    assert browser.title == "alpha · ARR usage"
+    assert console_errors(browser) == []
+    projects = {c.text for c in browser.find_elements(By.CSS_SELECTOR, "#budget-table tbody td:first-child")}
+    assert projects == {"alpha"}
+    assert HOSTILE_REASON not in browser.page_source
+    assert seeded["key"] not in browser.page_source
+    assert re.search(r"Governor health", browser.page_source)
