@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
@@ -120,7 +121,8 @@ class Sweeper:
     def run(self) -> dict:
         started = self.clock()
         if not self.store.try_lock(LOCK_NAME, self.owner, self.config.lock_ttl, started):
-            report = {"started": started.isoformat(), "skipped": True, "reason": "another sweep holds the lock"}
+            report = {"startedAt": started.isoformat(), "skipped": True, "outcome": "skipped"}
+            report["reason"] = "another sweep holds the lock"
             log.info(json.dumps({"event": "sweep", **report}))
             return report
         try:
@@ -132,9 +134,10 @@ class Sweeper:
                 log.warning("sweep lock release failed; it lapses after %s", self.config.lock_ttl)
 
     def _run(self, now: datetime) -> dict:
+        timer = time.monotonic()
         errors: list[str] = []
         previous = self._previous_start()
-        window = None if previous is None else max(now - previous, timedelta(0))
+        window = None if previous is None else _whole_minutes_window(now - previous)
         options = SweepOptions(warn_before=self.config.warn_before, dry_run=self.config.dry_run, window=window)
         snapshot = self.store.snapshot(now)
         live, listed_ok = self._list_all(errors)
@@ -174,6 +177,7 @@ class Sweeper:
 
         finished = self.clock()
         report = self._report(now, finished, items, live, metered, errors)
+        report["durationMs"] = round((time.monotonic() - timer) * 1000)
         self._audit(items, now, report)
         self._record(report)
         self._notify(items, snapshot.projects, now)
@@ -187,7 +191,7 @@ class Sweeper:
             log.warning("last sweep unreadable; warnings use the full warn window")
             return None
         try:
-            return datetime.fromisoformat(last["started"]) if last and last.get("started") else None
+            return datetime.fromisoformat(last["startedAt"]) if last and last.get("startedAt") else None
         except (TypeError, ValueError):
             return None
 
@@ -380,9 +384,10 @@ class Sweeper:
         for item in failed[:MAX_ERRORS]:
             errors.append(f"{item.decision.action.value} {item.session_id}: {item.error}")
         return {
-            "started": started.isoformat(),
-            "finished": finished.isoformat(),
-            "durationMs": round((finished - started).total_seconds() * 1000),
+            "startedAt": started.isoformat(),
+            "finishedAt": finished.isoformat(),
+            "outcome": "errors" if errors or failed else "ok",
+            "durationMs": 0,
             "dryRun": self.config.dry_run,
             "owner": self.owner,
             "sessions": len(live),
@@ -463,6 +468,12 @@ class Sweeper:
             return self.store.webhook_secret(project)
         except Exception:
             return None
+
+
+def _whole_minutes_window(gap: timedelta) -> timedelta:
+    """ARR reports elapsed time in whole minutes, so a 60.3 s gap between sweeps is one minute:
+    otherwise a warning point could fall in two consecutive windows and be sent twice."""
+    return timedelta(minutes=max(round(gap.total_seconds() / 60), 1))
 
 
 def run_sweep(context, dry_run: bool | None = None, config: SweepConfig | None = None) -> dict:
