@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
 
@@ -35,6 +37,21 @@ def _functions_table(local_host, index) -> list[str]:
     return lines
 
 
+def load_local_settings(directory: Path, environ: dict) -> int:
+    """Values of ./local.settings.json become environment variables, as `func start` does; the
+    environment already set wins. Returns how many were taken."""
+    path = directory / "local.settings.json"
+    if not path.exists():
+        return 0
+    try:
+        values = json.loads(path.read_text(encoding="utf-8")).get("Values") or {}
+    except (OSError, ValueError, AttributeError):
+        raise SystemExit(f"error: {path} is not a JSON object with a Values object") from None
+    taken = {str(k): str(v) for k, v in values.items() if k not in environ}
+    environ.update(taken)
+    return len(taken)
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # The Azure SDKs log every request and response at INFO; the platform's default output keeps them out too.
@@ -43,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     from governor.localhost.server import Keys, LocalHost
     from governor.settings import SettingsError, load
 
+    taken = load_local_settings(Path.cwd(), os.environ)
+    if taken:
+        print(f"using {taken} values from local.settings.json (the environment wins)", file=sys.stderr)
     try:
         settings = load()
     except SettingsError as exc:
