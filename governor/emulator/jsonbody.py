@@ -70,7 +70,7 @@ def parse_json(raw: bytes):
             except json.JSONDecodeError:
                 raise BodyError(f"The request body is not valid JSON: {first.msg} at position {first.pos}.") from None
     except RecursionError:
-        raise BodyError("The request body is nested too deeply.") from None
+        raise BodyError("The request body is not valid JSON: it is nested too deeply.") from None
     except BodyError:
         raise
     except ValueError as exc:  # e.g. integers longer than Python's digit limit

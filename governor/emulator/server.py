@@ -86,6 +86,10 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "ArrEmulator/1.0"
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    # One buffered write per response (flushed by http.server after each request), no Nagle:
+    # separate header and body segments would meet the client's delayed ACK (~40 ms a call).
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     server: EmulatorServer
 
     def setup(self):
@@ -101,6 +105,7 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code, message=None, explain=None):
         # http.server's own errors (bad request line, oversized headers) in our JSON shape.
         self.close_connection = True
+        self.request_version = "HTTP/1.1"  # http.server would otherwise answer a garbled line without a status line
         self._send(Response.json(code, error_body("BadRequest" if code == 400 else str(code), message or "")), None)
 
     def do_GET(self):
