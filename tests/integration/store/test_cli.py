@@ -1,0 +1,92 @@
+"""`python -m governor projects ...` against Azurite."""
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from governor.store import cli
+from tests.fixtures.azurite import azurite_env
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "projects.json"
+
+
+def run(store, *argv):
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.run(parser.parse_args(argv), store=store, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_apply_is_declarative_and_idempotent(store, tmp_path):
+    code, out, err = run(store, "apply", "-f", str(EXAMPLE))
+    assert code == 0 and "create demo" in err and "create design-review" in err
+    keys = out.split()
+    assert len(keys) == 2 and store.verify_key("demo", keys[0]) and store.verify_key("design-review", keys[1])
+    code, out, err = run(store, "apply", "-f", str(EXAMPLE))
+    assert code == 0 and out == "" and err.count("unchanged") == 2
+    assert store.verify_key("demo", keys[0])  # keys survive a re-apply
+
+
+def test_a_bad_file_changes_nothing_and_names_field_and_line(store, tmp_path):
+    run(store, "apply", "-f", str(EXAMPLE))
+    before = store.list_projects()
+    text = EXAMPLE.read_text().replace('"maxConcurrent": 1', '"maxConcurrent": "one"')
+    text = text.replace('"daily": "40"', '"daily": "41"')  # a valid change earlier in the file
+    bad = tmp_path / "projects.json"
+    bad.write_text(text)
+    code, out, err = run(store, "apply", "-f", str(bad))
+    assert out == ""
+    assert code == 2
+    line = next(i for i, text_line in enumerate(text.splitlines(), 1) if '"one"' in text_line)
+    assert f"line {line}: projects[1].maxConcurrent: must be a whole number" in err
+    assert store.list_projects() == before
+
+
+def test_prune_deletes_projects_missing_from_the_file(store, tmp_path):
+    run(store, "apply", "-f", str(EXAMPLE))
+    only = tmp_path / "one.json"
+    only.write_text(json.dumps({"projects": [json.loads(EXAMPLE.read_text())["projects"][0]]}))
+    run(store, "apply", "-f", str(only))
+    assert store.get_project("design-review") is not None
+    run(store, "apply", "-f", str(only), "--prune")
+    assert [p.name for p in store.list_projects()] == ["demo"]
+
+
+def test_set_get_rotate_delete(store):
+    doc = '{"allowedSizes": ["Standard"], "rates": {"Standard": 3}, "budget": {"daily": 10}}'
+    code, out, _ = run(store, "set", "alpha", "--json", doc)
+    assert code == 0 and store.verify_key("alpha", out.strip())
+    code, out, _ = run(store, "get", "alpha")
+    assert json.loads(out)["budget"] == {"daily": "10", "monthly": None}
+    code, new_key, _ = run(store, "rotate-key", "alpha")
+    assert store.verify_key("alpha", new_key.strip())
+    code, out, _ = run(store, "list")
+    assert out.startswith("alpha\tenabled")
+    assert run(store, "delete", "alpha")[0] == 0
+    assert run(store, "get", "alpha")[0] == 1
+    code, _, err = run(store, "set", "alpha", "--json", '{"rates": {"Huge": 1}}')
+    assert code == 2 and "rates.Huge: unknown VM size" in err
+
+
+@pytest.mark.parametrize("argv", [["projects", "--help"], ["projects", "apply", "--help"]])
+def test_help(argv):
+    result = subprocess.run([sys.executable, "-m", "governor", *argv], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_cli_process_uses_the_environment(azurite, table_prefix):
+    env = {**os.environ, **azurite_env(table_prefix)}
+    command = [sys.executable, "-m", "governor", "projects"]
+    applied = subprocess.run([*command, "apply", "-f", str(EXAMPLE)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stderr
+    listed = subprocess.run([*command, "list", "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert [p["name"] for p in json.loads(listed.stdout)["projects"]] == ["demo", "design-review"]
+    assert "AccountKey" not in applied.stderr + listed.stderr

@@ -1,0 +1,90 @@
+"""Projects table: policies round-trip, caller keys are salted hashes, secrets stay hidden."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from governor.model import MICROS, VmSize
+from governor.store import InvalidEntity, InvalidKey, NotFound
+from governor.store.projects import PROJECT_PARTITION
+from tests.integration.store.helpers import NOW, policy
+
+
+def raw_row(store, name):
+    return store._table(store.tables.projects).get_entity(PROJECT_PARTITION, name)
+
+
+def test_policy_round_trips_and_lists(store):
+    original = policy(
+        "demo",
+        daily_budget=None,
+        monthly_budget=12_345 * MICROS + 7,
+        max_lease=timedelta(minutes=45),
+        webhook_url="https://hooks.example.test/x",
+        principals=frozenset({"oid-1", "oid-2"}),
+    )
+    store.put_project(original)
+    store.put_project(policy("other", allowed_sizes=frozenset({VmSize.STANDARD})))
+    assert store.get_project("demo") == original
+    assert sorted(p.name for p in store.list_projects()) == ["demo", "other"]
+    assert store.get_project("missing") is None
+
+
+def test_keys_are_stored_only_as_salted_hashes(store):
+    store.put_project(policy())
+    key = store.rotate_key("demo")
+    stored = raw_row(store, "demo")["KeyHashes"]
+    assert key not in stored and json.loads(stored)[0].startswith("scrypt$")
+    assert store.verify_key("demo", key)
+    assert not store.verify_key("demo", key + "x")
+    assert not store.verify_key("demo", "")
+    assert not store.verify_key("other", key)
+    assert not store.verify_key("bad/name", key)
+    second = store.rotate_key("demo")
+    assert second != key and store.verify_key("demo", second) and not store.verify_key("demo", key)
+    # the same key hashed twice gives different hashes (salt)
+    store.put_project(policy("twin"))
+    assert store.rotate_key("twin") != second
+
+
+def test_put_keeps_keys_and_webhook_secret_until_told(store):
+    store.put_project(policy(), webhook_secret="s" * 32)
+    key = store.rotate_key("demo")
+    store.put_project(policy(max_concurrent=7))
+    assert store.verify_key("demo", key) and store.webhook_secret("demo") == "s" * 32
+    assert store.get_project("demo").max_concurrent == 7
+    store.put_project(policy(), webhook_secret="")
+    assert store.webhook_secret("demo") is None
+
+
+def test_secrets_never_reach_reprs(store):
+    store.put_project(policy(), webhook_secret="w" * 32)
+    key = store.rotate_key("demo")
+    text = repr(store) + repr(store.get_project("demo")) + repr(store.list_projects()) + repr(store.snapshot(NOW))
+    assert key not in text and "w" * 32 not in text and "AccountKey" not in repr(store)
+
+
+def test_delete_project(store):
+    store.put_project(policy())
+    assert store.delete_project("demo") is True
+    assert store.delete_project("demo") is False
+    assert store.get_project("demo") is None
+    with pytest.raises(NotFound):
+        store.rotate_key("demo")
+
+
+@pytest.mark.parametrize("name", ["a/b", "a\\b", "a#b", "a?b", "a\x00b", "a\x7fb", "a\x9fb", "", "x" * 64, "-lead"])
+def test_invalid_project_names_are_refused_before_any_write(store, name):
+    with pytest.raises(InvalidKey) as caught:
+        store.put_project(policy(name))
+    assert caught.value.field == "name"
+    assert store.list_projects() == []
+
+
+def test_oversized_entity_is_refused_with_the_property_named(store):
+    huge = frozenset(f"principal-{i:06d}-{'x' * 200}" for i in range(200))  # one ~80 KiB string
+    with pytest.raises(InvalidEntity) as caught:
+        store.put_project(policy(principals=huge))
+    assert caught.value.field.endswith("Principals")
+    assert store.get_project("demo") is None
