@@ -132,7 +132,8 @@ _ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claim
 
 
 def principal_ids(header: str | None) -> frozenset[str]:
-    """Ids a project's `principals` may list: object id, user name or email, and `role:<name>`."""
+    """Ids a project's `principals` may list (compared in lower case): object id, user name or
+    email, and `role:<name>`."""
     if not header or len(header) > 16384:
         return frozenset()
     try:
@@ -148,7 +149,7 @@ def principal_ids(header: str | None) -> frozenset[str]:
         if typ in _ID_CLAIMS and val:
             ids.add(val.lower())
         elif typ in _ROLE_CLAIMS and val:
-            ids.add(f"role:{val}")
+            ids.add(f"role:{val.lower()}")
     return frozenset(ids)
 
 

@@ -59,7 +59,7 @@ class GateService:
             raise Refusal("unknown-project", f"no project named {project!r}")
         if not policy.enabled:
             raise Refusal("forbidden", "project is disabled")
-        if caller.principals and caller.principals & policy.principals:
+        if caller.principals and caller.principals & {p.lower() for p in policy.principals}:
             return policy
         if not caller.key:
             raise Refusal("unauthorized", "send the project's caller key in the X-Api-Key header")
@@ -374,20 +374,13 @@ class ManageService:
         from governor.policy import document as documents
 
         rules.check_project_name(name)
-        if not isinstance(document, dict):
-            raise rules.bad_request("body", "must be a JSON object")
-        if "name" in document and document["name"] != name:
-            raise rules.bad_request("name", "must match the project in the URL")
         try:
-            policy = documents.parse_project({**document, "name": name})
-        except ValueError as exc:
-            raise Refusal("bad-request", str(exc)[:300], {"field": getattr(exc, "field", None)}) from None
+            spec = documents.policy_from_document(document, name)
+        except documents.PolicyError as exc:
+            raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
         created = self.store.get_project(name) is None
-        secret = document.get("webhookSecret")
-        if secret is not None and not isinstance(secret, str):
-            raise rules.bad_request("webhookSecret", "must be a string")
-        self.store.put_project(policy, webhook_secret=secret)
-        return documents.to_document(policy), created
+        self.store.put_project(spec.policy, webhook_secret=spec.webhook_secret)
+        return documents.policy_to_document(spec.policy), created
 
     def get(self, name: str) -> dict:
         from governor.policy import document as documents
@@ -396,12 +389,12 @@ class ManageService:
         policy = self.store.get_project(name)
         if policy is None:
             raise Refusal("unknown-project", f"no project named {name!r}")
-        return documents.to_document(policy)
+        return documents.policy_to_document(policy)
 
     def list(self) -> dict:
         from governor.policy import document as documents
 
-        return {"projects": [documents.to_document(p) for p in self.store.list_projects()]}
+        return {"projects": [documents.policy_to_document(p) for p in self.store.list_projects()]}
 
     def delete(self, name: str) -> None:
         rules.check_project_name(name)

@@ -120,7 +120,7 @@ def test_principal_ids_come_from_object_id_name_and_roles():
             {"typ": "name", "val": "Ada"},
         ]
     )
-    assert http.principal_ids(header) == {"oid-1", "ada@contoso.com", "role:Viewers"}
+    assert http.principal_ids(header) == {"oid-1", "ada@contoso.com", "role:viewers"}
 
 
 @pytest.mark.parametrize("header", [None, "", "!!!", base64.b64encode(b"[1]").decode(), principal("x")])

@@ -1,0 +1,60 @@
+"""Admin routes under manage/: project documents and key rotation."""
+
+DOC = {
+    "allowedSizes": ["Standard"],
+    "rates": {"Standard": "6"},
+    "budget": {"daily": "50"},
+    "maxConcurrent": 2,
+    "maxLeaseMinutes": 120,
+    "webhookSecret": "a-secret-of-16-chars-or-more",
+}
+
+
+def manage(gate, name, method, project=None, body=None):
+    route = "manage/projects" + (f"/{project}" if project else "")
+    if name == "manage_rotate_key":
+        route += "/keys"
+    return gate.call(name, method, route, {"project": project} if project else {}, body)
+
+
+def test_put_get_list_rotate_delete(gate):
+    created = manage(gate, "manage_put_project", "PUT", "demo", DOC)
+    assert created.status == 201, created.body
+    assert created.body["name"] == "demo" and created.body["budget"]["daily"] == "50"
+    assert "webhookSecret" not in created.body
+    assert manage(gate, "manage_put_project", "PUT", "demo", {**DOC, "maxConcurrent": 3}).status == 200
+    assert manage(gate, "manage_get_project", "GET", "demo").body["maxConcurrent"] == 3
+    assert [p["name"] for p in manage(gate, "manage_list_projects", "GET").body["projects"]] == ["demo"]
+
+    first = manage(gate, "manage_rotate_key", "POST", "demo")
+    assert first.status == 201 and first.headers["Cache-Control"] == "no-store"
+    assert gate.create("demo", first.body["key"]).status == 202
+    second = manage(gate, "manage_rotate_key", "POST", "demo").body["key"]
+    assert gate.list("demo", first.body["key"]).status == 403
+    assert gate.list("demo", second).status == 200
+
+    assert manage(gate, "manage_delete_project", "DELETE", "demo").status == 204
+    assert manage(gate, "manage_get_project", "GET", "demo").reason == "unknown-project"
+    assert manage(gate, "manage_delete_project", "DELETE", "demo").status == 404
+
+
+def test_bad_documents_name_the_field(gate):
+    reply = manage(gate, "manage_put_project", "PUT", "demo", {**DOC, "maxConcurrent": "many"})
+    assert (reply.status, reply.reason, reply.body["field"]) == (400, "bad-request", "maxConcurrent")
+    reply = manage(gate, "manage_put_project", "PUT", "demo", {**DOC, "name": "other"})
+    assert (reply.status, reply.body["field"]) == (400, "name")
+    assert manage(gate, "manage_put_project", "PUT", "demo", b"[").status == 400
+    assert manage(gate, "manage_rotate_key", "POST", "ghost").status == 404
+
+
+def test_manage_routes_are_admin_level():
+    from tests.integration.gate.conftest import functions
+
+    for name, function in functions().items():
+        trigger = function.get_trigger().get_dict_repr()
+        if trigger["type"] != "httpTrigger":
+            continue
+        auth, route = trigger["authLevel"], trigger["route"]
+        if route.startswith("manage/"):
+            assert auth.value == "admin", name
+        assert not name.lower().startswith("admin") and not route.lower().startswith("admin")
