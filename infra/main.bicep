@@ -25,9 +25,11 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 // --- ARR ---
+@minLength(1)
 @description('ARR account id (GUID) of the default account.')
 param arrAccountId string
 
+@minLength(1)
 @description('ARR region name (e.g. westus2) or full service URL.')
 param arrServiceEndpoint string
 
@@ -343,11 +345,7 @@ var governorSettings = {
 // Secrets reach the app only as Key Vault references, resolved by the site's identity.
 var arrKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${arrKeySecretName})'
 var arrKeySettings = useArrKey ? { ARR_ACCOUNT_KEY: arrKeyReference } : {}
-var extraKeySettings = toObject(
-  items(arrAccountKeySecrets),
-  entry => entry.key,
-  entry => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${entry.value})'
-)
+var extraKeySettings = toObject(items(arrAccountKeySecrets), entry => entry.key, entry => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${entry.value})')
 
 // A separate config resource, so settings (and Key Vault references) are applied only after
 // the identity holds its roles.

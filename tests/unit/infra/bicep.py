@@ -123,24 +123,71 @@ class Template:
 
         return found
 
-    def evaluate(self, expr: Any) -> Any:
-        """The value an expression takes when every parameter keeps its default, or UNKNOWN."""
+    def evaluate(self, expr: Any, values: dict | None = None) -> Any:
+        """The value of an expression given parameter `values` (others keep their defaults), or UNKNOWN.
+
+        Beware: pycep does not honour Bicep operator precedence (`a == b || c` parses as
+        `a == (b || c)`), so the template keeps comparisons and logic in separate variables.
+        """
+        values = values or {}
         expr = self.deref(expr)
         if isinstance(expr, str) and expr in self.params:
-            return self.param_default(expr)
+            return values.get(expr, self.param_default(expr))
         if not isinstance(expr, dict):
             return expr
+        if "not" in expr:  # a negated condition, as object_keys() records it
+            inner = self.evaluate(expr["not"], values)
+            return UNKNOWN if inner is UNKNOWN else not inner
         function, operator = expr.get("function"), expr.get("operator")
-        if function and function["type"] == "string":
-            value = self.evaluate(function["parameters"]["value_to_convert"])
-            if value is UNKNOWN:
-                return UNKNOWN
-            return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
-        if operator and operator["type"] == "conditional":
-            condition = self.evaluate(operator["operands"]["condition"])
+        kind = (function or operator or {}).get("type")
+        args = [self.evaluate(a, values) for a in (function or {}).get("parameters", {}).values()]
+        if operator and kind != "conditional":
+            args = [self.evaluate(a, values) for a in operator["operands"].values()]
+        if any(a is UNKNOWN for a in args):
+            return UNKNOWN
+        if kind == "string":
+            return json.dumps(args[0], separators=(",", ":")) if isinstance(args[0], list | dict) else str(args[0])
+        if kind == "empty":
+            return not args[0]
+        simple = {
+            "equals": lambda a, b: a == b,
+            "not_equals": lambda a, b: a != b,
+            "and": lambda a, b: bool(a and b),
+            "or": lambda a, b: bool(a or b),
+            "not": lambda a: not a,
+        }
+        if kind in simple:
+            return simple[kind](*args)
+        if kind == "conditional":
+            condition = self.evaluate(operator["operands"]["condition"], values)
             if isinstance(condition, bool):
-                return self.evaluate(operator["operands"]["true_value" if condition else "false_value"])
+                return self.evaluate(operator["operands"]["true_value" if condition else "false_value"], values)
         return UNKNOWN
+
+    def deployed_settings(self, settings: dict, values: dict, placeholders: dict) -> dict[str, str]:
+        """The app settings a deployment with parameter `values` writes; resource properties
+        (known only in Azure) come from `placeholders`."""
+        deployed: dict[str, str] = {}
+        for key, entries in settings.items():
+            for value, condition in entries:
+                if condition is not None and self.evaluate(condition, values) is not True:
+                    continue
+                if key is UNKNOWN:
+                    deployed.update(self._to_object(value, values))
+                    continue
+                result = self.evaluate(value, values)
+                deployed[key] = placeholders[key] if result is UNKNOWN else str(result)
+        return deployed
+
+    def _to_object(self, expr: dict, values: dict) -> dict[str, str]:
+        """toObject(items(param), entry => entry.key, entry => '...${entry.value}...')."""
+        source, key_lambda, value_lambda = expr["function"]["parameters"].values()
+        assert expr["function"]["type"].lower() == "toobject" and source["function"]["type"] == "items"
+        item = value_lambda["detail"]["var_1"]
+        assert key_lambda["detail"]["expression"]["operator"]["operands"]["operand_2"] == "key"
+        mapping = self.evaluate(source["function"]["parameters"]["arg_1"], values)
+        template = value_lambda["detail"]["expression"]
+        return {k: template.replace("${" + item + ".value}", v) for k, v in mapping.items()}
 
 
 @cache

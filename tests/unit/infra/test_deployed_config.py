@@ -1,0 +1,68 @@
+"""The settings a deployment writes start the governor: governor.settings and the ARR account
+builder accept them, in each auth mode, with dry-run on."""
+
+import pytest
+
+from governor.arr.accounts import AccountError, accounts_from_settings
+from governor.settings import load
+
+# Resource properties that exist only once Azure has created the resources.
+PLACEHOLDERS = {
+    "AzureWebJobsStorage__accountName": "stexample",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000",
+    "GOVERNOR_TABLES_ENDPOINT": "https://stexample.table.core.windows.net/",
+}
+REQUIRED = {
+    "environmentName": "test",
+    "arrAccountId": "7e3bd1d8-5c2b-4e3f-9d56-1f0e4b6a2c11",
+    "arrServiceEndpoint": "eastus",
+}
+AZURE = {"WEBSITE_SITE_NAME": "func-example", "WEBSITE_INSTANCE_ID": "0"}  # what the platform adds
+
+
+def deploy(template, app_settings, **values) -> dict[str, str]:
+    return {**template.deployed_settings(app_settings, {**REQUIRED, **values}, PLACEHOLDERS), **AZURE}
+
+
+@pytest.mark.parametrize("auth", ["key", "entra"])
+def test_each_auth_mode_starts_in_dry_run(template, app_settings, auth):
+    assert auth in template.decorator("arrAuth", "allowed")
+    environ = deploy(template, app_settings, arrAuth=auth)
+    settings = load(environ)
+    assert settings["GOVERNOR_DRY_RUN"] is True
+    assert settings["GOVERNOR_TABLES_CONNECTION"] is None
+    assert accounts_from_settings(settings)["default"].auth == auth
+    assert ("ARR_ACCOUNT_KEY" in environ) is (auth == "key")
+    _, vault = template.one("Microsoft.KeyVault/vaults")
+    assert template.evaluate(template.condition(vault), {"arrAuth": auth}) is (auth == "key")
+
+
+def test_switching_dry_run_off_reaches_the_code(template, app_settings):
+    assert load(deploy(template, app_settings, dryRun=False))["GOVERNOR_DRY_RUN"] is False
+
+
+FURTHER = [
+    {
+        "name": "eu",
+        "accountId": "0b4a37c2-8d7e-4f1a-b2c3-9a8b7c6d5e4f",
+        "serviceEndpoint": "westeurope",
+        "auth": "key",
+        "accountKeySetting": "ARR_EU_KEY",
+    }
+]
+
+
+def test_a_further_account_reads_its_key_from_the_vault(template, app_settings):
+    values = {"arrAuth": "entra", "arrAccounts": FURTHER, "arrAccountKeySecrets": {"ARR_EU_KEY": "arr-eu-key"}}
+    environ = deploy(template, app_settings, **values)
+    assert environ["ARR_EU_KEY"] == "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=arr-eu-key)"
+    accounts = accounts_from_settings(load(environ))
+    assert (accounts["default"].auth, accounts["eu"].auth) == ("entra", "key")
+    _, vault = template.one("Microsoft.KeyVault/vaults")
+    assert template.evaluate(template.condition(vault), values) is True
+
+
+def test_a_further_account_without_its_secret_is_refused_by_name(template, app_settings):
+    environ = deploy(template, app_settings, arrAuth="entra", arrAccounts=FURTHER)
+    with pytest.raises(AccountError, match="ARR_EU_KEY"):
+        accounts_from_settings(load(environ))
