@@ -181,7 +181,7 @@ class ArrClient:
             )
         except self._transport.requests.RequestException as exc:
             unsent = self._transport.sent_nothing(exc)
-            kind = "timed out" if isinstance(exc, self._transport.requests.Timeout) else "connection failed"
+            kind = "timed out" if self._transport.timed_out(exc) else "connection failed"
             message = f"{kind} ({type(exc).__name__}) talking to {urlsplit(url).netloc}"
             if not idempotent and not unsent:
                 message += "; the request may have been processed"

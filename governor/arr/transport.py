@@ -97,11 +97,22 @@ def build_session(budget: float, non_idempotent_prefixes: tuple[str, ...] = (), 
     return session
 
 
+def _reason(exc: BaseException) -> BaseException:
+    cause = exc.args[0] if exc.args else None
+    return cause.reason if isinstance(cause, MaxRetryError) and cause.reason else exc
+
+
 def sent_nothing(exc: BaseException) -> bool:
     """True when requests failed before any byte of the request reached the server."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
     from urllib3.exceptions import ConnectTimeoutError
 
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(_reason(exc), ConnectTimeoutError)
+
+
+def timed_out(exc: BaseException) -> bool:
+    from urllib3.exceptions import NewConnectionError, TimeoutError
+
+    reason = _reason(exc)
+    return isinstance(exc, requests.Timeout) or (
+        isinstance(reason, TimeoutError) and not isinstance(reason, NewConnectionError)
+    )
