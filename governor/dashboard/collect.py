@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -20,31 +19,27 @@ from governor.dashboard.data import (
     recent_decisions,
     session_rows,
 )
-from governor.model import LedgerEntry, Period, ProjectPolicy, Usage
+from governor.model import Period, ProjectPolicy, Usage
 from governor.policy.gate import PROJECT_NAME
 
 if TYPE_CHECKING:
     from governor.service.ports import StorePort
 
-READERS = 4  # projects read at once; each read is a small Table query
+READERS = 8  # store reads in flight at once; each is one small Table query
 
 
-@dataclass(frozen=True)
-class _ProjectReads:
-    policy: ProjectPolicy
-    usage: dict[Period, Usage]
-    day_totals: dict[date, int]
-    entries: list[LedgerEntry]
+def _current(store: StorePort, project: str, now: datetime) -> dict[Period, Usage]:
+    return {period: store.usage(project, period, period.key(now)) for period in Period}
 
 
-def _read_project(store: StorePort, policy: ProjectPolicy, days: Sequence[date], now: datetime) -> _ProjectReads:
-    usage = {period: store.usage(policy.name, period, period.key(now)) for period in Period}
-    today = now.date()
-    day_totals = {today: usage[Period.DAY].spent}
-    for day in days:
-        if day != today:
-            day_totals[day] = store.usage(policy.name, Period.DAY, day.isoformat()).spent
-    return _ProjectReads(policy, usage, day_totals, store.list_entries(policy.name, include_closed=True))
+def _submit_history(pool: ThreadPoolExecutor, store: StorePort, project: str, days: Sequence[date]) -> Callable:
+    """Start reading spent per past day of the month; returns a function that waits for it."""
+    history = getattr(store, "usage_history", None)  # optional in StorePort
+    if history is not None:
+        rows = pool.submit(history, project, Period.DAY, days[0].isoformat(), days[-1].isoformat())
+        return lambda: {date.fromisoformat(u.key): u.spent for u in rows.result()}
+    reads = {day: pool.submit(store.usage, project, Period.DAY, day.isoformat()) for day in days[:-1]}
+    return lambda: {day: read.result().spent for day, read in reads.items()}
 
 
 def collect(
@@ -62,27 +57,37 @@ def collect(
     policies = [p for p in listed if PROJECT_NAME.match(p.name)]
     unreadable = tuple(sorted(p.name for p in listed if not PROJECT_NAME.match(p.name)))
     days = month_days(now)
-    with ThreadPoolExecutor(max_workers=max(1, min(READERS, len(policies)))) as pool:
-        reads = list(pool.map(lambda p: _read_project(store, p, days, now), policies))
-    usage = {(r.policy.name, period): u for r in reads for period, u in r.usage.items()}
-    by_currency: dict[str, list[_ProjectReads]] = defaultdict(list)
-    for r in reads:
-        by_currency[r.policy.currency].append(r)
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        current = {p.name: pool.submit(_current, store, p.name, now) for p in policies}
+        ledgers = {p.name: pool.submit(store.list_entries, p.name, True) for p in policies}
+        histories = {p.name: _submit_history(pool, store, p.name, days) for p in policies}
+        audit = pool.submit(store.recent_audit, 50, scope) if scope else pool.submit(store.recent_audit, 50)
+        last_sweep = pool.submit(store.last_sweep)
+        usage = {(name, period): u for name, read in current.items() for period, u in read.result().items()}
+        entries = {name: read.result() for name, read in ledgers.items()}
+        day_totals = {}
+        for name, history in histories.items():
+            # today's figure is the current day row just read
+            day_totals[name] = {day: 0 for day in days} | history() | {days[-1]: usage[(name, Period.DAY)].spent}
+    by_currency: dict[str, list[str]] = defaultdict(list)
+    for policy in policies:
+        by_currency[policy.currency].append(policy.name)
     costs: list[CostSeries] = []
     for currency, group in sorted(by_currency.items()):
-        totals = {day: sum(r.day_totals.get(day, 0) for r in group) for day in days}
-        costs.append(cost_series(currency, totals, [e for r in group for e in r.entries], days))
+        totals = {day: sum(day_totals[name][day] for name in group) for day in days}
+        costs.append(cost_series(currency, totals, [e for name in group for e in entries[name]], days))
     names = {p.name for p in policies}
-    audit = store.recent_audit(50, scope) if scope else store.recent_audit(50)
     return Dashboard(
         scope=scope,
         generated_at=now,
         budgets=tuple(budget_rows(policies, usage, now)),
         costs=tuple(costs),
         sessions=tuple(
-            session_rows([e for r in reads for e in r.entries], {p.name: p for p in policies}, usage, now, forecast)
+            session_rows(
+                [e for es in entries.values() for e in es], {p.name: p for p in policies}, usage, now, forecast
+            )
         ),
-        decisions=tuple(recent_decisions(a for a in audit if scope is None or a.project in names)),
-        health=health_of(store.last_sweep(), now, stale_after),
+        decisions=tuple(recent_decisions(a for a in audit.result() if scope is None or a.project in names)),
+        health=health_of(last_sweep.result(), now, stale_after),
         unreadable=unreadable,
     )
