@@ -95,3 +95,33 @@ def test_list_follows_next_link_across_pages():
         assert len(pages) == 3
     finally:
         stop_emulator(process)
+
+
+def test_accounts_from_settings_serve_as_arr_ports(emulator):
+    from governor.arr import accounts_from_settings
+    from governor.settings import load
+
+    env = {
+        "ARR_ACCOUNT_ID": emulator.account_id,
+        "ARR_ACCOUNT_KEY": emulator.account_key,
+        "ARR_SERVICE_ENDPOINT": emulator.url,
+        "ARR_STS_ENDPOINT": emulator.url,
+        "ARR_API_VERSION": "v1",
+    }
+    port = accounts_from_settings(load(env))["default"]
+    session = port.create(VmSize.STANDARD, timedelta(minutes=45))
+    assert port.account == "default" and [s.id for s in port.list()] == [session.id]
+    assert port.client() is port.client()  # one pooled client per account
+    port.stop(session.id)
+    port.client().close()
+
+
+def test_one_client_shared_by_threads_fetches_one_token(make_client, emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator.bulk(4)
+    arr = make_client()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: arr.list(), range(16)))
+    assert all(len(r) == 4 for r in results)
+    assert arr._tokens.fetches == 1

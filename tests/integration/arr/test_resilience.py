@@ -43,7 +43,7 @@ def test_burst_of_500_and_503_is_ridden_out(make_client, emulator):
     arr = make_client()
     arr.list()
     emulator.set_faults(rate=1.0, statuses=[500, 503], retryAfter=0, paths=SESSIONS)
-    clear_faults_after(emulator, 0.6).join(0)
+    clear_faults_after(emulator, 0.6)
     session = arr.create(VmSize.STANDARD, timedelta(minutes=20), session_id="burst")
     assert session.id == "burst"
     assert calls(emulator, "PUT /accounts/{account}/sessions/{session}") > 1
