@@ -1,0 +1,55 @@
+"""The timer function, called the way the Functions docs show, runs the same sweep."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+from governor.functions.openapi import registered_functions  # get_functions() may run once per app
+from governor.service.context import reset_context
+
+
+@pytest.fixture
+def app_env(stack, monkeypatch):
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GOVERNOR_UNMANAGED_MODE", "stop")
+    reset_context()
+    yield stack
+    reset_context()
+
+
+def test_the_timer_is_registered_with_the_schedule_setting():
+    import function_app
+
+    (timer,) = [f for f in registered_functions(function_app.app) if f.get_function_name() == "sweep"]
+    trigger = timer.get_trigger().get_dict_repr()
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "%GOVERNOR_SWEEP_SCHEDULE%"
+    assert trigger["runOnStartup"] is False
+
+
+def test_a_past_due_timer_logs_it_and_sweeps(app_env, caplog):
+    from governor.functions import sweep as sweep_functions
+    from governor.model import VmSize
+
+    stack = app_env
+    stack.project("alpha")
+    stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30), session_id="rogue")
+    stack.advance(5)
+    with caplog.at_level(logging.INFO, logger="governor.sweep"):
+        sweep_functions.sweep.build().get_user_function()(TimerRequest(past_due=True))
+    assert "past due" in caplog.text
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith('{"event": "sweep"')]
+    assert len(summary) == 1 and '"stop": 1' in summary[0]
+    assert stack.store.last_sweep()["counts"] == {"stop": 1}
+    assert stack.truth()["rogue"]["status"] == "Stopped"
+
+
+def test_the_registered_function_is_the_same_code(app_env):
+    import function_app
+
+    (timer,) = [f for f in registered_functions(function_app.app) if f.get_function_name() == "sweep"]
+    timer.get_user_function()(TimerRequest(past_due=False))
+    assert app_env.store.last_sweep()["outcome"] == "ok"
