@@ -187,8 +187,14 @@ def _execute(client, args, session_settings: dict) -> tuple[Any, int]:
         return [session_json(s) for s in client.list()], 0
     if command == "update":
         return session_json(client.update_lease(args.id, args.lease)), 0
+    from governor.arr.errors import ArrError
+
     client.stop(args.id)
-    return session_json(client.get(args.id)), 0
+    try:
+        return session_json(client.get(args.id)), 0
+    except ArrError as exc:  # the stop itself succeeded; only the read-back failed
+        print(f"warning: stopped, but reading the session back failed: {exc}", file=sys.stderr)
+        return {"id": args.id, "status": "Stopping"}, 0
 
 
 def run(args: argparse.Namespace) -> int:

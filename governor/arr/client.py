@@ -43,7 +43,7 @@ class ArrClient:
         *,
         token_credential: Any | None = None,
         clock: Callable[[], datetime] = utcnow,
-        in_azure: bool = False,
+        in_azure: bool | None = None,
     ):
         from governor.arr import transport  # heavy: requests + urllib3
 

@@ -53,18 +53,23 @@ class EntraCredential:
     """An azure-identity TokenCredential's token for the STS scope. Without one, builds
     ManagedIdentityCredential in Azure and DefaultAzureCredential elsewhere, on first use."""
 
-    def __init__(self, credential: Any | None = None, in_azure: bool = False):
+    def __init__(self, credential: Any | None = None, in_azure: bool | None = None):
         self._credential = credential
-        self._in_azure = in_azure
+        self._in_azure = in_azure  # None: ask governor.settings.running_in_azure() on first use
+        self._lock = threading.Lock()
 
     def _get(self) -> Any:
-        if self._credential is None:
-            import azure.identity as identity  # heavy: only when Entra is really used
+        with self._lock:
+            if self._credential is None:
+                import azure.identity as identity  # heavy: only when Entra is really used
 
-            self._credential = (
-                identity.ManagedIdentityCredential() if self._in_azure else identity.DefaultAzureCredential()
-            )
-        return self._credential
+                from governor.settings import running_in_azure
+
+                in_azure = running_in_azure() if self._in_azure is None else self._in_azure
+                self._credential = (
+                    identity.ManagedIdentityCredential() if in_azure else identity.DefaultAzureCredential()
+                )
+            return self._credential
 
     def sts_bearer(self) -> str:
         try:

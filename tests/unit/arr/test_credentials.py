@@ -133,3 +133,16 @@ def test_reprs_hide_secrets():
     tokens.token()
     for text in (repr(tokens), repr(AccountKeyCredential("acc", "the-key")), repr(StaticToken("tok"))):
         assert "the-key" not in text and "tok)" not in text
+
+
+@pytest.mark.parametrize(
+    ("in_azure", "expected"), [(True, "ManagedIdentityCredential"), (False, "DefaultAzureCredential")]
+)
+def test_entra_default_credential_depends_on_where_it_runs(in_azure, expected):
+    credential = EntraCredential(in_azure=in_azure)
+    assert type(credential._get()).__name__ == expected
+
+
+def test_entra_default_credential_follows_the_platform(monkeypatch):
+    monkeypatch.setenv("WEBSITE_INSTANCE_ID", "instance-1")
+    assert type(EntraCredential()._get()).__name__ == "ManagedIdentityCredential"
