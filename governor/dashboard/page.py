@@ -30,6 +30,7 @@ code{font-size:.85em;word-break:break-all}
 .legend{list-style:none;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.4rem 1rem;font-size:.9rem}
 .sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border:1px solid #1f2328}
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-weight:600}
+summary{cursor:pointer;color:#0550ae;padding:.2rem 0}
 .ok{background:#dafbe1;color:#116329}.bad{background:#ffebe9;color:#a40e26}
 .over{color:#a40e26;font-weight:600}
 @media (max-width:40rem){main{padding:.6rem}th,td{padding:.25rem .3rem}}
@@ -75,7 +76,7 @@ def _health(board: Dashboard) -> str:
     )
     return (
         '<section aria-labelledby="h-health"><h2 id="h-health">Governor health</h2>'
-        f"<p>{badge} {summary}</p>{facts}</section>"
+        f"<p>{badge} {summary}</p><details><summary>Last sweep report</summary>{facts}</details></section>"
     )
 
 
@@ -147,9 +148,10 @@ def _costs(board: Dashboard) -> str:
         headers = [("Day", False)] + [(size, True) for size in series.sizes] + [("Total", True)]
         parts.append(cost_chart(series, chart_id=f"cost-chart-{index}"))
         parts.append(f'<ul class="legend">{legend}</ul>')
-        parts.append(
-            _table(f"cost-table-{index}", f"Cost per day in {series.currency}", headers, rows, "No cost this month.")
+        table = _table(
+            f"cost-table-{index}", f"Cost per day in {series.currency}", headers, rows, "No cost this month."
         )
+        parts.append(f"<details><summary>Cost per day in {esc(series.currency)} as a table</summary>{table}</details>")
     parts.append("</section>")
     return "".join(parts)
 

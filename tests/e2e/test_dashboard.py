@@ -247,9 +247,12 @@ def test_admin_dashboard_in_chromium_matches_the_usage_api(browser, served, seed
     expected = float(track.get_attribute("width")) * float(Decimal(str(month["spent"])) * 1_000_000) / scale
     assert abs(float(spent_bar.get_attribute("width")) - expected) < 0.05
 
+    cost_desc = browser.find_element(By.ID, "cost-chart-0-desc").get_attribute("textContent")
+    assert cost_desc.startswith(f"Total {two_places(month['spent'])} {currency} over ")  # days add up to the month
     today = datetime.now(UTC).date().isoformat()
     day_row = browser.find_element(By.XPATH, f"//table[@id='cost-table-0']//tr[td[1]='{today}']")
-    assert day_row.find_elements(By.TAG_NAME, "td")[-1].text == two_places(day["spent"])
+    # the table sits in a collapsed <details>: read its text content, not the rendered text
+    assert day_row.find_elements(By.TAG_NAME, "td")[-1].get_attribute("textContent") == two_places(day["spent"])
 
     sessions = browser.find_element(By.ID, "sessions-table").text
     assert seeded["session_id"] in sessions
