@@ -103,7 +103,7 @@ class GateService:
             log.exception("recording ARR session failed; stopping it so nothing runs unbudgeted")
             self._undo_create(arr, project, session_id, session.id)
             raise
-        self._audit(project, entry.session_id, "admit", "admitted", {"reserved": entry.reserved}, now)
+        # No audit row for an admission: the ledger row is its record (and a write per request is costly).
         return {
             **self._view(policy, entry, session, usage),
             "reservedCost": rules.money(entry.reserved),
