@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from governor.emulator.sessions import TERAFLOPS, View
 from governor.model import SessionStatus
 from governor.timespan import format_timespan
 
 
-def dotnet_time(at: datetime) -> str:
-    """ISO 8601 with 7 fractional digits and +00:00, as the service wrote creationTime."""
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}0+00:00"
-
-
 def session_2021(v: View) -> dict:
     r = v.record
     ready = v.status is SessionStatus.READY
-    body: dict = {"id": r.id, "creationTime": dotnet_time(r.created_at)}
+    body: dict = {"id": r.id, "creationTime": r.creation_time}
     if ready:
         body["arrInspectorPort"] = r.arr_inspector_port
         body["handshakePort"] = r.handshake_port

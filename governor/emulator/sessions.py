@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from governor.model import SessionStatus, VmSize
+
+
+def dotnet_time(at: datetime) -> str:
+    """ISO 8601 with 7 fractional digits and +00:00, as the service wrote creationTime."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}0+00:00"
+
 
 TERAFLOPS = {VmSize.STANDARD: 8.1, VmSize.PREMIUM: 32.4}
 CAPACITY_ERROR = ("InsufficientCapacity", "There is not enough capacity to start a {size} session. Try again later.")
@@ -35,11 +42,13 @@ class Record:
     arr_inspector_port: int = 0
     handshake_port: int = 0
     indexed: bool = True  # still in its account's active index
+    hostname: str = ""  # derived, cached: lists of 10k sessions render these on every call
+    creation_time: str = ""
 
-    @property
-    def hostname(self) -> str:
+    def __post_init__(self):
         digest = hashlib.sha256(f"{self.account}/{self.id}".encode()).hexdigest()[:32]
-        return f"arr{self.size.value.lower()}{digest}.remoterendering.vm.emulator.mixedreality.azure.com"
+        self.hostname = f"arr{self.size.value.lower()}{digest}.remoterendering.vm.emulator.mixedreality.azure.com"
+        self.creation_time = dotnet_time(self.created_at)
 
     def to_json(self) -> dict:
         return {

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from governor.emulator.render import dotnet_time, session_2021, session_v1
-from governor.emulator.sessions import Record, view
+from governor.emulator.render import session_2021, session_v1
+from governor.emulator.sessions import Record, dotnet_time, view
 from governor.model import SessionStatus, VmSize
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
