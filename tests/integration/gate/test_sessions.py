@@ -70,3 +70,25 @@ def test_list_and_usage(gate):
     assert past.status == 200
     assert {p["key"] for p in past.body["periods"]} == {"2020-01", "2020-01-02"}
     assert all(p["spent"] == "0.000000" for p in past.body["periods"])
+
+
+def test_v1_api_server_chosen_ids_are_recorded_under_arrs_id(gate, monkeypatch):
+    from governor.service.context import reset_context
+
+    monkeypatch.setenv("ARR_API_VERSION", "v1")
+    reset_context()
+    key = gate.project()
+    created = gate.create("alpha", key)
+    assert created.status == 202, created.body
+    sid = created.body["sessionId"]
+    assert [s["id"] for s in gate.open_sessions_in_arr()] == [sid]
+    assert [e.session_id for e in gate.store.list_entries("alpha")] == [sid]
+    gate.emulator.advance(5 + 10 * 60)
+    assert gate.get("alpha", key, sid).body["elapsedMinutes"] == 10
+    gate.emulator.advance(30 * 60)
+    extended = gate.extend("alpha", key, sid)
+    assert (extended.status, extended.body["leaseMinutes"]) == (200, 70), extended.body
+    assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 70
+    stopped = gate.stop("alpha", key, sid)
+    assert (stopped.status, stopped.body["costSoFar"]) == (200, "4.000000")  # 40 minutes at 6/h
+    assert gate.open_sessions_in_arr() == []
