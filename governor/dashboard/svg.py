@@ -1,5 +1,6 @@
 """Inline SVG charts. Each chart is role="img" with a <title> and a <desc> summing up its data;
-the page puts a data table beside it. Colours keep at least 3:1 contrast against white."""
+the page puts a data table beside it. Colours keep at least 3:1 contrast against white, and
+stacked segments are parted by a white line, since two size colours side by side may not."""
 
 from __future__ import annotations
 
@@ -132,7 +133,8 @@ def cost_chart(series: CostSeries, chart_id: str = "cost-chart") -> str:
             base = round(base - h, 2)
             parts.append(
                 f'<rect x="{x}" y="{base}" width="{round(slot * 0.7, 2)}" height="{h}" '
-                f'fill="{size_colour(size, size_index)}"><title>{esc(day.day.isoformat())} {esc(size)}: '
+                f'fill="{size_colour(size, size_index)}" stroke="#ffffff" stroke-width="1">'
+                f"<title>{esc(day.day.isoformat())} {esc(size)}: "
                 f"{esc(money(amount, series.currency))}</title></rect>"
             )
         last = index == len(series.days) - 1

@@ -157,3 +157,24 @@ def test_budget_bars_are_scaled_to_the_larger_of_budget_and_projection():
     assert float(spent.group(2)) == round(track * 30 / 60, 2)
     budget_x = float(re.search(r'class="budget" x1="([\d.]+)"', beta).group(1))
     assert budget_x == 4 + round(track * 50 / 60, 2)
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, bl = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * bl
+
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_chart_colours_contrast_with_the_white_page_and_text_reads():
+    from governor.dashboard import svg
+
+    for colour in [*svg.SIZE_COLOURS.values(), *svg.EXTRA_COLOURS, svg.SPENT, svg.OVER]:
+        assert _contrast(colour, "#ffffff") >= 3, colour  # WCAG 1.4.11, graphics
+    for colour in (svg.INK, svg.MUTED):
+        assert _contrast(colour, "#ffffff") >= 4.5, colour  # WCAG 1.4.3, text
+    page = render_page(sample_dashboard())
+    assert 'stroke="#ffffff" stroke-width="1"><title>' in page  # stacked segments are parted
