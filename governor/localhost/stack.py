@@ -8,7 +8,9 @@ pointing at both, then applies examples/projects.json. Ctrl-C stops every child,
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -97,6 +99,7 @@ class Stack:
         self.emulator_url = ""
         self.host_url = ""
         self.env: dict[str, str] = {}
+        self.keys: dict[str, str] = {}  # caller keys of projects created by this start
 
     def _port(self, wanted: int, what: str, flag: str) -> int:
         if wanted == 0:
@@ -134,7 +137,10 @@ class Stack:
         return child
 
     def apply_projects(self) -> str:
-        """Apply the example projects; returns a line for the banner (never raises)."""
+        """Apply the example projects; returns a line for the banner (never raises).
+
+        Caller keys of projects created now go to the console only (never to a log file)
+        and are kept in `self.keys` for the banner's example."""
         path = self.args.projects
         if not path or not str(path).strip():
             return "projects: none applied (--projects '')"
@@ -146,14 +152,14 @@ class Stack:
             return f"projects: NOT applied: {path} does not exist"
         argv = [sys.executable, "-m", "governor", "projects", "apply", "-f", str(path)]
         log_path = self.logs / "projects-apply.log"
-        with log_path.open("ab") as log:
-            log.write(f"\n--- {shlex.join(argv[1:])} ---\n".encode())
-            result = subprocess.run(
-                argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False
-            )
+        result = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"\n--- {shlex.join(argv[1:])} (exit {result.returncode}) ---\n{result.stderr}")
+        named = re.findall(r"^caller key for (\S+)", result.stderr, re.MULTILINE)
+        self.keys.update(zip(named, result.stdout.split(), strict=False))
         if result.returncode != 0:
-            return f"projects: applying {path} FAILED (exit {result.returncode}); see {log_path}:\n{tail(log_path)}"
-        return f"projects: applied {_shown(Path(path))} (output in {_shown(log_path)})"
+            return f"projects: applying {_shown(Path(path))} FAILED (exit {result.returncode}):\n{tail(log_path)}"
+        return f"projects: applied {_shown(Path(path))} ({_shown(log_path)})"
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if not c.running), None)
@@ -171,32 +177,55 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def banner(stack: Stack, projects_line: str) -> str:
+def _example_project(stack: Stack) -> str:
+    if stack.keys:
+        return next(iter(stack.keys))
+    try:
+        return json.loads(Path(stack.args.projects).read_text(encoding="utf-8"))["projects"][0]["name"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return "demo"
+
+
+def example_requests(stack: Stack) -> list[str]:
     base = f"{stack.host_url}/api"
+    project = _example_project(stack)
+    lines = []
+    key = stack.keys.get(project)
+    if key:
+        lines.append(f"Caller key of project {project} (created now, shown once): {key}")
+    else:
+        lines += [
+            f"Get a caller key for project {project} (rotates it; shown once):",
+            f'  curl -s -X POST "{base}/manage/projects/{project}/keys" -H "x-functions-key: {DEV_MASTER_KEY}"',
+        ]
+    lines += [
+        "Request a session:",
+        f'  curl -s -X POST "{base}/projects/{project}/sessions" \\',
+        f'       -H "x-functions-key: {DEV_FUNCTION_KEY}" -H "X-Api-Key: {key or "<caller key>"}" \\',
+        '       -H "Content-Type: application/json" -d \'{"size": "Standard", "maxLeaseTime": "00:30:00"}\'',
+    ]
+    return lines
+
+
+def banner(stack: Stack, projects_line: str) -> str:
     from governor.emulator import DEV_ACCOUNT_ID
 
-    curl = (
-        f'curl -s -X POST "{base}/projects/<project>/sessions" \\\n'
-        f'      -H "x-functions-key: {DEV_FUNCTION_KEY}" -H "X-Api-Key: <the project\'s caller key>" \\\n'
-        '      -H "Content-Type: application/json" -d \'{"size": "Standard", "maxLeaseTime": "00:30:00"}\''
-    )
     scale = stack.args.time_scale
     return "\n".join(
         [
             "",
             "ARR lease governor is running locally.",
-            f"  base URL:       {base}",
+            f"  base URL:       {stack.host_url}/api",
             f"  function key:   {DEV_FUNCTION_KEY}   (header x-functions-key, or ?code=)",
-            f"  master key:     {DEV_MASTER_KEY}   (admin functions and /admin/*)",
+            f"  master key:     {DEV_MASTER_KEY}   (manage/ and dashboard routes, /admin/*)",
             f"  ARR emulator:   {stack.emulator_url}   account {DEV_ACCOUNT_ID}, time x{scale:g}",
-            f"  Azurite:        http://127.0.0.1:{stack.azurite_port}/{AZURITE_ACCOUNT}   data in "
-            f"{_shown(stack.data / 'azurite')}",
+            f"  Azurite:        http://127.0.0.1:{stack.azurite_port}/{AZURITE_ACCOUNT}   "
+            f"data in {_shown(stack.data / 'azurite')}",
             f"  sweep:          {stack.args.sweep_schedule} (NCRONTAB, UTC)",
-            f"  logs:           {_shown(stack.logs)}/ (azurite.log, emulator.log, host.log)",
+            f"  logs:           {_shown(stack.logs)}/ (host.log, emulator.log, azurite.log)",
             f"  {projects_line}",
             "",
-            "Request a session:",
-            f"  {curl}",
+            *example_requests(stack),
             "",
             "Press Ctrl-C to stop.",
             f"listening on {stack.host_url}",
