@@ -55,8 +55,9 @@ def test_deep_nesting_is_a_bad_request_not_a_crash():
     assert caught.value.reason == "bad-request"
 
 
-def test_non_json_content_type_is_refused():
-    assert refusal(request(b"{}", {"content-type": "text/plain"})).reason == "unsupported-media-type"
+def test_content_type_is_not_enforced_the_body_is_json_or_a_400():
+    assert http.read_json(request(b"{}", {"content-type": "application/x-www-form-urlencoded"}), limit=64) == {}
+    assert refusal(request(b"a=1", {"content-type": "application/x-www-form-urlencoded"})).reason == "bad-request"
 
 
 def test_problem_is_rfc9457_with_a_stable_type():
