@@ -19,7 +19,7 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 @dataclass
 class Config:
-    accounts: dict[str, str]  # lower-case account id -> key
+    accounts: dict[str, str] = field(repr=False)  # lower-case account id -> key (secret)
     startup_seconds: float = 5.0
     time_scale: float = 1.0
     page_size: int = 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import threading
 from datetime import datetime
@@ -77,7 +78,10 @@ class StateFile:
                 break
             self._stopping.wait(COALESCE_SECONDS)
             self._dirty.clear()
-            self.save()
+            try:
+                self.save()
+            except OSError as exc:  # keep serving; the next change retries the write
+                print(f"emulator: cannot write state file {self.path}: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         self._stopping.set()
