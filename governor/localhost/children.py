@@ -88,19 +88,29 @@ def start(
             start_new_session=True,  # Ctrl-C reaches `run` only; it stops the children in order
         )
     child = Child(name, process, log_path)
-    pattern = re.compile(ready)
+    try:
+        _wait_ready(child, re.compile(ready), offset, timeout)
+    except BaseException:  # including Ctrl-C while starting: leave no orphan behind
+        child.stop()
+        raise
+    return child
+
+
+def _wait_ready(child: Child, pattern: re.Pattern, offset: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with log_path.open("rb") as log:
+        with child.log_path.open("rb") as log:
             log.seek(offset)
             output = log.read().decode("utf-8", errors="replace")
         child.ready = pattern.search(output)
         if child.ready:
-            return child
+            return
         if not child.running:
             raise ChildFailed(
-                f"{name} exited with code {process.returncode}; last lines of {log_path}:\n{tail(log_path)}"
+                f"{child.name} exited with code {child.process.returncode}; "
+                f"last lines of {child.log_path}:\n{tail(child.log_path)}"
             )
         time.sleep(0.05)
-    child.stop()
-    raise ChildFailed(f"{name} was not ready within {timeout:.0f}s; last lines of {log_path}:\n{tail(log_path)}")
+    raise ChildFailed(
+        f"{child.name} was not ready within {timeout:.0f}s; last lines of {child.log_path}:\n{tail(child.log_path)}"
+    )

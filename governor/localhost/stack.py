@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     stopping = threading.Event()
 
     def on_signal(signum, frame):
-        if not stack.host_url:  # still starting: unwind start() now; `finally` stops what is up
+        if not stack.host_url and not stopping.is_set():  # still starting: unwind start(); `finally` stops the rest
             stopping.set()
             raise KeyboardInterrupt
         if stopping.is_set():  # a second Ctrl-C: stop waiting for graceful exits

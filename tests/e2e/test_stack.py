@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -111,3 +112,21 @@ def test_run_refuses_a_busy_port_with_a_clear_message(tmp_path):
         )
     assert result.returncode == 1
     assert f"port {port} (Azurite) is in use" in result.stderr
+
+
+def test_ctrl_c_while_starting_leaves_no_process_behind(tmp_path):
+    from governor.localhost.children import free_port, start
+
+    azurite_port, host_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "governor", "run", "--azurite-port", str(azurite_port), "--port", str(host_port)]
+    argv += ["--data-dir", str(tmp_path)]
+    # Ready as soon as Azurite is up and the emulator is being started: interrupt there.
+    child = start("run", argv, tmp_path / "run.out", "starting", cwd=ROOT)
+    try:
+        _wait_for(lambda: (tmp_path / "logs" / "emulator.log").exists(), 60, "the emulator start")
+        child.process.send_signal(signal.SIGINT)
+        assert child.process.wait(30) == 130
+    finally:
+        child.stop()
+    assert not _listening(azurite_port)
+    assert not _listening(host_port)
