@@ -1,0 +1,76 @@
+"""Kill the sweep CLI at random points; re-runs still charge exactly ARR's minutes, extend once."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+
+from governor.model import LedgerState, Period, cost_of, utcnow
+from tests.integration.sweep.conftest import RATE
+
+KILLS = 20
+SWEEP = [sys.executable, "-m", "governor", "sweep", "--json", "--lock-ttl", "0.01"]
+
+
+def run_cli(env, kill_after=None):
+    process = subprocess.Popen(SWEEP, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if kill_after is None:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode in (0, 1), err[-2000:]
+        return out
+    try:
+        process.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    return process.returncode
+
+
+def test_killed_sweeps_never_double_charge_lose_minutes_or_double_extend(stack):
+    rng = random.Random(int(os.environ.get("SWEEP_CRASH_SEED", "6")))
+    env = {**os.environ, **stack.env, "GOVERNOR_SWEEP_CONCURRENCY": "8"}
+    projects = [stack.project("alpha"), stack.project("beta")]
+    beating, idle = [], []
+    for index in range(8):
+        policy = projects[index % 2]
+        sid = stack.admit(policy, 30)
+        (idle if index % 4 == 3 else beating).append((policy.name, sid))
+    stack.advance(5 + 19 * 60)
+
+    codes = []
+    for _ in range(KILLS):
+        stack.advance(rng.randint(10, 30))
+        for project, sid in beating:
+            stack.store.heartbeat(project, sid, utcnow())  # the CLI decides with the real clock
+        codes.append(run_cli(env, kill_after=rng.uniform(0.3, 1.5)))
+    for _ in range(2):
+        stack.advance(60)
+        for project, sid in beating:
+            stack.store.heartbeat(project, sid, utcnow())
+        run_cli(env)
+
+    for project, sid in beating + idle:
+        if stack.store.get_entry(project, sid).state is not LedgerState.CLOSED:
+            stack.arr["default"].stop(sid)
+    run_cli(env)
+
+    truth = stack.truth()
+    for policy in projects:
+        expected = 0
+        for project, sid in beating + idle:
+            if project != policy.name:
+                continue
+            entry = stack.store.get_entry(project, sid)
+            billed = int(truth[sid]["billedSeconds"] // 60)
+            assert entry.state is LedgerState.CLOSED and entry.charged_minutes == billed, (sid, entry, truth[sid])
+            # the ledger's lease is ARR's, and no lease ever ran past elapsed + one step
+            assert entry.lease.total_seconds() // 60 == truth[sid]["maxLeaseMinutes"]
+            assert truth[sid]["maxLeaseMinutes"] <= max(billed + 30, 30)
+            expected += cost_of(RATE, billed)
+        key = Period.MONTH.key(utcnow())
+        usage = stack.store.usage(policy.name, Period.MONTH, key)
+        assert (usage.spent, usage.reserved) == (expected, 0)
+    assert codes.count(-signal.SIGKILL) >= KILLS // 2, codes
+    assert any(truth[sid]["maxLeaseMinutes"] > 30 for _, sid in beating)  # extensions did happen
+    assert all(truth[sid]["status"] == "Stopped" for _, sid in idle)
