@@ -1,8 +1,9 @@
 """meter_many: the sweep's batch metering. Writes scale with changed entries, not sessions.
 
-Per project: one query reads the state row, the current usage rows and every open entry; the
-entries whose checkpoint moves go into transactions of at most 100 operations (state row,
-two usage rows and up to 97 entries), each ETag-guarded and retried like `meter`.
+Per project: one query reads the state row, the current usage rows and every open entry (for
+many projects, one ledger-wide read serves the first round). The entries whose checkpoint
+moves go into transactions of at most 100 operations (state row, two usage rows and up to 97
+entries), each ETag-guarded and retried like `meter`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from governor.store.base import MAX_BATCH, write_op
+from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity
 from governor.store.keys import check_key, open_key
-from governor.store.ledger import Change, LedgerRepo, charge, check_minutes
+from governor.store.ledger import Change, LedgerRepo, Partition, charge, check_minutes
 
 ENTRIES_PER_CHUNK = MAX_BATCH - 3  # the state row and two usage rows ride along
+PREFETCH_ABOVE = 4  # projects
 
 
 class MeteringRepo(LedgerRepo):
@@ -29,25 +32,36 @@ class MeteringRepo(LedgerRepo):
             sessions[session_id] = max(minutes, sessions.get(session_id, 0))
         moved = 0
         failure: Exception | None = None
+        # Many projects: one ledger-wide read instead of one query per project.
+        prefetched = self._read_all(now) if len(wanted) > PREFETCH_ABOVE else {}
         for project, sessions in wanted.items():
             try:
-                moved += self._meter_project(project, sessions, now)
+                moved += self._meter_project(project, sessions, now, prefetched.get(project))
             except Exception as exc:  # keep metering the other projects; report the first failure
                 failure = failure or exc
         if failure is not None:
             raise failure
         return moved
 
-    def _meter_project(self, project: str, sessions: dict[str, int], now: datetime) -> int:
+    def _meter_project(self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None) -> int:
         moved = 0
+        if part is not None:
+            try:
+                moved = self._meter_chunk(project, sessions, now, part)
+            except Exception as exc:
+                if not is_conflict(exc):
+                    raise
+            else:
+                if moved < ENTRIES_PER_CHUNK:
+                    return moved
         while True:
             count = self._retry(lambda: self._meter_chunk(project, sessions, now), f"meter {project}")
             if not count:
                 return moved
             moved += count
 
-    def _meter_chunk(self, project: str, sessions: dict[str, int], now: datetime) -> int:
-        part = self._read(project, now, all_open=True)
+    def _meter_chunk(self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None = None) -> int:
+        part = part or self._read(project, now, all_open=True)
         change = Change()
         count = 0
         for session_id, row in part.open.items():

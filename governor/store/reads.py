@@ -86,32 +86,16 @@ class ReadsRepo(LedgerRepo):
                 self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, _POLICY_COLUMNS),
             )
         }
-        params = {"st": STATE_ROW}
-        params["ol"], params["oh"] = prefix_range(OPEN_PREFIX)
-        usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
-        clauses = ["(RowKey ge @ol and RowKey lt @oh)", "RowKey eq @st"]
-        for index, row_key in enumerate(usage_rows):
-            params[f"u{index}"] = row_key
-            clauses.append(f"RowKey eq @u{index}")
-        entries: list[LedgerEntry] = []
-        spent: dict[tuple[str, Period], int] = {}
-        held: dict[str, int] = {}
-        for row in self._query(self.tables.ledger, " or ".join(clauses), params, page=1000):
-            project, key = row["PartitionKey"], row["RowKey"]
-            if key == STATE_ROW:
-                held[project] = get(row, "Held", 0)
-            elif key in usage_rows:
-                spent[(project, usage_rows[key])] = get(row, "Spent", 0)
-            else:
-                entries.append(entity_to_entry(row))
+        parts = self._read_all(now)
+        entries = [entity_to_entry(row) for part in parts.values() for row in part.open.values()]
         usage = {
             (name, period): Usage(
                 name,
                 period,
                 period.key(now),
                 budget_of(policy, period),
-                spent=spent.get((name, period), 0),
-                reserved=held.get(name, 0),
+                spent=parts[name].spent(period) if name in parts else 0,
+                reserved=parts[name].held if name in parts else 0,
             )
             for name, policy in policies.items()
             for period in PERIODS

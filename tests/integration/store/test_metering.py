@@ -80,3 +80,23 @@ def test_meter_of_a_closed_entry_changes_nothing(store):
     assert store.meter("demo", "s1", 50, NOW).charged_minutes == 5
     assert store.meter_many([("demo", "s1", 50)], NOW) == 0
     assert spent(store) == cost_of(RATE, 5)
+
+
+def test_meter_many_over_many_projects_reads_once_and_stays_exact(store):
+    names = [f"p{i}" for i in range(6)]
+    for name in names:
+        store.put_project(policy(name))
+        reserve(store, "s", project=name)
+    assert store.meter_many([(name, "s", 7) for name in names], NOW) == 6
+    snapshot = store.snapshot(NOW)
+    assert all(snapshot.usage[(name, Period.DAY)].spent == cost_of(RATE, 7) for name in names)
+
+
+def test_a_stale_prefetch_falls_back_to_a_fresh_read(store):
+    store.put_project(policy())
+    reserve(store, "s1")
+    stale = store._read_all(NOW)["demo"]
+    store.meter("demo", "s1", 10, NOW)  # moves the ETags the prefetch holds
+    assert store._meter_project("demo", {"s1": 12}, NOW, stale) == 1
+    assert spent(store) == cost_of(RATE, 12)
+    assert store.get_entry("demo", "s1").charged_minutes == 12
