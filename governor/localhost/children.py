@@ -1,5 +1,5 @@
 """Child processes of `run`: started with their output in a log file, ready when a line appears,
-stopped with SIGTERM (then SIGKILL after a grace period)."""
+stopped with their stop signal (then SIGKILL after a grace period)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Child:
     process: subprocess.Popen
     log_path: Path
     ready: re.Match | None = None
+    stop_signal: int = signal.SIGTERM
 
     @property
     def running(self) -> bool:
@@ -33,7 +34,7 @@ class Child:
 
     def stop(self, grace: float = 10.0) -> int:
         if self.running:
-            self._signal(signal.SIGTERM)
+            self._signal(self.stop_signal)
             try:
                 return self.process.wait(grace)
             except subprocess.TimeoutExpired:
@@ -72,6 +73,7 @@ def start(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60.0,
+    stop_signal: int = signal.SIGTERM,
 ) -> Child:
     """Start `argv` with stdout and stderr appended to `log_path`; return once `ready` matches a new line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,7 @@ def start(
             cwd=cwd,
             start_new_session=True,  # Ctrl-C reaches `run` only; it stops the children in order
         )
-    child = Child(name, process, log_path)
+    child = Child(name, process, log_path, stop_signal=stop_signal)
     try:
         _wait_ready(child, re.compile(ready), offset, timeout)
     except BaseException:  # including Ctrl-C while starting: leave no orphan behind

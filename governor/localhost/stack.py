@@ -116,7 +116,8 @@ class Stack:
         (self.data / "emulator").mkdir(parents=True, exist_ok=True)
         azurite = [str(AZURITE), "--location", str(self.data / "azurite"), "--silent", "--disableTelemetry"]
         azurite += ["--skipApiVersionCheck", "--loose", "--tableHost", "127.0.0.1", "--tablePort"]
-        self._start("azurite", [*azurite, str(self.azurite_port)], r"successfully started", None)
+        # Azurite saves its database on SIGINT only; SIGTERM would drop the last seconds of writes.
+        self._start("azurite", [*azurite, str(self.azurite_port)], r"successfully started", None, signal.SIGINT)
 
         from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
 
@@ -131,8 +132,8 @@ class Stack:
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
         self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
 
-    def _start(self, name: str, argv: list[str], ready: str, env) -> Child:
-        child = start(name, argv, self.logs / f"{name}.log", ready, env=env, cwd=ROOT)
+    def _start(self, name: str, argv: list[str], ready: str, env, stop_signal: int = signal.SIGTERM) -> Child:
+        child = start(name, argv, self.logs / f"{name}.log", ready, env=env, cwd=ROOT, stop_signal=stop_signal)
         self.children.append(child)
         return child
 
