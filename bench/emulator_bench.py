@@ -1,5 +1,5 @@
 """Emulator benchmark: list latency at 1k and 10k sessions (v1 single array and 2021-01-01
-all pages), and creates per second at 1 and 4 clients.
+all pages), and creates per second at 1 and 4 clients (http.client, keep-alive).
 
 The baseline is a trivial GET (`/_emulator/clock`) on the same server in the same run, so the
 ratios mean something on any machine. Run: `python -m bench.emulator_bench [--sizes 1000 10000]`.
@@ -8,6 +8,7 @@ ratios mean something on any machine. Run: `python -m bench.emulator_bench [--si
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import platform
 import statistics
@@ -16,6 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -73,20 +75,31 @@ def run(sizes: list[int], creates: int, client_counts: list[int]) -> dict:
                 row.update(name=name, sessions=size, ratio=round(row["p50_ms"] / baseline["p50_ms"], 1))
                 results["lists"].append(row)
 
+        host, port = urlsplit(url).hostname, urlsplit(url).port
         for clients in client_counts:
             handle.reset()
             token = arr.token()
 
             def create_many(n, token=token):
-                client = Arr(url, handle.account_id, handle.account_key)
-                client._token = token
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                body = b'{"maxLeaseTimeMinutes": 60, "size": "Standard"}'
                 for _ in range(n):
-                    assert client.put(f"b-{uuid.uuid4().hex}", 60).status_code == 201
+                    path = f"/accounts/{handle.account_id}/sessions/b-{uuid.uuid4().hex}?api-version=2021-01-01"
+                    connection.request("PUT", path, body, headers)
+                    response = connection.getresponse()
+                    response.read()
+                    assert response.status == 201
+                connection.close()
 
             def get_many(n):
-                session = requests.Session()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
                 for _ in range(n):
-                    session.get(f"{url}/_emulator/clock").raise_for_status()
+                    connection.request("GET", "/_emulator/clock")
+                    response = connection.getresponse()
+                    response.read()
+                    assert response.status == 200
+                connection.close()
 
             per_client = creates // clients
             rates = {}

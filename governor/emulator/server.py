@@ -8,6 +8,7 @@ import ssl
 import sys
 import time
 import traceback
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -106,7 +107,11 @@ class Handler(BaseHTTPRequestHandler):
         # http.server's own errors (bad request line, oversized headers) in our JSON shape.
         self.close_connection = True
         self.request_version = "HTTP/1.1"  # http.server would otherwise answer a garbled line without a status line
-        self._send(Response.json(code, error_body("BadRequest" if code == 400 else str(code), message or "")), None)
+        try:
+            name = HTTPStatus(code).phrase.title().replace(" ", "").replace("-", "")
+        except ValueError:
+            name = f"Status{code}"
+        self._send(Response.json(code, error_body(name, message or name)), None)
 
     def do_GET(self):
         self._dispatch()
