@@ -357,7 +357,9 @@ class Sweeper:
             applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
             if rules.ceil_minutes(applied.max_lease) < rules.ceil_minutes(target):
                 # ARR refuses this lease for good: give the reservation back rather than retry forever
-                self.store.revert_extension(item.project, item.session_id, applied.max_lease, now)
+                revert = getattr(self.store, "revert_extension", None)  # optional in the port's first version
+                if revert is not None:
+                    revert(item.project, item.session_id, applied.max_lease, now)
                 raise
         item.decision.figures["applied_lease_minutes"] = rules.minutes(applied.max_lease)
 
@@ -444,7 +446,8 @@ class Sweeper:
             if policy is None or not policy.webhook_url:
                 continue
             events = []
-            if item.decision.event and (item.outcome == "ok" or item.decision.event in ("warn", "refused")):
+            done = item.outcome == "ok" or item.decision.dry_run
+            if item.decision.event and (done or item.decision.event in ("warn", "refused")):
                 events.append((item.decision.event, item.decision.reason))
             if item.decision.warning:
                 events.append(("warn", item.decision.warning))
