@@ -43,6 +43,12 @@ class BoundedRetry(Retry):
         kw.setdefault("started", self.started)
         return super().new(**kw)
 
+    def get_retry_after(self, response):
+        try:
+            return super().get_retry_after(response)
+        except Exception:  # a malformed Retry-After falls back to our own backoff
+            return None
+
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         started = self.started if self.started is not None else time.monotonic()
         retry = super().increment(method, url, response, error, _pool, _stacktrace)

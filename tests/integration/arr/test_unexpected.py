@@ -27,6 +27,8 @@ class Misbehaving(BaseHTTPRequestHandler):
         data = body.encode()
         self.send_response(status)
         self.send_header("MS-CV", "odd.0")
+        if status == 503:
+            self.send_header("Retry-After", "when-it-suits-us")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -90,3 +92,11 @@ def test_error_status_with_a_non_json_body_keeps_the_status(odd_arr):
     with pytest.raises(ArrRequestError) as caught:
         odd_arr("/s", 400, "bad things").get("s")
     assert caught.value.status == 400 and caught.value.ms_cv == "odd.0"
+
+
+def test_malformed_retry_after_falls_back_to_backoff(odd_arr):
+    from governor.arr.errors import ArrUnavailable
+
+    with pytest.raises(ArrUnavailable) as caught:
+        odd_arr("/s", 503, "").get("s")
+    assert caught.value.status == 503 and caught.value.retry_after is None
