@@ -336,6 +336,26 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"extend {sid} in {project}")
 
+    def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
+        """Undo `extend` when ARR refused the new lease: back to `lease`, extra reservation released."""
+        sid = check_key("sessionId", session_id)
+
+        def round_():
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            row, entry = self._open_entry(part, sid)
+            if row is None or entry.lease <= lease:
+                return entry
+            extra = cost_of(entry.rate, whole_minutes(entry.lease)) - cost_of(entry.rate, whole_minutes(lease))
+            refund = min(extra, entry.reserved)
+            shorter = replace(
+                entry, lease=lease, reserved=entry.reserved - refund, extensions=max(entry.extensions - 1, 0)
+            )
+            change = Change(entries=[write_op(entry_to_entity(shorter, open_key(sid)), row)], held_delta=-refund)
+            results = self._commit(part, change)
+            return replace(shorter, etag=result_etag(results, 1))
+
+        return self._retry(round_, f"revert extension of {sid} in {project}")
+
     def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session_id)
         elapsed = check_minutes(elapsed_minutes)

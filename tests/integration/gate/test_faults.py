@@ -83,9 +83,6 @@ class UpdateFails:
         raise ArrUnavailable("ARR is down", status=503)
 
 
-@pytest.mark.skipif(
-    not hasattr(TableStore, "revert_extension"), reason="TableStore.revert_extension (StorePort) not implemented yet"
-)
 def test_arr_refusing_the_lease_update_gives_the_extension_back(gate):
     key = gate.project()
     sid = gate.create("alpha", key).body["sessionId"]
