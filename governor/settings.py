@@ -206,6 +206,12 @@ class Settings:
             if raw is None:
                 self._values[setting.name] = None
                 continue
+            if setting.secret and raw.startswith("@Microsoft.KeyVault("):
+                # The platform leaves the reference text in place when it cannot resolve it.
+                raise SettingsError(
+                    f"setting {setting.name} is an unresolved Key Vault reference: check the secret exists "
+                    "and the app's identity has Key Vault Secrets User"
+                )
             try:
                 self._values[setting.name] = setting.parse(raw)
             except (ValueError, json.JSONDecodeError) as exc:
