@@ -18,6 +18,7 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -285,6 +286,10 @@ def test_project_dashboard_needs_the_project_key_and_shows_only_that_project(bro
     status, body = call(url)
     assert status == 401 and json.loads(body)["type"].endswith("unauthorized")
     assert call(url, headers={"X-Api-Key": "wrong"})[0] == 403
+    unknown = call(url.replace("/alpha/", "/nope/"), headers={"X-Api-Key": seeded["key"]})
+    assert unknown[0] == 404 and json.loads(unknown[1])["type"].endswith("unknown-project")
+    hostile = call(url.replace("/alpha/", "/%3Cscript%3E/"), headers={"X-Api-Key": seeded["key"]})
+    assert hostile[0] == 400 and "<script>" not in hostile[1]
 
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"X-Api-Key": seeded["key"]}})
@@ -299,3 +304,87 @@ def test_project_dashboard_needs_the_project_key_and_shows_only_that_project(bro
     assert HOSTILE_REASON not in browser.page_source
     assert seeded["key"] not in browser.page_source
     assert re.search(r"Governor health", browser.page_source)
+
+
+# ---------------------------------------------------------------- collect over the real store (no browser)
+def _session(store, project: str, size: VmSize, start: datetime, lease_minutes: int = 180) -> str:
+    from datetime import timedelta
+
+    from governor.model import LedgerEntry, LedgerState, Session, SessionStatus
+
+    policy = store.get_project(project)
+    sid = str(uuid.uuid4())
+    entry = LedgerEntry(
+        project=project,
+        session_id=sid,
+        account="default",
+        size=size,
+        state=LedgerState.PENDING,
+        requested_at=start,
+        lease=timedelta(minutes=lease_minutes),
+        rate=policy.rate(size),
+    )
+    store.reserve(project, entry, lambda snapshot: 0, start)
+    lease = timedelta(minutes=lease_minutes)
+    store.activate(project, sid, Session(sid, "default", SessionStatus.READY, size, timedelta(0), lease))
+    return sid
+
+
+def test_collect_reads_a_month_through_the_real_store(store, azurite, table_prefix):
+    from datetime import date, timedelta
+
+    from governor.dashboard.collect import collect
+    from governor.dashboard.forecast import sweep_forecast
+    from governor.model import Period, cost_of
+
+    rates = {VmSize.STANDARD: to_micros("3"), VmSize.PREMIUM: to_micros("12")}
+    both = frozenset(VmSize)
+    store.put_project(ProjectPolicy("alpha", allowed_sizes=both, rates=rates, monthly_budget=to_micros("100")))
+    store.put_project(ProjectPolicy("beta", allowed_sizes=both, rates=rates, currency="EUR", daily_budget=to_micros(9)))
+    t = lambda day, hour, minute=0: datetime(2026, 11, day, hour, minute, tzinfo=UTC)  # noqa: E731
+    a = _session(store, "alpha", VmSize.STANDARD, t(3, 10))
+    store.close("alpha", a, 60, "Stopped", t(3, 11))
+    b = _session(store, "alpha", VmSize.PREMIUM, t(15, 23, 30))  # across midnight
+    store.meter("alpha", b, 29, t(15, 23, 59))
+    store.close("alpha", b, 60, "Stopped", t(16, 0, 30))
+    c = _session(store, "beta", VmSize.STANDARD, t(16, 10))
+    store.meter("beta", c, 30, t(16, 10, 30))
+    store.heartbeat("beta", c, t(16, 11, 55))
+    store.append_audit([AuditRecord(t(16, 10), "sweep", "alpha", b, "stop", "idle")])
+    store.append_audit([AuditRecord(t(16, 11), "sweep", "beta", c, "leave", "ok")])
+    _plant_hostile_text(store, azurite, table_prefix)
+
+    now = t(16, 12)
+    forecast = sweep_forecast(timedelta(minutes=10))
+    board = collect(store, now, forecast=forecast, stale_after=timedelta(minutes=3))
+
+    assert board.unreadable == (HOSTILE,)
+    month = {(r.project, r.period): r for r in board.budgets}
+    premium_day_15 = cost_of(rates[VmSize.PREMIUM], 29)
+    assert month[("alpha", Period.MONTH)].spent == to_micros(3) + to_micros(12)
+    assert month[("beta", Period.DAY)].spent == to_micros("1.5") and month[("beta", Period.DAY)].budget == to_micros(9)
+    usd = next(s for s in board.costs if s.currency == "USD")
+    by_day = {d.day: d.by_size for d in usd.days}
+    assert by_day[date(2026, 11, 3)] == {"Standard": to_micros(3), "Premium": 0}
+    assert by_day[date(2026, 11, 15)] == {"Standard": 0, "Premium": premium_day_15}
+    assert by_day[date(2026, 11, 16)] == {"Standard": 0, "Premium": to_micros(12) - premium_day_15}
+    assert usd.total == month[("alpha", Period.MONTH)].spent  # the days add up to the month
+    eur = next(s for s in board.costs if s.currency == "EUR")
+    assert eur.total == to_micros("1.5") and eur.sizes == ("Standard",)
+    assert [(s.project, s.session_id, s.remaining, s.next_action, s.next_reason) for s in board.sessions] == [
+        ("beta", c, timedelta(minutes=150), "leave", "ok")
+    ]
+    idle_later = collect(store, t(16, 12, 30), forecast=forecast, stale_after=timedelta(minutes=3))
+    assert (idle_later.sessions[0].next_action, idle_later.sessions[0].next_reason) == ("stop", "idle")
+    assert {d.project for d in board.decisions} == {"alpha", "beta", HOSTILE}
+
+    alpha_only = collect(
+        store,
+        now,
+        forecast=forecast,
+        stale_after=timedelta(minutes=3),
+        policies=[store.get_project("alpha")],
+        scope="alpha",
+    )
+    assert [d.reason for d in alpha_only.decisions] == ["idle"] and alpha_only.sessions == ()
+    assert [s.currency for s in alpha_only.costs] == ["USD"] and alpha_only.unreadable == ()
