@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.fixtures.emulator import ROOT, EmulatorHandle, start_emulator, stop_emulator
+from tests.fixtures.emulator import ROOT, EmulatorHandle, emulator_stderr, start_emulator, stop_emulator
 from tests.integration.emulator.client import Arr
 
 FLAGS = [
@@ -114,3 +114,18 @@ def test_unreadable_state_file_exits_1(tmp_path):
     )
     assert result.returncode == 1
     assert "state file" in result.stderr
+
+
+def test_request_log_never_holds_keys_or_tokens():
+    process, url = start_emulator("--log-requests")
+    try:
+        handle = EmulatorHandle(url)
+        arr = Arr(url, handle.account_id, handle.account_key)
+        token = arr.token()
+        arr.put("logged", 15)
+    finally:
+        stop_emulator(process)
+    log = emulator_stderr(process)
+    assert "PUT /accounts/" in log
+    assert handle.account_key not in log
+    assert token not in log and token.split(".")[2] not in log
