@@ -212,13 +212,14 @@ def _decisions(board: Dashboard) -> str:
     )
 
 
-def render_page(board: Dashboard, refresh_seconds: int = 60) -> str:
+def render_page(board: Dashboard, refresh_seconds: int | None = None) -> str:
+    """`refresh_seconds`: reload that often; opt-in, since an unasked reload disrupts screen readers."""
     title = f"{board.scope} · ARR usage" if board.scope else "ARR lease governor · usage"
+    refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">{refresh}'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(when(board.generated_at))}; '
         "session figures are as of the last sweep's metering.</p></header>"

@@ -20,13 +20,30 @@ HEADERS = {
 bp = func.Blueprint()
 
 
-def _page(policies=None, scope: str | None = None) -> func.HttpResponse:
+REFRESH_RANGE = (10, 3600)  # seconds accepted in ?refresh=
+
+
+def refresh_of(req: func.HttpRequest) -> int | None:
+    """The opt-in reload interval from `?refresh=SECONDS`, naming the field when it is bad."""
+    from governor.service.ports import Refusal
+
+    text = req.params.get("refresh")
+    if text is None or text == "":
+        return None
+    low, high = REFRESH_RANGE
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Refusal("bad-request", f"refresh: must be whole seconds from {low} to {high}", {"field": "refresh"})
+    return int(text)
+
+
+def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> func.HttpResponse:
     from governor.dashboard.collect import collect
     from governor.dashboard.forecast import sweep_forecast
     from governor.dashboard.page import CSP, render_page
     from governor.service.context import get_context
     from governor.service.gate import sweep_interval
 
+    refresh = refresh_of(req)
     context = get_context()
     settings = context.settings
     now = context.clock()
@@ -43,7 +60,7 @@ def _page(policies=None, scope: str | None = None) -> func.HttpResponse:
         scope=scope,
     )
     return func.HttpResponse(
-        render_page(board),
+        render_page(board, refresh),
         status_code=200,
         mimetype="text/html",
         charset="utf-8",
@@ -53,7 +70,7 @@ def _page(policies=None, scope: str | None = None) -> func.HttpResponse:
 
 @bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 def dashboard(req: func.HttpRequest) -> func.HttpResponse:
-    return http.serve(req, _page)
+    return http.serve(req, lambda: _page(req))
 
 
 @bp.route(route="projects/{project}/dashboard", methods=["GET"])
@@ -65,6 +82,6 @@ def project_dashboard(req: func.HttpRequest) -> func.HttpResponse:
         context = get_context()
         gate = GateService(context.store, context.arr, context.clock)
         policy = gate.authorize(req.route_params.get("project", ""), http.caller(req))
-        return _page([policy], scope=policy.name)
+        return _page(req, [policy], scope=policy.name)
 
     return http.serve(req, action)

@@ -230,6 +230,10 @@ def test_admin_dashboard_in_chromium_matches_the_usage_api(browser, served, seed
     day = next(p for p in usage["periods"] if p["period"] == "day")
     assert Decimal(str(month["spent"])) > 0  # the sweep metered the session
 
+    bad = call(f"{served}/api/dashboard?code={DEV_MASTER_KEY}&refresh=1")
+    assert bad[0] == 400 and json.loads(bad[1])["field"] == "refresh"
+    assert 'http-equiv="refresh" content="30"' in call(f"{served}/api/dashboard?code={DEV_MASTER_KEY}&refresh=30")[1]
+    assert call(f"{served}/api/dashboard?code={DEV_FUNCTION_KEY}")[0] == 401  # the admin page needs the master key
     browser.get(f"{served}/api/dashboard?code={DEV_MASTER_KEY}")
     assert browser.title == "ARR lease governor · usage", browser.page_source[:3000]
     assert console_errors(browser) == []

@@ -178,3 +178,8 @@ def test_chart_colours_contrast_with_the_white_page_and_text_reads():
         assert _contrast(colour, "#ffffff") >= 4.5, colour  # WCAG 1.4.3, text
     page = render_page(sample_dashboard())
     assert 'stroke="#ffffff" stroke-width="1"><title>' in page  # stacked segments are parted
+
+
+def test_reload_is_opt_in():
+    assert 'http-equiv="refresh"' not in render_page(sample_dashboard())
+    assert '<meta http-equiv="refresh" content="60">' in render_page(sample_dashboard(), refresh_seconds=60)
