@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request, not_found
-from governor.emulator.http import API_VERSIONS, Request, Response
 from governor.emulator.jsonbody import as_int, as_str, parse_object, require
+from governor.emulator.messages import API_VERSIONS, Request, Response
 from governor.emulator.render import session_2021
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound
 from governor.model import VmSize

@@ -7,8 +7,8 @@ from datetime import timedelta
 from governor.emulator import faults as faults_mod
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request
-from governor.emulator.http import Request, Response
 from governor.emulator.jsonbody import as_int, as_str, parse_object, require
+from governor.emulator.messages import Request, Response
 from governor.emulator.render import truth
 from governor.emulator.store import SessionConflict
 from governor.model import SessionStatus, VmSize

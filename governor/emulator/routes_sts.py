@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from governor.emulator.app import Emulator
-from governor.emulator.http import Request, Response
+from governor.emulator.messages import Request, Response
 
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 

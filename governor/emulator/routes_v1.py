@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request, not_found
-from governor.emulator.http import Request, Response
 from governor.emulator.jsonbody import as_str, parse_object, require
+from governor.emulator.messages import Request, Response
 from governor.emulator.render import session_v1
 from governor.emulator.store import LeaseNotLarger, SessionNotActive, SessionNotFound
 from governor.model import VmSize

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from governor.emulator import MAX_BODY_BYTES, routes_2021, routes_admin, routes_sts, routes_v1
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError
-from governor.emulator.http import (
+from governor.emulator.messages import (
     SUPPORTED_VERSIONS_HEADER,
     Request,
     Response,
