@@ -57,6 +57,9 @@ def test_budget_exhausted(gate):
     assert_problem(reply, 402, "budget-exhausted")
     assert reply.body["remainingBudget"] == "5.000000"
     assert gate.open_sessions_in_arr() == [] and gate.store.list_entries("alpha", include_closed=True) == []
+    audit = gate.store.recent_audit(project="alpha")
+    assert [(a.source, a.action, a.reason) for a in audit] == [("gate", "refuse", "budget-exhausted")]
+    assert key not in str(audit)
 
 
 def test_extension_denied_at_the_hard_cap(gate):
