@@ -45,7 +45,7 @@ log = logging.getLogger("governor.sweep")
 
 LOCK_NAME = "sweep"
 LOCK_TTL = timedelta(minutes=10)  # the Functions timeout: a crashed run's lock lapses by then
-CHECKPOINT_MINUTES = 5  # meter a project when a session has this many uncharged minutes (or sooner, see _meter)
+CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see _meter)
 MAX_ERRORS = 20
 
 
@@ -136,13 +136,41 @@ class Sweeper:
     def _run(self, now: datetime) -> dict:
         timer = time.monotonic()
         errors: list[str] = []
-        previous = self._previous_start()
-        window = None if previous is None else _whole_minutes_window(now - previous)
-        options = SweepOptions(warn_before=self.config.warn_before, dry_run=self.config.dry_run, window=window)
-        snapshot = self.store.snapshot(now)
-        live, listed_ok = self._list_all(errors)
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
+            # the three reads are independent: ARR's lists, the ledger snapshot, the last health row
+            snapshot_read = pool.submit(self.store.snapshot, now)
+            previous_read = pool.submit(self._previous_start)
+            live, listed_ok = self._list_all(errors, pool)
+            snapshot, previous = snapshot_read.result(), previous_read.result()
+            window = None if previous is None else _whole_minutes_window(now - previous)
+            options = SweepOptions(warn_before=self.config.warn_before, dry_run=self.config.dry_run, window=window)
+            entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
+            items, managed, to_look_up = self._join(entries, live, listed_ok, now, options)
 
-        entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
+            items.extend(pool.map(lambda e: self._look_up(e, now, errors), to_look_up))
+            items.extend(self._unmanaged(live, entries, snapshot.projects, options))
+            usage = self._effective_usage(snapshot, managed)
+            burn = self._burn_rates(managed)
+            for entry, session in managed:
+                policy = snapshot.projects.get(entry.project)
+                decision = rules.decide(
+                    session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0)
+                )
+                items.append(self._item(entry, decision, session, policy))
+            metered = self._meter(managed, now, errors, pool)
+            list(pool.map(lambda item: self._act(item, now), [i for i in items if i.decision.acts]))
+
+        finished = self.clock()
+        report = self._report(now, finished, items, live, metered, errors)
+        report["durationMs"] = round((time.monotonic() - timer) * 1000)
+        self._audit(items, now, report)
+        self._record(report)
+        self._notify(items, snapshot.projects, now)
+        log.info(json.dumps({"event": "sweep", **report}, default=str))
+        return report
+
+    def _join(self, entries, live, listed_ok, now, options):
+        """Split the ledger's open entries: managed (listed), to look up (vanished or stale pending)."""
         items: list[Item] = []
         managed: list[tuple[LedgerEntry, Session]] = []
         to_look_up: list[LedgerEntry] = []
@@ -160,29 +188,7 @@ class Sweeper:
                 to_look_up.append(entry)
             else:
                 managed.append((entry, session))
-
-        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
-            items.extend(pool.map(lambda e: self._look_up(e, now, errors), to_look_up))
-            items.extend(self._unmanaged(live, entries, snapshot.projects, options))
-            usage = self._effective_usage(snapshot, managed)
-            burn = self._burn_rates(managed)
-            for entry, session in managed:
-                policy = snapshot.projects.get(entry.project)
-                decision = rules.decide(
-                    session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0)
-                )
-                items.append(self._item(entry, decision, session, policy))
-            metered = self._meter(managed, items, now, errors)
-            list(pool.map(lambda item: self._act(item, now), [i for i in items if i.decision.acts]))
-
-        finished = self.clock()
-        report = self._report(now, finished, items, live, metered, errors)
-        report["durationMs"] = round((time.monotonic() - timer) * 1000)
-        self._audit(items, now, report)
-        self._record(report)
-        self._notify(items, snapshot.projects, now)
-        log.info(json.dumps({"event": "sweep", **report}, default=str))
-        return report
+        return items, managed, to_look_up
 
     def _previous_start(self) -> datetime | None:
         try:
@@ -195,15 +201,20 @@ class Sweeper:
         except (TypeError, ValueError):
             return None
 
-    def _list_all(self, errors: list[str]) -> tuple[dict[tuple[str, str], Session], set[str]]:
+    def _list_all(self, errors: list[str], pool) -> tuple[dict[tuple[str, str], Session], set[str]]:
         arr_error, _, _ = _arr_errors()
-        live: dict[tuple[str, str], Session] = {}
-        listed_ok: set[str] = set()
-        for name, client in self.arr.items():
+
+        def list_one(name: str):
             try:
-                sessions = client.list()
+                return name, self.arr[name].list()
             except arr_error as exc:
                 errors.append(f"list {name}: {exc}"[:300])
+                return name, None
+
+        live: dict[tuple[str, str], Session] = {}
+        listed_ok: set[str] = set()
+        for name, sessions in pool.map(list_one, list(self.arr)):
+            if sessions is None:
                 continue
             listed_ok.add(name)
             for session in sessions:
@@ -270,14 +281,15 @@ class Sweeper:
         return burn
 
     # ------------------------------------------------------------------ meter
-    def _meter(self, managed, items: list[Item], now: datetime, errors: list[str]) -> int:
+    def _meter(self, managed, now: datetime, errors: list[str], pool: ThreadPoolExecutor) -> int:
         """Write checkpoints for projects that need them: writes follow changes, not session count.
 
-        A project is metered when one of its sessions has `checkpoint_minutes` uncharged, when the
-        sweep acts on it, or near the end of the UTC day (so minutes land in the right day).
-        Cost is cost_of(rate, cumulative minutes), so deferring a checkpoint never changes a total.
+        A project is metered when one of its sessions has `checkpoint_minutes` uncharged, or near
+        the end of the UTC day (so minutes land in the right day). Cost is cost_of(rate, cumulative
+        minutes), so deferring a checkpoint never changes a total; decisions meanwhile use usage as
+        if metered now, and the gate's `budget - spent - reserved` is the same either way (metering
+        moves money from a session's reservation to spent). Projects are metered in parallel.
         """
-        acting = {i.project for i in items if i.decision.acts}
         near_day_end = (now + timedelta(minutes=self.config.checkpoint_minutes + 1)).date() != now.date()
         per_project: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
         due: set[str] = set()
@@ -289,20 +301,17 @@ class Sweeper:
             per_project[entry.project].append((entry.project, entry.session_id, elapsed))
             if behind >= self.config.checkpoint_minutes:
                 due.add(entry.project)
-        charges = [
-            charge
-            for project, rows in per_project.items()
-            if project in due or project in acting or near_day_end
-            for charge in rows
-        ]
-        if not charges:
-            return 0
-        try:
-            return self.store.meter_many(charges, now)
-        except Exception as exc:
-            errors.append(f"meter: {type(exc).__name__}: {exc}"[:300])
-            log.warning("metering failed; the next sweep charges the same minutes: %s", type(exc).__name__)
-            return 0
+        batches = [rows for project, rows in per_project.items() if project in due or near_day_end]
+
+        def meter(rows) -> int:
+            try:
+                return self.store.meter_many(rows, now)
+            except Exception as exc:
+                errors.append(f"meter {rows[0][0]}: {type(exc).__name__}"[:300])
+                log.warning("metering failed; the next sweep charges the same minutes: %s", type(exc).__name__)
+                return 0
+
+        return sum(pool.map(meter, batches))
 
     # ------------------------------------------------------------------ act
     def _act(self, item: Item, now: datetime) -> None:
