@@ -1,0 +1,192 @@
+"""Cold start benchmark: what the platform pays when it imports function_app in a new worker.
+
+1. `import function_app` against the bare baseline `import azure.functions` alone, each timed
+   inside a fresh interpreter (runs interleaved so load on the box hits both alike), medians.
+   Target: ratio <= 1.15.
+2. The first request after that import, in a fresh interpreter against a running Azurite and
+   ARR emulator: GET /api/health (storage read + ARR list: SDK imports, token, connections)
+   and GET /api/openapi.json (no I/O), called through `get_user_function()`; the second
+   request of the same interpreter is the warm baseline beside it.
+
+Run: `python -m bench.cold_start_bench [--runs N] [--request-runs N] [--json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET_RATIO = 1.15
+
+IMPORT_PROBE = """
+import sys, time
+start = time.perf_counter()
+import {module}
+print(time.perf_counter() - start)
+"""
+
+REQUEST_PROBE = """
+import json, sys, time
+start = time.perf_counter()
+import function_app
+imported = time.perf_counter() - start
+import azure.functions as func
+from governor.functions.openapi import registered_functions
+name, route = sys.argv[1], sys.argv[2]
+handler = {f.get_function_name(): f for f in registered_functions(function_app.app)}[name].get_user_function()
+timings = []
+for _ in range(2):
+    request = func.HttpRequest(method="GET", url="http://localhost/api/" + route, headers={}, body=b"")
+    began = time.perf_counter()
+    response = handler(request)
+    timings.append((time.perf_counter() - began, response.status_code))
+print(json.dumps({"import": imported, "first": timings[0], "second": timings[1]}))
+"""
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARR_", "GOVERNOR_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the platform imports from cached bytecode
+    env.update({"PYTHONPATH": str(ROOT)}, **(extra or {}))
+    return env
+
+
+def run_probe(code: str, *args: str, env: dict[str, str]) -> tuple[str, float]:
+    """(stdout, whole-process wall seconds) of a fresh interpreter running `code`."""
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    wall = time.perf_counter() - began
+    if result.returncode != 0:
+        raise RuntimeError(f"probe failed ({result.returncode}): {result.stderr[-2000:]}")
+    return result.stdout.strip().splitlines()[-1], wall
+
+
+def measure_imports(runs: int) -> dict:
+    env = child_env()
+    samples: dict[str, dict[str, list[float]]] = {
+        m: {"import": [], "process": []} for m in ("azure.functions", "function_app")
+    }
+    for module in samples:  # warm the file cache and __pycache__ once, untimed
+        run_probe(IMPORT_PROBE.format(module=module), env=env)
+    for _ in range(runs):
+        for module, sample in samples.items():
+            out, wall = run_probe(IMPORT_PROBE.format(module=module), env=env)
+            sample["import"].append(float(out))
+            sample["process"].append(wall)
+    medians = {m: {k: statistics.median(v) for k, v in s.items()} for m, s in samples.items()}
+    return {
+        "runs": runs,
+        "median_ms": {m: {k: round(v * 1000, 1) for k, v in s.items()} for m, s in medians.items()},
+        "import_ratio": round(medians["function_app"]["import"] / medians["azure.functions"]["import"], 3),
+        "process_ratio": round(medians["function_app"]["process"] / medians["azure.functions"]["process"], 3),
+    }
+
+
+def start_backends():
+    from tests.fixtures.azurite import start_azurite
+    from tests.fixtures.emulator import EmulatorHandle, start_emulator
+
+    azurite = start_azurite()
+    process, url = start_emulator("--startup-seconds", "5", "--time-scale", "1")
+    return azurite, EmulatorHandle(url, process=process)
+
+
+def measure_first_requests(runs: int) -> dict:
+    from tests.fixtures.azurite import stop_azurite
+    from tests.fixtures.emulator import stop_emulator
+
+    azurite, emulator = start_backends()
+    try:
+        env = child_env(
+            {
+                "ARR_ACCOUNT_ID": emulator.account_id,
+                "ARR_ACCOUNT_KEY": emulator.account_key,
+                "ARR_SERVICE_ENDPOINT": emulator.url,
+                "ARR_STS_ENDPOINT": emulator.url,
+                "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
+                "GOVERNOR_TABLE_PREFIX": "cold" + uuid.uuid4().hex[:8],
+            }
+        )
+        # one sweep, so health has a recent sweep and answers 200 rather than "stale"
+        sweep = [sys.executable, "-m", "governor", "sweep", "--json"]
+        subprocess.run(sweep, cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+        results = {}
+        for name, route in (("health", "health"), ("openapi", "openapi.json")):
+            rows = [json.loads(run_probe(REQUEST_PROBE, name, route, env=env)[0]) for _ in range(runs)]
+            first = statistics.median(r["first"][0] for r in rows)
+            second = statistics.median(r["second"][0] for r in rows)
+            results[name] = {
+                "runs": runs,
+                "statuses": sorted({r["first"][1] for r in rows} | {r["second"][1] for r in rows}),
+                "import_ms": round(statistics.median(r["import"] for r in rows) * 1000, 1),
+                "first_ms": round(first * 1000, 1),
+                "second_ms": round(second * 1000, 1),
+                "first_over_second": round(first / second, 1) if second else None,
+            }
+        return results
+    finally:
+        stop_emulator(emulator.process)
+        stop_azurite(azurite.process)
+
+
+def table(results: dict) -> str:
+    imports = results["imports"]
+    lines = [
+        f"machine: {results['machine']}; load average at start {results['load']}; {imports['runs']} runs each",
+        "",
+        "| import (fresh interpreter) | median import ms | median process ms |",
+        "|---|---:|---:|",
+    ]
+    for module, median in imports["median_ms"].items():
+        lines.append(f"| {module} | {median['import']} | {median['process']} |")
+    verdict = "met" if imports["import_ratio"] <= TARGET_RATIO else "MISSED"
+    lines += [
+        f"| **ratio function_app / azure.functions** | **{imports['import_ratio']}** "
+        f"(target <= {TARGET_RATIO}: {verdict}) | {imports['process_ratio']} |",
+        "",
+        "| first request after import | status | import ms | first ms | second ms | first / second |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, row in results.get("requests", {}).items():
+        statuses = ",".join(map(str, row["statuses"]))
+        lines.append(
+            f"| {name} | {statuses} | {row['import_ms']} | {row['first_ms']} | {row['second_ms']} "
+            f"| {row['first_over_second']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="fresh interpreters per import (default 10)")
+    parser.add_argument("--request-runs", type=int, default=5, help="fresh interpreters per route (default 5)")
+    parser.add_argument("--no-requests", action="store_true", help="skip the first-request part (no Azurite needed)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load": round(os.getloadavg()[0], 1),
+        "imports": measure_imports(args.runs),
+    }
+    if not args.no_requests:
+        results["requests"] = measure_first_requests(args.request_runs)
+    print(json.dumps(results, indent=2) if args.json else table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
