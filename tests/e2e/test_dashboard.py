@@ -83,8 +83,10 @@ def console_errors(driver) -> list[dict]:
 def _start(command: list[str], env: dict, timeout: float = 30) -> tuple[subprocess.Popen, str]:
     """Start a `python -m governor` server; its URL is on the stdout line `listening on URL`.
     stdout is drained for the process's life so it can never block on a full pipe."""
-    stderr = tempfile.NamedTemporaryFile(prefix="serve-", suffix=".err", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"dashboard-{command[3]}.log"  # the server's stderr, kept for a failed run
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
     url: list[str] = []
     listening = threading.Event()
 
@@ -98,7 +100,7 @@ def _start(command: list[str], env: dict, timeout: float = 30) -> tuple[subproce
     if not listening.wait(timeout):
         process.kill()
         process.wait()
-        raise RuntimeError(f"{command[3]} did not start:\n{Path(stderr.name).read_text(errors='replace')}")
+        raise RuntimeError(f"{command[3]} did not start:\n{log.read_text(errors='replace')}")
     return process, url[0]
 
 
