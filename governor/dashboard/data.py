@@ -260,6 +260,12 @@ def _as_datetime(value: object) -> datetime | None:
     return None
 
 
+def _fact(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
 def health_of(report: Mapping | None, now: datetime, stale_after: timedelta) -> Health:
     """The sweep's health row as figures: when it last ran, how long ago, how many errors."""
     if not report:
@@ -278,7 +284,7 @@ def health_of(report: Mapping | None, now: datetime, stale_after: timedelta) -> 
             break
     age = now - at if at else None
     facts = tuple(
-        (str(k), str(v)) for k, v in sorted(report.items()) if isinstance(v, str | int | float | bool) or v is None
+        (str(k), _fact(v)) for k, v in sorted(report.items()) if isinstance(v, str | int | float | bool) or v is None
     )
     return Health(at, age, errors, age is None or age > stale_after, facts)
 

@@ -190,5 +190,6 @@ def test_health_from_the_sweep_report(report, age, errors, stale):
 
 
 def test_health_facts_keep_scalars_only():
-    health = health_of({"at": "2026-11-15T23:59:00Z", "errors": 0, "detail": {"x": 1}, "note": "ok"}, NOW, timedelta(1))
-    assert dict(health.facts) == {"at": "2026-11-15T23:59:00Z", "errors": "0", "note": "ok"}
+    report = {"at": "2026-11-15T23:59:00Z", "errors": 0, "detail": {"x": 1}, "note": "ok", "dryRun": False, "x": None}
+    health = health_of(report, NOW, timedelta(1))
+    assert dict(health.facts) == {"at": "2026-11-15T23:59:00Z", "errors": "0", "note": "ok", "dryRun": "no", "x": ""}
