@@ -78,6 +78,17 @@ class ReadsRepo(LedgerRepo):
         spent = get(row, "Spent", 0) if row is not None else 0
         return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved)
 
+    def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
+        """Spent per period for keys first_key..last_key (inclusive), one range query; missing periods
+        are absent and `reserved` is 0 (holds belong to the present, not to history)."""
+        check_key("project", project)
+        params = {"pk": project, "lo": usage_key(period.value, first_key), "hi": usage_key(period.value, last_key)}
+        rows = self._query(
+            self.tables.ledger, "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi", params, ["Key", "Spent"]
+        )
+        budget = budget_of(self.get_project(project), period)  # type: ignore[attr-defined]
+        return [Usage(project, period, get(row, "Key"), budget, spent=get(row, "Spent", 0)) for row in rows]
+
     def snapshot(self, now: datetime) -> LedgerSnapshot:
         policies = {
             policy.name: policy

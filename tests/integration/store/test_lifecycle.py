@@ -129,3 +129,13 @@ def test_operations_on_missing_entries(demo):
         demo.activate("demo", "nope", session("x"))
     with pytest.raises(ValueError):
         demo.close("demo", "nope", 3, "Bogus", NOW)
+
+
+def test_revert_extension_gives_the_extra_reservation_back(demo):
+    reserve(demo, "s1", lease_minutes=60)
+    demo.extend("demo", "s1", lambda entry, usage: timedelta(minutes=90), NOW)
+    reverted = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW)
+    assert reverted.lease == timedelta(minutes=60) and reverted.extensions == 0
+    assert reverted.reserved == cost_of(RATE, 60) == held(demo)
+    again = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW)
+    assert again.reserved == cost_of(RATE, 60) == held(demo)

@@ -46,3 +46,19 @@ def test_a_new_day_starts_at_zero_but_running_reservations_still_count(store):
     assert snapshot.usage[("demo", Period.DAY)].reserved == 12 * MICROS
     assert snapshot.usage[("demo", Period.DAY)].spent == 0
     assert snapshot.usage[("demo", Period.MONTH)].spent == 6 * MICROS
+
+
+def test_usage_history_reads_a_range_of_periods(store):
+    store.put_project(policy())
+    days = [datetime(2030, 4, d, 12, tzinfo=UTC) for d in (1, 2, 4)]
+    for index, day in enumerate(days):
+        reserve(store, f"s{index}", at=day)
+        store.meter("demo", f"s{index}", 10 * (index + 1), day)
+    history = store.usage_history("demo", Period.DAY, "2030-04-02", "2030-04-05")
+    assert [(u.key, u.spent, u.reserved) for u in history] == [
+        ("2030-04-02", cost_of(RATE, 20), 0),
+        ("2030-04-04", cost_of(RATE, 30), 0),
+    ]
+    assert history[0].budget == 100 * MICROS
+    months = store.usage_history("demo", Period.MONTH, "2030-01", "2030-12")
+    assert [(u.key, u.spent) for u in months] == [("2030-04", cost_of(RATE, 60))]
