@@ -30,9 +30,14 @@ def _session(req: func.HttpRequest) -> str:
 
 @bp.route(route=SESSIONS, methods=["POST"])
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
-    return http.serve(
-        req, lambda: http.respond(_gate().request(_project(req), http.caller(req), http.read_json(req)), 202)
-    )
+    def action():
+        from governor.policy.gate import check_idempotency_key
+
+        idempotency_key = check_idempotency_key(req.headers.get("idempotency-key"))
+        session = _gate().request(_project(req), http.caller(req), http.read_json(req), idempotency_key)
+        return http.respond(session, 202)
+
+    return http.serve(req, action)
 
 
 @bp.route(route=SESSIONS, methods=["GET"])

@@ -143,7 +143,15 @@ OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] 
         "SessionRequest",
         202,
         "Session",
-        (*_CLIENT, "size-not-allowed", "lease-too-long", "concurrency-limit", "budget-exhausted", "payload-too-large"),
+        (
+            *_CLIENT,
+            "size-not-allowed",
+            "lease-too-long",
+            "concurrency-limit",
+            "budget-exhausted",
+            "payload-too-large",
+            "conflict",
+        ),
     ),
     "list_sessions": (
         "List the project's sessions (live ARR status merged with the ledger)",
@@ -223,6 +231,15 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in _PARAM.findall(route)
     ]
+    if name == "request_session":
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "description": "a retry with the same key returns the first request's session",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+            }
+        )
     if name == "list_sessions":
         parameters.append({"name": "includeClosed", "in": "query", "schema": {"type": "boolean"}})
     if name == "project_usage":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +44,23 @@ def check_project_name(name: Any) -> str:
     if not isinstance(name, str) or not PROJECT_NAME.match(name):
         raise bad_request("project", "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
     return name
+
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0e2a52-6f1c-4d0e-9a57-0c8e4a1f3d21")
+
+
+def check_idempotency_key(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.match(value):
+        raise bad_request("Idempotency-Key", "must be 1-128 letters, digits, '_', '.', ':' or '-'")
+    return value
+
+
+def session_id_for(project: str, idempotency_key: str) -> str:
+    """The session id a request with this key always gets: a retry finds the first session."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{project}/{idempotency_key}"))
 
 
 def check_session_id(session_id: Any) -> str:

@@ -74,13 +74,19 @@ class GateService:
         return client
 
     # ------------------------------------------------------------ request
-    def request(self, project: str, caller: Caller, body) -> dict:
+    def request(self, project: str, caller: Caller, body, idempotency_key: str | None = None) -> dict:
         policy = self.authorize(project, caller)
         request = rules.parse_session_request(body)
         rules.check_request(policy, request)
         arr = self._client(policy.account)
         now = self.clock()
-        session_id = str(uuid.uuid4())  # shared by the ledger row and the ARR PUT: a crash leaves no orphan
+        # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
+        # a client retry with the same Idempotency-Key finds its first session instead of a second one.
+        session_id = rules.session_id_for(project, idempotency_key) if idempotency_key else str(uuid.uuid4())
+        if idempotency_key:
+            existing = self.store.get_entry(project, session_id)
+            if existing is not None:
+                return self._replay(policy, existing)
         pending = LedgerEntry(
             project=project,
             session_id=session_id,
@@ -108,6 +114,14 @@ class GateService:
             **self._view(policy, entry, session, usage),
             "reservedCost": rules.money(entry.reserved),
         }
+
+    def _replay(self, policy: ProjectPolicy, entry: LedgerEntry) -> dict:
+        if entry.state is LedgerState.PENDING:
+            raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
+        if entry.state is LedgerState.CLOSED and entry.final_status is None:  # released: it never ran
+            raise Refusal("conflict", "the first request with this Idempotency-Key failed; retry with a new key")
+        view = self._view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
+        return {**view, "reservedCost": rules.money(entry.reserved), "replayed": True}
 
     def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
         from governor.arr.errors import ArrError

@@ -94,3 +94,15 @@ def test_arr_refusing_the_lease_update_gives_the_extension_back(gate):
     assert reserved(gate) == before
     assert gate.store.get_entry("alpha", sid).lease.total_seconds() == 3600
     assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 60
+
+
+def test_a_retry_of_a_failed_request_with_the_same_idempotency_key_is_told_to_use_a_new_key(gate):
+    key = gate.project()
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=ONLY_SESSION_PATH)
+    headers = {"Idempotency-Key": "try-1"}
+    assert gate.create("alpha", key, headers=headers).status == 503
+    gate.emulator.clear_faults()
+    retry = gate.create("alpha", key, headers=headers)
+    assert (retry.status, retry.reason) == (409, "conflict")
+    assert gate.create("alpha", key, headers={"Idempotency-Key": "try-2"}).status == 202
+    assert len(gate.open_sessions_in_arr()) == 1 and reserved(gate) == 6_000_000

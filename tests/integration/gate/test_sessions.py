@@ -92,3 +92,19 @@ def test_v1_api_server_chosen_ids_are_recorded_under_arrs_id(gate, monkeypatch):
     stopped = gate.stop("alpha", key, sid)
     assert (stopped.status, stopped.body["costSoFar"]) == (200, "4.000000")  # 40 minutes at 6/h
     assert gate.open_sessions_in_arr() == []
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_session(gate):
+    key = gate.project()
+    other = gate.project("beta")
+    headers = {"Idempotency-Key": "order-42"}
+    first = gate.create("alpha", key, headers=headers)
+    again = gate.create("alpha", key, headers=headers)
+    assert (first.status, again.status) == (202, 202)
+    assert again.body["sessionId"] == first.body["sessionId"] and again.body["replayed"]
+    assert len(gate.open_sessions_in_arr()) == 1
+    assert gate.store.usage("alpha", Period.DAY, created_day(gate)).reserved == 6 * 1_000_000
+    elsewhere = gate.create("beta", other, headers=headers)
+    assert elsewhere.status == 202 and elsewhere.body["sessionId"] != first.body["sessionId"]
+    bad = gate.create("alpha", key, headers={"Idempotency-Key": "has spaces"})
+    assert (bad.status, bad.body["field"]) == (400, "Idempotency-Key")
