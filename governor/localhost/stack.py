@@ -90,8 +90,9 @@ def host_environment(base: dict[str, str], emulator_url: str, azurite_port: int,
 class Stack:
     """The running children, stopped in reverse order."""
 
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, extra_env: dict[str, str] | None = None):
         self.args = args
+        self.extra_env = dict(extra_env or {})  # settings for the function host, e.g. from `demo`
         self.data = Path(args.data_dir).resolve()
         self.logs = self.data / "logs"
         self.children: list[Child] = []
@@ -128,7 +129,8 @@ class Stack:
         self.emulator_url = self._start("emulator", emulator, LISTENING, dict(os.environ)).ready.group(1)
 
         host_port = self._port(self.args.port, "function host", "--port")
-        self.env = host_environment(dict(os.environ), self.emulator_url, self.azurite_port, self.args.sweep_schedule)
+        base = {**os.environ, **self.extra_env}
+        self.env = host_environment(base, self.emulator_url, self.azurite_port, self.args.sweep_schedule)
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
         self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
 
