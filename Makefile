@@ -33,7 +33,7 @@ test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: install
-	$(PY) -m governor run
+	$(PY) -m governor run $(RUN_ARGS)
 
 demo: install
 	$(PY) -m governor demo
