@@ -113,15 +113,17 @@ def validate_schedule(schedule: str) -> str:
 
 def index_functions(app, environ: Mapping[str, str], route_prefix: str = DEFAULT_ROUTE_PREFIX) -> FunctionIndex:
     """Describe every registered function, or raise HostStartupError naming each one in error."""
-    # get_functions() records names on the app and raises on its own second call; start clean.
-    app.functions_bindings = None
     http: list[HttpFunction] = []
     timers: list[TimerFunction] = []
     errors: dict[str, str] = {}
+    # get_functions() records names on the app and raises on its own second call: leave it clean.
+    app.functions_bindings = None
     try:
         functions = app.get_functions()
     except ValueError as exc:
         raise HostStartupError({"function_app": str(exc)}) from None
+    finally:
+        app.functions_bindings = None
     for function in functions:
         name = function.get_function_name()
         if _disabled(name, environ):

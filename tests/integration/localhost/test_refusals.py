@@ -78,3 +78,9 @@ def test_every_error_is_reported_at_once_with_the_host_heading():
         f"admin1: {BUILT_IN_ROUTES}",
         f"admin2: {BUILT_IN_ROUTES}",
     ]
+
+
+def test_indexing_leaves_the_app_indexable_again():
+    app = _app(("one", "one", None))
+    index_functions(app, {})
+    assert [f.get_function_name() for f in app.get_functions()] == ["one"]  # the library's own call still works
