@@ -85,13 +85,15 @@ class EmulatorServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ArrEmulator/1.0"
-    sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
     # One buffered write per response (flushed by http.server after each request), no Nagle:
     # separate header and body segments would meet the client's delayed ACK (~40 ms a call).
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
     server: EmulatorServer
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def setup(self):
         if self.server.ssl_context is not None:
