@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -72,16 +73,19 @@ class StateFile:
         self._thread.start()
 
     def _run(self) -> None:
+        last_write = 0.0
         while not self._stopping.is_set():
             self._dirty.wait()
             if self._stopping.is_set():
                 break
-            self._stopping.wait(COALESCE_SECONDS)
+            self._stopping.wait(max(COALESCE_SECONDS, 2 * last_write))  # big states write less often
             self._dirty.clear()
+            started = time.monotonic()
             try:
                 self.save()
             except OSError as exc:  # keep serving; the next change retries the write
                 print(f"emulator: cannot write state file {self.path}: {exc}", file=sys.stderr)
+            last_write = time.monotonic() - started
 
     def close(self) -> None:
         self._stopping.set()

@@ -219,8 +219,9 @@ class Store:
         self.on_change()
 
     def dump(self) -> list[dict]:
-        with self._lock:
-            return [r.to_json() for r in self._records.values()]
+        with self._lock:  # copy under the lock, serialize outside it: 50k records must not stall requests
+            records = list(self._records.values())
+        return [r.to_json() for r in records]
 
     def load(self, records: list[dict]) -> None:
         with self._lock:
