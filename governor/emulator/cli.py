@@ -16,7 +16,9 @@ ACCOUNT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 def _account(text: str) -> tuple[str, str]:
     account, sep, key = text.partition(":")
     if not sep or not ACCOUNT_ID.match(account) or not key:
-        raise argparse.ArgumentTypeError("expected ACCOUNT_ID:ACCOUNT_KEY (the id a GUID, the key non-empty)")
+        raise argparse.ArgumentTypeError(
+            "expected ACCOUNT_ID:ACCOUNT_KEY (id: letters, digits and hyphens, normally a GUID; key: not empty)"
+        )
     return account.lower(), key
 
 
