@@ -24,11 +24,16 @@ def deploy(template, app_settings, **values) -> dict[str, str]:
     return {**template.deployed_settings(app_settings, {**REQUIRED, **values}, PLACEHOLDERS), **AZURE}
 
 
+def resolved(environ: dict[str, str]) -> dict[str, str]:
+    """What the app sees once the platform has resolved its Key Vault references."""
+    return {k: "resolved-secret" if v.startswith("@Microsoft.KeyVault(") else v for k, v in environ.items()}
+
+
 @pytest.mark.parametrize("auth", ["key", "entra"])
 def test_each_auth_mode_starts_in_dry_run(template, app_settings, auth):
     assert auth in template.decorator("arrAuth", "allowed")
     environ = deploy(template, app_settings, arrAuth=auth)
-    settings = load(environ)
+    settings = load(resolved(environ))
     assert settings["GOVERNOR_DRY_RUN"] is True
     assert settings["GOVERNOR_TABLES_CONNECTION"] is None
     assert accounts_from_settings(settings)["default"].auth == auth
@@ -38,7 +43,7 @@ def test_each_auth_mode_starts_in_dry_run(template, app_settings, auth):
 
 
 def test_switching_dry_run_off_reaches_the_code(template, app_settings):
-    assert load(deploy(template, app_settings, dryRun=False))["GOVERNOR_DRY_RUN"] is False
+    assert load(resolved(deploy(template, app_settings, dryRun=False)))["GOVERNOR_DRY_RUN"] is False
 
 
 FURTHER = [
@@ -56,7 +61,7 @@ def test_a_further_account_reads_its_key_from_the_vault(template, app_settings):
     values = {"arrAuth": "entra", "arrAccounts": FURTHER, "arrAccountKeySecrets": {"ARR_EU_KEY": "arr-eu-key"}}
     environ = deploy(template, app_settings, **values)
     assert environ["ARR_EU_KEY"] == "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=arr-eu-key)"
-    accounts = accounts_from_settings(load(environ))
+    accounts = accounts_from_settings(load(resolved(environ)))
     assert (accounts["default"].auth, accounts["eu"].auth) == ("entra", "key")
     _, vault = template.one("Microsoft.KeyVault/vaults")
     assert template.evaluate(template.condition(vault), values) is True
@@ -66,3 +71,11 @@ def test_a_further_account_without_its_secret_is_refused_by_name(template, app_s
     environ = deploy(template, app_settings, arrAuth="entra", arrAccounts=FURTHER)
     with pytest.raises(AccountError, match="ARR_EU_KEY"):
         accounts_from_settings(load(environ))
+
+
+def test_an_unresolved_vault_reference_stops_the_app_by_name(template, app_settings):
+    from governor.settings import SettingsError
+
+    environ = deploy(template, app_settings, arrAuth="key")
+    with pytest.raises(SettingsError, match="ARR_ACCOUNT_KEY is an unresolved Key Vault reference"):
+        load(environ)
