@@ -150,6 +150,7 @@ def run_size(size: int, azurite) -> dict:
         rows["steady_sweep_s"] = round(statistics.median(steady), 3)
         rows["steady_ratio"] = round(rows["steady_sweep_s"] / (rows["bare_list_s"] + rows["bare_read_s"]), 2)
         rows["steady_transactions"] = max(writes)
+        rows["steady_phases_ms"] = report["phasesMs"]
 
         advance(60)  # minute 5: every session has 5 uncharged minutes
         before = store.transactions

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from governor.model import (
     LedgerEntry,
@@ -80,8 +81,10 @@ class Decision:
         return self.action not in (Action.LEAVE, Action.REPORT, Action.WARN)
 
 
+@lru_cache(maxsize=4096)  # a sweep formats the same few durations thousands of times
 def minutes(value: timedelta) -> float:
-    return round(value.total_seconds() / 60, 3)
+    seconds = value.total_seconds()
+    return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 3)
 
 
 def ceil_minutes(value: timedelta) -> int:

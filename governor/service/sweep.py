@@ -142,6 +142,7 @@ class Sweeper:
             previous_read = pool.submit(self._previous_start)
             live, listed_ok = self._list_all(errors, pool)
             snapshot, previous = snapshot_read.result(), previous_read.result()
+            phases = {"read": time.monotonic()}
             window = None if previous is None else _whole_minutes_window(now - previous)
             options = SweepOptions(warn_before=self.config.warn_before, dry_run=self.config.dry_run, window=window)
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
@@ -157,13 +158,18 @@ class Sweeper:
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0)
                 )
                 items.append(self._item(entry, decision, session, policy))
+            phases["decide"] = time.monotonic()
             metered = self._meter(managed, now, errors, pool)
+            phases["meter"] = time.monotonic()
             list(pool.map(lambda item: self._act(item, now), [i for i in items if i.decision.acts]))
+            phases["act"] = time.monotonic()
 
         finished = self.clock()
         report = self._report(now, finished, items, live, metered, errors)
-        report["durationMs"] = round((time.monotonic() - timer) * 1000)
         self._audit(items, now, report)
+        phases["audit"] = time.monotonic()
+        report["durationMs"] = round((time.monotonic() - timer) * 1000)
+        report["phasesMs"] = _phases(timer, phases)
         self._record(report)
         self._notify(items, snapshot.projects, now)
         log.info(json.dumps({"event": "sweep", **report}, default=str))
@@ -256,20 +262,21 @@ class Sweeper:
 
     def _effective_usage(self, snapshot, managed) -> dict[str, dict[Period, Usage]]:
         """Usage as if every listed session were metered now (metering itself may be deferred)."""
+        spent: Counter[str] = Counter()
+        unheld: Counter[str] = Counter()
+        for entry, session in managed:
+            delta = cost_of(entry.rate, whole_minutes(session.elapsed)) - entry.charged
+            if delta > 0:
+                spent[entry.project] += delta
+                unheld[entry.project] += min(delta, entry.reserved)
         usage: dict[str, dict[Period, Usage]] = defaultdict(dict)
         for name, policy in snapshot.projects.items():
             for period, budget in ((Period.DAY, policy.daily_budget), (Period.MONTH, policy.monthly_budget)):
                 stored = snapshot.usage.get((name, period))
-                key = period.key(snapshot.read_at) if snapshot.read_at else ""
-                base = stored or Usage(name, period, key, budget)
-                usage[name][period] = replace(base, budget=budget)
-        for entry, session in managed:
-            delta = cost_of(entry.rate, whole_minutes(session.elapsed)) - entry.charged
-            if delta <= 0 or entry.project not in usage:
-                continue
-            held = min(delta, entry.reserved)
-            for period, item in usage[entry.project].items():
-                usage[entry.project][period] = replace(item, spent=item.spent + delta, reserved=item.reserved - held)
+                base = stored or Usage(name, period, period.key(snapshot.read_at or self.clock()), budget)
+                usage[name][period] = replace(
+                    base, budget=budget, spent=base.spent + spent[name], reserved=base.reserved - unheld[name]
+                )
         return usage
 
     @staticmethod
@@ -480,6 +487,14 @@ class Sweeper:
             return self.store.webhook_secret(project)
         except Exception:
             return None
+
+
+def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:
+    spans, previous = {}, start
+    for name, at in marks.items():
+        spans[name] = round((at - previous) * 1000)
+        previous = at
+    return spans
 
 
 def _whole_minutes_window(gap: timedelta) -> timedelta:
