@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "projects": ("governor.store.cli", "list, get, set, delete, rotate-key and apply project policies"),
     "serve": ("governor.localhost.cli", "host function_app.py locally (HTTP and timer functions)"),
     "run": ("governor.localhost.stack", "run the whole governor locally: Azurite, ARR emulator, serve"),
-    "demo": ("governor.localhost.demo", "a minute of the governor at work: a scenario through the HTTP API"),
+    "demo": ("governor.demo.cli", "a minute of the governor at work: a scenario through the HTTP API"),
 }
 
 

@@ -1,37 +1,86 @@
-"""`python -m governor demo` (make demo): the scenario's outcomes happen, over the real stack."""
+"""`python -m governor demo`: every outcome of the scenario happens, checked against the governor's
+audit and ledger and against ARR's ground truth (the emulator), not only against the printed text.
+
+The demo CLI attaches (--url) to a stack the test started the way the demo's own stack starts
+(`own_stack`), so the test can inspect that stack once the demo is done.
+"""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import requests
+
+from governor.demo.cli import own_stack
+from governor.model import Period, cost_of, to_micros, utcnow
+
 ROOT = Path(__file__).resolve().parents[2]
+RATES = {("studio", "Premium"): "12.00", ("studio", "Standard"): "3.00", ("lab", "Standard"): "6.00"}
 
 
-def test_demo_scenario_reaches_every_expected_outcome(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "governor", "demo", "--data-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
-    assert "-> 402 budget-exhausted" in out
-    for line in (
-        "[x] a request refused by the gate for budget (402)",
-        "[x] a session kept alive by heartbeats and extended by the sweep",
-        "[x] that session stopped by its client and settled",
-        "[x] a session stopped for idleness",
-        "[x] an unmanaged session found and handled (adopted into lab)",
-        "[x] a session stopped when its project's budget ran out",
-    ):
-        assert line in out
-    report = out.split("Usage report", 1)[1]
-    assert "studio   day" in report and "lab      day" in report
-    sessions = out.split("\nSessions\n", 1)[1].split("\nOutcomes", 1)[0].splitlines()
-    assert sorted(line.split()[0] for line in sessions if line.strip()) == ["A", "C", "U"]
-    assert all(" Stopped " in line for line in sessions if line.strip())  # nothing left running
+@pytest.fixture(scope="module")
+def played(tmp_path_factory):
+    with own_stack(tmp_path_factory.mktemp("demo-stack"), out=sys.stderr) as target:
+        argv = [sys.executable, "-m", "governor", "demo", "--url", target.base, "--emulator-url", target.emulator]
+        argv += ["--tables", target.tables]
+        result = subprocess.run(
+            argv, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=180, check=False
+        )
+        truth = {
+            s["id"]: s for s in requests.get(f"{target.emulator}/_emulator/sessions", timeout=10).json()["sessions"]
+        }
+        store = target.store
+        entries = {p: store.list_entries(p, include_closed=True) for p in ("studio", "lab")}
+        audit = {p: [r for r in store.recent_audit(500, p) if r.source == "sweep"] for p in ("studio", "lab")}
+        month = Period.MONTH.key(utcnow())
+        spent = {p: store.usage(p, Period.MONTH, month).spent for p in ("studio", "lab")}
+        yield result, truth, entries, audit, spent
+
+
+def _decisions(audit, session_id):
+    return {(r.action, r.reason) for r in audit if r.session_id == session_id and r.outcome == "ok"}
+
+
+def _billed_minutes(session):
+    return int(session["billedSeconds"]) // 60
+
+
+def test_the_demo_runs_every_outcome_and_exits_0(played):
+    result, *_ = played
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "-> 402 budget-exhausted" in result.stdout
+    assert "Usage report" in result.stdout and "[ ]" not in result.stdout
+
+
+def test_each_outcome_is_in_the_audit_and_in_arr(played):
+    _, truth, entries, audit, _ = played
+    studio = {e.size.value: e for e in entries["studio"]}
+    lab = {e.session_id: e for e in entries["lab"]}
+    kept, idle = studio["Premium"].session_id, studio["Standard"].session_id
+    unmanaged = next(sid for sid in lab if sid.startswith("unmanaged-"))
+    budget = next(sid for sid in lab if sid != unmanaged)
+
+    assert len(entries["studio"]) == 2 and len(lab) == 2  # the refused request left no session behind
+    assert len(truth) == 4
+    assert all(s["status"] == "Stopped" for s in truth.values())  # nothing left running or merely expired
+
+    assert ("extend", "lease-low") in _decisions(audit["studio"], kept)
+    assert truth[kept]["maxLeaseMinutes"] > 20 and _billed_minutes(truth[kept]) > 20  # past the lease asked for
+    assert ("stop", "idle") in _decisions(audit["studio"], idle)
+    assert 15 <= _billed_minutes(truth[idle]) < 30
+    assert ("stop", "budget-exhausted") in _decisions(audit["lab"], budget)
+    assert _billed_minutes(truth[budget]) < 30
+    assert {("adopt", "unmanaged"), ("stop", "budget-exhausted")} <= _decisions(audit["lab"], unmanaged)
+    assert lab[unmanaged].adopted and _billed_minutes(truth[unmanaged]) < 120
+
+
+def test_the_money_charged_is_what_arr_billed(played):
+    _, truth, entries, _, spent = played
+    for project, listed in entries.items():
+        billed = sum(
+            cost_of(to_micros(RATES[project, e.size.value]), _billed_minutes(truth[e.session_id])) for e in listed
+        )
+        assert spent[project] == billed, project
+    assert spent["lab"] >= to_micros("4.00")  # the stop came when the day's budget was used up

@@ -1,0 +1,99 @@
+"""Timeline text: the governor's audit rows (what the sweep decided, why, with which figures) and
+the projects' policies, as one readable line each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from governor.model import MICROS
+
+
+def money(value) -> str:
+    """A decimal string or number in cost units (as the API returns money) with two decimals."""
+    return "-" if value is None else f"{Decimal(str(value)):.2f}"
+
+
+def micros(value) -> str:
+    """Money as audit figures keep it: an int of micro cost units."""
+    return "?" if value is None else money(Decimal(int(value)) / MICROS)
+
+
+def _num(value) -> str:
+    return "?" if value is None else f"{float(value):g}"
+
+
+def _ago(minutes) -> str:
+    """Heartbeat ages are the governor's (real) time, so a few seconds, not ARR minutes."""
+    if minutes is None:
+        return "never"
+    return f"{float(minutes) * 60:.0f} s ago" if float(minutes) < 1 else f"{_num(minutes)} min ago"
+
+
+def policy_figures(document: dict) -> str:
+    currency = document.get("currency", "")
+    rates = ", ".join(f"{size} {money(rate)}/h" for size, rate in document["rates"].items())
+    budget = document.get("budget", {})
+    money_left = " + ".join(f"{money(budget[k])} {k}" for k in ("daily", "monthly") if k in budget)
+    return (
+        f"{rates}; budget {money_left} {currency}; idle {document['idleTimeoutMinutes']} min; "
+        f"+{document['extensionStepMinutes']} min when < {document['extensionThresholdMinutes']} min left"
+    )
+
+
+def new_records(store, projects: Iterable[str], session_ids: Iterable[str], seen: set) -> list:
+    """The sweep's audit rows about the demo's sessions not shown yet, oldest first."""
+    wanted = set(session_ids)
+    fresh = []
+    for project in projects:
+        for record in store.recent_audit(200, project):
+            key = (record.at, record.session_id, record.action, record.reason)
+            if record.source != "sweep" or record.session_id not in wanted or key in seen:
+                continue
+            seen.add(key)
+            fresh.append(record)
+    return sorted(fresh, key=lambda r: r.at)
+
+
+def describe(record, label: str) -> tuple[str, str, str]:
+    """(actor, event, figures) of one audit row."""
+    f, action, reason = record.figures, record.action, record.reason
+    elapsed = f"elapsed {_num(f.get('elapsed_minutes'))} min"
+    failed = "" if record.outcome == "ok" else f" ({record.outcome})"
+    if action == "extend":
+        figures = (
+            f"{_num(f.get('remaining_lease_minutes'))} min left < {_num(f.get('extension_threshold_minutes'))}, "
+            f"last heartbeat {_ago(f.get('idle_minutes'))}; +{micros(f.get('extra_cost'))} reserved"
+        )
+        event = f"extends {label}: lease {_num(f.get('lease_minutes'))} -> {_num(f.get('new_lease_minutes'))} min"
+        return "sweep", event + failed, figures
+    if action == "stop" and reason == "idle":
+        heard = f.get("idle_minutes")
+        last = "never sent a heartbeat" if heard is None else f"last heartbeat {_ago(heard)}"
+        return (
+            "sweep",
+            f"stops {label}: idle{failed}",
+            f"{elapsed}, {last}, timeout {_num(f.get('idle_timeout_minutes'))} min",
+        )
+    if action == "stop" and reason == "budget-exhausted":
+        period = f.get("period", "day")
+        spent, budget = micros(f.get(f"{period}_spent")), micros(f.get(f"{period}_budget"))
+        return (
+            "sweep",
+            f"stops {label}: {record.project}'s {period} budget is used up{failed}",
+            f"{elapsed}, spent {spent} of {budget}",
+        )
+    if action == "adopt":
+        event = f"finds {label}, unknown to the gate, and adopts it into {record.project}{failed}"
+        return "sweep", event, f"{elapsed}, lease {_num(f.get('lease_minutes'))} min, charged from its start"
+    if action == "report":
+        return "sweep", f"finds {label}, unknown to the gate, and reports it (mode {f.get('mode')})", elapsed
+    if action == "warn" and reason == "budget-stop-soon":
+        return (
+            "sweep",
+            f"warns {record.project}: budget runs out soon",
+            f"in {_num(f.get('minutes_to_budget_stop'))} min",
+        )
+    if action == "warn" and reason == "extension-refused-budget":
+        return "sweep", f"warns {record.project}: no money to extend {label}", elapsed
+    return "sweep", f"{action} {label}: {reason}{failed}", elapsed

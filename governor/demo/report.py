@@ -1,0 +1,48 @@
+"""The demo's closing tables: usage per project (GET .../usage), each session as the gate and as
+ARR's ground truth see it, and the checklist of expected outcomes."""
+
+from __future__ import annotations
+
+from governor.demo.narrate import money
+from governor.demo.scenario import PROJECTS, Demo, Outcomes
+
+
+def usage_report(demo: Demo) -> dict[str, dict]:
+    print("\nUsage report (GET /api/projects/{project}/usage)", file=demo.out)
+    header = f"  {'project':<8} {'period':<6} {'key':<10} {'budget':>8} {'spent':>8} {'reserved':>8} {'remaining':>9}"
+    print(header, file=demo.out)
+    usages = {}
+    for project in PROJECTS:
+        usage = usages[project] = demo.gate("GET", project, "usage").json()
+        for period in usage.get("periods", []):
+            amounts = " ".join(f"{money(period.get(k)):>8}" for k in ("budget", "spent", "reserved"))
+            remaining = money(period.get("remaining"))
+            line = f"  {project:<8} {period['period']:<6} {period['key']:<10} {amounts} {remaining:>9}"
+            print(f"{line} {usage.get('currency', '')}", file=demo.out)
+        counts = usage.get("sessions", {})
+        print(f"  {'':<8} sessions: {counts.get('day', 0)} today, {counts.get('open', 0)} open", file=demo.out)
+    return usages
+
+
+def sessions_report(demo: Demo) -> None:
+    print("\nSessions (the gate's view | ARR's ground truth, GET /_emulator/sessions)", file=demo.out)
+    truth = demo.arr_truth()
+    for project in PROJECTS:
+        listed = demo.gate("GET", project, "sessions?includeClosed=true").json().get("sessions", [])
+        ours = [s for s in listed if demo.label_of(s["sessionId"])]  # not those of an earlier run
+        for session in sorted(ours, key=lambda s: demo.label_of(s["sessionId"])):
+            label = demo.label_of(session["sessionId"])
+            arr = truth.get(session["sessionId"], {})
+            print(
+                f"  {label:<2} {project:<7} {session['size']:<9} {session['status']:<8} "
+                f"lease {session['leaseMinutes']:>4g} min, {session['extensions']} ext, "
+                f"cost {money(session['costSoFar']):>6} {session.get('currency', '')} | "
+                f"ARR {arr.get('status', '?'):<8} {int(arr.get('billedSeconds') or 0) // 60:>3} min billed",
+                file=demo.out,
+            )
+
+
+def checklist(outcomes: Outcomes, out) -> None:
+    print("\nOutcomes", file=out)
+    for name, label in Outcomes.LABELS.items():
+        print(f"  [{'x' if getattr(outcomes, name) else ' '}] {label}", file=out, flush=True)

@@ -1,0 +1,287 @@
+"""The demo's story, driven through the HTTP API only: the manage routes (master key), the gate
+(function key + each project's caller key) and, for the one session started behind the gate's
+back, ARR's own session API. ARR time runs x60 (one real second is one ARR minute) and the sweep
+timer fires on its own; what the sweep decided is read back from the audit table for the timeline.
+
+studio (USD)  A: Premium, heartbeats            -> extended by the sweep, then stopped by its client
+              B: Standard, no heartbeat         -> stopped for idleness
+lab (EUR)     C: Standard, heartbeats           -> stopped when lab's budget runs out
+              X: refused by the gate (402): costs more than lab has left
+ARR directly  U: Standard, 2 h, not via the gate -> found by the sweep, adopted into lab, stopped with C
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from governor.demo import narrate
+from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+
+HEARTBEAT_SECONDS = 2.0
+DEADLINE_SECONDS = 120.0
+ADOPT_INTO = "lab"
+ARR_API = "api-version=2021-01-01"
+
+PROJECTS: dict[str, dict[str, Any]] = {
+    "studio": {
+        "allowedSizes": ["Standard", "Premium"],
+        "currency": "USD",
+        "rates": {"Standard": "3.00", "Premium": "12.00"},
+        "budget": {"daily": "30.00", "monthly": "400.00"},
+        "maxConcurrent": 3,
+        "maxLeaseMinutes": 60,
+        "hardMaxMinutes": 180,
+        "extensionStepMinutes": 30,
+        "extensionThresholdMinutes": 10,
+        "idleTimeoutMinutes": 15,
+    },
+    "lab": {
+        "allowedSizes": ["Standard"],
+        "currency": "EUR",
+        "rates": {"Standard": "6.00"},
+        "budget": {"daily": "4.00"},
+        "maxConcurrent": 3,
+        "maxLeaseMinutes": 30,
+        "hardMaxMinutes": 90,
+        "extensionStepMinutes": 15,
+        "extensionThresholdMinutes": 5,
+        "idleTimeoutMinutes": 10,
+    },
+}
+PERIOD_FIELD = {"day": "daily", "month": "monthly"}
+
+
+@dataclass
+class Target:
+    """Where the governor runs: its /api base URL, the ARR emulator, and its store (read-only here)."""
+
+    base: str
+    emulator: str
+    store: Any
+    tables: str = field(default="", repr=False)  # the store's connection string (Azurite's public dev key)
+
+
+@dataclass
+class Outcomes:
+    refused_budget: bool = False
+    extended: bool = False
+    kept_past_lease: bool = False
+    idle_stop: bool = False
+    budget_stop: bool = False
+    unmanaged_handled: bool = False
+    stopped_by_client: bool = False
+
+    LABELS = {
+        "refused_budget": "a request refused by the gate for budget (402)",
+        "extended": "a session kept alive by heartbeats and extended by the sweep",
+        "kept_past_lease": "that session ran past the lease it was admitted with",
+        "idle_stop": "a session stopped for idleness",
+        "budget_stop": "a gated session stopped when its project's budget ran out",
+        "unmanaged_handled": "an unmanaged session found and handled (adopted, then governed)",
+        "stopped_by_client": "the extended session stopped by its client and settled",
+    }
+
+    @property
+    def missing(self) -> list[str]:
+        return [label for name, label in self.LABELS.items() if not getattr(self, name)]
+
+
+@dataclass
+class Demo:
+    target: Target
+    out: Any = sys.stdout
+    deadline_seconds: float = DEADLINE_SECONDS
+    keys: dict[str, str] = field(default_factory=dict, repr=False)  # caller keys: never printed
+    ids: dict[str, str] = field(default_factory=dict)  # label -> session id
+    projects: dict[str, str] = field(default_factory=dict)  # label -> project
+    leases: dict[str, int] = field(default_factory=dict)  # label -> lease asked for, minutes
+    refusal: dict | None = None
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    warned: set = field(default_factory=set)
+
+    def __post_init__(self):
+        import requests
+
+        self.http = requests.Session()
+        self.started = time.monotonic()
+        self.arr_start = self._arr_now()
+
+    # ------------------------------------------------------------ timeline
+    def _arr_now(self) -> datetime:
+        now = self.http.get(f"{self.target.emulator}/_emulator/clock", timeout=10).json()["now"]
+        return datetime.fromisoformat(now.replace("Z", "+00:00"))
+
+    def say(self, actor: str, event: str, figures: str = "") -> None:
+        minutes = int((self._arr_now() - self.arr_start).total_seconds() // 60)
+        wall = time.monotonic() - self.started
+        line = f"{wall:5.1f}s  {minutes // 60}:{minutes % 60:02d}  {actor:<8}  {event}"
+        print(f"{line}  [{figures}]" if figures else line, file=self.out, flush=True)
+
+    def label_of(self, session_id: str) -> str | None:
+        return next((label for label, sid in self.ids.items() if sid == session_id), None)
+
+    # ------------------------------------------------------------ HTTP
+    def manage(self, method: str, path: str, body: dict | None = None):
+        headers = {"x-functions-key": DEV_MASTER_KEY}
+        return self.http.request(method, f"{self.target.base}/{path}", headers=headers, json=body, timeout=30)
+
+    def gate(self, method: str, project: str, path: str = "", body: dict | None = None):
+        headers = {"x-functions-key": DEV_FUNCTION_KEY, "X-Api-Key": self.keys[project]}
+        url = f"{self.target.base}/projects/{project}/{path}".rstrip("/")
+        return self.http.request(method, url, headers=headers, json=body, timeout=30)
+
+    def arr_truth(self) -> dict[str, dict]:
+        listed = self.http.get(f"{self.target.emulator}/_emulator/sessions", timeout=10).json()["sessions"]
+        return {s["id"]: s for s in listed}
+
+    def _arr(self, method: str, path: str, body: dict | None = None):
+        from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
+
+        base = f"{self.target.emulator}/accounts/{DEV_ACCOUNT_ID}"
+        auth = {"Authorization": f"Bearer {DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}"}
+        token = self.http.get(f"{base}/token", headers=auth, timeout=10).json()["AccessToken"]
+        headers = {"Authorization": f"Bearer {token}"}
+        return self.http.request(method, f"{base}/{path}?{ARR_API}", headers=headers, json=body, timeout=10)
+
+    # ------------------------------------------------------------ steps
+    def create_projects(self) -> None:
+        for name, document in PROJECTS.items():
+            created = self.manage("PUT", f"manage/projects/{name}", document)
+            created.raise_for_status()
+            rotated = self.manage("POST", f"manage/projects/{name}/keys")
+            rotated.raise_for_status()
+            self.keys[name] = rotated.json()["key"]
+            verb = "creates" if created.status_code == 201 else "replaces"
+            self.say("admin", f"{verb} project {name}; rotates its caller key", narrate.policy_figures(document))
+            self._fresh_start(name, document)
+
+    def _fresh_start(self, name: str, document: dict) -> None:
+        """On a stack that ran the demo before: stop what is left open and lift the budgets by the
+        money already used, so the story plays the same (a fresh stack has nothing to undo)."""
+        listed = self.gate("GET", name, "sessions").json().get("sessions", [])
+        for session in listed:
+            self.gate("DELETE", name, f"sessions/{session['sessionId']}")
+        usage = self.gate("GET", name, "usage").json()
+        raised = copy.deepcopy(document)
+        used = {}
+        for period in usage.get("periods", []):
+            key = PERIOD_FIELD.get(period.get("period"))
+            spent = Decimal(period.get("spent") or 0) + Decimal(period.get("reserved") or 0)
+            if key in raised["budget"] and spent > 0:
+                raised["budget"][key] = str(Decimal(raised["budget"][key]) + spent)
+                used[period["period"]] = spent
+        if listed or used:
+            self.manage("PUT", f"manage/projects/{name}", raised).raise_for_status()
+            figures = ", ".join(f"{period} +{narrate.money(v)}" for period, v in used.items())
+            self.say(
+                "admin", f"{name} ran before: stops {len(listed)} left open, lifts budgets by what was used", figures
+            )
+
+    def request(self, project: str, size: str, minutes: int, label: str) -> str | None:
+        response = self.gate("POST", project, "sessions", {"size": size, "maxLeaseTime": minutes})
+        asked = f"asks for {size} x {minutes} min"
+        body = response.json()
+        if response.status_code == 202:
+            self.ids[label], self.projects[label], self.leases[label] = body["sessionId"], project, minutes
+            currency = body.get("currency", "")
+            reserved, left = narrate.money(body["reservedCost"]), narrate.money(body["remainingBudget"])
+            self.say(project, f"{asked} -> 202 admitted as {label}", f"reserved {reserved} {currency}, {left} left")
+            return body["sessionId"]
+        reason = str(body.get("type", "")).rsplit(":", 1)[-1]
+        self.say(project, f"{asked} -> {response.status_code} {reason}", body.get("detail", ""))
+        if response.status_code == 402:
+            self.refusal = {"status": response.status_code, **body}
+            self.outcomes.refused_budget = True
+        return None
+
+    def start_unmanaged(self, label: str = "U", minutes: int = 120) -> None:
+        session_id = f"unmanaged-{secrets.token_hex(3)}"
+        response = self._arr("PUT", f"sessions/{session_id}", {"maxLeaseTimeMinutes": minutes, "size": "Standard"})
+        if response.status_code not in (200, 201):
+            self.say("someone", f"could not start a session on ARR: {response.status_code}")
+            return
+        self.ids[label], self.leases[label] = session_id, minutes
+        self.say("someone", f"starts {label} directly with ARR's API, not through the gate", f"Standard, {minutes} min")
+
+    def heartbeat(self, labels: list[str]) -> None:
+        for label in labels:
+            if label in self.ids:
+                self.gate("POST", self.projects[label], f"sessions/{self.ids[label]}/heartbeat")
+
+    def stop(self, label: str, actor: str) -> dict | None:
+        response = self.gate("DELETE", self.projects[label], f"sessions/{self.ids[label]}")
+        if not response.ok:
+            self.say(actor, f"stops {label} -> {response.status_code}")
+            return None
+        session = response.json()
+        figures = f"{session['elapsedMinutes']:g} min, cost {narrate.money(session['costSoFar'])} {session['currency']}"
+        self.say(actor, f"stops {label} -> 200 {session['status']}", figures)
+        return session
+
+    def follow(self, seen: set, beating: list[str]) -> None:
+        """Heartbeat, narrate new decisions, and end once every outcome happened."""
+        last_beat = 0.0
+        while time.monotonic() - self.started < self.deadline_seconds:
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                self.heartbeat(beating)
+                last_beat = time.monotonic()
+            for record in narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen):
+                self._record(record, beating)
+            done = self.outcomes
+            if done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled:
+                a = self.arr_truth().get(self.ids["A"], {})
+                if a.get("elapsedMinutes", 0) > self.leases["A"]:
+                    done.kept_past_lease = True
+                    beating.remove("A")
+                    done.stopped_by_client = self.stop("A", "studio") is not None
+                    return
+            time.sleep(0.5)
+        self.say("demo", f"gave up after {self.deadline_seconds:.0f} s", "; ".join(self.outcomes.missing))
+
+    def _record(self, record, beating: list[str]) -> None:
+        label = self.label_of(record.session_id) or "?"
+        warned = (record.at, record.project, record.reason)
+        if record.reason != "budget-stop-soon" or warned not in self.warned:  # one line per project, not session
+            self.warned.add(warned)
+            self.say(*narrate.describe(record, label))
+        if record.action == "stop" and label in beating:
+            beating.remove(label)
+        done = self.outcomes
+        done.extended |= label == "A" and record.action == "extend"
+        done.idle_stop |= label == "B" and (record.action, record.reason) == ("stop", "idle")
+        done.budget_stop |= label == "C" and (record.action, record.reason) == ("stop", "budget-exhausted")
+        done.unmanaged_handled |= label == "U" and record.action in ("adopt", "stop") and record.outcome == "ok"
+
+    def clean_up(self) -> None:
+        """Nothing the demo started keeps running (and costing) after it."""
+        truth = self.arr_truth()
+        for label, session_id in self.ids.items():
+            if truth.get(session_id, {}).get("status") not in ("Starting", "Ready"):
+                continue
+            if label in self.projects:
+                self.stop(label, "demo")
+            else:
+                self._arr("POST", f"sessions/{session_id}/:stop")
+                self.say("demo", f"stops {label} with ARR's API (the sweep left it running)")
+
+
+def scenario(demo: Demo) -> Outcomes:
+    demo.create_projects()
+    demo.request("studio", "Premium", 20, "A")
+    demo.request("studio", "Standard", 30, "B")
+    demo.request("lab", "Standard", 30, "C")
+    demo.request("lab", "Standard", 20, "X")  # 2.00 EUR, and lab has 1.00 left: refused
+    demo.start_unmanaged("U")
+    demo.say("clients", "A's and C's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
+    try:
+        demo.follow(set(), ["A", "C"])
+    finally:
+        demo.clean_up()
+    return demo.outcomes
