@@ -41,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
     if args.lock_ttl is not None:
         config = replace(config, lock_ttl=timedelta(seconds=max(args.lock_ttl, 0.001)))
     sweeper = Sweeper.from_context(context, config=config)
-    report = sweeper.run()
+    try:
+        report = sweeper.run()
+    except Exception as exc:  # storage unreachable, bad credentials: say so, without a traceback or secrets
+        print(f"error: the sweep could not run: {type(exc).__name__}")
+        return 1
     if sweeper.webhooks is not None:
         sweeper.webhooks.drain(timeout=config.webhook_timeout * 3 + 2)
     if args.json:
