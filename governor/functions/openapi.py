@@ -136,6 +136,7 @@ SCHEMAS: dict[str, dict] = {
 
 _CLIENT = ("bad-request", "unauthorized", "forbidden", "unknown-project", "upstream-unavailable")
 _SESSION = (*_CLIENT, "not-found")
+_MANAGED = ("bad-request", "unknown-project", "upstream-unavailable")  # bad-request: the project name
 # function name -> (summary, request schema, success status, response schema, refusal reasons)
 OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] = {
     "request_session": (
@@ -184,10 +185,12 @@ OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] 
         "Project",
         ("bad-request", "payload-too-large", "upstream-unavailable"),
     ),
-    "manage_get_project": ("Read a project", None, 200, "Project", ("unknown-project", "upstream-unavailable")),
-    "manage_delete_project": ("Delete a project", None, 204, None, ("unknown-project", "upstream-unavailable")),
+    "manage_get_project": ("Read a project", None, 200, "Project", _MANAGED),
+    "manage_delete_project": ("Delete a project", None, 204, None, _MANAGED),
     "manage_list_projects": ("List projects", None, 200, "ProjectList", ("upstream-unavailable",)),
-    "manage_rotate_key": ("Rotate the caller key (returned once)", None, 201, "NewKey", ("unknown-project",)),
+    "manage_rotate_key": ("Rotate the caller key (returned once)", None, 201, "NewKey", _MANAGED),
+    "dashboard": ("Usage dashboard of every project (HTML)", None, 200, None, ("bad-request", "upstream-unavailable")),
+    "project_dashboard": ("Usage dashboard of the project (HTML)", None, 200, None, _CLIENT),
     "health": (
         "Health: version, last sweep, storage and ARR reachability (503 when unhealthy)",
         None,
@@ -256,6 +259,8 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
     responses = {str(status): ok}
     if name == "health":
         responses["503"] = {"description": "unhealthy", "content": ok["content"]}
+    if name == "manage_put_project":
+        responses["201"] = {"description": "Created a project", "content": ok["content"]}
     for reason in (*reasons, "internal-error"):
         code, title = http.PROBLEMS[reason]
         entry = responses.setdefault(str(code), {"description": "", "content": _problem_content()})
