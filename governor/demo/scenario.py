@@ -39,16 +39,16 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "maxLeaseMinutes": 60,
         "hardMaxMinutes": 180,
         "extensionStepMinutes": 30,
-        "extensionThresholdMinutes": 10,
+        "extensionThresholdMinutes": 15,
         "idleTimeoutMinutes": 15,
     },
     "lab": {
         "allowedSizes": ["Standard"],
         "currency": "EUR",
         "rates": {"Standard": "6.00"},
-        "budget": {"daily": "4.00"},
+        "budget": {"daily": "5.00"},
         "maxConcurrent": 3,
-        "maxLeaseMinutes": 30,
+        "maxLeaseMinutes": 45,
         "hardMaxMinutes": 90,
         "extensionStepMinutes": 15,
         "extensionThresholdMinutes": 5,
@@ -56,6 +56,9 @@ PROJECTS: dict[str, dict[str, Any]] = {
     },
 }
 PERIOD_FIELD = {"day": "daily", "month": "monthly"}
+# Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
+# of margin = real seconds at x60), so a slow box still sees the decision, not an ARR expiry.
+LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120}
 
 
 @dataclass
@@ -201,7 +204,7 @@ class Demo:
             self.outcomes.refused_budget = True
         return None
 
-    def start_unmanaged(self, label: str = "U", minutes: int = 120) -> None:
+    def start_unmanaged(self, label: str, minutes: int) -> None:
         session_id = f"unmanaged-{secrets.token_hex(3)}"
         response = self._arr("PUT", f"sessions/{session_id}", {"maxLeaseTimeMinutes": minutes, "size": "Standard"})
         if response.status_code not in (200, 201):
@@ -274,11 +277,11 @@ class Demo:
 
 def scenario(demo: Demo) -> Outcomes:
     demo.create_projects()
-    demo.request("studio", "Premium", 20, "A")
-    demo.request("studio", "Standard", 30, "B")
-    demo.request("lab", "Standard", 30, "C")
-    demo.request("lab", "Standard", 20, "X")  # 2.00 EUR, and lab has 1.00 left: refused
-    demo.start_unmanaged("U")
+    demo.request("studio", "Premium", LEASES["A"], "A")
+    demo.request("studio", "Standard", LEASES["B"], "B")
+    demo.request("lab", "Standard", LEASES["C"], "C")
+    demo.request("lab", "Standard", LEASES["X"], "X")  # 2.00 EUR, and lab has 1.00 left: refused
+    demo.start_unmanaged("U", LEASES["U"])
     demo.say("clients", "A's and C's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
     try:
         demo.follow(set(), ["A", "C"])

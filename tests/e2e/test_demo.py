@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from governor.demo.cli import own_stack
+from governor.demo.scenario import LEASES, PROJECTS
 from governor.model import Period, cost_of, to_micros, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
-RATES = {("studio", "Premium"): "12.00", ("studio", "Standard"): "3.00", ("lab", "Standard"): "6.00"}
 
 
 @pytest.fixture(scope="module")
@@ -67,20 +67,20 @@ def test_each_outcome_is_in_the_audit_and_in_arr(played):
     assert all(s["status"] == "Stopped" for s in truth.values())  # nothing left running or merely expired
 
     assert ("extend", "lease-low") in _decisions(audit["studio"], kept)
-    assert truth[kept]["maxLeaseMinutes"] > 20 and _billed_minutes(truth[kept]) > 20  # past the lease asked for
+    assert truth[kept]["maxLeaseMinutes"] > LEASES["A"]
+    assert _billed_minutes(truth[kept]) > LEASES["A"]  # it ran past the lease it was admitted with
     assert ("stop", "idle") in _decisions(audit["studio"], idle)
-    assert 15 <= _billed_minutes(truth[idle]) < 30
+    assert PROJECTS["studio"]["idleTimeoutMinutes"] <= _billed_minutes(truth[idle]) < LEASES["B"]
     assert ("stop", "budget-exhausted") in _decisions(audit["lab"], budget)
-    assert _billed_minutes(truth[budget]) < 30
+    assert _billed_minutes(truth[budget]) < LEASES["C"]
     assert {("adopt", "unmanaged"), ("stop", "budget-exhausted")} <= _decisions(audit["lab"], unmanaged)
-    assert lab[unmanaged].adopted and _billed_minutes(truth[unmanaged]) < 120
+    assert lab[unmanaged].adopted and _billed_minutes(truth[unmanaged]) < LEASES["U"]
 
 
 def test_the_money_charged_is_what_arr_billed(played):
     _, truth, entries, _, spent = played
     for project, listed in entries.items():
-        billed = sum(
-            cost_of(to_micros(RATES[project, e.size.value]), _billed_minutes(truth[e.session_id])) for e in listed
-        )
+        rates = PROJECTS[project]["rates"]
+        billed = sum(cost_of(to_micros(rates[e.size.value]), _billed_minutes(truth[e.session_id])) for e in listed)
         assert spent[project] == billed, project
-    assert spent["lab"] >= to_micros("4.00")  # the stop came when the day's budget was used up
+    assert spent["lab"] >= to_micros(PROJECTS["lab"]["budget"]["daily"])  # stopped once the day's budget was used
