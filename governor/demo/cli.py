@@ -111,7 +111,20 @@ def run(args: argparse.Namespace) -> int:
     except ChildFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     missing = demo.outcomes.missing
     if missing:
         print(f"\n{len(missing)} expected outcome(s) did not happen; the logs have the details", file=sys.stderr)
     return 1 if missing else 0
+
+
+def _unreachable(exc: Exception) -> bool:
+    """An HTTP or Table Storage failure (wrong --url, a stack that is not up): a message, not a traceback."""
+    import requests
+    from azure.core.exceptions import AzureError
+
+    return isinstance(exc, requests.RequestException | AzureError)

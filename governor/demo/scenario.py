@@ -242,7 +242,7 @@ class Demo:
                 a = self.arr_truth().get(self.ids["A"], {})
                 if a.get("elapsedMinutes", 0) > self.leases["A"]:
                     done.kept_past_lease = True
-                    beating.remove("A")
+                    beating[:] = [label for label in beating if label != "A"]
                     done.stopped_by_client = self.stop("A", "studio") is not None
                     return
             time.sleep(0.5)
