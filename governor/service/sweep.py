@@ -315,7 +315,7 @@ class Sweeper:
                 return self.store.meter_many(rows, now)
             except Exception as exc:
                 errors.append(f"meter {rows[0][0]}: {type(exc).__name__}"[:300])
-                log.warning("metering failed; the next sweep charges the same minutes: %s", type(exc).__name__)
+                log.warning("metering failed; the next sweep charges the same minutes", exc_info=True)
                 return 0
 
         return sum(pool.map(meter, batches))
