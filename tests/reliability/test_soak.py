@@ -30,8 +30,9 @@ from tests.integration.sweep.conftest import parse_time
 
 HOURS = int(os.environ.get("SOAK_HOURS", "24"))
 INTERVAL = timedelta(minutes=5)  # one sweep per step
-PROJECTS = ("soak-a", "soak-b", "soak-c", "soak-d")
-MONTHLY_BUDGET = 40 * MICROS  # at 6 an hour: under 7 session-hours a project, so budgets run out
+# monthly budgets at 6 an hour: 7, 25 and 60 session-hours run out in the day, 100 does not
+BUDGETS = {"soak-a": 40 * MICROS, "soak-b": 150 * MICROS, "soak-c": 360 * MICROS, "soak-d": 600 * MICROS}
+PROJECTS = tuple(BUDGETS)
 FAULTS = {"rate": 0.3, "statuses": [429, 500, 503], "retryAfter": 0, "latencyMs": 5}
 SLACK = cost_of(RATE, int(INTERVAL.total_seconds() // 60))
 
@@ -108,7 +109,7 @@ def check_invariants(stack, now: datetime) -> None:
                 open_count += 1
                 lease = entry.lease.total_seconds() / 60
                 assert billed <= lease + INTERVAL.total_seconds() / 60, (now, entry, session)
-        assert actual <= MONTHLY_BUDGET + open_count * SLACK, (now, project, actual, open_count)
+        assert actual <= BUDGETS[project] + open_count * SLACK, (now, project, actual, open_count)
     for sid, session in truth.items():
         if session["status"] in ("Starting", "Ready") and sid not in managed:
             created = parse_time(session["createdAt"]) if session.get("createdAt") else now - INTERVAL * 2
@@ -135,7 +136,7 @@ def test_a_day_of_mixed_traffic_and_faults_keeps_every_budget(soak):
     rng = random.Random(int(os.environ.get("SOAK_SEED", "9")))
     clients = []
     for name in PROJECTS:
-        key = gate.project(name, daily_budget=None, monthly_budget=MONTHLY_BUDGET, max_concurrent=3)
+        key = gate.project(name, daily_budget=None, monthly_budget=BUDGETS[name], max_concurrent=3)
         clients.append(Client(name, key))
     counts: dict = {}
     for step in range(int(timedelta(hours=HOURS) / INTERVAL)):
@@ -158,5 +159,5 @@ def test_a_day_of_mixed_traffic_and_faults_keeps_every_budget(soak):
         stack.sweep()
     check_agreement(stack)
     print(f"soak: {HOURS} emulated hours, {len(stack.sweeps)} sweeps, creates {counts}")
-    assert counts.get("admitted", 0) > 4 * HOURS and counts.get("budget-exhausted", 0) > 0, counts
+    assert counts.get("admitted", 0) > 2 * HOURS and counts.get("budget-exhausted", 0) > 0, counts
     assert any(report["errors"] for report in stack.sweeps), "the faults never reached a sweep"
