@@ -11,13 +11,10 @@ import base64
 import binascii
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
-
-from governor.service.ports import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +73,8 @@ def max_body_bytes() -> int:
 
 def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = None) -> Any:
     """The body as JSON, or None when it is empty and not required."""
+    from governor.service.ports import Refusal
+
     limit = max_body_bytes() if limit is None else limit
     declared = req.headers.get("content-length")
     if declared and declared.strip().isdigit() and int(declared) > limit:
@@ -152,6 +151,9 @@ def principal_ids(header: str | None) -> frozenset[str]:
 
 # ---------------------------------------------------------------- the guard
 def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    # imported here, not at module level: the core and uuid cost a cold start about 20 ms
+    from governor.service.ports import Refusal
+
     instance = _instance(req)
     try:
         return action()
@@ -187,6 +189,8 @@ def _failure(exc: Exception, instance: str) -> func.HttpResponse:
     if _is_storage_error(exc):
         log.warning("storage failed: %s", type(exc).__name__)
         return problem("upstream-unavailable", "storage is unavailable; retry later", instance, {"retryAfter": 30})
+    import uuid
+
     incident = uuid.uuid4().hex
     log.exception("unexpected error, incident %s", incident)
     return problem("internal-error", f"unexpected error (incident {incident})", instance)
