@@ -53,3 +53,14 @@ def test_the_registered_function_is_the_same_code(app_env):
     (timer,) = [f for f in registered_functions(function_app.app) if f.get_function_name() == "sweep"]
     timer.get_user_function()(TimerRequest(past_due=False))
     assert app_env.store.last_sweep()["outcome"] == "ok"
+
+
+def test_the_health_route_sees_the_sweep(app_env):
+    from governor.functions import sweep as sweep_functions
+    from governor.service.gate import health
+
+    sweep_functions.sweep.build().get_user_function()(TimerRequest(past_due=False))
+    stack = app_env
+    _, report = health(stack.store, stack.arr, stack.clock, "0 * * * * *", 3, "test")
+    assert report["lastSweep"]["outcome"] == "ok"
+    assert report["lastSweep"]["at"] is not None
