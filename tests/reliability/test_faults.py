@@ -24,8 +24,9 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 FAULTS = {"rate": 0.3, "statuses": [429, 500, 503], "retryAfter": 0, "latencyMs": 15}
 # Sweeps where every call on one session fails (list calls do not), so that failed actions are
 # certain, not likely: at 16 minutes the idle sessions are due a stop (failed after ARR stopped
-# them), at 21 the heartbeating ones an extension (failed before ARR extended them).
-BURSTS = {15: "after", 20: "before"}
+# them); at 20 the heartbeating ones an extension (failed after ARR extended them), and at 21
+# whatever the sweep does about that fails before it takes effect.
+BURSTS = {15: "after", 19: "after", 20: "before"}
 SESSION_CALLS = "/sessions/[^/?]+"
 
 
