@@ -1,4 +1,4 @@
-"""The TableServiceClient, built lazily from settings and reused for the life of the process.
+"""The TableServiceClient and one TableClient per table, built lazily and reused for the life of the process.
 
 A connection string (Azurite's devstoreaccount1 string with an explicit TableEndpoint) wins;
 otherwise GOVERNOR_TABLES_ENDPOINT with the managed identity in Azure and
@@ -8,6 +8,7 @@ use, never at import.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -15,7 +16,7 @@ from governor.settings import Settings, SettingsError, running_in_azure
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
-_ensured: set[tuple[str, str]] = set()
+_tables: dict[tuple[Any, str], Any] = {}
 
 
 def client_from_connection_string(connection_string: str):
@@ -64,10 +65,27 @@ def client_from_settings(settings: Settings):
 
 
 def table_client(service, name: str):
-    """A TableClient for `name`, creating the table the first time this process asks for it."""
-    marker = (service.url, name)
-    if marker not in _ensured:
-        service.create_table_if_not_exists(name)
-        with _lock:
-            _ensured.add(marker)
-    return service.get_table_client(name)
+    """The process's TableClient for `name`, built (and the table created if missing) on first use.
+
+    Built with its own pipeline rather than `service.get_table_client`: that builds a Pipeline
+    over the service client's shared policy objects and re-links their `next` pointers, which
+    races with other threads sending through them (an AttributeError from inside the SDK).
+    Clients are thread-safe once built, so every thread shares them.
+    """
+    marker = (service, name)
+    client = _tables.get(marker)
+    if client is not None:
+        return client
+    with _lock:
+        client = _tables.get(marker)
+        if client is None:
+            from azure.core.exceptions import ResourceExistsError
+            from azure.data.tables import TableClient
+
+            client = TableClient(
+                service.url, table_name=name, credential=service.credential, api_version=service.api_version
+            )
+            with contextlib.suppress(ResourceExistsError):
+                client.create_table()  # not service.create_table_if_not_exists: it calls get_table_client
+            _tables[marker] = client
+        return client

@@ -13,6 +13,7 @@ from governor.store import callerkeys
 from governor.store.base import TablesBase, write_op
 from governor.store.entities import entity_to_policy, get, policy_to_entity
 from governor.store.errors import NotFound
+from governor.store.keycache import PROCESS_CACHE, VerifiedKeys
 from governor.store.keys import check_project_name
 
 PROJECT_PARTITION = "project"
@@ -20,6 +21,12 @@ _SECRET_COLUMNS = ("KeyHashes", "WebhookSecret")
 
 
 class ProjectsRepo(TablesBase):
+    # Shared by every store of the process, so a rotation through one is seen by all.
+    verified_keys: VerifiedKeys = PROCESS_CACHE
+
+    def _key_scope(self, name: str) -> tuple[str, str]:
+        return (self.tables.projects, name)
+
     def _project_row(self, name: str) -> dict | None:
         return self._point(self.tables.projects, PROJECT_PARTITION, check_project_name(name))
 
@@ -48,6 +55,7 @@ class ProjectsRepo(TablesBase):
             self._submit(self.tables.projects, [write_op(entity, previous)])
 
         self._retry(round_, f"put project {policy.name}")
+        self.verified_keys.forget(self._key_scope(policy.name))
 
     def delete_project(self, name: str) -> bool:
         """Delete the policy and its keys. The ledger partition (history, open entries) stays."""
@@ -55,6 +63,7 @@ class ProjectsRepo(TablesBase):
         if row is None:
             return False
         self._table(self.tables.projects).delete_entity(PROJECT_PARTITION, name)
+        self.verified_keys.forget(self._key_scope(name))
         return True
 
     def rotate_key(self, name: str) -> str:
@@ -71,9 +80,17 @@ class ProjectsRepo(TablesBase):
             self._submit(self.tables.projects, [write_op(entity, row)])
 
         self._retry(round_, f"rotate key of {name}")
+        self.verified_keys.forget(self._key_scope(name))
         return key
 
     def verify_key(self, name: str, key: str) -> bool:
+        """True if `key` is one of the project's keys; a success is remembered briefly (keycache)."""
+        if not isinstance(name, str) or not isinstance(key, str) or not key:
+            return False
+        scope = self._key_scope(name)
+        if self.verified_keys.hit(scope, key):
+            return True
+        generation = self.verified_keys.generation(scope)
         try:
             row = self._project_row(name)
         except ValueError:
@@ -83,7 +100,10 @@ class ProjectsRepo(TablesBase):
         hashes = json.loads(get(row, "KeyHashes", "[]"))
         # Check every hash (no early exit) so timing does not tell which one matched.
         results = [callerkeys.verify_key(key, stored) for stored in hashes]
-        return any(results)
+        if any(results):
+            self.verified_keys.remember(scope, key, generation)
+            return True
+        return False
 
     def webhook_secret(self, name: str) -> str | None:
         row = self._project_row(name)
