@@ -28,6 +28,14 @@ def from_micros(amount: int) -> Decimal:
     return (Decimal(amount) / MICROS).quantize(Decimal("0.000001"))
 
 
+def format_money(micros: int, currency: str = "") -> str:
+    """Money for people: "1,234.50 EUR". Two decimals unless the amount needs more (at most six,
+    so it stays exact): 0.0525 -> "0.0525"."""
+    amount = from_micros(micros)
+    places = max(2, -amount.normalize().as_tuple().exponent)
+    return f"{amount:,.{places}f} {currency}".strip()
+
+
 def cost_of(rate_per_hour: int, minutes: int) -> int:
     """Cost in micros of `minutes` at `rate_per_hour` micros, rounded up to a whole micro."""
     return math.ceil(rate_per_hour * max(minutes, 0) / 60)
@@ -202,3 +210,88 @@ class AuditRecord:
     dry_run: bool = False
     outcome: str = "ok"  # ok, failed, skipped
     ms_cv: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepHealth:
+    """The health row: what the last sweep did. The sweep writes it (`to_row`); `/api/health` and
+    the dashboard read it (`from_row`). This is the row's only declaration of its keys."""
+
+    started_at: datetime
+    finished_at: datetime
+    outcome: str  # "ok" or "errors"
+    counts: dict[str, int] = field(default_factory=dict)  # decisions by action
+    failed: int = 0  # actions that failed
+    metered: int = 0  # ledger entries whose checkpoint moved
+    errors: tuple[str, ...] = ()
+    phases_ms: dict[str, int] = field(default_factory=dict)
+    duration_ms: int = 0
+    dry_run: bool = False
+    sessions: int = 0  # live ARR sessions listed
+    decisions: int = 0
+    owner: str = ""  # host:pid:run of the sweeper
+
+    def to_row(self) -> dict:
+        return {
+            "startedAt": self.started_at.isoformat(),
+            "finishedAt": self.finished_at.isoformat(),
+            "outcome": self.outcome,
+            "counts": dict(self.counts),
+            "failed": self.failed,
+            "metered": self.metered,
+            "errors": list(self.errors),
+            "phasesMs": dict(self.phases_ms),
+            "durationMs": self.duration_ms,
+            "dryRun": self.dry_run,
+            "sessions": self.sessions,
+            "decisions": self.decisions,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_row(cls, row: object) -> SweepHealth | None:
+        """The row read back; None when there is none or its times are unreadable. A field of the
+        wrong type reads as its default, so a damaged row can make health say "stale", never fail."""
+        if not isinstance(row, dict):
+            return None
+        started, finished = _utc_time(row.get("startedAt")), _utc_time(row.get("finishedAt"))
+        if started is None or finished is None:
+            return None
+
+        def count(key: str) -> int:
+            value = row.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        def counts(key: str) -> dict[str, int]:
+            value = row.get(key)
+            if not isinstance(value, dict):
+                return {}
+            return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+        errors = row.get("errors")
+        outcome, owner = row.get("outcome"), row.get("owner")
+        return cls(
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome if isinstance(outcome, str) else "unknown",
+            counts=counts("counts"),
+            failed=count("failed"),
+            metered=count("metered"),
+            errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+            phases_ms=counts("phasesMs"),
+            duration_ms=count("durationMs"),
+            dry_run=row.get("dryRun") is True,
+            sessions=count("sessions"),
+            decisions=count("decisions"),
+            owner=owner if isinstance(owner, str) else "",
+        )
+
+
+def _utc_time(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage
+from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, SweepHealth, Usage
 
 UNATTRIBUTED = "Unattributed"
 MAX_DECISIONS = 50
@@ -244,49 +244,20 @@ class Health:
     facts: tuple[tuple[str, str], ...]
 
 
-_TIME_KEYS = ("finished_at", "finishedAt", "ended_at", "at", "started_at", "startedAt", "time")
-_ERROR_KEYS = ("errors", "failed", "failures", "error_count")
-
-
-def _as_datetime(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
 def _fact(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "" if value is None else str(value)
 
 
-def health_of(report: Mapping | None, now: datetime, stale_after: timedelta) -> Health:
-    """The sweep's health row as figures: when it last ran, how long ago, how many errors."""
-    if not report:
+def health_of(row: Mapping | None, now: datetime, stale_after: timedelta) -> Health:
+    """The sweep's health row as figures: when it last finished, how long ago, how many errors."""
+    last = SweepHealth.from_row(row)
+    if last is None:
         return Health(None, None, None, True, ())
-    at = next((t for t in (_as_datetime(report.get(k)) for k in _TIME_KEYS) if t), None)
-    errors = None
-    for key in _ERROR_KEYS:
-        value = report.get(key)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            errors = value
-            break
-        if isinstance(value, list | tuple):
-            errors = len(value)
-            break
-    age = now - at if at else None
-    facts = tuple(
-        (str(k), _fact(v)) for k, v in sorted(report.items()) if isinstance(v, str | int | float | bool) or v is None
-    )
-    return Health(at, age, errors, age is None or age > stale_after, facts)
+    age = now - last.finished_at
+    facts = tuple((k, _fact(v)) for k, v in sorted(last.to_row().items()) if isinstance(v, str | int | bool))
+    return Health(last.finished_at, age, len(last.errors), age > stale_after, facts)
 
 
 @dataclass(frozen=True)

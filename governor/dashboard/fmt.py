@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
-from governor.model import MICROS
+from governor.model import format_money
 
 
 def esc(value: object) -> str:
@@ -15,11 +14,7 @@ def esc(value: object) -> str:
 
 
 def money(micros: int | None, currency: str = "") -> str:
-    if micros is None:
-        return "no budget"
-    amount = (Decimal(micros) / MICROS).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = f"{amount:,.2f}"
-    return f"{text} {currency}".strip()
+    return "no budget" if micros is None else format_money(micros, currency)
 
 
 def percent(part: int, whole: int | None) -> str:

@@ -4,19 +4,18 @@ the projects' policies, as one readable line each."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
-from governor.model import MICROS
+from governor.model import format_money, to_micros
 
 
 def money(value) -> str:
-    """A decimal string or number in cost units (as the API returns money) with two decimals."""
-    return "-" if value is None else f"{Decimal(str(value)):.2f}"
+    """A decimal string or number in cost units (as the API returns money), for people."""
+    return "-" if value is None else format_money(to_micros(value))
 
 
 def micros(value) -> str:
     """Money as audit figures keep it: an int of micro cost units."""
-    return "?" if value is None else money(Decimal(int(value)) / MICROS)
+    return "?" if value is None else format_money(int(value))
 
 
 def _num(value) -> str:

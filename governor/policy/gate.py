@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from governor.model import LedgerEntry, Period, ProjectPolicy, Usage, VmSize, cost_of, from_micros
+from governor.model import LedgerEntry, Period, ProjectPolicy, Usage, VmSize, cost_of, format_money, from_micros
 from governor.service.ports import AdmissionSnapshot, Refusal
 from governor.timespan import TimeSpanError, parse_timespan
 
@@ -188,7 +188,8 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot) -> int:
     if remaining is not None and remaining < cost:
         raise Refusal(
             "budget-exhausted",
-            f"the lease costs {from_micros(cost)} {policy.currency}; {from_micros(max(remaining, 0))} remain",
+            f"the lease costs {format_money(cost, policy.currency)}; "
+            f"{format_money(max(remaining, 0), policy.currency)} remain",
             {"cost": money(cost), "remainingBudget": money(remaining), "currency": policy.currency},
         )
     return cost
@@ -239,7 +240,8 @@ def decide_extension(
         remaining = tightest_remaining(usage)
         raise Refusal(
             "budget-exhausted",
-            f"the remaining budget cannot pay for a longer lease ({from_micros(max(remaining or 0, 0))} left)",
+            "the remaining budget cannot pay for a longer lease "
+            f"({format_money(max(remaining or 0, 0), policy.currency)} left)",
             {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": "budget"},
         )
     extra = cost_of(entry.rate, minutes(granted)) - cost_of(entry.rate, minutes(entry.lease))

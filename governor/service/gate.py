@@ -11,6 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from governor.model import (
     ProjectPolicy,
     Session,
     SessionStatus,
+    SweepHealth,
     Usage,
     cost_of,
 )
@@ -98,7 +100,9 @@ class GateService:
             rate=policy.rate(request.size),
         )
         try:
-            entry, usage = self.store.reserve(project, pending, lambda snap: rules.admit(request, snap), now)
+            entry, usage = self.store.reserve(
+                project, pending, lambda snap: rules.admit(request, snap), now, policy=policy
+            )
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
             raise
@@ -423,7 +427,7 @@ class ManageService:
 
 
 # ---------------------------------------------------------------- health
-_SWEEP_TIME_KEYS = ("finished_at", "finishedAt", "ended_at", "at", "started_at", "startedAt", "time")
+PROBE_SECONDS = 3.0  # each dependency's answer time; health waits at most about this long in all
 
 
 def health(
@@ -433,37 +437,45 @@ def health(
     schedule: str,
     stale_intervals: int,
     version: str,
+    probe_seconds: float = PROBE_SECONDS,
 ) -> tuple[bool, dict]:
-    """(healthy, report): storage and every ARR account reachable, and the sweep not stale."""
+    """(healthy, report): storage and every ARR account answer, and the sweep is not stale.
+    Storage and the accounts are asked at once, ARR with one retry-free probe each."""
     now = clock()
     report: dict = {"version": version, "time": _iso(now)}
+    pool = ThreadPoolExecutor(max_workers=1 + len(arr), thread_name_prefix="health")
     try:
-        last = store.last_sweep()
-        report["storage"] = "reachable"
-    except Exception as exc:
-        last = None
-        report["storage"] = f"unreachable ({type(exc).__name__})"
-    accounts = {}
-    for name, client in sorted(arr.items()):
-        try:
-            client.list()
-            accounts[name] = "reachable"
-        except Exception as exc:
-            accounts[name] = f"unreachable ({type(exc).__name__})"
-    report["arr"] = accounts
-    at = next((t for t in (_as_datetime((last or {}).get(k)) for k in _SWEEP_TIME_KEYS) if t), None)
+        storage = pool.submit(store.last_sweep)
+        probes = {name: pool.submit(client.probe, probe_seconds) for name, client in sorted(arr.items())}
+        wait([storage, *probes.values()], timeout=probe_seconds + 0.5)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    report["storage"], row = _answer(storage, probe_seconds)
+    report["arr"] = {name: _answer(probe, probe_seconds)[0] for name, probe in probes.items()}
+    last = SweepHealth.from_row(row)
+    at = last.finished_at if last else None
     stale_after = sweep_interval(schedule, now) * stale_intervals
     stale = at is None or now - at > stale_after
-    outcome = (last or {}).get("outcome")
     report["lastSweep"] = {
         "at": _iso(at),
-        "outcome": outcome if isinstance(outcome, str) else None,
+        "outcome": last.outcome if last else None,
         "stale": stale,
         "staleAfterSeconds": int(stale_after.total_seconds()),
     }
-    healthy = not stale and report["storage"] == "reachable" and all(v == "reachable" for v in accounts.values())
+    reachable = [report["storage"], *report["arr"].values()]
+    healthy = not stale and all(v == "reachable" for v in reachable)
     report["status"] = "healthy" if healthy else "unhealthy"
     return healthy, report
+
+
+def _answer(future, seconds: float):
+    """("reachable", result) or ("unreachable (why)", None); never a secret, only an error's type."""
+    if not future.done():
+        return f"unreachable (no answer within {seconds:g} s)", None
+    error = future.exception()
+    if error is not None:
+        return f"unreachable ({type(error).__name__})", None
+    return "reachable", future.result()
 
 
 def sweep_interval(schedule: str, now: datetime) -> timedelta:
@@ -476,15 +488,3 @@ def sweep_interval(schedule: str, now: datetime) -> timedelta:
         return it.get_next(datetime) - first
     except (ValueError, KeyError):
         return timedelta(minutes=1)
-
-
-def _as_datetime(value) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None

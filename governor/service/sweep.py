@@ -32,6 +32,7 @@ from governor.model import (
     ProjectPolicy,
     Session,
     SessionStatus,
+    SweepHealth,
     UnmanagedMode,
     Usage,
     cost_of,
@@ -165,11 +166,9 @@ class Sweeper:
             phases["act"] = time.monotonic()
 
         finished = self.clock()
-        report = self._report(now, finished, items, live, metered, errors)
-        self._audit(items, now, report)
+        self._audit(items, now, errors)
         phases["audit"] = time.monotonic()
-        report["durationMs"] = round((time.monotonic() - timer) * 1000)
-        report["phasesMs"] = _phases(timer, phases)
+        report = self._health(now, finished, items, live, metered, errors, timer, phases).to_row()
         self._record(report)
         self._notify(items, snapshot.projects, now)
         log.info(json.dumps({"event": "sweep", **report}, default=str))
@@ -202,10 +201,8 @@ class Sweeper:
         except Exception:
             log.warning("last sweep unreadable; warnings use the full warn window")
             return None
-        try:
-            return datetime.fromisoformat(last["startedAt"]) if last and last.get("startedAt") else None
-        except (TypeError, ValueError):
-            return None
+        health = SweepHealth.from_row(last)
+        return health.started_at if health else None
 
     def _list_all(self, errors: list[str], pool) -> tuple[dict[tuple[str, str], Session], set[str]]:
         arr_error, _, _ = _arr_errors()
@@ -396,27 +393,28 @@ class Sweeper:
         return entry.lease
 
     # ------------------------------------------------------------------ record
-    def _report(self, started, finished, items, live, metered, errors) -> dict:
+    def _health(self, started, finished, items, live, metered, errors, timer, phases) -> SweepHealth:
         counts = Counter(i.decision.action.value for i in items)
         failed = [i for i in items if i.outcome == "failed"]
         for item in failed[:MAX_ERRORS]:
             errors.append(f"{item.decision.action.value} {item.session_id}: {item.error}")
-        return {
-            "startedAt": started.isoformat(),
-            "finishedAt": finished.isoformat(),
-            "outcome": "errors" if errors or failed else "ok",
-            "durationMs": 0,
-            "dryRun": self.config.dry_run,
-            "owner": self.owner,
-            "sessions": len(live),
-            "decisions": len(items),
-            "counts": dict(sorted(counts.items())),
-            "failed": len(failed),
-            "metered": metered,
-            "errors": errors[:MAX_ERRORS],
-        }
+        return SweepHealth(
+            started_at=started,
+            finished_at=finished,
+            outcome="errors" if errors or failed else "ok",
+            counts=dict(sorted(counts.items())),
+            failed=len(failed),
+            metered=metered,
+            errors=tuple(errors[:MAX_ERRORS]),
+            phases_ms=_phases(timer, phases),
+            duration_ms=round((time.monotonic() - timer) * 1000),
+            dry_run=self.config.dry_run,
+            sessions=len(live),
+            decisions=len(items),
+            owner=self.owner,
+        )
 
-    def _audit(self, items: list[Item], now: datetime, report: dict) -> None:
+    def _audit(self, items: list[Item], now: datetime, errors: list[str]) -> None:
         records = []
         for item in items:
             decision = item.decision
@@ -444,7 +442,7 @@ class Sweeper:
         try:
             self.store.append_audit(records)
         except Exception as exc:
-            report["errors"].append(f"audit: {type(exc).__name__}")
+            errors.append(f"audit: {type(exc).__name__}")
             log.warning("audit write failed (%s); decisions are in the sweep log", type(exc).__name__)
 
     def _record(self, report: dict) -> None:

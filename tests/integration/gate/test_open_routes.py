@@ -4,11 +4,16 @@ from datetime import timedelta
 
 from openapi_spec_validator import validate
 
-from governor.model import utcnow
+from governor.model import SweepHealth, utcnow
 
 
 def health(gate):
     return gate.call("health", "GET", "health")
+
+
+def swept(gate, finished_ago: timedelta = timedelta(0)) -> None:
+    finished = utcnow() - finished_ago
+    gate.store.record_sweep(SweepHealth(finished - timedelta(seconds=2), finished, "ok").to_row())
 
 
 def test_health_is_503_until_a_sweep_ran_then_200(gate):
@@ -16,24 +21,22 @@ def test_health_is_503_until_a_sweep_ran_then_200(gate):
     assert first.status == 503
     assert first.body["storage"] == "reachable" and first.body["arr"] == {"default": "reachable"}
     assert first.body["lastSweep"]["at"] is None
-    gate.store.record_sweep({"startedAt": utcnow().isoformat(), "finishedAt": utcnow().isoformat(), "outcome": "ok"})
+    swept(gate)
     fresh = health(gate)
     assert fresh.status == 200, fresh.body
     assert fresh.body["lastSweep"]["outcome"] == "ok" and fresh.body["version"]
 
 
 def test_health_is_503_when_the_sweep_is_older_than_three_intervals(gate):
-    old = (utcnow() - timedelta(minutes=3, seconds=5)).isoformat()  # default schedule: every minute
-    gate.store.record_sweep({"finishedAt": old, "outcome": "ok"})
+    swept(gate, timedelta(minutes=3, seconds=5))  # default schedule: every minute
     stale = health(gate)
     assert stale.status == 503 and stale.body["lastSweep"]["stale"]
-    recent = (utcnow() - timedelta(minutes=2)).isoformat()
-    gate.store.record_sweep({"finishedAt": recent, "outcome": "ok"})
+    swept(gate, timedelta(minutes=2))
     assert health(gate).status == 200
 
 
 def test_health_is_503_when_arr_does_not_answer(gate):
-    gate.store.record_sweep({"finishedAt": utcnow().isoformat(), "outcome": "ok"})
+    swept(gate)
     gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0)
     down = health(gate)
     assert down.status == 503 and down.body["arr"]["default"].startswith("unreachable")

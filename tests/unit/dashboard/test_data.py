@@ -17,7 +17,7 @@ from governor.dashboard.data import (
     size_weights_by_day,
     split_exactly,
 )
-from governor.model import AuditRecord, LedgerState, Period, VmSize, to_micros
+from governor.model import AuditRecord, LedgerState, Period, SweepHealth, VmSize, to_micros
 from tests.unit.dashboard.samples import NOW, always_leave, entry, policy, usage
 
 
@@ -174,22 +174,30 @@ def test_recent_decisions_newest_first_and_at_most_fifty():
     assert len(shown) == 50 and shown[0].session_id == "s0" and shown[-1].session_id == "s49"
 
 
+def _row(finished: datetime, **fields) -> dict:
+    return SweepHealth(finished - timedelta(seconds=5), finished, "ok", **fields).to_row()
+
+
 @pytest.mark.parametrize(
     ("report", "age", "errors", "stale"),
     [
         (None, None, None, True),
-        ({"finished_at": "2026-11-15T23:58:00Z", "errors": 2}, timedelta(minutes=2), 2, False),
-        ({"at": datetime(2026, 11, 15, 23, 50, tzinfo=UTC), "failed": ["a", "b", "c"]}, timedelta(minutes=10), 3, True),
-        ({"started_at": "2026-11-15T23:59:00", "ok": True}, timedelta(minutes=1), None, False),
-        ({"at": "not a time"}, None, None, True),
+        (_row(NOW - timedelta(minutes=2), errors=("a", "b")), timedelta(minutes=2), 2, False),
+        (_row(NOW - timedelta(minutes=10), failed=3, errors=("x",)), timedelta(minutes=10), 1, True),
+        ({**_row(NOW), "finishedAt": "2026-11-15T23:59:00"}, timedelta(minutes=1), 0, False),
+        ({**_row(NOW), "finishedAt": "not a time"}, None, None, True),
+        ({"finished_at": "2026-11-15T23:59:00Z", "errors": 2}, None, None, True),  # not the declared shape
     ],
 )
-def test_health_from_the_sweep_report(report, age, errors, stale):
+def test_health_from_the_sweep_row(report, age, errors, stale):
     health = health_of(report, NOW, stale_after=timedelta(minutes=3))
     assert (health.age, health.errors, health.stale) == (age, errors, stale)
 
 
 def test_health_facts_keep_scalars_only():
-    report = {"at": "2026-11-15T23:59:00Z", "errors": 0, "detail": {"x": 1}, "note": "ok", "dryRun": False, "x": None}
-    health = health_of(report, NOW, timedelta(1))
-    assert dict(health.facts) == {"at": "2026-11-15T23:59:00Z", "errors": "0", "note": "ok", "dryRun": "no", "x": ""}
+    row = _row(NOW - timedelta(minutes=1), counts={"stop": 1}, metered=4, owner="host:1:ab", dry_run=True)
+    health = health_of(row, NOW, timedelta(1))
+    facts = dict(health.facts)
+    assert facts["metered"] == "4" and facts["owner"] == "host:1:ab" and facts["dryRun"] == "yes"
+    assert facts["finishedAt"] == (NOW - timedelta(minutes=1)).isoformat()
+    assert "counts" not in facts and "errors" not in facts and "phasesMs" not in facts

@@ -134,8 +134,8 @@ def test_phone_width_viewport_and_scalable_charts():
 
 
 def test_formatting():
-    assert money(1_234_567_891, "USD") == "1,234.57 USD"
-    assert money(5_000) == "0.01" and money(None, "EUR") == "no budget"
+    assert money(1_234_500_000, "USD") == "1,234.50 USD"
+    assert money(5_000) == "0.005" and money(None, "EUR") == "no budget"  # exact: never rounds money away
     assert duration(timedelta(days=1, hours=2, minutes=3, seconds=59)) == "1 d 2 h 3 min"
     assert duration(timedelta(minutes=-5)) == "-5 min" and duration(None) == "never"
 
