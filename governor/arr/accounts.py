@@ -68,6 +68,9 @@ class ArrAccount:
     def list(self):
         return self.client().list()
 
+    def probe(self, timeout=3.0):
+        return self.client().probe(timeout)
+
     def update_lease(self, session_id, lease):
         return self.client().update_lease(session_id, lease)
 

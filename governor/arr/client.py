@@ -6,6 +6,8 @@ requests/urllib3 are imported when a client is built, not when this module is im
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -61,6 +63,9 @@ class ArrClient:
         else:
             credential = AccountKeyCredential(config.account_id, config.account_key)
         self._tokens = TokenProvider(credential, self._exchange, clock)
+        self._probe_http = None
+        self._probe_lock = threading.Lock()
+        self._probing = threading.local()  # the probe's deadline, seen by _send in the probing thread
 
     def __repr__(self) -> str:
         c = self.config
@@ -68,6 +73,8 @@ class ArrClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._probe_http is not None:
+            self._probe_http.close()
 
     def __enter__(self) -> ArrClient:
         return self
@@ -114,6 +121,20 @@ class ArrClient:
                 raise ArrBadResponse("@nextLink repeats an earlier page", operation="list", ms_cv=ms_cv)
             seen.add(url)
         raise ArrBadResponse(f"more than {MAX_PAGES} pages of sessions", operation="list")
+
+    def probe(self, timeout: float = 3.0) -> None:
+        """Does ARR answer? One list request (first page only, and a token exchange if none is
+        cached), each sent once without retries, all within about `timeout` seconds. Raises the
+        same typed errors as `list()`; a 429 or 5xx is an ArrThrottled/ArrUnavailable at once."""
+        with self._probe_lock:
+            if self._probe_http is None:
+                self._probe_http = self._transport.single_attempt_session()
+        self._probing.deadline = time.monotonic() + timeout
+        try:
+            body, ms_cv = self._call("probe", self._wire.list_(self.config.account_id))
+            self._wire.page(body, self.account, "probe", ms_cv)
+        finally:
+            self._probing.deadline = None
 
     def update_lease(self, session_id: str, lease: timedelta) -> Session:
         """Set the total lease since start to `lease` (absolute, never a delta). The 2021 API
@@ -175,9 +196,18 @@ class ArrClient:
             "User-Agent": USER_AGENT,
             "x-ms-client-request-id": str(uuid.uuid4()),
         }
+        http, timeout = self._http, self._timeout
+        deadline = getattr(self._probing, "deadline", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ArrUnavailable(
+                    f"no answer within the probe's time from {urlsplit(url).netloc}", operation=operation
+                )
+            http, timeout = self._probe_http, (left, left)
         try:
-            response = self._http.request(
-                method, url, params=params, json=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            response = http.request(
+                method, url, params=params, json=body, headers=headers, timeout=timeout, allow_redirects=False
             )
         except self._transport.requests.RequestException as exc:
             unsent = self._transport.sent_nothing(exc)

@@ -103,6 +103,17 @@ def build_session(budget: float, non_idempotent_prefixes: tuple[str, ...] = (), 
     return session
 
 
+def single_attempt_session():
+    """A requests.Session that sends each request once: no retries, no redirects (health probes)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+    adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=0, raise_on_status=False), pool_maxsize=4)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def _reason(exc: BaseException) -> BaseException:
     cause = exc.args[0] if exc.args else None
     return cause.reason if isinstance(cause, MaxRetryError) and cause.reason else exc

@@ -40,6 +40,9 @@ class ArrPort(Protocol):
     def list(self) -> list[Session]:
         """Active (Starting/Ready) sessions, all pages."""
 
+    def probe(self, timeout: float = 3.0) -> None:
+        """Does ARR answer? One cheap call without retries, bounded by `timeout`; raises ArrError."""
+
     def update_lease(self, session_id: str, lease: timedelta) -> Session:
         """Set the total lease since start (never a delta)."""
 
