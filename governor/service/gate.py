@@ -100,7 +100,9 @@ class GateService:
             rate=policy.rate(request.size),
         )
         try:
-            entry, usage = self.store.reserve(project, pending, lambda snap: rules.admit(request, snap), now)
+            entry, usage = self.store.reserve(
+                project, pending, lambda snap: rules.admit(request, snap), now, policy=policy
+            )
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
             raise

@@ -90,9 +90,11 @@ class StorePort(Protocol):
         entry: LedgerEntry,
         decide: Callable[[AdmissionSnapshot], int],
         now: datetime,
+        policy: ProjectPolicy | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Insert `entry` (state pending) and reserve `decide(snapshot)` micros, or raise the
-        Refusal that `decide` raised. `decide` may run more than once (after a 412)."""
+        Refusal that `decide` raised. `decide` may run more than once (after a 412). `policy`, if
+        given, is the one the caller just read (saves a read; the snapshot carries it)."""
 
     def activate(self, project: str, reservation_id: str, session: Session) -> LedgerEntry:
         """Pending -> active under ARR's session id (v1 ids differ from the reservation id)."""

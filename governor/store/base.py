@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from governor.store.concurrency import RetryPolicy, with_retry
@@ -18,6 +20,7 @@ class TablesBase:
         self.tables: TableNames = table_names(prefix)
         self.prefix = prefix
         self.retry_policy = retry or RetryPolicy()
+        self._fresh = Recent()  # reservations this store just wrote, with their ETags
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"
@@ -54,6 +57,26 @@ class TablesBase:
         for op in ops:
             check_entity(op[1], op[1].get("RowKey", "entity"))
         return self._table(table).submit_transaction(ops)
+
+
+class Recent:
+    """A small thread-safe map of the latest `size` items, oldest dropped first."""
+
+    def __init__(self, size: int = 256):
+        self._size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def pop(self, key):
+        with self._lock:
+            return self._items.pop(key, None)
 
 
 # ---------------------------------------------------------------- transaction operations

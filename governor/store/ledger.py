@@ -200,12 +200,19 @@ class LedgerRepo(TablesBase):
 
     # ------------------------------------------------------------ admission
     def reserve(
-        self, project: str, entry: LedgerEntry, decide: Callable[[AdmissionSnapshot], int], now: datetime
+        self,
+        project: str,
+        entry: LedgerEntry,
+        decide: Callable[[AdmissionSnapshot], int],
+        now: datetime,
+        policy: ProjectPolicy | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        """`policy`: the one the caller just read, if any (it is not part of the transaction either way)."""
         sid = check_key("sessionId", entry.session_id)
+        given = policy
 
         def round_():
-            policy = self._policy(project)
+            policy = given or self._policy(project)
             part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
             if sid in part.open or sid in part.closed:
                 raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
@@ -220,10 +227,17 @@ class LedgerRepo(TablesBase):
             results = self._commit(part, change)
             return replace(pending, etag=result_etag(results, 1)), part.usage(policy, part.held + amount)
 
-        return self._retry(round_, f"reserve in {project}")
+        reserved, usage = self._retry(round_, f"reserve in {project}")
+        self._fresh.put((project, sid), reserved)
+        return reserved, usage
 
     def activate(self, project: str, reservation_id: str, session) -> LedgerEntry:
         rid, sid = check_key("reservationId", reservation_id), check_key("sessionId", session.id)
+        pending = self._fresh.pop((project, rid))
+        if pending is not None and pending.etag:
+            activated = self._activate_unread(project, pending, sid)
+            if activated is not None:
+                return activated
 
         def round_():
             part = self._read(project, utcnow(), open_ids={rid, sid}, closed_ids=[rid])
@@ -247,8 +261,30 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"activate {rid} in {project}")
 
+    def _activate_unread(self, project: str, pending: LedgerEntry, sid: str) -> LedgerEntry | None:
+        """Activate with the ETag `reserve` got back, skipping the partition read; None if the row
+        moved meanwhile (released, raced, already activated): then the read round decides."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError
+        from azure.data.tables import UpdateMode
+
+        entry = replace(pending, session_id=sid, state=LedgerState.ACTIVE, etag=None)
+        entity = entry_to_entity(entry, open_key(sid))
+        guard = {"etag": pending.etag, "match_condition": MatchConditions.IfNotModified}
+        if pending.session_id == sid:
+            ops = [("update", entity, {"mode": UpdateMode.REPLACE, **guard})]
+        else:  # v1: ARR chose the id; the row moves to it
+            key = {"PartitionKey": project, "RowKey": open_key(pending.session_id)}
+            ops = [("delete", key, guard), ("create", entity)]
+        try:
+            results = self._submit(self.tables.ledger, ops)
+        except HttpResponseError:
+            return None
+        return replace(entry, etag=result_etag(results, len(ops) - 1))
+
     def release(self, project: str, reservation_id: str, now: datetime) -> None:
         rid = check_key("reservationId", reservation_id)
+        self._fresh.pop((project, rid))
 
         def round_():
             part = self._read(project, now, open_ids=[rid])
