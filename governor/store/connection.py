@@ -17,6 +17,7 @@ from governor.settings import Settings, SettingsError, running_in_azure
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _tables: dict[tuple[Any, str], Any] = {}
+_transports: dict[Any, Any] = {}
 
 
 def client_from_connection_string(connection_string: str):
@@ -70,7 +71,8 @@ def table_client(service, name: str):
     Built with its own pipeline rather than `service.get_table_client`: that builds a Pipeline
     over the service client's shared policy objects and re-links their `next` pointers, which
     races with other threads sending through them (an AttributeError from inside the SDK).
-    Clients are thread-safe once built, so every thread shares them.
+    Clients are thread-safe once built, so every thread shares them, and all of a service's
+    table clients share one connection pool.
     """
     marker = (service, name)
     client = _tables.get(marker)
@@ -83,9 +85,27 @@ def table_client(service, name: str):
             from azure.data.tables import TableClient
 
             client = TableClient(
-                service.url, table_name=name, credential=service.credential, api_version=service.api_version
+                service.url,
+                table_name=name,
+                credential=service.credential,
+                api_version=service.api_version,
+                transport=_transport(service),
             )
             with contextlib.suppress(ResourceExistsError):
                 client.create_table()  # not service.create_table_if_not_exists: it calls get_table_client
             _tables[marker] = client
         return client
+
+
+def _transport(service):
+    """One HTTP transport (connection pool) for all of a service's table clients; call under _lock.
+
+    Each table client has its own policies; sharing only the transport is what the SDK's
+    `get_table_client` does too, and keeps one pool per account however many stores a process makes.
+    """
+    transport = _transports.get(service)
+    if transport is None:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        transport = _transports[service] = RequestsTransport()
+    return transport

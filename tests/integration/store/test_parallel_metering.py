@@ -58,3 +58,12 @@ def test_building_table_clients_leaves_the_service_clients_pipeline_alone(azurit
     for name in store.tables.all():
         store._table(name)
     assert _links(store._service) == before
+
+
+def test_every_table_client_of_a_service_shares_one_connection_pool(azurite, table_prefix):
+    store = TableStore(azurite.connection_string, table_prefix)
+    other = TableStore(azurite.connection_string, table_prefix + "b")
+    transports = {
+        id(s._table(name)._client._client._pipeline._transport) for s in (store, other) for name in s.tables.all()
+    }
+    assert len(transports) == 1
