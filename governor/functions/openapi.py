@@ -11,6 +11,7 @@ import re
 import azure.functions as func
 
 from governor.functions import http
+from governor.functions.dashboard import REFRESH_RANGE
 
 bp = func.Blueprint()
 
@@ -132,7 +133,9 @@ SCHEMAS: dict[str, dict] = {
         "properties": {"project": {"type": "string"}, "key": {"type": "string", "description": "shown once"}},
     },
     "Health": {"type": "object", "additionalProperties": True},
+    "DashboardPage": {"type": "string", "description": "a self-contained HTML page (no script)"},
 }
+_MEDIA_TYPES = {"DashboardPage": "text/html"}  # response schemas not served as application/json
 
 _CLIENT = ("bad-request", "unauthorized", "forbidden", "unknown-project", "upstream-unavailable")
 _SESSION = (*_CLIENT, "not-found")
@@ -189,8 +192,14 @@ OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] 
     "manage_delete_project": ("Delete a project", None, 204, None, _MANAGED),
     "manage_list_projects": ("List projects", None, 200, "ProjectList", ("upstream-unavailable",)),
     "manage_rotate_key": ("Rotate the caller key (returned once)", None, 201, "NewKey", _MANAGED),
-    "dashboard": ("Usage dashboard of every project (HTML)", None, 200, None, ("bad-request", "upstream-unavailable")),
-    "project_dashboard": ("Usage dashboard of the project (HTML)", None, 200, None, _CLIENT),
+    "dashboard": (
+        "Usage dashboard of every project (HTML)",
+        None,
+        200,
+        "DashboardPage",
+        ("bad-request", "upstream-unavailable"),
+    ),
+    "project_dashboard": ("Usage dashboard of the project (HTML)", None, 200, "DashboardPage", _CLIENT),
     "health": (
         "Health: version, last sweep, storage and ARR reachability (503 when unhealthy)",
         None,
@@ -248,6 +257,10 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
     if name == "project_usage":
         parameters.append({"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}})
         parameters.append({"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}})
+    if name in ("dashboard", "project_dashboard"):
+        low, high = REFRESH_RANGE
+        refresh = {"type": "integer", "minimum": low, "maximum": high, "description": "reload every N seconds"}
+        parameters.append({"name": "refresh", "in": "query", "schema": refresh})
     if parameters:
         operation["parameters"] = parameters
     if request:
@@ -255,7 +268,8 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
         operation["requestBody"] = {"required": name != "extend_session", "content": content}
     ok: dict = {"description": summary}
     if response:
-        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+        media_type = _MEDIA_TYPES.get(response, "application/json")
+        ok["content"] = {media_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}}
     responses = {str(status): ok}
     if name == "health":
         responses["503"] = {"description": "unhealthy", "content": ok["content"]}

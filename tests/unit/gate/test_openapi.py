@@ -45,3 +45,24 @@ def test_admin_routes_need_the_master_key_and_no_function_starts_with_admin():
             if path.startswith("/api/manage/"):
                 assert operation["security"] == [{"masterKey": []}]
     assert document["paths"]["/api/health"]["get"]["security"] == []
+
+
+def test_every_http_function_is_described_and_nothing_else():
+    names = {
+        f.get_function_name()
+        for f in openapi.registered_functions(function_app.app)
+        if f.get_trigger().get_dict_repr()["type"] == "httpTrigger"
+    }
+    assert set(openapi.OPERATIONS) == names
+
+
+def test_dashboards_answer_html_and_refuse_with_problem_json():
+    document = openapi.document(openapi.registered_functions(function_app.app))
+    for path in ("/api/dashboard", "/api/projects/{project}/dashboard"):
+        responses = document["paths"][path]["get"]["responses"]
+        assert list(responses["200"]["content"]) == ["text/html"]
+        errors = {status: r for status, r in responses.items() if status != "200"}
+        assert errors and all(list(r["content"]) == ["application/problem+json"] for r in errors.values())
+        assert "bad-request" in responses["400"]["description"]  # ?refresh= out of range
+    project_refusals = document["paths"]["/api/projects/{project}/dashboard"]["get"]["responses"]
+    assert "unauthorized" in project_refusals["401"]["description"]
