@@ -11,8 +11,10 @@ def markdown_table() -> str:
     lines = ["| Setting | Default | Meaning |", "|---|---|---|"]
     for setting in SETTINGS:
         default = "(unset)" if setting.default is None else f"`{setting.default}`"
-        meaning = setting.meaning + (" Secret." if setting.secret else "") + (
-            " Local development only." if setting.local_only else ""
+        meaning = (
+            setting.meaning
+            + (" Secret." if setting.secret else "")
+            + (" Local development only." if setting.local_only else "")
         )
         lines.append(f"| `{setting.name}` | {default} | {meaning} |")
     return "\n".join(lines)
