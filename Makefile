@@ -39,8 +39,8 @@ demo: install
 	$(PY) -m governor demo
 
 lint: $(PIP_STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+	$(PY) -m ruff check --no-cache .
+	$(PY) -m ruff format --no-cache --check .
 
 format: $(PIP_STAMP)
 	$(PY) -m ruff format .
