@@ -246,9 +246,17 @@ class GateService:
             try:
                 session = arr.update_lease(session_id, entry.lease)
             except Exception:
-                log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
-                self.store.revert_extension(project, session_id, previous, self.clock())
-                raise
+                # An error can come after ARR applied the lease (a 5xx or a timeout on the way
+                # back): give the reservation back only when ARR is seen without it, or ARR runs a
+                # lease nobody pays for. Unseen, it stays reserved; the sweep re-applies it.
+                applied = self._lease_seen(arr, session_id)
+                if applied is None:
+                    raise
+                if applied.max_lease < entry.lease:
+                    log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
+                    self.store.revert_extension(project, session_id, previous, self.clock())
+                    raise
+                session = applied
         extension = granted[-1]
         self._audit(project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now)
         return {
@@ -256,6 +264,14 @@ class GateService:
             "extraCost": rules.money(extension.extra_cost),
             "partial": extension.partial,
         }
+
+    @staticmethod
+    def _lease_seen(arr, session_id: str):
+        """ARR's session after a failed lease update, or None when ARR cannot say."""
+        try:
+            return arr.get(session_id)
+        except Exception:
+            return None
 
     # ------------------------------------------------------------ stop
     def stop(self, project: str, caller: Caller, session_id: str) -> dict:
