@@ -67,7 +67,10 @@ def soak(sweep_stack):
 def faults_for(step: int, rng: random.Random) -> dict | None:
     """30 emulated minutes of faults in every two hours."""
     minute = step * INTERVAL.total_seconds() / 60 % 120
-    return {**FAULTS, "phase": rng.choice(["before", "after"])} if 60 <= minute < 90 else None
+    if not 60 <= minute < 90:
+        return None
+    # a 4xx means "not done"; only a 5xx may come after the call took effect (a gateway time-out)
+    return rng.choice([{**FAULTS, "phase": "before"}, {**FAULTS, "statuses": [500, 503], "phase": "after"}])
 
 
 def traffic(gate: Gate, clients: list[Client], now: datetime, rng: random.Random, counts: dict) -> None:
@@ -105,14 +108,28 @@ def check_invariants(stack, now: datetime) -> None:
                 continue  # reserved, not created (yet or ever)
             billed = int(session["billedSeconds"] // 60)
             actual += cost_of(entry.rate, billed)
-            if session["status"] in ("Starting", "Ready"):
-                open_count += 1
-                lease = entry.lease.total_seconds() / 60
-                assert billed <= lease + INTERVAL.total_seconds() / 60, (now, entry, session)
-        assert actual <= BUDGETS[project] + open_count * SLACK, (now, project, actual, open_count)
+            open_count += session["status"] in ("Starting", "Ready")
+            lease = entry.lease.total_seconds() / 60
+            assert billed <= lease + INTERVAL.total_seconds() / 60, (now, entry, session)
+        assert actual <= BUDGETS[project] + open_count * SLACK, (
+            now,
+            project,
+            actual,
+            open_count,
+            ledger(stack, project),
+        )
     for sid, session in truth.items():
         if session["status"] in ("Starting", "Ready") and sid not in managed:
             assert now - parse_time(session["createdAt"]) <= INTERVAL, ("orphan", now, session)
+
+
+def ledger(stack, project: str) -> list[tuple]:
+    """The project's rows beside ARR's view of them, for an assertion message."""
+    truth = stack.truth()
+    return [
+        (e.session_id[:8], e.state.value, e.lease, e.extensions, e.charged_minutes, e.reserved, truth.get(e.session_id))
+        for e in stack.store.list_entries(project, include_closed=True)
+    ]
 
 
 def check_agreement(stack) -> None:
