@@ -42,10 +42,12 @@ def test_faults_never_stop_an_active_session_and_failed_actions_are_retried(stac
 
     truth = stack.truth()
     assert all(truth[sid]["status"] == "Stopped" for sid in idle)
-    for sid in beating:  # extended twice (at elapsed 22 and 44), never more
+    for sid in beating:  # extended twice, never more, each time to elapsed + one step (a retried extension
+        # is computed from the elapsed time of the sweep that finally applies it, so no fixed upper bound)
         entry = stack.store.get_entry("alpha", sid)
         assert truth[sid]["maxLeaseMinutes"] == entry.lease.total_seconds() // 60
-        assert entry.extensions == 2 and 30 < truth[sid]["maxLeaseMinutes"] <= 44 + 30
+        assert entry.extensions == 2
+        assert 30 < truth[sid]["maxLeaseMinutes"] <= truth[sid]["elapsedMinutes"] + 30
     rows = [r for r in stack.audit() if r.source == "sweep"]
     failed = [r for r in rows if r.outcome == "failed"]
     for row in failed:  # every failed action was tried again later and succeeded
