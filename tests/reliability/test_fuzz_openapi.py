@@ -11,8 +11,10 @@ sent, so the fuzz reaches past the key check into the policy and ARR paths.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
@@ -51,9 +53,18 @@ def operation_ids() -> list[str]:
 def governor_stack(tmp_path_factory):
     running = start_stack(tmp_path_factory.mktemp("fuzz") / "data")
     try:
+        wait_until_healthy(running)
         yield running
     finally:
         running.stop()
+
+
+def wait_until_healthy(stack, timeout: float = 60) -> None:
+    """Until the timer's first sweep: before it, /api/health answers its documented 503 (stale)."""
+    deadline = time.monotonic() + timeout
+    while requests.get(f"{stack.base_url}/health", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the stack never became healthy"
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
