@@ -41,7 +41,7 @@ def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> fun
     from governor.dashboard.forecast import sweep_forecast
     from governor.dashboard.page import CSP, render_page
     from governor.service.context import get_context
-    from governor.service.gate import sweep_interval
+    from governor.service.health import sweep_interval
 
     refresh = refresh_of(req)
     context = get_context()

@@ -13,11 +13,11 @@ bp = func.Blueprint()
 def health(req: func.HttpRequest) -> func.HttpResponse:
     def action():
         from governor import __version__
-        from governor.service import gate
         from governor.service.context import get_context
+        from governor.service.health import health as service_health
 
         context = get_context()
-        healthy, report = gate.health(
+        healthy, report = service_health(
             context.store,
             context.arr,
             context.clock,

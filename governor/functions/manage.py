@@ -17,7 +17,7 @@ ADMIN = func.AuthLevel.ADMIN
 
 def _manage():
     from governor.service.context import get_context
-    from governor.service.gate import ManageService
+    from governor.service.manage import ManageService
 
     return ManageService(get_context().store)
 

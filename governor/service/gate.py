@@ -1,4 +1,4 @@
-"""The gate's use cases: request, read, heartbeat, extend and stop sessions; usage; health.
+"""The gate's use cases: request, read, heartbeat, extend and stop sessions; a project's usage.
 
 Composed from the ports (store, ARR clients) and an injected clock. Every "no" is a
 `Refusal`; ARR and storage errors propagate (the HTTP layer turns them into 503s) after
@@ -11,9 +11,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from governor.model import (
     AuditRecord,
@@ -23,13 +22,11 @@ from governor.model import (
     ProjectPolicy,
     Session,
     SessionStatus,
-    SweepHealth,
     Usage,
-    cost_of,
 )
 from governor.policy import gate as rules
 from governor.service.ports import ArrPort, Refusal, StorePort
-from governor.timespan import format_timespan
+from governor.service.views import budget_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +112,7 @@ class GateService:
             raise
         # No audit row for an admission: the ledger row is its record (and a write per request is costly).
         return {
-            **self._view(policy, entry, session, usage),
+            **session_view(policy, entry, session, usage),
             "reservedCost": rules.money(entry.reserved),
         }
 
@@ -124,7 +121,7 @@ class GateService:
             raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
         if entry.state is LedgerState.CLOSED and entry.final_status is None:  # released: it never ran
             raise Refusal("conflict", "the first request with this Idempotency-Key failed; retry with a new key")
-        view = self._view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
+        view = session_view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
         return {**view, "reservedCost": rules.money(entry.reserved), "replayed": True}
 
     def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
@@ -167,7 +164,7 @@ class GateService:
         policy = self.authorize(project, caller)
         entry = self._entry(project, session_id)
         session = self._live(entry)
-        return self._view(policy, entry, session, self._usage(policy, self.clock()))
+        return session_view(policy, entry, session, self._usage(policy, self.clock()))
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
         policy = self.authorize(project, caller)
@@ -176,8 +173,8 @@ class GateService:
         for account in sorted({e.account for e in entries if e.state is not LedgerState.CLOSED}):
             live.update({s.id: s for s in self._client(account).list()})
         usage = self._usage(policy, self.clock())
-        views = [self._view(policy, e, live.get(e.session_id), usage) for e in entries]
-        return {"project": project, "sessions": views, **self._budget(policy, usage)}
+        views = [session_view(policy, e, live.get(e.session_id), usage) for e in entries]
+        return {"project": project, "sessions": views, **budget_view(policy, usage)}
 
     def _entry(self, project: str, session_id: str, open_only: bool = False) -> LedgerEntry:
         rules.check_session_id(session_id)
@@ -206,11 +203,11 @@ class GateService:
         entry = self.store.heartbeat(project, session_id, now)
         session = self._live(entry)
         usage = self._usage(policy, now)
-        view = self._view(policy, entry, session, usage)
+        view = session_view(policy, entry, session, usage)
         if session is not None and session.status.terminal:
             outlook = {"wouldGrant": False, "reason": "extension-denied", "suggest": False}
         else:
-            outlook = rules.extension_outlook(policy, entry, _elapsed(entry, session), usage)
+            outlook = rules.extension_outlook(policy, entry, elapsed_of(entry, session), usage)
         return {**view, "extension": outlook}
 
     def extend(self, project: str, caller: Caller, session_id: str, body) -> dict:
@@ -260,7 +257,7 @@ class GateService:
         extension = granted[-1]
         self._audit(project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now)
         return {
-            **self._view(policy, entry, session, usage),
+            **session_view(policy, entry, session, usage),
             "extraCost": rules.money(extension.extra_cost),
             "partial": extension.partial,
         }
@@ -297,7 +294,7 @@ class GateService:
             else:
                 entry = self.store.close(project, session_id, minutes, status.value, now)
             self._audit(project, session_id, "stop", "caller", {"minutes": minutes, "charged": entry.charged}, now)
-        return self._view(policy, entry, None, self._usage(policy, now))
+        return session_view(policy, entry, None, self._usage(policy, now))
 
     # ------------------------------------------------------------ usage
     def usage(self, project: str, caller: Caller, day: str | None = None, month: str | None = None) -> dict:
@@ -311,59 +308,18 @@ class GateService:
         return {
             "project": project,
             "currency": policy.currency,
-            "periods": [_usage_view(u) for u in usage.values()],
+            "periods": [usage_view(u) for u in usage.values()],
             "sessions": {
                 "open": sum(e.state is not LedgerState.CLOSED for e in entries),
                 "day": len(in_period),
                 "month": len(in_month),
             },
-            **self._budget(policy, usage),
+            **budget_view(policy, usage),
         }
 
-    # ------------------------------------------------------------ views
+    # ------------------------------------------------------------ usage and audit helpers
     def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]:
         return {period: self.store.usage(policy.name, period, period.key(now)) for period in Period}
-
-    def _budget(self, policy: ProjectPolicy, usage: Mapping[Period, Usage]) -> dict:
-        return {
-            "currency": policy.currency,
-            "remainingBudget": rules.money(rules.tightest_remaining(usage)),
-            "budget": {u.period.value: _usage_view(u) for u in usage.values()},
-        }
-
-    def _view(self, policy: ProjectPolicy, entry: LedgerEntry, session: Session | None, usage) -> dict:
-        elapsed = _elapsed(entry, session)
-        spent = max(entry.charged, cost_of(entry.rate, rules.minutes(elapsed)))
-        if session is not None:
-            status = session.status.value
-        elif entry.state is LedgerState.CLOSED:
-            status = (entry.final_status or SessionStatus.STOPPED).value
-        else:
-            status = SessionStatus.STARTING.value if entry.state is LedgerState.PENDING else "Unknown"
-        view = {
-            "sessionId": entry.session_id,
-            "project": entry.project,
-            "size": entry.size.value,
-            "status": status,
-            "state": entry.state.value,
-            "requestedAt": _iso(entry.requested_at),
-            "leaseMinutes": rules.minutes(entry.lease),
-            "lease": format_timespan(entry.lease),
-            "elapsedMinutes": rules.minutes(elapsed),
-            "remainingLeaseMinutes": rules.minutes(max(entry.lease - elapsed, timedelta(0))),
-            "costSoFar": rules.money(spent),
-            "reservedCost": rules.money(entry.reserved),
-            "extensions": entry.extensions,
-            "lastHeartbeat": _iso(entry.last_heartbeat),
-            **self._budget(policy, usage),
-        }
-        if session is not None and session.hostname:
-            view.update(
-                hostname=session.hostname,
-                arrInspectorPort=session.arr_inspector_port,
-                handshakePort=session.handshake_port,
-            )
-        return view
 
     # ------------------------------------------------------------ audit
     def _audit(self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime) -> None:
@@ -374,133 +330,3 @@ class GateService:
             self.store.append_audit([record])
         except Exception:
             log.warning("could not write the gate's audit record (%s %s)", action, reason)
-
-
-def _elapsed(entry: LedgerEntry, session: Session | None) -> timedelta:
-    if session is not None:
-        return session.elapsed
-    return timedelta(minutes=entry.charged_minutes)
-
-
-def _usage_view(usage: Usage) -> dict:
-    return {
-        "period": usage.period.value,
-        "key": usage.key,
-        "budget": rules.money(usage.budget),
-        "spent": rules.money(usage.spent),
-        "reserved": rules.money(usage.reserved),
-        "remaining": rules.money(usage.remaining),
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# ---------------------------------------------------------------- operators
-class ManageService:
-    """Admin operations on project documents and keys. The platform's admin key guards the routes."""
-
-    def __init__(self, store: StorePort):
-        self.store = store
-
-    def put(self, name: str, document) -> tuple[dict, bool]:
-        from governor.policy import document as documents
-
-        rules.check_project_name(name)
-        try:
-            spec = documents.policy_from_document(document, name)
-        except documents.PolicyError as exc:
-            raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
-        created = self.store.get_project(name) is None
-        self.store.put_project(spec.policy, webhook_secret=spec.webhook_secret)
-        return documents.policy_to_document(spec.policy), created
-
-    def get(self, name: str) -> dict:
-        from governor.policy import document as documents
-
-        rules.check_project_name(name)
-        policy = self.store.get_project(name)
-        if policy is None:
-            raise Refusal("unknown-project", f"no project named {name!r}")
-        return documents.policy_to_document(policy)
-
-    def list(self) -> dict:
-        from governor.policy import document as documents
-
-        return {"projects": [documents.policy_to_document(p) for p in self.store.list_projects()]}
-
-    def delete(self, name: str) -> None:
-        rules.check_project_name(name)
-        if not self.store.delete_project(name):
-            raise Refusal("unknown-project", f"no project named {name!r}")
-
-    def rotate_key(self, name: str) -> dict:
-        rules.check_project_name(name)
-        if self.store.get_project(name) is None:
-            raise Refusal("unknown-project", f"no project named {name!r}")
-        return {"project": name, "key": self.store.rotate_key(name)}
-
-
-# ---------------------------------------------------------------- health
-PROBE_SECONDS = 3.0  # each dependency's answer time; health waits at most about this long in all
-
-
-def health(
-    store: StorePort,
-    arr: Mapping[str, ArrPort],
-    clock: Callable[[], datetime],
-    schedule: str,
-    stale_intervals: int,
-    version: str,
-    probe_seconds: float = PROBE_SECONDS,
-) -> tuple[bool, dict]:
-    """(healthy, report): storage and every ARR account answer, and the sweep is not stale.
-    Storage and the accounts are asked at once, ARR with one retry-free probe each."""
-    now = clock()
-    report: dict = {"version": version, "time": _iso(now)}
-    pool = ThreadPoolExecutor(max_workers=1 + len(arr), thread_name_prefix="health")
-    try:
-        storage = pool.submit(store.last_sweep)
-        probes = {name: pool.submit(client.probe, probe_seconds) for name, client in sorted(arr.items())}
-        wait([storage, *probes.values()], timeout=probe_seconds + 0.5)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    report["storage"], row = _answer(storage, probe_seconds)
-    report["arr"] = {name: _answer(probe, probe_seconds)[0] for name, probe in probes.items()}
-    last = SweepHealth.from_row(row)
-    at = last.finished_at if last else None
-    stale_after = sweep_interval(schedule, now) * stale_intervals
-    stale = at is None or now - at > stale_after
-    report["lastSweep"] = {
-        "at": _iso(at),
-        "outcome": last.outcome if last else None,
-        "stale": stale,
-        "staleAfterSeconds": int(stale_after.total_seconds()),
-    }
-    reachable = [report["storage"], *report["arr"].values()]
-    healthy = not stale and all(v == "reachable" for v in reachable)
-    report["status"] = "healthy" if healthy else "unhealthy"
-    return healthy, report
-
-
-def _answer(future, seconds: float):
-    """("reachable", result) or ("unreachable (why)", None); never a secret, only an error's type."""
-    if not future.done():
-        return f"unreachable (no answer within {seconds:g} s)", None
-    error = future.exception()
-    if error is not None:
-        return f"unreachable ({type(error).__name__})", None
-    return "reachable", future.result()
-
-
-def sweep_interval(schedule: str, now: datetime) -> timedelta:
-    """The gap between the next two occurrences of the NCRONTAB (seconds first) schedule."""
-    from croniter import croniter
-
-    try:
-        it = croniter(schedule, now, second_at_beginning=True)
-        first = it.get_next(datetime)
-        return it.get_next(datetime) - first
-    except (ValueError, KeyError):
-        return timedelta(minutes=1)

@@ -57,7 +57,7 @@ def test_the_registered_function_is_the_same_code(app_env):
 
 def test_the_health_route_sees_the_sweep(app_env):
     from governor.functions import sweep as sweep_functions
-    from governor.service.gate import health
+    from governor.service.health import health
 
     sweep_functions.sweep.build().get_user_function()(TimerRequest(past_due=False))
     stack = app_env

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.service.gate import sweep_interval
+from governor.service.health import sweep_interval
 
 NOW = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
 

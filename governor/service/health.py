@@ -1,0 +1,73 @@
+"""GET /api/health's use case: storage and every ARR account answer, and the sweep is not stale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from governor.model import SweepHealth
+from governor.service.ports import ArrPort, StorePort
+from governor.service.views import iso
+
+PROBE_SECONDS = 3.0  # each dependency's answer time; health waits at most about this long in all
+
+
+def health(
+    store: StorePort,
+    arr: Mapping[str, ArrPort],
+    clock: Callable[[], datetime],
+    schedule: str,
+    stale_intervals: int,
+    version: str,
+    probe_seconds: float = PROBE_SECONDS,
+) -> tuple[bool, dict]:
+    """(healthy, report): storage and every ARR account answer, and the sweep is not stale.
+    Storage and the accounts are asked at once, ARR with one retry-free probe each."""
+    now = clock()
+    report: dict = {"version": version, "time": iso(now)}
+    pool = ThreadPoolExecutor(max_workers=1 + len(arr), thread_name_prefix="health")
+    try:
+        storage = pool.submit(store.last_sweep)
+        probes = {name: pool.submit(client.probe, probe_seconds) for name, client in sorted(arr.items())}
+        wait([storage, *probes.values()], timeout=probe_seconds + 0.5)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    report["storage"], row = _answer(storage, probe_seconds)
+    report["arr"] = {name: _answer(probe, probe_seconds)[0] for name, probe in probes.items()}
+    last = SweepHealth.from_row(row)
+    at = last.finished_at if last else None
+    stale_after = sweep_interval(schedule, now) * stale_intervals
+    stale = at is None or now - at > stale_after
+    report["lastSweep"] = {
+        "at": iso(at),
+        "outcome": last.outcome if last else None,
+        "stale": stale,
+        "staleAfterSeconds": int(stale_after.total_seconds()),
+    }
+    reachable = [report["storage"], *report["arr"].values()]
+    healthy = not stale and all(v == "reachable" for v in reachable)
+    report["status"] = "healthy" if healthy else "unhealthy"
+    return healthy, report
+
+
+def _answer(future, seconds: float):
+    """("reachable", result) or ("unreachable (why)", None); never a secret, only an error's type."""
+    if not future.done():
+        return f"unreachable (no answer within {seconds:g} s)", None
+    error = future.exception()
+    if error is not None:
+        return f"unreachable ({type(error).__name__})", None
+    return "reachable", future.result()
+
+
+def sweep_interval(schedule: str, now: datetime) -> timedelta:
+    """The gap between the next two occurrences of the NCRONTAB (seconds first) schedule."""
+    from croniter import croniter
+
+    try:
+        it = croniter(schedule, now, second_at_beginning=True)
+        first = it.get_next(datetime)
+        return it.get_next(datetime) - first
+    except (ValueError, KeyError):
+        return timedelta(minutes=1)

@@ -1,0 +1,93 @@
+"""The sweep's acts: stop, extend, adopt, close, activate, release. Each repeats harmlessly.
+
+An extension is reserved in the ledger before ARR is asked, so a run that dies in between is
+repaired by the next one re-applying the ledger's lease. A failure is recorded on the item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from governor.model import LedgerEntry, Period, SessionStatus, Usage, whole_minutes
+from governor.policy import sweep as rules
+from governor.policy.sweep import Action
+from governor.service.ports import ArrPort, Refusal, StorePort
+from governor.service.sweep_items import Item, arr_errors
+
+
+def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
+    if item.decision.dry_run:
+        item.outcome = "skipped"
+        return
+    arr_error, not_found, request_error = arr_errors()
+    action = item.decision.action
+    try:
+        if action is Action.STOP:
+            _stop(store, arr[item.account], item, now, not_found)
+        elif action is Action.EXTEND:
+            _extend(store, arr[item.account], item, now, request_error)
+        elif action is Action.ADOPT:
+            store.adopt(item.project, item.session, now)
+        elif action is Action.CLOSE:
+            final = item.decision.figures.get("final_minutes", item.entry.charged_minutes)
+            status = item.session.status.value if item.session else SessionStatus.STOPPED.value
+            store.close(item.project, item.session_id, final, status, now)
+        elif action is Action.ACTIVATE:
+            store.activate(item.project, item.session_id, item.session)
+        elif action is Action.RELEASE:
+            store.release(item.project, item.session_id, now)
+    except Refusal as exc:
+        item.outcome, item.error = "skipped", exc.reason
+    except arr_error as exc:
+        item.outcome, item.error, item.ms_cv = "failed", exc.code or f"http-{exc.status}", exc.ms_cv
+    except Exception as exc:  # a store failure: recorded, retried by the next sweep
+        item.outcome, item.error = "failed", type(exc).__name__
+
+
+def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime, not_found) -> None:
+    with contextlib.suppress(not_found):  # already gone: the stop is done
+        client.stop(item.session_id)
+    if item.entry is None:
+        return  # unmanaged: nothing to settle
+    try:
+        final = client.get(item.session_id)
+    except Exception:
+        return  # settled by the next sweep, which sees the session gone
+    if not final.status.active:
+        store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
+
+
+def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime, request_error) -> None:
+    target = item.decision.new_lease
+    if item.decision.reserve:
+        target = _reserve_extension(store, item, now)
+    try:
+        applied = client.update_lease(item.session_id, target)
+    except request_error:
+        applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
+        if rules.ceil_minutes(applied.max_lease) < rules.ceil_minutes(target):
+            # ARR refuses this lease for good: give the reservation back rather than retry forever
+            revert = getattr(store, "revert_extension", None)  # optional in the port's first version
+            if revert is not None:
+                revert(item.project, item.session_id, applied.max_lease, now)
+            raise
+    item.decision.figures["applied_lease_minutes"] = rules.minutes(applied.max_lease)
+
+
+def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
+    session, policy = item.session, item.policy
+
+    def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
+        target = rules.extension_target(session, policy)
+        current = max(entry.lease, session.max_lease)
+        if target <= current:
+            return entry.lease  # already extended (another sweep or the gate): reserve nothing more
+        short = rules.budget_covers(usage, rules.extension_cost(entry.rate, current, target))
+        if short is not None:
+            raise Refusal("extension-refused-budget", f"the {short.value} budget does not cover the step")
+        return target
+
+    entry, _ = store.extend(item.project, item.session_id, decide, now)
+    return entry.lease

@@ -1,0 +1,34 @@
+"""What one sweep decided about one session, shared by the sweep's steps; ARR's error types, imported late."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governor.model import LedgerEntry, ProjectPolicy, Session
+from governor.policy.sweep import Decision
+
+
+@dataclass
+class Item:
+    """One thing the sweep decided about, and what happened when it acted."""
+
+    project: str
+    session_id: str
+    account: str
+    decision: Decision
+    session: Session | None = None
+    entry: LedgerEntry | None = None
+    policy: ProjectPolicy | None = None
+    outcome: str = "ok"
+    error: str | None = None
+    ms_cv: str | None = None
+
+
+def item_for(entry, decision, session=None, policy=None) -> Item:
+    return Item(entry.project, entry.session_id, entry.account, decision, session, entry, policy)
+
+
+def arr_errors():
+    from governor.arr.errors import ArrError, ArrNotFound, ArrRequestError
+
+    return ArrError, ArrNotFound, ArrRequestError

@@ -1,0 +1,82 @@
+"""The sweep's money: usage as if every listed session were metered now, burn rates, and checkpoints.
+
+Cost is always cost_of(rate, cumulative minutes) from ARR's own elapsed time, so a checkpoint
+written twice or deferred never changes a total.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from governor.model import Period, SessionStatus, Usage, cost_of, whole_minutes
+from governor.service.ports import StorePort
+
+log = logging.getLogger("governor.sweep")
+
+
+def effective_usage(snapshot, managed, clock: Callable[[], datetime]) -> dict[str, dict[Period, Usage]]:
+    """Usage as if every listed session were metered now (metering itself may be deferred)."""
+    spent: Counter[str] = Counter()
+    unheld: Counter[str] = Counter()
+    for entry, session in managed:
+        delta = cost_of(entry.rate, whole_minutes(session.elapsed)) - entry.charged
+        if delta > 0:
+            spent[entry.project] += delta
+            unheld[entry.project] += min(delta, entry.reserved)
+    usage: dict[str, dict[Period, Usage]] = defaultdict(dict)
+    for name, policy in snapshot.projects.items():
+        for period, budget in ((Period.DAY, policy.daily_budget), (Period.MONTH, policy.monthly_budget)):
+            stored = snapshot.usage.get((name, period))
+            base = stored or Usage(name, period, period.key(snapshot.read_at or clock()), budget)
+            usage[name][period] = replace(
+                base, budget=budget, spent=base.spent + spent[name], reserved=base.reserved - unheld[name]
+            )
+    return usage
+
+
+def burn_rates(managed) -> dict[str, int]:
+    burn: Counter[str] = Counter()
+    for entry, session in managed:
+        if session.status is SessionStatus.READY:
+            burn[entry.project] += entry.rate
+    return burn
+
+
+def meter(
+    store: StorePort, managed, now: datetime, errors: list[str], pool: ThreadPoolExecutor, checkpoint_minutes: int
+) -> int:
+    """Write checkpoints for projects that need them: writes follow changes, not session count.
+
+    A project is metered when one of its sessions has `checkpoint_minutes` uncharged, or near
+    the end of the UTC day (so minutes land in the right day). Cost is cost_of(rate, cumulative
+    minutes), so deferring a checkpoint never changes a total; decisions meanwhile use usage as
+    if metered now, and the gate's `budget - spent - reserved` is the same either way (metering
+    moves money from a session's reservation to spent). Projects are metered in parallel.
+    """
+    near_day_end = (now + timedelta(minutes=checkpoint_minutes + 1)).date() != now.date()
+    per_project: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    due: set[str] = set()
+    for entry, session in managed:
+        elapsed = whole_minutes(session.elapsed)
+        behind = elapsed - entry.charged_minutes
+        if behind <= 0:
+            continue
+        per_project[entry.project].append((entry.project, entry.session_id, elapsed))
+        if behind >= checkpoint_minutes:
+            due.add(entry.project)
+    batches = [rows for project, rows in per_project.items() if project in due or near_day_end]
+
+    def meter_one(rows) -> int:
+        try:
+            return store.meter_many(rows, now)
+        except Exception as exc:
+            errors.append(f"meter {rows[0][0]}: {type(exc).__name__}"[:300])
+            log.warning("metering failed; the next sweep charges the same minutes", exc_info=True)
+            return 0
+
+    return sum(pool.map(meter_one, batches))
