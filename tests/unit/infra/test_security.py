@@ -116,9 +116,12 @@ def test_function_identity_holds_the_four_roles_with_deterministic_names(templat
 
 
 def test_operator_roles_are_optional(template):
-    for name, body, _ in _assignments(template):
-        if "operatorPrincipalId" in str(body["properties"]["principalId"]):
-            assert "operatorPrincipalId" in str(template.condition(template.resources[name])), name
+    operator = [
+        n for n, body, _ in _assignments(template) if "operatorPrincipalId" in str(body["properties"]["principalId"])
+    ]
+    assert operator == ["operatorTableDataRole", "operatorVaultSecretsRole"]  # not vacuous: both are checked
+    for name in operator:
+        assert "operatorPrincipalId" in str(template.condition(template.resources[name])), name
 
 
 def test_app_settings_wait_for_the_roles(template):
