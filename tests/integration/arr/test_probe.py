@@ -33,7 +33,7 @@ def test_a_failing_account_is_reported_at_once_not_after_the_retry_budget(make_c
     started = time.monotonic()
     with pytest.raises(ArrUnavailable) as caught:
         arr.probe(timeout=2)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # the retry budget is 30 s; slack for a loaded CI box
     assert caught.value.status == status and caught.value.operation == "probe"
     assert service_calls(emulator) == 1  # sent once: no retries
 
@@ -54,7 +54,7 @@ def test_a_slow_account_times_out_within_the_probe_deadline(make_client, emulato
     started = time.monotonic()
     with pytest.raises(ArrUnavailable) as caught:
         arr.probe(timeout=0.5)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # well before the 3 s answer; slack for a loaded CI box
     assert "timed out" in caught.value.message
 
 
@@ -64,7 +64,9 @@ def test_token_exchange_and_list_share_one_deadline(make_client, emulator):
     started = time.monotonic()
     with pytest.raises(ArrUnavailable):
         arr.probe(timeout=0.6)
-    assert time.monotonic() - started < 1.2  # not 2 x 0.6: the list got what the token left
+    # the raise is the proof (0.4 s + 0.4 s each fit in 0.6 s, but not together); the bound only
+    # rules out retries within the 30 s budget, with slack for a loaded CI box
+    assert time.monotonic() - started < 5
 
 
 def test_a_wrong_key_is_an_auth_error(make_client, emulator):

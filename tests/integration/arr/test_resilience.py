@@ -17,6 +17,13 @@ def calls(emulator, key: str) -> int:
     return emulator.stats()["requests"].get(key, 0)
 
 
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 def test_429_waits_for_retry_after_then_succeeds(make_client, emulator):
     arr = make_client()
     arr.list()  # token fetched before the faults start
@@ -34,7 +41,8 @@ def test_retry_after_beyond_the_budget_gives_up_at_once_with_a_typed_error(make_
     started = time.monotonic()
     with pytest.raises(ArrThrottled) as caught:
         arr.list()
-    assert time.monotonic() - started < 1.5
+    assert emulator.stats()["total"] == 1  # asked once, then gave up: no backoff retries up to the budget
+    assert time.monotonic() - started < 30  # and did not sleep out the 60 s Retry-After
     error = caught.value
     assert (error.status, error.retry_after, error.transient) == (429, 60, True) and error.ms_cv
 
@@ -55,7 +63,8 @@ def test_persistent_5xx_stops_within_the_retry_budget(make_client, emulator):
     started = time.monotonic()
     with pytest.raises(ArrUnavailable) as caught:
         arr.list()
-    assert time.monotonic() - started < 3
+    # the budget is 1.5 s; the account default is 30 s. The slack is for a loaded CI box.
+    assert time.monotonic() - started < 10
     assert caught.value.status == 500 and caught.value.code == "InternalServerError" and caught.value.ms_cv
 
 
@@ -66,7 +75,7 @@ def test_read_timeouts_are_retried_then_reported(make_client, emulator):
     started = time.monotonic()
     with pytest.raises(ArrUnavailable, match="timed out") as caught:
         arr.list()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # a 1 s budget (30 s is the default); slack for a loaded CI box
     assert caught.value.transient
     assert calls(emulator, "GET /accounts/{account}/sessions") >= 3  # first call, then at least one retry
 
@@ -88,7 +97,7 @@ def test_v1_create_is_not_resent_after_a_timeout(make_client, emulator):
     with pytest.raises(ArrUnavailable) as caught:
         arr.create(VmSize.STANDARD, timedelta(minutes=20))
     assert caught.value.indeterminate and "may have been processed" in str(caught.value)
-    time.sleep(0.7)  # let the emulator finish the one request it received
+    _wait_for(lambda: emulator.truth())  # the emulator finishes the request it received
     assert calls(emulator, "POST /v1/accounts/{account}/sessions/create") == 1
     assert len(emulator.truth()) == 1  # the caller must reconcile: it exists
 
