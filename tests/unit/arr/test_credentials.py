@@ -130,9 +130,11 @@ def test_entra_failure_is_an_auth_error_without_the_inner_text():
 
 def test_reprs_hide_secrets():
     tokens, _, _ = provider(AccountKeyCredential("acc", "the-key"))
-    tokens.token()
-    for text in (repr(tokens), repr(AccountKeyCredential("acc", "the-key")), repr(StaticToken("tok"))):
-        assert "the-key" not in text and "tok)" not in text
+    fetched = tokens.token()
+    static = TokenProvider(StaticToken("the-static-token"), Sts(), Clock())
+    static.token()
+    for text in (repr(tokens), repr(AccountKeyCredential("acc", "the-key")), repr(static)):
+        assert "the-key" not in text and fetched not in text and "the-static-token" not in text, text
 
 
 @pytest.mark.parametrize(

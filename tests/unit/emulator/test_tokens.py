@@ -35,5 +35,5 @@ def test_tampered_claims_fail_verification():
 
 @given(st.text(max_size=80))
 def test_garbage_never_raises(text):
-    assert tokens.verify(text, "key", NOW) in (True, False)
+    assert tokens.verify(text, "key", NOW) is False  # garbage never passes for a token
     assert tokens.account_of(text) is None or isinstance(tokens.account_of(text), str)
