@@ -117,5 +117,6 @@ def test_access_token_never_leaks_into_logs(make_client, emulator, caplog):
     token = arr._tokens.token()
     revoke_cached_token(arr)
     arr.list()
+    assert "refreshing the access token" in caplog.text  # the refresh was logged, so a leak would show
     assert token not in caplog.text and emulator.account_key not in caplog.text
     assert token not in repr(arr) and token not in repr(arr._tokens)
