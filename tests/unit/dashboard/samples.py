@@ -17,6 +17,7 @@ from governor.model import (
 )
 
 NOW = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # exactly half of November gone
+WEBHOOK = "https://hooks.example/services/T0/hook-secret-123?code=xyz"  # a policy value the page must never show
 
 
 def policy(name: str = "alpha", monthly: str | None = "100", daily: str | None = None, **kw) -> ProjectPolicy:
@@ -65,7 +66,7 @@ def always_leave(entry, policy, usage, now, burn_rate):
 
 
 def sample_dashboard(project_name: str = "alpha", scope: str | None = None) -> Dashboard:
-    policies = [policy(project_name, daily="10"), policy("beta", monthly="50")]
+    policies = [policy(project_name, daily="10", webhook_url=WEBHOOK), policy("beta", monthly="50")]
     use = {
         (project_name, Period.MONTH): usage(project_name, Period.MONTH, "40", "6"),
         (project_name, Period.DAY): usage(project_name, Period.DAY, "3", "6"),

@@ -122,8 +122,8 @@ def test_health_badge_reflects_staleness_and_errors():
 
 
 def test_no_policy_secret_or_key_reaches_the_page():
-    page = render_page(sample_dashboard())
-    for word in ("webhook", "X-Api-Key", "key=", "code="):
+    page = render_page(sample_dashboard())  # its alpha policy has WEBHOOK, a URL with a secret in it
+    for word in ("webhook", "X-Api-Key", "key=", "code=", "hooks.example", "hook-secret-123"):
         assert word.lower() not in page.lower()
 
 
