@@ -176,6 +176,8 @@ class LedgerEntry:
 
     `charged_minutes` is the metering checkpoint: ARR elapsed minutes already charged.
     `reserved` is budget held for the rest of the granted lease.
+    `heartbeat_elapsed` is ARR's elapsed time read at `last_heartbeat` (None when unknown), so
+    idleness is measured on ARR's clock.
     """
 
     project: str
@@ -190,6 +192,7 @@ class LedgerEntry:
     charged_minutes: int = 0
     charged: int = 0
     last_heartbeat: datetime | None = None
+    heartbeat_elapsed: timedelta | None = None
     extensions: int = 0
     adopted: bool = False
     final_status: SessionStatus | None = None

@@ -1,6 +1,7 @@
 """The "next likely decision" of a session: the sweep's own decision table applied to what the
-ledger knows. The page never calls ARR, so ARR's elapsed time is the one last metered and the
-lease the one the ledger granted; the sweep decides on ARR's live figures and may differ."""
+ledger knows. The page never calls ARR, so ARR's elapsed time is the one last metered (idleness
+too is measured against it when the heartbeat recorded ARR's elapsed) and the lease the one the
+ledger granted; the sweep decides on ARR's live figures and may differ."""
 
 from __future__ import annotations
 

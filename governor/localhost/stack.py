@@ -28,8 +28,8 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 # 60 emulated seconds per real second: an hour of lease runs in a minute. Only ARR's clock is
-# scaled; heartbeat ages are real time (docs/local-development.md). The sweep runs every 5 s
-# (5 emulated minutes).
+# scaled; idleness follows it too, since heartbeats record ARR's elapsed time
+# (docs/local-development.md). The sweep runs every 5 s (5 emulated minutes).
 TIME_SCALE = 60.0
 SWEEP_SCHEDULE = "*/5 * * * * *"
 LISTENING = r"listening on (http\S+)"

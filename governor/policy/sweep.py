@@ -7,7 +7,8 @@ explains every rule with an example timeline.
 
 Rule order for a managed session (first match wins):
   project missing/disabled -> stop; budget exhausted -> stop; hard cap reached -> stop;
-  idle (Ready longer than the idle timeout, no heartbeat within it) -> stop;
+  idle (Ready longer than the idle timeout, no heartbeat within it, measured on ARR's elapsed
+  time when the heartbeat recorded it, else on the governor's clock) -> stop;
   ledger lease ahead of ARR's (an earlier extension not yet applied) -> extend to it;
   remaining lease < threshold and active -> extend (or refuse: budget / hard cap);
   a budget or cap stop within `warn_before` -> warn; otherwise leave.
@@ -133,15 +134,18 @@ def _time_to_budget_stop(usage: Mapping[Period, Usage], burn_rate: int) -> timed
     return soonest
 
 
-def idle_for(entry: LedgerEntry, now: datetime) -> timedelta | None:
-    """Time since the last heartbeat; None when no heartbeat was ever seen."""
+def idle_for(entry: LedgerEntry, session: Session, now: datetime) -> timedelta | None:
+    """Time since the last heartbeat, on ARR's clock when the heartbeat read ARR's elapsed time,
+    else on the governor's; None when no heartbeat was ever seen."""
     if entry.last_heartbeat is None:
         return None
+    if entry.heartbeat_elapsed is not None:
+        return max(session.elapsed - entry.heartbeat_elapsed, timedelta(0))
     return max(now - entry.last_heartbeat, timedelta(0))
 
 
-def is_active(entry: LedgerEntry, policy: ProjectPolicy, now: datetime) -> bool:
-    since = idle_for(entry, now)
+def is_active(entry: LedgerEntry, session: Session, policy: ProjectPolicy, now: datetime) -> bool:
+    since = idle_for(entry, session, now)
     return since is not None and since <= policy.idle_timeout
 
 
@@ -204,7 +208,7 @@ def decide(
     figures["hard_cap_minutes"] = minutes(policy.hard_max_duration)
     if session.elapsed >= policy.hard_max_duration:
         return make(Action.STOP, "hard-cap", event="stop")
-    since = idle_for(entry, now)
+    since = idle_for(entry, session, now)
     figures["idle_timeout_minutes"] = minutes(policy.idle_timeout)
     figures["idle_minutes"] = None if since is None else minutes(since)
     watch_idle = not (entry.adopted and since is None)  # an adopted session is idle-checked once it heartbeats
@@ -242,7 +246,7 @@ def _extension(session, entry, policy, usage, now, options, figures):
     remaining = max(lease - session.elapsed, timedelta(0))
     figures["remaining_lease_minutes"] = minutes(remaining)
     figures["extension_threshold_minutes"] = minutes(policy.extension_threshold)
-    if remaining >= policy.extension_threshold or not is_active(entry, policy, now):
+    if remaining >= policy.extension_threshold or not is_active(entry, session, policy, now):
         return None
     news = _is_news(remaining, policy.extension_threshold, options, inclusive=False)
     target = extension_target(session, policy)

@@ -199,9 +199,16 @@ class GateService:
     def heartbeat(self, project: str, caller: Caller, session_id: str) -> dict:
         policy = self.authorize(project, caller)
         entry = self._entry(project, session_id, open_only=True)
+        try:
+            session = self._live(entry)
+        except Exception:
+            # ARR unreadable: still record the heartbeat, without ARR's elapsed (the sweep then
+            # measures this heartbeat's age on the governor's clock), and answer the ARR error.
+            self.store.heartbeat(project, session_id, self.clock())
+            raise
         now = self.clock()
-        entry = self.store.heartbeat(project, session_id, now)
-        session = self._live(entry)
+        elapsed = None if session is None else session.elapsed
+        entry = self.store.heartbeat(project, session_id, now, elapsed)
         usage = self._usage(policy, now)
         view = session_view(policy, entry, session, usage)
         if session is not None and session.status.terminal:

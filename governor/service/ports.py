@@ -125,7 +125,9 @@ class StorePort(Protocol):
     def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
         """Final charge, release the unused reservation, mark closed (idempotent)."""
 
-    def heartbeat(self, project: str, session_id: str, at: datetime) -> LedgerEntry: ...
+    def heartbeat(self, project: str, session_id: str, at: datetime, elapsed: timedelta | None = None) -> LedgerEntry:
+        """Record a heartbeat at `at` (forward only) with ARR's `elapsed` read then (None: unknown)."""
+
     def adopt(self, project: str, session: Session, now: datetime) -> LedgerEntry:
         """Record an unmanaged ARR session as active in `project` (no reservation beyond its lease)."""
 

@@ -178,9 +178,15 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
     }
     if entry.last_heartbeat is not None:
         entity["LastHeartbeat"] = entry.last_heartbeat.astimezone(UTC)
+    if entry.heartbeat_elapsed is not None:
+        entity["HeartbeatElapsedSeconds"] = i64(seconds(entry.heartbeat_elapsed))
     if entry.final_status is not None:
         entity["FinalStatus"] = entry.final_status.value
     return entity
+
+
+def _optional_seconds(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
 
 
 def entity_to_entry(entity: dict) -> LedgerEntry:
@@ -198,6 +204,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         charged_minutes=get(entity, "ChargedMinutes", 0),
         charged=get(entity, "Charged", 0),
         last_heartbeat=get(entity, "LastHeartbeat"),
+        heartbeat_elapsed=_optional_seconds(get(entity, "HeartbeatElapsedSeconds")),
         extensions=get(entity, "Extensions", 0),
         adopted=get(entity, "Adopted", False),
         final_status=SessionStatus.parse(final) if final else None,

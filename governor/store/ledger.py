@@ -437,7 +437,7 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"close {sid} in {project}")
 
-    def heartbeat(self, project: str, session_id: str, at: datetime) -> LedgerEntry:
+    def heartbeat(self, project: str, session_id: str, at: datetime, elapsed: timedelta | None = None) -> LedgerEntry:
         sid = check_key("sessionId", session_id)
 
         def round_():
@@ -445,7 +445,8 @@ class LedgerRepo(TablesBase):
             row, entry = self._open_entry(part, sid)
             if row is None or (entry.last_heartbeat is not None and entry.last_heartbeat >= at):
                 return entry
-            beaten = replace(entry, last_heartbeat=at, etag=None)
+            # elapsed=None clears the previous reading: the pair must describe the same heartbeat
+            beaten = replace(entry, last_heartbeat=at, heartbeat_elapsed=elapsed, etag=None)
             results = self._submit(self.tables.ledger, [write_op(entry_to_entity(beaten, open_key(sid)), row)])
             return replace(beaten, etag=result_etag(results, 0))
 

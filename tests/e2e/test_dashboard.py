@@ -173,6 +173,7 @@ def seeded(served, stack_env, store, emulator, azurite, table_prefix):
     )
     assert status == 202, body
     session_id = json.loads(body)["sessionId"]
+    emulator.advance(5 + 37 * 60)  # Ready, then 37 minutes of rendering; its client heartbeats then
     status, body = call(
         f"{served}/api/projects/alpha/sessions/{session_id}/heartbeat",
         "POST",
@@ -180,7 +181,6 @@ def seeded(served, stack_env, store, emulator, azurite, table_prefix):
         {"X-Api-Key": key, "x-functions-key": DEV_FUNCTION_KEY},
     )
     assert status == 200, body
-    emulator.advance(5 + 37 * 60)  # Ready, then 37 minutes of rendering
     sweep = subprocess.run(
         [sys.executable, "-m", "governor", "sweep", "--json"],
         cwd=ROOT,

@@ -111,6 +111,23 @@ def test_heartbeat_only_moves_forward(demo):
         demo.heartbeat("demo", "nope", NOW)
 
 
+def test_heartbeat_keeps_arr_elapsed_with_its_time(demo):
+    reserve(demo, "s1")
+    demo.activate("demo", "s1", session("s1"))
+    assert demo.get_entry("demo", "s1").heartbeat_elapsed is None
+    beaten = demo.heartbeat("demo", "s1", NOW, timedelta(minutes=7, seconds=30))
+    assert beaten.heartbeat_elapsed == timedelta(minutes=7, seconds=30)
+    assert demo.get_entry("demo", "s1") == beaten
+    demo.meter("demo", "s1", 8, NOW)  # other writes carry the reading along
+    assert demo.get_entry("demo", "s1").heartbeat_elapsed == timedelta(minutes=7, seconds=30)
+    older = demo.heartbeat("demo", "s1", NOW - timedelta(minutes=1), timedelta(minutes=6))
+    assert (older.last_heartbeat, older.heartbeat_elapsed) == (NOW, timedelta(minutes=7, seconds=30))
+    later = NOW + timedelta(minutes=1)
+    unread = demo.heartbeat("demo", "s1", later)  # ARR unread: no stale reading beside the new time
+    assert (unread.last_heartbeat, unread.heartbeat_elapsed) == (later, None)
+    assert demo.get_entry("demo", "s1").heartbeat_elapsed is None
+
+
 def test_adopt_records_an_unmanaged_session_once(demo):
     adopted = demo.adopt("demo", session("u1", lease_minutes=120, size=VmSize.PREMIUM), NOW)
     assert adopted.adopted and adopted.state is LedgerState.ACTIVE and adopted.rate == 4 * RATE
