@@ -23,7 +23,7 @@ def _num(value) -> str:
 
 
 def _ago(minutes) -> str:
-    """A heartbeat age in minutes (ARR's clock; wall-clock seconds for a heartbeat without an ARR reading)."""
+    """A heartbeat age given in minutes (ARR's clock); under a minute it reads better in seconds."""
     if minutes is None:
         return "never"
     return f"{float(minutes) * 60:.0f} s ago" if float(minutes) < 1 else f"{_num(minutes)} min ago"
