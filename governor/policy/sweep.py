@@ -9,6 +9,7 @@ Rule order for a managed session (first match wins):
   project missing/disabled -> stop; budget exhausted -> stop; hard cap reached -> stop;
   idle (Ready longer than the idle timeout, no heartbeat within it, measured on ARR's elapsed
   time when the heartbeat recorded it, else on the governor's clock) -> stop;
+  ARR's lease ahead of the ledger's (raised outside the governor) -> record it and reserve its cost;
   ledger lease ahead of ARR's (an earlier extension not yet applied) -> extend to it;
   remaining lease < threshold and active -> extend (or refuse: budget / hard cap);
   a budget or cap stop within `warn_before` -> warn; otherwise leave.
@@ -50,6 +51,7 @@ class Action(StrEnum):
     CLOSE = "close"
     ACTIVATE = "activate"
     RELEASE = "release"
+    RECORD = "record"  # write ARR's longer lease into the ledger; ARR is not called
 
 
 # Webhook events a decision can raise; "refused" is a refused extension.
@@ -221,6 +223,10 @@ def decide(
         return make(Action.STOP, "idle", event="stop")
 
     warning = _warning(session, policy, usage, options, burn_rate, figures)
+    if ceil_minutes(session.max_lease) > ceil_minutes(entry.lease) and session.status.active:
+        # ARR already bills this lease, so it is reserved even if the budget cannot cover it
+        figures["extra_cost"] = extension_cost(entry.rate, entry.lease, session.max_lease)
+        return make(Action.RECORD, "lease-raised-outside", new_lease=session.max_lease, event="warn", warning=warning)
     if ceil_minutes(entry.lease) > ceil_minutes(session.max_lease) and session.status.active:
         return make(
             Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning

@@ -108,8 +108,10 @@ class StorePort(Protocol):
         session_id: str,
         decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
         now: datetime,
+        count: bool = True,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
-        """Raise the entry's lease to `decide(...)` and reserve the extra cost atomically."""
+        """Raise the entry's lease to `decide(...)` and reserve the extra cost atomically; the store
+        checks no budget (`decide` does). `count=False`: not a governor extension (extensions unchanged)."""
 
     def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
         """Undo `extend` when ARR refused the new lease: lower the lease back to `lease` (only if it

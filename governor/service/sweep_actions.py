@@ -1,4 +1,4 @@
-"""The sweep's acts: stop, extend, adopt, close, activate, release. Each repeats harmlessly.
+"""The sweep's acts: stop, extend, record, adopt, close, activate, release. Each repeats harmlessly.
 
 An extension is reserved in the ledger before ARR is asked, so a run that dies in between is
 repaired by the next one re-applying the ledger's lease. A failure is recorded on the item.
@@ -28,6 +28,8 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
             _stop(store, arr[item.account], item, now, not_found)
         elif action is Action.EXTEND:
             _extend(store, arr[item.account], item, now, request_error)
+        elif action is Action.RECORD:
+            _record_lease(store, item, now)
         elif action is Action.ADOPT:
             store.adopt(item.project, item.session, now)
         elif action is Action.CLOSE:
@@ -91,3 +93,16 @@ def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta
 
     entry, _ = store.extend(item.project, item.session_id, decide, now)
     return entry.lease
+
+
+def _record_lease(store: StorePort, item: Item, now: datetime) -> None:
+    """ARR holds a longer lease than the ledger (raised outside the governor): write it and reserve
+    its extra cost without asking ARR or the budget, since ARR bills it either way. A re-run finds
+    the ledger already there and writes nothing."""
+    arr_lease = item.decision.new_lease
+
+    def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
+        return max(entry.lease, arr_lease)
+
+    entry, _ = store.extend(item.project, item.session_id, decide, now, count=False)
+    item.decision.figures["recorded_lease_minutes"] = rules.minutes(entry.lease)

@@ -351,6 +351,7 @@ class LedgerRepo(TablesBase):
         session_id: str,
         decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
         now: datetime,
+        count: bool = True,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         sid = check_key("sessionId", session_id)
 
@@ -365,7 +366,9 @@ class LedgerRepo(TablesBase):
             if lease <= entry.lease:
                 return entry, usage
             extra = cost_of(entry.rate, whole_minutes(lease)) - cost_of(entry.rate, whole_minutes(entry.lease))
-            longer = replace(entry, lease=lease, reserved=entry.reserved + extra, extensions=entry.extensions + 1)
+            longer = replace(
+                entry, lease=lease, reserved=entry.reserved + extra, extensions=entry.extensions + int(count)
+            )
             change = Change(entries=[write_op(entry_to_entity(longer, open_key(sid)), row)], held_delta=extra)
             results = self._commit(part, change)
             return replace(longer, etag=result_etag(results, 1)), part.usage(policy, part.held + extra)
