@@ -7,13 +7,14 @@ field, so an unexpected answer from ARR is a clear typed error, never a KeyError
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from governor.arr.errors import ArrBadResponse, ArrRequestError
-from governor.model import SessionStatus, VmSize
+from governor.model import Session, SessionStatus, VmSize
 
 # 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256". v1 ids are GUIDs.
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -126,3 +127,14 @@ def error_details(body: Any) -> tuple[str | None, str | None]:
         message = inner.get("message") or inner.get("Message")
         return (str(code) if code else None, str(message) if message else None)
     return None, None
+
+
+def read_page(
+    body: Any, account: str, operation: str, ms_cv: str | None, read_session: Callable[..., Session]
+) -> tuple[list[Session], str | None]:
+    """One page of a list, either generation: its sessions and the `@nextLink`, if any."""
+    r = Reader(body, operation, ms_cv, what="session list")
+    items = r.body.get("sessions")
+    if not isinstance(items, list):
+        raise r.fail("sessions", "is missing or not an array")
+    return [read_session(item, account, operation, ms_cv) for item in items], r.text("@nextLink")

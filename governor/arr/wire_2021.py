@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from governor.arr.wire import Reader, Request, check_lease, check_session_id
+from governor.arr.wire import Reader, Request, check_lease, check_session_id, read_page
 from governor.model import Session, VmSize
 
 API_VERSION = "2021-01-01"
@@ -67,9 +67,4 @@ def session(body: Any, account: str, operation: str, ms_cv: str | None = None) -
 
 
 def page(body: Any, account: str, operation: str, ms_cv: str | None = None) -> tuple[list[Session], str | None]:
-    """One page of a list: its sessions and the `@nextLink`, if any."""
-    r = Reader(body, operation, ms_cv, what="session list")
-    items = r.body.get("sessions")
-    if not isinstance(items, list):
-        raise r.fail("sessions", "is missing or not an array")
-    return [session(item, account, operation, ms_cv) for item in items], r.text("@nextLink")
+    return read_page(body, account, operation, ms_cv, session)
