@@ -109,10 +109,7 @@ def stack_env(azurite, emulator, table_prefix) -> dict:
     return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "ARR_ACCOUNT_ID": emulator.account_id,
-        "ARR_ACCOUNT_KEY": emulator.account_key,
-        "ARR_SERVICE_ENDPOINT": emulator.url,
-        "ARR_STS_ENDPOINT": emulator.url,
+        **emulator.env(),
         "ARR_API_VERSION": "2021-01-01",
         "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
         "GOVERNOR_TABLE_PREFIX": table_prefix,

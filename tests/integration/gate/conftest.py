@@ -115,10 +115,7 @@ class Gate:
 @pytest.fixture
 def gate_env(monkeypatch, azurite, table_prefix, emulator):
     env = {
-        "ARR_ACCOUNT_ID": emulator.account_id,
-        "ARR_ACCOUNT_KEY": emulator.account_key,
-        "ARR_SERVICE_ENDPOINT": emulator.url,
-        "ARR_STS_ENDPOINT": emulator.url,
+        **emulator.env(),
         "ARR_API_VERSION": "2021-01-01",
         "ARR_RETRY_TOTAL_SECONDS": "1",
         "ARR_HTTP_TIMEOUT_SECONDS": "5",

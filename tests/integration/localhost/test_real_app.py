@@ -17,10 +17,7 @@ def real_app_env(monkeypatch, azurite, emulator, table_prefix):
     from governor.service.context import reset_context
 
     env = {
-        "ARR_SERVICE_ENDPOINT": emulator.url,
-        "ARR_STS_ENDPOINT": emulator.url,
-        "ARR_ACCOUNT_ID": emulator.account_id,
-        "ARR_ACCOUNT_KEY": emulator.account_key,
+        **emulator.env(),
         "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
         "GOVERNOR_TABLE_PREFIX": table_prefix,
         "GOVERNOR_SWEEP_SCHEDULE": "0 0 0 1 1 *",  # fired by hand below, not by the clock

@@ -27,10 +27,7 @@ RATE = 3_000_000  # 3.00 an hour: 50_000 micros a minute
 
 def stack_env(emulator, azurite, prefix: str, **extra: str) -> dict[str, str]:
     return {
-        "ARR_ACCOUNT_ID": emulator.account_id,
-        "ARR_ACCOUNT_KEY": emulator.account_key,
-        "ARR_SERVICE_ENDPOINT": emulator.url,
-        "ARR_STS_ENDPOINT": emulator.url,
+        **emulator.env(),
         "ARR_RETRY_TOTAL_SECONDS": "3",
         "ARR_HTTP_TIMEOUT_SECONDS": "5",
         **azurite_env(prefix, azurite),
