@@ -200,6 +200,25 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class AdmissionSnapshot:
+    """What an admission decision sees, read consistently under one ETag round."""
+
+    policy: ProjectPolicy
+    active_sessions: int
+    usage: dict[Period, Usage]
+
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """Everything the sweep joins against, read in as few queries as the design allows."""
+
+    projects: dict[str, ProjectPolicy]
+    open_entries: list[LedgerEntry]  # state pending or active, all projects
+    usage: dict[tuple[str, Period], Usage]  # current periods at `now`
+    read_at: datetime = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     """One decision or gate outcome, as written to the audit table. Never holds a secret."""
 

@@ -2,12 +2,17 @@
 
 Messages are built from ARR's answer and our own words only: never from request headers,
 so an account key or access token cannot leak through `str(exc)` or `repr(exc)`.
+
+Each concrete error is also one of the core's (`governor.errors`): a 404 is a `NotFound`,
+a 400/422 a `Rejected`, every other failure an `Unavailable`; the service sees only those.
 """
 
 from __future__ import annotations
 
+from governor import errors as core
 
-class ArrError(Exception):
+
+class ArrError(core.ServiceError):
     """Any failure talking to ARR.
 
     `indeterminate` is True when the request may have taken effect although no answer
@@ -15,6 +20,7 @@ class ArrError(Exception):
     (list sessions) rather than assume nothing happened.
     """
 
+    public = "ARR is unavailable; retry later"
     transient = False
 
     def __init__(
@@ -37,6 +43,14 @@ class ArrError(Exception):
         self.retry_after = retry_after
         self.indeterminate = indeterminate
 
+    @property
+    def did_nothing(self) -> bool:
+        """ARR answered no (a 4xx), or the request failed before it was sent (status None, neither
+        indeterminate nor transient): ARR certainly did not act on it."""
+        if self.status is not None:
+            return 400 <= self.status < 500
+        return not self.indeterminate and not self.transient
+
     def __str__(self) -> str:
         parts = [f"ARR {self.operation} failed" if self.operation else "ARR call failed"]
         if self.status is not None:
@@ -55,35 +69,37 @@ class ArrError(Exception):
         )
 
 
-class ArrRequestError(ArrError):
+class ArrRequestError(ArrError, core.Rejected):
     """ARR (or our own validation, status None) refused the request as malformed: 400, 422, ..."""
 
 
-class ArrNotFound(ArrError):
+class ArrNotFound(ArrError, core.NotFound):
     """404: no such session (or account)."""
 
+    public = "ARR does not know this session"
 
-class ArrConflict(ArrError):
+
+class ArrConflict(ArrError, core.Unavailable):
     """409: a session with this id exists with different settings."""
 
 
-class ArrAuthError(ArrError):
+class ArrAuthError(ArrError, core.Unavailable):
     """401/403 from ARR or the token service, or no usable credential."""
 
 
-class ArrThrottled(ArrError):
+class ArrThrottled(ArrError, core.Unavailable):
     """429 that outlasted the retry budget; `retry_after` says when ARR will listen again."""
 
     transient = True
 
 
-class ArrUnavailable(ArrError):
+class ArrUnavailable(ArrError, core.Unavailable):
     """5xx, timeouts or connection failures that outlasted the retry budget."""
 
     transient = True
 
 
-class ArrBadResponse(ArrError):
+class ArrBadResponse(ArrError, core.Unavailable):
     """ARR answered something we cannot understand: not JSON, missing fields, unknown status."""
 
 

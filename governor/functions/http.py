@@ -1,8 +1,9 @@
 """HTTP helpers shared by the gate's blueprints: body reading, problem+json, caller identity.
 
 Every handler runs through `serve()`, so no exception escapes as a bare 500: refusals become
-RFC 9457 problems, ARR and storage failures a 503 upstream-unavailable with Retry-After, and
-anything else a detail-free 500 that is logged with the invocation's correlation id.
+RFC 9457 problems, the service's declared errors (`governor.errors`: bad input, not found,
+conflict, unavailable) their 4xx or a 503 with Retry-After, and anything else a detail-free
+500 that is logged with the invocation's correlation id.
 """
 
 from __future__ import annotations
@@ -164,39 +165,23 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
 
 
 def _failure(exc: Exception, instance: str) -> func.HttpResponse:
-    from governor.arr.errors import ArrError, ArrNotFound
+    from governor.service.ports import BadInput, Conflict, NotFound, Unavailable
     from governor.settings import SettingsError
 
-    if isinstance(exc, ArrNotFound):
-        return problem("not-found", "ARR does not know this session", instance)
-    if isinstance(exc, ArrError):
-        log.warning("ARR failed: status=%s code=%s ms_cv=%s", exc.status, exc.code, exc.ms_cv)
-        retry = getattr(exc, "retry_after", None) or 30
-        return problem("upstream-unavailable", "ARR is unavailable; retry later", instance, {"retryAfter": retry})
+    if isinstance(exc, BadInput):
+        return problem("bad-request", str(exc), instance, {"field": exc.field})
+    if isinstance(exc, NotFound):
+        return problem("not-found", exc.public, instance)
+    if isinstance(exc, Conflict):
+        return problem("conflict", exc.public, instance)
+    if isinstance(exc, Unavailable):
+        log.warning("%s: status=%s code=%s ms_cv=%s", type(exc).__name__, exc.status, exc.code, exc.ms_cv)
+        return problem("upstream-unavailable", exc.public, instance, {"retryAfter": exc.retry_after or 30})
     if isinstance(exc, SettingsError):
         log.error("the governor is misconfigured: %s", exc)
         return problem("upstream-unavailable", "the governor is not configured", instance, {"retryAfter": 300})
-    from governor.store import errors as store_errors
-
-    if isinstance(exc, store_errors.InvalidKey | store_errors.InvalidEntity):
-        return problem("bad-request", str(exc), instance, {"field": exc.field})
-    if isinstance(exc, store_errors.NotFound):
-        return problem("not-found", "no such resource", instance)
-    if isinstance(exc, store_errors.StateConflict | store_errors.DuplicateEntry):
-        return problem("conflict", "the resource changed state; read it again", instance)
-    if isinstance(exc, store_errors.Contention):
-        return problem("upstream-unavailable", "too many concurrent changes; retry", instance, {"retryAfter": 1})
-    if _is_storage_error(exc):
-        log.warning("storage failed: %s", type(exc).__name__)
-        return problem("upstream-unavailable", "storage is unavailable; retry later", instance, {"retryAfter": 30})
     import uuid
 
     incident = uuid.uuid4().hex
     log.exception("unexpected error, incident %s", incident)
     return problem("internal-error", f"unexpected error (incident {incident})", instance)
-
-
-def _is_storage_error(exc: Exception) -> bool:
-    if type(exc).__module__.startswith(("azure.core", "azure.data.tables", "governor.store")):
-        return True
-    return isinstance(exc, ConnectionError | TimeoutError)

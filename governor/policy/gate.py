@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from governor.model import LedgerEntry, Period, ProjectPolicy, Usage, VmSize, cost_of, format_money, from_micros
-from governor.service.ports import AdmissionSnapshot, Refusal
+from governor.errors import Refusal
+from governor.model import (
+    AdmissionSnapshot,
+    LedgerEntry,
+    Period,
+    ProjectPolicy,
+    Usage,
+    VmSize,
+    cost_of,
+    format_money,
+    from_micros,
+)
 from governor.timespan import TimeSpanError, parse_timespan
 
 ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more

@@ -25,7 +25,7 @@ from governor.model import (
     Usage,
 )
 from governor.policy import gate as rules
-from governor.service.ports import ArrPort, Refusal, StorePort
+from governor.service.ports import ArrPort, NotFound, Refusal, StorePort, Unavailable
 from governor.service.views import budget_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
@@ -125,16 +125,10 @@ class GateService:
         return {**view, "reservedCost": rules.money(entry.reserved), "replayed": True}
 
     def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
-        from governor.arr.errors import ArrError
-
         try:
             return arr.create(request.size, request.lease, request.models, session_id=session_id)
         except BaseException as exc:
-            refused = isinstance(exc, ArrError) and (
-                (exc.status is not None and 400 <= exc.status < 500)
-                or (exc.status is None and not exc.indeterminate and not exc.transient)
-            )
-            if refused:
+            if isinstance(exc, NotFound) or (isinstance(exc, Unavailable) and exc.did_nothing):
                 self._release(project, session_id)
             else:  # ambiguous (timeout, 5xx): ARR may have created it under our id
                 self._undo_create(arr, project, session_id, session_id)
@@ -142,11 +136,9 @@ class GateService:
 
     def _undo_create(self, arr: ArrPort, project: str, reservation_id: str, arr_id: str) -> None:
         """Stop the ARR session, then release; if the stop fails, the pending row stays for the sweep."""
-        from governor.arr.errors import ArrNotFound
-
         try:
             arr.stop(arr_id)
-        except ArrNotFound:
+        except NotFound:
             pass
         except Exception:
             log.warning("could not stop ARR session %s; the sweep will reconcile it", arr_id)
@@ -186,13 +178,11 @@ class GateService:
         return entry
 
     def _live(self, entry: LedgerEntry) -> Session | None:
-        from governor.arr.errors import ArrNotFound
-
         if entry.state is LedgerState.CLOSED:
             return None
         try:
             return self._client(entry.account).get(entry.session_id)
-        except ArrNotFound:
+        except NotFound:
             return None
 
     # ------------------------------------------------------------ heartbeat and extend
@@ -218,8 +208,6 @@ class GateService:
         return {**view, "extension": outlook}
 
     def extend(self, project: str, caller: Caller, session_id: str, body) -> dict:
-        from governor.arr.errors import ArrNotFound
-
         policy = self.authorize(project, caller)
         requested = rules.parse_extend_request(body)
         entry = self._entry(project, session_id, open_only=True)
@@ -228,7 +216,7 @@ class GateService:
         arr = self._client(entry.account)
         try:
             session = arr.get(session_id)
-        except ArrNotFound:
+        except NotFound:
             raise Refusal("not-found", f"ARR no longer knows session {session_id!r}") from None
         if session.status.terminal:
             raise Refusal("extension-denied", f"the session is {session.status.value}", {"limit": "terminal"})
@@ -279,19 +267,17 @@ class GateService:
 
     # ------------------------------------------------------------ stop
     def stop(self, project: str, caller: Caller, session_id: str) -> dict:
-        from governor.arr.errors import ArrNotFound
-
         policy = self.authorize(project, caller)
         entry = self._entry(project, session_id)
         now = self.clock()
         if entry.state is not LedgerState.CLOSED:
             arr = self._client(entry.account)
-            with contextlib.suppress(ArrNotFound):
+            with contextlib.suppress(NotFound):
                 arr.stop(session_id)
             try:
                 final = arr.get(session_id)
                 minutes, status = rules.minutes(final.elapsed), final.status
-            except ArrNotFound:
+            except NotFound:
                 minutes, status = entry.charged_minutes, SessionStatus.STOPPED
             if status.active:
                 status = SessionStatus.STOPPED

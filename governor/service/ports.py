@@ -1,32 +1,50 @@
 """The ports the use cases need: what the ARR client and the Table store must offer.
 
 The service layer depends on these Protocols only; `governor.arr.ArrClient` and
-`governor.store.TableStore` implement them. Pure: no I/O here.
+`governor.store.TableStore` implement them. Pure: no I/O here. Their failures are the core's
+`governor.errors` types (re-exported here): `NotFound`, `Conflict`, `Unavailable` (`Rejected`),
+`BadInput`; a rule's "no" is a `Refusal`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from governor.model import AuditRecord, LedgerEntry, Period, ProjectPolicy, Session, Usage, VmSize
+# The values and errors the ports speak live in the core, so adapters never import this layer.
+from governor.errors import BadInput, Conflict, NotFound, Refusal, Rejected, ServiceError, Unavailable
+from governor.model import (
+    AdmissionSnapshot,
+    AuditRecord,
+    LedgerEntry,
+    LedgerSnapshot,
+    Period,
+    ProjectPolicy,
+    Session,
+    Usage,
+    VmSize,
+)
 
-
-class Refusal(Exception):
-    """A rule said no. `reason` is a stable code (budget-exhausted, concurrency-limit, ...)."""
-
-    def __init__(self, reason: str, detail: str, figures: dict | None = None):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.figures = figures or {}
+__all__ = [
+    "AdmissionSnapshot",
+    "ArrPort",
+    "BadInput",
+    "Conflict",
+    "LedgerSnapshot",
+    "NotFound",
+    "Refusal",
+    "Rejected",
+    "ServiceError",
+    "StorePort",
+    "Unavailable",
+]
 
 
 # ---------------------------------------------------------------- ARR
 class ArrPort(Protocol):
-    """One ARR account. Errors are `governor.arr.ArrError` subclasses (typed, with status and MS-CV)."""
+    """One ARR account. Fails with `NotFound` (no such session) or `Unavailable` (`Rejected` when ARR
+    refused the request as asked), carrying ARR's status, code and MS-CV."""
 
     account: str  # the configured account name, e.g. "default"
 
@@ -41,7 +59,7 @@ class ArrPort(Protocol):
         """Active (Starting/Ready) sessions, all pages."""
 
     def probe(self, timeout: float = 3.0) -> None:
-        """Does ARR answer? One cheap call without retries, bounded by `timeout`; raises ArrError."""
+        """Does ARR answer? One cheap call without retries, bounded by `timeout`; raises Unavailable."""
 
     def update_lease(self, session_id: str, lease: timedelta) -> Session:
         """Set the total lease since start (never a delta)."""
@@ -50,25 +68,6 @@ class ArrPort(Protocol):
 
 
 # ---------------------------------------------------------------- Store
-@dataclass(frozen=True)
-class AdmissionSnapshot:
-    """What an admission decision sees, read consistently under one ETag round."""
-
-    policy: ProjectPolicy
-    active_sessions: int
-    usage: dict[Period, Usage]
-
-
-@dataclass(frozen=True)
-class LedgerSnapshot:
-    """Everything the sweep joins against, read in as few queries as the design allows."""
-
-    projects: dict[str, ProjectPolicy]
-    open_entries: list[LedgerEntry]  # state pending or active, all projects
-    usage: dict[tuple[str, Period], Usage]  # current periods at `now`
-    read_at: datetime = field(default=None)  # type: ignore[assignment]
-
-
 class StorePort(Protocol):
     # projects
     def get_project(self, name: str) -> ProjectPolicy | None: ...

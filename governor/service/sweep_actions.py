@@ -13,21 +13,20 @@ from datetime import datetime, timedelta
 from governor.model import LedgerEntry, Period, SessionStatus, Usage, whole_minutes
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action
-from governor.service.ports import ArrPort, Refusal, StorePort
-from governor.service.sweep_items import Item, arr_errors
+from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
+from governor.service.sweep_items import Item, failure
 
 
 def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
     if item.decision.dry_run:
         item.outcome = "skipped"
         return
-    arr_error, not_found, request_error = arr_errors()
     action = item.decision.action
     try:
         if action is Action.STOP:
-            _stop(store, arr[item.account], item, now, not_found)
+            _stop(store, arr[item.account], item, now)
         elif action is Action.EXTEND:
-            _extend(store, arr[item.account], item, now, request_error)
+            _extend(store, arr[item.account], item, now)
         elif action is Action.RECORD:
             _record_lease(store, item, now)
         elif action is Action.ADOPT:
@@ -42,14 +41,14 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
             store.release(item.project, item.session_id, now)
     except Refusal as exc:
         item.outcome, item.error = "skipped", exc.reason
-    except arr_error as exc:
-        item.outcome, item.error, item.ms_cv = "failed", exc.code or f"http-{exc.status}", exc.ms_cv
-    except Exception as exc:  # a store failure: recorded, retried by the next sweep
+    except ServiceError as exc:  # ARR or the store failed: recorded, retried by the next sweep
+        item.outcome, item.error, item.ms_cv = "failed", failure(exc), exc.ms_cv
+    except Exception as exc:
         item.outcome, item.error = "failed", type(exc).__name__
 
 
-def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime, not_found) -> None:
-    with contextlib.suppress(not_found):  # already gone: the stop is done
+def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
+    with contextlib.suppress(NotFound):  # already gone: the stop is done
         client.stop(item.session_id)
     if item.entry is None:
         return  # unmanaged: nothing to settle
@@ -61,13 +60,13 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime, not_foun
         store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
 
 
-def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime, request_error) -> None:
+def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
     target = item.decision.new_lease
     if item.decision.reserve:
         target = _reserve_extension(store, item, now)
     try:
         applied = client.update_lease(item.session_id, target)
-    except request_error:
+    except Rejected:
         applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
         if rules.ceil_minutes(applied.max_lease) < rules.ceil_minutes(target):
             # ARR refuses this lease for good: give the reservation back rather than retry forever

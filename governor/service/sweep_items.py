@@ -1,4 +1,4 @@
-"""What one sweep decided about one session, shared by the sweep's steps; ARR's error types, imported late."""
+"""What one sweep decided about one session, shared by the sweep's steps."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from governor.model import LedgerEntry, ProjectPolicy, Session
 from governor.policy.sweep import Decision
+from governor.service.ports import ServiceError
 
 
 @dataclass
@@ -28,7 +29,6 @@ def item_for(entry, decision, session=None, policy=None) -> Item:
     return Item(entry.project, entry.session_id, entry.account, decision, session, entry, policy)
 
 
-def arr_errors():
-    from governor.arr.errors import ArrError, ArrNotFound, ArrRequestError
-
-    return ArrError, ArrNotFound, ArrRequestError
+def failure(exc: ServiceError) -> str:
+    """What a record calls a failed call: the dependency's code, else its HTTP status, else the error's kind."""
+    return exc.code or (f"http-{exc.status}" if exc.status is not None else type(exc).__name__)

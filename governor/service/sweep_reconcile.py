@@ -13,18 +13,17 @@ from datetime import datetime
 from governor.model import LedgerEntry, LedgerState, ProjectPolicy, Session, UnmanagedMode
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action, Decision
-from governor.service.ports import ArrPort
-from governor.service.sweep_items import Item, arr_errors, item_for
+from governor.service.ports import ArrPort, NotFound, ServiceError
+from governor.service.sweep_items import Item, failure, item_for
 
 
 def list_all(arr: Mapping[str, ArrPort], errors: list[str], pool) -> tuple[dict[tuple[str, str], Session], set[str]]:
     """Every account's active sessions by (account, id), and the accounts whose list answered."""
-    arr_error, _, _ = arr_errors()
 
     def list_one(name: str):
         try:
             return name, arr[name].list()
-        except arr_error as exc:
+        except ServiceError as exc:
             errors.append(f"list {name}: {exc}"[:300])
             return name, None
 
@@ -64,14 +63,13 @@ def join(entries, live, listed_ok, now, options):
 
 def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str]) -> Item:
     """GET a pending reservation's or a vanished session's id and decide from what ARR says."""
-    arr_error, not_found, _ = arr_errors()
     try:
         found = client.get(entry.session_id)
-    except not_found:
+    except NotFound:
         found = None
-    except arr_error as exc:
+    except ServiceError as exc:
         errors.append(f"get {entry.session_id}: {exc}"[:300])
-        decision = Decision(Action.LEAVE, "lookup-failed", {"error": exc.code or str(exc.status)})
+        decision = Decision(Action.LEAVE, "lookup-failed", {"error": failure(exc)})
         return Item(entry.project, entry.session_id, entry.account, decision, None, entry, ms_cv=exc.ms_cv)
     if entry.state is LedgerState.PENDING:
         return item_for(entry, rules.decide_pending(entry, found, now), found)

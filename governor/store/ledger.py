@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from governor.model import (
+    AdmissionSnapshot,
     LedgerEntry,
     LedgerState,
     Period,
@@ -27,7 +28,6 @@ from governor.model import (
     utcnow,
     whole_minutes,
 )
-from governor.service.ports import AdmissionSnapshot
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
 from governor.store.entities import entity_to_entry, entry_to_entity, get, i64
 from governor.store.errors import DuplicateEntry, NotFound, StateConflict

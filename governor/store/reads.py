@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from governor.model import LedgerEntry, Period, Usage
-from governor.service.ports import LedgerSnapshot
+from governor.model import LedgerEntry, LedgerSnapshot, Period, Usage
 from governor.store.entities import entity_to_entry, entity_to_policy, get
 from governor.store.keys import (
     CLOSED_PREFIX,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from governor.settings import Settings
 from governor.store.audit import AuditRepo
+from governor.store.boundary import port_boundary
 from governor.store.concurrency import RetryPolicy
 from governor.store.metering import MeteringRepo
 from governor.store.projects import ProjectsRepo
 from governor.store.reads import ReadsRepo
 
 
+@port_boundary
 class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo):
     """`TableStore(service_or_connection_string, prefix)`; `TableStore.from_settings(settings)` in the app.
 
     Nothing touches the network until the first call; each table is created on first use.
+    Failures leave as `governor.errors` types (see `boundary`).
     """
 
     def __init__(self, service, prefix: str = "governor", retry: RetryPolicy | None = None):
@@ -22,6 +25,10 @@ class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo):
 
             service = client_from_connection_string(service)
         super().__init__(service, prefix, retry)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        port_boundary(cls)  # a subclass's own methods keep the boundary too
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TableStore:
