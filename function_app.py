@@ -1,12 +1,8 @@
-"""The Azure Functions entry point: create the app and register the governor's blueprints.
+"""The Azure Functions entry point: the app with the governor's blueprints registered.
 
 No logic and no I/O here: the platform imports this module at every cold start.
 """
 
-import azure.functions as func
+from governor.functions import build_app
 
-from governor.functions import blueprints
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in blueprints():
-    app.register_functions(blueprint)
+app = build_app()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,39 +42,6 @@ class ArrAccount:
     access_token: str | None = field(default=None, repr=False)
     timeout_seconds: float = 10.0
     retry_total_seconds: float = 30.0
-    _client: list = field(default_factory=list, init=False, repr=False, compare=False)
-    _lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-
-    # An account is also an ArrPort: it builds its ArrClient on first use and delegates to it.
-    @property
-    def account(self) -> str:
-        return self.name
-
-    def client(self):
-        with self._lock:
-            if not self._client:
-                from governor.arr.client import ArrClient
-
-                self._client.append(ArrClient(self))
-            return self._client[0]
-
-    def create(self, size, lease, models=(), session_id=None):
-        return self.client().create(size, lease, models, session_id=session_id)
-
-    def get(self, session_id):
-        return self.client().get(session_id)
-
-    def list(self):
-        return self.client().list()
-
-    def probe(self, timeout=3.0):
-        return self.client().probe(timeout)
-
-    def update_lease(self, session_id, lease):
-        return self.client().update_lease(session_id, lease)
-
-    def stop(self, session_id):
-        return self.client().stop(session_id)
 
 
 def _region(value: str) -> str | None:

@@ -1,4 +1,5 @@
-"""HTTP and timer blueprints. function_app.py registers every blueprint listed here.
+"""HTTP and timer blueprints, and the app function_app.py exposes: `build_app()` registers every
+blueprint listed here.
 
 Each blueprint module must stay cheap to import: no I/O and no heavy SDK at module level.
 """
@@ -6,6 +7,8 @@ Each blueprint module must stay cheap to import: no I/O and no heavy SDK at modu
 from __future__ import annotations
 
 import importlib
+
+import azure.functions as func
 
 # Modules that define a module-level `bp = func.Blueprint()`.
 BLUEPRINT_MODULES: tuple[str, ...] = (
@@ -16,7 +19,18 @@ BLUEPRINT_MODULES: tuple[str, ...] = (
     "governor.functions.dashboard",
     "governor.functions.sweep",
 )
+# HTTP routes that set no auth_level need a function key.
+HTTP_AUTH_LEVEL = func.AuthLevel.FUNCTION
 
 
 def blueprints() -> list:
     return [importlib.import_module(name).bp for name in BLUEPRINT_MODULES]
+
+
+def build_app() -> func.FunctionApp:
+    """The function app: every blueprint registered. function_app.py exposes one; the OpenAPI
+    document builds its own from the same blueprints, so it never imports function_app."""
+    app = func.FunctionApp(http_auth_level=HTTP_AUTH_LEVEL)
+    for blueprint in blueprints():
+        app.register_functions(blueprint)
+    return app

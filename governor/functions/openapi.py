@@ -1,7 +1,8 @@
 """GET /api/openapi.json: an OpenAPI 3.1 document built from the registered HTTP functions.
 
-Paths, methods and auth come from the function app itself, so the document cannot drift
-from the routes; schemas and error responses come from `OPERATIONS` below.
+Paths, methods and auth come from the app `governor.functions.build_app()` builds (the one
+function_app.py exposes), so the document cannot drift from the routes; schemas and error
+responses come from `OPERATIONS` below.
 """
 
 from __future__ import annotations
@@ -317,9 +318,9 @@ def document(functions, version: str = "0.0.0") -> dict:
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     def action():
-        import function_app
         from governor import __version__
+        from governor.functions import build_app
 
-        return http.respond(document(registered_functions(function_app.app), __version__))
+        return http.respond(document(registered_functions(build_app()), __version__))
 
     return http.serve(req, action)

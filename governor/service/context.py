@@ -20,22 +20,12 @@ if TYPE_CHECKING:
     from governor.settings import Settings
 
 
-class UnknownAccountError(LookupError):
-    """A project names an ARR account that is not configured."""
-
-
 @dataclass
 class Context:
     settings: Settings
     store: StorePort
     arr: dict[str, ArrPort]
     clock: Callable[[], datetime] = field(default=utcnow)
-
-    def arr_for(self, account: str) -> ArrPort:
-        try:
-            return self.arr[account]
-        except KeyError:
-            raise UnknownAccountError(f"ARR account {account!r} is not configured") from None
 
     def __repr__(self) -> str:
         return f"Context(accounts={sorted(self.arr)}, store={type(self.store).__name__})"

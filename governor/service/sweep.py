@@ -197,8 +197,3 @@ def _whole_minutes_window(gap: timedelta) -> timedelta:
     """ARR reports elapsed time in whole minutes, so a 60.3 s gap between sweeps is one minute:
     otherwise a warning point could fall in two consecutive windows and be sent twice."""
     return timedelta(minutes=max(round(gap.total_seconds() / 60), 1))
-
-
-def run_sweep(context, dry_run: bool | None = None, config: SweepConfig | None = None) -> dict:
-    """The one entry point the timer and the CLI share."""
-    return Sweeper.from_context(context, dry_run=dry_run, config=config).run()

@@ -108,7 +108,3 @@ class ProjectsRepo(TablesBase):
     def webhook_secret(self, name: str) -> str | None:
         row = self._project_row(name)
         return get(row, "WebhookSecret") if row is not None else None
-
-    def has_key(self, name: str) -> bool:
-        row = self._project_row(name)
-        return row is not None and bool(json.loads(get(row, "KeyHashes", "[]")))

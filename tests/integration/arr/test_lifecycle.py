@@ -97,8 +97,8 @@ def test_list_follows_next_link_across_pages():
         stop_emulator(process)
 
 
-def test_accounts_from_settings_serve_as_arr_ports(emulator):
-    from governor.arr import accounts_from_settings
+def test_clients_from_settings_serve_as_arr_ports(emulator):
+    from governor.arr import clients_from_settings
     from governor.settings import load
 
     env = {
@@ -108,12 +108,11 @@ def test_accounts_from_settings_serve_as_arr_ports(emulator):
         "ARR_STS_ENDPOINT": emulator.url,
         "ARR_API_VERSION": "v1",
     }
-    port = accounts_from_settings(load(env))["default"]
-    session = port.create(VmSize.STANDARD, timedelta(minutes=45))
-    assert port.account == "default" and [s.id for s in port.list()] == [session.id]
-    assert port.client() is port.client()  # one pooled client per account
-    port.stop(session.id)
-    port.client().close()
+    with clients_from_settings(load(env))["default"] as port:
+        session = port.create(VmSize.STANDARD, timedelta(minutes=45))
+        assert port.account == "default" and [s.id for s in port.list()] == [session.id]
+        port.stop(session.id)
+        assert port.list() == []
 
 
 def test_one_client_shared_by_threads_fetches_one_token(make_client, emulator):

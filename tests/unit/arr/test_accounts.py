@@ -16,7 +16,7 @@ def test_region_name_expands_and_sts_defaults():
     a = accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="westus2", ARR_ACCOUNT_KEY="k")["default"]
     assert a.service_endpoint == "https://remoterendering.westus2.mixedreality.azure.com"
     assert a.sts_endpoint == DEFAULT_STS
-    assert (a.api_version, a.auth, a.account) == ("2021-01-01", "key", "default")
+    assert (a.api_version, a.auth, a.name) == ("2021-01-01", "key", "default")
 
 
 def test_account_domain_gives_sts_and_auto_without_key_is_entra():
