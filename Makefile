@@ -38,9 +38,11 @@ run: install
 demo: install
 	$(PY) -m governor demo
 
+# The import contracts come from docs/architecture.md's "Rooms and rules" table (tools/import_contracts.py).
 lint: $(PIP_STAMP)
 	$(PY) -m ruff check --no-cache .
 	$(PY) -m ruff format --no-cache --check .
+	$(PY) tools/import_contracts.py
 
 format: $(PIP_STAMP)
 	$(PY) -m ruff format .

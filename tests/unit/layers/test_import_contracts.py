@@ -1,0 +1,134 @@
+"""docs/architecture.md's "Rooms and rules" table, as import-linter contracts, fails an arrow the wrong way."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import import_contracts  # noqa: E402
+
+
+def check(root: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, str(root / "tools" / "import_contracts.py")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A copy of what the contracts read: the package, the table and the tool."""
+    for name in ("governor", "docs", "tools"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def append(path: Path, code: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + code, encoding="utf-8")
+
+
+def test_the_tree_keeps_every_contract():
+    result = check(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+LATE = "def _late():\n    {}\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "statement", "arrow"),
+    [
+        (
+            "governor/policy/gate.py",
+            "from governor.service import ports",
+            "governor.policy.gate -> governor.service.ports",
+        ),
+        ("governor/model.py", "import requests", "governor.model -> requests"),
+        ("governor/store/keys.py", "from governor.arr import errors", "governor.store.keys -> governor.arr.errors"),
+        ("governor/arr/wire.py", "import governor.service.ports", "governor.arr.wire -> governor.service.ports"),
+        (
+            "governor/service/gate.py",
+            "from governor.arr.errors import ArrNotFound",
+            "governor.service.gate -> governor.arr.errors",
+        ),
+        (
+            "governor/service/sweep.py",
+            "from governor.store import TableStore",
+            "governor.service.sweep -> governor.store",
+        ),
+        (
+            "governor/functions/http.py",
+            "from governor.store import errors",
+            "governor.functions.http -> governor.store.errors",
+        ),
+        ("governor/functions/openapi.py", "import function_app", "governor.functions.openapi -> function_app"),
+        (
+            "governor/emulator/app.py",
+            "from governor.store import TableStore",
+            "governor.emulator.app -> governor.store",
+        ),
+    ],
+)
+def test_an_import_the_table_does_not_allow_fails_even_inside_a_function(tree, path, statement, arrow):
+    append(tree / path, LATE.format(statement))
+    result = check(tree)
+    assert result.returncode == 1
+    assert arrow in result.stdout, result.stdout
+
+
+def test_a_module_in_no_room_fails(tree):
+    (tree / "governor" / "extra.py").write_text('"""Somewhere new."""\n', encoding="utf-8")
+    result = check(tree)
+    assert result.returncode == 1
+    assert "in no room" in result.stderr and "governor.extra" in result.stderr
+
+
+def test_the_table_is_the_source(tree):
+    table = tree / "docs" / "architecture.md"
+    text = table.read_text(encoding="utf-8")
+    allowed = "| core, settings, `azure` (azure-data-tables, lazily) |"
+    assert allowed in text
+    table.write_text(
+        text.replace(allowed, "| core, settings, arr, `azure` (azure-data-tables, lazily) |"), encoding="utf-8"
+    )
+    append(tree / "governor/store/keys.py", LATE.format("from governor.arr import errors"))
+    assert check(tree).returncode == 0  # the row now allows store -> arr
+
+
+def test_rooms_are_read_from_the_table():
+    rooms = {r.name: r for r in import_contracts.read_rooms((ROOT / "docs" / "architecture.md").read_text())}
+    assert rooms["core"].modules == ["governor.model", "governor.timespan", "governor.errors", "governor.policy"]
+    assert (rooms["core"].rooms, rooms["core"].packages) == (set(), set())
+    assert (rooms["store"].rooms, rooms["store"].packages) == ({"core", "settings"}, {"azure"})
+    assert rooms["composition"].modules == ["governor.service.context"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("| x | `governor/x.py` | x | core, nowhere |", "name no room"),
+        ("| x | governor/x.py | x | core |", "names no path"),
+        ("| x | `lib/x.py` | x | core |", "is not under governor/"),
+        ("| x | `governor/x.py` | core |", "needs 4 cells"),
+    ],
+)
+def test_a_row_the_tool_cannot_read_is_an_error(row, message):
+    head = "## Rooms and rules\n\n| room | path | what | may import |\n|---|---|---|---|\n"
+    core = "| core | `governor/model.py` | the core | stdlib only |\n"
+    with pytest.raises(import_contracts.TableError, match=message):
+        import_contracts.read_rooms(head + core + row + "\n")

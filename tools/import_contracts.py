@@ -1,0 +1,189 @@
+"""Check the tree's imports against docs/architecture.md's "Rooms and rules" table with import-linter.
+
+    python tools/import_contracts.py            # check (what `make lint` runs); exit 1 on a violation
+    python tools/import_contracts.py --print    # show the contracts generated from the table
+
+The table is the only source: each row becomes a `forbidden` contract that keeps the room's
+modules from importing any room, or third-party package, its "may import" cell does not name.
+Nothing else is configured, so the contracts cannot drift from the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = "governor"
+HEADING = "## Rooms and rules"
+COLUMNS = ["room", "path", "what", "may import"]
+NOTHING = {"stdlib only", "—", ""}
+
+
+class TableError(ValueError):
+    """The table cannot be read as contracts, or leaves a module out."""
+
+
+@dataclass
+class Room:
+    name: str
+    modules: list[str]  # from the path column: governor/policy/ -> governor.policy
+    rooms: set[str]  # rooms it may import
+    packages: set[str]  # third-party top-level packages it may import
+    members: list[str] = field(default_factory=list)  # modules (with their descendants) it owns
+
+
+def read_rooms(markdown: str) -> list[Room]:
+    if HEADING not in markdown:
+        raise TableError(f"no {HEADING!r} section")
+    lines = markdown.split(HEADING, 1)[1].splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
+    if start is None:
+        raise TableError(f"no table under {HEADING!r}")
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    if [c.lower() for c in table[0]] != COLUMNS:
+        raise TableError(f"the table's columns must be {' | '.join(COLUMNS)}, not {' | '.join(table[0])}")
+    rooms = [_room(row) for row in table[2:]]
+    names = {room.name for room in rooms}
+    for room in rooms:
+        unknown = room.rooms - names
+        if unknown:
+            raise TableError(f"room {room.name!r} may import {sorted(unknown)}, which name no room")
+    return rooms
+
+
+def _room(row: list[str]) -> Room:
+    if len(row) != len(COLUMNS):
+        raise TableError(f"a row needs {len(COLUMNS)} cells: {' | '.join(row)}")
+    name, path, _, may = row
+    modules = [_module(p) for p in re.findall(r"`([^`]+)`", path)]
+    if not modules:
+        raise TableError(f"room {name!r} names no path")
+    may = re.sub(r"\([^)]*\)", "", may)  # commentary
+    packages = set(re.findall(r"`([^`]+)`", may))
+    words = {w.strip() for w in re.sub(r"`[^`]+`", "", may).split(",")}
+    return Room(name, modules, {w for w in words if w not in NOTHING}, packages)
+
+
+def _module(path: str) -> str:
+    if not path.startswith(PACKAGE + "/"):
+        raise TableError(f"{path!r} is not under {PACKAGE}/")
+    return path.removesuffix("/").removesuffix(".py").replace("/", ".")
+
+
+def assign(rooms: list[Room], graph) -> None:
+    """Give each room the modules it owns: a path inside another room's path is carved out of it."""
+    claimed = {m for room in rooms for m in room.modules}
+    for room in rooms:
+        for module in room.modules:
+            if module not in graph.modules:
+                raise TableError(f"room {room.name!r}: {module} does not exist")
+            room.members += _owned(module, claimed - {module}, graph)
+    owner = {m: room.name for room in rooms for m in room.members}
+    homeless = sorted(
+        m
+        for m in graph.find_descendants(PACKAGE)
+        if not any(m == o or m.startswith(o + ".") for o in owner) and not _carved(m, claimed, graph)
+    )
+    if homeless:
+        raise TableError(f"in no room of docs/architecture.md: {', '.join(homeless)}")
+
+
+def _owned(module: str, others: set[str], graph) -> list[str]:
+    nested = [o for o in others if o.startswith(module + ".")]
+    if not nested:
+        return [module]
+    if graph.find_modules_directly_imported_by(module) - set(sys.stdlib_module_names):
+        raise TableError(f"{module} holds other rooms, so its __init__ must import nothing")
+    owned = []
+    for child in sorted(graph.find_children(module)):
+        if child not in others:
+            owned += _owned(child, others, graph)
+    return owned
+
+
+def _carved(module: str, claimed: set[str], graph) -> bool:
+    """A package whose children are all owned by rooms (its own __init__ checked by `_owned`)."""
+    return any(c.startswith(module + ".") for c in claimed)
+
+
+def third_party(graph) -> set[str]:
+    return {
+        m
+        for m in graph.modules
+        if m != PACKAGE and not m.startswith(PACKAGE + ".") and m not in sys.stdlib_module_names
+    }
+
+
+def contracts(rooms: list[Room], graph) -> str:
+    externals = third_party(graph)
+    out = ["[importlinter]", f"root_package = {PACKAGE}", "include_external_packages = True", ""]
+    for room in rooms:
+        forbidden = sorted(
+            {m for other in rooms if other.name != room.name and other.name not in room.rooms for m in other.members}
+            | (externals - room.packages)
+        )
+        if not forbidden:
+            continue
+        allowed = ", ".join(sorted(room.rooms) + sorted(room.packages)) or "stdlib only"
+        out += [
+            f"[importlinter:contract:{room.name}]",
+            f"name = {room.name} may import {allowed}",
+            "type = forbidden",
+            "source_modules =",
+            *(f"    {m}" for m in room.members),
+            "forbidden_modules =",
+            *(f"    {m}" for m in forbidden),
+            # Each room's contract checks its own arrows; chains are the sum of those.
+            "allow_indirect_imports = True",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def build(root: Path) -> str:
+    import grimp
+
+    sys.path.insert(0, str(root))
+    graph = grimp.build_graph(PACKAGE, include_external_packages=True, cache_dir=None)
+    stray = graph.find_modules_directly_imported_by(PACKAGE) - set(sys.stdlib_module_names)
+    if stray:
+        raise TableError(f"{PACKAGE}/__init__.py must import only the standard library, not {sorted(stray)}")
+    rooms = read_rooms((root / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    assign(rooms, graph)
+    return contracts(rooms, graph)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true", help="print the generated contracts and stop")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    try:
+        config = build(root)
+    except TableError as exc:
+        print(f"import contracts: {exc}", file=sys.stderr)
+        return 1
+    if args.print:
+        print(config)
+        return 0
+    from importlinter.cli import lint_imports
+
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", prefix="importlinter-", delete=False) as file:
+        file.write(config)
+    try:
+        return lint_imports(config_filename=file.name, no_cache=True, no_logo=True)
+    finally:
+        Path(file.name).unlink()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
