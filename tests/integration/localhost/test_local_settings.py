@@ -45,9 +45,3 @@ def test_example_values_are_valid_settings_and_start_the_real_app():
     Settings(values)  # raises SettingsError naming a malformed setting
     index = index_functions(load_app(), values)
     assert [t.name for t in index.timers] == ["sweep"]
-
-
-def test_funcignore_keeps_the_app_and_leaves_out_local_and_test_files():
-    ignored = {line.strip() for line in (ROOT / ".funcignore").read_text().splitlines() if line.strip()}
-    assert {"local.settings.json", ".venv", "tests", ".data", "node_modules"} <= ignored
-    assert not ignored & {"function_app.py", "host.json", "requirements.txt", "governor", "governor/"}
