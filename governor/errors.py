@@ -23,7 +23,6 @@ class ServiceError(Exception):
     """Base of the failures below. `code`, `status` and `ms_cv` say what a dependency answered
     (for logs and audit records; never secrets), None when the error is not a dependency's."""
 
-    public = "the request failed"
     code: str | None = None
     status: int | None = None
     ms_cv: str | None = None
@@ -66,3 +65,5 @@ class Unavailable(ServiceError):
 class Rejected(Unavailable):
     """The dependency answered that it will not do this as asked (e.g. ARR's 400/422 for a lease):
     it did nothing, and the same request will be refused again."""
+
+    did_nothing = True

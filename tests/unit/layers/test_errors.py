@@ -54,6 +54,7 @@ def test_arr_did_nothing_only_when_certain():
     assert not arr.ArrUnavailable("refused", indeterminate=False).did_nothing  # transient: unknown
     assert arr.ArrRequestError("lease must be positive").did_nothing  # our own check: never sent
     assert arr.ArrAuthError("no credential").did_nothing
+    assert core.Rejected().did_nothing and not core.Unavailable().did_nothing
 
 
 @pytest.mark.parametrize(
