@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -112,6 +112,51 @@ class UnmanagedMode(_CaseInsensitiveEnum):
 
 
 @dataclass(frozen=True)
+class Window:
+    """One opening window of a weekday, in minutes after local midnight. `end <= start` runs over
+    midnight into the next day; `end` 1440 is "24:00"."""
+
+    start: int
+    end: int
+
+    @property
+    def overnight(self) -> bool:
+        return self.end <= self.start
+
+
+class Closing(_CaseInsensitiveEnum):
+    STOP = "stop"  # at closing time the sweep stops running sessions
+    FINISH = "finish"  # sessions run out their lease, never extended past closing
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A project's working hours (see governor.policy.schedule). `hours[0]` is Monday."""
+
+    time_zone: str
+    hours: tuple[tuple[Window, ...], ...] = ((),) * 7
+    holidays: frozenset[date] = frozenset()
+    closing: Closing = Closing.STOP
+    warn_before: timedelta | None = None  # None: the sweep's GOVERNOR_WARN_BEFORE_MINUTES
+
+
+@dataclass(frozen=True)
+class CallerLimits:
+    """Limits of one caller (a named key or a principal) within its project. None: only the project's."""
+
+    max_concurrent: int | None = None
+    daily_budget: int | None = None
+    monthly_budget: int | None = None
+
+    def budget(self, period: Period) -> int | None:
+        return self.daily_budget if period is Period.DAY else self.monthly_budget
+
+    @property
+    def empty(self) -> bool:
+        return self.max_concurrent is None and self.daily_budget is None and self.monthly_budget is None
+
+
+@dataclass(frozen=True)
 class ProjectPolicy:
     """A project's rules and budget. Rates and budgets are micros; durations are timedeltas."""
 
@@ -132,6 +177,8 @@ class ProjectPolicy:
     dry_run: bool = False
     webhook_url: str | None = None
     principals: frozenset[str] = frozenset()
+    schedule: Schedule | None = None
+    principal_limits: dict[str, CallerLimits] = field(default_factory=dict)  # by lower-case principal id
 
     def rate(self, size: VmSize) -> int:
         return self.rates.get(size, 0)
@@ -196,6 +243,7 @@ class LedgerEntry:
     extensions: int = 0
     adopted: bool = False
     final_status: SessionStatus | None = None
+    caller: str | None = None  # the key name (or "principal:<id>") that asked for it; never the key
     etag: str | None = None
 
 
@@ -232,6 +280,7 @@ class AuditRecord:
     dry_run: bool = False
     outcome: str = "ok"  # ok, failed, skipped
     ms_cv: str | None = None
+    caller: str | None = None  # the key name (or "principal:<id>") behind a gate action; never the key
 
 
 @dataclass(frozen=True)

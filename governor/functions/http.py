@@ -28,6 +28,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-found": (404, "No such resource"),
     "extension-denied": (409, "The lease cannot be extended"),
     "conflict": (409, "The resource changed state"),
+    "outside-hours": (403, "The project is outside its working hours"),
     "payload-too-large": (413, "The request body is too large"),
     "size-not-allowed": (422, "The VM size is not allowed for this project"),
     "lease-too-long": (422, "The lease is longer than the project allows"),

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from governor.model import ProjectPolicy, VmSize, from_micros, to_micros
+from governor.model import CallerLimits, Closing, ProjectPolicy, Schedule, VmSize, from_micros, to_micros
+from governor.policy import schedule as hours
 from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
 
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -44,7 +45,14 @@ FIELDS = (
     "webhookUrl",
     "webhookSecret",
     "principals",
+    "principalLimits",
+    "schedule",
 )
+SCHEDULE_FIELDS = ("timeZone", "hours", "holidays", "closing", "warnBeforeMinutes")
+LIMIT_FIELDS = ("maxConcurrent", "dailyBudget", "monthlyBudget")
+PRINCIPAL = re.compile(r"^\S{1,256}$")
+MAX_HOLIDAYS = 400
+MAX_WINDOWS = 8
 FILE_FIELDS = ("$schema", "projects")
 
 
@@ -120,7 +128,42 @@ def policy_to_document(policy: ProjectPolicy) -> dict:
         "dryRun": policy.dry_run,
         "webhookUrl": policy.webhook_url,
         "principals": sorted(policy.principals),
+        "principalLimits": {p: limits_to_document(lim) for p, lim in sorted(policy.principal_limits.items())},
+        "schedule": None if policy.schedule is None else schedule_to_document(policy.schedule),
     }
+
+
+def schedule_to_document(schedule: Schedule) -> dict:
+    return {
+        "timeZone": schedule.time_zone,
+        "hours": {
+            day: [hours.window_text(w) for w in schedule.hours[index]]
+            for index, day in enumerate(hours.WEEKDAYS)
+            if schedule.hours[index]
+        },
+        "holidays": sorted(d.isoformat() for d in schedule.holidays),
+        "closing": schedule.closing.value,
+        "warnBeforeMinutes": None if schedule.warn_before is None else int(schedule.warn_before.total_seconds() // 60),
+    }
+
+
+def limits_to_document(limits: CallerLimits) -> dict:
+    return {
+        "maxConcurrent": limits.max_concurrent,
+        "dailyBudget": None if limits.daily_budget is None else money_text(limits.daily_budget),
+        "monthlyBudget": None if limits.monthly_budget is None else money_text(limits.monthly_budget),
+    }
+
+
+def schedule_from_document(doc: Any) -> Schedule:
+    """A stored schedule read back (schedule_to_document's output)."""
+    return _Checker({}).schedule(doc, ("schedule",))
+
+
+def limits_from_document(doc: Any, ceiling: ProjectPolicy | None = None) -> CallerLimits:
+    """A caller's limits; with `ceiling`, each must be within that project's."""
+    unlimited = ProjectPolicy(name="-", max_concurrent=10_000)
+    return _Checker({}).limits(doc, ("limits",) if ceiling is None else (), ceiling or unlimited)
 
 
 def money_text(micros: int) -> str:
@@ -207,6 +250,71 @@ class _Checker:
         except ValueError:
             raise self.error(path, f"unknown VM size (one of {', '.join(s.value for s in VmSize)})") from None
 
+    def limits(self, value: Any, path: Path, policy: ProjectPolicy) -> CallerLimits:
+        """A caller's limits: each within the project's (a caller cannot be allowed more than it)."""
+        body = self.object(value, path)
+        self.only(body, path, LIMIT_FIELDS)
+        found: dict[str, Any] = {}
+        if body.get("maxConcurrent") is not None:
+            found["max_concurrent"] = self.integer(
+                body["maxConcurrent"], (*path, "maxConcurrent"), 0, policy.max_concurrent
+            )
+        for key, attr, ceiling in (
+            ("dailyBudget", "daily_budget", policy.daily_budget),
+            ("monthlyBudget", "monthly_budget", policy.monthly_budget),
+        ):
+            if body.get(key) is not None:
+                found[attr] = self.money(body[key], (*path, key))
+                if ceiling is not None and found[attr] > ceiling:
+                    raise self.error((*path, key), f"must not exceed the project's {money_text(ceiling)}")
+        return CallerLimits(**found)
+
+    def schedule(self, value: Any, path: Path) -> Schedule:
+        body = self.object(value, path)
+        self.only(body, path, SCHEDULE_FIELDS)
+        at = lambda *keys: (*path, *keys)  # noqa: E731
+        if "timeZone" not in body:
+            raise self.error(at("timeZone"), "is required (an IANA time zone such as Europe/Berlin)")
+        try:
+            hours.zone(body["timeZone"])
+            week = self.week(body.get("hours"), at("hours"))
+            hours.check_overlaps(week)
+        except hours.ScheduleError as exc:
+            raise self.error((*path, *exc.field.split(".")), exc.message) from None
+        holidays = body.get("holidays") or []
+        if not isinstance(holidays, list) or len(holidays) > MAX_HOLIDAYS:
+            raise self.error(at("holidays"), f"must be an array of at most {MAX_HOLIDAYS} dates (YYYY-MM-DD)")
+        days = set()
+        for index, text in enumerate(holidays):
+            try:
+                days.add(date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else None)
+            except ValueError:
+                days.add(None)
+            if None in days:
+                raise self.error(at("holidays", index), "must be a date YYYY-MM-DD")
+        closing = body.get("closing", "stop")
+        try:
+            closing = Closing(closing) if isinstance(closing, str) else Closing(None)
+        except ValueError:
+            raise self.error(at("closing"), "must be stop or finish") from None
+        warn = None
+        if body.get("warnBeforeMinutes") is not None:
+            warn = timedelta(minutes=self.integer(body["warnBeforeMinutes"], at("warnBeforeMinutes"), 0, 24 * 60))
+        return Schedule(body["timeZone"], week, frozenset(days), closing, warn)
+
+    def week(self, value: Any, path: Path) -> tuple:
+        body = self.object(value if value is not None else {}, path)
+        self.only(body, path, hours.WEEKDAYS)
+        week = []
+        for day in hours.WEEKDAYS:
+            windows = body.get(day) or []
+            if isinstance(windows, str):
+                windows = [windows]
+            if not isinstance(windows, list) or len(windows) > MAX_WINDOWS:
+                raise self.error((*path, day), f"must be an array of at most {MAX_WINDOWS} windows HH:MM-HH:MM")
+            week.append(tuple(hours.parse_window(w, f"hours.{day}[{i}]") for i, w in enumerate(windows)))
+        return tuple(week)
+
     def spec(self, doc: Any, path: Path, name: str | None) -> ProjectSpec:
         body = self.object(doc, path)
         self.only(body, path, FIELDS)
@@ -265,9 +373,20 @@ class _Checker:
             if not isinstance(principals, list):
                 raise self.error(at("principals"), "must be an array of strings")
             values["principals"] = frozenset(
-                self.text(p, (*at("principals"), i), re.compile(r"^\S{1,256}$"), "must be 1-256 non-space characters")
+                self.text(p, (*at("principals"), i), PRINCIPAL, "must be 1-256 non-space characters")
                 for i, p in enumerate(principals)
             )
+        if body.get("principalLimits") is not None:
+            limits = self.object(body["principalLimits"], at("principalLimits"))
+            ceiling = ProjectPolicy(**values)
+            values["principal_limits"] = {
+                self.text(p, (*at("principalLimits"), p), PRINCIPAL, "must be 1-256 non-space characters").lower(): (
+                    self.limits(item, (*at("principalLimits"), p), ceiling)
+                )
+                for p, item in limits.items()
+            }
+        if body.get("schedule") is not None:
+            values["schedule"] = self.schedule(body["schedule"], at("schedule"))
         secret = None
         if "webhookSecret" in body:
             if body["webhookSecret"] is None:

@@ -11,7 +11,8 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import replace as _replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from governor.errors import Refusal
@@ -26,6 +27,7 @@ from governor.model import (
     format_money,
     from_micros,
 )
+from governor.policy import schedule as hours
 from governor.timespan import TimeSpanError, parse_timespan
 
 ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
@@ -171,6 +173,39 @@ def check_request(policy: ProjectPolicy, request: SessionRequest) -> None:
         )
 
 
+def until_closing(policy: ProjectPolicy, now: datetime) -> timedelta | None:
+    """Time left in the current opening (None: the project has no working hours); refuses
+    `outside-hours` with the next opening when closed or closing within the minute."""
+    if policy.schedule is None:
+        return None
+    opening = hours.opening(policy.schedule, now)
+    left = opening.until_closing(now)
+    if left is not None and left >= timedelta(minutes=1):
+        return left
+    opens_at = opening.opens_at
+    zone_name = policy.schedule.time_zone
+    when = (
+        "no opening is scheduled" if opens_at is None else f"it opens at {hours.local_text(policy.schedule, opens_at)}"
+    )
+    raise Refusal(
+        "outside-hours",
+        f"the project is outside its working hours ({zone_name}); {when}",
+        {
+            "opensAt": hours.utc_text(opens_at),
+            "opensAtLocal": hours.local_text(policy.schedule, opens_at),
+            "timeZone": zone_name,
+        },
+    )
+
+
+def cap_at_closing(policy: ProjectPolicy, request: SessionRequest, now: datetime) -> tuple[SessionRequest, bool]:
+    """The request with its lease cut to end at closing time (whole minutes); True when cut."""
+    left = until_closing(policy, now)
+    if left is None or request.lease <= left:
+        return request, False
+    return _replace(request, lease=timedelta(minutes=minutes(left))), True
+
+
 def budgets(policy: ProjectPolicy) -> dict[Period, int | None]:
     return {Period.DAY: policy.daily_budget, Period.MONTH: policy.monthly_budget}
 
@@ -225,14 +260,25 @@ def decide_extension(
     elapsed: timedelta,
     usage: Mapping[Period, Usage],
     requested: timedelta | None = None,
+    now: datetime | None = None,
 ) -> Extension:
     """The new total lease: the target (elapsed + step, or the requested total), within the hard
-    cap and what the budget can pay for. Never shorter than the current lease."""
+    cap, closing time (working hours, given `now`) and what the budget can pay for. Never shorter
+    than the current lease."""
     cap = min(policy.hard_max_duration, ARR_MAX_LEASE - timedelta(minutes=1))
     target = extension_target(policy, entry, elapsed, requested)
     figures = {"leaseMinutes": minutes(entry.lease), "elapsedMinutes": minutes(elapsed), "capMinutes": minutes(cap)}
     if not policy.enabled:
         raise Refusal("forbidden", "project is disabled")
+    if now is not None and policy.schedule is not None:
+        try:
+            left = until_closing(policy, now)
+        except Refusal as closed:
+            figures = {**figures, **closed.figures, "limit": "closed-hours"}
+            raise Refusal("extension-denied", closed.detail, figures) from None
+        closing = timedelta(minutes=minutes(elapsed + left))
+        if closing < cap:
+            cap, figures["capMinutes"], figures["closingCap"] = closing, minutes(closing), True
     if target <= entry.lease:
         raise Refusal(
             "extension-denied",
@@ -240,9 +286,9 @@ def decide_extension(
             {**figures, "requestedMinutes": minutes(target), "limit": "lease-covers"},
         )
     if entry.lease >= cap:
-        raise Refusal(
-            "extension-denied", f"the lease is at the hard cap of {minutes(cap)} min", {**figures, "limit": "hard-cap"}
-        )
+        limit = "closing" if figures.get("closingCap") else "hard-cap"
+        where = "closing time" if limit == "closing" else "the hard cap"
+        raise Refusal("extension-denied", f"the lease is at {where} ({minutes(cap)} min)", {**figures, "limit": limit})
     wanted = min(target, cap)
     affordable = _affordable_lease(entry, usage)
     granted = wanted if affordable is None else min(wanted, affordable)
@@ -268,7 +314,11 @@ def _affordable_lease(entry: LedgerEntry, usage: Mapping[Period, Usage]) -> time
 
 
 def extension_outlook(
-    policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, usage: Mapping[Period, Usage]
+    policy: ProjectPolicy,
+    entry: LedgerEntry,
+    elapsed: timedelta,
+    usage: Mapping[Period, Usage],
+    now: datetime | None = None,
 ) -> dict:
     """What the heartbeat tells the app: would one extension step be granted, and should it ask now."""
     remaining_lease = max(entry.lease - elapsed, timedelta(0))
@@ -276,7 +326,8 @@ def extension_outlook(
     # hears about budget and cap now rather than "your lease already covers it".
     due = max(elapsed, entry.lease - policy.extension_threshold)
     try:
-        extension = decide_extension(policy, entry, due, usage)
+        at = None if now is None else now + (due - elapsed)
+        extension = decide_extension(policy, entry, due, usage, now=at)
     except Refusal as refusal:
         return {"wouldGrant": False, "reason": refusal.reason, "detail": refusal.detail, "suggest": False}
     return {

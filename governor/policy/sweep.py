@@ -7,12 +7,14 @@ explains every rule with an example timeline.
 
 Rule order for a managed session (first match wins):
   project missing/disabled -> stop; budget exhausted -> stop; hard cap reached -> stop;
+  outside working hours with closing "stop" -> stop (closed-hours);
   idle (Ready longer than the idle timeout, no heartbeat within it, measured on ARR's elapsed
   time when the heartbeat recorded it, else on the governor's clock) -> stop;
   ARR's lease ahead of the ledger's (raised outside the governor) -> record it and reserve its cost;
   ledger lease ahead of ARR's (an earlier extension not yet applied) -> extend to it;
-  remaining lease < threshold and active -> extend (or refuse: budget / hard cap);
-  a budget or cap stop within `warn_before` -> warn; otherwise leave.
+  remaining lease < threshold and active -> extend, never past closing time (or refuse: budget /
+  hard cap / closed-hours);
+  a budget, cap or closing-time stop within `warn_before` -> warn; otherwise leave.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from governor.model import (
+    Closing,
     LedgerEntry,
     LedgerState,
     Period,
@@ -36,6 +39,7 @@ from governor.model import (
     cost_of,
     whole_minutes,
 )
+from governor.policy import schedule as hours
 
 ARR_MAX_LEASE = timedelta(minutes=1439)  # ARR 2021-01-01 refuses updates to 1440 minutes or more
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
@@ -210,6 +214,13 @@ def decide(
     figures["hard_cap_minutes"] = minutes(policy.hard_max_duration)
     if session.elapsed >= policy.hard_max_duration:
         return make(Action.STOP, "hard-cap", event="stop")
+    opening = None if policy.schedule is None else hours.opening(policy.schedule, now)
+    if opening is not None:
+        figures.update(
+            open=opening.open, closing=policy.schedule.closing.value, closes_at=hours.utc_text(opening.closes_at)
+        )
+        if not opening.open and policy.schedule.closing is Closing.STOP:
+            return make(Action.STOP, "closed-hours", event="stop")
     since = idle_for(entry, session, now)
     figures["idle_timeout_minutes"] = minutes(policy.idle_timeout)
     figures["idle_minutes"] = None if since is None else minutes(since)
@@ -222,7 +233,7 @@ def decide(
     ):
         return make(Action.STOP, "idle", event="stop")
 
-    warning = _warning(session, policy, usage, options, burn_rate, figures)
+    warning = _warning(session, policy, usage, options, burn_rate, figures, opening, now)
     if ceil_minutes(session.max_lease) > ceil_minutes(entry.lease) and session.status.active:
         # ARR already bills this lease, so it is reserved even if the budget cannot cover it
         figures["extra_cost"] = extension_cost(entry.rate, entry.lease, session.max_lease)
@@ -231,7 +242,7 @@ def decide(
         return make(
             Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning
         )
-    extension = _extension(session, entry, policy, usage, now, options, figures)
+    extension = _extension(session, entry, policy, usage, now, options, figures, opening)
     if extension is not None:
         action, reason, new_lease = extension
         if action is Action.EXTEND:
@@ -245,7 +256,7 @@ def decide(
     return make(Action.LEAVE, "starting" if session.status is SessionStatus.STARTING else "ok")
 
 
-def _extension(session, entry, policy, usage, now, options, figures):
+def _extension(session, entry, policy, usage, now, options, figures, opening=None):
     if session.status is not SessionStatus.READY:
         return None
     lease = max(session.max_lease, entry.lease)
@@ -256,6 +267,12 @@ def _extension(session, entry, policy, usage, now, options, figures):
         return None
     news = _is_news(remaining, policy.extension_threshold, options, inclusive=False)
     target = extension_target(session, policy)
+    if opening is not None:
+        left = opening.until_closing(now)
+        closing = session.elapsed if left is None else session.elapsed + left
+        if timedelta(minutes=math.floor(closing.total_seconds() / 60)) <= lease:
+            return (Action.WARN if news else Action.LEAVE), "closed-hours", None
+        target = min(target, timedelta(minutes=math.floor(closing.total_seconds() / 60)))
     if target <= lease:
         return (Action.WARN if news else Action.LEAVE), "extension-refused-cap", None
     extra = extension_cost(entry.rate, lease, target)
@@ -267,7 +284,7 @@ def _extension(session, entry, policy, usage, now, options, figures):
     return Action.EXTEND, "lease-low", target
 
 
-def _warning(session, policy, usage, options, burn_rate, figures) -> str | None:
+def _warning(session, policy, usage, options, burn_rate, figures, opening=None, now=None) -> str | None:
     if session.status is not SessionStatus.READY:
         return None
     to_cap = policy.hard_max_duration - session.elapsed
@@ -281,6 +298,12 @@ def _warning(session, policy, usage, options, burn_rate, figures) -> str | None:
             return "budget-stop-soon"
     if _is_news(to_cap, options.warn_before, options):
         return "hard-cap-soon"
+    left = None if opening is None else opening.until_closing(now)
+    if left is not None:
+        warn_before = policy.schedule.warn_before if policy.schedule.warn_before is not None else options.warn_before
+        figures["minutes_to_closing"] = minutes(left)
+        if _is_news(left, warn_before, options):
+            return "closing-soon"
     return None
 
 

@@ -79,6 +79,11 @@ class GateService:
         rules.check_request(policy, request)
         arr = self._client(policy.account)
         now = self.clock()
+        try:
+            request, partial = rules.cap_at_closing(policy, request, now)
+        except Refusal as refusal:
+            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
+            raise
         # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
         session_id = rules.session_id_for(project, idempotency_key) if idempotency_key else str(uuid.uuid4())
@@ -114,6 +119,7 @@ class GateService:
         return {
             **session_view(policy, entry, session, usage),
             "reservedCost": rules.money(entry.reserved),
+            "partial": partial,
         }
 
     def _replay(self, policy: ProjectPolicy, entry: LedgerEntry) -> dict:
@@ -204,7 +210,7 @@ class GateService:
         if session is not None and session.status.terminal:
             outlook = {"wouldGrant": False, "reason": "extension-denied", "suggest": False}
         else:
-            outlook = rules.extension_outlook(policy, entry, elapsed_of(entry, session), usage)
+            outlook = rules.extension_outlook(policy, entry, elapsed_of(entry, session), usage, now)
         return {**view, "extension": outlook}
 
     def extend(self, project: str, caller: Caller, session_id: str, body) -> dict:
@@ -225,7 +231,7 @@ class GateService:
         granted: list[rules.Extension] = []
 
         def decide(current: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
-            extension = rules.decide_extension(policy, current, session.elapsed, usage, requested)
+            extension = rules.decide_extension(policy, current, session.elapsed, usage, requested, now)
             granted.append(extension)
             return extension.lease
 

@@ -78,10 +78,9 @@ def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> Non
 
 
 def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
-    session, policy = item.session, item.policy
+    session, target = item.session, item.decision.new_lease  # the decided step (within caps and closing time)
 
     def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
-        target = rules.extension_target(session, policy)
         current = max(entry.lease, session.max_lease)
         if target <= current:
             return entry.lease  # already extended (another sweep or the gate): reserve nothing more

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from governor.model import AuditRecord, LedgerEntry, LedgerState, ProjectPolicy, SessionStatus, VmSize
+from governor.policy import document as documents
 from governor.store.errors import InvalidEntity
 
 MAX_ENTITY_BYTES = 1024 * 1024
@@ -108,6 +109,30 @@ def get_json(entity: dict, name: str, default: Any = None) -> Any:
 
 
 # ---------------------------------------------------------------- projects
+# Every column policy_to_entity writes: reads that need only the policy `select` these (no secrets).
+POLICY_COLUMNS = [
+    "RowKey",
+    "Enabled",
+    "Account",
+    "AllowedSizes",
+    "Rates",
+    "Currency",
+    "DailyBudget",
+    "MonthlyBudget",
+    "MaxConcurrent",
+    "MaxLeaseSeconds",
+    "HardMaxSeconds",
+    "ExtensionStepSeconds",
+    "ExtensionThresholdSeconds",
+    "IdleTimeoutSeconds",
+    "DryRun",
+    "WebhookUrl",
+    "Principals",
+    "Schedule",
+    "PrincipalLimits",
+]
+
+
 def policy_to_entity(policy: ProjectPolicy, partition: str) -> dict:
     entity = {
         "PartitionKey": partition,
@@ -132,10 +157,16 @@ def policy_to_entity(policy: ProjectPolicy, partition: str) -> dict:
         entity["MonthlyBudget"] = i64(policy.monthly_budget)
     if policy.webhook_url:
         entity["WebhookUrl"] = policy.webhook_url
+    if policy.schedule is not None:
+        entity["Schedule"] = json.dumps(documents.schedule_to_document(policy.schedule))
+    if policy.principal_limits:
+        limits = {p: documents.limits_to_document(lim) for p, lim in sorted(policy.principal_limits.items())}
+        entity["PrincipalLimits"] = json.dumps(limits)
     return entity
 
 
 def entity_to_policy(entity: dict) -> ProjectPolicy:
+    schedule = get(entity, "Schedule")
     sizes = [s for s in get(entity, "AllowedSizes", "").split(",") if s]
     return ProjectPolicy(
         name=entity["RowKey"],
@@ -155,6 +186,11 @@ def entity_to_policy(entity: dict) -> ProjectPolicy:
         dry_run=get(entity, "DryRun", False),
         webhook_url=get(entity, "WebhookUrl"),
         principals=frozenset(json.loads(get(entity, "Principals", "[]"))),
+        schedule=documents.schedule_from_document(json.loads(schedule)) if schedule else None,
+        principal_limits={
+            p: documents.limits_from_document(lim)
+            for p, lim in json.loads(get(entity, "PrincipalLimits", "{}")).items()
+        },
     )
 
 
@@ -182,6 +218,8 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["HeartbeatElapsedSeconds"] = i64(seconds(entry.heartbeat_elapsed))
     if entry.final_status is not None:
         entity["FinalStatus"] = entry.final_status.value
+    if entry.caller:
+        entity["Caller"] = entry.caller
     return entity
 
 
@@ -208,6 +246,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         extensions=get(entity, "Extensions", 0),
         adopted=get(entity, "Adopted", False),
         final_status=SessionStatus.parse(final) if final else None,
+        caller=get(entity, "Caller"),
         etag=etag_of(entity),
     )
 
@@ -228,6 +267,8 @@ def audit_to_entity(record: AuditRecord, partition: str, row_key: str) -> dict:
     }
     if record.ms_cv:
         entity["MsCv"] = record.ms_cv
+    if record.caller:
+        entity["Caller"] = record.caller
     return put_json(entity, "Figures", record.figures)
 
 
@@ -243,4 +284,5 @@ def entity_to_audit(entity: dict) -> AuditRecord:
         dry_run=get(entity, "DryRun", False),
         outcome=get(entity, "Outcome", "ok"),
         ms_cv=get(entity, "MsCv"),
+        caller=get(entity, "Caller"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from governor.model import LedgerEntry, LedgerSnapshot, Period, Usage
-from governor.store.entities import entity_to_entry, entity_to_policy, get
+from governor.store.entities import POLICY_COLUMNS, entity_to_entry, entity_to_policy, get
 from governor.store.keys import (
     CLOSED_PREFIX,
     OPEN_PREFIX,
@@ -18,26 +18,6 @@ from governor.store.keys import (
 )
 from governor.store.ledger import PERIODS, LedgerRepo, budget_of
 from governor.store.projects import PROJECT_PARTITION
-
-_POLICY_COLUMNS = [
-    "RowKey",
-    "Enabled",
-    "Account",
-    "AllowedSizes",
-    "Rates",
-    "Currency",
-    "DailyBudget",
-    "MonthlyBudget",
-    "MaxConcurrent",
-    "MaxLeaseSeconds",
-    "HardMaxSeconds",
-    "ExtensionStepSeconds",
-    "ExtensionThresholdSeconds",
-    "IdleTimeoutSeconds",
-    "DryRun",
-    "WebhookUrl",
-    "Principals",
-]
 
 
 class ReadsRepo(LedgerRepo):
@@ -93,7 +73,7 @@ class ReadsRepo(LedgerRepo):
             policy.name: policy
             for policy in map(
                 entity_to_policy,
-                self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, _POLICY_COLUMNS),
+                self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, POLICY_COLUMNS),
             )
         }
         parts = self._read_all(now)
