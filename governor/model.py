@@ -20,6 +20,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_text(value: datetime | None) -> str | None:
+    """An instant as ISO 8601 in UTC with a Z, the one way times leave the governor."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def to_micros(amount: Decimal | float | int | str) -> int:
     return int((Decimal(str(amount)) * MICROS).to_integral_value())
 
@@ -157,6 +162,31 @@ class CallerLimits:
 
 
 @dataclass(frozen=True)
+class CallerFigures:
+    """What one caller holds in its project, read in the admission's round: open sessions, money
+    reserved by them, and money charged to it per current period."""
+
+    name: str
+    active: int = 0
+    reserved: int = 0
+    spent: dict[Period, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallerKey:
+    """A named caller key as stored, without its secret or hash."""
+
+    name: str
+    created_at: datetime | None
+    expires_at: datetime | None = None
+    limits: CallerLimits = field(default_factory=CallerLimits)
+    last_used: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True)
 class ProjectPolicy:
     """A project's rules and budget. Rates and budgets are micros; durations are timedeltas."""
 
@@ -254,6 +284,7 @@ class AdmissionSnapshot:
     policy: ProjectPolicy
     active_sessions: int
     usage: dict[Period, Usage]
+    caller: CallerFigures | None = None  # the asking caller's figures, when its limits need them
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,12 @@ def stop_session(req: func.HttpRequest) -> func.HttpResponse:
 def project_usage(req: func.HttpRequest) -> func.HttpResponse:
     def action():
         day, month = _period_param(req, "day", 10), _period_param(req, "month", 7)
-        return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month))
+        by = req.params.get("by") or None
+        if by not in (None, "key"):
+            from governor.policy.gate import bad_request
+
+            raise bad_request("by", "must be key (or absent)")
+        return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month, by=by))
 
     return http.serve(req, action)
 

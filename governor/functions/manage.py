@@ -19,7 +19,8 @@ def _manage():
     from governor.service.context import get_context
     from governor.service.manage import ManageService
 
-    return ManageService(get_context().store)
+    context = get_context()
+    return ManageService(context.store, context.clock)
 
 
 def _project(req: func.HttpRequest) -> str:
@@ -54,11 +55,47 @@ def manage_list_projects(req: func.HttpRequest) -> func.HttpResponse:
     return http.serve(req, lambda: http.respond(_manage().list()))
 
 
-@bp.route(route=PROJECT + "/keys", methods=["POST"], auth_level=ADMIN)
+KEYS = PROJECT + "/keys"
+KEY = KEYS + "/{keyName}"
+
+
+def _key_name(req: func.HttpRequest) -> str:
+    return req.route_params.get("keyName", "")
+
+
+def _secret(body: dict) -> func.HttpResponse:
+    """An answer carrying a new key: shown once, never cached."""
+    response = http.respond(body, 201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route(route=KEYS, methods=["POST"], auth_level=ADMIN)
 def manage_rotate_key(req: func.HttpRequest) -> func.HttpResponse:
+    """With a body: add a named key. Without: revoke every key and add one named "default"."""
+
     def action():
-        response = http.respond(_manage().rotate_key(_project(req)), 201)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        body = http.read_json(req, required=False)
+        manage = _manage()
+        return _secret(manage.rotate_key(_project(req)) if body is None else manage.add_key(_project(req), body))
 
     return http.serve(req, action)
+
+
+@bp.route(route=KEYS, methods=["GET"], auth_level=ADMIN)
+def manage_list_keys(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: http.respond(_manage().list_keys(_project(req))))
+
+
+@bp.route(route=KEY, methods=["DELETE"], auth_level=ADMIN)
+def manage_revoke_key(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        _manage().revoke_key(_project(req), _key_name(req))
+        return http.respond(None, 204)
+
+    return http.serve(req, action)
+
+
+@bp.route(route=KEY + "/rotate", methods=["POST"], auth_level=ADMIN)
+def manage_rotate_named_key(req: func.HttpRequest) -> func.HttpResponse:
+    return http.serve(req, lambda: _secret(_manage().rotate_named_key(_project(req), _key_name(req))))

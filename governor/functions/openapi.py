@@ -13,6 +13,10 @@ import azure.functions as func
 
 from governor.functions import http
 from governor.functions.dashboard import REFRESH_RANGE
+from governor.model import Closing
+from governor.policy.callers import KEY_NAME
+from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
+from governor.policy.schedule import WEEKDAYS, WINDOW
 
 bp = func.Blueprint()
 
@@ -39,6 +43,17 @@ _BUDGET = {
     "remainingBudget": _MONEY,
     "budget": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/PeriodUsage"}},
 }
+_LIMITS = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "a caller's own limits, each at most the project's",
+    "properties": {
+        "maxConcurrent": {"type": ["integer", "null"], "minimum": 0},
+        "dailyBudget": _MONEY,
+        "monthlyBudget": _MONEY,
+    },
+}
+_WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.pattern}}
 SCHEMAS: dict[str, dict] = {
     "Problem": {
         "type": "object",
@@ -85,6 +100,8 @@ SCHEMAS: dict[str, dict] = {
             "reservedCost": _MONEY,
             "extensions": {"type": "integer"},
             "lastHeartbeat": {"type": ["string", "null"], "format": "date-time"},
+            "caller": {"type": ["string", "null"], "description": "the key name or principal:<id> that asked"},
+            "partial": {"type": "boolean", "description": "request: the lease was cut to end at closing time"},
             "hostname": {"type": "string"},
             "arrInspectorPort": {"type": "integer"},
             "handshakePort": {"type": "integer"},
@@ -121,17 +138,94 @@ SCHEMAS: dict[str, dict] = {
             "project": {"type": "string"},
             "periods": {"type": "array", "items": {"$ref": "#/components/schemas/PeriodUsage"}},
             "sessions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "callers": {
+                "type": "array",
+                "description": "with ?by=key: spend, reservations and open sessions per key name or principal",
+                "items": {"$ref": "#/components/schemas/CallerUsage"},
+            },
             **_BUDGET,
         },
     },
-    "Project": {"type": "object", "description": "a project policy document (see docs/api.md)"},
+    "CallerUsage": {
+        "type": "object",
+        "properties": {
+            "caller": {
+                "type": ["string", "null"],
+                "description": "key name, principal:<id>, or null (before named keys)",
+            },
+            "openSessions": {"type": "integer"},
+            "reserved": _MONEY,
+            "spent": {"type": "object", "properties": {"day": _MONEY, "month": _MONEY}},
+            "limits": {"$ref": "#/components/schemas/CallerLimits"},
+        },
+    },
+    "CallerLimits": _LIMITS,
+    "Schedule": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["timeZone"],
+        "properties": {
+            "timeZone": {"type": "string", "description": "IANA time zone, e.g. Europe/Berlin"},
+            "hours": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "windows by weekday; an end not after the start runs over midnight",
+                "properties": {day: _WINDOWS for day in WEEKDAYS},
+            },
+            "holidays": {"type": "array", "maxItems": MAX_HOLIDAYS, "items": {"type": "string", "format": "date"}},
+            "closing": {"enum": [c.value for c in Closing], "default": Closing.STOP.value},
+            "warnBeforeMinutes": {"type": ["integer", "null"], "minimum": 0, "maximum": 1440},
+        },
+    },
+    "Project": {
+        "type": "object",
+        "description": "a project policy document (see docs/api.md)",
+        "properties": {
+            "schedule": {"oneOf": [{"$ref": "#/components/schemas/Schedule"}, {"type": "null"}]},
+            "principalLimits": {
+                "type": "object",
+                "additionalProperties": {"$ref": "#/components/schemas/CallerLimits"},
+            },
+        },
+    },
     "ProjectList": {
         "type": "object",
         "properties": {"projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}},
     },
     "NewKey": {
         "type": "object",
-        "properties": {"project": {"type": "string"}, "key": {"type": "string", "description": "shown once"}},
+        "properties": {
+            "project": {"type": "string"},
+            "name": {"type": "string"},
+            "key": {"type": "string", "description": "shown once"},
+        },
+    },
+    "AddKey": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "pattern": KEY_NAME.pattern},
+            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+            **_LIMITS["properties"],
+        },
+    },
+    "CallerKey": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "createdAt": {"type": ["string", "null"], "format": "date-time"},
+            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+            "lastUsedAt": {"type": ["string", "null"], "format": "date-time", "description": "at most a minute stale"},
+            "limits": {"$ref": "#/components/schemas/CallerLimits"},
+        },
+    },
+    "KeyList": {
+        "type": "object",
+        "properties": {
+            "project": {"type": "string"},
+            "keys": {"type": "array", "items": {"$ref": "#/components/schemas/CallerKey"}},
+        },
     },
     "Health": {"type": "object", "additionalProperties": True},
     "DashboardPage": {"type": "string", "description": "a self-contained HTML page (no script)"},
@@ -150,6 +244,7 @@ OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] 
         "Session",
         (
             *_CLIENT,
+            "outside-hours",
             "size-not-allowed",
             "lease-too-long",
             "concurrency-limit",
@@ -192,7 +287,29 @@ OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] 
     "manage_get_project": ("Read a project", None, 200, "Project", _MANAGED),
     "manage_delete_project": ("Delete a project", None, 204, None, _MANAGED),
     "manage_list_projects": ("List projects", None, 200, "ProjectList", ("upstream-unavailable",)),
-    "manage_rotate_key": ("Rotate the caller key (returned once)", None, 201, "NewKey", _MANAGED),
+    "manage_rotate_key": (
+        "Add a named caller key (with a body), or revoke every key and add one named default (without); "
+        "the key is returned once",
+        "AddKey",
+        201,
+        "NewKey",
+        (*_MANAGED, "conflict", "payload-too-large"),
+    ),
+    "manage_list_keys": (
+        "List the project's caller keys (names, dates, limits; never a secret)",
+        None,
+        200,
+        "KeyList",
+        _MANAGED,
+    ),
+    "manage_revoke_key": ("Revoke one caller key by name", None, 204, None, (*_MANAGED, "not-found")),
+    "manage_rotate_named_key": (
+        "A new secret for one named key (same name, limits, expiry; returned once)",
+        None,
+        201,
+        "NewKey",
+        (*_MANAGED, "not-found"),
+    ),
     "dashboard": (
         "Usage dashboard of every project (HTML)",
         None,
@@ -258,6 +375,8 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
     if name == "project_usage":
         parameters.append({"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}})
         parameters.append({"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}})
+        by = {"enum": ["key"], "description": "key: add spend, reservations and open sessions per caller"}
+        parameters.append({"name": "by", "in": "query", "schema": by})
     if name in ("dashboard", "project_dashboard"):
         low, high = REFRESH_RANGE
         refresh = {"type": "integer", "minimum": low, "maximum": high, "description": "reload every N seconds"}
@@ -266,7 +385,7 @@ def _operation(name: str, route: str, method: str, auth: str) -> dict:
         operation["parameters"] = parameters
     if request:
         content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request}"}}}
-        operation["requestBody"] = {"required": name != "extend_session", "content": content}
+        operation["requestBody"] = {"required": name not in ("extend_session", "manage_rotate_key"), "content": content}
     ok: dict = {"description": summary}
     if response:
         media_type = _MEDIA_TYPES.get(response, "application/json")

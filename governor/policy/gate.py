@@ -18,6 +18,7 @@ from typing import Any
 from governor.errors import Refusal
 from governor.model import (
     AdmissionSnapshot,
+    CallerLimits,
     LedgerEntry,
     Period,
     ProjectPolicy,
@@ -26,8 +27,10 @@ from governor.model import (
     cost_of,
     format_money,
     from_micros,
+    utc_text,
 )
 from governor.policy import schedule as hours
+from governor.policy.callers import admit_caller
 from governor.timespan import TimeSpanError, parse_timespan
 
 ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
@@ -191,7 +194,7 @@ def until_closing(policy: ProjectPolicy, now: datetime) -> timedelta | None:
         "outside-hours",
         f"the project is outside its working hours ({zone_name}); {when}",
         {
-            "opensAt": hours.utc_text(opens_at),
+            "opensAt": utc_text(opens_at),
             "opensAtLocal": hours.local_text(policy.schedule, opens_at),
             "timeZone": zone_name,
         },
@@ -216,8 +219,9 @@ def tightest_remaining(usage: Mapping[Period, Usage]) -> int | None:
     return min(remaining) if remaining else None
 
 
-def admit(request: SessionRequest, snapshot: AdmissionSnapshot) -> int:
-    """The admission decision the store runs atomically. Returns the micros to reserve."""
+def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: CallerLimits | None = None) -> int:
+    """The admission decision the store runs atomically: the project's limits, then the caller's
+    (`caller_limits`, against `snapshot.caller`). Returns the micros to reserve."""
     policy = snapshot.policy
     if not policy.enabled:
         raise Refusal("forbidden", "project is disabled")
@@ -237,6 +241,7 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot) -> int:
             f"{format_money(max(remaining, 0), policy.currency)} remain",
             {"cost": money(cost), "remainingBudget": money(remaining), "currency": policy.currency},
         )
+    admit_caller(caller_limits, snapshot.caller, cost, policy.currency)
     return cost
 
 

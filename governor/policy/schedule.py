@@ -144,7 +144,3 @@ def opening(schedule: Schedule, now: datetime) -> Opening:
 def local_text(schedule: Schedule, at: datetime | None) -> str | None:
     """An instant in the project's zone, ISO 8601 with its offset."""
     return None if at is None else at.astimezone(zone(schedule.time_zone)).isoformat()
-
-
-def utc_text(at: datetime | None) -> str | None:
-    return None if at is None else at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -37,6 +37,7 @@ from governor.model import (
     UnmanagedMode,
     Usage,
     cost_of,
+    utc_text,
     whole_minutes,
 )
 from governor.policy import schedule as hours
@@ -216,9 +217,7 @@ def decide(
         return make(Action.STOP, "hard-cap", event="stop")
     opening = None if policy.schedule is None else hours.opening(policy.schedule, now)
     if opening is not None:
-        figures.update(
-            open=opening.open, closing=policy.schedule.closing.value, closes_at=hours.utc_text(opening.closes_at)
-        )
+        figures.update(open=opening.open, closing=policy.schedule.closing.value, closes_at=utc_text(opening.closes_at))
         if not opening.open and policy.schedule.closing is Closing.STOP:
             return make(Action.STOP, "closed-hours", event="stop")
     since = idle_for(entry, session, now)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from governor.model import (
     AuditRecord,
+    CallerLimits,
     LedgerEntry,
     LedgerState,
     Period,
@@ -25,8 +26,9 @@ from governor.model import (
     Usage,
 )
 from governor.policy import gate as rules
+from governor.policy.callers import PRINCIPAL_PREFIX
 from governor.service.ports import ArrPort, NotFound, Refusal, StorePort, Unavailable
-from governor.service.views import budget_view, elapsed_of, session_view, usage_view
+from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,18 @@ class Caller:
 
     key: str | None = field(default=None, repr=False)
     principals: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom a verified caller acts as: a key's name or "principal:<id>", and its own limits."""
+
+    name: str | None = None
+    limits: CallerLimits | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.limits is not None and not self.limits.empty
 
 
 def upstream(detail: str, retry_after: int = 30) -> Refusal:
@@ -52,19 +66,28 @@ class GateService:
     # ------------------------------------------------------------ auth
     def authorize(self, project: str, caller: Caller) -> ProjectPolicy:
         """Project exists and is enabled, then the caller may act for it (key or principal)."""
+        return self.authenticate(project, caller)[0]
+
+    def authenticate(self, project: str, caller: Caller) -> tuple[ProjectPolicy, Identity]:
+        """`authorize`, and whom the caller acts as (for its limits and the ledger's records)."""
         rules.check_project_name(project)
         policy = self.store.get_project(project)
         if policy is None:
             raise Refusal("unknown-project", f"no project named {project!r}")
         if not policy.enabled:
             raise Refusal("forbidden", "project is disabled")
-        if caller.principals and caller.principals & {p.lower() for p in policy.principals}:
-            return policy
+        matched = caller.principals & {p.lower() for p in policy.principals} if caller.principals else set()
+        if matched:
+            principal = min(matched)
+            return policy, Identity(PRINCIPAL_PREFIX + principal, policy.principal_limits.get(principal))
         if not caller.key:
             raise Refusal("unauthorized", "send the project's caller key in the X-Api-Key header")
-        if not self.store.verify_key(project, caller.key):
-            raise Refusal("forbidden", "the caller key is not valid for this project")
-        return policy
+        now = self.clock()
+        key = self.store.find_key(project, caller.key, now)
+        if key is None:
+            raise Refusal("forbidden", "the caller key is not valid for this project (unknown, revoked or expired)")
+        self.store.touch_key(project, key.name, now)
+        return policy, Identity(key.name, key.limits)
 
     def _client(self, account: str) -> ArrPort:
         client = self.arr.get(account)
@@ -74,7 +97,7 @@ class GateService:
 
     # ------------------------------------------------------------ request
     def request(self, project: str, caller: Caller, body, idempotency_key: str | None = None) -> dict:
-        policy = self.authorize(project, caller)
+        policy, who = self.authenticate(project, caller)
         request = rules.parse_session_request(body)
         rules.check_request(policy, request)
         arr = self._client(policy.account)
@@ -82,7 +105,7 @@ class GateService:
         try:
             request, partial = rules.cap_at_closing(policy, request, now)
         except Refusal as refusal:
-            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
+            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
         # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
@@ -100,13 +123,19 @@ class GateService:
             requested_at=now,
             lease=request.lease,
             rate=policy.rate(request.size),
+            caller=who.name,
         )
+
+        def decide(snapshot):
+            return rules.admit(request, snapshot, who.limits)
+
         try:
-            entry, usage = self.store.reserve(
-                project, pending, lambda snap: rules.admit(request, snap), now, policy=policy
-            )
+            if who.limited:
+                entry, usage = self.store.reserve(project, pending, decide, now, policy=policy, count_caller=True)
+            else:
+                entry, usage = self.store.reserve(project, pending, decide, now, policy=policy)
         except Refusal as refusal:
-            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now)
+            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
         session = self._create(arr, project, request, session_id)
         try:
@@ -214,7 +243,7 @@ class GateService:
         return {**view, "extension": outlook}
 
     def extend(self, project: str, caller: Caller, session_id: str, body) -> dict:
-        policy = self.authorize(project, caller)
+        policy, who = self.authenticate(project, caller)
         requested = rules.parse_extend_request(body)
         entry = self._entry(project, session_id, open_only=True)
         if entry.state is not LedgerState.ACTIVE:
@@ -238,7 +267,7 @@ class GateService:
         try:
             entry, usage = self.store.extend(project, session_id, decide, now)
         except Refusal as refusal:
-            self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now)
+            self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
         if session.max_lease < entry.lease:
             try:
@@ -256,7 +285,9 @@ class GateService:
                     raise
                 session = applied
         extension = granted[-1]
-        self._audit(project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now)
+        self._audit(
+            project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now, who.name
+        )
         return {
             **session_view(policy, entry, session, usage),
             "extraCost": rules.money(extension.extra_cost),
@@ -273,7 +304,7 @@ class GateService:
 
     # ------------------------------------------------------------ stop
     def stop(self, project: str, caller: Caller, session_id: str) -> dict:
-        policy = self.authorize(project, caller)
+        policy, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id)
         now = self.clock()
         if entry.state is not LedgerState.CLOSED:
@@ -292,11 +323,15 @@ class GateService:
                 entry = self.store.get_entry(project, session_id) or entry
             else:
                 entry = self.store.close(project, session_id, minutes, status.value, now)
-            self._audit(project, session_id, "stop", "caller", {"minutes": minutes, "charged": entry.charged}, now)
+            self._audit(
+                project, session_id, "stop", "caller", {"minutes": minutes, "charged": entry.charged}, now, who.name
+            )
         return session_view(policy, entry, None, self._usage(policy, now))
 
     # ------------------------------------------------------------ usage
-    def usage(self, project: str, caller: Caller, day: str | None = None, month: str | None = None) -> dict:
+    def usage(
+        self, project: str, caller: Caller, day: str | None = None, month: str | None = None, by: str | None = None
+    ) -> dict:
         policy = self.authorize(project, caller)
         now = self.clock()
         keys = {Period.DAY: day or Period.DAY.key(now), Period.MONTH: month or Period.MONTH.key(now)}
@@ -304,7 +339,7 @@ class GateService:
         entries = self.store.list_entries(project, include_closed=True)
         in_period = [e for e in entries if Period.DAY.key(e.requested_at) == keys[Period.DAY]]
         in_month = [e for e in entries if Period.MONTH.key(e.requested_at) == keys[Period.MONTH]]
-        return {
+        view = {
             "project": project,
             "currency": policy.currency,
             "periods": [usage_view(u) for u in usage.values()],
@@ -315,15 +350,37 @@ class GateService:
             },
             **budget_view(policy, usage),
         }
+        if by == "key":
+            spent = {period: self.store.caller_spent(project, period, key) for period, key in keys.items()}
+            limits = {k.name: k.limits for k in self.store.list_keys(project)}
+            limits |= {PRINCIPAL_PREFIX + p: lim for p, lim in policy.principal_limits.items()}
+            view["callers"] = callers_view(entries, spent, limits)
+        return view
 
     # ------------------------------------------------------------ usage and audit helpers
     def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]:
         return {period: self.store.usage(policy.name, period, period.key(now)) for period in Period}
 
     # ------------------------------------------------------------ audit
-    def _audit(self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime) -> None:
+    def _audit(
+        self,
+        project: str,
+        session_id: str,
+        action: str,
+        reason: str,
+        figures: dict,
+        now: datetime,
+        caller: str | None = None,
+    ) -> None:
         record = AuditRecord(
-            at=now, source="gate", project=project, session_id=session_id, action=action, reason=reason, figures=figures
+            at=now,
+            source="gate",
+            project=project,
+            session_id=session_id,
+            action=action,
+            reason=reason,
+            figures=figures,
+            caller=caller,
         )
         try:
             self.store.append_audit([record])

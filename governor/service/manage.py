@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+from governor.model import ProjectPolicy, utcnow
+from governor.policy import callers
 from governor.policy import gate as rules
 from governor.service.ports import Refusal, StorePort
+from governor.service.views import key_view
 
 
 class ManageService:
     """Admin operations on project documents and keys. The platform's admin key guards the routes."""
 
-    def __init__(self, store: StorePort):
+    def __init__(self, store: StorePort, clock: Callable[[], datetime] = utcnow):
         self.store = store
+        self.clock = clock
 
     def put(self, name: str, document) -> tuple[dict, bool]:
         from governor.policy import document as documents
@@ -43,8 +50,42 @@ class ManageService:
         if not self.store.delete_project(name):
             raise Refusal("unknown-project", f"no project named {name!r}")
 
-    def rotate_key(self, name: str) -> dict:
+    # ------------------------------------------------------------ caller keys
+    def _project(self, name: str) -> ProjectPolicy:
         rules.check_project_name(name)
-        if self.store.get_project(name) is None:
+        policy = self.store.get_project(name)
+        if policy is None:
             raise Refusal("unknown-project", f"no project named {name!r}")
-        return {"project": name, "key": self.store.rotate_key(name)}
+        return policy
+
+    def rotate_key(self, name: str) -> dict:
+        """The old all-keys rotation: revoke every key and add one named "default"."""
+        self._project(name)
+        return {"project": name, "name": callers.DEFAULT_KEY, "key": self.store.rotate_key(name, self.clock())}
+
+    def list_keys(self, name: str) -> dict:
+        self._project(name)
+        return {"project": name, "keys": [key_view(k) for k in self.store.list_keys(name)]}
+
+    def add_key(self, name: str, body) -> dict:
+        """Add a named key (validated before anything is written); the key is in the answer, once."""
+        policy, now = self._project(name), self.clock()
+        new = callers.parse_new_key(body, policy, now)
+        if any(k.name == new.name for k in self.store.list_keys(name)):
+            raise Refusal("conflict", f"the project already has a key named {new.name!r}", {"field": "name"})
+        key = self.store.add_key(name, new.name, now, new.expires_at, new.limits)  # a racing twin: 409 too
+        view = next(k for k in self.list_keys(name)["keys"] if k["name"] == new.name)
+        return {"project": name, **view, "key": key}
+
+    def revoke_key(self, name: str, key_name: str) -> None:
+        self._project(name)
+        if not self.store.revoke_key(name, callers.check_key_name(key_name)):
+            raise Refusal("not-found", f"the project has no key named {key_name!r}")
+
+    def rotate_named_key(self, name: str, key_name: str) -> dict:
+        self._project(name)
+        callers.check_key_name(key_name)
+        if not any(k.name == key_name for k in self.store.list_keys(name)):
+            raise Refusal("not-found", f"the project has no key named {key_name!r}")
+        key = self.store.rotate_named_key(name, key_name, self.clock())  # revoked meanwhile: 404 too
+        return {"project": name, "name": key_name, "key": key}

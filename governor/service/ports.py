@@ -17,6 +17,8 @@ from governor.errors import BadInput, Conflict, NotFound, Refusal, Rejected, Ser
 from governor.model import (
     AdmissionSnapshot,
     AuditRecord,
+    CallerKey,
+    CallerLimits,
     LedgerEntry,
     LedgerSnapshot,
     Period,
@@ -74,11 +76,32 @@ class StorePort(Protocol):
     def list_projects(self) -> list[ProjectPolicy]: ...
     def put_project(self, policy: ProjectPolicy, webhook_secret: str | None = None) -> None: ...
     def delete_project(self, name: str) -> bool: ...
-    def rotate_key(self, name: str) -> str:
-        """Store a new salted hash; return the new key (the only time it is seen)."""
+    def rotate_key(self, name: str, now: datetime | None = None) -> str:
+        """Revoke every key and add one named "default"; return it (the only time it is seen)."""
 
     def verify_key(self, name: str, key: str) -> bool:
         """Constant-time check of a caller key against the stored hashes."""
+
+    def find_key(self, name: str, key: str, now: datetime) -> CallerKey | None:
+        """The unexpired named key `key` is, or None (constant-time over the project's hashes)."""
+
+    def list_keys(self, name: str) -> list[CallerKey]: ...
+    def add_key(
+        self,
+        name: str,
+        key_name: str,
+        now: datetime,
+        expires_at: datetime | None = None,
+        limits: CallerLimits | None = None,
+    ) -> str:
+        """Add a named key; return it (the only time it is seen). DuplicateEntry if the name is taken."""
+
+    def revoke_key(self, name: str, key_name: str) -> bool: ...
+    def rotate_named_key(self, name: str, key_name: str, now: datetime) -> str:
+        """A new secret for the named key (same name, limits and expiry); the old one stops at once."""
+
+    def touch_key(self, name: str, key_name: str, now: datetime) -> None:
+        """Record the key's last use (written at most once a minute per process)."""
 
     def webhook_secret(self, name: str) -> str | None: ...
 
@@ -90,10 +113,12 @@ class StorePort(Protocol):
         decide: Callable[[AdmissionSnapshot], int],
         now: datetime,
         policy: ProjectPolicy | None = None,
+        count_caller: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Insert `entry` (state pending) and reserve `decide(snapshot)` micros, or raise the
         Refusal that `decide` raised. `decide` may run more than once (after a 412). `policy`, if
-        given, is the one the caller just read (saves a read; the snapshot carries it)."""
+        given, is the one the caller just read (saves a read; the snapshot carries it).
+        `count_caller`: also read `entry.caller`'s open sessions and spend into `snapshot.caller`."""
 
     def activate(self, project: str, reservation_id: str, session: Session) -> LedgerEntry:
         """Pending -> active under ARR's session id (v1 ids differ from the reservation id)."""
@@ -136,6 +161,9 @@ class StorePort(Protocol):
     def get_entry(self, project: str, session_id: str) -> LedgerEntry | None: ...
     def list_entries(self, project: str, include_closed: bool = False) -> list[LedgerEntry]: ...
     def usage(self, project: str, period: Period, key: str) -> Usage: ...
+    def caller_spent(self, project: str, period: Period, key: str) -> dict[str, int]:
+        """Money charged in that period, by caller name (the usage row's CallerSpent)."""
+
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per `period` for keys first_key..last_key inclusive, in one range query (the dashboard's
         cost per day); periods without a row are absent; `reserved` is 0. Optional: callers fall back

@@ -24,6 +24,7 @@ def write_audit(store: StorePort, items: list[Item], now: datetime, errors: list
             figures["error"] = item.error
         common = {"at": now, "source": "sweep", "project": item.project, "session_id": item.session_id}
         common["dry_run"] = decision.dry_run
+        common["caller"] = item.entry.caller if item.entry is not None else None
         records.append(
             AuditRecord(
                 **common,

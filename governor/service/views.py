@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from governor.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Session, SessionStatus, Usage, cost_of
+from governor.model import (
+    CallerKey,
+    CallerLimits,
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    Session,
+    SessionStatus,
+    Usage,
+    cost_of,
+    utc_text,
+)
 from governor.policy import gate as rules
 from governor.timespan import format_timespan
 
@@ -42,6 +54,7 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
         "reservedCost": rules.money(entry.reserved),
         "extensions": entry.extensions,
         "lastHeartbeat": iso(entry.last_heartbeat),
+        "caller": entry.caller,
         **budget_view(policy, usage),
     }
     if session is not None and session.hostname:
@@ -70,5 +83,38 @@ def usage_view(usage: Usage) -> dict:
     }
 
 
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+iso = utc_text
+
+
+def key_view(key: CallerKey) -> dict:
+    """A named key as listed: never its secret or hash."""
+    from governor.policy.document import limits_to_document
+
+    return {
+        "name": key.name,
+        "createdAt": iso(key.created_at),
+        "expiresAt": iso(key.expires_at),
+        "lastUsedAt": iso(key.last_used),
+        "limits": limits_to_document(key.limits),
+    }
+
+
+def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Mapping[str, CallerLimits]) -> list[dict]:
+    """Usage by caller: every known key or limited principal, and any caller that spent or holds money."""
+    from governor.policy.document import limits_to_document
+
+    open_entries = [e for e in entries if e.state is not LedgerState.CLOSED]
+    names = set(limits) | {e.caller for e in open_entries} | {n for by in spent.values() for n in by}
+    rows = []
+    for name in sorted(names, key=lambda n: (n is None, n or "")):
+        mine = [e for e in open_entries if e.caller == name]
+        rows.append(
+            {
+                "caller": name,
+                "openSessions": len(mine),
+                "reserved": rules.money(sum(e.reserved for e in mine)),
+                "spent": {period.value: rules.money(by.get(name, 0)) for period, by in spent.items()},
+                "limits": limits_to_document(limits.get(name, CallerLimits())),
+            }
+        )
+    return rows

@@ -25,8 +25,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--json", dest="inline", help="policy document as a JSON string")
     delete = sub.add_parser("delete", help="delete a project (its ledger history stays)")
     delete.add_argument("name")
-    rotate = sub.add_parser("rotate-key", help="replace the project's caller key and print the new one once")
+    rotate = sub.add_parser("rotate-key", help="revoke every caller key, add one named default and print it once")
     rotate.add_argument("name")
+    keys = sub.add_parser("keys", help="named caller keys: list, add, revoke or rotate one")
+    keys_sub = keys.add_subparsers(dest="keys_action", metavar="KEYS_ACTION", required=True)
+    keys_list = keys_sub.add_parser("list", help="a project's keys: names, dates, limits (never a secret)")
+    keys_list.add_argument("name")
+    keys_list.add_argument("--json", action="store_true")
+    add = keys_sub.add_parser("add", help="add a named key and print it once")
+    add.add_argument("name")
+    add.add_argument("key_name", metavar="KEY_NAME")
+    add.add_argument("--expires", help="ISO 8601 time with an offset, e.g. 2026-12-31T18:00:00Z")
+    add.add_argument("--max-concurrent", type=int, help="at most the project's maxConcurrent")
+    add.add_argument("--daily-budget", help="cost units, at most the project's daily budget")
+    add.add_argument("--monthly-budget", help="cost units, at most the project's monthly budget")
+    for verb, text in (
+        ("revoke", "revoke one key by name"),
+        ("rotate", "a new secret for one named key, printed once"),
+    ):
+        one = keys_sub.add_parser(verb, help=text)
+        one.add_argument("name")
+        one.add_argument("key_name", metavar="KEY_NAME")
     apply = sub.add_parser("apply", help="make the store match a projects.json file (idempotent)")
     apply.add_argument("-f", "--file", type=Path, required=True, help="projects.json ('-' reads stdin)")
     apply.add_argument("--prune", action="store_true", help="also delete projects the file does not list")
@@ -34,6 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
+    from governor.errors import Refusal
     from governor.policy.document import PolicyError
     from governor.settings import SettingsError
     from governor.store.errors import StoreError
@@ -45,6 +65,9 @@ def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
         return _ACTIONS[args.action](args, store, out, err)
     except (PolicyError, StoreError, SettingsError, OSError) as exc:
         print(f"error: {exc}", file=err)
+        return 2
+    except Refusal as refusal:
+        print(f"error: {refusal.detail}", file=err)
         return 2
 
 
@@ -147,7 +170,54 @@ def _apply(args, store, out, err) -> int:
     return 0
 
 
+def _keys(args, store, out, err) -> int:
+    from governor.model import utc_text as _iso
+    from governor.model import utcnow
+    from governor.policy.callers import check_key_name, parse_new_key
+    from governor.policy.document import limits_to_document
+    from governor.store.errors import NotFound
+
+    policy = store.get_project(args.name)
+    if policy is None:
+        raise NotFound(f"project {args.name!r} does not exist")
+    now = utcnow()
+    if args.keys_action == "list":
+        keys = store.list_keys(args.name)
+        if args.json:
+            rows = [
+                {"name": k.name, "createdAt": _iso(k.created_at), "expiresAt": _iso(k.expires_at),
+                 "lastUsedAt": _iso(k.last_used), "limits": limits_to_document(k.limits)}
+                for k in keys
+            ]  # fmt: skip
+            print(json.dumps({"project": args.name, "keys": rows}, indent=2), file=out)
+        for k in [] if args.json else keys:
+            limits = ", ".join(f"{f} {v}" for f, v in limits_to_document(k.limits).items() if v is not None)
+            used = _iso(k.last_used) or "never used"
+            print(f"{k.name}\tcreated {_iso(k.created_at)}\texpires {_iso(k.expires_at)}\t{used}\t{limits}", file=out)
+        return 0
+    if args.keys_action == "add":
+        body = {"name": args.key_name, "expiresAt": args.expires, "maxConcurrent": args.max_concurrent}
+        body |= {"dailyBudget": args.daily_budget, "monthlyBudget": args.monthly_budget}
+        new = parse_new_key({k: v for k, v in body.items() if v is not None}, policy, now)
+        if any(k.name == new.name for k in store.list_keys(args.name)):
+            print(f"error: the project already has a key named {new.name!r}", file=err)
+            return 1
+        key = store.add_key(args.name, new.name, now, new.expires_at, new.limits)
+    elif args.keys_action == "revoke":
+        if not store.revoke_key(args.name, check_key_name(args.key_name, "KEY_NAME")):
+            print(f"error: the project has no key named {args.key_name!r}", file=err)
+            return 1
+        print(f"revoked {args.key_name} of {args.name}", file=err)
+        return 0
+    else:
+        key = store.rotate_named_key(args.name, check_key_name(args.key_name, "KEY_NAME"), now)
+    print(f"caller key {args.key_name} for {args.name} (shown once; store it now):", file=err)
+    print(key, file=out)
+    return 0
+
+
 _ACTIONS = {
+    "keys": _keys,
     "list": _list,
     "get": _get,
     "set": _set,

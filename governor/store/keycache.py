@@ -2,7 +2,8 @@
 
 Entries are keyed by an HMAC of (projects table, project, key) under a random per-process
 secret: the cache never holds a key or anything that can be checked against one outside this
-process. Only successes are remembered, for `ttl` seconds, at most `max_size` of them (oldest
+process. Each holds what the key verified as (its name and limits, never a secret). Only
+successes are remembered, for `ttl` seconds, at most `max_size` of them (oldest
 dropped first). `forget(project)` drops a project's entries when this process rotates its key
 or rewrites or deletes it; other instances keep accepting the old key until their entries
 expire (see docs/storage.md). Pure stdlib, no I/O; the clock is injectable for tests.
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 TTL_SECONDS = 60.0
 MAX_SIZE = 1024
@@ -29,7 +31,7 @@ class VerifiedKeys:
         self._clock = clock
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
-        self._entries: OrderedDict[bytes, tuple[tuple[str, str], float]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[tuple[str, str], float, Any]] = OrderedDict()
         self._generations: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
@@ -44,25 +46,26 @@ class VerifiedKeys:
         with self._lock:
             return self._generations.get(scope, 0)
 
-    def hit(self, scope: tuple[str, str], key: str) -> bool:
+    def hit(self, scope: tuple[str, str], key: str) -> Any:
+        """What `key` verified as (the value given to `remember`), or None when not cached."""
         digest = self._digest(scope, key)
         now = self._clock()
         with self._lock:
             found = self._entries.get(digest)
             if found is None:
-                return False
+                return None
             if found[1] <= now:
                 del self._entries[digest]
-                return False
-            return True
+                return None
+            return found[2]
 
-    def remember(self, scope: tuple[str, str], key: str, generation: int) -> None:
+    def remember(self, scope: tuple[str, str], key: str, generation: int, value: Any = True) -> None:
         digest = self._digest(scope, key)
         expires = self._clock() + self.ttl
         with self._lock:
             if self._generations.get(scope, 0) != generation:
                 return  # the key was rotated (or the project rewritten) while we checked it
-            self._entries[digest] = (scope, expires)
+            self._entries[digest] = (scope, expires, value)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)
@@ -70,7 +73,7 @@ class VerifiedKeys:
     def forget(self, scope: tuple[str, str]) -> None:
         with self._lock:
             self._generations[scope] = self._generations.get(scope, 0) + 1
-            for digest in [d for d, (s, _) in self._entries.items() if s == scope]:
+            for digest in [d for d, (s, _, _) in self._entries.items() if s == scope]:
                 del self._entries[digest]
 
     def __len__(self) -> int:

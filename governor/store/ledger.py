@@ -11,12 +11,14 @@ written by every money operation, so it serialises them per project. See docs/st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from governor.model import (
     AdmissionSnapshot,
+    CallerFigures,
     LedgerEntry,
     LedgerState,
     Period,
@@ -65,6 +67,20 @@ class Partition:
         row = self.usage_rows.get(period)
         return get(row, "Spent", 0) if row else 0
 
+    def caller_spent(self, period: Period) -> dict[str, int]:
+        row = self.usage_rows.get(period)
+        return caller_spent_of(row)
+
+    def caller(self, name: str) -> CallerFigures:
+        """`name`'s open sessions and their reservations (needs a read with all_open) and its spend."""
+        mine = [row for row in self.open.values() if get(row, "Caller") == name]
+        return CallerFigures(
+            name=name,
+            active=len(mine),
+            reserved=sum(get(row, "Reserved", 0) for row in mine),
+            spent={period: self.caller_spent(period).get(name, 0) for period in PERIODS},
+        )
+
     def usage(self, policy: ProjectPolicy | None, held: int | None = None, spent: dict | None = None) -> dict:
         held = self.held if held is None else held
         spent = spent or {}
@@ -89,6 +105,18 @@ class Change:
     open_delta: int = 0
     held_delta: int = 0
     spent_delta: int = 0
+    caller_spent: dict[str, int] = field(default_factory=dict)  # spent_delta by caller name
+
+    def spend(self, entry: LedgerEntry, micros: int) -> None:
+        self.spent_delta += micros
+        if entry.caller and micros:
+            self.caller_spent[entry.caller] = self.caller_spent.get(entry.caller, 0) + micros
+
+
+def caller_spent_of(row: dict | None) -> dict[str, int]:
+    """A usage row's spend by caller (column CallerSpent, JSON {name: micros})."""
+    text = get(row, "CallerSpent") if row else None
+    return json.loads(text) if text else {}
 
 
 def charge(entry: LedgerEntry, elapsed_minutes: int) -> tuple[LedgerEntry, int]:
@@ -195,6 +223,11 @@ class LedgerRepo(TablesBase):
                     "Key": period.key(part.now),
                     "Spent": i64(part.spent(period) + change.spent_delta),
                 }
+                by_caller = part.caller_spent(period)
+                for name, micros in change.caller_spent.items():
+                    by_caller[name] = by_caller.get(name, 0) + micros
+                if by_caller:
+                    row["CallerSpent"] = json.dumps(by_caller, separators=(",", ":"), sort_keys=True)
                 ops.append(write_op(row, part.usage_rows.get(period)))
         return self._submit(self.tables.ledger, ops)
 
@@ -206,17 +239,22 @@ class LedgerRepo(TablesBase):
         decide: Callable[[AdmissionSnapshot], int],
         now: datetime,
         policy: ProjectPolicy | None = None,
+        count_caller: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
-        """`policy`: the one the caller just read, if any (it is not part of the transaction either way)."""
+        """`policy`: the one the caller just read, if any (it is not part of the transaction either way).
+        `count_caller`: read every open entry too, for `entry.caller`'s figures; the state row's ETag
+        guards them like the rest, since every money operation rewrites it."""
         sid = check_key("sessionId", entry.session_id)
         given = policy
+        counted = bool(count_caller and entry.caller)
 
         def round_():
             policy = given or self._policy(project)
-            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid], all_open=counted)
             if sid in part.open or sid in part.closed:
                 raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
-            amount = int(decide(AdmissionSnapshot(policy, part.open_count, part.usage(policy))))
+            caller = part.caller(entry.caller) if counted else None
+            amount = int(decide(AdmissionSnapshot(policy, part.open_count, part.usage(policy), caller)))
             if amount < 0:
                 raise ValueError("decide() returned a negative reservation")
             pending = replace(
@@ -410,8 +448,8 @@ class LedgerRepo(TablesBase):
             change = Change(
                 entries=[write_op(entry_to_entity(moved, open_key(sid)), row)],
                 held_delta=moved.reserved - entry.reserved,
-                spent_delta=spent,
             )
+            change.spend(entry, spent)
             results = self._commit(part, change)
             return replace(moved, etag=result_etag(results, 1))
 
@@ -433,8 +471,8 @@ class LedgerRepo(TablesBase):
                 entries=[delete_op(row), write_op(entry_to_entity(closed, closed_key(sid)), None)],
                 open_delta=-1,
                 held_delta=-entry.reserved,
-                spent_delta=spent,
             )
+            change.spend(entry, spent)
             results = self._commit(part, change)
             return replace(closed, etag=result_etag(results, 2))
 

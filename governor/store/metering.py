@@ -73,7 +73,7 @@ class MeteringRepo(LedgerRepo):
                 continue
             change.entries.append(write_op(entry_to_entity(after, open_key(session_id)), row))
             change.held_delta += after.reserved - entry.reserved
-            change.spent_delta += spent
+            change.spend(entry, spent)
             count += 1
             if count == ENTRIES_PER_CHUNK:
                 break

@@ -16,7 +16,7 @@ from governor.store.keys import (
     prefix_range,
     usage_key,
 )
-from governor.store.ledger import PERIODS, LedgerRepo, budget_of
+from governor.store.ledger import PERIODS, LedgerRepo, budget_of, caller_spent_of
 from governor.store.projects import PROJECT_PARTITION
 
 
@@ -38,6 +38,12 @@ class ReadsRepo(LedgerRepo):
             clause += " or (RowKey ge @cl and RowKey lt @ch)"
         rows = self._query(self.tables.ledger, f"PartitionKey eq @pk and ({clause})", params)
         return [entity_to_entry(row) for row in rows]
+
+    def caller_spent(self, project: str, period: Period, key: str) -> dict[str, int]:
+        """Money charged in that period, by caller name (sessions from before named keys are absent)."""
+        check_key("project", project)
+        row = self._point(self.tables.ledger, project, usage_key(period.value, key))
+        return caller_spent_of(row)
 
     def usage(self, project: str, period: Period, key: str) -> Usage:
         """Spent in that period; reserved is the project's current hold if `key` is the latest

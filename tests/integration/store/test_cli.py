@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from governor.model import utcnow
 from governor.store import cli
 from tests.fixtures.azurite import azurite_env
 
@@ -90,3 +91,29 @@ def test_cli_process_uses_the_environment(azurite, table_prefix):
     listed = subprocess.run([*command, "list", "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert [p["name"] for p in json.loads(listed.stdout)["projects"]] == ["demo", "design-review"]
     assert "AccountKey" not in applied.stderr + listed.stderr
+
+
+def test_named_keys_list_add_revoke_rotate(store):
+    doc = '{"rates": {"Standard": 6}, "budget": {"daily": 50}, "maxConcurrent": 4}'
+    run(store, "set", "alpha", "--json", doc)
+    code, key, err = run(store, "keys", "add", "alpha", "kiosk", "--max-concurrent", "2", "--daily-budget", "10")
+    assert code == 0 and "shown once" in err
+    key = key.strip()
+    assert store.find_key("alpha", key, utcnow()).name == "kiosk"
+    code, out, _ = run(store, "keys", "list", "alpha")
+    assert code == 0 and "kiosk" in out and "default" in out and key not in out
+    code, out, _ = run(store, "keys", "list", "alpha", "--json")
+    listed = {k["name"]: k for k in json.loads(out)["keys"]}
+    assert listed["kiosk"]["limits"] == {"maxConcurrent": 2, "dailyBudget": "10", "monthlyBudget": None}
+    assert run(store, "keys", "add", "alpha", "kiosk")[0] == 1  # taken
+    code, _, err = run(store, "keys", "add", "alpha", "big", "--max-concurrent", "5")
+    assert code == 2 and "maxConcurrent" in err and "big" not in run(store, "keys", "list", "alpha")[1]
+    code, _, err = run(store, "keys", "add", "alpha", "a/b")
+    assert code == 2 and "name" in err
+    code, new_key, _ = run(store, "keys", "rotate", "alpha", "kiosk")
+    assert code == 0 and store.find_key("alpha", key, utcnow()) is None
+    assert store.find_key("alpha", new_key.strip(), utcnow()).name == "kiosk"
+    assert run(store, "keys", "revoke", "alpha", "kiosk")[0] == 0
+    assert store.find_key("alpha", new_key.strip(), utcnow()) is None
+    assert run(store, "keys", "revoke", "alpha", "kiosk")[0] == 1
+    assert run(store, "keys", "list", "ghost")[0] == 2

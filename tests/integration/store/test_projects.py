@@ -34,8 +34,10 @@ def test_policy_round_trips_and_lists(store):
 def test_keys_are_stored_only_as_salted_hashes(store):
     store.put_project(policy())
     key = store.rotate_key("demo")
-    stored = raw_row(store, "demo")["KeyHashes"]
-    assert key not in stored and json.loads(stored)[0].startswith("scrypt$")
+    stored = raw_row(store, "demo")["Keys"]
+    assert key not in stored
+    (record,) = json.loads(stored)
+    assert record["name"] == "default" and record["hash"].startswith("scrypt$")
     assert store.verify_key("demo", key)
     assert not store.verify_key("demo", key + "x")
     assert not store.verify_key("demo", "")

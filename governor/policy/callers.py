@@ -1,0 +1,106 @@
+"""Named callers: key names, the body that adds a key, and the per-caller admission rule. Pure.
+
+A caller is a named key (`lobby-kiosk`) or a principal App Service vouched for
+(`principal:<id>`). Its limits apply on top of the project's, in the same admission decision.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from governor.errors import Refusal
+from governor.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money
+
+# Key names end up in row keys and ledger columns: letters, digits, '.', '_' and '-' only, so
+# none of Table Storage's forbidden characters (/ \ # ? and control characters) can reach them.
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+KEY_NAME_HINT = "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+DEFAULT_KEY = "default"  # the name of the key `rotate-key` (revoke all and add one) creates
+MAX_KEYS = 100  # per project: the key list lives in the project's row (64 KiB a column)
+NEW_KEY_FIELDS = ("name", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
+PRINCIPAL_PREFIX = "principal:"
+
+
+def bad(field: str, detail: str) -> Refusal:
+    return Refusal("bad-request", f"{field}: {detail}", {"field": field})
+
+
+def check_key_name(name: Any, field: str = "name") -> str:
+    if not isinstance(name, str) or not KEY_NAME.match(name):
+        raise bad(field, KEY_NAME_HINT)
+    return name
+
+
+@dataclass(frozen=True)
+class NewKey:
+    name: str
+    expires_at: datetime | None = None
+    limits: CallerLimits = field(default_factory=CallerLimits)
+
+
+def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
+    """The body of "add a key": a name, an optional future expiry, optional limits within the project's."""
+    from governor.policy import document as documents
+
+    if not isinstance(body, dict):
+        raise bad("body", "must be a JSON object")
+    for name in body:
+        if name not in NEW_KEY_FIELDS:
+            raise bad(str(name)[:64], f"unknown field (allowed: {', '.join(NEW_KEY_FIELDS)})")
+    if "name" not in body:
+        raise bad("name", "is required")
+    name = check_key_name(body["name"])
+    expires = None
+    if body.get("expiresAt") is not None:
+        expires = _instant(body["expiresAt"], "expiresAt")
+        if expires <= now:
+            raise bad("expiresAt", "must be in the future")
+    try:
+        limits = documents.limits_from_document({k: v for k, v in body.items() if k in documents.LIMIT_FIELDS}, policy)
+    except documents.PolicyError as exc:
+        raise bad(exc.field, exc.message) from None
+    return NewKey(name, expires, limits)
+
+
+def _instant(value: Any, field: str) -> datetime:
+    try:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad(field, "must be an ISO 8601 time with an offset, such as 2026-12-31T18:00:00Z") from None
+    if instant.tzinfo is None:
+        raise bad(field, "must carry an offset (Z or +01:00)")
+    return instant.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- admission
+def admit_caller(limits: CallerLimits | None, figures: CallerFigures | None, cost: int, currency: str) -> None:
+    """The caller's own limits, after the project's: refuse as the project's checks would, saying whose."""
+    if limits is None or limits.empty or figures is None:
+        return
+    who = {"limit": "caller", "caller": figures.name}
+    if limits.max_concurrent is not None and figures.active >= limits.max_concurrent:
+        raise Refusal(
+            "concurrency-limit",
+            f"the caller {figures.name!r} already runs {figures.active} of its {limits.max_concurrent} sessions",
+            {"activeSessions": figures.active, "maxConcurrent": limits.max_concurrent, **who},
+        )
+    for period in Period:
+        budget = limits.budget(period)
+        if budget is None:
+            continue
+        remaining = budget - figures.spent.get(period, 0) - figures.reserved
+        if remaining < cost:
+            from governor.policy.gate import money
+
+            raise Refusal(
+                "budget-exhausted",
+                f"the lease costs {format_money(cost, currency)}; the caller {figures.name!r} has "
+                f"{format_money(max(remaining, 0), currency)} of its {period.value} budget left",
+                {"cost": money(cost), "remainingBudget": money(remaining), "currency": currency, "period": period.value}
+                | who,
+            )

@@ -1,0 +1,103 @@
+"""Per-caller limits in the admission decision, and the body that adds a key."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from governor.model import MICROS, CallerFigures, CallerLimits, Period, ProjectPolicy, Usage, VmSize
+from governor.policy.callers import parse_new_key
+from governor.policy.gate import SessionRequest, admit
+from governor.service.ports import AdmissionSnapshot, Refusal
+
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+POLICY = ProjectPolicy(
+    name="alpha", rates={VmSize.STANDARD: 6 * MICROS}, daily_budget=100 * MICROS, monthly_budget=500 * MICROS,
+    max_concurrent=10,
+)  # fmt: skip
+HALF_HOUR = SessionRequest(VmSize.STANDARD, timedelta(minutes=30))  # costs 3
+
+
+def snap(active=0, reserved=0, day=0, month=0, project_active=0) -> AdmissionSnapshot:
+    usage = {
+        p: Usage("alpha", p, p.key(NOW), budget) for p, budget in ((Period.DAY, 100 * MICROS), (Period.MONTH, None))
+    }
+    caller = CallerFigures("kiosk", active, reserved, {Period.DAY: day, Period.MONTH: month})
+    return AdmissionSnapshot(POLICY, project_active, usage, caller)
+
+
+def refusal(limits, snapshot) -> Refusal:
+    with pytest.raises(Refusal) as caught:
+        admit(HALF_HOUR, snapshot, limits)
+    return caught.value
+
+
+def test_no_limits_admit_as_the_project_would():
+    assert admit(HALF_HOUR, snap(active=50), None) == 3 * MICROS
+    assert admit(HALF_HOUR, snap(active=50), CallerLimits()) == 3 * MICROS
+
+
+@pytest.mark.parametrize(("active", "admitted"), [(1, True), (2, False), (3, False)])
+def test_caller_concurrency_boundary(active, admitted):
+    limits = CallerLimits(max_concurrent=2)
+    if admitted:
+        assert admit(HALF_HOUR, snap(active=active), limits) == 3 * MICROS
+    else:
+        refused = refusal(limits, snap(active=active))
+        assert refused.reason == "concurrency-limit"
+        assert refused.figures == {"activeSessions": active, "maxConcurrent": 2, "limit": "caller", "caller": "kiosk"}
+
+
+@pytest.mark.parametrize(
+    ("limits", "figures", "admitted"),
+    [
+        (CallerLimits(daily_budget=10 * MICROS), dict(day=7 * MICROS), True),  # exactly 3 left
+        (CallerLimits(daily_budget=10 * MICROS), dict(day=7 * MICROS + 1), False),
+        (CallerLimits(daily_budget=10 * MICROS), dict(day=4 * MICROS, reserved=4 * MICROS), False),  # held counts
+        (CallerLimits(monthly_budget=20 * MICROS), dict(month=18 * MICROS), False),
+        (CallerLimits(monthly_budget=20 * MICROS), dict(day=99 * MICROS), True),  # day spend is not month's limit
+    ],
+)
+def test_caller_budget_counts_spent_and_reserved(limits, figures, admitted):
+    if admitted:
+        assert admit(HALF_HOUR, snap(**figures), limits) == 3 * MICROS
+    else:
+        refused = refusal(limits, snap(**figures))
+        assert (refused.reason, refused.figures["limit"], refused.figures["caller"]) == (
+            "budget-exhausted",
+            "caller",
+            "kiosk",
+        )
+
+
+def test_the_project_is_checked_first():
+    refused = refusal(CallerLimits(max_concurrent=1), snap(active=5, project_active=10))
+    assert refused.reason == "concurrency-limit" and "limit" not in refused.figures
+
+
+def test_new_key_limits_must_fit_within_the_project():
+    new = parse_new_key({"name": "kiosk", "maxConcurrent": 10, "dailyBudget": 100, "monthlyBudget": "500"}, POLICY, NOW)
+    assert new.limits == CallerLimits(10, 100 * MICROS, 500 * MICROS)
+    for body, field in (
+        ({"name": "kiosk", "maxConcurrent": 11}, "maxConcurrent"),
+        ({"name": "kiosk", "dailyBudget": "100.000001"}, "dailyBudget"),
+        ({"name": "kiosk", "monthlyBudget": 501}, "monthlyBudget"),
+        ({"name": "kiosk", "expiresAt": NOW.isoformat()}, "expiresAt"),
+        ({"name": "x" * 64}, "name"),
+        ({"name": "-lead"}, "name"),
+        ({"name": "a|b"}, "name"),
+        ([], "body"),
+    ):
+        with pytest.raises(Refusal) as caught:
+            parse_new_key(body, POLICY, NOW)
+        assert caught.value.figures["field"] == field, body
+
+
+def test_principal_limits_in_the_policy_document():
+    from governor.policy import document as documents
+
+    doc = {"name": "alpha", "rates": {"Standard": 6}, "budget": {"daily": 100}, "maxConcurrent": 4}
+    spec = documents.policy_from_document({**doc, "principalLimits": {"OID-1": {"maxConcurrent": 1}}})
+    assert spec.policy.principal_limits == {"oid-1": CallerLimits(max_concurrent=1)}
+    with pytest.raises(documents.PolicyError) as caught:
+        documents.policy_from_document({**doc, "principalLimits": {"oid-1": {"dailyBudget": 101}}})
+    assert caught.value.field == "principalLimits.oid-1.dailyBudget"
