@@ -13,8 +13,10 @@ from governor.dashboard.data import (
     Dashboard,
     Forecast,
     budget_rows,
+    caller_rows,
     cost_series,
     health_of,
+    hours_rows,
     month_days,
     recent_decisions,
     session_rows,
@@ -30,6 +32,11 @@ READERS = 8  # store reads in flight at once; each is one small Table query
 
 def _current(store: StorePort, project: str, now: datetime) -> dict[Period, Usage]:
     return {period: store.usage(project, period, period.key(now)) for period in Period}
+
+
+def _caller_spent(store: StorePort, project: str, now: datetime) -> dict[Period, dict[str, int]]:
+    read = getattr(store, "caller_spent", None)  # optional in StorePort
+    return {period: read(project, period, period.key(now)) if read else {} for period in Period}
 
 
 def _submit_history(pool: ThreadPoolExecutor, store: StorePort, project: str, days: Sequence[date]) -> Callable:
@@ -60,11 +67,13 @@ def collect(
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         current = {p.name: pool.submit(_current, store, p.name, now) for p in policies}
         ledgers = {p.name: pool.submit(store.list_entries, p.name, True) for p in policies}
+        by_caller = {p.name: pool.submit(_caller_spent, store, p.name, now) for p in policies}
         histories = {p.name: _submit_history(pool, store, p.name, days) for p in policies}
         audit = pool.submit(store.recent_audit, 50, scope) if scope else pool.submit(store.recent_audit, 50)
         last_sweep = pool.submit(store.last_sweep)
         usage = {(name, period): u for name, read in current.items() for period, u in read.result().items()}
         entries = {name: read.result() for name, read in ledgers.items()}
+        spent = {(name, period): s for name, read in by_caller.items() for period, s in read.result().items()}
         day_totals = {}
         for name, history in histories.items():
             # today's figure is the current day row just read
@@ -90,4 +99,6 @@ def collect(
         decisions=tuple(recent_decisions(a for a in audit.result() if scope is None or a.project in names)),
         health=health_of(last_sweep.result(), now, stale_after),
         unreadable=unreadable,
+        hours=tuple(hours_rows(policies, now)),
+        callers=tuple(caller_rows(policies, entries, spent)),
     )

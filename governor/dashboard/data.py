@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, SweepHealth, Usage
+from governor.policy import schedule as hours
 
 UNATTRIBUTED = "Unattributed"
+UNNAMED = "(unnamed)"
 MAX_DECISIONS = 50
 
 # (entry, policy, current usage per period, now, project burn rate in micros per hour) -> (action, reason);
@@ -261,6 +263,79 @@ def health_of(row: Mapping | None, now: datetime, stale_after: timedelta) -> Hea
 
 
 @dataclass(frozen=True)
+class HoursRow:
+    """A project's working hours now: open or closed, and the next change (UTC and the project's zone)."""
+
+    project: str
+    time_zone: str
+    open: bool
+    closing: str
+    next_change: datetime | None
+    next_change_local: str | None
+
+
+def hours_rows(policies: Iterable[ProjectPolicy], now: datetime) -> list[HoursRow]:
+    rows = []
+    for policy in sorted(policies, key=lambda p: p.name):
+        if policy.schedule is None:
+            continue
+        state = hours.opening(policy.schedule, now)
+        change = state.closes_at if state.open else state.opens_at
+        rows.append(
+            HoursRow(
+                project=policy.name,
+                time_zone=policy.schedule.time_zone,
+                open=state.open,
+                closing=policy.schedule.closing.value,
+                next_change=change,
+                next_change_local=hours.local_text(policy.schedule, change),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class CallerRow:
+    """Money and sessions of one caller (key name or principal) in its project's current periods."""
+
+    project: str
+    currency: str
+    caller: str
+    open_sessions: int
+    reserved: int
+    day_spent: int
+    month_spent: int
+
+
+def caller_rows(
+    policies: Iterable[ProjectPolicy],
+    entries: Mapping[str, Sequence[LedgerEntry]],
+    spent: Mapping[tuple[str, Period], Mapping[str, int]],
+) -> list[CallerRow]:
+    """Per project, every caller that holds an open session or spent money this month (unnamed ones
+    as "(unnamed)": sessions from before named keys)."""
+    rows = []
+    for policy in sorted(policies, key=lambda p: p.name):
+        open_entries = [e for e in entries.get(policy.name, ()) if e.state is not LedgerState.CLOSED]
+        day, month = spent.get((policy.name, Period.DAY), {}), spent.get((policy.name, Period.MONTH), {})
+        names = {e.caller or UNNAMED for e in open_entries} | set(day) | set(month)
+        for name in sorted(names):
+            mine = [e for e in open_entries if (e.caller or UNNAMED) == name]
+            rows.append(
+                CallerRow(
+                    project=policy.name,
+                    currency=policy.currency,
+                    caller=name,
+                    open_sessions=len(mine),
+                    reserved=sum(e.reserved for e in mine),
+                    day_spent=day.get(name, 0),
+                    month_spent=month.get(name, 0),
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
 class Dashboard:
     scope: str | None  # the project, or None for the whole governor
     generated_at: datetime
@@ -270,3 +345,5 @@ class Dashboard:
     decisions: tuple[AuditRecord, ...]
     health: Health
     unreadable: tuple[str, ...] = ()  # project rows whose names the governor refuses; not charted
+    hours: tuple[HoursRow, ...] = ()
+    callers: tuple[CallerRow, ...] = ()

@@ -184,6 +184,54 @@ def _sessions(board: Dashboard) -> str:
     )
 
 
+def _hours(board: Dashboard) -> str:
+    if not board.hours:
+        return ""
+    rows = [
+        [
+            esc(h.project),
+            f'<span class="badge {"ok" if h.open else "bad"}">{"open" if h.open else "closed"}</span>',
+            esc(("closes" if h.open else "opens") + " " + when(h.next_change) if h.next_change else "no change ahead"),
+            esc(f"{h.next_change_local or ''} ({h.time_zone})"),
+            esc(h.closing),
+        ]
+        for h in board.hours
+    ]
+    headers = [("Project", False), ("Now", False), ("Next change", False), ("Local time", False), ("At closing", False)]
+    return (
+        '<section aria-labelledby="h-hours"><h2 id="h-hours">Working hours</h2>'
+        f"{_table('hours-table', 'Working hours', headers, rows, '')}</section>"
+    )
+
+
+def _callers(board: Dashboard) -> str:
+    if not board.callers:
+        return ""
+    rows = [
+        [
+            esc(c.project),
+            esc(c.caller),
+            esc(str(c.open_sessions)),
+            esc(money(c.reserved, c.currency)),
+            esc(money(c.day_spent, c.currency)),
+            esc(money(c.month_spent, c.currency)),
+        ]
+        for c in board.callers
+    ]
+    headers = [
+        ("Project", False),
+        ("Key or principal", False),
+        ("Open sessions", True),
+        ("Reserved", True),
+        ("Spent today", True),
+        ("Spent this month", True),
+    ]
+    return (
+        '<section aria-labelledby="h-callers"><h2 id="h-callers">Usage by key</h2>'
+        f"{_table('callers-table', 'Usage by key', headers, rows, '')}</section>"
+    )
+
+
 def _decisions(board: Dashboard) -> str:
     rows = [
         [
@@ -223,6 +271,7 @@ def render_page(board: Dashboard, refresh_seconds: int | None = None) -> str:
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(when(board.generated_at))}; '
         "session figures are as of the last sweep's metering.</p></header>"
-        f"{_health(board)}{_budgets(board)}{_costs(board)}{_sessions(board)}{_decisions(board)}"
+        f"{_health(board)}{_hours(board)}{_budgets(board)}{_costs(board)}{_callers(board)}{_sessions(board)}"
+        f"{_decisions(board)}"
         "</main></body></html>"
     )
