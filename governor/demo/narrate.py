@@ -82,6 +82,15 @@ def describe(record, label: str) -> tuple[str, str, str]:
             f"stops {label}: {record.project}'s {period} budget is used up{failed}",
             f"{elapsed}, spent {spent} of {budget}",
         )
+    if action == "stop" and reason == "closed-hours":
+        return (
+            "sweep",
+            f"stops {label}: {record.project} is closed{failed}",
+            f"{elapsed}, opens again {f.get('opens_at') or 'never'}",
+        )
+    if action == "warn" and reason == "closing-soon":
+        left = f.get("minutes_to_closing")
+        return "sweep", f"warns {record.project}: closing time is near", f"in {_num(left)} min (governor's clock)"
     if action == "adopt":
         event = f"finds {label}, unknown to the gate, and adopts it into {record.project}{failed}"
         return "sweep", event, f"{elapsed}, lease {_num(f.get('lease_minutes'))} min, charged from its start"

@@ -8,6 +8,8 @@ studio (USD)  A: Premium, heartbeats            -> extended by the sweep, then s
 lab (EUR)     C: Standard, heartbeats           -> stopped when lab's budget runs out
               X: refused by the gate (402): costs more than lab has left
 ARR directly  U: Standard, 2 h, not via the gate -> found by the sweep, adopted into lab, stopped with C
+night (USD)   K: Standard, via the key lobby-kiosk (at most 1 session) -> stopped at closing time
+              K2: the same key again -> refused by the gate (429): the key's limit, not the project's
 """
 
 from __future__ import annotations
@@ -54,11 +56,25 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "extensionThresholdMinutes": 5,
         "idleTimeoutMinutes": 10,
     },
+    "night": {
+        "allowedSizes": ["Standard"],
+        "currency": "USD",
+        "rates": {"Standard": "3.00"},
+        "budget": {"daily": "20.00"},
+        "maxConcurrent": 3,
+        "maxLeaseMinutes": 120,
+        "hardMaxMinutes": 240,
+        "extensionStepMinutes": 30,
+        "extensionThresholdMinutes": 10,
+        "idleTimeoutMinutes": 15,
+    },
 }
+KIOSK = {"name": "lobby-kiosk", "maxConcurrent": 1}  # a named key of night with its own limit
+CLOSING_AFTER_SECONDS = 30  # night closes at the first whole minute (governor's clock) at least this far off
 PERIOD_FIELD = {"day": "daily", "month": "monthly"}
 # Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
 # of margin = real seconds at x60), so a slow box still sees the decision, not an ARR expiry.
-LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120}
+LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120, "K": 120, "K2": 30}
 
 
 @dataclass
@@ -80,6 +96,8 @@ class Outcomes:
     budget_stop: bool = False
     unmanaged_handled: bool = False
     stopped_by_client: bool = False
+    refused_key: bool = False
+    closing_stop: bool = False
 
     LABELS = {
         "refused_budget": "a request refused by the gate for budget (402)",
@@ -89,6 +107,8 @@ class Outcomes:
         "budget_stop": "a gated session stopped when its project's budget ran out",
         "unmanaged_handled": "an unmanaged session found and handled (adopted, then governed)",
         "stopped_by_client": "the extended session stopped by its client and settled",
+        "refused_key": "a request refused for its key's own limit (429) while the project had room",
+        "closing_stop": "a session stopped by the sweep at the project's closing time",
     }
 
     @property
@@ -135,8 +155,9 @@ class Demo:
         headers = {"x-functions-key": DEV_MASTER_KEY}
         return self.http.request(method, f"{self.target.base}/{path}", headers=headers, json=body, timeout=30)
 
-    def gate(self, method: str, project: str, path: str = "", body: dict | None = None):
-        headers = {"x-functions-key": DEV_FUNCTION_KEY, "X-Api-Key": self.keys[project]}
+    def gate(self, method: str, project: str, path: str = "", body: dict | None = None, key: str | None = None):
+        """`key`: a named key's label in `keys` (default: the project's own key)."""
+        headers = {"x-functions-key": DEV_FUNCTION_KEY, "X-Api-Key": self.keys[key or project]}
         url = f"{self.target.base}/projects/{project}/{path}".rstrip("/")
         return self.http.request(method, url, headers=headers, json=body, timeout=30)
 
@@ -164,6 +185,27 @@ class Demo:
             verb = "creates" if created.status_code == 201 else "replaces"
             self.say("admin", f"{verb} project {name}; rotates its caller key", narrate.policy_figures(document))
             self._fresh_start(name, document)
+        self.manage("DELETE", f"manage/projects/night/keys/{KIOSK['name']}")  # left by an earlier run, if any
+        added = self.manage("POST", "manage/projects/night/keys", KIOSK)
+        added.raise_for_status()
+        self.keys[KIOSK["name"]] = added.json()["key"]
+        self.say("admin", f"adds the key {KIOSK['name']} to night", f"at most {KIOSK['maxConcurrent']} session at once")
+
+    def set_closing(self) -> None:
+        """Give night working hours that end at the next whole minute at least CLOSING_AFTER_SECONDS off.
+        Working hours run on the governor's clock (real time), not ARR's x60 one."""
+        from datetime import UTC, timedelta
+
+        now = datetime.now(UTC)
+        closes = (now + timedelta(seconds=CLOSING_AFTER_SECONDS + 59)).replace(second=0, microsecond=0)
+        opened = closes - timedelta(hours=2)
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opened.weekday()]
+        window = f"{opened:%H:%M}-{closes:%H:%M}"
+        schedule = {"timeZone": "UTC", "hours": {weekday: [window]}, "closing": "stop", "warnBeforeMinutes": 1}
+        document = self.manage("GET", "manage/projects/night").json()
+        self.manage("PUT", "manage/projects/night", {**document, "schedule": schedule}).raise_for_status()
+        seconds = (closes - now).total_seconds()
+        self.say("admin", f"sets night's working hours: {weekday} {window} UTC", f"closes in {seconds:.0f} s; stop")
 
     def _fresh_start(self, name: str, document: dict) -> None:
         """On a stack that ran the demo before: stop what is left open and lift the budgets by the
@@ -187,9 +229,9 @@ class Demo:
                 "admin", f"{name} ran before: stops {len(listed)} left open, lifts budgets by what was used", figures
             )
 
-    def request(self, project: str, size: str, minutes: int, label: str) -> str | None:
-        response = self.gate("POST", project, "sessions", {"size": size, "maxLeaseTime": minutes})
-        asked = f"asks for {size} x {minutes} min"
+    def request(self, project: str, size: str, minutes: int, label: str, key: str | None = None) -> str | None:
+        response = self.gate("POST", project, "sessions", {"size": size, "maxLeaseTime": minutes}, key)
+        asked = f"asks for {size} x {minutes} min" + (f" with the key {key}" if key else "")
         body = response.json()
         if response.status_code == 202:
             self.ids[label], self.projects[label], self.leases[label] = body["sessionId"], project, minutes
@@ -202,6 +244,8 @@ class Demo:
         if response.status_code == 402:
             self.refusal = {"status": response.status_code, **body}
             self.outcomes.refused_budget = True
+        if response.status_code == 429 and body.get("limit") == "caller":
+            self.outcomes.refused_key = True
         return None
 
     def start_unmanaged(self, label: str, minutes: int) -> None:
@@ -238,7 +282,7 @@ class Demo:
             for record in narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen):
                 self._record(record, beating)
             done = self.outcomes
-            if done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled:
+            if done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled and done.closing_stop:
                 a = self.arr_truth().get(self.ids["A"], {})
                 if a.get("elapsedMinutes", 0) > self.leases["A"]:
                     done.kept_past_lease = True
@@ -251,7 +295,7 @@ class Demo:
     def _record(self, record, beating: list[str]) -> None:
         label = self.label_of(record.session_id) or "?"
         warned = (record.at, record.project, record.reason)
-        if record.reason != "budget-stop-soon" or warned not in self.warned:  # one line per project, not session
+        if record.reason not in ("budget-stop-soon", "closing-soon") or warned not in self.warned:  # once a project
             self.warned.add(warned)
             self.say(*narrate.describe(record, label))
         if record.action == "stop" and label in beating:
@@ -261,6 +305,11 @@ class Demo:
         done.idle_stop |= label == "B" and (record.action, record.reason) == ("stop", "idle")
         done.budget_stop |= label == "C" and (record.action, record.reason) == ("stop", "budget-exhausted")
         done.unmanaged_handled |= label == "U" and record.action in ("adopt", "stop") and record.outcome == "ok"
+        done.closing_stop |= label == "K" and (record.action, record.reason, record.outcome) == (
+            "stop",
+            "closed-hours",
+            "ok",
+        )
 
     def clean_up(self) -> None:
         """Nothing the demo started keeps running (and costing) after it."""
@@ -282,9 +331,12 @@ def scenario(demo: Demo) -> Outcomes:
     demo.request("lab", "Standard", LEASES["C"], "C")
     demo.request("lab", "Standard", LEASES["X"], "X")  # 2.00 EUR, and lab has 1.00 left: refused
     demo.start_unmanaged("U", LEASES["U"])
-    demo.say("clients", "A's and C's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
+    demo.request("night", "Standard", LEASES["K"], "K", key=KIOSK["name"])
+    demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK["name"])  # the key runs its 1: refused
+    demo.set_closing()
+    demo.say("clients", "A's, C's and K's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
     try:
-        demo.follow(set(), ["A", "C"])
+        demo.follow(set(), ["A", "C", "K"])
     finally:
         demo.clean_up()
     return demo.outcomes

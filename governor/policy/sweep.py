@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -71,6 +71,8 @@ class SweepOptions:
     # warning point falls in. None (no previous sweep known) means "warn if within warn_before".
     window: timedelta | None = None
     pending_grace: timedelta = PENDING_GRACE
+    # The same gap on the governor's own clock, unrounded: closing time is measured on that clock.
+    clock_window: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,8 @@ def decide(
         return make(Action.STOP, "hard-cap", event="stop")
     opening = None if policy.schedule is None else hours.opening(policy.schedule, now)
     if opening is not None:
-        figures.update(open=opening.open, closing=policy.schedule.closing.value, closes_at=utc_text(opening.closes_at))
+        figures.update(open=opening.open, closing=policy.schedule.closing.value, opens_at=utc_text(opening.opens_at))
+        figures["closes_at"] = utc_text(opening.closes_at) if opening.open else None
         if not opening.open and policy.schedule.closing is Closing.STOP:
             return make(Action.STOP, "closed-hours", event="stop")
     since = idle_for(entry, session, now)
@@ -301,7 +304,8 @@ def _warning(session, policy, usage, options, burn_rate, figures, opening=None, 
     if left is not None:
         warn_before = policy.schedule.warn_before if policy.schedule.warn_before is not None else options.warn_before
         figures["minutes_to_closing"] = minutes(left)
-        if _is_news(left, warn_before, options):
+        on_clock = replace(options, window=options.clock_window if options.clock_window is not None else options.window)
+        if _is_news(left, warn_before, on_clock):
             return "closing-soon"
     return None
 

@@ -117,7 +117,12 @@ class Sweeper:
             snapshot, previous = snapshot_read.result(), previous_read.result()
             phases = {"read": time.monotonic()}
             window = None if previous is None else _whole_minutes_window(now - previous)
-            options = SweepOptions(warn_before=self.config.warn_before, dry_run=self.config.dry_run, window=window)
+            options = SweepOptions(
+                warn_before=self.config.warn_before,
+                dry_run=self.config.dry_run,
+                window=window,
+                clock_window=None if previous is None else max(now - previous, timedelta(0)),
+            )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
             items, managed, to_look_up = reconcile.join(entries, live, listed_ok, now, options)
 

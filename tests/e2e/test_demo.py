@@ -32,10 +32,10 @@ def played(tmp_path_factory):
             s["id"]: s for s in requests.get(f"{target.emulator}/_emulator/sessions", timeout=10).json()["sessions"]
         }
         store = target.store
-        entries = {p: store.list_entries(p, include_closed=True) for p in ("studio", "lab")}
-        audit = {p: [r for r in store.recent_audit(500, p) if r.source == "sweep"] for p in ("studio", "lab")}
+        entries = {p: store.list_entries(p, include_closed=True) for p in PROJECTS}
+        audit = {p: [r for r in store.recent_audit(500, p) if r.source == "sweep"] for p in PROJECTS}
         month = Period.MONTH.key(utcnow())
-        spent = {p: store.usage(p, Period.MONTH, month).spent for p in ("studio", "lab")}
+        spent = {p: store.usage(p, Period.MONTH, month).spent for p in PROJECTS}
         yield result, truth, entries, audit, spent
 
 
@@ -51,6 +51,7 @@ def test_the_demo_runs_every_outcome_and_exits_0(played):
     result, *_ = played
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "-> 402 budget-exhausted" in result.stdout
+    assert "with the key lobby-kiosk -> 429 concurrency-limit" in result.stdout
     assert "Usage report" in result.stdout and "[ ]" not in result.stdout
 
 
@@ -63,7 +64,7 @@ def test_each_outcome_is_in_the_audit_and_in_arr(played):
     budget = next(sid for sid in lab if sid != unmanaged)
 
     assert len(entries["studio"]) == 2 and len(lab) == 2  # the refused request left no session behind
-    assert len(truth) == 4
+    assert len(truth) == 5
     assert all(s["status"] == "Stopped" for s in truth.values())  # nothing left running or merely expired
 
     assert ("extend", "lease-low") in _decisions(audit["studio"], kept)
@@ -75,6 +76,11 @@ def test_each_outcome_is_in_the_audit_and_in_arr(played):
     assert _billed_minutes(truth[budget]) < LEASES["C"]
     assert {("adopt", "unmanaged"), ("stop", "budget-exhausted")} <= _decisions(audit["lab"], unmanaged)
     assert lab[unmanaged].adopted and _billed_minutes(truth[unmanaged]) < LEASES["U"]
+
+    (kiosk,) = entries["night"]  # the key's second request left no session behind
+    assert kiosk.caller == "lobby-kiosk"
+    assert ("stop", "closed-hours") in _decisions(audit["night"], kiosk.session_id)
+    assert truth[kiosk.session_id]["status"] == "Stopped"
 
 
 def test_the_money_charged_is_what_arr_billed(played):

@@ -108,3 +108,20 @@ def test_sweep_warns_once_before_closing(warn, minutes_before, warned):
     if warned:  # the next sweep, a minute later, does not repeat it
         again = sweep(policy("stop", warn=warn), CLOSES - (minutes_before - 1) * M, elapsed=6, lease=120)
         assert again.action is Action.LEAVE
+
+
+def test_closing_soon_is_news_once_on_the_governors_clock_even_between_frequent_sweeps():
+    def at(seconds_before, gap):
+        session = Session("s1", "default", SessionStatus.READY, VmSize.STANDARD, 5 * M, 120 * M)
+        e = LedgerEntry(
+            "alpha", "s1", "default", VmSize.STANDARD, LedgerState.ACTIVE, CLOSES - timedelta(hours=1), 120 * M,
+            rate=3_000_000, last_heartbeat=CLOSES - timedelta(seconds=seconds_before),
+        )  # fmt: skip
+        now = CLOSES - timedelta(seconds=seconds_before)
+        options = SweepOptions(warn_before=10 * M, window=M, clock_window=timedelta(seconds=gap))
+        return decide(session, e, policy("stop"), {}, now, options).reason
+
+    # sweeps 2 s apart (the demo's timer): only the one that crosses the 10-minute mark warns
+    assert at(601, 2) == "ok"
+    assert at(599, 2) == "closing-soon"
+    assert at(597, 2) == "ok"
