@@ -93,7 +93,7 @@ def play(target: Target, out=sys.stdout, deadline: float = 120.0) -> Demo:
 def run(args: argparse.Namespace) -> int:
     from governor.localhost.children import ChildFailed
 
-    print("ARR lease governor demo: three projects, seven sessions asked for, ARR time x60 (1 s = 1 ARR minute)", flush=True)
+    print("ARR lease governor demo: three projects, seven requests, ARR time x60 (1 s = 1 ARR minute)", flush=True)
     try:
         if args.url:
             print(
