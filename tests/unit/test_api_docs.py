@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from governor.model import ProjectPolicy, utcnow
+from governor.policy.callers import parse_new_key
 from governor.policy.document import policy_from_document
 from governor.policy.gate import parse_extend_request, parse_session_request
 
@@ -54,6 +56,9 @@ def check(command: str, body: str) -> str:
     if method == "PATCH":
         parse_extend_request(value)
         return "extend"
+    if method == "POST" and re.search(r'/keys"', command):
+        parse_new_key(value, ProjectPolicy(name="demo", max_concurrent=10), utcnow())
+        return "key"
     if method == "POST" and re.search(r'(sessions|\$S)"', command):
         parse_session_request(value)
         return "session"
@@ -67,7 +72,7 @@ def test_example_body_is_accepted(where, command, body):
 
 def test_each_kind_of_body_is_exemplified_in_both_places():
     kinds = {(where, check(command, body)) for where, command, body in examples()}
-    assert kinds == {(w, k) for w in ("docs/api.md", "README") for k in ("project", "session", "extend")}
+    assert kinds == {(w, k) for w in ("docs/api.md", "README") for k in ("project", "session", "extend", "key")}
 
 
 def test_an_old_style_document_would_be_caught():
