@@ -78,6 +78,18 @@ def _instant(value: Any, field: str) -> datetime:
 
 
 # ---------------------------------------------------------------- admission
+def caller_remaining(limits: CallerLimits | None, figures: CallerFigures | None) -> int | None:
+    """The caller's tightest budget left (its spent and reserved counted); None: no budget of its own."""
+    if limits is None or figures is None:
+        return None
+    left = [
+        budget - figures.spent.get(period, 0) - figures.reserved
+        for period in Period
+        if (budget := limits.budget(period)) is not None
+    ]
+    return min(left) if left else None
+
+
 def admit_caller(limits: CallerLimits | None, figures: CallerFigures | None, cost: int, currency: str) -> None:
     """The caller's own limits, after the project's: refuse as the project's checks would, saying whose."""
     if limits is None or limits.empty or figures is None:

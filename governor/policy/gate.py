@@ -18,6 +18,7 @@ from typing import Any
 from governor.errors import Refusal
 from governor.model import (
     AdmissionSnapshot,
+    CallerFigures,
     CallerLimits,
     LedgerEntry,
     Period,
@@ -30,7 +31,7 @@ from governor.model import (
     utc_text,
 )
 from governor.policy import schedule as hours
-from governor.policy.callers import admit_caller
+from governor.policy.callers import admit_caller, caller_remaining
 from governor.timespan import TimeSpanError, parse_timespan
 
 ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
@@ -266,10 +267,12 @@ def decide_extension(
     usage: Mapping[Period, Usage],
     requested: timedelta | None = None,
     now: datetime | None = None,
+    caller_limits: CallerLimits | None = None,
+    caller: CallerFigures | None = None,
 ) -> Extension:
     """The new total lease: the target (elapsed + step, or the requested total), within the hard
-    cap, closing time (working hours, given `now`) and what the budget can pay for. Never shorter
-    than the current lease."""
+    cap, closing time (working hours, given `now`) and what the budget (the project's and, given
+    them, the caller's own) can pay for. Never shorter than the current lease."""
     cap = min(policy.hard_max_duration, ARR_MAX_LEASE - timedelta(minutes=1))
     target = extension_target(policy, entry, elapsed, requested)
     figures = {"leaseMinutes": minutes(entry.lease), "elapsedMinutes": minutes(elapsed), "capMinutes": minutes(cap)}
@@ -295,22 +298,26 @@ def decide_extension(
         where = "closing time" if limit == "closing" else "the hard cap"
         raise Refusal("extension-denied", f"the lease is at {where} ({minutes(cap)} min)", {**figures, "limit": limit})
     wanted = min(target, cap)
-    affordable = _affordable_lease(entry, usage)
+    remaining, limit = tightest_remaining(usage), "budget"
+    caller_left = caller_remaining(caller_limits, caller)
+    if caller_left is not None and (remaining is None or caller_left < remaining):
+        remaining, limit = caller_left, "caller"
+        figures["caller"] = caller.name  # type: ignore[union-attr]
+    affordable = _affordable_lease(entry, remaining)
     granted = wanted if affordable is None else min(wanted, affordable)
     if granted <= entry.lease:
-        remaining = tightest_remaining(usage)
+        whose = "the caller's" if limit == "caller" else "the"
         raise Refusal(
             "budget-exhausted",
-            "the remaining budget cannot pay for a longer lease "
+            f"{whose} remaining budget cannot pay for a longer lease "
             f"({format_money(max(remaining or 0, 0), policy.currency)} left)",
-            {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": "budget"},
+            {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": limit},
         )
     extra = cost_of(entry.rate, minutes(granted)) - cost_of(entry.rate, minutes(entry.lease))
     return Extension(lease=granted, extra_cost=extra, partial=granted < target)
 
 
-def _affordable_lease(entry: LedgerEntry, usage: Mapping[Period, Usage]) -> timedelta | None:
-    remaining = tightest_remaining(usage)
+def _affordable_lease(entry: LedgerEntry, remaining: int | None) -> timedelta | None:
     if remaining is None or entry.rate <= 0:
         return None
     paid = cost_of(entry.rate, minutes(entry.lease))

@@ -259,13 +259,21 @@ class GateService:
         previous = entry.lease
         granted: list[rules.Extension] = []
 
-        def decide(current: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
-            extension = rules.decide_extension(policy, current, session.elapsed, usage, requested, now)
+        # The asking caller's own budget bounds the extension of its own session (its money).
+        limits = who.limits if who.limited and entry.caller == who.name else None
+
+        def decide(current: LedgerEntry, usage: dict[Period, Usage], caller=None) -> timedelta:
+            extension = rules.decide_extension(
+                policy, current, session.elapsed, usage, requested, now, caller_limits=limits, caller=caller
+            )
             granted.append(extension)
             return extension.lease
 
         try:
-            entry, usage = self.store.extend(project, session_id, decide, now)
+            if limits is not None:
+                entry, usage = self.store.extend(project, session_id, decide, now, count_caller=True)
+            else:
+                entry, usage = self.store.extend(project, session_id, decide, now)
         except Refusal as refusal:
             self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
             raise

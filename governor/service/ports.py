@@ -130,12 +130,15 @@ class StorePort(Protocol):
         self,
         project: str,
         session_id: str,
-        decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
+        decide: Callable[..., timedelta],
         now: datetime,
         count: bool = True,
+        count_caller: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
-        """Raise the entry's lease to `decide(...)` and reserve the extra cost atomically; the store
-        checks no budget (`decide` does). `count=False`: not a governor extension (extensions unchanged)."""
+        """Raise the entry's lease to `decide(entry, usage)` and reserve the extra cost atomically; the
+        store checks no budget (`decide` does). `count=False`: not a governor extension (extensions
+        unchanged). `count_caller`: `decide(entry, usage, caller_figures)` with the entry's caller's
+        open sessions, reservations and spend, read in the same guarded round."""
 
     def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
         """Undo `extend` when ARR refused the new lease: lower the lease back to `lease` (only if it

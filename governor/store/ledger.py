@@ -387,20 +387,26 @@ class LedgerRepo(TablesBase):
         self,
         project: str,
         session_id: str,
-        decide: Callable[[LedgerEntry, dict[Period, Usage]], timedelta],
+        decide: Callable[..., timedelta],
         now: datetime,
         count: bool = True,
+        count_caller: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
+        """`count_caller`: read every open entry too and call `decide(entry, usage, caller_figures)`
+        with the figures of the entry's caller (as `reserve` does), in the same guarded round."""
         sid = check_key("sessionId", session_id)
 
         def round_():
             policy = self.get_project(project)  # type: ignore[attr-defined]
-            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid], all_open=count_caller)
             row, entry = self._open_entry(part, sid)
             if row is None:
                 raise StateConflict(f"session {sid!r} is closed")
             usage = part.usage(policy)
-            lease = decide(entry, usage)
+            if count_caller:
+                lease = decide(entry, usage, part.caller(entry.caller) if entry.caller else None)
+            else:
+                lease = decide(entry, usage)
             if lease <= entry.lease:
                 return entry, usage
             extra = cost_of(entry.rate, whole_minutes(lease)) - cost_of(entry.rate, whole_minutes(entry.lease))

@@ -206,3 +206,17 @@ def test_principal_limits_apply_when_app_service_vouches_for_the_principal(gate,
     assert first.status == 202 and first.body["caller"] == "principal:oid-1"
     second = gate.create("alpha", None, BODY, headers=header)
     assert (second.status, second.reason, second.body["caller"]) == (429, "concurrency-limit", "principal:oid-1")
+
+
+def test_a_key_budget_bounds_its_sessions_extensions(gate):
+    gate.project(max_concurrent=10)  # daily budget 100, step 30 min
+    key = add(gate, {"name": "small", "dailyBudget": "5"}).body["key"]
+    sid = gate.create("alpha", key, BODY).body["sessionId"]  # 3.00 held of its 5.00
+    gate.emulator.advance(30)  # Ready
+    extended = gate.extend("alpha", key, sid, {"maxLeaseTime": 60})  # the key can pay 20 more minutes
+    assert extended.status == 200, extended.body
+    assert extended.body["partial"] is True and extended.body["leaseMinutes"] == 50
+    refused = gate.extend("alpha", key, sid, {"maxLeaseTime": 60})
+    assert (refused.status, refused.reason, refused.body["limit"]) == (402, "budget-exhausted", "caller")
+    default = gate.store.rotate_key("alpha")  # another caller extending it: the project's budget only
+    assert gate.extend("alpha", default, sid, {"maxLeaseTime": 60}).body["leaseMinutes"] == 60

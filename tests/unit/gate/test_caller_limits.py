@@ -101,3 +101,25 @@ def test_principal_limits_in_the_policy_document():
     with pytest.raises(documents.PolicyError) as caught:
         documents.policy_from_document({**doc, "principalLimits": {"oid-1": {"dailyBudget": 101}}})
     assert caught.value.field == "principalLimits.oid-1.dailyBudget"
+
+
+def test_an_extension_is_bounded_by_the_callers_budget_too():
+    from governor.model import LedgerEntry, LedgerState
+    from governor.policy.gate import decide_extension
+
+    entry = LedgerEntry(
+        "alpha", "s1", "default", VmSize.STANDARD, LedgerState.ACTIVE, NOW, timedelta(minutes=30),
+        rate=6 * MICROS, reserved=3 * MICROS, caller="kiosk",
+    )  # fmt: skip
+    usage = snap().usage  # the project has 100 left
+    limits = CallerLimits(daily_budget=5 * MICROS)
+    figures = CallerFigures("kiosk", 1, 3 * MICROS, {Period.DAY: 0})  # 2.00 of its 5.00 left: 20 more minutes
+    extension = decide_extension(POLICY, entry, timedelta(minutes=25), usage, None, NOW, limits, figures)
+    assert extension.lease == timedelta(minutes=50) and extension.partial  # not 25 + 30 = 55
+    spent = CallerFigures("kiosk", 1, 3 * MICROS, {Period.DAY: 2 * MICROS})
+    with pytest.raises(Refusal) as caught:
+        decide_extension(POLICY, entry, timedelta(minutes=25), usage, None, NOW, limits, spent)
+    assert caught.value.reason == "budget-exhausted"
+    assert (caught.value.figures["limit"], caught.value.figures["caller"]) == ("caller", "kiosk")
+    unbounded = decide_extension(POLICY, entry, timedelta(minutes=25), usage, None, NOW)
+    assert unbounded.lease == timedelta(minutes=55)
