@@ -71,12 +71,15 @@ class ProjectsRepo(TablesBase):
         self.verified_keys.forget(self._key_scope(policy.name))
 
     def delete_project(self, name: str) -> bool:
-        """Delete the policy and its keys. The ledger partition (history, open entries) stays."""
+        """Delete the policy, its keys and their last-use rows. The ledger partition (history, open entries) stays."""
         row = self._project_row(name)
         if row is None:
             return False
-        self._table(self.tables.projects).delete_entity(PROJECT_PARTITION, name)
+        table = self._table(self.tables.projects)
+        table.delete_entity(PROJECT_PARTITION, name)
         self.verified_keys.forget(self._key_scope(name))
+        for key_name in self._last_used(name):  # a project made again under this name starts unused
+            table.delete_entity(KEY_USE_PARTITION, f"{name}|{key_name}")
         return True
 
     # ------------------------------------------------------------ caller keys

@@ -90,3 +90,39 @@ def test_oversized_entity_is_refused_with_the_property_named(store):
         store.put_project(policy(principals=huge))
     assert caught.value.field.endswith("Principals")
     assert store.get_project("demo") is None
+
+
+def test_named_keys_and_their_last_use(store):
+    from governor.model import CallerLimits
+
+    store.put_project(policy())
+    default = store.rotate_key("demo", NOW)
+    kiosk = store.add_key("demo", "kiosk", NOW, NOW + timedelta(days=1), CallerLimits(max_concurrent=1))
+    found = store.find_key("demo", kiosk, NOW)
+    assert (found.name, found.limits, found.expires_at) == (
+        "kiosk",
+        CallerLimits(max_concurrent=1),
+        NOW + timedelta(days=1),
+    )
+    assert store.find_key("demo", default, NOW).name == "default"
+    assert store.find_key("demo", kiosk, NOW + timedelta(days=1)) is None  # expired
+    store.touch_key("demo", "kiosk", NOW)
+    assert {k.name: k.last_used for k in store.list_keys("demo")} == {"default": None, "kiosk": NOW}
+    assert store.delete_project("demo")
+    store.put_project(policy())
+    store.add_key("demo", "kiosk", NOW)
+    assert [k.last_used for k in store.list_keys("demo")] == [None]  # the old project's last use is gone
+
+
+def test_a_row_from_before_named_keys_reads_as_default(store):
+    from governor.store import callerkeys
+
+    store.put_project(policy())
+    key = callerkeys.new_key()
+    row = raw_row(store, "demo")
+    row["KeyHashes"] = json.dumps([callerkeys.hash_key(key)])
+    store._table(store.tables.projects).upsert_entity(row)
+    assert store.find_key("demo", key, NOW).name == "default"
+    kiosk = store.add_key("demo", "kiosk", NOW)  # the first change rewrites the list as Keys
+    assert "KeyHashes" not in raw_row(store, "demo")
+    assert store.verify_key("demo", key) and store.verify_key("demo", kiosk)
