@@ -155,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GOVERNOR_WARN_BEFORE_MINUTES",
         "10",
-        "Warn this many minutes before a budget or hard-cap stop.",
+        "Warn this many minutes before a budget or hard-cap stop (and closing time, unless the schedule says).",
         _positive_int,
     ),
     Setting("GOVERNOR_SWEEP_CONCURRENCY", "8", "ARR actions the sweep runs at once.", _positive_int),

@@ -66,3 +66,23 @@ def test_dashboards_answer_html_and_refuse_with_problem_json():
         assert "bad-request" in responses["400"]["description"]  # ?refresh= out of range
     project_refusals = document["paths"]["/api/projects/{project}/dashboard"]["get"]["responses"]
     assert "unauthorized" in project_refusals["401"]["description"]
+
+
+def test_working_hours_and_named_keys_are_described_from_their_one_definition():
+    from governor.policy.callers import KEY_NAME
+    from governor.policy.schedule import WINDOW
+
+    document = openapi.document(openapi.registered_functions(function_app.app))
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    post = paths["/api/projects/{project}/sessions"]["post"]
+    assert "outside-hours" in post["responses"]["403"]["description"]
+    keys = paths["/api/manage/projects/{project}/keys"]
+    assert set(keys) == {"get", "post"}
+    assert keys["post"]["requestBody"]["required"] is False  # no body: revoke all and add one
+    assert set(paths["/api/manage/projects/{project}/keys/{keyName}"]) == {"delete"}
+    assert set(paths["/api/manage/projects/{project}/keys/{keyName}/rotate"]) == {"post"}
+    assert schemas["AddKey"]["properties"]["name"]["pattern"] == KEY_NAME.pattern
+    assert schemas["Schedule"]["properties"]["hours"]["properties"]["mon"]["items"]["pattern"] == WINDOW.pattern
+    usage = paths["/api/projects/{project}/usage"]["get"]
+    assert "by" in {p["name"] for p in usage["parameters"]}
+    assert "caller" in schemas["Session"]["properties"] and "partial" in schemas["Session"]["properties"]
