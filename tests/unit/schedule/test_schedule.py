@@ -140,3 +140,17 @@ def test_bad_schedules_name_the_field(schedule_doc, field):
     with pytest.raises(documents.PolicyError) as caught:
         documents.policy_from_document({"name": "alpha", "rates": {"Standard": 1}, "schedule": schedule_doc})
     assert caught.value.field == field
+
+
+def test_southern_hemisphere_dst_ends_in_april():
+    # Australia/Sydney leaves daylight time on Sunday 2026-04-05 (03:00 AEDT -> 02:00 AEST)
+    s = schedule("Australia/Sydney", sat=["22:00-06:00"])
+    now = opening(s, utc(2026, 4, 4, 11, 0))  # Saturday 22:00 AEDT (+11)
+    assert now.open and now.closes_at == utc(2026, 4, 4, 20, 0)  # Sunday 06:00 AEST (+10): 9 hours
+
+
+def test_half_hour_offsets():
+    s = schedule("Asia/Kolkata", mon=["09:00-17:30"])  # +05:30, no DST
+    now = opening(s, utc(2026, 11, 30, 3, 29))
+    assert not now.open and now.opens_at == utc(2026, 11, 30, 3, 30)
+    assert now.closes_at == utc(2026, 11, 30, 12, 0)
