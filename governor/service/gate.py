@@ -102,11 +102,6 @@ class GateService:
         rules.check_request(policy, request)
         arr = self._client(policy.account)
         now = self.clock()
-        try:
-            request, partial = rules.cap_at_closing(policy, request, now)
-        except Refusal as refusal:
-            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
-            raise
         # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
         session_id = rules.session_id_for(project, idempotency_key) if idempotency_key else str(uuid.uuid4())
@@ -114,6 +109,12 @@ class GateService:
             existing = self.store.get_entry(project, session_id)
             if existing is not None:
                 return self._replay(policy, existing)
+        # after the replay: a retry of an admitted request is answered even once closing time has passed
+        try:
+            request, partial = rules.cap_at_closing(policy, request, now)
+        except Refusal as refusal:
+            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
+            raise
         pending = LedgerEntry(
             project=project,
             session_id=session_id,

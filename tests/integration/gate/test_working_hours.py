@@ -86,3 +86,18 @@ def test_schedule_round_trips_through_the_admin_routes(gate):
         "closing": "stop",
         "warnBeforeMinutes": None,
     }
+
+
+def test_a_retry_of_an_admitted_request_is_answered_after_closing(gate, at):
+    put(gate, DOC)
+    key = gate.store.rotate_key("hours")
+    at(CLOSES - timedelta(minutes=30))
+    headers = {"Idempotency-Key": "kiosk-retry-1"}
+    first = gate.create("hours", key, {"size": "Standard", "maxLeaseTime": 20}, headers=headers)
+    assert first.status == 202, first.body
+    at(CLOSES + timedelta(minutes=5))
+    again = gate.create("hours", key, {"size": "Standard", "maxLeaseTime": 20}, headers=headers)
+    assert again.status == 202 and again.body["replayed"] is True
+    assert again.body["sessionId"] == first.body["sessionId"]
+    fresh = gate.create("hours", key, {"size": "Standard", "maxLeaseTime": 20}, headers={"Idempotency-Key": "new"})
+    assert fresh.reason == "outside-hours"
