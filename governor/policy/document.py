@@ -8,6 +8,8 @@ are whole minutes. `webhookSecret` is write-only: absent keeps the stored secret
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
@@ -54,6 +56,20 @@ PRINCIPAL = re.compile(r"^\S{1,256}$")
 MAX_HOLIDAYS = 400
 MAX_WINDOWS = 8
 FILE_FIELDS = ("$schema", "projects")
+# Standard Webhooks secrets: "whsec_" + base64 of 24-64 random bytes (names, not secrets: hence noqa)
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105
+WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")
+WEBHOOK_SECRET_RULE = "must be whsec_ followed by the base64 of 24-64 random bytes"  # noqa: S105
+
+
+def is_webhook_secret(text: str) -> bool:
+    if not WEBHOOK_SECRET.match(text):
+        return False
+    try:
+        key = base64.b64decode(text[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return 24 <= len(key) <= 64
 
 
 class PolicyError(ValueError):
@@ -393,6 +409,6 @@ class _Checker:
                 secret = ""
             else:
                 secret = self.text(body["webhookSecret"], at("webhookSecret"))
-                if not 16 <= len(secret) <= 512:
-                    raise self.error(at("webhookSecret"), "must be 16-512 characters")
+                if not is_webhook_secret(secret):
+                    raise self.error(at("webhookSecret"), WEBHOOK_SECRET_RULE)
         return ProjectSpec(ProjectPolicy(**values), secret, self.lines.get(path))

@@ -1,15 +1,18 @@
 """Project webhooks: warn, stop, extend and refused events, signed and delivered off the sweep's path.
 
-The body is JSON; `X-Governor-Signature-256: sha256=<hex>` is HMAC-SHA256 of the exact body bytes
-with the project's webhook secret. Each attempt has a timeout, failed attempts (connection errors,
-429, 5xx) are retried a bounded number of times with jittered backoff, and nothing here ever raises
-into the caller: delivery runs on a small thread pool and failures are logged and counted.
+Each delivery is a CloudEvents 1.0 JSON event (structured mode) signed as the Standard Webhooks
+specification says: `webhook-id` (the event id, the same on every retry), `webhook-timestamp`
+(Unix seconds of the attempt) and `webhook-signature` = `v1,` + base64 HMAC-SHA256 of
+`{id}.{timestamp}.{body}` under the project's `whsec_` secret (the `standardwebhooks` library,
+imported on the delivery thread). A receiver that checks the timestamp's age and remembers ids
+rejects replays. Each attempt has a timeout, failed attempts (connection errors, 429, 5xx) are
+retried a bounded number of times with jittered backoff, redirects are never followed (a 301/302
+would turn the POST into a GET), and nothing here ever raises into the caller: delivery runs on a
+small thread pool and failures are logged and counted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -17,27 +20,67 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+from governor.policy.document import WEBHOOK_SECRET_PREFIX
 
 log = logging.getLogger("governor.webhooks")
 
-SIGNATURE_HEADER = "X-Governor-Signature-256"
-EVENT_HEADER = "X-Governor-Event"
-DELIVERY_HEADER = "X-Governor-Delivery"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+CONTENT_TYPE = "application/cloudevents+json"
+EVENT_SOURCE = "urn:arr-lease-governor"
+EVENT_TYPE_PREFIX = "com.arr-lease-governor.session."
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def _signer(secret: str):
+    from standardwebhooks.webhooks import Webhook
+
+    if secret.startswith(WEBHOOK_SECRET_PREFIX):
+        return Webhook(secret)
+    # a secret stored before secrets had to be `whsec_...`: its UTF-8 bytes are the key
+    return Webhook(secret.encode("utf-8"))
 
 
-def verify(secret: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, body), signature or "")
+def sign(secret: str, event_id: str, at: datetime, body: bytes) -> str:
+    """The `webhook-signature` header value for one attempt."""
+    return _signer(secret).sign(event_id, at, body.decode("utf-8"))
+
+
+def cloud_event(payload: dict, event_id: str | None = None) -> dict:
+    """The CloudEvents 1.0 envelope of one governor event (its fields stay in `data`)."""
+    event = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": EVENT_SOURCE + ":project:" + str(payload.get("project")),
+        "type": EVENT_TYPE_PREFIX + str(payload.get("event")),
+        "datacontenttype": "application/json",
+        "data": payload,
+    }
+    if payload.get("sessionId"):
+        event["subject"] = str(payload["sessionId"])
+    if payload.get("at"):
+        event["time"] = str(payload["at"])
+    return event
 
 
 def _safe_url(url: str) -> str:
     """Scheme and host only, for logs (a webhook URL may carry a token in its path or query)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}"
+
+
+def _opener():
+    """urllib without redirects: a 3xx comes back as an HTTPError and the delivery fails."""
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
+
+    return urllib.request.build_opener(NoRedirect)
 
 
 class WebhookSender:
@@ -86,19 +129,22 @@ class WebhookSender:
         import urllib.error
         import urllib.request
 
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "arr-lease-governor",
-            EVENT_HEADER: str(payload.get("event")),
-            DELIVERY_HEADER: str(uuid.uuid4()),
-            SIGNATURE_HEADER: sign(secret, body),
-        }
+        event = cloud_event(payload)
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+        opener = _opener()
         status = None
         for attempt in range(1, self.attempts + 1):
+            at = datetime.now(UTC)
+            headers = {
+                "Content-Type": CONTENT_TYPE,
+                "User-Agent": "arr-lease-governor",
+                ID_HEADER: event["id"],
+                TIMESTAMP_HEADER: str(int(at.timestamp())),
+                SIGNATURE_HEADER: sign(secret, event["id"], at, body),
+            }
             request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                with opener.open(request, timeout=self.timeout) as response:
                     status = response.status
             except urllib.error.HTTPError as exc:
                 status = exc.code

@@ -6,7 +6,7 @@ DOC = {
     "budget": {"daily": "50"},
     "maxConcurrent": 2,
     "maxLeaseMinutes": 120,
-    "webhookSecret": "a-secret-of-16-chars-or-more",
+    "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 }
 
 

@@ -22,6 +22,7 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # Standard Webhooks form: base64 of 24 bytes
 RATE = 3_000_000  # 3.00 an hour: 50_000 micros a minute
 
 
@@ -66,7 +67,7 @@ class Stack:
         )
         base.update(kw)
         policy = ProjectPolicy(**base)
-        self.store.put_project(policy, webhook_secret=kw.get("webhook_url") and "whsec-test")
+        self.store.put_project(policy, webhook_secret=kw.get("webhook_url") and WEBHOOK_SECRET)
         return policy
 
     def admit(self, policy: ProjectPolicy, lease_minutes: int, size: VmSize = VmSize.STANDARD) -> str:

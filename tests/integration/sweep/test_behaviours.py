@@ -7,10 +7,11 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from governor.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
-from governor.service.webhooks import SIGNATURE_HEADER, WebhookSender, verify
-from tests.integration.sweep.conftest import RATE
+from governor.service.webhooks import WebhookSender
+from tests.integration.sweep.conftest import RATE, WEBHOOK_SECRET
 
 
 def audit_of(stack, sid):
@@ -212,10 +213,10 @@ def test_webhooks_are_signed_and_never_block_the_sweep(stack):
         report = stack.sweep()
         assert report["failed"] == 0
         stack.webhooks.drain(10)
-        events = [json.loads(body) for _, body in hooks.calls]
+        events = [json.loads(body)["data"] for _, body in hooks.calls]
         assert {(e["event"], e["sessionId"], e["reason"]) for e in events} == {("stop", stopped, "idle")}
         headers, body = hooks.calls[0]
-        assert verify("whsec-test", body, headers[SIGNATURE_HEADER])
+        assert Webhook(WEBHOOK_SECRET).verify(body, headers)["subject"] == stopped
         assert stack.truth()[quiet]["status"] == "Stopped"  # an unreachable receiver changed nothing
         assert stack.webhooks.failed == 1
     finally:

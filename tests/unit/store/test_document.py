@@ -1,3 +1,4 @@
+import base64
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -59,7 +60,10 @@ def test_defaults_and_money_forms():
         ({"maxLeaseMinutes": 0}, "maxLeaseMinutes", "between"),
         ({"maxLeaseMinutes": 600, "hardMaxMinutes": 300}, "maxLeaseMinutes", "hardMaxMinutes"),
         ({"webhookUrl": "ftp://x"}, "webhookUrl", "http"),
-        ({"webhookSecret": "short"}, "webhookSecret", "16-512"),
+        ({"webhookSecret": "short"}, "webhookSecret", "whsec_"),
+        ({"webhookSecret": "a-secret-of-16-chars-or-more"}, "webhookSecret", "whsec_"),
+        ({"webhookSecret": "whsec_" + "QUFB" * 4}, "webhookSecret", "24-64"),  # 12 bytes: too short
+        ({"webhookSecret": "whsec_" + "!" * 40}, "webhookSecret", "base64"),
         ({"name": "bad/name"}, "name", "letters"),
         ({"principals": "one"}, "principals", "array"),
     ],
@@ -77,8 +81,9 @@ def test_name_rules():
 
 
 def test_webhook_secret_is_write_only_and_hidden():
-    spec = policy_from_document({**GOOD, "webhookSecret": "s" * 20})
-    assert spec.webhook_secret == "s" * 20 and "s" * 20 not in repr(spec)
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    spec = policy_from_document({**GOOD, "webhookSecret": secret})
+    assert spec.webhook_secret == secret and secret not in repr(spec)
     assert "webhookSecret" not in policy_to_document(spec.policy)
     assert policy_from_document({**GOOD, "webhookSecret": None}).webhook_secret == ""
     assert policy_from_document(GOOD).webhook_secret is None
