@@ -50,6 +50,23 @@ def whole_minutes(duration: timedelta) -> int:
     return max(int(duration.total_seconds() // 60), 0)
 
 
+class SavingKind(StrEnum):
+    """What the governor avoided for one session; each kind is recorded at most once per session."""
+
+    LEASE = "lease"  # it stopped the session: the reserved lease left unused, at the session's rate
+    EXTENSION = "extension"  # it refused an extension: the denied step, at the session's rate
+
+
+def lease_saving(rate: int, lease: timedelta, final_minutes: int) -> int:
+    """A governor stop at `final_minutes` avoided the rest of the granted lease."""
+    return max(cost_of(rate, whole_minutes(lease)) - cost_of(rate, final_minutes), 0)
+
+
+def extension_saving(rate: int, step: timedelta) -> int:
+    """A refused extension avoided one step."""
+    return cost_of(rate, whole_minutes(step))
+
+
 class _CaseInsensitiveEnum(StrEnum):
     @classmethod
     def parse(cls, text: str):
@@ -233,6 +250,7 @@ class Usage:
     budget: int | None
     spent: int = 0
     reserved: int = 0
+    saved: int = 0  # what the governor's stops and refused extensions avoided (see SavingKind)
 
     @property
     def remaining(self) -> int | None:
@@ -274,6 +292,8 @@ class LedgerEntry:
     adopted: bool = False
     final_status: SessionStatus | None = None
     caller: str | None = None  # the key name (or "principal:<id>") that asked for it; never the key
+    saved_lease: int = 0  # recorded saving of a governor stop: the lease it cut short
+    saved_extension: int = 0  # recorded saving of a refused extension: the step denied
     etag: str | None = None
 
 

@@ -57,6 +57,7 @@ class BudgetRow:
     spent: int
     reserved: int
     projected: int
+    saved: int = 0  # what the governor's stops and refused extensions avoided in the period
 
     @property
     def used(self) -> int:
@@ -89,6 +90,7 @@ def budget_rows(
                     spent=spent,
                     reserved=current.reserved if current else 0,
                     projected=project_to_end(spent, start, end, now),
+                    saved=current.saved if current else 0,
                 )
             )
     return rows

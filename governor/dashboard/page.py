@@ -89,6 +89,7 @@ def _budgets(board: Dashboard) -> str:
             esc(money(r.spent, r.currency)),
             esc(money(r.reserved, r.currency)),
             esc(percent(r.used, r.budget)),
+            esc(money(r.saved, r.currency)),
             f'<span class="over">{esc(money(r.projected, r.currency))} (over)</span>'
             if r.over_budget
             else esc(money(r.projected, r.currency)),
@@ -105,6 +106,7 @@ def _budgets(board: Dashboard) -> str:
             ("Spent", True),
             ("Reserved", True),
             ("Used", True),
+            ("Saved by the governor", True),
             ("Projected at period end", True),
         ],
         rows,

@@ -10,14 +10,15 @@ from governor.demo.scenario import PROJECTS, Demo, Outcomes
 def usage_report(demo: Demo) -> dict[str, dict]:
     print("\nUsage report (GET /api/projects/{project}/usage)", file=demo.out)
     header = f"  {'project':<8} {'period':<6} {'key':<10} {'budget':>8} {'spent':>8} {'reserved':>8} {'remaining':>9}"
+    header += f" {'saved':>8}"
     print(header, file=demo.out)
     usages = {}
     for project in PROJECTS:
         usage = usages[project] = demo.gate("GET", project, "usage").json()
         for period in usage.get("periods", []):
             amounts = " ".join(f"{money(period.get(k)):>8}" for k in ("budget", "spent", "reserved"))
-            remaining = money(period.get("remaining"))
-            line = f"  {project:<8} {period['period']:<6} {period['key']:<10} {amounts} {remaining:>9}"
+            remaining, saved = money(period.get("remaining")), money(period.get("saved"))
+            line = f"  {project:<8} {period['period']:<6} {period['key']:<10} {amounts} {remaining:>9} {saved:>8}"
             print(f"{line} {usage.get('currency', '')}", file=demo.out)
         counts = usage.get("sessions", {})
         print(f"  {'':<8} sessions: {counts.get('day', 0)} today, {counts.get('open', 0)} open", file=demo.out)

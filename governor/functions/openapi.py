@@ -36,6 +36,11 @@ _USAGE = {
         "spent": _MONEY,
         "reserved": _MONEY,
         "remaining": _MONEY,
+        "saved": {
+            **_MONEY,
+            "description": "What the governor avoided in this period: leases it cut short by stopping "
+            "sessions, and extension steps it refused, at each session's rate",
+        },
     },
 }
 _BUDGET = {

@@ -23,6 +23,7 @@ from governor.model import (
     LedgerSnapshot,
     Period,
     ProjectPolicy,
+    SavingKind,
     Session,
     Usage,
     VmSize,
@@ -153,6 +154,10 @@ class StorePort(Protocol):
 
     def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
         """Final charge, release the unused reservation, mark closed (idempotent)."""
+
+    def save(self, project: str, session_id: str, kind: SavingKind, amount: int, now: datetime) -> LedgerEntry:
+        """Record what the governor avoided for the session (once per kind; see model.SavingKind) in
+        the usage rows of `now`, on its open or closed row (idempotent)."""
 
     def heartbeat(self, project: str, session_id: str, at: datetime, elapsed: timedelta | None = None) -> LedgerEntry:
         """Record a heartbeat at `at` (forward only) with ARR's `elapsed` read then (None: unknown)."""

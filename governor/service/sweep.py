@@ -35,6 +35,7 @@ from governor.service.ports import ArrPort, StorePort
 from governor.service.sweep_actions import act
 from governor.service.sweep_items import item_for
 from governor.service.sweep_record import notify, write_audit
+from governor.service.sweep_savings import record_refusals
 
 log = logging.getLogger("governor.sweep")
 
@@ -141,6 +142,7 @@ class Sweeper:
             metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes)
             phases["meter"] = time.monotonic()
             list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))
+            record_refusals(self.store, items, now, errors)
             phases["act"] = time.monotonic()
 
         finished = self.clock()

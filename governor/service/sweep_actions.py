@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from governor.model import LedgerEntry, Period, SessionStatus, Usage, whole_minutes
+from governor.model import LedgerEntry, Period, SavingKind, SessionStatus, Usage, lease_saving, whole_minutes
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
@@ -57,7 +57,10 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
     except Exception:
         return  # settled by the next sweep, which sees the session gone
     if not final.status.active:
-        store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
+        closed = store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
+        saving = lease_saving(closed.rate, closed.lease, closed.charged_minutes)
+        if saving:
+            store.save(item.project, item.session_id, SavingKind.LEASE, saving, now)
 
 
 def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:

@@ -80,6 +80,7 @@ def usage_view(usage: Usage) -> dict:
         "spent": rules.money(usage.spent),
         "reserved": rules.money(usage.reserved),
         "remaining": rules.money(usage.remaining),
+        "saved": rules.money(usage.saved),
     }
 
 

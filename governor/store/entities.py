@@ -220,6 +220,10 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["FinalStatus"] = entry.final_status.value
     if entry.caller:
         entity["Caller"] = entry.caller
+    if entry.saved_lease:
+        entity["SavedLease"] = i64(entry.saved_lease)
+    if entry.saved_extension:
+        entity["SavedExtension"] = i64(entry.saved_extension)
     return entity
 
 
@@ -247,6 +251,8 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         adopted=get(entity, "Adopted", False),
         final_status=SessionStatus.parse(final) if final else None,
         caller=get(entity, "Caller"),
+        saved_lease=get(entity, "SavedLease", 0),
+        saved_extension=get(entity, "SavedExtension", 0),
         etag=etag_of(entity),
     )
 

@@ -23,6 +23,7 @@ from governor.model import (
     LedgerState,
     Period,
     ProjectPolicy,
+    SavingKind,
     SessionStatus,
     Usage,
     VmSize,
@@ -81,6 +82,10 @@ class Partition:
             spent={period: self.caller_spent(period).get(name, 0) for period in PERIODS},
         )
 
+    def saved(self, period: Period) -> int:
+        row = self.usage_rows.get(period)
+        return get(row, "Saved", 0) if row else 0
+
     def usage(self, policy: ProjectPolicy | None, held: int | None = None, spent: dict | None = None) -> dict:
         held = self.held if held is None else held
         spent = spent or {}
@@ -92,6 +97,7 @@ class Partition:
                 budget=budget_of(policy, period),
                 spent=self.spent(period) + spent.get(period, 0),
                 reserved=held,
+                saved=self.saved(period),
             )
             for period in PERIODS
         }
@@ -106,6 +112,7 @@ class Change:
     held_delta: int = 0
     spent_delta: int = 0
     caller_spent: dict[str, int] = field(default_factory=dict)  # spent_delta by caller name
+    saved_delta: int = 0
 
     def spend(self, entry: LedgerEntry, micros: int) -> None:
         self.spent_delta += micros
@@ -214,7 +221,7 @@ class LedgerRepo(TablesBase):
             "MonthKey": max(get(part.state, "MonthKey", "") if part.state else "", Period.MONTH.key(part.now)),
         }
         ops = [write_op(state, part.state), *change.entries]
-        if change.spent_delta:
+        if change.spent_delta or change.saved_delta:
             for period in PERIODS:
                 row = {
                     "PartitionKey": part.project,
@@ -228,6 +235,9 @@ class LedgerRepo(TablesBase):
                     by_caller[name] = by_caller.get(name, 0) + micros
                 if by_caller:
                     row["CallerSpent"] = json.dumps(by_caller, separators=(",", ":"), sort_keys=True)
+                saved = part.saved(period) + change.saved_delta
+                if saved:
+                    row["Saved"] = i64(saved)
                 ops.append(write_op(row, part.usage_rows.get(period)))
         return self._submit(self.tables.ledger, ops)
 
@@ -483,6 +493,31 @@ class LedgerRepo(TablesBase):
             return replace(closed, etag=result_etag(results, 2))
 
         return self._retry(round_, f"close {sid} in {project}")
+
+    def save(self, project: str, session_id: str, kind: SavingKind, amount: int, now: datetime) -> LedgerEntry:
+        """Record that the governor avoided `amount` micros of this kind for the session: added to the
+        usage rows of `now` once per session and kind, on its open or closed row (idempotent: the
+        entry keeps the amount recorded, and a repeat with the same or a lower amount writes nothing)."""
+        sid = check_key("sessionId", session_id)
+        kind = SavingKind(kind)
+        column = "saved_lease" if kind is SavingKind.LEASE else "saved_extension"
+
+        def round_():
+            part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
+            row = part.open.get(sid) or part.closed.get(sid)
+            if row is None:
+                raise NotFound(f"ledger entry {sid!r} does not exist in project {project!r}")
+            entry = entity_to_entry(row)
+            delta = int(amount) - getattr(entry, column)
+            if delta <= 0:
+                return entry
+            saved = replace(entry, **{column: int(amount)}, etag=None)
+            key = open_key(sid) if sid in part.open else closed_key(sid)
+            change = Change(entries=[write_op(entry_to_entity(saved, key), row)], saved_delta=delta)
+            results = self._commit(part, change)
+            return replace(saved, etag=result_etag(results, 1))
+
+        return self._retry(round_, f"save {kind.value} of {sid} in {project}")
 
     def heartbeat(self, project: str, session_id: str, at: datetime, elapsed: timedelta | None = None) -> LedgerEntry:
         sid = check_key("sessionId", session_id)

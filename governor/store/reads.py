@@ -61,7 +61,8 @@ class ReadsRepo(LedgerRepo):
         reserved = get(state, "Held", 0) if state is not None and key >= latest else 0
         policy = self.get_project(project)  # type: ignore[attr-defined]
         spent = get(row, "Spent", 0) if row is not None else 0
-        return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved)
+        saved = get(row, "Saved", 0) if row is not None else 0
+        return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved, saved=saved)
 
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per period for keys first_key..last_key (inclusive), one range query; missing periods
@@ -69,10 +70,16 @@ class ReadsRepo(LedgerRepo):
         check_key("project", project)
         params = {"pk": project, "lo": usage_key(period.value, first_key), "hi": usage_key(period.value, last_key)}
         rows = self._query(
-            self.tables.ledger, "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi", params, ["Key", "Spent"]
+            self.tables.ledger,
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi",
+            params,
+            ["Key", "Spent", "Saved"],
         )
         budget = budget_of(self.get_project(project), period)  # type: ignore[attr-defined]
-        return [Usage(project, period, get(row, "Key"), budget, spent=get(row, "Spent", 0)) for row in rows]
+        return [
+            Usage(project, period, get(row, "Key"), budget, spent=get(row, "Spent", 0), saved=get(row, "Saved", 0))
+            for row in rows
+        ]
 
     def snapshot(self, now: datetime) -> LedgerSnapshot:
         policies = {

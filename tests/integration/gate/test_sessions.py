@@ -1,5 +1,7 @@
 """The session lifecycle through the functions, against Azurite and the ARR emulator."""
 
+from datetime import UTC, datetime
+
 from governor.model import LedgerState, Period
 
 
@@ -65,7 +67,11 @@ def test_list_and_usage(gate):
     assert usage.status == 200
     day = next(p for p in usage.body["periods"] if p["period"] == "day")
     assert (day["budget"], day["reserved"], day["spent"]) == ("100.000000", "6.000000", "0.000000")
+    assert day["saved"] == "0.000000"  # a stop the caller asked for is not a governor saving
     assert usage.body["sessions"]["open"] == 1 and usage.body["sessions"]["day"] == 2
+    gate.store.save("alpha", first, "extension", 1_500_000, datetime.now(UTC))
+    periods = gate.usage("alpha", key).body["periods"]
+    assert {p["period"]: p["saved"] for p in periods} == {"day": "1.500000", "month": "1.500000"}
     past = gate.usage("alpha", key, {"month": "2020-01", "day": "2020-01-02"})
     assert past.status == 200
     assert {p["key"] for p in past.body["periods"]} == {"2020-01", "2020-01-02"}

@@ -31,8 +31,8 @@ def policy(name: str = "alpha", monthly: str | None = "100", daily: str | None =
     )
 
 
-def usage(project: str, period: Period, spent: str, reserved: str = "0", at: datetime = NOW) -> Usage:
-    return Usage(project, period, period.key(at), None, to_micros(spent), to_micros(reserved))
+def usage(project: str, period: Period, spent: str, reserved: str = "0", at: datetime = NOW, saved: str = "0") -> Usage:
+    return Usage(project, period, period.key(at), None, to_micros(spent), to_micros(reserved), to_micros(saved))
 
 
 def entry(
@@ -70,7 +70,7 @@ def sample_dashboard(project_name: str = "alpha", scope: str | None = None) -> D
     use = {
         (project_name, Period.MONTH): usage(project_name, Period.MONTH, "40", "6"),
         (project_name, Period.DAY): usage(project_name, Period.DAY, "3", "6"),
-        ("beta", Period.MONTH): usage("beta", Period.MONTH, "30"),
+        ("beta", Period.MONTH): usage("beta", Period.MONTH, "30", saved="7.5"),
     }
     entries = [
         entry(project_name, "s-1", last_heartbeat=NOW - timedelta(minutes=3)),

@@ -103,7 +103,8 @@ def test_tables_show_the_figures_of_the_chart_data():
     row = re.search(r"<tr><td>beta</td><td>month 2026-11</td>(.*?)</tr>", page).group(1)
     cells = re.findall(r"<td class=n>(.*?)</td>", row)
     assert cells[:4] == [money(beta.budget, "USD"), money(beta.spent, "USD"), money(beta.reserved, "USD"), "60%"]
-    assert "60.00 USD (over)" in cells[4]
+    assert cells[4] == money(beta.saved, "USD") == "7.50 USD"
+    assert "60.00 USD (over)" in cells[5]
     assert "<tr><td>2026-11-03</td><td class=n>0.00</td><td class=n>12.00</td><td class=n>12.00</td></tr>" in page
     assert "<td class=n>1 h 0 min</td><td>3 min ago</td><td>leave <small>(within-lease)</small></td>" in page
     assert "admit (dry run)" in page and "heartbeat-recent" in page
