@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "arr": ("governor.arr.cli", "create, get, list, update and stop ARR sessions (JSON out)"),
     "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
     "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
+    "retention": ("governor.service.retention_cli", "move old closed ledger rows to history, delete old audit rows"),
     "projects": ("governor.store.cli", "list, get, set, delete, rotate-key and apply project policies"),
     "serve": ("governor.localhost.cli", "host function_app.py locally (HTTP and timer functions)"),
     "run": ("governor.localhost.stack", "run the whole governor locally: Azurite, ARR emulator, serve"),

@@ -171,6 +171,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Timeout of one webhook delivery attempt.",
         _positive_float,
     ),
+    # --- Retention (a daily timer, docs/storage.md) ---
+    Setting(
+        "GOVERNOR_HISTORY_DAYS",
+        "90",
+        "Closed ledger rows of sessions requested more than this many days ago move to the History table.",
+        _positive_int,
+    ),
+    Setting("GOVERNOR_AUDIT_DAYS", "400", "Audit rows older than this many days are deleted.", _positive_int),
+    Setting(
+        "GOVERNOR_RETENTION_MAX_ROWS",
+        "5000",
+        "Most ledger rows one retention run moves, and most audit rows it deletes (the rest wait a day).",
+        _positive_int,
+    ),
     # --- Gate ---
     Setting("GOVERNOR_MAX_BODY_BYTES", "65536", "Largest request body the gate reads.", _positive_int),
     # --- Local development only ---

@@ -82,12 +82,17 @@ param sweepConcurrency int = 8
 param healthStaleIntervals int = 3
 param webhookTimeoutSeconds int = 5
 param maxBodyBytes int = 65536
+@description('Closed ledger rows older than this many days move to the History table (daily retention timer).')
+param historyDays int = 90
+@description('Audit rows older than this many days are deleted by the daily retention timer.')
+param auditDays int = 400
+param retentionMaxRows int = 5000
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
-var tableSuffixes = ['Projects', 'Ledger', 'Audit', 'Health']
+var tableSuffixes = ['Projects', 'Ledger', 'Audit', 'Health', 'History']
 var useArrKey = arrAuth == 'key'
 var useVault = useArrKey || !empty(arrAccountKeySecrets)
 var arrKeySecretName = 'arr-account-key'
@@ -340,6 +345,9 @@ var governorSettings = {
   GOVERNOR_HEALTH_STALE_INTERVALS: string(healthStaleIntervals)
   GOVERNOR_WEBHOOK_TIMEOUT_SECONDS: string(webhookTimeoutSeconds)
   GOVERNOR_MAX_BODY_BYTES: string(maxBodyBytes)
+  GOVERNOR_HISTORY_DAYS: string(historyDays)
+  GOVERNOR_AUDIT_DAYS: string(auditDays)
+  GOVERNOR_RETENTION_MAX_ROWS: string(retentionMaxRows)
 }
 
 // Secrets reach the app only as Key Vault references, resolved by the site's identity.

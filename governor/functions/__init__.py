@@ -18,6 +18,7 @@ BLUEPRINT_MODULES: tuple[str, ...] = (
     "governor.functions.openapi",
     "governor.functions.dashboard",
     "governor.functions.sweep",
+    "governor.functions.retention",
 )
 # HTTP routes that set no auth_level need a function key.
 HTTP_AUTH_LEVEL = func.AuthLevel.FUNCTION

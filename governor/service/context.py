@@ -75,3 +75,18 @@ def set_context(context: Context | None) -> None:
 def reset_context() -> None:
     """Forget the cached context; the next `get_context()` rebuilds it from the environment."""
     set_context(None)
+
+
+def cli_context() -> Context | None:
+    """For a CLI command: log warnings to stderr and build the context, or print why not (a
+    setting's name, never its value) and return None."""
+    import logging
+
+    from governor.settings import SettingsError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        return get_context()
+    except SettingsError as exc:
+        print(f"error: {exc}")
+        return None

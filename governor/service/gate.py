@@ -346,6 +346,7 @@ class GateService:
         keys = {Period.DAY: day or Period.DAY.key(now), Period.MONTH: month or Period.MONTH.key(now)}
         usage = {period: self.store.usage(project, period, key) for period, key in keys.items()}
         entries = self.store.list_entries(project, include_closed=True)
+        entries += self._history(project, entries, {keys[Period.MONTH], keys[Period.DAY][:7]})
         in_period = [e for e in entries if Period.DAY.key(e.requested_at) == keys[Period.DAY]]
         in_month = [e for e in entries if Period.MONTH.key(e.requested_at) == keys[Period.MONTH]]
         view = {
@@ -365,6 +366,15 @@ class GateService:
             limits |= {PRINCIPAL_PREFIX + p: lim for p, lim in policy.principal_limits.items()}
             view["callers"] = callers_view(entries, spent, limits)
         return view
+
+    def _history(self, project: str, entries: list[LedgerEntry], months: set[str]) -> list[LedgerEntry]:
+        """Entries retention moved to history in those months; a row caught mid-move (in both
+        tables) counts once."""
+        seen = {e.session_id for e in entries}
+        moved = []
+        for month in sorted(months):
+            moved += [e for e in self.store.history_entries(project, month) if e.session_id not in seen]
+        return moved
 
     # ------------------------------------------------------------ usage and audit helpers
     def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]:

@@ -186,3 +186,14 @@ class StorePort(Protocol):
     def last_sweep(self) -> dict | None: ...
     def try_lock(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool: ...
     def release_lock(self, name: str, owner: str) -> None: ...
+
+    # retention (docs/storage.md): bounded, idempotent, crash-safe
+    def move_closed(self, cutoff: datetime, limit: int) -> dict:
+        """Move up to `limit` closed entries requested before `cutoff` to history (copy, verify,
+        delete); returns {"moved", "changed", "more"}."""
+
+    def purge_audit(self, cutoff: datetime, limit: int) -> dict:
+        """Delete up to `limit` audit rows older than `cutoff`; returns {"deleted", "more"}."""
+
+    def history_entries(self, project: str, month: str) -> list[LedgerEntry]:
+        """Closed entries requested in `month` (YYYY-MM) that retention moved out of the ledger."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from datetime import timedelta
 
 
@@ -27,15 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from governor.service.context import get_context
+    from governor.service.context import cli_context
     from governor.service.sweep import SweepConfig, Sweeper
-    from governor.settings import SettingsError
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    try:
-        context = get_context()
-    except SettingsError as exc:
-        print(f"error: {exc}")
+    context = cli_context()
+    if context is None:
         return 2
     config = SweepConfig.from_settings(context.settings, dry_run=True if args.dry_run else None)
     if args.lock_ttl is not None:

@@ -9,10 +9,11 @@ from governor.store.concurrency import RetryPolicy
 from governor.store.metering import MeteringRepo
 from governor.store.projects import ProjectsRepo
 from governor.store.reads import ReadsRepo
+from governor.store.retention import RetentionRepo
 
 
 @port_boundary
-class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo):
+class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo):
     """`TableStore(service_or_connection_string, prefix)`; `TableStore.from_settings(settings)` in the app.
 
     Nothing touches the network until the first call; each table is created on first use.

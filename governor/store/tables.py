@@ -1,11 +1,11 @@
-"""The governor's four tables, named from GOVERNOR_TABLE_PREFIX. See docs/storage.md."""
+"""The governor's five tables, named from GOVERNOR_TABLE_PREFIX. See docs/storage.md."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-TABLES: tuple[str, ...] = ("Projects", "Ledger", "Audit", "Health")
+TABLES: tuple[str, ...] = ("Projects", "Ledger", "Audit", "Health", "History")
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
 
 
@@ -15,9 +15,10 @@ class TableNames:
     ledger: str
     audit: str
     health: str
+    history: str  # closed ledger rows moved by retention (store/retention.py)
 
     def all(self) -> tuple[str, ...]:
-        return (self.projects, self.ledger, self.audit, self.health)
+        return (self.projects, self.ledger, self.audit, self.health, self.history)
 
 
 def table_names(prefix: str) -> TableNames:

@@ -44,4 +44,4 @@ def test_example_values_are_valid_settings_and_start_the_real_app():
     values = _values()
     Settings(values)  # raises SettingsError naming a malformed setting
     index = index_functions(load_app(), values)
-    assert [t.name for t in index.timers] == ["sweep"]
+    assert [t.name for t in index.timers] == ["sweep", "retention"]

@@ -35,7 +35,7 @@ def test_every_registered_function_is_reachable(real_app_env, caplog):
 
     caplog.set_level(logging.INFO, logger="governor.localhost")
     index = index_functions(load_app(), os.environ, route_prefix_for())
-    assert index.http and [t.name for t in index.timers] == ["sweep"]
+    assert index.http and [t.name for t in index.timers] == ["sweep", "retention"]
     with LocalHost(index, Keys.development(), port=0) as host:
         statuses = {}
         for function in index.http:
@@ -58,6 +58,12 @@ def test_every_registered_function_is_reachable(real_app_env, caplog):
         while time.monotonic() < deadline and not _finished(caplog, "sweep"):
             time.sleep(0.1)
         assert "Executed 'Functions.sweep' (Succeeded" in _finished(caplog, "sweep")
+
+        assert requests.post(f"{host.url}/admin/functions/retention", headers=MASTER_KEY, timeout=5).status_code == 202
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _finished(caplog, "retention"):
+            time.sleep(0.1)
+        assert "Executed 'Functions.retention' (Succeeded" in _finished(caplog, "retention")
 
 
 def _finished(caplog, name: str) -> str:

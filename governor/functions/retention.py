@@ -1,0 +1,21 @@
+"""The daily retention timer: old closed ledger rows to history, old audit rows deleted."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+bp = func.Blueprint()
+log = logging.getLogger("governor.retention")
+
+RETENTION_SCHEDULE = "0 30 3 * * *"  # 03:30 UTC daily, away from the top of the hour
+
+
+@bp.timer_trigger(arg_name="timer", schedule=RETENTION_SCHEDULE, run_on_startup=False, use_monitor=True)
+def retention(timer: func.TimerRequest) -> None:
+    from governor.service.context import get_context
+    from governor.service.retention import RetentionConfig, run_retention
+
+    context = get_context()
+    run_retention(context.store, context.clock, RetentionConfig.from_settings(context.settings))
