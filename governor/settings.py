@@ -185,6 +185,31 @@ SETTINGS: tuple[Setting, ...] = (
         "Most ledger rows one retention run moves, and most audit rows it deletes (the rest wait a day).",
         _positive_int,
     ),
+    # --- Telemetry (docs/deploy.md, "What an operator sees") ---
+    Setting(
+        "GOVERNOR_TELEMETRY",
+        "auto",
+        "Where spans, metrics and logs go: `auto` (Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, "
+        "else nowhere), `azure`, `console` (stderr), `file` (GOVERNOR_TELEMETRY_FILE) or `off`.",
+        _choice("auto", "azure", "console", "file", "off"),
+    ),
+    Setting(
+        "GOVERNOR_TELEMETRY_FILE",
+        ".data/telemetry.jsonl",
+        "File the `file` telemetry mode appends JSON lines to (spans, metrics, logs).",
+        local_only=True,
+    ),
+    Setting(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        None,
+        "Application Insights connection string (set by the template); "
+        "with it, `auto` telemetry exports to Azure Monitor.",
+    ),
+    Setting(
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        None,
+        "`Authorization=AAD`: export with the app's managed identity (the template sets it; local auth is off).",
+    ),
     # --- Gate ---
     Setting("GOVERNOR_MAX_BODY_BYTES", "65536", "Largest request body the gate reads.", _positive_int),
     # --- Local development only ---

@@ -88,6 +88,20 @@ param historyDays int = 90
 param auditDays int = 400
 param retentionMaxRows int = 5000
 
+// ---------------------------------------------------------------- alerts (docs/deploy.md)
+@description('Email address the alerts go to (an action group). Empty: the alert rules are still created and show in the portal, but notify no one.')
+param alertEmail string = ''
+@minValue(1)
+@maxValue(60)
+@description('Minutes between sweeps, as sweepSchedule runs them: "no sweep finished" fires after 3 intervals without one.')
+param sweepIntervalMinutes int = 1
+@description('Budget alert threshold: a project whose day or month use (spent + reserved) reaches this percent of its budget.')
+param budgetAlertPercent int = 90
+@description('Gate alert: fires when at least this percent of gate responses in 15 minutes are 5xx ...')
+param gate5xxPercent int = 5
+@description('... and there were at least this many responses.')
+param gate5xxMinResponses int = 20
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${resourceToken}'
@@ -171,6 +185,99 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     DisableLocalAuth: true
   }
 }
+
+// ---------------------------------------------------------------- alerts
+// Log search alerts over Application Insights. They match the names the app emits
+// (governor/telemetry: metric names; governor/service/observe.py: the "sweep finished" record),
+// which tests/unit/infra/test_alerts.py checks.
+resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: 'ag-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'governor'
+    enabled: true
+    emailReceivers: [
+      { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true }
+    ]
+  }
+}
+
+var alertActions = empty(alertEmail) ? {} : { actionGroups: [alertGroup.id] }
+var sweepWindowMinutes = 3 * sweepIntervalMinutes
+
+var alertRules = [
+  {
+    name: 'sweep-missing'
+    description: 'No sweep finished in 3 sweep intervals: the timer stopped, or every run crashes before its end.'
+    severity: 1
+    frequency: 'PT${sweepIntervalMinutes}M'
+    window: 'PT${sweepWindowMinutes}M'
+    query: 'traces | where message startswith "sweep finished"'
+    operator: 'LessThan'
+    threshold: 1
+  }
+  {
+    name: 'sweep-failed-actions'
+    description: 'The last 3 sweeps each had failed actions (stop, extend, close...): ARR or storage keeps refusing them.'
+    severity: 2
+    frequency: 'PT5M'
+    window: 'PT${max(2 * sweepWindowMinutes, 10)}M'
+    query: 'traces | where message startswith "sweep finished" | top 3 by timestamp desc | summarize sweeps = count(), failing = countif(toint(customDimensions.failed) > 0) | where sweeps == 3 and failing == 3'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'budget-90'
+    description: 'A project used ${budgetAlertPercent}% or more of its day or month budget (spent + reserved).'
+    severity: 3
+    frequency: 'PT15M'
+    window: 'PT15M'
+    query: 'customMetrics | where name == "governor.budget.used_percent" | summarize used = max(value) by project = tostring(customDimensions.project), period = tostring(customDimensions.period) | where used >= ${budgetAlertPercent}'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'gate-5xx'
+    description: 'At least ${gate5xxPercent}% of gate responses in 15 minutes were 5xx (ARR or storage unavailable, or a defect).'
+    severity: 2
+    frequency: 'PT5M'
+    window: 'PT15M'
+    query: 'customMetrics | where name == "governor.gate.responses" | summarize total = sum(valueSum), failed = sumif(valueSum, tostring(customDimensions.status_class) == "5xx") | where total >= ${gate5xxMinResponses} and failed * 100.0 / total >= ${gate5xxPercent}'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+]
+
+resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+  for rule in alertRules: {
+    name: 'alert-${rule.name}-${resourceToken}'
+    location: location
+    tags: tags
+    properties: {
+      displayName: 'governor: ${rule.name}'
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [appInsights.id]
+      evaluationFrequency: rule.frequency
+      windowSize: rule.window
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Count'
+            operator: rule.operator
+            threshold: rule.threshold
+            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+          }
+        ]
+      }
+      autoMitigate: true
+      actions: alertActions
+    }
+  }
+]
 
 // ---------------------------------------------------------------- key vault
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = if (useVault) {
@@ -321,6 +428,9 @@ var hostSettings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  // with host.json's "telemetryMode": "OpenTelemetry": the worker streams its OpenTelemetry data
+  // itself (no duplicate host entries); the app configures Azure Monitor on its first invocation
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
 }
 
 // One entry per governor.settings.SETTINGS entry that Azure needs (tests/unit/infra checks this).
@@ -348,6 +458,7 @@ var governorSettings = {
   GOVERNOR_HISTORY_DAYS: string(historyDays)
   GOVERNOR_AUDIT_DAYS: string(auditDays)
   GOVERNOR_RETENTION_MAX_ROWS: string(retentionMaxRows)
+  GOVERNOR_TELEMETRY: 'auto'
 }
 
 // Secrets reach the app only as Key Vault references, resolved by the site's identity.

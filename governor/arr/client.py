@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from governor import telemetry
 from governor.arr import wire_2021, wire_v1
 from governor.arr.accounts import ArrAccount
 from governor.arr.credentials import AccountKeyCredential, EntraCredential, StaticToken, TokenProvider
@@ -190,6 +191,15 @@ class ArrClient:
         raise AssertionError("unreachable")
 
     def _send(self, operation, method, url, params, body, bearer, idempotent):
+        # names, ids and status only: never the URL's query, the body or a header's value
+        attributes = {"kind": "client", "arr.operation": operation, "arr.account": self.account}
+        with telemetry.span(f"ARR {operation}", **attributes, **{"server.address": urlsplit(url).hostname}) as span:
+            response = self._send_once(operation, method, url, params, body, bearer, idempotent)
+            span.set("http.response.status_code", response.status_code)
+            span.set("arr.ms_cv", response.headers.get("MS-CV"))
+            return response
+
+    def _send_once(self, operation, method, url, params, body, bearer, idempotent):
         headers = {
             "Authorization": f"Bearer {bearer}",
             "Accept": "application/json",

@@ -31,10 +31,18 @@ def _session(req: func.HttpRequest) -> str:
 @bp.route(route=SESSIONS, methods=["POST"])
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():
+        from governor import telemetry
         from governor.policy.gate import check_idempotency_key
+        from governor.service.ports import Refusal
 
-        idempotency_key = check_idempotency_key(req.headers.get("idempotency-key"))
-        session = _gate().request(_project(req), http.caller(req), http.read_json(req), idempotency_key)
+        project = _project(req)
+        try:
+            idempotency_key = check_idempotency_key(req.headers.get("idempotency-key"))
+            session = _gate().request(project, http.caller(req), http.read_json(req), idempotency_key)
+        except Refusal as refusal:
+            telemetry.add(telemetry.REFUSED, project=project, reason=refusal.reason)
+            raise
+        telemetry.add(telemetry.ADMITTED, project=project, size=session.get("size"))
         return http.respond(session, 202)
 
     return http.serve(req, action)

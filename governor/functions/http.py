@@ -154,15 +154,51 @@ def principal_ids(header: str | None) -> frozenset[str]:
 # ---------------------------------------------------------------- the guard
 def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
     # imported here, not at module level: the core and uuid cost a cold start about 20 ms
+    from governor import telemetry
     from governor.service.ports import Refusal
 
-    instance = _instance(req)
-    try:
-        return action()
-    except Refusal as refusal:
-        return problem(refusal.reason, refusal.detail, instance, refusal.figures)
-    except Exception as exc:
-        return _failure(exc, instance)
+    _configure_telemetry()
+    instance, route = _instance(req), _route(req)
+    attributes = {"kind": "server", "http.request.method": req.method, "http.route": route}
+    attributes["governor.project"] = (req.route_params or {}).get("project")
+    with telemetry.span(f"{req.method} {route}", **attributes) as span:
+        reason = None
+        try:
+            response = action()
+        except Refusal as refusal:
+            reason = refusal.reason
+            response = problem(refusal.reason, refusal.detail, instance, refusal.figures)
+        except Exception as exc:
+            response = _failure(exc, instance)
+        span.set("http.response.status_code", response.status_code)
+        span.set("governor.reason", reason)
+        telemetry.add(telemetry.GATE_RESPONSES, route=route, status_class=f"{response.status_code // 100}xx")
+        return response
+
+
+def _route(req: func.HttpRequest) -> str:
+    """The path with route parameters as {name}: few distinct span names, and no ids in them."""
+    path = _instance(req)
+    for name, value in sorted((req.route_params or {}).items(), key=lambda kv: -len(str(kv[1]))):
+        if value:
+            path = path.replace(f"/{value}", "/{" + name + "}", 1)
+    return path
+
+
+def _configure_telemetry() -> None:
+    """Choose the telemetry backend on the first invocation, from the settings alone (building the
+    whole context would import the storage SDK even for routes without I/O). A bad setting is the
+    handler's to report, so it is not raised here."""
+    import contextlib
+
+    from governor import telemetry
+
+    if telemetry.configured():
+        return
+    from governor.settings import load
+
+    with contextlib.suppress(Exception):  # the action meets the same error and maps it
+        telemetry.configure(load())
 
 
 def _failure(exc: Exception, instance: str) -> func.HttpResponse:

@@ -131,6 +131,9 @@ class Stack:
 
         host_port = self._port(self.args.port, "function host", "--port")
         base = {**os.environ, **self.extra_env}
+        # what Azure Monitor would get, as JSON lines beside the other data (GOVERNOR_TELEMETRY=console: stderr)
+        base.setdefault("GOVERNOR_TELEMETRY", "file")
+        base.setdefault("GOVERNOR_TELEMETRY_FILE", str(self.data / "telemetry.jsonl"))
         self.env = host_environment(base, self.emulator_url, self.azurite_port, self.args.sweep_schedule)
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
         self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)

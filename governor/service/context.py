@@ -41,6 +41,9 @@ def build_context(settings: Settings | None = None, clock: Callable[[], datetime
     from governor.store import TableStore
 
     settings = settings if settings is not None else settings_module.load()
+    from governor import telemetry
+
+    telemetry.configure(settings)  # once per process; imports the SDK only if telemetry is on
     return Context(
         settings=settings,
         store=TableStore.from_settings(settings),

@@ -14,7 +14,6 @@ This module orchestrates; the steps live beside it: `sweep_reconcile` (list and 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -22,13 +21,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from governor import telemetry
 from governor.model import SweepHealth, UnmanagedMode
 from governor.policy import sweep as rules
 from governor.policy.sweep import SweepOptions
+from governor.service import observe
 from governor.service import sweep_metering as metering
 from governor.service import sweep_reconcile as reconcile
 from governor.service.ports import ArrPort, StorePort
@@ -93,11 +93,19 @@ class Sweeper:
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict:
+        with telemetry.span("sweep", dry_run=self.config.dry_run) as span:
+            report = self._locked_run()
+            for key in ("outcome", "sessions", "decisions", "failed", "metered"):
+                span.set(f"governor.sweep.{key}", report.get(key))
+            return report
+
+    def _locked_run(self) -> dict:
         started = self.clock()
         if not self.store.try_lock(LOCK_NAME, self.owner, self.config.lock_ttl, started):
             report = {"startedAt": started.isoformat(), "skipped": True, "outcome": "skipped"}
             report["reason"] = "another sweep holds the lock"
-            log.info(json.dumps({"event": "sweep", **report}))
+            log.info("sweep skipped: another sweep holds the lock", extra={"outcome": "skipped"})
+            telemetry.add(telemetry.SWEEPS, outcome="skipped", dry_run=self.config.dry_run)
             return report
         try:
             return self._run(started)
@@ -110,7 +118,8 @@ class Sweeper:
     def _run(self, now: datetime) -> dict:
         timer = time.monotonic()
         errors: list[str] = []
-        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
+        charged: Counter[str] = Counter()
+        with telemetry.ContextPool(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
             # the three reads are independent: ARR's lists, the ledger snapshot, the last health row
             snapshot_read = pool.submit(self.store.snapshot, now)
             previous_read = pool.submit(self._previous_start)
@@ -139,7 +148,7 @@ class Sweeper:
                 )
                 items.append(item_for(entry, decision, session, policy))
             phases["decide"] = time.monotonic()
-            metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes)
+            metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes, charged)
             phases["meter"] = time.monotonic()
             list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))
             record_refusals(self.store, items, now, errors)
@@ -151,7 +160,7 @@ class Sweeper:
         report = self._health(now, finished, items, live, metered, errors, timer, phases).to_row()
         self._record(report)
         notify(self.store, self.webhooks, items, snapshot.projects, now)
-        log.info(json.dumps({"event": "sweep", **report}, default=str))
+        observe.sweep_finished(report, items, snapshot, usage, charged)
         return report
 
     def _previous_start(self) -> datetime | None:

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from governor import telemetry
 from governor.model import LedgerEntry, Period, SavingKind, SessionStatus, Usage, lease_saving, whole_minutes
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action
@@ -61,6 +62,7 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
         saving = lease_saving(closed.rate, closed.lease, closed.charged_minutes)
         if saving:
             store.save(item.project, item.session_id, SavingKind.LEASE, saving, now)
+            telemetry.add(telemetry.SAVED, saving, project=item.project, kind=SavingKind.LEASE.value)
 
 
 def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:

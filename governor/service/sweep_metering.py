@@ -48,7 +48,13 @@ def burn_rates(managed) -> dict[str, int]:
 
 
 def meter(
-    store: StorePort, managed, now: datetime, errors: list[str], pool: ThreadPoolExecutor, checkpoint_minutes: int
+    store: StorePort,
+    managed,
+    now: datetime,
+    errors: list[str],
+    pool: ThreadPoolExecutor,
+    checkpoint_minutes: int,
+    charged: Counter | None = None,
 ) -> int:
     """Write checkpoints for projects that need them: writes follow changes, not session count.
 
@@ -57,9 +63,11 @@ def meter(
     minutes), so deferring a checkpoint never changes a total; decisions meanwhile use usage as
     if metered now, and the gate's `budget - spent - reserved` is the same either way (metering
     moves money from a session's reservation to spent). Projects are metered in parallel.
+    `charged`, if given, receives the ARR minutes charged per project (for telemetry).
     """
     near_day_end = (now + timedelta(minutes=checkpoint_minutes + 1)).date() != now.date()
     per_project: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    minutes: Counter[str] = Counter()
     due: set[str] = set()
     for entry, session in managed:
         elapsed = whole_minutes(session.elapsed)
@@ -67,13 +75,17 @@ def meter(
         if behind <= 0:
             continue
         per_project[entry.project].append((entry.project, entry.session_id, elapsed))
+        minutes[entry.project] += behind
         if behind >= checkpoint_minutes:
             due.add(entry.project)
     batches = [rows for project, rows in per_project.items() if project in due or near_day_end]
 
     def meter_one(rows) -> int:
         try:
-            return store.meter_many(rows, now)
+            moved = store.meter_many(rows, now)
+            if charged is not None:
+                charged[rows[0][0]] += minutes[rows[0][0]]
+            return moved
         except Exception as exc:
             errors.append(f"meter {rows[0][0]}: {type(exc).__name__}"[:300])
             log.warning("metering failed; the next sweep charges the same minutes", exc_info=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from governor import telemetry
 from governor.model import SavingKind, extension_saving
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
@@ -31,6 +32,7 @@ def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: 
             continue  # recorded by an earlier sweep
         try:
             store.save(item.project, item.session_id, SavingKind.EXTENSION, amount, now)
+            telemetry.add(telemetry.SAVED, amount, project=item.project, kind=SavingKind.EXTENSION.value)
             written += 1
         except Exception as exc:  # the next sweep, refusing again, records it
             errors.append(f"saving {item.session_id}: {type(exc).__name__}")

@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from governor import telemetry
 from governor.store.concurrency import RetryPolicy, with_retry
 from governor.store.connection import table_client
 from governor.store.entities import check_entity, etag_of
@@ -56,7 +57,12 @@ class TablesBase:
             raise ValueError(f"a transaction holds at most {MAX_BATCH} operations, got {len(ops)}")
         for op in ops:
             check_entity(op[1], op[1].get("RowKey", "entity"))
-        return self._table(table).submit_transaction(ops)
+        # table name, partition and operation count: never an entity's values
+        attributes = {"kind": "client", "db.collection.name": table, "governor.table.operations": len(ops)}
+        with telemetry.span(
+            "table transaction", **attributes, **{"governor.table.partition": ops[0][1]["PartitionKey"]}
+        ):
+            return self._table(table).submit_transaction(ops)
 
 
 class Recent:

@@ -8,6 +8,7 @@ from azure.functions.timer import TimerRequest
 
 from governor.functions.openapi import registered_functions  # get_functions() may run once per app
 from governor.service.context import reset_context
+from governor.service.observe import SWEEP_FINISHED
 
 
 @pytest.fixture
@@ -41,8 +42,11 @@ def test_a_past_due_timer_logs_it_and_sweeps(app_env, caplog):
     with caplog.at_level(logging.INFO, logger="governor.sweep"):
         sweep_functions.sweep.build().get_user_function()(TimerRequest(past_due=True))
     assert "past due" in caplog.text
-    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith('{"event": "sweep"')]
-    assert len(summary) == 1 and '"stop": 1' in summary[0]
+    # one summary record and one per decision, their dimensions in `extra` rather than in the text
+    (summary,) = [r for r in caplog.records if r.getMessage().startswith(SWEEP_FINISHED)]
+    assert (summary.outcome, summary.counts, summary.failed) == ("ok", "stop 1", 0)
+    (stop,) = [r for r in caplog.records if getattr(r, "action", None) == "stop"]
+    assert (stop.session, stop.reason, stop.outcome) == ("rogue", "unmanaged", "ok")
     assert stack.store.last_sweep()["counts"] == {"stop": 1}
     assert stack.truth()["rogue"]["status"] == "Stopped"
 

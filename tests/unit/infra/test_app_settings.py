@@ -12,6 +12,7 @@ from tests.unit.infra.bicep import UNKNOWN
 TEMPLATE_DEFAULTS = {
     "GOVERNOR_DRY_RUN": "true",  # a first deployment decides and audits but acts on nothing
     "ARR_AUTH": "key",  # explicit in Azure: key (via Key Vault) or entra, never guessed
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",  # local auth is off: export as the identity
 }
 FORBIDDEN = {
     "GOVERNOR_TABLES_CONNECTION": "a connection string; Azure uses GOVERNOR_TABLES_ENDPOINT and the identity",

@@ -1,0 +1,86 @@
+"""What the sweep tells the operator's tools: metrics and structured log records, through the
+`governor.telemetry` interface (never the SDK). One call at the end of a sweep.
+
+Logs carry their dimensions in `extra` (project, session, action, reason, outcome), which Azure
+Monitor turns into custom dimensions; the alert rules in infra/ query the `sweep finished`
+record and the metrics named in `governor.telemetry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from governor import telemetry
+from governor.policy.sweep import Action
+from governor.service.sweep_items import Item
+
+log = logging.getLogger("governor.sweep")
+
+SWEEP_FINISHED = "sweep finished"  # the alert rules in infra/ match this message
+_COUNTED = {Action.STOP: telemetry.STOPPED, Action.EXTEND: telemetry.EXTENDED}
+
+
+def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: Counter) -> None:
+    """`usage`: per project and period, as if metered now; `governed`: ARR minutes this sweep's
+    metering charged, per project (sweep_metering.meter)."""
+    outcome = report.get("outcome", "ok")
+    dry_run = bool(report.get("dryRun"))
+    for item in items:
+        decision = item.decision
+        if not decision.acts and decision.action is not Action.WARN:
+            continue
+        log.info(
+            "sweep %s %s: %s (%s)",
+            decision.action.value,
+            item.session_id,
+            decision.reason,
+            item.outcome,
+            extra={
+                "project": item.project,
+                "session": item.session_id,
+                "action": decision.action.value,
+                "reason": decision.reason,
+                "outcome": item.outcome,
+                "dry_run": decision.dry_run,
+            },
+        )
+        metric = _COUNTED.get(decision.action)
+        if metric and item.outcome == "ok" and not decision.dry_run:
+            telemetry.add(metric, project=item.project, reason=decision.reason)
+    for project, minutes in governed.items():
+        telemetry.add(telemetry.GOVERNED_MINUTES, minutes, project=project)
+    open_by_project = Counter(e.project for e in snapshot.open_entries)
+    for project in snapshot.projects:
+        telemetry.gauge(telemetry.OPEN_SESSIONS, open_by_project.get(project, 0), project=project)
+        for period, current in usage.get(project, {}).items():
+            dims = {"project": project, "period": period.value}
+            telemetry.gauge(telemetry.COST, current.spent, **dims)
+            stored = snapshot.usage.get((project, period))
+            telemetry.gauge(telemetry.SAVINGS, stored.saved if stored else 0, **dims)
+            if current.budget:
+                used = 100.0 * (current.spent + max(current.reserved, 0)) / current.budget
+                telemetry.gauge(telemetry.BUDGET_USED, round(used, 2), **dims)
+    failed = int(report.get("failed", 0))
+    telemetry.add(telemetry.SWEEPS, outcome=outcome, dry_run=dry_run)
+    telemetry.record(telemetry.SWEEP_DURATION, report.get("durationMs", 0), outcome=outcome)
+    telemetry.add(telemetry.SWEEP_FAILED_ACTIONS, failed)
+    log.info(
+        "%s: %s, %s sessions, %s decisions, %s failed actions",
+        SWEEP_FINISHED,
+        outcome,
+        report.get("sessions"),
+        report.get("decisions"),
+        failed,
+        extra={
+            "outcome": outcome,
+            "sessions": report.get("sessions"),
+            "decisions": report.get("decisions"),
+            "failed": failed,
+            "counts": ", ".join(f"{k} {v}" for k, v in report.get("counts", {}).items()),
+            "metered": report.get("metered"),
+            "duration_ms": report.get("durationMs"),
+            "dry_run": dry_run,
+            "errors": "; ".join(report.get("errors", ()))[:1000],
+        },
+    )

@@ -1,0 +1,199 @@
+"""Telemetry through in-memory OpenTelemetry exporters: a gate request and a sweep produce their
+spans (ARR calls and table transactions as children, MS-CV as an attribute), the metrics with their
+dimensions, and log records with `extra` dimensions; no secret reaches any attribute."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from governor import telemetry
+from governor.functions.openapi import registered_functions
+from governor.service.context import reset_context
+from governor.telemetry.otel import OtelBackend
+from tests.integration.sweep.conftest import WEBHOOK_SECRET
+
+
+@pytest.fixture
+def exported(stack, monkeypatch):
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    telemetry.install(OtelBackend(tracer_provider.get_tracer("test"), meter_provider.get_meter("test")))
+    reset_context()
+    yield spans, reader
+    telemetry.reset()
+    reset_context()
+
+
+def call(name: str, method: str, route: str, params: dict, key: str, body: dict | None = None):
+    import function_app
+
+    handler = {f.get_function_name(): f for f in registered_functions(function_app.app)}[name].get_user_function()
+    request = func.HttpRequest(
+        method=method,
+        url=f"http://localhost/api/{route}",
+        headers={"X-Api-Key": key, "Content-Type": "application/json"},
+        route_params=params,
+        body=json.dumps(body or {}).encode(),
+    )
+    return handler(request)
+
+
+def points(reader) -> dict[str, list[tuple[dict, float]]]:
+    found: dict[str, list] = {}
+    for resource in reader.get_metrics_data().resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    value = getattr(point, "value", None)
+                    value = point.sum if value is None and hasattr(point, "sum") else value
+                    found.setdefault(metric.name, []).append((dict(point.attributes), value))
+    return found
+
+
+def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, exported, caplog):
+    spans, reader = exported
+    caplog.set_level(logging.INFO, logger="governor")
+    policy = stack.project("alpha", webhook_url="http://127.0.0.1:9/hook")
+    key = stack.store.rotate_key("alpha")
+    route, params = "projects/alpha/sessions", {"project": "alpha"}
+
+    admitted = call("request_session", "POST", route, params, key, {"size": "Standard", "maxLeaseTime": 60})
+    assert admitted.status_code == 202, admitted.get_body()
+    refused = call("request_session", "POST", route, params, key, {"size": "Premium", "maxLeaseTime": 600})
+    assert refused.status_code in (422, 402)
+    refusal = json.loads(refused.get_body())["type"].rsplit(":", 1)[-1]
+
+    # the gate request: one server span, with the ARR create and the ledger's transactions as children
+    finished = spans.get_finished_spans()
+    (request,) = [s for s in finished if s.name == "POST /api/projects/{project}/sessions" and
+                  s.attributes["http.response.status_code"] == 202]  # fmt: skip
+    assert request.attributes["governor.project"] == "alpha" and request.attributes["http.request.method"] == "POST"
+    children = [s for s in finished if s.parent is not None and s.parent.span_id == request.context.span_id]
+    names = {s.name for s in children}
+    assert "ARR create" in names and "table transaction" in names, names
+    (create,) = [s for s in children if s.name == "ARR create"]
+    assert create.attributes["arr.ms_cv"] and create.attributes["http.response.status_code"] in (200, 201)
+    assert all(s.context.trace_id == request.context.trace_id for s in children)
+
+    # the sweep: idle for 20 minutes, stopped; its ARR calls (on pool threads) are its children
+    spans.clear()
+    stack.advance(5 + 20 * 60)
+    report = stack.sweep()
+    assert report["counts"] == {"stop": 1}
+    finished = spans.get_finished_spans()
+    (sweep,) = [s for s in finished if s.name == "sweep"]
+    assert sweep.parent is None and sweep.attributes["governor.sweep.outcome"] == "ok"
+    in_sweep = [s for s in finished if s.context.trace_id == sweep.context.trace_id and s is not sweep]
+    assert {"ARR list", "ARR stop", "table transaction"} <= {s.name for s in in_sweep}
+    assert all(s.attributes.get("arr.ms_cv") for s in in_sweep if s.name.startswith("ARR "))
+
+    metrics = points(reader)
+    assert ({"project": "alpha", "size": "Standard"}, 1) in metrics[telemetry.ADMITTED]
+    assert ({"project": "alpha", "reason": refusal}, 1) in metrics[telemetry.REFUSED]
+    assert ({"project": "alpha", "reason": "idle"}, 1) in metrics[telemetry.STOPPED]
+    assert [a for a, _ in metrics[telemetry.SWEEPS]] == [{"outcome": "ok", "dry_run": False}]
+    assert metrics[telemetry.SWEEP_DURATION][0][0] == {"outcome": "ok"}
+    assert ({"project": "alpha"}, 1) in metrics[telemetry.OPEN_SESSIONS]  # open when the sweep read the ledger
+    ((minutes_dims, minutes),) = metrics[telemetry.GOVERNED_MINUTES]
+    assert minutes_dims == {"project": "alpha"} and minutes >= 20
+    cost = {a["period"]: v for a, v in metrics[telemetry.COST] if a["project"] == "alpha"}
+    assert cost["day"] == cost["month"] > 0
+    saved = stack.store.get_entry("alpha", stack.store.list_entries("alpha", include_closed=True)[0].session_id)
+    assert ({"project": "alpha", "kind": "lease"}, saved.saved_lease) in metrics[telemetry.SAVED]
+    assert {a["period"] for a, _ in metrics[telemetry.SAVINGS]} == {"day", "month"}
+    assert ({"route": "/api/projects/{project}/sessions", "status_class": "2xx"}, 1) in metrics[
+        telemetry.GATE_RESPONSES
+    ]
+
+    # logs: the dimensions travel in `extra`, not as JSON in the message
+    (summary,) = [r for r in caplog.records if r.getMessage().startswith("sweep finished")]
+    assert (summary.outcome, summary.failed, summary.sessions) == ("ok", 0, 1)
+    (stop,) = [r for r in caplog.records if getattr(r, "action", None) == "stop"]
+    assert (stop.project, stop.reason, stop.outcome) == ("alpha", "idle", "ok") and "{" not in stop.getMessage()
+
+    # no secret in any span or metric attribute
+    secrets = [key, WEBHOOK_SECRET, stack.env["ARR_ACCOUNT_KEY"], stack.env["GOVERNOR_TABLES_CONNECTION"]]
+    secrets.append(stack.env["GOVERNOR_TABLES_CONNECTION"].split("AccountKey=")[1].split(";")[0])
+    values = [str(v) for s in spans.get_finished_spans() for v in s.attributes.values()]
+    values += [str(v) for found in metrics.values() for attributes, _ in found for v in attributes.values()]
+    assert values and not [v for v in values for secret in secrets if secret in v]
+    assert policy.webhook_url not in values
+
+
+def test_with_telemetry_off_nothing_is_exported_and_nothing_breaks(stack, monkeypatch):
+    telemetry.reset()
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    reset_context()
+    stack.project("alpha")
+    key = stack.store.rotate_key("alpha")
+    reply = call(
+        "request_session",
+        "POST",
+        "projects/alpha/sessions",
+        {"project": "alpha"},
+        key,
+        {"size": "Standard", "maxLeaseTime": 30},
+    )
+    assert reply.status_code == 202 and not telemetry.enabled()
+    stack.advance(5)
+    assert stack.sweep()["outcome"] == "ok"
+    telemetry.reset()
+    reset_context()
+
+
+def test_modes_follow_the_settings():
+    from governor.settings import load
+
+    assert telemetry.mode_of(load({})) == "off"
+    with_string = {"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000"}
+    assert telemetry.mode_of(load(with_string)) == "azure"
+    assert telemetry.mode_of(load({"GOVERNOR_TELEMETRY": "azure"})) == "off"  # nowhere to send it
+    assert telemetry.mode_of(load({**with_string, "GOVERNOR_TELEMETRY": "off"})) == "off"
+    assert telemetry.mode_of(load({"GOVERNOR_TELEMETRY": "file"})) == "file"
+
+
+def test_the_file_exporter_writes_what_azure_would_get(stack, tmp_path):
+    """`make run`'s default: spans, metrics and logs as JSON lines in a file (a real CLI process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    stack.project("alpha")
+    stack.admit(stack.project("alpha"), 30)
+    stack.advance(5)
+    path = tmp_path / "telemetry.jsonl"
+    env = {**os.environ, **stack.env, "GOVERNOR_TELEMETRY": "file", "GOVERNOR_TELEMETRY_FILE": str(path)}
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-m", "governor", "sweep"], cwd=root, env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    names = {r.get("name") for r in records}
+    assert {"sweep", "ARR list", "table transaction"} <= names
+    metrics = {
+        m["name"]
+        for r in records
+        for rm in r.get("resource_metrics", [])
+        for sm in rm["scope_metrics"]
+        for m in sm["metrics"]
+    }
+    assert {telemetry.SWEEPS, telemetry.SWEEP_DURATION, telemetry.OPEN_SESSIONS} <= metrics
+    (summary,) = [r for r in records if str(r.get("body", "")).startswith("sweep finished")]
+    assert summary["attributes"]["outcome"] == "ok" and summary["attributes"]["sessions"] == 1

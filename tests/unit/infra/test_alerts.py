@@ -1,0 +1,104 @@
+"""The alerts the template deploys: an action group mailing the operator, and four log search
+rules over Application Insights, each matching a name the app really emits."""
+
+import logging
+
+import pytest
+
+from governor import telemetry
+from governor.service import observe
+
+RULES = {"sweep-missing", "sweep-failed-actions", "budget-90", "gate-5xx"}
+
+
+def accessor(expr) -> tuple[str, str] | None:
+    operator = expr.get("operator") if isinstance(expr, dict) else None
+    if operator and operator["type"] == "property_accessor":
+        return operator["operands"]["operand_1"], operator["operands"]["operand_2"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def rules(template) -> dict[str, dict]:
+    return {rule["name"]: rule for rule in template.variables["alertRules"]["value"]}
+
+
+def test_an_action_group_mails_the_operator_when_an_email_is_given(template):
+    _, group = template.one("Microsoft.Insights/actionGroups")
+    body = template.body(group)
+    (receiver,) = body["properties"]["emailReceivers"]
+    assert receiver["emailAddress"] == "alertEmail" and receiver["useCommonAlertSchema"] is True
+    assert body["location"] == "global" and body["properties"]["enabled"] is True
+    assert template.evaluate(template.condition(group), {"alertEmail": "ops@example.com"}) is True
+    assert template.evaluate(template.condition(group), {"alertEmail": ""}) is False
+    assert template.param_default("alertEmail") == ""  # optional: rules deploy without notifying anyone
+
+
+def test_every_rule_is_a_scheduled_query_on_app_insights_wired_to_the_action_group(template, rules):
+    assert set(rules) == RULES
+    _, resource = template.one("Microsoft.Insights/scheduledQueryRules")
+    assert resource["config"]["loop_type"]["detail"] == {"item_name": "rule", "array_name": "alertRules"}
+    properties = template.body(resource)["properties"]
+    assert [accessor(s) for s in properties["scopes"]] == [("appInsights", "id")]
+    assert properties["enabled"] is True and properties["autoMitigate"] is True
+    for key, field in (("evaluationFrequency", "frequency"), ("windowSize", "window"), ("severity", "severity")):
+        assert accessor(properties[key]) == ("rule", field)
+    (criterion,) = properties["criteria"]["allOf"]
+    assert accessor(criterion["query"]) == ("rule", "query") and criterion["timeAggregation"] == "Count"
+    assert accessor(criterion["operator"]) == ("rule", "operator")
+    assert accessor(criterion["threshold"]) == ("rule", "threshold")
+    # actions: the action group's id when an email is set, none otherwise
+    assert properties["actions"] == "alertActions"
+    actions = template.variables["alertActions"]["value"]["operator"]["operands"]
+    assert actions["true_value"] == {}
+    assert [accessor(a) for a in actions["false_value"]["actionGroups"]] == [("alertGroup", "id")]
+    for rule in rules.values():
+        assert rule["frequency"].startswith("PT") and rule["window"].startswith("PT") and rule["description"]
+        assert rule["severity"] in (0, 1, 2, 3, 4)
+
+
+def test_no_sweep_finished_in_three_intervals(template, rules):
+    rule = rules["sweep-missing"]
+    assert f'message startswith "{observe.SWEEP_FINISHED}"' in rule["query"]
+    assert (rule["operator"], rule["threshold"]) == ("LessThan", 1)  # zero records in the window fires
+    assert rule["window"] == "PT${sweepWindowMinutes}M" and rule["frequency"] == "PT${sweepIntervalMinutes}M"
+    window = template.variables["sweepWindowMinutes"]["value"]["operator"]
+    assert window["type"] == "multiply" and window["operands"] == {"operand_1": 3, "operand_2": "sweepIntervalMinutes"}
+    assert template.param_default("sweepIntervalMinutes") == 1  # matches sweepSchedule's default, every minute
+
+
+def test_failed_actions_in_three_consecutive_sweeps(rules, caplog):
+    rule = rules["sweep-failed-actions"]
+    query = rule["query"]
+    assert f'message startswith "{observe.SWEEP_FINISHED}"' in query and "top 3 by timestamp desc" in query
+    assert "toint(customDimensions.failed) > 0" in query and "sweeps == 3 and failing == 3" in query
+    assert (rule["operator"], rule["threshold"]) == ("GreaterThan", 0)
+    # the dimension the query reads is the one the sweep's summary record carries
+    caplog.set_level(logging.INFO, logger="governor.sweep")
+
+    class Snapshot:
+        projects, open_entries, usage = {}, [], {}
+
+    report = {"outcome": "errors", "failed": 2, "sessions": 3, "decisions": 3, "counts": {"stop": 2}}
+    observe.sweep_finished(report, [], Snapshot(), {}, {})
+    (record,) = [r for r in caplog.records if r.getMessage().startswith(observe.SWEEP_FINISHED)]
+    assert record.failed == 2
+
+
+def test_a_project_at_ninety_percent_of_a_budget(template, rules):
+    rule = rules["budget-90"]
+    assert f'name == "{telemetry.BUDGET_USED}"' in rule["query"]
+    assert "customDimensions.project" in rule["query"] and "customDimensions.period" in rule["query"]
+    assert "where used >= ${budgetAlertPercent}" in rule["query"]
+    assert template.param_default("budgetAlertPercent") == 90
+    assert (rule["operator"], rule["threshold"]) == ("GreaterThan", 0)
+
+
+def test_gate_5xx_rate(template, rules):
+    rule = rules["gate-5xx"]
+    query = rule["query"]
+    assert f'name == "{telemetry.GATE_RESPONSES}"' in query
+    assert 'tostring(customDimensions.status_class) == "5xx"' in query  # functions/http.py: f"{status // 100}xx"
+    assert "total >= ${gate5xxMinResponses} and failed * 100.0 / total >= ${gate5xxPercent}" in query
+    assert (template.param_default("gate5xxPercent"), template.param_default("gate5xxMinResponses")) == (5, 20)
+    assert rule["window"] == "PT15M"
