@@ -21,9 +21,11 @@ from governor.model import (
     LedgerState,
     Period,
     ProjectPolicy,
+    SavingKind,
     Session,
     SessionStatus,
     Usage,
+    extension_saving,
 )
 from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX
@@ -31,6 +33,10 @@ from governor.service.ports import ArrPort, NotFound, Refusal, StorePort, Unavai
 from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
+
+# A refused PATCH with one of these limits is the governor declining an extension (a saving);
+# the others (lease already covers it, project disabled) are not.
+REFUSED_EXTENSION_LIMITS = ("budget", "hard-cap")
 
 
 @dataclass(frozen=True)
@@ -277,6 +283,8 @@ class GateService:
                 entry, usage = self.store.extend(project, session_id, decide, now)
         except Refusal as refusal:
             self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
+            if refusal.figures.get("limit") in REFUSED_EXTENSION_LIMITS:
+                self._save_refused_extension(policy, entry, now)
             raise
         if session.max_lease < entry.lease:
             try:
@@ -302,6 +310,17 @@ class GateService:
             "extraCost": rules.money(extension.extra_cost),
             "partial": extension.partial,
         }
+
+    def _save_refused_extension(self, policy: ProjectPolicy, entry: LedgerEntry, now: datetime) -> None:
+        """The governor declined a step (budget or hard cap): one step saved, once per session
+        (the sweep's refusals record the same kind, so the two never add up twice)."""
+        amount = extension_saving(entry.rate, policy.extension_step)
+        if entry.saved_extension >= amount:
+            return
+        try:
+            self.store.save(policy.name, entry.session_id, SavingKind.EXTENSION, amount, now)
+        except Exception:  # the refusal stands; only the figure is missing
+            log.warning("could not record the saving of a refused extension of %s", entry.session_id)
 
     @staticmethod
     def _lease_seen(arr, session_id: str):

@@ -70,6 +70,7 @@ def test_extension_denied_at_the_hard_cap(gate):
     assert_problem(reply, 409, "extension-denied")
     assert reply.body["limit"] == "hard-cap"
     assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 60
+    assert saved_today(gate, key) == "3.000000"  # the governor declined one 30-minute step at 6/h
 
 
 def test_extension_denied_when_the_lease_already_covers_it(gate):
@@ -77,6 +78,7 @@ def test_extension_denied_when_the_lease_already_covers_it(gate):
     sid = gate.create("alpha", key).body["sessionId"]
     reply = gate.extend("alpha", key, sid, {"maxLeaseTime": 45})
     assert_problem(reply, 409, "extension-denied")
+    assert saved_today(gate, key) == "0.000000"  # nothing was declined: the lease already covers it
 
 
 def test_extension_beyond_the_budget(gate):
@@ -86,6 +88,14 @@ def test_extension_beyond_the_budget(gate):
     partial = gate.extend("alpha", key, sid)  # asks 85 min, 1 left pays 10 more minutes
     assert partial.status == 200 and partial.body["partial"] and partial.body["leaseMinutes"] == 70
     assert_problem(gate.extend("alpha", key, sid), 402, "budget-exhausted")
+    assert saved_today(gate, key) == "3.000000"  # one declined 30-minute step at 6/h
+    assert_problem(gate.extend("alpha", key, sid), 402, "budget-exhausted")
+    assert saved_today(gate, key) == "3.000000"  # once per session, however often it asks
+
+
+def saved_today(gate, key) -> str:
+    periods = gate.usage("alpha", key).body["periods"]
+    return next(p["saved"] for p in periods if p["period"] == "day")
 
 
 def test_not_found(gate):

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from governor import telemetry
 from governor.functions.openapi import registered_functions
 from governor.service.context import reset_context
-from governor.telemetry.otel import OtelBackend
+from governor.telemetry_otel import OtelBackend
 from tests.integration.sweep.conftest import WEBHOOK_SECRET
 
 

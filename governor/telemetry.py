@@ -3,7 +3,7 @@
 The rest of the governor calls `span`, `add`, `record` and `gauge` (and `ContextPool` for
 threads); nothing else. Until `configure` has chosen a backend, or when telemetry is off, every
 call is a no-op that imports nothing, so `import function_app` and the tests pay nothing. The
-OpenTelemetry SDK and the Azure Monitor distro live in `governor.telemetry.otel`, imported only
+OpenTelemetry SDK and the Azure Monitor distro live in `governor.telemetry_otel`, imported only
 when a backend is configured (the first invocation, with APPLICATIONINSIGHTS_CONNECTION_STRING
 set or GOVERNOR_TELEMETRY=console/file). Stdlib only here.
 
@@ -128,7 +128,7 @@ def configure(settings) -> None:
         mode = mode_of(settings)
         if mode != "off":
             try:
-                from governor.telemetry.otel import build
+                from governor.telemetry_otel import build
 
                 _backend = build(mode, settings)
             except Exception as exc:  # telemetry must never stop the governor
