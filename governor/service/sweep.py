@@ -3,8 +3,9 @@
 One run: take the sweep lock; list every ARR account once (all pages); join the sessions with
 the ledger snapshot; reconcile pending admissions and settle vanished sessions; meter changed
 sessions from ARR's own elapsed minutes; decide each session with the pure table in
-`governor.policy.sweep`; act with bounded concurrency; write the audit rows, the health row and
-one summary log line; then hand the webhooks to their thread pool. Every step is idempotent, so a
+`governor.policy.sweep`; act with bounded concurrency; record what refusals saved; write the
+audit rows and the health row; hand the webhooks to their thread pool; and tell telemetry
+(`observe`: logs with dimensions, metrics; the pass is one span). Every step is idempotent, so a
 run that dies anywhere is repaired by the next one: metering is by checkpoint, extensions are
 written to the ledger before ARR and re-applied from it, and stops and closes repeat harmlessly.
 
