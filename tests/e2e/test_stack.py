@@ -56,6 +56,12 @@ def test_every_registered_function_is_reachable_and_the_sweep_fires(stack):
 
     _wait_for(lambda: "Executed 'Functions.sweep' (Succeeded" in stack.host_log(), 15, "a sweep by the timer")
 
+    # what Azure Monitor would get, in the file `run` points GOVERNOR_TELEMETRY_FILE at
+    telemetry = stack.data_dir / "telemetry.jsonl"
+    _wait_for(lambda: telemetry.exists() and '"name": "sweep"' in telemetry.read_text(), 15, "the sweep's span")
+    text = telemetry.read_text()
+    assert '"name": "GET /api/health"' in text and '"http.response.status_code"' in text
+
 
 def test_a_restart_keeps_budgets_and_the_ledger(tmp_path):
     data = tmp_path / "data"
