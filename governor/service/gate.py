@@ -34,9 +34,9 @@ from governor.service.views import budget_view, callers_view, elapsed_of, sessio
 
 log = logging.getLogger(__name__)
 
-# A refused PATCH with one of these limits is the governor declining an extension (a saving);
-# the others (lease already covers it, project disabled) are not.
-REFUSED_EXTENSION_LIMITS = ("budget", "hard-cap")
+# A refused PATCH with one of these limits is the governor declining an extension (a saving):
+# the budget, the caller's own limits, the hard cap, closing time. "lease-covers" is not.
+REFUSED_EXTENSION_LIMITS = ("budget", "caller", "hard-cap", "closing", "closed-hours")
 
 
 @dataclass(frozen=True)
