@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from governor.policy.limits import ACCOUNT_NAME, ARR_ACCOUNT_ID
 from governor.settings import Settings, SettingsError
 
 DEFAULT_STS = "https://sts.mixedreality.azure.com"
@@ -128,7 +129,7 @@ def make_account(
 
     if not account_id or not str(account_id).strip():
         raise AccountError(f"{n('accountId')} is required")
-    if not re.match(r"^[A-Za-z0-9-]{1,64}$", str(account_id).strip()):
+    if not ARR_ACCOUNT_ID.accepts(str(account_id).strip()):
         raise AccountError(f"{n('accountId')} must be a GUID")
     version = (api_version or "2021-01-01").strip()
     if version not in API_VERSIONS:
@@ -152,8 +153,8 @@ def _extra(entry: Any, index: int, settings: Settings, timeout: float, retry: fl
     if not isinstance(entry, dict):
         raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
     name = entry.get("name")
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", name):
-        raise AccountError(f"{where}name must be 1-64 letters, digits, '-' or '_'")
+    if not ACCOUNT_NAME.accepts(name):
+        raise AccountError(f"{where}name {ACCOUNT_NAME.hint}")
 
     def secret(setting_field: str) -> str | None:
         setting_name = entry.get(setting_field)

@@ -6,7 +6,6 @@ field, so an unexpected answer from ARR is a clear typed error, never a KeyError
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,9 +14,7 @@ from urllib.parse import quote
 
 from governor.arr.errors import ArrBadResponse, ArrRequestError
 from governor.model import Session, SessionStatus, VmSize
-
-# 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256". v1 ids are GUIDs.
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+from governor.policy.limits import SESSION_ID
 
 
 @dataclass(frozen=True)
@@ -33,10 +30,8 @@ class Request:
 
 
 def check_session_id(session_id: str) -> str:
-    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-        raise ArrRequestError(
-            "session_id must be 1-256 letters, digits, '-' or '_'", code="InvalidSessionId", operation="validate"
-        )
+    if not SESSION_ID.accepts(session_id):
+        raise ArrRequestError(f"session_id {SESSION_ID.hint}", code="InvalidSessionId", operation="validate")
     return quote(session_id, safe="")
 
 

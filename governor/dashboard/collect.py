@@ -22,7 +22,7 @@ from governor.dashboard.data import (
     session_rows,
 )
 from governor.model import Period, ProjectPolicy, Usage
-from governor.policy.gate import PROJECT_NAME
+from governor.policy.limits import PROJECT_NAME
 
 if TYPE_CHECKING:
     from governor.service.ports import StorePort
@@ -61,8 +61,8 @@ def collect(
     """The whole governor (`policies` None: every project) or the given projects, `scope` naming the page."""
     listed = list(store.list_projects() if policies is None else policies)
     # A row written by another tool may carry a name the store refuses to read by; list it, chart the rest.
-    policies = [p for p in listed if PROJECT_NAME.match(p.name)]
-    unreadable = tuple(sorted(p.name for p in listed if not PROJECT_NAME.match(p.name)))
+    policies = [p for p in listed if PROJECT_NAME.accepts(p.name)]
+    unreadable = tuple(sorted(p.name for p in listed if not PROJECT_NAME.accepts(p.name)))
     days = month_days(now)
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         current = {p.name: pool.submit(_current, store, p.name, now) for p in policies}

@@ -9,13 +9,12 @@ import sys
 import threading
 
 from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
-
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+from governor.policy.limits import ARR_ACCOUNT_ID
 
 
 def _account(text: str) -> tuple[str, str]:
     account, sep, key = text.partition(":")
-    if not sep or not ACCOUNT_ID.match(account) or not key:
+    if not sep or not ARR_ACCOUNT_ID.accepts(account) or not key:
         raise argparse.ArgumentTypeError(
             "expected ACCOUNT_ID:ACCOUNT_KEY (id: letters, digits and hyphens, normally a GUID; key: not empty)"
         )

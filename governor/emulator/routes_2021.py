@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -13,9 +12,9 @@ from governor.emulator.messages import API_VERSIONS, Request, Response
 from governor.emulator.render import session_2021
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound
 from governor.model import VmSize
+from governor.policy.limits import SESSION_ID
 
 MAX_LEASE_MINUTES = 1440
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 NEGATIVE_LEASE = "The maxLeaseTimeMinutes value cannot be negative."
 
@@ -38,7 +37,7 @@ def _prepare(emu: Emulator, req: Request) -> str:
             f"The api-version '{version[:64]}' is not supported. Supported versions: {', '.join(API_VERSIONS)}.",
         )
     sid = req.params.get("session")
-    if sid is not None and not SESSION_ID.match(sid):
+    if sid is not None and not SESSION_ID.accepts(sid):
         raise bad_request(
             "The session id may contain only letters, digits, hyphens and underscores, at most 256 characters."
         )

@@ -17,8 +17,10 @@ from governor.model import Closing
 from governor.policy.callers import KEY_NAME
 from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
 from governor.policy.schedule import WEEKDAYS, WINDOW
+from governor.policy.limits import IDEMPOTENCY_KEY, PROJECT_NAME, SESSION_ID
 
 bp = func.Blueprint()
+PATH_RULES = {"project": PROJECT_NAME, "sessionId": SESSION_ID}
 
 _MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$", "description": "decimal cost units"}
 _LEASE = {
@@ -360,19 +362,22 @@ def _security(route: str, auth: str) -> list:
     return [{"functionKey": []}]
 
 
+def _path_schema(name: str) -> dict:
+    rule = PATH_RULES.get(name)
+    return {"type": "string"} if rule is None else {"type": "string", "pattern": rule.json_pattern}
+
+
 def _operation(name: str, route: str, method: str, auth: str) -> dict:
     summary, request, status, response, reasons = OPERATIONS.get(name, (name, None, 200, None, ()))
     operation: dict = {"operationId": name, "summary": summary, "security": _security(route, auth)}
-    parameters = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in _PARAM.findall(route)
-    ]
+    parameters = [{"name": p, "in": "path", "required": True, "schema": _path_schema(p)} for p in _PARAM.findall(route)]
     if name == "request_session":
         parameters.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "description": "a retry with the same key returns the first request's session",
-                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.json_pattern},
             }
         )
     if name == "list_sessions":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -20,10 +19,8 @@ from typing import Any
 from governor.model import CallerLimits, Closing, ProjectPolicy, Schedule, VmSize, from_micros, to_micros
 from governor.policy import schedule as hours
 from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
+from governor.policy.limits import ACCOUNT_NAME, CURRENCY, PRINCIPAL, PROJECT_NAME, TextRule
 
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CURRENCY = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,15}$")
 MAX_MONEY = Decimal(10**12)
 MAX_MINUTES = 7 * 24 * 60
 MINUTE_FIELDS = {
@@ -52,7 +49,6 @@ FIELDS = (
 )
 SCHEDULE_FIELDS = ("timeZone", "hours", "holidays", "closing", "warnBeforeMinutes")
 LIMIT_FIELDS = ("maxConcurrent", "dailyBudget", "monthlyBudget")
-PRINCIPAL = re.compile(r"^\S{1,256}$")
 MAX_HOLIDAYS = 400
 MAX_WINDOWS = 8
 FILE_FIELDS = ("$schema", "projects")
@@ -224,11 +220,11 @@ class _Checker:
             if key not in allowed:
                 raise self.error((*path, key), f"unknown field (allowed: {', '.join(allowed)})")
 
-    def text(self, value: Any, path: Path, pattern: re.Pattern | None = None, hint: str = "") -> str:
+    def text(self, value: Any, path: Path, rule: TextRule | None = None) -> str:
         if not isinstance(value, str):
             raise self.error(path, "must be a string")
-        if pattern is not None and not pattern.match(value):
-            raise self.error(path, hint or "has an invalid format")
+        if rule is not None and not rule.accepts(value):
+            raise self.error(path, rule.hint)
         return value
 
     def boolean(self, value: Any, path: Path) -> bool:
@@ -331,36 +327,44 @@ class _Checker:
             week.append(tuple(hours.parse_window(w, f"hours.{day}[{i}]") for i, w in enumerate(windows)))
         return tuple(week)
 
+    def rates(self, rates: dict, path: Path) -> dict[VmSize, int]:
+        """Rates by VM size; `Standard` and `standard` name the same size, so both at once is an error."""
+        found: dict[VmSize, int] = {}
+        first: dict[VmSize, str] = {}
+        for key, value in rates.items():
+            size = self.size(key, (*path, key))
+            if size in found:
+                raise self.error((*path, key), f"duplicate rate (the same size as {first[size]!r})")
+            found[size], first[size] = self.money(value, (*path, key)), key
+        return found
+
     def spec(self, doc: Any, path: Path, name: str | None) -> ProjectSpec:
         body = self.object(doc, path)
         self.only(body, path, FIELDS)
         at = lambda key: (*path, key)  # noqa: E731
-        hint = "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit"
         if "name" in body:
-            doc_name = self.text(body["name"], at("name"), PROJECT_NAME, hint)
+            doc_name = self.text(body["name"], at("name"), PROJECT_NAME)
             if name is not None and doc_name != name:
                 raise self.error(at("name"), f"does not match the project {name!r}")
         elif name is None:
             raise self.error(at("name"), "is required")
         values: dict[str, Any] = {"name": name if name is not None else body["name"]}
-        if name is not None and not PROJECT_NAME.match(name):
-            raise self.error(at("name"), hint)
+        if name is not None and not PROJECT_NAME.accepts(name):
+            raise self.error(at("name"), PROJECT_NAME.hint)
         if "enabled" in body:
             values["enabled"] = self.boolean(body["enabled"], at("enabled"))
         if "dryRun" in body:
             values["dry_run"] = self.boolean(body["dryRun"], at("dryRun"))
         if "account" in body:
-            values["account"] = self.text(
-                body["account"], at("account"), ACCOUNT, "must be 1-64 letters, digits, - or _"
-            )
+            values["account"] = self.text(body["account"], at("account"), ACCOUNT_NAME)
         if "currency" in body:
-            values["currency"] = self.text(body["currency"], at("currency"), CURRENCY, "must be a short label like USD")
+            values["currency"] = self.text(body["currency"], at("currency"), CURRENCY)
         sizes = body.get("allowedSizes", ["Standard"])
         if not isinstance(sizes, list) or not sizes:
             raise self.error(at("allowedSizes"), "must be a non-empty array of VM sizes")
         values["allowed_sizes"] = frozenset(self.size(s, (*at("allowedSizes"), i)) for i, s in enumerate(sizes))
         rates = self.object(body.get("rates", {}), at("rates"))
-        values["rates"] = {self.size(k, (*at("rates"), k)): self.money(v, (*at("rates"), k)) for k, v in rates.items()}
+        values["rates"] = self.rates(rates, at("rates"))
         for size in sorted(values["allowed_sizes"]):
             if size not in values["rates"]:
                 raise self.error(at("rates"), f"needs a rate for the allowed size {size.value}")
@@ -389,14 +393,13 @@ class _Checker:
             if not isinstance(principals, list):
                 raise self.error(at("principals"), "must be an array of strings")
             values["principals"] = frozenset(
-                self.text(p, (*at("principals"), i), PRINCIPAL, "must be 1-256 non-space characters")
-                for i, p in enumerate(principals)
+                self.text(p, (*at("principals"), i), PRINCIPAL) for i, p in enumerate(principals)
             )
         if body.get("principalLimits") is not None:
             limits = self.object(body["principalLimits"], at("principalLimits"))
             ceiling = ProjectPolicy(**values)
             values["principal_limits"] = {
-                self.text(p, (*at("principalLimits"), p), PRINCIPAL, "must be 1-256 non-space characters").lower(): (
+                self.text(p, (*at("principalLimits"), p), PRINCIPAL).lower(): (
                     self.limits(item, (*at("principalLimits"), p), ceiling)
                 )
                 for p, item in limits.items()

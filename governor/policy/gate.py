@@ -7,7 +7,6 @@ problem+json. Nothing here does I/O or reads a clock: callers pass `now` and the
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,14 +31,13 @@ from governor.model import (
 )
 from governor.policy import schedule as hours
 from governor.policy.callers import admit_caller, caller_remaining
+from governor.policy.limits import IDEMPOTENCY_KEY, PROJECT_NAME, SESSION_ID
 from governor.timespan import TimeSpanError, parse_timespan
 
 ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
 MAX_MODELS = 64
 MAX_URL_LENGTH = 2048
 MODEL_SCHEMES = ("https://", "http://", "builtin://")
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
 EXTEND_FIELDS = ("maxLeaseTime",)
@@ -57,20 +55,19 @@ class SessionRequest:
 
 
 def check_project_name(name: Any) -> str:
-    if not isinstance(name, str) or not PROJECT_NAME.match(name):
-        raise bad_request("project", "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+    if not PROJECT_NAME.accepts(name):
+        raise bad_request("project", PROJECT_NAME.hint)
     return name
 
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0e2a52-6f1c-4d0e-9a57-0c8e4a1f3d21")
 
 
 def check_idempotency_key(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not IDEMPOTENCY_KEY.match(value):
-        raise bad_request("Idempotency-Key", "must be 1-128 letters, digits, '_', '.', ':' or '-'")
+    if not IDEMPOTENCY_KEY.accepts(value):
+        raise bad_request("Idempotency-Key", IDEMPOTENCY_KEY.hint)
     return value
 
 
@@ -80,8 +77,8 @@ def session_id_for(project: str, idempotency_key: str) -> str:
 
 
 def check_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
-        raise bad_request("sessionId", "must be 1-256 letters, digits, '-' or '_'")
+    if not SESSION_ID.accepts(session_id):
+        raise bad_request("sessionId", SESSION_ID.hint)
     return session_id
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
+from governor.policy.limits import PROJECT_NAME
 from governor.store.errors import InvalidKey
 
 MAX_KEY_BYTES = 1024
 _FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 # Ledger partition (PartitionKey = project name) row keys. "!" sorts before letters.
 STATE_ROW = "!state"
@@ -38,8 +38,8 @@ def check_key(field: str, value: object) -> str:
 
 def check_project_name(name: object, field: str = "project") -> str:
     check_key(field, name)
-    if not PROJECT_NAME.match(name):  # type: ignore[arg-type]
-        raise InvalidKey(field, "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+    if not PROJECT_NAME.accepts(name):
+        raise InvalidKey(field, PROJECT_NAME.hint)
     return name  # type: ignore[return-value]
 
 

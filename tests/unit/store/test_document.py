@@ -122,3 +122,26 @@ def test_file_structure_errors(text, field, line):
 def test_decimal_numbers_never_pass_through_float():
     spec = parse_policy_text('{"name": "a", "rates": {"Standard": 0.1}, "budget": {"daily": 12345678.123456}}')
     assert spec.policy.daily_budget == int(Decimal("12345678.123456") * MICROS)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"account": "main\n"}, "account"),
+        ({"currency": "EUR\n"}, "currency"),
+        ({"principals": ["alice\n"]}, "principals[0]"),
+        ({"name": "demo\n"}, "name"),
+    ],
+)
+def test_a_trailing_newline_is_refused(change, field):
+    assert error({**GOOD, **change}).field == field
+    trimmed = {
+        key: value.rstrip() if isinstance(value, str) else [v.rstrip() for v in value] for key, value in change.items()
+    }
+    assert policy_from_document({**GOOD, **trimmed}).policy  # the same value without the newline passes
+
+
+def test_one_rate_per_size_whatever_the_case():
+    exc = error({**GOOD, "rates": {"Standard": 3, "standard": 4}})
+    assert exc.field == "rates.standard" and "duplicate" in exc.message and "'Standard'" in exc.message
+    assert policy_from_document({**GOOD, "rates": {"standard": 4}}).policy.rates == {VmSize.STANDARD: 4 * MICROS}

@@ -1,0 +1,41 @@
+"""The shared input rules match the whole string: a trailing newline or a stray character fails."""
+
+import pytest
+
+from governor.policy import limits
+from governor.policy.gate import check_idempotency_key, check_project_name, check_session_id
+from governor.service.ports import Refusal
+
+RULES = {
+    "PROJECT_NAME": ("demo-1", "-demo"),
+    "ACCOUNT_NAME": ("main_eu", "main eu"),
+    "ARR_ACCOUNT_ID": ("7a3e0b1c-0d2e-4f5a-8b6c-000000000001", "7a3e_0b1c"),
+    "CURRENCY": ("EUR", "1EUR"),
+    "PRINCIPAL": ("00000000-aaaa-bbbb-cccc-000000000000", "two words"),
+    "SESSION_ID": ("s_1-a", "s.1"),
+    "IDEMPOTENCY_KEY": ("req:1.a_b-c", "req/1"),
+}
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_each_rule_matches_the_whole_string(name):
+    rule, (good, bad) = getattr(limits, name), RULES[name]
+    assert rule.accepts(good)
+    for refused in (bad, good + "\n", "\n" + good, good + "\r\n", "", None, 7):
+        assert not rule.accepts(refused), refused
+
+
+def test_the_gate_refuses_a_trailing_newline_naming_the_field():
+    for check, good, field in (
+        (check_project_name, "demo", "project"),
+        (check_session_id, "s1", "sessionId"),
+        (check_idempotency_key, "k1", "Idempotency-Key"),
+    ):
+        assert check(good) == good
+        with pytest.raises(Refusal) as caught:
+            check(good + "\n")
+        assert caught.value.reason == "bad-request" and caught.value.figures == {"field": field}
+
+
+def test_json_patterns_are_anchored_at_both_ends():
+    assert limits.PROJECT_NAME.json_pattern == "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
