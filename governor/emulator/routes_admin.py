@@ -10,6 +10,7 @@ from governor.emulator.errors import ApiError, bad_request
 from governor.emulator.jsonbody import as_int, as_str, parse_object, require
 from governor.emulator.messages import Request, Response
 from governor.emulator.render import truth
+from governor.emulator.routes_2021 import MAX_LEASE_MINUTES
 from governor.emulator.store import SessionConflict
 from governor.model import SessionStatus, VmSize
 
@@ -77,8 +78,8 @@ def bulk(emu: Emulator, req: Request) -> Response:
     if not 1 <= count <= MAX_BULK:
         raise bad_request(f"The count field must be between 1 and {MAX_BULK}.")
     minutes = as_int(body.get("leaseMinutes", 60), "leaseMinutes")
-    if not 0 <= minutes <= 1440:
-        raise bad_request("The leaseMinutes field must be between 0 and 1440.")
+    if not 0 <= minutes <= MAX_LEASE_MINUTES:
+        raise bad_request(f"The leaseMinutes field must be between 0 and {MAX_LEASE_MINUTES}.")
     try:
         size = VmSize.parse(as_str(body.get("size", "Standard"), "size"))
         status = SessionStatus.parse(as_str(body.get("status", "Ready"), "status"))

@@ -12,9 +12,10 @@ from governor.emulator.messages import Request, Response
 from governor.emulator.render import session_v1
 from governor.emulator.store import LeaseNotLarger, SessionNotActive, SessionNotFound
 from governor.model import VmSize
+from governor.policy.limits import ARR_MAX_CREATE_LEASE
 from governor.timespan import TimeSpanError, format_timespan, parse_timespan
 
-MAX_LEASE = timedelta(days=1)
+MAX_LEASE = ARR_MAX_CREATE_LEASE  # a day
 
 
 def _account(emu: Emulator, req: Request) -> str:

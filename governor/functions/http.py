@@ -79,7 +79,7 @@ def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = 
 
     limit = max_body_bytes() if limit is None else limit
     declared = req.headers.get("content-length")
-    if declared and declared.strip().isdigit() and int(declared) > limit:
+    if declared and declared.strip().isascii() and declared.strip().isdigit() and int(declared) > limit:
         raise Refusal("payload-too-large", f"the body exceeds {limit} bytes", {"limit": limit})
     raw = req.get_body() or b""
     if len(raw) > limit:
@@ -90,13 +90,30 @@ def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = 
         return None
     # Content-Type is not enforced: `curl -d` sends form-urlencoded, and the body is JSON or a 400.
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except _DuplicateField as exc:
+        raise Refusal("bad-request", f"{exc.field}: duplicate field", {"field": exc.field}) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refusal("bad-request", "body: not valid UTF-8 JSON", {"field": "body"}) from None
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+class _DuplicateField(Exception):
+    def __init__(self, field: str):
+        self.field = field[:64]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """An object whose keys are all different: `{"maxLeaseTime": 30, "maxLeaseTime": 900}` is a 400,
+    as in projects files, not "the last one wins"."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateField(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return body
 
 
 # ---------------------------------------------------------------- caller

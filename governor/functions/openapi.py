@@ -13,11 +13,18 @@ import azure.functions as func
 
 from governor.functions import http
 from governor.functions.dashboard import REFRESH_RANGE
-from governor.model import Closing
+from governor.model import Closing, whole_minutes
 from governor.policy.callers import KEY_NAME
 from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
+from governor.policy.limits import (
+    ARR_MAX_CREATE_LEASE,
+    IDEMPOTENCY_KEY,
+    MAX_MODELS,
+    MAX_URL_LENGTH,
+    PROJECT_NAME,
+    SESSION_ID,
+)
 from governor.policy.schedule import WEEKDAYS, WINDOW
-from governor.policy.limits import IDEMPOTENCY_KEY, PROJECT_NAME, SESSION_ID
 
 bp = func.Blueprint()
 PATH_RULES = {"project": PROJECT_NAME, "sessionId": SESSION_ID}
@@ -25,7 +32,7 @@ PATH_RULES = {"project": PROJECT_NAME, "sessionId": SESSION_ID}
 _MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$", "description": "decimal cost units"}
 _LEASE = {
     "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": 1440, "description": "minutes"},
+        {"type": "integer", "minimum": 1, "maximum": whole_minutes(ARR_MAX_CREATE_LEASE), "description": "minutes"},
         {"type": "string", "description": ".NET TimeSpan, e.g. 01:30:00"},
     ]
 }
@@ -81,7 +88,11 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "size": {"enum": ["Standard", "Premium"]},
             "maxLeaseTime": _LEASE,
-            "models": {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 2048}},
+            "models": {
+                "type": "array",
+                "maxItems": MAX_MODELS,
+                "items": {"type": "string", "maxLength": MAX_URL_LENGTH},
+            },
         },
     },
     "ExtendRequest": {

@@ -19,7 +19,7 @@ from typing import Any
 from governor.model import CallerLimits, Closing, ProjectPolicy, Schedule, VmSize, from_micros, to_micros
 from governor.policy import schedule as hours
 from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
-from governor.policy.limits import ACCOUNT_NAME, CURRENCY, PRINCIPAL, PROJECT_NAME, TextRule
+from governor.policy.limits import ACCOUNT_NAME, CURRENCY, MAX_URL_LENGTH, PRINCIPAL, PROJECT_NAME, TextRule
 
 MAX_MONEY = Decimal(10**12)
 MAX_MINUTES = 7 * 24 * 60
@@ -385,8 +385,12 @@ class _Checker:
             raise self.error(at("maxLeaseMinutes"), "must not exceed hardMaxMinutes")
         if body.get("webhookUrl") is not None:
             url = self.text(body["webhookUrl"], at("webhookUrl"))
-            if not url.startswith(("https://", "http://")) or len(url) > 2048 or any(c.isspace() for c in url):
-                raise self.error(at("webhookUrl"), "must be an http(s) URL of at most 2048 characters")
+            if (
+                not url.startswith(("https://", "http://"))
+                or len(url) > MAX_URL_LENGTH
+                or any(c.isspace() for c in url)
+            ):
+                raise self.error(at("webhookUrl"), f"must be an http(s) URL of at most {MAX_URL_LENGTH} characters")
             values["webhook_url"] = url
         if "principals" in body:
             principals = body["principals"]

@@ -28,15 +28,21 @@ from governor.model import (
     format_money,
     from_micros,
     utc_text,
+    whole_minutes,
 )
 from governor.policy import schedule as hours
 from governor.policy.callers import admit_caller, caller_remaining
-from governor.policy.limits import IDEMPOTENCY_KEY, PROJECT_NAME, SESSION_ID
+from governor.policy.limits import (
+    ARR_MAX_CREATE_LEASE,
+    ARR_MAX_UPDATE_LEASE,
+    IDEMPOTENCY_KEY,
+    MAX_MODELS,
+    MAX_URL_LENGTH,
+    PROJECT_NAME,
+    SESSION_ID,
+)
 from governor.timespan import TimeSpanError, parse_timespan
 
-ARR_MAX_LEASE = timedelta(minutes=1440)  # ARR refuses leases of a day or more
-MAX_MODELS = 64
-MAX_URL_LENGTH = 2048
 MODEL_SCHEMES = ("https://", "http://", "builtin://")
 
 REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
@@ -92,14 +98,16 @@ def _object(body: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
 
 
 def parse_lease(value: Any, field: str = "maxLeaseTime") -> timedelta:
-    """Minutes as a whole number, or a .NET TimeSpan string of whole minutes; at least 1 minute."""
+    """Minutes as a whole number, or a .NET TimeSpan string of whole minutes; 1 minute up to the
+    longest lease ARR creates a session with."""
+    too_long = f"must be at most {whole_minutes(ARR_MAX_CREATE_LEASE)} minutes (ARR's longest lease)"
     if isinstance(value, bool) or value is None:
         raise bad_request(field, "must be minutes (a number) or a TimeSpan string such as '01:30:00'")
     if isinstance(value, int | float):
         if not math.isfinite(value) or value != int(value):
             raise bad_request(field, "must be a whole number of minutes")
-        if abs(value) > ARR_MAX_LEASE.total_seconds():
-            raise bad_request(field, f"must be at most {ARR_MAX_LEASE.total_seconds() // 60:.0f} minutes")
+        if abs(value) > whole_minutes(ARR_MAX_CREATE_LEASE):  # before timedelta() can overflow
+            raise bad_request(field, too_long)
         lease = timedelta(minutes=int(value))
     elif isinstance(value, str):
         try:
@@ -112,6 +120,8 @@ def parse_lease(value: Any, field: str = "maxLeaseTime") -> timedelta:
         raise bad_request(field, "must be minutes (a number) or a TimeSpan string such as '01:30:00'")
     if lease < timedelta(minutes=1):
         raise bad_request(field, "must be at least 1 minute")
+    if lease > ARR_MAX_CREATE_LEASE:
+        raise bad_request(field, too_long)
     return lease
 
 
@@ -124,7 +134,9 @@ def _models(value: Any) -> tuple[str, ...]:
         raise bad_request("models", f"at most {MAX_MODELS} models")
     for index, url in enumerate(value):
         if not isinstance(url, str) or not url.startswith(MODEL_SCHEMES) or len(url) > MAX_URL_LENGTH:
-            raise bad_request(f"models[{index}]", f"must be an {', '.join(MODEL_SCHEMES)} URL of at most 2048 chars")
+            raise bad_request(
+                f"models[{index}]", f"must be an {', '.join(MODEL_SCHEMES)} URL of at most {MAX_URL_LENGTH} chars"
+            )
         if any(ch.isspace() or ord(ch) < 32 for ch in url):
             raise bad_request(f"models[{index}]", "must not contain spaces or control characters")
     return tuple(value)
@@ -153,7 +165,7 @@ def parse_extend_request(body: Any) -> timedelta | None:
 
 # ---------------------------------------------------------------- admission
 def max_lease(policy: ProjectPolicy) -> timedelta:
-    return min(policy.max_lease, policy.hard_max_duration, ARR_MAX_LEASE)
+    return min(policy.max_lease, policy.hard_max_duration, ARR_MAX_CREATE_LEASE)
 
 
 def check_request(policy: ProjectPolicy, request: SessionRequest) -> None:
@@ -270,7 +282,7 @@ def decide_extension(
     """The new total lease: the target (elapsed + step, or the requested total), within the hard
     cap, closing time (working hours, given `now`) and what the budget (the project's and, given
     them, the caller's own) can pay for. Never shorter than the current lease."""
-    cap = min(policy.hard_max_duration, ARR_MAX_LEASE - timedelta(minutes=1))
+    cap = min(policy.hard_max_duration, ARR_MAX_UPDATE_LEASE)
     target = extension_target(policy, entry, elapsed, requested)
     figures = {"leaseMinutes": minutes(entry.lease), "elapsedMinutes": minutes(elapsed), "capMinutes": minutes(cap)}
     if not policy.enabled:

@@ -47,8 +47,8 @@ IDEMPOTENCY_KEY = TextRule(r"[A-Za-z0-9_.:-]{1,128}", "must be 1-128 letters, di
 
 MAX_MODELS = 64  # models a session request may name
 MAX_URL_LENGTH = 2048  # a model URL or a webhook URL
-MAX_POLICY_MINUTES = 7 * 24 * 60  # any duration in a project policy
 
-# ARR 2021-01-01: a create takes 0-1440 minutes, an update "less than 1440" (v1: less than a day).
-ARR_MAX_CREATE_LEASE = timedelta(minutes=1440)
-ARR_MAX_UPDATE_LEASE = ARR_MAX_CREATE_LEASE - timedelta(minutes=1)
+# ARR's lease limits. 2021-01-01: a create takes 0-1440 minutes, an update "less than 1440";
+# v1: a create at most a day, an update less than a day. The governor asks in whole minutes.
+ARR_MAX_CREATE_LEASE = timedelta(minutes=1440)  # the longest lease a session can be created with
+ARR_MAX_UPDATE_LEASE = ARR_MAX_CREATE_LEASE - timedelta(minutes=1)  # the longest an update can set

@@ -41,8 +41,8 @@ from governor.model import (
     whole_minutes,
 )
 from governor.policy import schedule as hours
+from governor.policy.limits import ARR_MAX_UPDATE_LEASE
 
-ARR_MAX_LEASE = timedelta(minutes=1439)  # ARR 2021-01-01 refuses updates to 1440 minutes or more
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
 
 
@@ -162,7 +162,7 @@ def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
     """Total lease since start: ARR's elapsed plus one step, whole minutes, never past the caps."""
     wanted = timedelta(minutes=ceil_minutes(session.elapsed + policy.extension_step))
     cap = timedelta(minutes=math.floor(policy.hard_max_duration.total_seconds() / 60))
-    return min(wanted, cap, ARR_MAX_LEASE)
+    return min(wanted, cap, ARR_MAX_UPDATE_LEASE)
 
 
 def extension_cost(rate: int, current: timedelta, new: timedelta) -> int:

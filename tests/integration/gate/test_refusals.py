@@ -114,6 +114,10 @@ def test_not_found(gate):
         ({"size": "Standard", "maxLeaseTime": "sixty"}, "maxLeaseTime"),
         ({"size": ["Standard"], "maxLeaseTime": 60}, "size"),
         ({"size": "Standard", "maxLeaseTime": 60, "models": [1]}, "models[0]"),
+        (b'{"size": "Standard", "maxLeaseTime": 60, "maxLeaseTime": 900}', "maxLeaseTime"),
+        (b'{"size": "Standard", "size": "standard", "maxLeaseTime": 60}', "size"),
+        ({"size": "Standard", "maxLeaseTime": 1441}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 86_400}, "maxLeaseTime"),
     ],
 )
 def test_bad_request_names_the_field(gate, body, field):
@@ -121,6 +125,20 @@ def test_bad_request_names_the_field(gate, body, field):
     reply = gate.create("alpha", key, body)
     assert_problem(reply, 400, "bad-request")
     assert reply.body["field"] == field
+
+
+def test_an_extension_past_arrs_longest_lease_is_a_bad_request_and_changes_nothing(gate):
+    key = gate.project()
+    sid = gate.create("alpha", key).body["sessionId"]
+    for minutes in (1441, 86_400):
+        reply = gate.extend("alpha", key, sid, {"maxLeaseTime": minutes})
+        assert_problem(reply, 400, "bad-request")
+        assert reply.body["field"] == "maxLeaseTime"
+    duplicate = gate.extend("alpha", key, sid, b'{"maxLeaseTime": 90, "maxLeaseTime": 120}')
+    assert_problem(duplicate, 400, "bad-request")
+    assert duplicate.body["field"] == "maxLeaseTime"
+    assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 60
+    assert gate.get("alpha", key, sid).body["leaseMinutes"] == 60
 
 
 def test_payload_too_large(gate):

@@ -67,3 +67,24 @@ def test_extend_body_is_optional_and_strict():
     with pytest.raises(Refusal) as caught:
         parse_extend_request({"extendBy": 30})
     assert caught.value.figures["field"] == "extendBy"
+
+
+@pytest.mark.parametrize(
+    "parse", [parse_session_request, lambda body: parse_extend_request({"maxLeaseTime": body["maxLeaseTime"]})]
+)
+def test_the_lease_is_bounded_by_arrs_longest_lease_in_minutes(parse):
+    """1440 minutes (ARR's longest lease) passes the parser; one minute more is a 400 in every form."""
+    for ok in (1440, 1440.0, "1.00:00:00", "23:59:00"):
+        lease = parse({"size": "Standard", "maxLeaseTime": ok})
+        assert (lease if isinstance(lease, timedelta) else lease.lease) <= timedelta(minutes=1440)
+    for too_long in (1441, 86_400, 86_401, "1.00:01:00", "2"):
+        with pytest.raises(Refusal) as caught:
+            parse({"size": "Standard", "maxLeaseTime": too_long})
+        assert caught.value.figures == {"field": "maxLeaseTime"} and "at most 1440 minutes" in caught.value.detail
+
+
+def test_a_timespan_in_non_ascii_digits_is_a_bad_request():
+    assert parse_session_request({"size": "Standard", "maxLeaseTime": "01:30:00"}).lease == timedelta(minutes=90)
+    assert (
+        refused_field({"size": "Standard", "maxLeaseTime": "\u0660\u0661:\u0663\u0660:\u0660\u0660"}) == "maxLeaseTime"
+    )

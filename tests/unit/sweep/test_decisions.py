@@ -17,7 +17,7 @@ from governor.model import (
     cost_of,
 )
 from governor.policy.sweep import (
-    ARR_MAX_LEASE,
+    ARR_MAX_UPDATE_LEASE,
     Action,
     SweepOptions,
     decide,
@@ -224,7 +224,7 @@ def test_extension_never_past_arr_limit():
     p = policy(hard_max_duration=timedelta(hours=48))
     s = session(elapsed=1425, lease=1430)
     d = run(s=s, e=entry(lease=1430), p=p, opts=replace(OPTS, window=None))
-    assert d.action is Action.EXTEND and d.new_lease == ARR_MAX_LEASE
+    assert d.action is Action.EXTEND and d.new_lease == ARR_MAX_UPDATE_LEASE
 
 
 @pytest.mark.parametrize(("room", "action"), [(0, Action.EXTEND), (-1, Action.WARN)])
