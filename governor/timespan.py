@@ -21,7 +21,7 @@ _PATTERN = re.compile(
         (?P<hours>\d{1,2}):(?P<minutes>\d{1,2})
         (?::(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?)?
     )\s*$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # .NET reads ASCII digits only; Python's \d would take "\u0663" and int() would read it
 )
 
 

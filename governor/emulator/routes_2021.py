@@ -11,10 +11,10 @@ from governor.emulator.jsonbody import as_int, as_str, parse_object, require
 from governor.emulator.messages import API_VERSIONS, Request, Response
 from governor.emulator.render import session_2021
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound
-from governor.model import VmSize
-from governor.policy.limits import SESSION_ID
+from governor.model import VmSize, whole_minutes
+from governor.policy.limits import ARR_MAX_CREATE_LEASE, SESSION_ID
 
-MAX_LEASE_MINUTES = 1440
+MAX_LEASE_MINUTES = whole_minutes(ARR_MAX_CREATE_LEASE)
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 NEGATIVE_LEASE = "The maxLeaseTimeMinutes value cannot be negative."
 
@@ -132,7 +132,7 @@ def list_sessions(emu: Emulator, req: Request) -> Response:
     token = req.query_value("$skipToken")
     after = 0
     if token is not None:
-        if not token.isdigit() or len(token) > 18:
+        if not (token.isascii() and token.isdigit()) or len(token) > 18:
             raise bad_request("The $skipToken query parameter is not valid.")
         after = int(token)
     page, next_after = emu.store.list_active(account, after, emu.page_size)

@@ -154,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError(411, "LengthRequired", "Send the body with a Content-Length header.")
         length_text = self.headers.get("Content-Length") or "0"
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             self.close_connection = True
             raise ApiError(400, "BadRequest", "The Content-Length header is not valid.")
         length = int(length_text)

@@ -31,7 +31,7 @@ def refresh_of(req: func.HttpRequest) -> int | None:
     if text is None or text == "":
         return None
     low, high = REFRESH_RANGE
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise Refusal("bad-request", f"refresh: must be whole seconds from {low} to {high}", {"field": "refresh"})
     return int(text)
 

@@ -63,7 +63,7 @@ class Segment:
 
 def _int_in(low: int, high: int) -> Callable[[str], bool]:
     def check(value: str) -> bool:
-        return re.fullmatch(r"-?\d+", value) is not None and low <= int(value) <= high
+        return re.fullmatch(r"-?[0-9]+", value) is not None and low <= int(value) <= high
 
     return check
 
@@ -101,7 +101,7 @@ def _bounded(measure: Callable[[str], float | None], low: float, high: float) ->
 
 
 def _as_int(value: str) -> int | None:
-    return int(value) if re.fullmatch(r"-?\d+", value) else None
+    return int(value) if re.fullmatch(r"-?[0-9]+", value) else None
 
 
 _INF = float("inf")

@@ -60,3 +60,13 @@ def test_round_trip():
     for seconds in (0, 1, 59, 3600, 86399, 86400, 90061, 10 * 86400 + 1):
         value = timedelta(seconds=seconds)
         assert parse_timespan(format_timespan(value)) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["\u0660\u0661:\u0663\u0660:\u0660\u0660", "01:\uff130:00", "\u0967", "01:30:00.\uff15", "0\u0661:30"]
+)
+def test_only_ascii_digits_make_a_timespan(text):
+    """Python's \\d and int() read Arabic-Indic, fullwidth and Devanagari digits; .NET does not."""
+    with pytest.raises(TimeSpanError):
+        parse_timespan(text)
+    assert parse_timespan("01:30:00") == timedelta(minutes=90)  # the same lease in ASCII digits

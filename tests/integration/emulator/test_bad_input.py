@@ -56,6 +56,7 @@ def test_put_rejects_bad_bodies_with_400(arr, emulator, body, field):
         ("{ 'maxLeaseTime': 'four hours', 'size': 'standard' }", "maxLeaseTime"),
         ("{ 'maxLeaseTime': 240, 'size': 'standard' }", "maxLeaseTime"),
         ("{ 'maxLeaseTime': '2.00:00:00', 'size': 'standard' }", "maxLeaseTime"),
+        ("{ 'maxLeaseTime': '\u0664:0:0', 'size': 'standard' }", "maxLeaseTime"),  # Arabic-Indic 4: not a .NET digit
         ("{ 'maxLeaseTime': '4:0:0', 'size': 'jumbo' }", "jumbo"),
         ("{ 'maxLeaseTime': '4:0:0', 'size': 'standard', 'models': 'x' }", "models"),
         ("{ 'maxLeaseTime': '4:0:0', 'size': 'standard' ", "JSON"),
@@ -66,6 +67,17 @@ def test_v1_create_rejects_bad_bodies_with_400(arr, emulator, body, field):
     assert response.status_code == 400
     assert field in response.json()["error"]["message"]
     assert emulator.truth() == []
+
+
+def test_a_v1_lease_in_non_ascii_digits_is_400_and_in_ascii_202(arr, emulator):
+    for digits, status in (("\u0664:\u0660:\u0660", 400), ("\uff14:0:0", 400), ("4:0:0", 202)):
+        response = _v1_create(arr, json.dumps({"maxLeaseTime": digits, "size": "standard"}))
+        assert response.status_code == status, (digits, response.text)
+    assert (
+        "maxLeaseTime"
+        in _v1_create(arr, '{"maxLeaseTime": "\u0664:0:0", "size": "standard"}').json()["error"]["message"]
+    )
+    assert len(emulator.truth()) == 1
 
 
 def test_oversized_body_is_413_without_reading_it(arr):
