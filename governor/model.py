@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 MICROS = 1_000_000
 
@@ -46,8 +47,22 @@ def cost_of(rate_per_hour: int, minutes: int) -> int:
     return math.ceil(rate_per_hour * max(minutes, 0) / 60)
 
 
+# Minutes of a duration, three ways, each for one purpose:
 def whole_minutes(duration: timedelta) -> int:
+    """Completed minutes, never negative: what ARR reports and bills, leases in the API."""
     return max(int(duration.total_seconds() // 60), 0)
+
+
+def ceil_minutes(duration: timedelta) -> int:
+    """Started minutes, never negative: a lease asked of ARR in whole minutes covers `duration`."""
+    return max(math.ceil(duration.total_seconds() / 60 - 1e-9), 0)
+
+
+@lru_cache(maxsize=4096)  # a sweep formats the same few durations thousands of times
+def minutes_figure(duration: timedelta) -> float:
+    """Minutes for audit figures: whole when whole, else to three decimals (12.5 min idle)."""
+    seconds = duration.total_seconds()
+    return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 3)
 
 
 class SavingKind(StrEnum):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from governor.arr.wire import Reader, Request, check_lease, check_session_id, read_page
-from governor.model import Session, VmSize
+from governor.model import Session, VmSize, ceil_minutes
 
 API_VERSION = "2021-01-01"
 _PARAMS = {"api-version": API_VERSION}
@@ -16,7 +15,7 @@ _PARAMS = {"api-version": API_VERSION}
 
 def lease_minutes(lease: timedelta) -> int:
     """Whole minutes, rounded up so that rounding never shortens a lease the governor granted."""
-    return math.ceil(check_lease(lease).total_seconds() / 60)
+    return ceil_minutes(check_lease(lease))
 
 
 def _sessions(account_id: str) -> str:

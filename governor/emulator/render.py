@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from governor.emulator.sessions import TERAFLOPS, View
-from governor.model import SessionStatus
+from governor.model import SessionStatus, whole_minutes
 from governor.timespan import format_timespan
 
 
@@ -19,7 +19,7 @@ def session_2021(v: View) -> dict:
     body["elapsedTimeMinutes"] = v.elapsed_minutes
     if ready:
         body["hostname"] = r.hostname
-    body["maxLeaseTimeMinutes"] = int(r.lease.total_seconds() // 60)
+    body["maxLeaseTimeMinutes"] = whole_minutes(r.lease)
     body["size"] = r.size.value
     body["status"] = v.status.value
     if v.reached_ready:
@@ -53,7 +53,7 @@ def truth(v: View) -> dict:
         "id": r.id,
         "status": v.status.value,
         "size": r.size.value,
-        "maxLeaseMinutes": int(r.lease.total_seconds() // 60),
+        "maxLeaseMinutes": whole_minutes(r.lease),
         "billedSeconds": round(v.billed.total_seconds(), 3),
         "elapsedMinutes": v.elapsed_minutes,
         "createdAt": r.created_at.isoformat(),

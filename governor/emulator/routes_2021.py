@@ -106,7 +106,7 @@ def patch_session(emu: Emulator, req: Request) -> Response:
             422, "UnprocessableEntity", f"The session is {exc.view.status.value} and can no longer be updated."
         ) from None
     except LeaseNotLarger as exc:
-        current_minutes = int(exc.current.total_seconds() // 60)
+        current_minutes = whole_minutes(exc.current)
         raise ApiError(
             422,
             "UnprocessableEntity",

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from governor.model import SessionStatus, VmSize
+from governor.model import SessionStatus, VmSize, whole_minutes
 
 
 def dotnet_time(at: datetime) -> str:
@@ -97,7 +97,7 @@ class View:
 
     @property
     def elapsed_minutes(self) -> int:
-        return int(self.billed.total_seconds() // 60)
+        return whole_minutes(self.billed)
 
     @property
     def reached_ready(self) -> bool:

@@ -16,7 +16,16 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from governor.model import CallerLimits, Closing, ProjectPolicy, Schedule, VmSize, from_micros, to_micros
+from governor.model import (
+    CallerLimits,
+    Closing,
+    ProjectPolicy,
+    Schedule,
+    VmSize,
+    from_micros,
+    to_micros,
+    whole_minutes,
+)
 from governor.policy import schedule as hours
 from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
 from governor.policy.limits import ACCOUNT_NAME, CURRENCY, MAX_URL_LENGTH, PRINCIPAL, PROJECT_NAME, TextRule
@@ -54,12 +63,13 @@ MAX_WINDOWS = 8
 FILE_FIELDS = ("$schema", "projects")
 # Standard Webhooks secrets: "whsec_" + base64 of 24-64 random bytes (names, not secrets: hence noqa)
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105
-WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")
-WEBHOOK_SECRET_RULE = "must be whsec_ followed by the base64 of 24-64 random bytes"  # noqa: S105
+WEBHOOK_SECRET = TextRule(
+    r"whsec_[A-Za-z0-9+/]{32,88}={0,2}", "must be whsec_ followed by the base64 of 24-64 random bytes"
+)
 
 
 def is_webhook_secret(text: str) -> bool:
-    if not WEBHOOK_SECRET.match(text):
+    if not WEBHOOK_SECRET.accepts(text):
         return False
     try:
         key = base64.b64decode(text[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
@@ -136,7 +146,7 @@ def policy_to_document(policy: ProjectPolicy) -> dict:
             "monthly": None if policy.monthly_budget is None else money_text(policy.monthly_budget),
         },
         "maxConcurrent": policy.max_concurrent,
-        **{key: int(getattr(policy, attr).total_seconds() // 60) for key, (attr, _) in MINUTE_FIELDS.items()},
+        **{key: whole_minutes(getattr(policy, attr)) for key, (attr, _) in MINUTE_FIELDS.items()},
         "dryRun": policy.dry_run,
         "webhookUrl": policy.webhook_url,
         "principals": sorted(policy.principals),
@@ -155,7 +165,7 @@ def schedule_to_document(schedule: Schedule) -> dict:
         },
         "holidays": sorted(d.isoformat() for d in schedule.holidays),
         "closing": schedule.closing.value,
-        "warnBeforeMinutes": None if schedule.warn_before is None else int(schedule.warn_before.total_seconds() // 60),
+        "warnBeforeMinutes": None if schedule.warn_before is None else whole_minutes(schedule.warn_before),
     }
 
 
@@ -417,5 +427,5 @@ class _Checker:
             else:
                 secret = self.text(body["webhookSecret"], at("webhookSecret"))
                 if not is_webhook_secret(secret):
-                    raise self.error(at("webhookSecret"), WEBHOOK_SECRET_RULE)
+                    raise self.error(at("webhookSecret"), WEBHOOK_SECRET.hint)
         return ProjectSpec(ProjectPolicy(**values), secret, self.lines.get(path))

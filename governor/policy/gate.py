@@ -181,8 +181,8 @@ def check_request(policy: ProjectPolicy, request: SessionRequest) -> None:
     if request.lease > limit:
         raise Refusal(
             "lease-too-long",
-            f"maxLeaseTime {minutes(request.lease)} min exceeds the project's {minutes(limit)} min",
-            {"requestedMinutes": minutes(request.lease), "maxLeaseMinutes": minutes(limit)},
+            f"maxLeaseTime {whole_minutes(request.lease)} min exceeds the project's {whole_minutes(limit)} min",
+            {"requestedMinutes": whole_minutes(request.lease), "maxLeaseMinutes": whole_minutes(limit)},
         )
 
 
@@ -216,7 +216,7 @@ def cap_at_closing(policy: ProjectPolicy, request: SessionRequest, now: datetime
     left = until_closing(policy, now)
     if left is None or request.lease <= left:
         return request, False
-    return _replace(request, lease=timedelta(minutes=minutes(left))), True
+    return _replace(request, lease=timedelta(minutes=whole_minutes(left))), True
 
 
 def budgets(policy: ProjectPolicy) -> dict[Period, int | None]:
@@ -242,7 +242,7 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: C
             f"the project already runs {snapshot.active_sessions} of {policy.max_concurrent} sessions",
             {"activeSessions": snapshot.active_sessions, "maxConcurrent": policy.max_concurrent},
         )
-    cost = cost_of(policy.rate(request.size), minutes(request.lease))
+    cost = cost_of(policy.rate(request.size), whole_minutes(request.lease))
     remaining = tightest_remaining(snapshot.usage)
     if remaining is not None and remaining < cost:
         raise Refusal(
@@ -284,7 +284,11 @@ def decide_extension(
     them, the caller's own) can pay for. Never shorter than the current lease."""
     cap = min(policy.hard_max_duration, ARR_MAX_UPDATE_LEASE)
     target = extension_target(policy, entry, elapsed, requested)
-    figures = {"leaseMinutes": minutes(entry.lease), "elapsedMinutes": minutes(elapsed), "capMinutes": minutes(cap)}
+    figures = {
+        "leaseMinutes": whole_minutes(entry.lease),
+        "elapsedMinutes": whole_minutes(elapsed),
+        "capMinutes": whole_minutes(cap),
+    }
     if not policy.enabled:
         raise Refusal("forbidden", "project is disabled")
     if now is not None and policy.schedule is not None:
@@ -293,19 +297,21 @@ def decide_extension(
         except Refusal as closed:
             figures = {**figures, **closed.figures, "limit": "closed-hours"}
             raise Refusal("extension-denied", closed.detail, figures) from None
-        closing = timedelta(minutes=minutes(elapsed + left))
+        closing = timedelta(minutes=whole_minutes(elapsed + left))
         if closing < cap:
-            cap, figures["capMinutes"], figures["closingCap"] = closing, minutes(closing), True
+            cap, figures["capMinutes"], figures["closingCap"] = closing, whole_minutes(closing), True
     if target <= entry.lease:
         raise Refusal(
             "extension-denied",
-            f"the lease of {minutes(entry.lease)} min already covers the {minutes(target)} min asked for",
-            {**figures, "requestedMinutes": minutes(target), "limit": "lease-covers"},
+            f"the lease of {whole_minutes(entry.lease)} min already covers the {whole_minutes(target)} min asked for",
+            {**figures, "requestedMinutes": whole_minutes(target), "limit": "lease-covers"},
         )
     if entry.lease >= cap:
         limit = "closing" if figures.get("closingCap") else "hard-cap"
         where = "closing time" if limit == "closing" else "the hard cap"
-        raise Refusal("extension-denied", f"the lease is at {where} ({minutes(cap)} min)", {**figures, "limit": limit})
+        raise Refusal(
+            "extension-denied", f"the lease is at {where} ({whole_minutes(cap)} min)", {**figures, "limit": limit}
+        )
     wanted = min(target, cap)
     remaining, limit = tightest_remaining(usage), "budget"
     caller_left = caller_remaining(caller_limits, caller)
@@ -322,14 +328,14 @@ def decide_extension(
             f"({format_money(max(remaining or 0, 0), policy.currency)} left)",
             {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": limit},
         )
-    extra = cost_of(entry.rate, minutes(granted)) - cost_of(entry.rate, minutes(entry.lease))
+    extra = cost_of(entry.rate, whole_minutes(granted)) - cost_of(entry.rate, whole_minutes(entry.lease))
     return Extension(lease=granted, extra_cost=extra, partial=granted < target)
 
 
 def _affordable_lease(entry: LedgerEntry, remaining: int | None) -> timedelta | None:
     if remaining is None or entry.rate <= 0:
         return None
-    paid = cost_of(entry.rate, minutes(entry.lease))
+    paid = cost_of(entry.rate, whole_minutes(entry.lease))
     # largest m with ceil(rate*m/60) - paid <= remaining
     return timedelta(minutes=max((remaining + paid) * 60 // entry.rate, 0))
 
@@ -353,7 +359,7 @@ def extension_outlook(
         return {"wouldGrant": False, "reason": refusal.reason, "detail": refusal.detail, "suggest": False}
     return {
         "wouldGrant": True,
-        "leaseMinutes": minutes(extension.lease),
+        "leaseMinutes": whole_minutes(extension.lease),
         "extraCost": money(extension.extra_cost),
         "partial": extension.partial,
         "suggest": remaining_lease <= policy.extension_threshold,
@@ -361,10 +367,6 @@ def extension_outlook(
 
 
 # ---------------------------------------------------------------- helpers
-def minutes(value: timedelta) -> int:
-    return int(value.total_seconds() // 60)
-
-
 def money(micros: int | None) -> str | None:
     """Money in responses: a decimal string, exact (JSON numbers would round)."""
     return None if micros is None else str(from_micros(micros))

@@ -19,12 +19,10 @@ Rule order for a managed session (first match wins):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 
 from governor.model import (
     Closing,
@@ -36,7 +34,9 @@ from governor.model import (
     SessionStatus,
     UnmanagedMode,
     Usage,
+    ceil_minutes,
     cost_of,
+    minutes_figure,
     utc_text,
     whole_minutes,
 )
@@ -89,16 +89,6 @@ class Decision:
     @property
     def acts(self) -> bool:
         return self.action not in (Action.LEAVE, Action.REPORT, Action.WARN)
-
-
-@lru_cache(maxsize=4096)  # a sweep formats the same few durations thousands of times
-def minutes(value: timedelta) -> float:
-    seconds = value.total_seconds()
-    return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 3)
-
-
-def ceil_minutes(value: timedelta) -> int:
-    return max(math.ceil(value.total_seconds() / 60 - 1e-9), 0)
 
 
 def _is_news(distance: timedelta, horizon: timedelta, options: SweepOptions, inclusive: bool = True) -> bool:
@@ -161,7 +151,7 @@ def is_active(entry: LedgerEntry, session: Session, policy: ProjectPolicy, now: 
 def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
     """Total lease since start: ARR's elapsed plus one step, whole minutes, never past the caps."""
     wanted = timedelta(minutes=ceil_minutes(session.elapsed + policy.extension_step))
-    cap = timedelta(minutes=math.floor(policy.hard_max_duration.total_seconds() / 60))
+    cap = timedelta(minutes=whole_minutes(policy.hard_max_duration))
     return min(wanted, cap, ARR_MAX_UPDATE_LEASE)
 
 
@@ -198,9 +188,9 @@ def decide(
         return make(Action.CLOSE, "vanished")
     figures.update(
         status=session.status.value,
-        elapsed_minutes=minutes(session.elapsed),
-        lease_minutes=minutes(session.max_lease),
-        ledger_lease_minutes=minutes(entry.lease),
+        elapsed_minutes=minutes_figure(session.elapsed),
+        lease_minutes=minutes_figure(session.max_lease),
+        ledger_lease_minutes=minutes_figure(entry.lease),
         rate=entry.rate,
     )
     if entry.state is LedgerState.PENDING:
@@ -214,7 +204,7 @@ def decide(
     if period is not None:
         figures["period"] = period.value
         return make(Action.STOP, "budget-exhausted", event="stop")
-    figures["hard_cap_minutes"] = minutes(policy.hard_max_duration)
+    figures["hard_cap_minutes"] = minutes_figure(policy.hard_max_duration)
     if session.elapsed >= policy.hard_max_duration:
         return make(Action.STOP, "hard-cap", event="stop")
     opening = None if policy.schedule is None else hours.opening(policy.schedule, now)
@@ -224,8 +214,8 @@ def decide(
         if not opening.open and policy.schedule.closing is Closing.STOP:
             return make(Action.STOP, "closed-hours", event="stop")
     since = idle_for(entry, session, now)
-    figures["idle_timeout_minutes"] = minutes(policy.idle_timeout)
-    figures["idle_minutes"] = None if since is None else minutes(since)
+    figures["idle_timeout_minutes"] = minutes_figure(policy.idle_timeout)
+    figures["idle_minutes"] = None if since is None else minutes_figure(since)
     watch_idle = not (entry.adopted and since is None)  # an adopted session is idle-checked once it heartbeats
     if (
         watch_idle
@@ -263,8 +253,8 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
         return None
     lease = max(session.max_lease, entry.lease)
     remaining = max(lease - session.elapsed, timedelta(0))
-    figures["remaining_lease_minutes"] = minutes(remaining)
-    figures["extension_threshold_minutes"] = minutes(policy.extension_threshold)
+    figures["remaining_lease_minutes"] = minutes_figure(remaining)
+    figures["extension_threshold_minutes"] = minutes_figure(policy.extension_threshold)
     if remaining >= policy.extension_threshold or not is_active(entry, session, policy, now):
         return None
     news = _is_news(remaining, policy.extension_threshold, options, inclusive=False)
@@ -272,13 +262,13 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
     if opening is not None:
         left = opening.until_closing(now)
         closing = session.elapsed if left is None else session.elapsed + left
-        if timedelta(minutes=math.floor(closing.total_seconds() / 60)) <= lease:
+        if timedelta(minutes=whole_minutes(closing)) <= lease:
             return (Action.WARN if news else Action.LEAVE), "closed-hours", None
-        target = min(target, timedelta(minutes=math.floor(closing.total_seconds() / 60)))
+        target = min(target, timedelta(minutes=whole_minutes(closing)))
     if target <= lease:
         return (Action.WARN if news else Action.LEAVE), "extension-refused-cap", None
     extra = extension_cost(entry.rate, lease, target)
-    figures.update(new_lease_minutes=minutes(target), extra_cost=extra)
+    figures.update(new_lease_minutes=minutes_figure(target), extra_cost=extra)
     short = budget_covers(usage, extra)
     if short is not None:
         figures["period"] = short.value
@@ -291,10 +281,10 @@ def _warning(session, policy, usage, options, burn_rate, figures, opening=None, 
         return None
     to_cap = policy.hard_max_duration - session.elapsed
     to_budget = _time_to_budget_stop(usage, burn_rate)
-    figures["warn_before_minutes"] = minutes(options.warn_before)
-    figures["minutes_to_hard_cap"] = minutes(to_cap)
+    figures["warn_before_minutes"] = minutes_figure(options.warn_before)
+    figures["minutes_to_hard_cap"] = minutes_figure(to_cap)
     if to_budget is not None:
-        figures["minutes_to_budget_stop"] = minutes(to_budget)
+        figures["minutes_to_budget_stop"] = minutes_figure(to_budget)
         figures["burn_rate"] = burn_rate
         if _is_news(to_budget, options.warn_before, options):
             return "budget-stop-soon"
@@ -303,7 +293,7 @@ def _warning(session, policy, usage, options, burn_rate, figures, opening=None, 
     left = None if opening is None else opening.until_closing(now)
     if left is not None:
         warn_before = policy.schedule.warn_before if policy.schedule.warn_before is not None else options.warn_before
-        figures["minutes_to_closing"] = minutes(left)
+        figures["minutes_to_closing"] = minutes_figure(left)
         on_clock = replace(options, window=options.clock_window if options.clock_window is not None else options.window)
         if _is_news(left, warn_before, on_clock):
             return "closing-soon"
@@ -315,8 +305,8 @@ def decide_unmanaged(
 ) -> Decision:
     figures = {
         "status": session.status.value,
-        "elapsed_minutes": minutes(session.elapsed),
-        "lease_minutes": minutes(session.max_lease),
+        "elapsed_minutes": minutes_figure(session.elapsed),
+        "lease_minutes": minutes_figure(session.max_lease),
         "mode": mode.value,
     }
     if mode is UnmanagedMode.STOP:
@@ -336,7 +326,7 @@ def pending_due(entry: LedgerEntry, now: datetime, options: SweepOptions) -> boo
 
 def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> Decision:
     """`found`: the ARR session with the reservation's id (from the list or a GET), None if ARR has none."""
-    figures = {"pending_minutes": minutes(now - entry.requested_at), "reserved": entry.reserved}
+    figures = {"pending_minutes": minutes_figure(now - entry.requested_at), "reserved": entry.reserved}
     if found is None:
         return Decision(Action.RELEASE, "pending-orphaned", figures)
     figures["status"] = found.status.value

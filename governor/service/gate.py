@@ -26,6 +26,7 @@ from governor.model import (
     SessionStatus,
     Usage,
     extension_saving,
+    whole_minutes,
 )
 from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX
@@ -303,7 +304,7 @@ class GateService:
                 session = applied
         extension = granted[-1]
         self._audit(
-            project, session_id, "extend", "granted", {"leaseMinutes": rules.minutes(entry.lease)}, now, who.name
+            project, session_id, "extend", "granted", {"leaseMinutes": whole_minutes(entry.lease)}, now, who.name
         )
         return {
             **session_view(policy, entry, session, usage),
@@ -341,7 +342,7 @@ class GateService:
                 arr.stop(session_id)
             try:
                 final = arr.get(session_id)
-                minutes, status = rules.minutes(final.elapsed), final.status
+                minutes, status = whole_minutes(final.elapsed), final.status
             except NotFound:
                 minutes, status = entry.charged_minutes, SessionStatus.STOPPED
             if status.active:

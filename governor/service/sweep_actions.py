@@ -11,7 +11,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from governor import telemetry
-from governor.model import LedgerEntry, Period, SavingKind, SessionStatus, Usage, lease_saving, whole_minutes
+from governor.model import (
+    LedgerEntry,
+    Period,
+    SavingKind,
+    SessionStatus,
+    Usage,
+    ceil_minutes,
+    lease_saving,
+    minutes_figure,
+    whole_minutes,
+)
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
@@ -73,13 +83,13 @@ def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> Non
         applied = client.update_lease(item.session_id, target)
     except Rejected:
         applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
-        if rules.ceil_minutes(applied.max_lease) < rules.ceil_minutes(target):
+        if ceil_minutes(applied.max_lease) < ceil_minutes(target):
             # ARR refuses this lease for good: give the reservation back rather than retry forever
             revert = getattr(store, "revert_extension", None)  # optional in the port's first version
             if revert is not None:
                 revert(item.project, item.session_id, applied.max_lease, now)
             raise
-    item.decision.figures["applied_lease_minutes"] = rules.minutes(applied.max_lease)
+    item.decision.figures["applied_lease_minutes"] = minutes_figure(applied.max_lease)
 
 
 def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
@@ -108,4 +118,4 @@ def _record_lease(store: StorePort, item: Item, now: datetime) -> None:
         return max(entry.lease, arr_lease)
 
     entry, _ = store.extend(item.project, item.session_id, decide, now, count=False)
-    item.decision.figures["recorded_lease_minutes"] = rules.minutes(entry.lease)
+    item.decision.figures["recorded_lease_minutes"] = minutes_figure(entry.lease)

@@ -17,6 +17,7 @@ from governor.model import (
     Usage,
     cost_of,
     utc_text,
+    whole_minutes,
 )
 from governor.policy import gate as rules
 from governor.timespan import format_timespan
@@ -32,7 +33,7 @@ def budget_view(policy: ProjectPolicy, usage: Mapping[Period, Usage]) -> dict:
 
 def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | None, usage) -> dict:
     elapsed = elapsed_of(entry, session)
-    spent = max(entry.charged, cost_of(entry.rate, rules.minutes(elapsed)))
+    spent = max(entry.charged, cost_of(entry.rate, whole_minutes(elapsed)))
     if session is not None:
         status = session.status.value
     elif entry.state is LedgerState.CLOSED:
@@ -46,10 +47,10 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
         "status": status,
         "state": entry.state.value,
         "requestedAt": iso(entry.requested_at),
-        "leaseMinutes": rules.minutes(entry.lease),
+        "leaseMinutes": whole_minutes(entry.lease),
         "lease": format_timespan(entry.lease),
-        "elapsedMinutes": rules.minutes(elapsed),
-        "remainingLeaseMinutes": rules.minutes(max(entry.lease - elapsed, timedelta(0))),
+        "elapsedMinutes": whole_minutes(elapsed),
+        "remainingLeaseMinutes": whole_minutes(max(entry.lease - elapsed, timedelta(0))),
         "costSoFar": rules.money(spent),
         "reservedCost": rules.money(entry.reserved),
         "extensions": entry.extensions,
