@@ -34,9 +34,17 @@ def from_micros(amount: int) -> Decimal:
     return (Decimal(amount) / MICROS).quantize(Decimal("0.000001"))
 
 
-def format_money(micros: int, currency: str = "") -> str:
+def money_text(micros: int | None) -> str | None:
+    """Money for machines (API answers, audit-free figures, policy documents): decimal cost units
+    with six places, exact, as a string because JSON numbers would round. None stays None."""
+    return None if micros is None else str(from_micros(micros))
+
+
+def format_money(micros: int | None, currency: str = "") -> str:
     """Money for people: "1,234.50 EUR". Two decimals unless the amount needs more (at most six,
-    so it stays exact): 0.0525 -> "0.0525"."""
+    so it stays exact): 0.0525 -> "0.0525". None (no budget set) reads "no budget"."""
+    if micros is None:
+        return "no budget"
     amount = from_micros(micros)
     places = max(2, -amount.normalize().as_tuple().exponent)
     return f"{amount:,.{places}f} {currency}".strip()

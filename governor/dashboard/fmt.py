@@ -5,16 +5,10 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 
-from governor.model import format_money
-
 
 def esc(value: object) -> str:
     """Escape for HTML text and attribute values (quotes included)."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def money(micros: int | None, currency: str = "") -> str:
-    return "no budget" if micros is None else format_money(micros, currency)
 
 
 def percent(part: int, whole: int | None) -> str:

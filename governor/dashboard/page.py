@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from governor.dashboard.data import Dashboard
-from governor.dashboard.fmt import ago, duration, esc, money, percent, when
+from governor.dashboard.fmt import ago, duration, esc, percent, when
 from governor.dashboard.svg import budget_chart, cost_chart, size_colour
+from governor.model import format_money
 
 # The page runs no script and loads nothing; the same policy is sent as a response header.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -85,14 +86,14 @@ def _budgets(board: Dashboard) -> str:
         [
             esc(r.project),
             esc(f"{r.period.value} {r.key}"),
-            esc(money(r.budget, r.currency)),
-            esc(money(r.spent, r.currency)),
-            esc(money(r.reserved, r.currency)),
+            esc(format_money(r.budget, r.currency)),
+            esc(format_money(r.spent, r.currency)),
+            esc(format_money(r.reserved, r.currency)),
             esc(percent(r.used, r.budget)),
-            esc(money(r.saved, r.currency)),
-            f'<span class="over">{esc(money(r.projected, r.currency))} (over)</span>'
+            esc(format_money(r.saved, r.currency)),
+            f'<span class="over">{esc(format_money(r.projected, r.currency))} (over)</span>'
             if r.over_budget
-            else esc(money(r.projected, r.currency)),
+            else esc(format_money(r.projected, r.currency)),
         ]
         for r in board.budgets
     ]
@@ -142,8 +143,8 @@ def _costs(board: Dashboard) -> str:
         )
         rows = [
             [esc(day.day.isoformat())]
-            + [esc(money(day.by_size.get(size, 0))) for size in series.sizes]
-            + [esc(money(day.total))]
+            + [esc(format_money(day.by_size.get(size, 0))) for size in series.sizes]
+            + [esc(format_money(day.total))]
             for day in series.days
             if day.total
         ]
@@ -214,9 +215,9 @@ def _callers(board: Dashboard) -> str:
             esc(c.project),
             esc(c.caller),
             esc(str(c.open_sessions)),
-            esc(money(c.reserved, c.currency)),
-            esc(money(c.day_spent, c.currency)),
-            esc(money(c.month_spent, c.currency)),
+            esc(format_money(c.reserved, c.currency)),
+            esc(format_money(c.day_spent, c.currency)),
+            esc(format_money(c.month_spent, c.currency)),
         ]
         for c in board.callers
     ]

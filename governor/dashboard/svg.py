@@ -5,7 +5,8 @@ stacked segments are parted by a white line, since two size colours side by side
 from __future__ import annotations
 
 from governor.dashboard.data import UNATTRIBUTED, BudgetRow, CostSeries
-from governor.dashboard.fmt import esc, money, percent
+from governor.dashboard.fmt import esc, percent
+from governor.model import format_money
 
 INK = "#1f2328"
 MUTED = "#57606a"
@@ -37,9 +38,9 @@ def budget_chart(rows: list[BudgetRow], chart_id: str = "budget-chart") -> str:
     width, left, bar_w, row_h = 480, 4, 472, 56
     height = max(row_h * len(rows), 40)
     desc = "; ".join(
-        f"{r.project} {r.period.value} {r.key}: spent {money(r.spent, r.currency)}, "
-        f"reserved {money(r.reserved, r.currency)} of {money(r.budget, r.currency)} "
-        f"({percent(r.used, r.budget)} used), projected {money(r.projected, r.currency)} at the period's end"
+        f"{r.project} {r.period.value} {r.key}: spent {format_money(r.spent, r.currency)}, "
+        f"reserved {format_money(r.reserved, r.currency)} of {format_money(r.budget, r.currency)} "
+        f"({percent(r.used, r.budget)} used), projected {format_money(r.projected, r.currency)} at the period's end"
         for r in rows
     )
     parts = [
@@ -107,18 +108,18 @@ def cost_chart(series: CostSeries, chart_id: str = "cost-chart") -> str:
     plot_w, plot_h = width - left - 6, height - bottom - top
     y_max = _nice_top(max((d.total for d in series.days), default=0) or 1)
     slot = plot_w / max(len(series.days), 1)
-    by_size = ", ".join(f"{size} {money(series.size_total(size), series.currency)}" for size in series.sizes)
+    by_size = ", ".join(f"{size} {format_money(series.size_total(size), series.currency)}" for size in series.sizes)
     busiest = max(series.days, key=lambda d: d.total, default=None)
-    desc = f"Total {money(series.total, series.currency)} over {len(series.days)} days"
+    desc = f"Total {format_money(series.total, series.currency)} over {len(series.days)} days"
     if by_size:
         desc += f" ({by_size})"
     if busiest and busiest.total:
-        desc += f"; highest day {busiest.day.isoformat()} at {money(busiest.total, series.currency)}"
+        desc += f"; highest day {busiest.day.isoformat()} at {format_money(busiest.total, series.currency)}"
     parts = [_open(chart_id, width, height, f"Cost per day in {series.currency}, stacked by VM size", desc)]
     for fraction in (0, 0.5, 1):
         y = round(top + plot_h * (1 - fraction), 2)
         parts.append(f'<line x1="{left}" y1="{y}" x2="{width - 6}" y2="{y}" stroke="#d0d7de"/>')
-        label = money(int(y_max * fraction))
+        label = format_money(int(y_max * fraction))
         parts.append(
             f'<text x="{left - 4}" y="{y + 4}" text-anchor="end" fill="{MUTED}" font-size="12">{esc(label)}</text>'
         )
@@ -135,7 +136,7 @@ def cost_chart(series: CostSeries, chart_id: str = "cost-chart") -> str:
                 f'<rect x="{x}" y="{base}" width="{round(slot * 0.7, 2)}" height="{h}" '
                 f'fill="{size_colour(size, size_index)}" stroke="#ffffff" stroke-width="1">'
                 f"<title>{esc(day.day.isoformat())} {esc(size)}: "
-                f"{esc(money(amount, series.currency))}</title></rect>"
+                f"{esc(format_money(amount, series.currency))}</title></rect>"
             )
         last = index == len(series.days) - 1
         crowded = len(series.days) - 1 - index < 3  # keep clear of the last day's label

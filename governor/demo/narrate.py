@@ -9,13 +9,8 @@ from governor.model import format_money, to_micros
 
 
 def money(value) -> str:
-    """A decimal string or number in cost units (as the API returns money), for people."""
-    return "-" if value is None else format_money(to_micros(value))
-
-
-def micros(value) -> str:
-    """Money as audit figures keep it: an int of micro cost units."""
-    return "?" if value is None else format_money(int(value))
+    """Money as the API answers it (a decimal string in cost units), for people."""
+    return format_money(None if value is None else to_micros(value))
 
 
 def _num(value) -> str:
@@ -62,7 +57,7 @@ def describe(record, label: str) -> tuple[str, str, str]:
     if action == "extend":
         figures = (
             f"{_num(f.get('remaining_lease_minutes'))} min left < {_num(f.get('extension_threshold_minutes'))}, "
-            f"last heartbeat {_ago(f.get('idle_minutes'))}; +{micros(f.get('extra_cost'))} reserved"
+            f"last heartbeat {_ago(f.get('idle_minutes'))}; +{format_money(f.get('extra_cost'))} reserved"
         )
         event = f"extends {label}: lease {_num(f.get('lease_minutes'))} -> {_num(f.get('new_lease_minutes'))} min"
         return "sweep", event + failed, figures
@@ -76,7 +71,7 @@ def describe(record, label: str) -> tuple[str, str, str]:
         )
     if action == "stop" and reason == "budget-exhausted":
         period = f.get("period", "day")
-        spent, budget = micros(f.get(f"{period}_spent")), micros(f.get(f"{period}_budget"))
+        spent, budget = format_money(f.get(f"{period}_spent")), format_money(f.get(f"{period}_budget"))
         return (
             "sweep",
             f"stops {label}: {record.project}'s {period} budget is used up{failed}",

@@ -22,7 +22,8 @@ from governor.model import (
     ProjectPolicy,
     Schedule,
     VmSize,
-    from_micros,
+    format_money,
+    money_text,
     to_micros,
     whole_minutes,
 )
@@ -142,8 +143,8 @@ def policy_to_document(policy: ProjectPolicy) -> dict:
         "currency": policy.currency,
         "rates": {size.value: money_text(rate) for size, rate in sorted(policy.rates.items())},
         "budget": {
-            "daily": None if policy.daily_budget is None else money_text(policy.daily_budget),
-            "monthly": None if policy.monthly_budget is None else money_text(policy.monthly_budget),
+            "daily": money_text(policy.daily_budget),
+            "monthly": money_text(policy.monthly_budget),
         },
         "maxConcurrent": policy.max_concurrent,
         **{key: whole_minutes(getattr(policy, attr)) for key, (attr, _) in MINUTE_FIELDS.items()},
@@ -172,8 +173,8 @@ def schedule_to_document(schedule: Schedule) -> dict:
 def limits_to_document(limits: CallerLimits) -> dict:
     return {
         "maxConcurrent": limits.max_concurrent,
-        "dailyBudget": None if limits.daily_budget is None else money_text(limits.daily_budget),
-        "monthlyBudget": None if limits.monthly_budget is None else money_text(limits.monthly_budget),
+        "dailyBudget": money_text(limits.daily_budget),
+        "monthlyBudget": money_text(limits.monthly_budget),
     }
 
 
@@ -186,10 +187,6 @@ def limits_from_document(doc: Any, ceiling: ProjectPolicy | None = None) -> Call
     """A caller's limits; with `ceiling`, each must be within that project's."""
     unlimited = ProjectPolicy(name="-", max_concurrent=10_000)
     return _Checker({}).limits(doc, ("limits",) if ceiling is None else (), ceiling or unlimited)
-
-
-def money_text(micros: int) -> str:
-    return format(from_micros(micros).normalize(), "f")
 
 
 # ---------------------------------------------------------------- checking
@@ -288,7 +285,7 @@ class _Checker:
             if body.get(key) is not None:
                 found[attr] = self.money(body[key], (*path, key))
                 if ceiling is not None and found[attr] > ceiling:
-                    raise self.error((*path, key), f"must not exceed the project's {money_text(ceiling)}")
+                    raise self.error((*path, key), f"must not exceed the project's {format_money(ceiling)}")
         return CallerLimits(**found)
 
     def schedule(self, value: Any, path: Path) -> Schedule:

@@ -26,7 +26,7 @@ from governor.model import (
     VmSize,
     cost_of,
     format_money,
-    from_micros,
+    money_text,
     utc_text,
     whole_minutes,
 )
@@ -249,7 +249,7 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: C
             "budget-exhausted",
             f"the lease costs {format_money(cost, policy.currency)}; "
             f"{format_money(max(remaining, 0), policy.currency)} remain",
-            {"cost": money(cost), "remainingBudget": money(remaining), "currency": policy.currency},
+            {"cost": money_text(cost), "remainingBudget": money_text(remaining), "currency": policy.currency},
         )
     admit_caller(caller_limits, snapshot.caller, cost, policy.currency)
     return cost
@@ -326,7 +326,7 @@ def decide_extension(
             "budget-exhausted",
             f"{whose} remaining budget cannot pay for a longer lease "
             f"({format_money(max(remaining or 0, 0), policy.currency)} left)",
-            {**figures, "remainingBudget": money(remaining), "currency": policy.currency, "limit": limit},
+            {**figures, "remainingBudget": money_text(remaining), "currency": policy.currency, "limit": limit},
         )
     extra = cost_of(entry.rate, whole_minutes(granted)) - cost_of(entry.rate, whole_minutes(entry.lease))
     return Extension(lease=granted, extra_cost=extra, partial=granted < target)
@@ -360,13 +360,7 @@ def extension_outlook(
     return {
         "wouldGrant": True,
         "leaseMinutes": whole_minutes(extension.lease),
-        "extraCost": money(extension.extra_cost),
+        "extraCost": money_text(extension.extra_cost),
         "partial": extension.partial,
         "suggest": remaining_lease <= policy.extension_threshold,
     }
-
-
-# ---------------------------------------------------------------- helpers
-def money(micros: int | None) -> str | None:
-    """Money in responses: a decimal string, exact (JSON numbers would round)."""
-    return None if micros is None else str(from_micros(micros))

@@ -26,6 +26,7 @@ from governor.model import (
     SessionStatus,
     Usage,
     extension_saving,
+    money_text,
     whole_minutes,
 )
 from governor.policy import gate as rules
@@ -155,7 +156,7 @@ class GateService:
         # No audit row for an admission: the ledger row is its record (and a write per request is costly).
         return {
             **session_view(policy, entry, session, usage),
-            "reservedCost": rules.money(entry.reserved),
+            "reservedCost": money_text(entry.reserved),
             "partial": partial,
         }
 
@@ -165,7 +166,7 @@ class GateService:
         if entry.state is LedgerState.CLOSED and entry.final_status is None:  # released: it never ran
             raise Refusal("conflict", "the first request with this Idempotency-Key failed; retry with a new key")
         view = session_view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
-        return {**view, "reservedCost": rules.money(entry.reserved), "replayed": True}
+        return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
 
     def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
         try:
@@ -308,7 +309,7 @@ class GateService:
         )
         return {
             **session_view(policy, entry, session, usage),
-            "extraCost": rules.money(extension.extra_cost),
+            "extraCost": money_text(extension.extra_cost),
             "partial": extension.partial,
         }
 

@@ -16,6 +16,7 @@ from governor.model import (
     SessionStatus,
     Usage,
     cost_of,
+    money_text,
     utc_text,
     whole_minutes,
 )
@@ -26,7 +27,7 @@ from governor.timespan import format_timespan
 def budget_view(policy: ProjectPolicy, usage: Mapping[Period, Usage]) -> dict:
     return {
         "currency": policy.currency,
-        "remainingBudget": rules.money(rules.tightest_remaining(usage)),
+        "remainingBudget": money_text(rules.tightest_remaining(usage)),
         "budget": {u.period.value: usage_view(u) for u in usage.values()},
     }
 
@@ -51,8 +52,8 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
         "lease": format_timespan(entry.lease),
         "elapsedMinutes": whole_minutes(elapsed),
         "remainingLeaseMinutes": whole_minutes(max(entry.lease - elapsed, timedelta(0))),
-        "costSoFar": rules.money(spent),
-        "reservedCost": rules.money(entry.reserved),
+        "costSoFar": money_text(spent),
+        "reservedCost": money_text(entry.reserved),
         "extensions": entry.extensions,
         "lastHeartbeat": iso(entry.last_heartbeat),
         "caller": entry.caller,
@@ -77,11 +78,11 @@ def usage_view(usage: Usage) -> dict:
     return {
         "period": usage.period.value,
         "key": usage.key,
-        "budget": rules.money(usage.budget),
-        "spent": rules.money(usage.spent),
-        "reserved": rules.money(usage.reserved),
-        "remaining": rules.money(usage.remaining),
-        "saved": rules.money(usage.saved),
+        "budget": money_text(usage.budget),
+        "spent": money_text(usage.spent),
+        "reserved": money_text(usage.reserved),
+        "remaining": money_text(usage.remaining),
+        "saved": money_text(usage.saved),
     }
 
 
@@ -114,8 +115,8 @@ def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Map
             {
                 "caller": name,
                 "openSessions": len(mine),
-                "reserved": rules.money(sum(e.reserved for e in mine)),
-                "spent": {period.value: rules.money(by.get(name, 0)) for period, by in spent.items()},
+                "reserved": money_text(sum(e.reserved for e in mine)),
+                "spent": {period.value: money_text(by.get(name, 0)) for period, by in spent.items()},
                 "limits": limits_to_document(limits.get(name, CallerLimits())),
             }
         )

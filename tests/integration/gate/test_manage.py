@@ -20,7 +20,7 @@ def manage(gate, name, method, project=None, body=None):
 def test_put_get_list_rotate_delete(gate):
     created = manage(gate, "manage_put_project", "PUT", "demo", DOC)
     assert created.status == 201, created.body
-    assert created.body["name"] == "demo" and created.body["budget"]["daily"] == "50"
+    assert created.body["name"] == "demo" and created.body["budget"]["daily"] == "50.000000"
     assert "webhookSecret" not in created.body
     assert manage(gate, "manage_put_project", "PUT", "demo", {**DOC, "maxConcurrent": 3}).status == 200
     assert manage(gate, "manage_get_project", "GET", "demo").body["maxConcurrent"] == 3

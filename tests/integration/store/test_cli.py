@@ -4,11 +4,10 @@ import argparse
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from governor.model import utcnow
 from governor.store import cli
@@ -66,7 +65,7 @@ def test_set_get_rotate_delete(store):
     code, out, _ = run(store, "set", "alpha", "--json", doc)
     assert code == 0 and store.verify_key("alpha", out.strip())
     code, out, _ = run(store, "get", "alpha")
-    assert json.loads(out)["budget"] == {"daily": "10", "monthly": None}
+    assert json.loads(out)["budget"] == {"daily": "10.000000", "monthly": None}
     code, new_key, _ = run(store, "rotate-key", "alpha")
     assert store.verify_key("alpha", new_key.strip())
     code, out, _ = run(store, "list")
@@ -77,10 +76,21 @@ def test_set_get_rotate_delete(store):
     assert code == 2 and "rates.Huge: unknown VM size" in err
 
 
-@pytest.mark.parametrize("argv", [["projects", "--help"], ["projects", "apply", "--help"]])
-def test_help(argv):
-    result = subprocess.run([sys.executable, "-m", "governor", *argv], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0 and "usage:" in result.stdout
+def _governor(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "governor", *argv], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_help_names_every_action_and_apply_its_options():
+    top = _governor("projects", "--help")
+    assert top.returncode == 0 and top.stdout.startswith("usage: python -m governor projects ")
+    listed = re.findall(r"^    (\S+)", top.stdout, re.MULTILINE)
+    assert listed == ["list", "get", "set", "delete", "rotate-key", "apply"]
+    apply = _governor("projects", "apply", "--help")
+    assert apply.returncode == 0
+    assert re.search(r"-f FILE, --file FILE\s+projects\.json", apply.stdout)
+    assert "--prune" in apply.stdout and "--dry-run" in apply.stdout
+    unknown = _governor("projects", "rename")
+    assert unknown.returncode == 2 and "invalid choice: 'rename'" in unknown.stderr
 
 
 def test_cli_process_uses_the_environment(azurite, table_prefix):

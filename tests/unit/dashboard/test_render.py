@@ -3,8 +3,9 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 from governor.dashboard.data import Health
-from governor.dashboard.fmt import duration, money
+from governor.dashboard.fmt import duration
 from governor.dashboard.page import CSP, render_page
+from governor.model import format_money
 from tests.unit.dashboard.samples import sample_dashboard
 
 HOSTILE = '<script>alert("x")</script>'
@@ -102,8 +103,13 @@ def test_tables_show_the_figures_of_the_chart_data():
     beta = next(r for r in board.budgets if r.project == "beta")
     row = re.search(r"<tr><td>beta</td><td>month 2026-11</td>(.*?)</tr>", page).group(1)
     cells = re.findall(r"<td class=n>(.*?)</td>", row)
-    assert cells[:4] == [money(beta.budget, "USD"), money(beta.spent, "USD"), money(beta.reserved, "USD"), "60%"]
-    assert cells[4] == money(beta.saved, "USD") == "7.50 USD"
+    assert cells[:4] == [
+        format_money(beta.budget, "USD"),
+        format_money(beta.spent, "USD"),
+        format_money(beta.reserved, "USD"),
+        "60%",
+    ]
+    assert cells[4] == format_money(beta.saved, "USD") == "7.50 USD"
     assert "60.00 USD (over)" in cells[5]
     assert "<tr><td>2026-11-03</td><td class=n>0.00</td><td class=n>12.00</td><td class=n>12.00</td></tr>" in page
     assert "<td class=n>1 h 0 min</td><td>3 min ago</td><td>leave <small>(within-lease)</small></td>" in page
@@ -135,8 +141,8 @@ def test_phone_width_viewport_and_scalable_charts():
 
 
 def test_formatting():
-    assert money(1_234_500_000, "USD") == "1,234.50 USD"
-    assert money(5_000) == "0.005" and money(None, "EUR") == "no budget"  # exact: never rounds money away
+    assert format_money(1_234_500_000, "USD") == "1,234.50 USD"
+    assert format_money(5_000) == "0.005" and format_money(None, "EUR") == "no budget"  # exact: never rounds money away
     assert duration(timedelta(days=1, hours=2, minutes=3, seconds=59)) == "1 d 2 h 3 min"
     assert duration(timedelta(minutes=-5)) == "-5 min" and duration(None) == "never"
 

@@ -1,11 +1,22 @@
-"""Money for people: two decimals unless the amount needs more, the same text in refusals and pages."""
+"""Money as text, defined once in the model: `format_money` for people (refusals, pages, the demo)
+and `money_text` for machines (API figures, policy documents)."""
 
 from datetime import timedelta
 
 import pytest
 
-from governor.dashboard.fmt import money
-from governor.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize, format_money
+from governor.model import (
+    MICROS,
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    Usage,
+    VmSize,
+    format_money,
+    money_text,
+)
+from governor.policy.document import policy_from_document, policy_to_document
 from governor.policy.gate import SessionRequest, admit, decide_extension
 from governor.service.ports import AdmissionSnapshot, Refusal
 
@@ -28,8 +39,25 @@ def test_two_decimals_unless_more_are_needed(micros, text):
     assert format_money(micros, "EUR") == f"{text} EUR"
 
 
-def test_the_dashboard_uses_the_same_text():
-    assert money(52_500, "USD") == format_money(52_500, "USD") and money(None) == "no budget"
+def test_no_budget_reads_as_such():
+    assert format_money(None) == "no budget" and format_money(None, "EUR") == "no budget"
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [(0, "0.000000"), (3 * MICROS, "3.000000"), (52_500, "0.052500"), (1, "0.000001"), (-2_500_000, "-2.500000")],
+)
+def test_money_for_machines_is_exact_with_six_places(micros, text):
+    assert money_text(micros) == text
+    assert money_text(None) is None
+
+
+def test_a_policy_document_carries_money_for_machines_and_reads_back():
+    policy = ProjectPolicy("alpha", rates={VmSize.STANDARD: 52_500}, daily_budget=3 * MICROS, monthly_budget=None)
+    document = policy_to_document(policy)
+    assert document["rates"] == {"Standard": "0.052500"}
+    assert document["budget"] == {"daily": "3.000000", "monthly": None}
+    assert policy_from_document(document).policy == policy
 
 
 def eur_policy() -> ProjectPolicy:
