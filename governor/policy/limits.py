@@ -28,8 +28,9 @@ class TextRule:
 
     @property
     def json_pattern(self) -> str:
-        """The same rule as a JSON Schema (ECMA-262) pattern, anchored at both ends."""
-        return f"^{self.pattern}$"
+        """The same rule as a JSON Schema pattern, anchored at both ends. Not `$`: validators built
+        on Python's `re` (jsonschema, schemathesis) let `$` match before a final newline."""
+        return f"^{self.pattern}(?![\\s\\S])"
 
 
 PROJECT_NAME = TextRule(

@@ -38,4 +38,4 @@ def test_the_gate_refuses_a_trailing_newline_naming_the_field():
 
 
 def test_json_patterns_are_anchored_at_both_ends():
-    assert limits.PROJECT_NAME.json_pattern == "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+    assert limits.PROJECT_NAME.json_pattern == r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}(?![\s\S])"

@@ -86,3 +86,44 @@ def test_working_hours_and_named_keys_are_described_from_their_one_definition():
     usage = paths["/api/projects/{project}/usage"]["get"]
     assert "by" in {p["name"] for p in usage["parameters"]}
     assert "caller" in schemas["Session"]["properties"] and "partial" in schemas["Session"]["properties"]
+
+
+def test_the_documented_limits_are_the_ones_the_gate_enforces():
+    """At each boundary the schema and the parser agree: both accept the limit, both refuse one past it."""
+    from jsonschema import Draft202012Validator
+
+    from governor.policy.gate import check_idempotency_key, check_project_name, parse_session_request
+    from governor.service.ports import Refusal
+
+    document = openapi.document(openapi.registered_functions(function_app.app))
+    schema = {**document["components"]["schemas"]["SessionRequest"], "components": document["components"]}
+    valid = Draft202012Validator(schema, format_checker=None).is_valid
+    post = document["paths"]["/api/projects/{project}/sessions"]["post"]
+    parameters = {p["name"]: p["schema"] for p in post["parameters"]}
+
+    def gate_accepts(parse, value) -> bool:
+        try:
+            parse(value)
+        except Refusal:
+            return False
+        return True
+
+    bodies = [
+        {"size": "Standard", "maxLeaseTime": 1440},
+        {"size": "Standard", "maxLeaseTime": 1441},
+        {"size": "Standard", "maxLeaseTime": 30, "models": ["https://a/" + "x" * 2038]},
+        {"size": "Standard", "maxLeaseTime": 30, "models": ["https://a/" + "x" * 2039]},
+        {"size": "Standard", "maxLeaseTime": 30, "models": ["https://a"] * 64},
+        {"size": "Standard", "maxLeaseTime": 30, "models": ["https://a"] * 65},
+    ]
+    assert [valid(b) for b in bodies] == [gate_accepts(parse_session_request, b) for b in bodies]
+    assert [valid(b) for b in bodies] == [True, False, True, False, True, False]
+
+    def matches(schema: dict, value: str) -> bool:
+        return Draft202012Validator(schema).is_valid(value)
+
+    for name, check, values in (
+        ("Idempotency-Key", check_idempotency_key, ["k" * 128, "k" * 129, "key\n", "a/b"]),
+        ("project", check_project_name, ["p" * 63, "p" * 64, "demo\n", "-demo"]),
+    ):
+        assert [matches(parameters[name], v) for v in values] == [gate_accepts(check, v) for v in values]
