@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import ssl
 import sys
 import time
@@ -63,6 +64,7 @@ def resolve(method: str, segments: list[str]):
 class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = socket.SOMAXCONN  # http.server's default backlog of 5 made bursts of connections fail
 
     def __init__(self, address, emulator: Emulator, ssl_context: ssl.SSLContext | None = None, log_requests=False):
         super().__init__(address, Handler)

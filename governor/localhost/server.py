@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -217,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except ValueError as exc:
+            # The body is unread (or read in part): its bytes must not be parsed as the next request.
+            self.close_connection = True
             self._write(Response(int(str(exc))))
             return
         address = self.server.server_address
@@ -260,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
         if "date" not in names:
             self.send_header("Date", self.date_time_string())
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
@@ -282,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = socket.SOMAXCONN  # http.server's default backlog of 5 made bursts of connections fail
 
 
 class LocalHost:
@@ -307,7 +313,8 @@ class LocalHost:
     def stop(self, timeout: float = 10.0) -> None:
         for runner in self.functions.runners.values():
             runner.request_stop()
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever(), forever if it never ran
+            self._server.shutdown()
         self._server.server_close()
         for runner in self.functions.runners.values():
             runner.stop(timeout)
