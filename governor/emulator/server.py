@@ -86,7 +86,6 @@ class EmulatorServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "ArrEmulator/1.0"
     timeout = IDLE_TIMEOUT_SECONDS
     # One buffered write per response (flushed by http.server after each request), no Nagle:
     # separate header and body segments would meet the client's delayed ACK (~40 ms a call).
@@ -94,8 +93,11 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: EmulatorServer
 
-    def version_string(self) -> str:
-        return self.server_version
+    def send_response(self, code, message=None):
+        # http.server's own adds a Server header; the service's recorded answers carry none.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def setup(self):
         if self.server.ssl_context is not None:
@@ -197,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("MS-CV", ms_cv())
         if generation == "2021":
             self.send_header("api-supported-versions", SUPPORTED_VERSIONS_HEADER)
-        self.send_header("X-Content-Type-Options", "nosniff")
+        if generation != "v1":  # the 2019 v1 samples show no X-Content-Type-Options
+            self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in response.headers.items():
             self.send_header(name, value)
         if response.content_type:

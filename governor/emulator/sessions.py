@@ -15,10 +15,13 @@ from datetime import UTC, datetime, timedelta
 from governor.model import SessionStatus, VmSize, whole_minutes
 
 
-def dotnet_time(at: datetime) -> str:
-    """ISO 8601 with 7 fractional digits and +00:00, as the service wrote creationTime."""
+def dotnet_time(at: datetime, tick: int = 0) -> str:
+    """creationTime as the service wrote it (System.Text.Json's DateTimeOffset): ISO 8601, +00:00,
+    the fraction in 100 ns ticks with trailing zeros dropped (`.4773534`, `.214787`, none at all).
+    `tick` is the seventh digit, below the microsecond a Python datetime holds."""
     at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}0+00:00"
+    fraction = f"{at.microsecond:06d}{tick % 10}".rstrip("0")
+    return at.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
 
 
 TERAFLOPS = {VmSize.STANDARD: 8.1, VmSize.PREMIUM: 32.4}
@@ -48,7 +51,9 @@ class Record:
     def __post_init__(self):
         digest = hashlib.sha256(f"{self.account}/{self.id}".encode()).hexdigest()[:32]
         self.hostname = f"arr{self.size.value.lower()}{digest}.remoterendering.vm.emulator.mixedreality.azure.com"
-        self.creation_time = dotnet_time(self.created_at)
+        # The service's clock had 100 ns ticks; the seventh digit comes from the id, so it stays
+        # the same for the record's whole life and across a restore from the state file.
+        self.creation_time = dotnet_time(self.created_at, int(digest, 16) % 10)
 
     def to_json(self) -> dict:
         return {

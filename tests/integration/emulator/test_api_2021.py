@@ -19,7 +19,8 @@ READY_KEYS = [
     "teraflops",
 ]
 STOPPED_KEYS = [*STARTING_KEYS, "teraflops"]
-CREATION_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+00:00$")
+# .NET ticks, trailing zeros dropped, as in the recordings: ".4773534" (A), ".214787" (D)
+CREATION_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,6}[1-9])?\+00:00$")
 SUPPORTED = "2021-01-01-preview, 2021-01-01"
 
 

@@ -1,3 +1,5 @@
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from governor.emulator.render import session_2021, session_v1
@@ -86,8 +88,23 @@ def test_v1_rendering():
     assert starting["sessionHostname"] is None and starting["arrInspectorPort"] is None
 
 
-def test_dotnet_time_has_seven_fraction_digits():
-    assert dotnet_time(T0 + timedelta(microseconds=477353)) == "2026-01-01T12:00:00.4773530+00:00"
+def test_dotnet_time_writes_ticks_as_the_service_did():
+    # (A) 2022: ".4773534"; (D) 2021: ".214787" (System.Text.Json drops trailing zeros of the ticks)
+    assert dotnet_time(T0 + timedelta(microseconds=477353), 4) == "2026-01-01T12:00:00.4773534+00:00"
+    assert dotnet_time(T0 + timedelta(microseconds=214787), 0) == "2026-01-01T12:00:00.214787+00:00"
+    assert dotnet_time(T0 + timedelta(microseconds=500000), 0) == "2026-01-01T12:00:00.5+00:00"
+    assert dotnet_time(T0, 0) == "2026-01-01T12:00:00+00:00"
+    assert dotnet_time(T0, 3) == "2026-01-01T12:00:00.0000003+00:00"
+
+
+def test_creation_times_do_not_all_end_in_zero_and_stay_the_same_for_a_session():
+    created = T0 + timedelta(microseconds=123456)
+    times = [replace(record(), id=f"s{i}", created_at=created).creation_time for i in range(40)]
+    assert all(re.fullmatch(r"2026-01-01T12:00:00\.123456[1-9]?\+00:00", t) for t in times)
+    seventh = {t[26] for t in times if t[26] != "+"}
+    assert len(seventh) > 3  # the seventh digit varies between sessions; never a trailing 0
+    again = Record.from_json(replace(record(), id="s7", created_at=created).to_json())
+    assert again.creation_time == times[7]
 
 
 def test_record_round_trips_through_json():
