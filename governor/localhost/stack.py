@@ -248,12 +248,14 @@ def run(args: argparse.Namespace) -> int:
         if not stack.host_url and not stopping.is_set():  # still starting: unwind start(); `finally` stops the rest
             stopping.set()
             raise KeyboardInterrupt
-        if stopping.is_set():  # a second Ctrl-C: stop waiting for graceful exits
+        if stopping.is_set():  # a second Ctrl-C: stop waiting for graceful exits, except Azurite's
             for child in stack.children:
-                child._signal(signal.SIGKILL)
+                if child.name != "azurite":  # SIGKILL would lose the writes it has not saved yet
+                    child._signal(signal.SIGKILL)
         stopping.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP: a closed terminal stops the stack like Ctrl-C, rather than orphaning the children.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         print("starting Azurite, the ARR emulator and the function host ...", flush=True)
         stack.start()
