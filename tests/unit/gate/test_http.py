@@ -33,15 +33,35 @@ def test_reads_json_objects():
         (b"{", "bad-request"),
         (b'{"a": NaN}', "bad-request"),
         (b"\xff\xfe", "bad-request"),
-        (b"[" * 30 + b"]" * 30, None),
         (b"x" * 65, "payload-too-large"),
     ],
 )
 def test_bad_bodies(body, reason):
-    if reason is None:
-        assert http.read_json(request(body), limit=64) is not None
-    else:
-        assert refusal(request(body)).reason == reason
+    assert refusal(request(body)).reason == reason
+
+
+def test_thirty_levels_of_nesting_read_as_they_were_sent():
+    expected: list = []
+    for _ in range(29):
+        expected = [expected]
+    assert http.read_json(request(b"[" * 30 + b"]" * 30), limit=64) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"maxLeaseTime": 30, "maxLeaseTime": 900}', "maxLeaseTime"),
+        (b'{"a": {"b": 1, "b": 2}}', "b"),
+        (b'[{"size": "x"}, {"size": "y", "size": "z"}]', "size"),
+    ],
+)
+def test_a_duplicate_key_is_a_bad_request_naming_it(body, field):
+    refused = refusal(request(body))
+    assert (refused.reason, refused.figures) == ("bad-request", {"field": field})
+
+
+def test_the_same_key_in_different_objects_is_fine():
+    assert http.read_json(request(b'[{"a": 1}, {"a": 2}]'), limit=64) == [{"a": 1}, {"a": 2}]
 
 
 def test_declared_length_over_the_limit_is_refused_before_reading():

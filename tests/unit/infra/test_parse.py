@@ -1,17 +1,26 @@
 """The templates parse (pycep-parser, offline), and a broken template does not."""
 
+import re
+
 import pytest
 from lark.exceptions import LarkError
 
 from tests.unit.infra.bicep import INFRA, MAIN, parse_file, parse_text
 
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+KINDS = {"param": "parameters", "var": "variables", "resource": "resources", "module": "modules", "output": "outputs"}
 
 
 @pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
-def test_template_parses(path):
+def test_template_parses_into_every_declaration_it_makes(path):
+    """The parsed model holds each param, var, resource, module and output the file declares (a
+    parser that stopped early or dropped a kind of declaration fails here), and nothing else."""
     model = parse_file(path)
-    assert model.get("resources") or model.get("modules"), f"{path.name} declares nothing"
+    text = path.read_text(encoding="utf-8")
+    for keyword, section in KINDS.items():
+        declared = re.findall(rf"^{keyword} (\w+)", text, re.MULTILINE)
+        assert sorted(model.get(section) or {}) == sorted(declared), (path.name, section)
+    assert re.search(r"^resource functionApp ", text, re.MULTILINE) and "functionApp" in model["resources"]
 
 
 def test_main_uses_no_registry_modules():

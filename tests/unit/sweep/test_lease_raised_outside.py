@@ -55,9 +55,14 @@ def test_ledger_equal_to_arr_is_left_alone_after_recording():
     assert run(s=session(elapsed=60, lease=180), e=entry(lease=180)).action is Action.LEAVE
 
 
-def test_terminal_sessions_are_not_recorded():
-    d = run(s=session(elapsed=60, lease=180, status=SessionStatus.STOPPED), e=entry(lease=120))
-    assert d.action is not Action.RECORD
+@pytest.mark.parametrize(
+    "status", [SessionStatus.STOPPING, SessionStatus.STOPPED, SessionStatus.EXPIRED, SessionStatus.ERROR]
+)
+def test_a_session_no_longer_running_is_left_as_it_is(status):
+    """ARR no longer bills a longer lease past the end: nothing to record, reserve or extend."""
+    d = run(s=session(elapsed=60, lease=180, status=status), e=entry(lease=120))
+    assert (d.action, d.reason, d.new_lease, d.event) == (Action.LEAVE, "ok", None, None)
+    assert not d.acts and d.figures.get("extra_cost") is None
 
 
 def test_dry_run_is_carried_and_a_warning_rides_along():
