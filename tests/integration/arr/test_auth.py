@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+import requests
 
 from governor.arr.client import ArrClient
 from governor.arr.credentials import STS_SCOPE, jwt_expiry
@@ -31,24 +32,41 @@ class Clock:
         return utcnow() + self.offset
 
 
-def test_token_fetched_once_then_cached(make_client):
+def token_exchanges(emulator) -> int:
+    """Token exchanges the emulator's STS answered since the test's reset (public stats)."""
+    return emulator.stats()["requests"].get("GET /accounts/{account}/token", 0)
+
+
+def sts_token(emulator) -> str:
+    response = requests.get(
+        f"{emulator.url}/accounts/{emulator.account_id}/token",
+        headers={"Authorization": f"Bearer {emulator.account_id}:{emulator.account_key}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["AccessToken"]
+
+
+def test_token_fetched_once_then_cached(make_client, emulator):
     arr = make_client()
     for _ in range(3):
         arr.list()
-    assert arr._tokens.fetches == 1
+    assert token_exchanges(emulator) == 1
 
 
-def test_token_refetched_shortly_before_its_exp(make_client):
+def test_token_refetched_shortly_before_its_exp(make_client, emulator):
     clock = Clock()
     arr = make_client(credential_kwargs={"clock": clock})
+    # The emulator's tokens live a fixed time: one fetched now expires when the client's does (+- 1 s).
+    exp = jwt_expiry(sts_token(emulator))
     arr.list()
-    exp = jwt_expiry(arr._tokens.token())
+    assert token_exchanges(emulator) == 2  # ours and the client's
     clock.offset = exp - utcnow() - timedelta(minutes=10)
     arr.list()
-    assert arr._tokens.fetches == 1
+    assert token_exchanges(emulator) == 2
     clock.offset = exp - utcnow() - timedelta(minutes=2)  # inside the 5-minute refresh margin
     arr.list()
-    assert arr._tokens.fetches == 2
+    assert token_exchanges(emulator) == 3
 
 
 @pytest.mark.parametrize("version", ["2021-01-01", "v1"])
@@ -57,17 +75,17 @@ def test_401_refreshes_the_token_once_and_succeeds(make_client, emulator, versio
     arr.list()
     revoke_cached_token(arr)
     assert arr.list() == []
-    assert arr._tokens.fetches == 2
+    assert token_exchanges(emulator) == 2
 
 
 def test_static_token_cannot_be_refreshed(make_client, emulator):
-    token = make_client()._exchange(f"{emulator.account_id}:{emulator.account_key}")
+    token = sts_token(emulator)
     assert make_client(auth="token", token=token).list() == []
     arr = make_client(auth="token", token=tampered(token))
     with pytest.raises(ArrAuthError) as caught:
         arr.list()
     assert caught.value.status == 401 and caught.value.ms_cv
-    assert emulator.stats()["requests"].get("GET /accounts/{account}/token", 0) == 1  # only the first exchange
+    assert token_exchanges(emulator) == 1  # only the first exchange
 
 
 class FakeTokenCredential:

@@ -123,4 +123,4 @@ def test_one_client_shared_by_threads_fetches_one_token(make_client, emulator):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: arr.list(), range(16)))
     assert all(len(r) == 4 for r in results)
-    assert arr._tokens.fetches == 1
+    assert emulator.stats()["requests"].get("GET /accounts/{account}/token", 0) == 1

@@ -137,14 +137,44 @@ def test_reprs_hide_secrets():
         assert "the-key" not in text and fetched not in text and "the-static-token" not in text, text
 
 
+@pytest.fixture
+def identities(monkeypatch):
+    """azure-identity's two credentials, replaced by fakes that say which one gave the token (no
+    managed identity or developer login exists here)."""
+    import azure.identity
+
+    built = []
+
+    def fake(name):
+        class Credential(FakeTokenCredential):
+            def __init__(self, **kwargs):
+                super().__init__()
+                built.append(name)
+
+            def get_token(self, *scopes, **kwargs):
+                super().get_token(*scopes, **kwargs)
+                return type("AccessToken", (), {"token": f"{name}-jwt", "expires_on": 0})()
+
+        Credential.__name__ = name
+        return Credential
+
+    for name in ("ManagedIdentityCredential", "DefaultAzureCredential"):
+        monkeypatch.setattr(azure.identity, name, fake(name))
+    return built
+
+
 @pytest.mark.parametrize(
     ("in_azure", "expected"), [(True, "ManagedIdentityCredential"), (False, "DefaultAzureCredential")]
 )
-def test_entra_default_credential_depends_on_where_it_runs(in_azure, expected):
+def test_entra_default_credential_depends_on_where_it_runs(identities, in_azure, expected):
     credential = EntraCredential(in_azure=in_azure)
-    assert type(credential._get()).__name__ == expected
+    assert identities == []  # built on first use, not before
+    assert credential.sts_bearer() == credential.sts_bearer() == f"{expected}-jwt"
+    assert identities == [expected] and repr(credential) == f"EntraCredential({expected})"
 
 
-def test_entra_default_credential_follows_the_platform(monkeypatch):
+def test_entra_default_credential_follows_the_platform(identities, monkeypatch):
     monkeypatch.setenv("WEBSITE_INSTANCE_ID", "instance-1")
-    assert type(EntraCredential()._get()).__name__ == "ManagedIdentityCredential"
+    assert EntraCredential().sts_bearer() == "ManagedIdentityCredential-jwt"
+    monkeypatch.delenv("WEBSITE_INSTANCE_ID")
+    assert EntraCredential().sts_bearer() == "DefaultAzureCredential-jwt"
