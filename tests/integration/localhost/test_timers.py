@@ -1,5 +1,6 @@
 """Timers fire on their NCRONTAB schedule with %SETTING% resolved, pass a real TimerRequest and never overlap."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -8,21 +9,82 @@ import pytest
 
 from governor.localhost.discovery import HostStartupError, TimerFunction, index_functions, load_app
 from governor.localhost.timers import TimerRunner, is_past_due, next_occurrence
-from tests.integration.localhost import sample_app
-from tests.integration.localhost.conftest import SAMPLE, serving
+from tests.integration.localhost.conftest import SAMPLE
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)  # a Thursday
 
 
-def test_timer_fires_every_second_and_never_overlaps_itself():
-    sample_app.TICKS.clear()
-    with serving({"SAMPLE_TICK_SCHEDULE": "* * * * * *"}):
-        deadline = time.monotonic() + 8
-        while len(sample_app.TICKS) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    assert len(sample_app.TICKS) >= 3
-    assert sample_app.max_concurrent_ticks() == 1  # each run takes 1.3 s on a 1 s schedule
-    assert {t["type"] for t in sample_app.TICKS} == {"TimerRequest"}
+class VirtualTime:
+    """The runner's clock and wait: waiting moves the clock, nothing sleeps."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+        self.lock = threading.Lock()
+
+    def clock(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += timedelta(seconds=seconds)
+
+    def wait(self, seconds: float) -> bool:
+        self.advance(seconds)
+        return False
+
+
+def test_timer_fires_on_each_second_skipping_those_a_long_run_covers():
+    """Each run takes 1.3 s on a 1 s schedule: it fires at :01, :03, :05 (the occurrence a run
+    covers is skipped, not queued), never late; each request names the occurrence after its start."""
+    time_ = VirtualTime(T0 + timedelta(milliseconds=200))
+    fired: list[tuple[str, bool, str, str]] = []
+
+    def invoke(function, request, reason):
+        fired.append((reason, request.past_due, request.schedule_status["Next"], type(request).__name__))
+        time_.advance(1.3)
+        if len(fired) == 3:
+            runner.request_stop()
+
+    function = TimerFunction("tick", "* * * * * *", False, lambda timer: None, "timer")
+    runner = TimerRunner(function, invoke, time_.clock, wait=time_.wait)
+    runner.start()
+    runner.stop(timeout=10)
+    at = lambda s: (T0 + timedelta(seconds=s)).isoformat()  # noqa: E731
+    assert fired == [
+        (f"Timer fired at {at(1)}", False, at(2), "TimerRequest"),
+        (f"Timer fired at {at(3)}", False, at(4), "TimerRequest"),
+        (f"Timer fired at {at(5)}", False, at(6), "TimerRequest"),
+    ]
+
+
+def test_a_manual_run_waits_for_the_scheduled_run_in_progress():
+    time_ = VirtualTime(T0)
+    running, release, active, most = threading.Event(), threading.Event(), [0], [0]
+    reasons: list[str] = []
+
+    def invoke(function, request, reason):
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        reasons.append(reason)
+        if len(reasons) == 1:
+            running.set()
+            release.wait(10)
+        active[0] -= 1
+        runner.request_stop()
+
+    function = TimerFunction("tick", "* * * * * *", False, lambda timer: None, "timer")
+    runner = TimerRunner(function, invoke, time_.clock, wait=time_.wait)
+    runner.start()
+    assert running.wait(10)
+    manual = threading.Thread(target=runner.run_now, args=("manual",))
+    manual.start()
+    manual.join(0.2)
+    assert manual.is_alive() and reasons == [f"Timer fired at {(T0 + timedelta(seconds=1)).isoformat()}"]
+    release.set()
+    manual.join(10)
+    runner.stop(timeout=10)
+    assert reasons[1:] == ["manual"] and most[0] == 1
 
 
 def test_schedule_setting_is_resolved_from_the_environment():
