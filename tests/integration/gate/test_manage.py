@@ -47,6 +47,26 @@ def test_bad_documents_name_the_field(gate):
     assert manage(gate, "manage_rotate_key", "POST", "ghost").status == 404
 
 
+def test_trailing_newlines_case_duplicate_rates_and_duplicate_keys_are_bad_requests(gate):
+    cases = [
+        ({**DOC, "account": "main\n"}, "account"),
+        ({**DOC, "currency": "EUR\n"}, "currency"),
+        ({**DOC, "principals": ["role:viewers\n"]}, "principals[0]"),
+        ({**DOC, "rates": {"Standard": "6", "standard": "7"}}, "rates.standard"),
+        (
+            b'{"allowedSizes": ["Standard"], "rates": {"Standard": 6}, "maxConcurrent": 1, "maxConcurrent": 9}',
+            "maxConcurrent",
+        ),
+    ]
+    for body, field in cases:
+        reply = manage(gate, "manage_put_project", "PUT", "demo", body)
+        assert (reply.status, reply.reason, reply.body["field"]) == (400, "bad-request", field), body
+        assert reply.mimetype == "application/problem+json"
+    assert manage(gate, "manage_get_project", "GET", "demo").status == 404  # nothing was stored
+    fine = {**DOC, "account": "main", "currency": "EUR", "principals": ["role:viewers"]}
+    assert manage(gate, "manage_put_project", "PUT", "demo", fine).status == 201
+
+
 def test_manage_routes_are_admin_level():
     from tests.integration.gate.conftest import functions
 
