@@ -181,3 +181,13 @@ def test_fuzzed_raw_bodies_never_500(arr, raw):
 def test_fuzzed_paths_never_500(emulator, path):
     response = requests.get(f"{emulator.url}/{path}", timeout=10)
     assert response.status_code < 500
+
+
+def test_a_session_id_is_matched_in_full(arr, emulator):
+    """A trailing newline (%0A) is not a session id character: 400 in ARR's error shape."""
+    for sid, status in (("abc%0A", 400), ("abc%0D%0A", 400), ("a" * 257, 400), ("a" * 256, 201), ("abc", 201)):
+        response = arr.put(sid)
+        assert response.status_code == status, (sid, response.text)
+        if status == 400:
+            assert response.json()["error"]["code"] == "BadRequest" and "session id" in response.text
+    assert sorted(len(s["id"]) for s in emulator.truth()) == [3, 256]
