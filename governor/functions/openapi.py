@@ -14,11 +14,11 @@ import azure.functions as func
 from governor.functions import http
 from governor.functions.dashboard import REFRESH_RANGE
 from governor.model import Closing, whole_minutes
-from governor.policy.callers import KEY_NAME
 from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
 from governor.policy.limits import (
     ARR_MAX_CREATE_LEASE,
     IDEMPOTENCY_KEY,
+    KEY_NAME,
     MAX_MODELS,
     MAX_URL_LENGTH,
     PROJECT_NAME,
@@ -67,7 +67,7 @@ _LIMITS = {
         "monthlyBudget": _MONEY,
     },
 }
-_WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.pattern}}
+_WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.json_pattern}}
 SCHEMAS: dict[str, dict] = {
     "Problem": {
         "type": "object",
@@ -223,7 +223,7 @@ SCHEMAS: dict[str, dict] = {
         "additionalProperties": False,
         "required": ["name"],
         "properties": {
-            "name": {"type": "string", "pattern": KEY_NAME.pattern},
+            "name": {"type": "string", "pattern": KEY_NAME.json_pattern},
             "expiresAt": {"type": ["string", "null"], "format": "date-time"},
             **_LIMITS["properties"],
         },

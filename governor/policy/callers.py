@@ -6,18 +6,16 @@ A caller is a named key (`lobby-kiosk`) or a principal App Service vouched for
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from governor.errors import Refusal
-from governor.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money
+from governor.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money, money_text
+from governor.policy.limits import KEY_NAME
 
 # Key names end up in row keys and ledger columns: letters, digits, '.', '_' and '-' only, so
 # none of Table Storage's forbidden characters (/ \ # ? and control characters) can reach them.
-KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-KEY_NAME_HINT = "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
 DEFAULT_KEY = "default"  # the name of the key `rotate-key` (revoke all and add one) creates
 MAX_KEYS = 100  # per project: the key list lives in the project's row (64 KiB a column)
 NEW_KEY_FIELDS = ("name", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
@@ -29,8 +27,8 @@ def bad(field: str, detail: str) -> Refusal:
 
 
 def check_key_name(name: Any, field: str = "name") -> str:
-    if not isinstance(name, str) or not KEY_NAME.match(name):
-        raise bad(field, KEY_NAME_HINT)
+    if not KEY_NAME.accepts(name):
+        raise bad(field, KEY_NAME.hint)
     return name
 
 
@@ -107,12 +105,15 @@ def admit_caller(limits: CallerLimits | None, figures: CallerFigures | None, cos
             continue
         remaining = budget - figures.spent.get(period, 0) - figures.reserved
         if remaining < cost:
-            from governor.policy.gate import money
-
             raise Refusal(
                 "budget-exhausted",
                 f"the lease costs {format_money(cost, currency)}; the caller {figures.name!r} has "
                 f"{format_money(max(remaining, 0), currency)} of its {period.value} budget left",
-                {"cost": money(cost), "remainingBudget": money(remaining), "currency": currency, "period": period.value}
+                {
+                    "cost": money_text(cost),
+                    "remainingBudget": money_text(remaining),
+                    "currency": currency,
+                    "period": period.value,
+                }
                 | who,
             )

@@ -409,12 +409,14 @@ class _Checker:
         if body.get("principalLimits") is not None:
             limits = self.object(body["principalLimits"], at("principalLimits"))
             ceiling = ProjectPolicy(**values)
-            values["principal_limits"] = {
-                self.text(p, (*at("principalLimits"), p), PRINCIPAL).lower(): (
-                    self.limits(item, (*at("principalLimits"), p), ceiling)
-                )
-                for p, item in limits.items()
-            }
+            found: dict[str, Any] = {}
+            first: dict[str, str] = {}
+            for p, item in limits.items():
+                key = self.text(p, (*at("principalLimits"), p), PRINCIPAL).lower()
+                if key in found:  # ids compare case-insensitively: two spellings would silently be one
+                    raise self.error((*at("principalLimits"), p), f"duplicate principal (the same as {first[key]!r})")
+                found[key], first[key] = self.limits(item, (*at("principalLimits"), p), ceiling), p
+            values["principal_limits"] = found
         if body.get("schedule") is not None:
             values["schedule"] = self.schedule(body["schedule"], at("schedule"))
         secret = None

@@ -23,8 +23,12 @@ class TextRule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_compiled", re.compile(self.pattern))
 
+    def fullmatch(self, value: object) -> re.Match | None:
+        """The match of the whole string (its groups), or None; None for a non-string too."""
+        return self._compiled.fullmatch(value) if isinstance(value, str) else None
+
     def accepts(self, value: object) -> bool:
-        return isinstance(value, str) and self._compiled.fullmatch(value) is not None
+        return self.fullmatch(value) is not None
 
     @property
     def json_pattern(self) -> str:
@@ -43,6 +47,10 @@ ARR_ACCOUNT_ID = TextRule(r"[A-Za-z0-9-]{1,64}", "must be 1-64 letters, digits o
 CURRENCY = TextRule(r"[A-Za-z][A-Za-z0-9 _-]{0,15}", "must be a short label like USD")
 PRINCIPAL = TextRule(r"\S{1,256}", "must be 1-256 non-space characters")
 # ARR 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256"; v1 ids are GUIDs.
+# A named caller key of a project.
+KEY_NAME = TextRule(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
 SESSION_ID = TextRule(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '-' or '_'")
 IDEMPOTENCY_KEY = TextRule(r"[A-Za-z0-9_.:-]{1,128}", "must be 1-128 letters, digits, '_', '.', ':' or '-'")
 

@@ -13,16 +13,19 @@ Pure: the tz database is data, read through zoneinfo; no clock.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from governor.model import Schedule, Window
+from governor.policy.limits import TextRule
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+WINDOW = TextRule(
+    r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]|24):([0-5][0-9])",
+    "must be a window HH:MM-HH:MM (24-hour clock, end up to 24:00)",
+)
 DAY = 24 * 60
 HORIZON_DAYS = 400  # how far ahead to look for an opening (a year of holidays and then some)
 
@@ -58,9 +61,9 @@ def zone(name: object) -> ZoneInfo:
 
 
 def parse_window(text: object, field: str) -> Window:
-    match = WINDOW.match(text) if isinstance(text, str) else None
+    match = WINDOW.fullmatch(text)
     if match is None:
-        raise ScheduleError(field, "must be a window HH:MM-HH:MM (24-hour clock, end up to 24:00)")
+        raise ScheduleError(field, WINDOW.hint)
     start = int(match[1]) * 60 + int(match[2])
     end = int(match[3]) * 60 + int(match[4])
     if end > DAY:

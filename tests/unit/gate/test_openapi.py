@@ -69,7 +69,7 @@ def test_dashboards_answer_html_and_refuse_with_problem_json():
 
 
 def test_working_hours_and_named_keys_are_described_from_their_one_definition():
-    from governor.policy.callers import KEY_NAME
+    from governor.policy.limits import KEY_NAME
     from governor.policy.schedule import WINDOW
 
     document = openapi.document(openapi.registered_functions(function_app.app))
@@ -81,8 +81,8 @@ def test_working_hours_and_named_keys_are_described_from_their_one_definition():
     assert keys["post"]["requestBody"]["required"] is False  # no body: revoke all and add one
     assert set(paths["/api/manage/projects/{project}/keys/{keyName}"]) == {"delete"}
     assert set(paths["/api/manage/projects/{project}/keys/{keyName}/rotate"]) == {"post"}
-    assert schemas["AddKey"]["properties"]["name"]["pattern"] == KEY_NAME.pattern
-    assert schemas["Schedule"]["properties"]["hours"]["properties"]["mon"]["items"]["pattern"] == WINDOW.pattern
+    assert schemas["AddKey"]["properties"]["name"]["pattern"] == KEY_NAME.json_pattern
+    assert schemas["Schedule"]["properties"]["hours"]["properties"]["mon"]["items"]["pattern"] == WINDOW.json_pattern
     usage = paths["/api/projects/{project}/usage"]["get"]
     assert "by" in {p["name"] for p in usage["parameters"]}
     assert "caller" in schemas["Session"]["properties"] and "partial" in schemas["Session"]["properties"]

@@ -145,3 +145,13 @@ def test_one_rate_per_size_whatever_the_case():
     exc = error({**GOOD, "rates": {"Standard": 3, "standard": 4}})
     assert exc.field == "rates.standard" and "duplicate" in exc.message and "'Standard'" in exc.message
     assert policy_from_document({**GOOD, "rates": {"standard": 4}}).policy.rates == {VmSize.STANDARD: 4 * MICROS}
+
+
+def test_one_limit_per_principal_whatever_the_case():
+    limits = {"Alice@Example.com": {"maxConcurrent": 1}, "alice@example.com": {"maxConcurrent": 1}}
+    exc = error({**GOOD, "maxConcurrent": 2, "principalLimits": limits})
+    assert exc.field == "principalLimits.alice@example.com" and "duplicate principal" in exc.message
+    one = {"Alice@Example.com": {"maxConcurrent": 1}}
+    assert list(policy_from_document({**GOOD, "maxConcurrent": 2, "principalLimits": one}).policy.principal_limits) == [
+        "alice@example.com"
+    ]
