@@ -52,7 +52,7 @@ def _region(value: str) -> str | None:
         value = value[: -len(_DOMAIN_SUFFIX)]
     for host in ("remoterendering.", "sts."):
         value = value.removeprefix(host)
-    return value if _REGION.match(value) else None
+    return value if _REGION.fullmatch(value) else None
 
 
 def _url(value: str, where: str) -> str:

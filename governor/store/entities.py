@@ -74,7 +74,7 @@ def check_entity(entity: dict, what: str = "entity") -> dict:
         raise InvalidEntity(what, f"has {len(custom)} properties; Table Storage allows {MAX_CUSTOM_PROPERTIES}")
     size = 4 + 2 * (len(entity.get("PartitionKey", "")) + len(entity.get("RowKey", "")))
     for name in custom:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidEntity(f"{what}.{str(name)[:64]}", "is not a valid property name")
         value = entity[name]
         inner = getattr(value, "value", value)

@@ -23,6 +23,6 @@ class TableNames:
 
 def table_names(prefix: str) -> TableNames:
     """Table names are 3-63 letters and digits starting with a letter; the prefix keeps us there."""
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ValueError("GOVERNOR_TABLE_PREFIX must be 1-50 letters and digits, starting with a letter")
     return TableNames(*(prefix + name for name in TABLES))

@@ -37,8 +37,9 @@ def test_string_and_name_limits():
     with pytest.raises(InvalidEntity) as caught:
         check_entity(base(Big="x" * 32_769), "row")
     assert caught.value.field == "row.Big"
-    with pytest.raises(InvalidEntity, match="property name"):
-        check_entity(base(**{"bad-name": 1}))
+    for name in ("bad-name", "Name\n"):
+        with pytest.raises(InvalidEntity, match="property name"):
+            check_entity(base(**{name: 1}))
 
 
 def test_json_blobs_split_under_the_string_limit():

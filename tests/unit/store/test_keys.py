@@ -57,6 +57,6 @@ def test_row_key_layout():
 def test_table_names():
     names = table_names("gov1")
     assert names.all() == ("gov1Projects", "gov1Ledger", "gov1Audit", "gov1Health", "gov1History")
-    for bad in ("", "1abc", "a-b", "x" * 51):
+    for bad in ("", "1abc", "a-b", "x" * 51, "gov1\n"):
         with pytest.raises(ValueError, match="GOVERNOR_TABLE_PREFIX"):
             table_names(bad)
