@@ -33,7 +33,7 @@ def test_add_list_revoke_rotate_one_key_leaves_the_others_working(gate):
     kiosk = add(gate, {"name": "lobby-kiosk", "maxConcurrent": 2, "dailyBudget": "20"})
     assert kiosk.status == 201 and kiosk.headers["Cache-Control"] == "no-store"
     assert kiosk.body["name"] == "lobby-kiosk" and kiosk.body["key"].startswith("gk_")
-    assert kiosk.body["limits"] == {"maxConcurrent": 2, "dailyBudget": "20", "monthlyBudget": None}
+    assert kiosk.body["limits"] == {"maxConcurrent": 2, "dailyBudget": "20.000000", "monthlyBudget": None}
     alice = add(gate, {"name": "alice-hl2", "expiresAt": (utcnow() + timedelta(days=30)).isoformat()}).body["key"]
 
     keys = listed(gate)
@@ -129,7 +129,7 @@ def test_usage_by_key(gate):
     assert reply.status == 200, reply.body
     callers = {c["caller"]: c for c in reply.body["callers"]}
     assert callers["kiosk"]["openSessions"] == 1 and callers["kiosk"]["reserved"] == "3.000000"
-    assert callers["kiosk"]["limits"]["dailyBudget"] == "50"
+    assert callers["kiosk"]["limits"]["dailyBudget"] == "50.000000"
     assert callers["default"]["openSessions"] == 1
     assert set(callers["kiosk"]["spent"]) == {"day", "month"}
     assert gate.usage("alpha", default, params={"by": "colour"}).body["field"] == "by"

@@ -84,7 +84,7 @@ def test_help_names_every_action_and_apply_its_options():
     top = _governor("projects", "--help")
     assert top.returncode == 0 and top.stdout.startswith("usage: python -m governor projects ")
     listed = re.findall(r"^    (\S+)", top.stdout, re.MULTILINE)
-    assert listed == ["list", "get", "set", "delete", "rotate-key", "apply"]
+    assert listed == ["list", "get", "set", "delete", "rotate-key", "keys", "apply"]
     apply = _governor("projects", "apply", "--help")
     assert apply.returncode == 0
     assert re.search(r"-f FILE, --file FILE\s+projects\.json", apply.stdout)
@@ -114,7 +114,7 @@ def test_named_keys_list_add_revoke_rotate(store):
     assert code == 0 and "kiosk" in out and "default" in out and key not in out
     code, out, _ = run(store, "keys", "list", "alpha", "--json")
     listed = {k["name"]: k for k in json.loads(out)["keys"]}
-    assert listed["kiosk"]["limits"] == {"maxConcurrent": 2, "dailyBudget": "10", "monthlyBudget": None}
+    assert listed["kiosk"]["limits"] == {"maxConcurrent": 2, "dailyBudget": "10.000000", "monthlyBudget": None}
     assert run(store, "keys", "add", "alpha", "kiosk")[0] == 1  # taken
     code, _, err = run(store, "keys", "add", "alpha", "big", "--max-concurrent", "5")
     assert code == 2 and "maxConcurrent" in err and "big" not in run(store, "keys", "list", "alpha")[1]
