@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 
+from governor.model import whole_minutes
+
 
 def esc(value: object) -> str:
     """Escape for HTML text and attribute values (quotes included)."""
@@ -21,7 +23,7 @@ def duration(span: timedelta | None) -> str:
     if span is None:
         return "never"
     negative = span < timedelta(0)
-    minutes = int(abs(span).total_seconds() // 60)
+    minutes = whole_minutes(abs(span))
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours or days else []) + [f"{minutes} min"]

@@ -25,6 +25,7 @@ from typing import Any
 
 from governor.demo import narrate
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from governor.model import whole_minutes
 
 HEARTBEAT_SECONDS = 2.0
 DEADLINE_SECONDS = 120.0
@@ -142,7 +143,7 @@ class Demo:
         return datetime.fromisoformat(now.replace("Z", "+00:00"))
 
     def say(self, actor: str, event: str, figures: str = "") -> None:
-        minutes = int((self._arr_now() - self.arr_start).total_seconds() // 60)
+        minutes = whole_minutes(self._arr_now() - self.arr_start)
         wall = time.monotonic() - self.started
         line = f"{wall:5.1f}s  {minutes // 60}:{minutes % 60:02d}  {actor:<8}  {event}"
         print(f"{line}  [{figures}]" if figures else line, file=self.out, flush=True)
