@@ -39,16 +39,19 @@ def test_timer_fires_on_each_second_skipping_those_a_long_run_covers():
     covers is skipped, not queued), never late; each request names the occurrence after its start."""
     time_ = VirtualTime(T0 + timedelta(milliseconds=200))
     fired: list[tuple[str, bool, str, str]] = []
+    third = threading.Event()
 
     def invoke(function, request, reason):
         fired.append((reason, request.past_due, request.schedule_status["Next"], type(request).__name__))
         time_.advance(1.3)
         if len(fired) == 3:
             runner.request_stop()
+            third.set()
 
     function = TimerFunction("tick", "* * * * * *", False, lambda timer: None, "timer")
     runner = TimerRunner(function, invoke, time_.clock, wait=time_.wait)
     runner.start()
+    assert third.wait(30)
     runner.stop(timeout=10)
     at = lambda s: (T0 + timedelta(seconds=s)).isoformat()  # noqa: E731
     assert fired == [
