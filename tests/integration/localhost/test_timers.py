@@ -127,9 +127,12 @@ def test_a_run_that_starts_late_is_past_due_and_missed_occurrences_are_skipped()
     def clock():
         return now[0]
 
+    ran = threading.Event()
+
     def invoke(function, request, reason):
         seen.append((request.past_due, request.schedule_status["Next"]))
         runner.request_stop()
+        ran.set()
 
     def oversleep(seconds: float) -> bool:
         now[0] += timedelta(seconds=seconds + 3)
@@ -137,7 +140,9 @@ def test_a_run_that_starts_late_is_past_due_and_missed_occurrences_are_skipped()
 
     function = TimerFunction("t", "* * * * * *", False, lambda timer: None, "timer")
     runner = TimerRunner(function, invoke, clock, wait=oversleep)
-    runner._loop()
+    runner.start()
+    assert ran.wait(30)
+    runner.stop(timeout=10)
     assert seen == [(True, (T0 + timedelta(seconds=5)).isoformat())]
 
 
