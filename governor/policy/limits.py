@@ -46,11 +46,11 @@ ACCOUNT_NAME = TextRule(r"[A-Za-z0-9_-]{1,64}", "must be 1-64 letters, digits, '
 ARR_ACCOUNT_ID = TextRule(r"[A-Za-z0-9-]{1,64}", "must be 1-64 letters, digits or '-' (normally a GUID)")
 CURRENCY = TextRule(r"[A-Za-z][A-Za-z0-9 _-]{0,15}", "must be a short label like USD")
 PRINCIPAL = TextRule(r"\S{1,256}", "must be 1-256 non-space characters")
-# ARR 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256"; v1 ids are GUIDs.
 # A named caller key of a project.
 KEY_NAME = TextRule(
     r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
 )
+# ARR 2021-01-01: "alphanumeric characters including hyphens and underscores, at most 256"; v1 ids are GUIDs.
 SESSION_ID = TextRule(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '-' or '_'")
 IDEMPOTENCY_KEY = TextRule(r"[A-Za-z0-9_.:-]{1,128}", "must be 1-128 letters, digits, '_', '.', ':' or '-'")
 
