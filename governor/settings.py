@@ -44,6 +44,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be 0 or more")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -212,6 +219,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # --- Gate ---
     Setting("GOVERNOR_MAX_BODY_BYTES", "65536", "Largest request body the gate reads.", _positive_int),
+    Setting(
+        "GOVERNOR_GATE_READ_SECONDS",
+        "5",
+        "Session reads through the gate (GET a session, the list) reuse an ARR answer at most this many "
+        "seconds old, with one ARR call per session in flight per instance; `0` asks ARR on every read "
+        "(still one call at a time). Writes (extend, stop) always read ARR fresh.",
+        _non_negative_float,
+    ),
     # --- Local development only ---
     Setting(
         "GOVERNOR_DEV_KEYS",

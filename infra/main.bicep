@@ -82,6 +82,8 @@ param sweepConcurrency int = 8
 param healthStaleIntervals int = 3
 param webhookTimeoutSeconds int = 5
 param maxBodyBytes int = 65536
+@description('Session reads through the gate reuse an ARR answer at most this many seconds old (0: always ask ARR).')
+param gateReadSeconds string = '5'
 @description('Closed ledger rows older than this many days move to the History table (daily retention timer).')
 param historyDays int = 90
 @description('Audit rows older than this many days are deleted by the daily retention timer.')
@@ -455,6 +457,7 @@ var governorSettings = {
   GOVERNOR_HEALTH_STALE_INTERVALS: string(healthStaleIntervals)
   GOVERNOR_WEBHOOK_TIMEOUT_SECONDS: string(webhookTimeoutSeconds)
   GOVERNOR_MAX_BODY_BYTES: string(maxBodyBytes)
+  GOVERNOR_GATE_READ_SECONDS: gateReadSeconds
   GOVERNOR_HISTORY_DAYS: string(historyDays)
   GOVERNOR_AUDIT_DAYS: string(auditDays)
   GOVERNOR_RETENTION_MAX_ROWS: string(retentionMaxRows)

@@ -17,7 +17,7 @@ def _gate():
     from governor.service.gate import GateService
 
     context = get_context()
-    return GateService(context.store, context.arr, context.clock)
+    return GateService(context.store, context.arr, context.clock, context.reads)
 
 
 def _project(req: func.HttpRequest) -> str:

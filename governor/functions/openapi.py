@@ -123,6 +123,11 @@ SCHEMAS: dict[str, dict] = {
             "hostname": {"type": "string"},
             "arrInspectorPort": {"type": "integer"},
             "handshakePort": {"type": "integer"},
+            "arrViewAgeSeconds": {
+                "type": ["number", "null"],
+                "description": "session reads only: age of the ARR answer behind `status` and the ports "
+                "(the gate reuses one for GOVERNOR_GATE_READ_SECONDS); null when ARR was not asked (closed)",
+            },
             **_BUDGET,
         },
     },

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from governor.model import utcnow
 
 if TYPE_CHECKING:
+    from governor.service.arr_reads import ArrReads
     from governor.service.ports import ArrPort, StorePort
     from governor.settings import Settings
 
@@ -26,6 +27,13 @@ class Context:
     store: StorePort
     arr: dict[str, ArrPort]
     clock: Callable[[], datetime] = field(default=utcnow)
+    reads: ArrReads | None = None  # the gate's cache of ARR reads, one per instance
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            from governor.service.arr_reads import ArrReads
+
+            self.reads = ArrReads(bound=self.settings.get("GOVERNOR_GATE_READ_SECONDS"))
 
     def __repr__(self) -> str:
         return f"Context(accounts={sorted(self.arr)}, store={type(self.store).__name__})"

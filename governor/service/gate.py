@@ -31,6 +31,7 @@ from governor.model import (
 )
 from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX
+from governor.service.arr_reads import ArrReads
 from governor.service.ports import ArrPort, NotFound, Refusal, StorePort, Unavailable
 from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
 
@@ -65,11 +66,28 @@ def upstream(detail: str, retry_after: int = 30) -> Refusal:
     return Refusal("upstream-unavailable", detail, {"retryAfter": retry_after})
 
 
+def session_key(account: str, session_id: str) -> tuple:
+    return ("session", account, session_id)
+
+
+def list_key(account: str) -> tuple:
+    return ("list", account)
+
+
 class GateService:
-    def __init__(self, store: StorePort, arr: Mapping[str, ArrPort], clock: Callable[[], datetime]):
+    """`reads`: the instance's cache of ARR reads (`Context.reads`); without one every read calls ARR."""
+
+    def __init__(
+        self,
+        store: StorePort,
+        arr: Mapping[str, ArrPort],
+        clock: Callable[[], datetime],
+        reads: ArrReads | None = None,
+    ):
         self.store = store
         self.arr = arr
         self.clock = clock
+        self.reads = reads if reads is not None else ArrReads(bound=0)
 
     # ------------------------------------------------------------ auth
     def authorize(self, project: str, caller: Caller) -> ProjectPolicy:
@@ -153,6 +171,8 @@ class GateService:
             log.exception("recording ARR session failed; stopping it so nothing runs unbudgeted")
             self._undo_create(arr, project, session_id, session.id)
             raise
+        self.reads.saw(session_key(entry.account, session.id), session)
+        self.reads.forget(list_key(entry.account))
         # No audit row for an admission: the ledger row is its record (and a write per request is costly).
         return {
             **session_view(policy, entry, session, usage),
@@ -197,20 +217,41 @@ class GateService:
 
     # ------------------------------------------------------------ reads
     def get(self, project: str, caller: Caller, session_id: str) -> dict:
+        """Polled by apps until Ready: ARR is read through `reads` (shared, at most its bound old)."""
         policy = self.authorize(project, caller)
         entry = self._entry(project, session_id)
-        session = self._live(entry)
-        return session_view(policy, entry, session, self._usage(policy, self.clock()))
+        session, age = self._seen(entry)
+        view = session_view(policy, entry, session, self._usage(policy, self.clock()))
+        return {**view, "arrViewAgeSeconds": age}
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
         policy = self.authorize(project, caller)
         entries = self.store.list_entries(project, include_closed=include_closed)
         live: dict[str, Session] = {}
+        ages: dict[str, float] = {}
         for account in sorted({e.account for e in entries if e.state is not LedgerState.CLOSED}):
-            live.update({s.id: s for s in self._client(account).list()})
+            client = self._client(account)
+            seen = self.reads.read(list_key(account), client.list)
+            live.update({s.id: s for s in seen.value})
+            ages[account] = round(seen.age, 1)
         usage = self._usage(policy, self.clock())
-        views = [session_view(policy, e, live.get(e.session_id), usage) for e in entries]
+        views = [
+            {**session_view(policy, e, live.get(e.session_id), usage), "arrViewAgeSeconds": self._age_of(e, ages)}
+            for e in entries
+        ]
         return {"project": project, "sessions": views, **budget_view(policy, usage)}
+
+    @staticmethod
+    def _age_of(entry: LedgerEntry, ages: Mapping[str, float]) -> float | None:
+        return None if entry.state is LedgerState.CLOSED else ages.get(entry.account)
+
+    def _seen(self, entry: LedgerEntry) -> tuple[Session | None, float | None]:
+        """ARR's view of an open entry's session through `reads`, and its age in seconds
+        (None, None for a closed entry: ARR is not asked)."""
+        if entry.state is LedgerState.CLOSED:
+            return None, None
+        seen = self.reads.read(session_key(entry.account, entry.session_id), lambda: self._live(entry))
+        return seen.value, round(seen.age, 1)
 
     def _entry(self, project: str, session_id: str, open_only: bool = False) -> LedgerEntry:
         rules.check_session_id(session_id)
@@ -262,6 +303,7 @@ class GateService:
             session = arr.get(session_id)
         except NotFound:
             raise Refusal("not-found", f"ARR no longer knows session {session_id!r}") from None
+        self.reads.saw(session_key(entry.account, session_id), session)
         if session.status.terminal:
             raise Refusal("extension-denied", f"the session is {session.status.value}", {"limit": "terminal"})
         now = self.clock()
@@ -303,6 +345,7 @@ class GateService:
                     self.store.revert_extension(project, session_id, previous, self.clock())
                     raise
                 session = applied
+            self.reads.saw(session_key(entry.account, session_id), session)
         extension = granted[-1]
         self._audit(
             project, session_id, "extend", "granted", {"leaseMinutes": whole_minutes(entry.lease)}, now, who.name
@@ -346,6 +389,7 @@ class GateService:
                 minutes, status = whole_minutes(final.elapsed), final.status
             except NotFound:
                 minutes, status = entry.charged_minutes, SessionStatus.STOPPED
+            self.reads.forget(session_key(entry.account, session_id), list_key(entry.account))
             if status.active:
                 status = SessionStatus.STOPPED
             if entry.state is LedgerState.PENDING:

@@ -88,23 +88,36 @@ class Recent:
 # ---------------------------------------------------------------- transaction operations
 def write_op(entity: dict, previous: dict | None) -> tuple:
     """Replace `previous` only if unchanged since read (ETag), or insert if there was none."""
-    if previous is None:
-        return ("create", entity)
+    return create_op(entity) if previous is None else update_op(entity, etag_of(previous))
+
+
+def create_op(entity: dict) -> tuple:
+    """Insert; the transaction fails (409) if the row appeared meanwhile."""
+    return ("create", entity)
+
+
+def update_op(entity: dict, etag: str | None) -> tuple:
+    """Replace the row only if its ETag is still `etag`."""
     from azure.core import MatchConditions
     from azure.data.tables import UpdateMode
 
     return (
         "update",
         entity,
-        {"mode": UpdateMode.REPLACE, "etag": etag_of(previous), "match_condition": MatchConditions.IfNotModified},
+        {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified},
     )
 
 
 def delete_op(previous: dict) -> tuple:
+    return delete_key_op(previous["PartitionKey"], previous["RowKey"], etag_of(previous))
+
+
+def delete_key_op(partition: str, row: str, etag: str | None) -> tuple:
+    """Delete the row only if its ETag is still `etag`."""
     from azure.core import MatchConditions
 
-    key = {"PartitionKey": previous["PartitionKey"], "RowKey": previous["RowKey"]}
-    return ("delete", key, {"etag": etag_of(previous), "match_condition": MatchConditions.IfNotModified})
+    key = {"PartitionKey": partition, "RowKey": row}
+    return ("delete", key, {"etag": etag, "match_condition": MatchConditions.IfNotModified})
 
 
 def result_etag(results: list[Any], index: int) -> str | None:

@@ -12,7 +12,8 @@ written by every money operation, so it serialises them per project. See docs/st
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -28,15 +29,41 @@ from governor.model import (
     Usage,
     VmSize,
     cost_of,
-    utcnow,
     whole_minutes,
 )
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
-from governor.store.entities import entity_to_entry, entry_to_entity, get, i64
-from governor.store.errors import DuplicateEntry, NotFound, StateConflict
-from governor.store.keys import CLOSED_PREFIX, OPEN_PREFIX, STATE_ROW, check_key, closed_key, open_key, usage_key
+from governor.store.concurrency import RETRYABLE_STATUS
+from governor.store.entities import entity_to_entry, entry_to_entity, etag_of, get, i64
+from governor.store.errors import NotFound, StateConflict
+from governor.store.groupcommit import GroupCommit, Outcome
+from governor.store.keys import (
+    CLOSED_PREFIX,
+    OPEN_PREFIX,
+    STATE_ROW,
+    check_key,
+    closed_key,
+    open_key,
+    prefix_range,
+    usage_key,
+)
+from governor.store.ledger_batch import (
+    Activate,
+    BatchOp,
+    Extend,
+    Release,
+    Reserve,
+    Working,
+    batch_now,
+    decide_all,
+    etag_map,
+    fits,
+    touches_totals,
+)
 
 PERIODS = (Period.DAY, Period.MONTH)
+MAX_FILTER_KEYS = 14  # row keys per query: Table Storage allows 15 comparisons in a $filter
+_GROUP_LOCK = threading.Lock()
+MOVED_STATUS = (404, *RETRYABLE_STATUS)  # a transaction that failed on these wrote nothing
 
 
 def budget_of(policy: ProjectPolicy | None, period: Period) -> int | None:
@@ -241,6 +268,87 @@ class LedgerRepo(TablesBase):
                 ops.append(write_op(row, part.usage_rows.get(period)))
         return self._submit(self.tables.ledger, ops)
 
+    # ------------------------------------------------------------ group commit
+    @property
+    def _group(self) -> GroupCommit:
+        group = self.__dict__.get("_group_commit")
+        if group is None:
+            with _GROUP_LOCK:
+                group = self.__dict__.setdefault("_group_commit", GroupCommit(self._run_batch, fits))
+        return group
+
+    def _run_batch(self, project: str, ops: Sequence[BatchOp]) -> list[Outcome]:
+        """Read once, decide every op in order, write once; on a 412/409 all of it again."""
+        check_key("project", project)
+        now = batch_now(ops)
+        totals = touches_totals(ops)
+        held: dict = {}
+        for op in ops:
+            for key, value in op.known().items():
+                held.setdefault(key, value)
+
+        def attempt(known: dict) -> list[Outcome]:
+            keys = set().union(*(op.keys() for op in ops)) - known.keys()
+            policy = self.get_project(project) if any(op.needs_policy for op in ops) else None  # type: ignore[attr-defined]
+            part, rows = self._read_rows(project, now, keys, totals, any(op.all_open for op in ops))
+            etags = {key: etag_of(row) for key, row in rows.items() if row is not None}
+            for key, (entity, etag) in known.items():
+                rows[key], etags[key] = entity, etag
+            work = Working(part, rows, etags, policy)
+            decided = decide_all(work, ops)
+            written = work.entry_ops()
+            entries = [op for _, op in written]
+            if work.state_dirty:
+                change = Change(entries=entries, open_delta=work.open_delta, held_delta=work.held_delta)
+                etags = etag_map([key for key, _ in written], self._commit(part, change), 1)
+            else:
+                etags = etag_map([key for key, _ in written], self._submit(self.tables.ledger, entries), 0)
+            return [d if isinstance(d, Outcome) else Outcome(value=d(etags)) for d in decided]
+
+        def round_() -> list[Outcome]:
+            if held:  # first round only: rows ops hold from their own writes skip the read
+                from azure.core.exceptions import HttpResponseError
+
+                known = dict(held)
+                held.clear()
+                try:
+                    return attempt(known)
+                except HttpResponseError as exc:
+                    if exc.status_code not in MOVED_STATUS:
+                        raise
+                    # a held row moved since (412, 409, or 404 once deleted): read and decide again
+            return attempt({})
+
+        return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}")
+
+    def _read_rows(
+        self, project: str, now: datetime, keys: set[str], totals: bool, all_open: bool = False
+    ) -> tuple[Partition, dict]:
+        """The state and usage rows (if `totals`) and the entry rows `keys`, at most 14 row keys a
+        query (Table Storage allows 15 comparisons in a filter; PartitionKey is one); with
+        `all_open`, every open row too (one range query)."""
+        usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
+        wanted = [STATE_ROW, *usage_rows] if totals else []
+        wanted += sorted(keys)
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), MAX_FILTER_KEYS):
+            chunk = wanted[start : start + MAX_FILTER_KEYS]
+            params = {"pk": project, **{f"r{i}": key for i, key in enumerate(chunk)}}
+            clauses = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
+            for row in self._query(self.tables.ledger, f"PartitionKey eq @pk and ({clauses})", params):
+                found[row["RowKey"]] = row
+        rows = {key: found.get(key) for key in keys}
+        if all_open:
+            params = {"pk": project}
+            params["lo"], params["hi"] = prefix_range(OPEN_PREFIX)
+            for row in self._query(
+                self.tables.ledger, "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params
+            ):
+                rows[row["RowKey"]] = row
+        part = Partition(project, now, state=found.get(STATE_ROW))
+        part.usage_rows = {period: found.get(key) for key, period in usage_rows.items()}
+        return part, rows
+
     # ------------------------------------------------------------ admission
     def reserve(
         self,
@@ -255,103 +363,22 @@ class LedgerRepo(TablesBase):
         `count_caller`: read every open entry too, for `entry.caller`'s figures; the state row's ETag
         guards them like the rest, since every money operation rewrites it."""
         sid = check_key("sessionId", entry.session_id)
-        given = policy
-        counted = bool(count_caller and entry.caller)
-
-        def round_():
-            policy = given or self._policy(project)
-            part = self._read(project, now, open_ids=[sid], closed_ids=[sid], all_open=counted)
-            if sid in part.open or sid in part.closed:
-                raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
-            caller = part.caller(entry.caller) if counted else None
-            amount = int(decide(AdmissionSnapshot(policy, part.open_count, part.usage(policy), caller)))
-            if amount < 0:
-                raise ValueError("decide() returned a negative reservation")
-            pending = replace(
-                entry, project=project, state=LedgerState.PENDING, reserved=amount, charged=0, charged_minutes=0
-            )
-            change = Change(entries=[write_op(entry_to_entity(pending, open_key(sid)), None)], open_delta=1)
-            change.held_delta = amount
-            results = self._commit(part, change)
-            return replace(pending, etag=result_etag(results, 1)), part.usage(policy, part.held + amount)
-
-        reserved, usage = self._retry(round_, f"reserve in {project}")
+        op = Reserve(
+            replace(entry, project=project), decide, now, policy, count_caller=bool(count_caller and entry.caller)
+        )
+        reserved, usage = self._group.submit(check_key("project", project), op)
         self._fresh.put((project, sid), reserved)
         return reserved, usage
 
     def activate(self, project: str, reservation_id: str, session) -> LedgerEntry:
         rid, sid = check_key("reservationId", reservation_id), check_key("sessionId", session.id)
         pending = self._fresh.pop((project, rid))
-        if pending is not None and pending.etag:
-            activated = self._activate_unread(project, pending, sid)
-            if activated is not None:
-                return activated
-
-        def round_():
-            part = self._read(project, utcnow(), open_ids={rid, sid}, closed_ids=[rid])
-            current = part.open.get(sid)
-            if current is not None and get(current, "State") == LedgerState.ACTIVE.value:
-                return entity_to_entry(current)
-            pending = part.open.get(rid)
-            if pending is None:
-                if rid in part.closed:
-                    raise StateConflict(f"reservation {rid!r} was already released or closed")
-                raise NotFound(f"reservation {rid!r} does not exist in project {project!r}")
-            entry = replace(entity_to_entry(pending), session_id=sid, state=LedgerState.ACTIVE, etag=None)
-            if rid == sid:
-                ops = [write_op(entry_to_entity(entry, open_key(sid)), pending)]
-            elif current is not None:
-                raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
-            else:
-                ops = [delete_op(pending), write_op(entry_to_entity(entry, open_key(sid)), None)]
-            results = self._submit(self.tables.ledger, ops)
-            return replace(entry, etag=result_etag(results, len(ops) - 1))
-
-        return self._retry(round_, f"activate {rid} in {project}")
-
-    def _activate_unread(self, project: str, pending: LedgerEntry, sid: str) -> LedgerEntry | None:
-        """Activate with the ETag `reserve` got back, skipping the partition read; None if the row
-        moved meanwhile (released, raced, already activated): then the read round decides."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError
-        from azure.data.tables import UpdateMode
-
-        entry = replace(pending, session_id=sid, state=LedgerState.ACTIVE, etag=None)
-        entity = entry_to_entity(entry, open_key(sid))
-        guard = {"etag": pending.etag, "match_condition": MatchConditions.IfNotModified}
-        if pending.session_id == sid:
-            ops = [("update", entity, {"mode": UpdateMode.REPLACE, **guard})]
-        else:  # v1: ARR chose the id; the row moves to it
-            key = {"PartitionKey": project, "RowKey": open_key(pending.session_id)}
-            ops = [("delete", key, guard), ("create", entity)]
-        try:
-            results = self._submit(self.tables.ledger, ops)
-        except HttpResponseError:
-            return None
-        return replace(entry, etag=result_etag(results, len(ops) - 1))
+        return self._group.submit(check_key("project", project), Activate(project, rid, sid, pending))
 
     def release(self, project: str, reservation_id: str, now: datetime) -> None:
         rid = check_key("reservationId", reservation_id)
         self._fresh.pop((project, rid))
-
-        def round_():
-            part = self._read(project, now, open_ids=[rid])
-            row = part.open.get(rid)
-            if row is None:
-                return None
-            entry = entity_to_entry(row)
-            if entry.state is not LedgerState.PENDING:
-                raise StateConflict(f"entry {rid!r} is {entry.state.value}; only a pending reservation is released")
-            closed = replace(entry, state=LedgerState.CLOSED, reserved=0)
-            change = Change(
-                entries=[delete_op(row), write_op(entry_to_entity(closed, closed_key(rid)), None)],
-                open_delta=-1,
-                held_delta=-entry.reserved,
-            )
-            self._commit(part, change)
-            return None
-
-        self._retry(round_, f"release {rid} in {project}")
+        self._group.submit(check_key("project", project), Release(project, rid, now))
 
     def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session.id)
@@ -405,29 +432,8 @@ class LedgerRepo(TablesBase):
         """`count_caller`: read every open entry too and call `decide(entry, usage, caller_figures)`
         with the figures of the entry's caller (as `reserve` does), in the same guarded round."""
         sid = check_key("sessionId", session_id)
-
-        def round_():
-            policy = self.get_project(project)  # type: ignore[attr-defined]
-            part = self._read(project, now, open_ids=[sid], closed_ids=[sid], all_open=count_caller)
-            row, entry = self._open_entry(part, sid)
-            if row is None:
-                raise StateConflict(f"session {sid!r} is closed")
-            usage = part.usage(policy)
-            if count_caller:
-                lease = decide(entry, usage, part.caller(entry.caller) if entry.caller else None)
-            else:
-                lease = decide(entry, usage)
-            if lease <= entry.lease:
-                return entry, usage
-            extra = cost_of(entry.rate, whole_minutes(lease)) - cost_of(entry.rate, whole_minutes(entry.lease))
-            longer = replace(
-                entry, lease=lease, reserved=entry.reserved + extra, extensions=entry.extensions + int(count)
-            )
-            change = Change(entries=[write_op(entry_to_entity(longer, open_key(sid)), row)], held_delta=extra)
-            results = self._commit(part, change)
-            return replace(longer, etag=result_etag(results, 1)), part.usage(policy, part.held + extra)
-
-        return self._retry(round_, f"extend {sid} in {project}")
+        op = Extend(project, sid, decide, now, count, count_caller=count_caller)
+        return self._group.submit(check_key("project", project), op)
 
     def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
         """Undo `extend` when ARR refused the new lease: back to `lease`, extra reservation released."""
