@@ -191,7 +191,7 @@ def test_activations_releases_extensions_and_admissions_share_one_transaction(de
     )
     assert isinstance(refused, StateConflict)
     assert transactions == [2, 6]  # the blocker's; then state, x, y and its closed row, z, w in ONE
-    state, entries = ledger_rows(demo)
+    _, entries = ledger_rows(demo)
     assert {e.session_id: e.state for e in entries} == {
         "blocker": LedgerState.PENDING,
         "x": LedgerState.ACTIVE,
@@ -226,7 +226,7 @@ def test_a_batch_that_loses_an_etag_race_is_read_and_decided_again_never_half_ap
     assert outcomes[2].error.reason == "budget-exhausted"
     assert outcomes[2].error.figures["remainingBudget"] == rules.money(1 * MICROS)
     assert demo.transactions == [4, 3]  # the attempt that lost (state, a, b, c), then the retry (state, a, b)
-    state, entries = ledger_rows(demo)
+    _, entries = ledger_rows(demo)
     assert sorted(e.session_id for e in entries) == ["a", "b", "other"]
     assert_state_matches_rows(demo)
 
