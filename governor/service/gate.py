@@ -443,7 +443,7 @@ class GateService:
 
     # ------------------------------------------------------------ usage and audit helpers
     def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]:
-        return {period: self.store.usage(policy.name, period, period.key(now)) for period in Period}
+        return self.store.current_usage(policy.name, now, policy)
 
     # ------------------------------------------------------------ audit
     def _audit(

@@ -172,6 +172,9 @@ class StorePort(Protocol):
     def caller_spent(self, project: str, period: Period, key: str) -> dict[str, int]:
         """Money charged in that period, by caller name (the usage row's CallerSpent)."""
 
+    def current_usage(self, project: str, now: datetime, policy: ProjectPolicy | None = None) -> dict[Period, Usage]:
+        """`usage` of every period at `now` (one read); `policy`, if given, is the one the caller just read."""
+
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per `period` for keys first_key..last_key inclusive, in one range query (the dashboard's
         cost per day); periods without a row are absent; `reserved` is 0. Optional: callers fall back

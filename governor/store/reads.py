@@ -64,6 +64,19 @@ class ReadsRepo(LedgerRepo):
         saved = get(row, "Saved", 0) if row is not None else 0
         return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved, saved=saved)
 
+    def current_usage(self, project: str, now: datetime, policy=None) -> dict[Period, Usage]:
+        """`usage` of both periods of `now` in one query (the state row and the two usage rows);
+        `policy`: the one the caller just read (saves a read)."""
+        part, _ = self._read_rows(check_key("project", project), now, set(), totals=True)
+        policy = policy if policy is not None else self.get_project(project)  # type: ignore[attr-defined]
+        result = {}
+        for period in PERIODS:
+            key = period.key(now)
+            latest = get(part.state, "DayKey" if period is Period.DAY else "MonthKey", "") if part.state else ""
+            reserved = part.held if part.state is not None and key >= latest else 0
+            result[period] = Usage(project, period, key, budget_of(policy, period), part.spent(period), reserved)
+        return result
+
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per period for keys first_key..last_key (inclusive), one range query; missing periods
         are absent and `reserved` is 0 (holds belong to the present, not to history)."""
