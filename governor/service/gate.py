@@ -219,10 +219,11 @@ class GateService:
     def get(self, project: str, caller: Caller, session_id: str) -> dict:
         """Polled by apps until Ready: ARR is read through `reads` (shared, at most its bound old)."""
         policy = self.authorize(project, caller)
-        entry = self._entry(project, session_id)
+        rules.check_session_id(session_id)
+        entry, usage = self.store.entry_with_usage(project, session_id, self.clock(), policy)
+        entry = self._found(entry, session_id)
         session, age = self._seen(entry)
-        view = session_view(policy, entry, session, self._usage(policy, self.clock()))
-        return {**view, "arrViewAgeSeconds": age}
+        return {**session_view(policy, entry, session, usage), "arrViewAgeSeconds": age}
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
         policy = self.authorize(project, caller)
@@ -255,7 +256,10 @@ class GateService:
 
     def _entry(self, project: str, session_id: str, open_only: bool = False) -> LedgerEntry:
         rules.check_session_id(session_id)
-        entry = self.store.get_entry(project, session_id)
+        return self._found(self.store.get_entry(project, session_id), session_id, open_only)
+
+    @staticmethod
+    def _found(entry: LedgerEntry | None, session_id: str, open_only: bool = False) -> LedgerEntry:
         if entry is None:
             raise Refusal("not-found", f"no session {session_id!r} in this project")
         if open_only and entry.state is LedgerState.CLOSED:

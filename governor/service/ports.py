@@ -175,6 +175,11 @@ class StorePort(Protocol):
     def current_usage(self, project: str, now: datetime, policy: ProjectPolicy | None = None) -> dict[Period, Usage]:
         """`usage` of every period at `now` (one read); `policy`, if given, is the one the caller just read."""
 
+    def entry_with_usage(
+        self, project: str, session_id: str, now: datetime, policy: ProjectPolicy | None = None
+    ) -> tuple[LedgerEntry | None, dict[Period, Usage]]:
+        """`get_entry` and `current_usage` together, in one read."""
+
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per `period` for keys first_key..last_key inclusive, in one range query (the dashboard's
         cost per day); periods without a row are absent; `reserved` is 0. Optional: callers fall back

@@ -67,15 +67,23 @@ class ReadsRepo(LedgerRepo):
     def current_usage(self, project: str, now: datetime, policy=None) -> dict[Period, Usage]:
         """`usage` of both periods of `now` in one query (the state row and the two usage rows);
         `policy`: the one the caller just read (saves a read)."""
-        part, _ = self._read_rows(check_key("project", project), now, set(), totals=True)
+        return self.entry_with_usage(project, None, now, policy)[1]
+
+    def entry_with_usage(
+        self, project: str, session_id: str | None, now: datetime, policy=None
+    ) -> tuple[LedgerEntry | None, dict[Period, Usage]]:
+        """`get_entry` and `current_usage` in one query (what a polled session read needs)."""
+        keys = {open_key(session_id), closed_key(session_id)} if session_id is not None else set()
+        part, rows = self._read_rows(check_key("project", project), now, keys, totals=True)
         policy = policy if policy is not None else self.get_project(project)  # type: ignore[attr-defined]
-        result = {}
+        usage = {}
         for period in PERIODS:
             key = period.key(now)
             latest = get(part.state, "DayKey" if period is Period.DAY else "MonthKey", "") if part.state else ""
             reserved = part.held if part.state is not None and key >= latest else 0
-            result[period] = Usage(project, period, key, budget_of(policy, period), part.spent(period), reserved)
-        return result
+            usage[period] = Usage(project, period, key, budget_of(policy, period), part.spent(period), reserved)
+        found = rows.get(open_key(session_id)) or rows.get(closed_key(session_id)) if session_id else None
+        return (entity_to_entry(found) if found is not None else None), usage
 
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per period for keys first_key..last_key (inclusive), one range query; missing periods
