@@ -285,6 +285,7 @@ class GateService:
             # measures this heartbeat's age on the governor's clock), and answer the ARR error.
             self.store.heartbeat(project, session_id, self.clock())
             raise
+        self.reads.saw(session_key(entry.account, session_id), session)
         now = self.clock()
         elapsed = None if session is None else session.elapsed
         entry = self.store.heartbeat(project, session_id, now, elapsed)

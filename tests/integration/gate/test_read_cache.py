@@ -132,6 +132,17 @@ def test_writes_read_arr_fresh_and_later_polls_see_what_they_saw(gate, emulator,
     assert session_gets(emulator) - gets == 2  # closed: ARR is not asked
 
 
+def test_a_heartbeat_reads_arr_fresh_and_later_polls_see_it(gate, emulator, started):
+    key, sid = started
+    use_reads(bound=5, clock=Clock())
+    assert gate.get("alpha", key, sid).body["status"] == "Starting"
+    emulator.advance(10)
+    gets = session_gets(emulator)
+    assert gate.heartbeat("alpha", key, sid).body["status"] == "Ready"
+    assert gate.get("alpha", key, sid).body["status"] == "Ready"
+    assert session_gets(emulator) - gets == 1  # the heartbeat's own read, shared with the poll
+
+
 def test_an_arr_error_is_answered_but_never_kept(gate, emulator, started):
     key, sid = started
     use_reads(bound=5, clock=Clock())
