@@ -166,7 +166,9 @@ class GateService:
             raise
         session = self._create(arr, project, request, session_id)
         try:
-            entry = self.store.activate(project, session_id, session)
+            # ARR made it under our id: the pending row already names it, so the activation
+            # write need not hold up the answer (it rides the project's next transaction).
+            entry = self.store.activate(project, session_id, session, wait=False)
         except Exception:
             log.exception("recording ARR session failed; stopping it so nothing runs unbudgeted")
             self._undo_create(arr, project, session_id, session.id)
@@ -182,11 +184,24 @@ class GateService:
 
     def _replay(self, policy: ProjectPolicy, entry: LedgerEntry) -> dict:
         if entry.state is LedgerState.PENDING:
-            raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
+            entry = self._confirmed(entry)
+            if entry is None:
+                raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
         if entry.state is LedgerState.CLOSED and entry.final_status is None:  # released: it never ran
             raise Refusal("conflict", "the first request with this Idempotency-Key failed; retry with a new key")
         view = session_view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
         return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
+
+    def _confirmed(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """A pending row whose session ARR reports is active (its activation may not be written
+        yet): write it now and return it; None if ARR has no such session or cannot say."""
+        try:
+            session = self._live(entry)
+        except Exception:
+            return None
+        if session is None:
+            return None
+        return self.store.activate(entry.project, entry.session_id, session)
 
     def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
         try:
@@ -302,7 +317,9 @@ class GateService:
         requested = rules.parse_extend_request(body)
         entry = self._entry(project, session_id, open_only=True)
         if entry.state is not LedgerState.ACTIVE:
-            raise Refusal("extension-denied", "the session is still being created", {"limit": "not-active"})
+            entry = self._confirmed(entry)
+            if entry is None:
+                raise Refusal("extension-denied", "the session is still being created", {"limit": "not-active"})
         arr = self._client(entry.account)
         try:
             session = arr.get(session_id)
@@ -393,11 +410,14 @@ class GateService:
                 final = arr.get(session_id)
                 minutes, status = whole_minutes(final.elapsed), final.status
             except NotFound:
-                minutes, status = entry.charged_minutes, SessionStatus.STOPPED
+                final, minutes, status = None, entry.charged_minutes, SessionStatus.STOPPED
             self.reads.forget(session_key(entry.account, session_id), list_key(entry.account))
             if status.active:
                 status = SessionStatus.STOPPED
-            if entry.state is LedgerState.PENDING:
+            if entry.state is LedgerState.PENDING and final is not None:
+                # ARR ran it: the row is active whether or not its activation was written yet
+                self.store.activate(project, session_id, final)
+            if entry.state is LedgerState.PENDING and final is None:
                 self.store.release(project, session_id, now)
                 entry = self.store.get_entry(project, session_id) or entry
             else:

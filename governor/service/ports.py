@@ -121,8 +121,10 @@ class StorePort(Protocol):
         given, is the one the caller just read (saves a read; the snapshot carries it).
         `count_caller`: also read `entry.caller`'s open sessions and spend into `snapshot.caller`."""
 
-    def activate(self, project: str, reservation_id: str, session: Session) -> LedgerEntry:
-        """Pending -> active under ARR's session id (v1 ids differ from the reservation id)."""
+    def activate(self, project: str, reservation_id: str, session: Session, wait: bool = True) -> LedgerEntry:
+        """Pending -> active under ARR's session id (v1 ids differ from the reservation id).
+        `wait=False`, for a session made under the reservation's own id right after `reserve`:
+        the write may come later (the project's next transaction); returns the entry as activated."""
 
     def release(self, project: str, reservation_id: str, now: datetime) -> None:
         """Cancel a pending entry and give its reservation back (idempotent)."""

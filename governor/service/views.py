@@ -46,7 +46,7 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
         "project": entry.project,
         "size": entry.size.value,
         "status": status,
-        "state": entry.state.value,
+        "state": state_of(entry, session).value,
         "requestedAt": iso(entry.requested_at),
         "leaseMinutes": whole_minutes(entry.lease),
         "lease": format_timespan(entry.lease),
@@ -66,6 +66,14 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
             handshakePort=session.handshake_port,
         )
     return view
+
+
+def state_of(entry: LedgerEntry, session: Session | None) -> LedgerState:
+    """A pending row whose session ARR reports is active: the create happened, and the write that
+    says so rides the project's next transaction (or the sweep's)."""
+    if entry.state is LedgerState.PENDING and session is not None:
+        return LedgerState.ACTIVE
+    return entry.state
 
 
 def elapsed_of(entry: LedgerEntry, session: Session | None) -> timedelta:

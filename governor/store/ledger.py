@@ -277,6 +277,10 @@ class LedgerRepo(TablesBase):
                 group = self.__dict__.setdefault("_group_commit", GroupCommit(self._run_batch, fits))
         return group
 
+    def flush(self) -> None:
+        """Write every deferred activation now (see `activate(wait=False)`)."""
+        self._group.flush()
+
     def _run_batch(self, project: str, ops: Sequence[BatchOp]) -> list[Outcome]:
         """Read once, decide every op in order, write once; on a 412/409 all of it again."""
         check_key("project", project)
@@ -370,10 +374,17 @@ class LedgerRepo(TablesBase):
         self._fresh.put((project, sid), reserved)
         return reserved, usage
 
-    def activate(self, project: str, reservation_id: str, session) -> LedgerEntry:
+    def activate(self, project: str, reservation_id: str, session, wait: bool = True) -> LedgerEntry:
         rid, sid = check_key("reservationId", reservation_id), check_key("sessionId", session.id)
         pending = self._fresh.pop((project, rid))
-        return self._group.submit(check_key("project", project), Activate(project, rid, sid, pending))
+        op = Activate(project, rid, sid, pending)
+        if not wait and rid == sid and pending is not None and pending.etag:
+            # The row already names ARR's session, so it is active as it stands (every reader
+            # treats a pending row whose session ARR reports as active); the write that says so
+            # rides the project's next transaction, or a timer's.
+            self._group.defer(check_key("project", project), op)
+            return replace(pending, state=LedgerState.ACTIVE, etag=None)
+        return self._group.submit(check_key("project", project), op)
 
     def release(self, project: str, reservation_id: str, now: datetime) -> None:
         rid = check_key("reservationId", reservation_id)

@@ -32,6 +32,7 @@ def race_once(gate, project: str) -> set[str]:
 
 
 def assert_arr_matches_ledger(gate, projects: list[str], admitted: set[str]) -> None:
+    gate.settle()  # this process's deferred activations; the second process flushes its own
     entries = [e for p in projects for e in gate.store.list_entries(p, include_closed=True)]
     assert {e.session_id for e in entries} == admitted  # no pending leftovers, no extra rows
     assert all(e.state is LedgerState.ACTIVE for e in entries)

@@ -108,6 +108,13 @@ class Gate:
         self.store.put_project(ProjectPolicy(**(fields | overrides)))
         return self.store.rotate_key(name)
 
+    def settle(self) -> None:
+        """Write the activations the gate deferred (they ride a project's next transaction, or
+        a timer's within a second): the ledger rows then say what the answers already said."""
+        from governor.service.context import get_context
+
+        get_context().store.flush()
+
     def open_sessions_in_arr(self) -> list[dict]:
         return [s for s in self.emulator.truth() if s["status"] in ("Starting", "Ready")]
 

@@ -40,7 +40,7 @@ def test_arr_failing_the_create_leaves_nothing_running_or_reserved(gate, phase):
 
 
 class ActivateFails(TableStore):
-    def activate(self, project, reservation_id, session):
+    def activate(self, project, reservation_id, session, wait=True):
         from azure.core.exceptions import ServiceRequestError
 
         raise ServiceRequestError("storage went away")

@@ -35,6 +35,7 @@ def test_every_route_with_a_foreign_key_is_refused_without_data(gate, two_projec
             assert smuggled.status == 404, (route, smuggled.body)
             assert smuggled.reason == "not-found"
     # nothing of beta moved
+    gate.settle()
     beta = gate.store.get_entry("beta", sessions["beta"])
     assert beta.last_heartbeat is None and beta.lease.total_seconds() == 3600 and beta.state.value == "active"
     assert len(gate.open_sessions_in_arr()) == 2

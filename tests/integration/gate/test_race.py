@@ -21,6 +21,7 @@ def test_fifty_parallel_requests_admit_exactly_what_the_budget_pays_for(gate):
     assert {r.reason for r in refused} <= {"budget-exhausted", "concurrency-limit"}
 
     ids = {r.body["sessionId"] for r in admitted}
+    gate.settle()
     assert {s["id"] for s in gate.open_sessions_in_arr()} == ids
     entries = gate.store.list_entries("alpha", include_closed=True)
     assert {e.session_id for e in entries} == ids and all(e.state is LedgerState.ACTIVE for e in entries)

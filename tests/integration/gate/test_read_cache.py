@@ -50,6 +50,7 @@ def started(gate):
     key = gate.project(max_concurrent=5)
     created = gate.create("alpha", key)
     assert created.status == 202, created.body
+    gate.settle()
     return key, created.body["sessionId"]
 
 

@@ -13,6 +13,8 @@ def test_request_get_heartbeat_extend_stop(gate):
     assert created.body["reservedCost"] == "6.000000"
     assert created.body["remainingBudget"] == "94.000000"
     assert [s["id"] for s in gate.open_sessions_in_arr()] == [sid]
+    assert created.body["state"] == "active"
+    gate.settle()
     assert gate.store.get_entry("alpha", sid).state is LedgerState.ACTIVE
 
     gate.emulator.advance(5 + 50 * 60)  # Ready after 5 s, then 50 minutes

@@ -79,3 +79,20 @@ def seed_active(store, project: str, session_ids: list[str], lease_minutes: int 
     )
     for start in range(0, len(rows), 100):
         store._submit(store.tables.ledger, [("upsert", row) for row in rows[start : start + 100]])
+
+
+def counting_transactions_store(*args):
+    """A TableStore that records the size of every ledger transaction it submits (`.transactions`)."""
+    from governor.store import TableStore
+
+    class CountingTransactions(TableStore):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.transactions: list[int] = []
+
+        def _submit(self, table, ops):
+            if table == self.tables.ledger:
+                self.transactions.append(len(ops))
+            return super()._submit(table, ops)
+
+    return CountingTransactions(*args)

@@ -18,25 +18,12 @@ from governor.store import StateConflict, TableStore
 from governor.store.entities import entity_to_entry, get
 from governor.store.keys import OPEN_PREFIX, STATE_ROW
 from governor.store.ledger_batch import Activate, Extend, Release, Reserve
-from tests.integration.store.helpers import NOW, admit, entry, policy
-
-
-class Counting(TableStore):
-    """Counts the ledger transactions this store submits."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.transactions: list[int] = []
-
-    def _submit(self, table, ops):
-        if table == self.tables.ledger:
-            self.transactions.append(len(ops))
-        return super()._submit(table, ops)
+from tests.integration.store.helpers import NOW, admit, counting_transactions_store, entry, policy
 
 
 @pytest.fixture
-def demo(azurite, table_prefix) -> Counting:
-    store = Counting(azurite.connection_string, table_prefix)
+def demo(azurite, table_prefix):
+    store = counting_transactions_store(azurite.connection_string, table_prefix)
     store.put_project(
         policy(
             allowed_sizes=frozenset({VmSize.STANDARD}),

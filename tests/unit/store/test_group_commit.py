@@ -120,3 +120,61 @@ def test_a_runner_that_answers_the_wrong_number_of_requests_fails_them_all():
     group = GroupCommit(lambda key, items: [])
     with pytest.raises(RuntimeError, match="got 0 outcomes"):
         group.submit("p", 1)
+
+
+# ---------------------------------------------------------------- deferred items
+def test_a_deferred_item_rides_the_next_submit_of_its_key_in_arrival_order():
+    batches = []
+
+    def run(key, items):
+        batches.append(list(items))
+        return [Outcome(value=i) for i in items]
+
+    group = GroupCommit(run, defer_seconds=60)
+    group.defer("p", "activate-1")
+    assert batches == [] and group.pending("p") == 1  # nobody waits for it: no transaction yet
+    assert group.submit("p", "reserve-2") == "reserve-2"
+    assert batches == [["activate-1", "reserve-2"]]
+    assert group.pending("p") == 0
+
+
+def test_a_deferred_item_nobody_follows_is_written_by_its_timer():
+    done = threading.Event()
+    batches = []
+
+    def run(key, items):
+        batches.append(list(items))
+        done.set()
+        return [Outcome(value=i) for i in items]
+
+    group = GroupCommit(run, defer_seconds=0.05)
+    group.defer("p", "a")
+    group.defer("p", "b")
+    assert done.wait(5)
+    assert batches == [["a", "b"]] and group.pending("p") == 0
+
+
+def test_flush_writes_deferred_items_now_and_a_failure_is_only_logged(caplog):
+    def run(key, items):
+        return [Outcome(error=RuntimeError("row moved")) if i == "bad" else Outcome(value=i) for i in items]
+
+    group = GroupCommit(run, defer_seconds=60)
+    group.defer("p", "good")
+    group.defer("q", "bad")
+    group.flush()
+    assert group.pending("p") == group.pending("q") == 0
+    assert "deferred str for q failed" in caplog.text
+
+
+def test_a_leader_behind_more_deferred_items_than_one_batch_holds_runs_until_it_is_answered():
+    batches = []
+
+    def run(key, items):
+        batches.append(list(items))
+        return [Outcome(value=i) for i in items]
+
+    group = GroupCommit(run, fits=lambda batch, item: len(batch) < 2, defer_seconds=60)
+    for name in ("d1", "d2", "d3"):
+        group.defer("p", name)
+    assert group.submit("p", "mine") == "mine"
+    assert batches == [["d1", "d2"], ["d3", "mine"]]
