@@ -22,6 +22,8 @@ def fire(gate, command: dict) -> list[dict]:
         session_id = reply.body.get("sessionId") if isinstance(reply.body, dict) else None
         replies[index] = {"status": reply.status, "reason": reply.reason, "sessionId": session_id}
 
+    # warm: imports, the context, the caller-key check (the key cache), so `go` starts the burst itself
+    gate.usage(command["project"], command["key"])
     threads = [threading.Thread(target=one, args=(i,)) for i in range(command["count"])]
     for thread in threads:
         thread.start()

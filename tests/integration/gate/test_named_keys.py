@@ -185,6 +185,7 @@ def test_per_key_concurrency_under_fifty_racing_requests(gate):
     assert admitted.count(limited) == 3, sorted({(r.status, r.reason) for r in refused})
     assert admitted.count(free) == 10
     assert {(r.reason, r.body.get("caller")) for r in refused} == {("concurrency-limit", "limited")}
+    gate.settle()  # the deferred activations, as in the race tests
     entries = gate.store.list_entries("alpha")
     assert sorted(e.caller for e in entries) == ["free"] * 10 + ["limited"] * 3
     assert all(e.state is LedgerState.ACTIVE for e in entries)
