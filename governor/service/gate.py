@@ -301,6 +301,8 @@ class GateService:
             self.store.heartbeat(project, session_id, self.clock())
             raise
         self.reads.saw(session_key(entry.account, session_id), session)
+        if entry.state is LedgerState.PENDING and session is not None:
+            self.store.activate(project, session_id, session)  # ARR runs it: the row says so from now
         now = self.clock()
         elapsed = None if session is None else session.elapsed
         entry = self.store.heartbeat(project, session_id, now, elapsed)

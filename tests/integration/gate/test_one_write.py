@@ -82,6 +82,15 @@ def test_extend_of_a_not_yet_activated_session_activates_and_extends_it(gate, co
     assert entry.state is LedgerState.ACTIVE and entry.lease.total_seconds() == 90 * 60
 
 
+def test_a_heartbeat_of_a_not_yet_activated_session_activates_it(gate, counted):
+    key, sid = pending_created(gate, counted)
+    gate.emulator.advance(10)
+    reply = gate.heartbeat("alpha", key, sid)
+    assert (reply.status, reply.body["state"]) == (200, "active")
+    entry = gate.store.get_entry("alpha", sid)
+    assert entry.state is LedgerState.ACTIVE and entry.last_heartbeat is not None  # so the sweep governs it
+
+
 def test_stop_of_a_not_yet_activated_session_charges_it_instead_of_giving_the_money_back(gate, counted):
     key, sid = pending_created(gate, counted)
     gate.emulator.advance(5 + 10 * 60)  # ran ten minutes
