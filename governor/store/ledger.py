@@ -335,20 +335,24 @@ class LedgerRepo(TablesBase):
         wanted = [STATE_ROW, *usage_rows] if totals else []
         wanted += sorted(keys)
         found: dict[str, dict] = {}
-        for start in range(0, len(wanted), MAX_FILTER_KEYS):
-            chunk = wanted[start : start + MAX_FILTER_KEYS]
+        # with all_open the first query also takes the open range (two comparisons)
+        first = MAX_FILTER_KEYS - 2 if all_open else MAX_FILTER_KEYS
+        chunks = [wanted[:first]] + [
+            wanted[i : i + MAX_FILTER_KEYS] for i in range(first, len(wanted), MAX_FILTER_KEYS)
+        ]
+        for index, chunk in enumerate(chunks):
             params = {"pk": project, **{f"r{i}": key for i, key in enumerate(chunk)}}
-            clauses = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
-            for row in self._query(self.tables.ledger, f"PartitionKey eq @pk and ({clauses})", params):
+            clauses = [f"RowKey eq @r{i}" for i in range(len(chunk))]
+            if all_open and index == 0:
+                params["lo"], params["hi"] = prefix_range(OPEN_PREFIX)
+                clauses.append("(RowKey ge @lo and RowKey lt @hi)")
+            if not clauses:
+                continue
+            for row in self._query(self.tables.ledger, f"PartitionKey eq @pk and ({' or '.join(clauses)})", params):
                 found[row["RowKey"]] = row
         rows = {key: found.get(key) for key in keys}
         if all_open:
-            params = {"pk": project}
-            params["lo"], params["hi"] = prefix_range(OPEN_PREFIX)
-            for row in self._query(
-                self.tables.ledger, "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params
-            ):
-                rows[row["RowKey"]] = row
+            rows.update({key: row for key, row in found.items() if key.startswith(OPEN_PREFIX)})
         part = Partition(project, now, state=found.get(STATE_ROW))
         part.usage_rows = {period: found.get(key) for key, period in usage_rows.items()}
         return part, rows

@@ -271,3 +271,25 @@ def test_extend_and_release_of_unknown_or_closed_entries_answer_their_own_errors
     assert outcomes[3].error is None
     assert demo.transactions == [2]
     assert_state_matches_rows(demo)
+
+
+def test_a_callers_figures_run_on_through_a_batch_like_the_projects(demo):
+    """Per-key limits in the same transaction: each request sees the key's sessions and
+    reservations as the requests before it in the batch left them."""
+    demo.put_project(replace(demo.get_project("demo"), daily_budget=None, monthly_budget=None))
+    seen = []
+
+    def key_allows_two(snapshot):
+        seen.append((snapshot.caller.active, snapshot.caller.reserved))
+        if snapshot.caller.active >= 2:
+            raise Refusal("concurrency-limit", "the key runs 2 of 2", {"caller": snapshot.caller.name})
+        return 1 * MICROS
+
+    def op(sid, caller):
+        return Reserve(replace(entry(sid, lease_minutes=10), caller=caller), key_allows_two, NOW, count_caller=True)
+
+    outcomes = demo._run_batch("demo", [op("k1", "kiosk"), op("o1", "other"), op("k2", "kiosk"), op("k3", "kiosk")])
+    assert [o.error is None for o in outcomes] == [True, True, True, False]
+    assert outcomes[3].error.figures == {"caller": "kiosk"}
+    assert seen == [(0, 0), (0, 0), (1, 1 * MICROS), (2, 2 * MICROS)]
+    assert demo.transactions == [1 + 3]
