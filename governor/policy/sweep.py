@@ -194,7 +194,14 @@ def decide(
         rate=entry.rate,
     )
     if entry.state is LedgerState.PENDING:
-        return make(Action.LEAVE, "pending")
+        # ARR lists it, so the create happened; the gate may not have written the activation yet
+        # (it rides the project's next transaction). Governed like an active row from this sweep;
+        # when nothing else acts on it, the sweep writes the activation (bookkeeping: in dry-run too).
+        decision = decide(session, replace(entry, state=LedgerState.ACTIVE), policy, usage, now, options, burn_rate)
+        if decision.acts:
+            return decision
+        warning = decision.reason if decision.action is Action.WARN else decision.warning
+        return Decision(Action.ACTIVATE, "pending-confirmed", decision.figures, warning=warning, event=decision.event)
     if policy is None:
         return make(Action.STOP, "project-missing", event="stop")
     if not policy.enabled:

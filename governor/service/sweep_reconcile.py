@@ -40,7 +40,8 @@ def list_all(arr: Mapping[str, ArrPort], errors: list[str], pool) -> tuple[dict[
 
 
 def join(entries, live, listed_ok, now, options):
-    """Split the ledger's open entries: managed (listed), to look up (vanished or stale pending)."""
+    """Split the ledger's open entries: managed (listed, pending ones too), to look up (vanished,
+    or pending past the grace and not listed)."""
     items: list[Item] = []
     managed: list[tuple[LedgerEntry, Session]] = []
     to_look_up: list[LedgerEntry] = []
@@ -49,11 +50,10 @@ def join(entries, live, listed_ok, now, options):
         if entry.account not in listed_ok:
             continue  # account unknown or its list failed: decide nothing about it this run
         if entry.state is LedgerState.PENDING:
-            if rules.pending_due(entry, now, options):
-                if session is not None:
-                    items.append(item_for(entry, rules.decide_pending(entry, session, now), session))
-                else:
-                    to_look_up.append(entry)
+            if session is not None:  # ARR lists it: the create happened; governed from this sweep
+                managed.append((entry, session))
+            elif rules.pending_due(entry, now, options):
+                to_look_up.append(entry)
         elif session is None:
             to_look_up.append(entry)
         else:

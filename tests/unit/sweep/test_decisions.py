@@ -291,6 +291,14 @@ def test_dry_run_is_carried_from_options_or_policy():
     assert not run().dry_run
 
 
-def test_pending_entry_with_a_live_session_is_left_to_the_gate():
+def test_a_listed_pending_entry_is_governed_and_marked_active_when_nothing_else_acts():
+    """ARR lists the session, so the create happened (the gate may not have written the
+    activation yet: it rides the project's next transaction)."""
     d = run(e=entry(state=LedgerState.PENDING))
-    assert (d.action, d.reason) == (Action.LEAVE, "pending")
+    assert (d.action, d.reason) == (Action.ACTIVATE, "pending-confirmed")
+    assert not d.dry_run and not run(e=entry(state=LedgerState.PENDING), opts=replace(OPTS, dry_run=True)).dry_run
+
+
+def test_a_listed_pending_entry_is_stopped_like_an_active_one():
+    d = run(e=entry(state=LedgerState.PENDING), u=usage(spent=10**9))
+    assert (d.action, d.reason) == (Action.STOP, "budget-exhausted")
