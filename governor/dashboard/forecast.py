@@ -30,6 +30,8 @@ def sweep_forecast(warn_before: timedelta, dry_run: bool = False) -> Forecast:
     def forecast(
         entry: LedgerEntry, policy: ProjectPolicy, usage: Mapping[Period, Usage], now: datetime, burn_rate: int
     ) -> tuple[str, str]:
+        if entry.state is LedgerState.PENDING:  # the page cannot see whether ARR lists it yet
+            return "leave", "pending"
         decision = decide(session_from_ledger(entry), entry, policy, usage, now, options, burn_rate)
         reason = decision.reason
         if decision.warning and decision.warning != reason:
