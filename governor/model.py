@@ -317,7 +317,13 @@ class LedgerEntry:
     caller: str | None = None  # the key name (or "principal:<id>") that asked for it; never the key
     saved_lease: int = 0  # recorded saving of a governor stop: the lease it cut short
     saved_extension: int = 0  # recorded saving of a refused extension: the step denied
+    claim: bool = False  # pending v1 create that failed ambiguously: see governor.policy.sweep.claim_matches
     etag: str | None = None
+
+    @property
+    def released(self) -> bool:
+        """Closed without ever being charged as a session: its reservation was given back."""
+        return self.state is LedgerState.CLOSED and self.final_status is None
 
 
 @dataclass(frozen=True)

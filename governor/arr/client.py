@@ -54,6 +54,7 @@ class ArrClient:
         self.config = config
         self.account = config.name
         self._wire = wire_v1 if config.api_version == "v1" else wire_2021
+        self.ids_are_ours = self._wire is wire_2021
         cautious = (config.service_endpoint + wire_v1.create_path(config.account_id),)
         self._http = transport.build_session(config.retry_total_seconds, cautious)
         self._timeout = (config.timeout_seconds, config.timeout_seconds)

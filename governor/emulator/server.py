@@ -134,9 +134,11 @@ class Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             template, generation, handler, params = resolve(self.command, segments)
             admin = generation == "admin"
+            step = None
             if not admin:
                 emu.count(f"{self.command} {template}")
-                response = self._maybe_fault(emu, parts.path, "before")
+                step = emu.faults.plan(parts.path, self.command)
+                response = self._apply(emu, step, "before")
                 if response is not None:
                     self._send(response, generation)
                     return
@@ -145,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             response = handler(emu, request)
             if not admin:
-                response = self._maybe_fault(emu, parts.path, "after") or response
+                response = self._apply(emu, step, "after") or response
         except ApiError as exc:
             response = self._error(exc)
         except Exception:
@@ -167,18 +169,18 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(413, "PayloadTooLarge", f"The request body exceeds {MAX_BODY_BYTES} bytes.")
         return self.rfile.read(length) if length else b""
 
-    def _maybe_fault(self, emu: Emulator, path: str, phase: str) -> Response | None:
-        faults = emu.faults
-        if phase == "before" and faults.latency_ms and faults.applies_to(path):
-            time.sleep(faults.latency_ms / 1000)
-        if faults.phase != phase:
+    @staticmethod
+    def _apply(emu: Emulator, step, phase: str) -> Response | None:
+        """The step's latency and fault at its phase: before the request acts, or after it did."""
+        if step is None or step.phase != phase:
             return None
-        status = faults.pick(path)
-        if status is None:
+        if step.latency_ms:
+            time.sleep(step.latency_ms / 1000)
+        if step.status is None:
             return None
-        code, message = FAULT_CODES.get(status, (f"Status{status}", "An injected fault."))
-        headers = {"Retry-After": str(faults.retry_after)} if status in (429, 503) else {}
-        return Response.json(status, error_body(code, message), headers)
+        code, message = FAULT_CODES.get(step.status, (f"Status{step.status}", "An injected fault."))
+        headers = {"Retry-After": str(emu.faults.retry_after)} if step.status in (429, 503) else {}
+        return Response.json(step.status, error_body(code, message), headers)
 
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}

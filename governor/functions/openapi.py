@@ -79,6 +79,11 @@ SCHEMAS: dict[str, dict] = {
             "detail": {"type": "string"},
             "instance": {"type": "string"},
             "field": {"type": ["string", "null"], "description": "the offending field (bad-request)"},
+            "sessionId": {
+                "type": "string",
+                "description": "upstream-unavailable after a create ARR may have done: the session it would be; "
+                "retry with the same Idempotency-Key to resume it",
+            },
         },
     },
     "SessionRequest": {

@@ -77,9 +77,15 @@ def check_idempotency_key(value: Any) -> str | None:
     return value
 
 
-def session_id_for(project: str, idempotency_key: str) -> str:
-    """The session id a request with this key always gets: a retry finds the first session."""
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{project}/{idempotency_key}"))
+MAX_ATTEMPTS = 8  # fresh attempts under one Idempotency-Key after attempts that made nothing
+
+
+def session_id_for(project: str, idempotency_key: str, attempt: int = 0) -> str:
+    """The session id the `attempt`-th try of a request with this key gets: a retry finds the
+    first session; an attempt that made nothing is followed by the next id, never reused (a
+    stopped ARR session keeps its id)."""
+    name = f"{project}/{idempotency_key}" + (f"#{attempt}" if attempt else "")
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
 
 
 def check_session_id(session_id: Any) -> str:

@@ -44,6 +44,8 @@ from governor.policy import schedule as hours
 from governor.policy.limits import ARR_MAX_UPDATE_LEASE
 
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
+CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires
+CLAIM_SKEW = timedelta(minutes=2)  # how far the governor's clock and ARR's may disagree
 
 
 class Action(StrEnum):
@@ -329,6 +331,70 @@ def decide_unmanaged(
 def pending_due(entry: LedgerEntry, now: datetime, options: SweepOptions) -> bool:
     """A pending admission old enough that its ARR create has certainly returned or failed."""
     return entry.state is LedgerState.PENDING and now - entry.requested_at > options.pending_grace
+
+
+def is_claim(entry: LedgerEntry, now: datetime, options: SweepOptions) -> bool:
+    """A pending v1 row that may own sessions it cannot name: the gate marked its create as
+    ambiguous, or the gate is gone (past the grace) without activating it."""
+    return entry.state is LedgerState.PENDING and (entry.claim or pending_due(entry, now, options))
+
+
+def claim_expired(claim: LedgerEntry, now: datetime) -> bool:
+    return now - claim.requested_at > CLAIM_TTL
+
+
+def claim_matches(claim: LedgerEntry, session: Session, now: datetime) -> bool:
+    """Could `session` (listed, owned by no ledger row) have been made by the v1 create of `claim`?
+
+    Same account, same size (when ARR says), the lease the claim asked for (to the minute), and
+    made within the claim's window: from CLAIM_SKEW before its request to CLAIM_TTL after. ARR's
+    creation time decides when the wire has it (2021-01-01); v1 has none, so its Ready time
+    (`now - elapsed`) bounds it: a session Ready before the window opened was not made by the claim.
+    Limits: a session made outside the governor in the same account, with the same size and lease,
+    inside a claim's window, is taken for the claim's and stopped; one the sweep does not see
+    listed before the claim expires is left to the unmanaged mode.
+    """
+    if session.account != claim.account or not session.status.active:
+        return False
+    if session.size is not None and session.size is not claim.size:
+        return False
+    if ceil_minutes(session.max_lease) != ceil_minutes(claim.lease):
+        return False
+    opened, closes = claim.requested_at - CLAIM_SKEW, claim.requested_at + CLAIM_TTL
+    if session.created is not None:
+        return opened <= session.created <= closes
+    return now - session.elapsed >= opened
+
+
+def decide_claimed(session: Session, claim: LedgerEntry, options: SweepOptions) -> Decision:
+    """A session made by an ambiguous v1 create: nobody holds its id, so it is charged to the
+    claim's project from its start and stopped."""
+    figures = {
+        "status": session.status.value,
+        "elapsed_minutes": minutes_figure(session.elapsed),
+        "lease_minutes": minutes_figure(session.max_lease),
+        "claim": claim.session_id,
+        "requested_at": claim.requested_at.isoformat(),
+    }
+    return Decision(Action.STOP, "claimed", figures, event="stop", dry_run=options.dry_run)
+
+
+def decide_released(session: Session, closed: LedgerEntry, options: SweepOptions) -> Decision:
+    """A session still running under the id of a closed or released ledger row: the governor gave
+    its money back (or settled it), so nothing pays for it any more. Stopped whatever the unmanaged mode."""
+    figures = {
+        "status": session.status.value,
+        "elapsed_minutes": minutes_figure(session.elapsed),
+        "lease_minutes": minutes_figure(session.max_lease),
+        "charged_minutes": closed.charged_minutes,
+        "released": closed.released,
+    }
+    return Decision(Action.STOP, "released-still-running", figures, dry_run=options.dry_run)
+
+
+def decide_claim_expired(claim: LedgerEntry, now: datetime) -> Decision:
+    figures = {"pending_minutes": minutes_figure(now - claim.requested_at), "reserved": claim.reserved}
+    return Decision(Action.RELEASE, "claim-expired", figures)
 
 
 def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> Decision:

@@ -31,8 +31,9 @@ from governor.model import (
 )
 from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX
+from governor.policy.sweep import PENDING_GRACE
 from governor.service.arr_reads import ArrReads
-from governor.service.ports import ArrPort, NotFound, Refusal, StorePort, Unavailable
+from governor.service.ports import ArrPort, NotFound, Refusal, StorePort
 from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
@@ -130,11 +131,11 @@ class GateService:
         now = self.clock()
         # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
-        session_id = rules.session_id_for(project, idempotency_key) if idempotency_key else str(uuid.uuid4())
+        session_id = str(uuid.uuid4())
         if idempotency_key:
-            existing = self.store.get_entry(project, session_id)
+            session_id, existing = self._attempt(project, idempotency_key, arr, now)
             if existing is not None:
-                return self._replay(policy, existing)
+                return self._replay(policy, arr, request, existing)
         # after the replay: a retry of an admitted request is answered even once closing time has passed
         try:
             request, partial = rules.cap_at_closing(policy, request, now)
@@ -164,32 +165,61 @@ class GateService:
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
-        session = self._create(arr, project, request, session_id)
+        # No audit row for an admission: the ledger row is its record (and a write per request is costly).
+        return self._start(policy, arr, request, entry, usage, partial=partial)
+
+    def _start(self, policy: ProjectPolicy, arr: ArrPort, request, entry: LedgerEntry, usage, **extra) -> dict:
+        """Create the reserved session in ARR and activate its row; the answer for the client."""
+        project = policy.name
+        session = self._create(arr, entry, request.models)
         try:
             # ARR made it under our id: the pending row already names it, so the activation
             # write need not hold up the answer (it rides the project's next transaction).
-            entry = self.store.activate(project, session_id, session, wait=False)
+            entry = self.store.activate(project, entry.session_id, session, wait=False)
         except Exception:
             log.exception("recording ARR session failed; stopping it so nothing runs unbudgeted")
-            self._undo_create(arr, project, session_id, session.id)
+            self._undo_create(arr, project, entry.session_id, session.id)
             raise
         self.reads.saw(session_key(entry.account, session.id), session)
         self.reads.forget(list_key(entry.account))
-        # No audit row for an admission: the ledger row is its record (and a write per request is costly).
-        return {
-            **session_view(policy, entry, session, usage),
-            "reservedCost": money_text(entry.reserved),
-            "partial": partial,
-        }
+        return {**session_view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
 
-    def _replay(self, policy: ProjectPolicy, entry: LedgerEntry) -> dict:
-        if entry.state is LedgerState.PENDING:
-            entry = self._confirmed(entry)
+    def _attempt(self, project: str, key: str, arr: ArrPort, now: datetime) -> tuple[str, LedgerEntry | None]:
+        """The id this key's request works on, and its row if the key was used before. An attempt
+        that made nothing (released, or a v1 claim the sweep settles) is followed by a fresh one."""
+        for attempt in range(rules.MAX_ATTEMPTS):
+            session_id = rules.session_id_for(project, key, attempt)
+            entry = self.store.get_entry(project, session_id)
             if entry is None:
+                return session_id, None
+            if entry.released or (entry.state is LedgerState.PENDING and self._v1_done(arr, entry, now)):
+                continue
+            return session_id, entry
+        raise Refusal(
+            "conflict", f"{rules.MAX_ATTEMPTS} attempts with this Idempotency-Key made no session; use a new key"
+        )
+
+    @staticmethod
+    def _v1_done(arr: ArrPort, entry: LedgerEntry, now: datetime) -> bool:
+        """A pending v1 row whose request is over: claimed, or older than any request lasts."""
+        return not arr.ids_are_ours and (entry.claim or now - entry.requested_at > PENDING_GRACE)
+
+    def _replay(self, policy: ProjectPolicy, arr: ArrPort, request, entry: LedgerEntry) -> dict:
+        """The first request's outcome for a retry with its Idempotency-Key."""
+        if entry.state is LedgerState.PENDING:
+            if not arr.ids_are_ours:
                 raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
-        if entry.state is LedgerState.CLOSED and entry.final_status is None:  # released: it never ran
-            raise Refusal("conflict", "the first request with this Idempotency-Key failed; retry with a new key")
-        view = session_view(policy, entry, self._live(entry), self._usage(policy, self.clock()))
+            found = self._read_back(arr, entry, None)
+            if found is None:  # ARR made nothing: this retry is the attempt, on the same reservation
+                usage = self._usage(policy, self.clock())
+                return self._start(policy, arr, request, entry, usage, partial=False, replayed=True)
+            if found.status.active:
+                entry = self.store.activate(policy.name, entry.session_id, found)
+            else:
+                entry, found = self._close_ended(entry, found), None
+        else:
+            found = self._live(entry)
+        view = session_view(policy, entry, found, self._usage(policy, self.clock()))
         return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
 
     def _confirmed(self, entry: LedgerEntry) -> LedgerEntry | None:
@@ -203,15 +233,59 @@ class GateService:
             return None
         return self.store.activate(entry.project, entry.session_id, session)
 
-    def _create(self, arr: ArrPort, project: str, request: rules.SessionRequest, session_id: str) -> Session:
+    def _create(self, arr: ArrPort, entry: LedgerEntry, models) -> Session:
         try:
-            return arr.create(request.size, request.lease, request.models, session_id=session_id)
-        except BaseException as exc:
-            if isinstance(exc, NotFound) or (isinstance(exc, Unavailable) and exc.did_nothing):
-                self._release(project, session_id)
-            else:  # ambiguous (timeout, 5xx): ARR may have created it under our id
-                self._undo_create(arr, project, session_id, session_id)
-            raise
+            return arr.create(entry.size, entry.lease, models, session_id=entry.session_id)
+        except Exception as exc:
+            # Whatever the error and whichever attempt of the client's retries it came from, an
+            # earlier attempt may have created the session: find out before giving money back.
+            if not arr.ids_are_ours:
+                self._claim(entry, exc)
+                raise
+            found = self._read_back(arr, entry, exc)
+            if found is None:
+                self._release(entry.project, entry.session_id)
+                raise
+            if not found.status.active:
+                self._close_ended(entry, found)
+                raise
+            return found  # the create did happen: the caller activates it, as for a success
+
+    def _read_back(self, arr: ArrPort, entry: LedgerEntry, error: Exception | None) -> Session | None:
+        """ARR's session under the pending row's id, None if ARR has none. Unreadable: the row stays
+        pending for the sweep, and the client gets a 503 naming the session, so a retry with the
+        same Idempotency-Key resumes it."""
+        try:
+            return arr.get(entry.session_id)
+        except NotFound:
+            return None
+        except Exception:
+            log.warning("ARR cannot say whether session %s was made; left pending", entry.session_id)
+            retry = getattr(error, "retry_after", None) or 30
+            raise Refusal(
+                "upstream-unavailable",
+                "ARR failed and could not say whether the session was made; retry with the same Idempotency-Key",
+                {"sessionId": entry.session_id, "retryAfter": retry},
+            ) from error
+
+    def _close_ended(self, entry: LedgerEntry, final: Session) -> LedgerEntry:
+        """The create happened and the session already ended: charge ARR's billed minutes, release the rest."""
+        minutes = whole_minutes(final.elapsed)
+        closed = self.store.close(entry.project, entry.session_id, minutes, final.status.value, self.clock())
+        figures = {"status": final.status.value, "minutes": minutes, "charged": closed.charged}
+        self._audit(entry.project, entry.session_id, "close", "create-ended", figures, self.clock(), entry.caller)
+        return closed
+
+    def _claim(self, entry: LedgerEntry, error: Exception) -> None:
+        """v1: ARR picks the id, so it cannot be read back; the pending row becomes a claim that
+        the sweep matches to the sessions the create may have made, and stops them."""
+        if getattr(error, "operation", None) == "validate":  # refused by our own checks: never sent
+            self._release(entry.project, entry.session_id)
+            return
+        try:
+            self.store.claim(entry.project, entry.session_id)
+        except Exception:
+            log.warning("could not mark %s as a claim; the sweep claims it after the grace", entry.session_id)
 
     def _undo_create(self, arr: ArrPort, project: str, reservation_id: str, arr_id: str) -> None:
         """Stop the ARR session, then release; if the stop fails, the pending row stays for the sweep."""

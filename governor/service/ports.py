@@ -50,6 +50,9 @@ class ArrPort(Protocol):
     refused the request as asked), carrying ARR's status, code and MS-CV."""
 
     account: str  # the configured account name, e.g. "default"
+    # True (2021-01-01): create PUTs the caller's id, so a failed create is settled by reading that
+    # id. False (v1): ARR picks the id, so a failed create leaves a claim for the sweep to match.
+    ids_are_ours: bool
 
     def create(
         self, size: VmSize, lease: timedelta, models: Sequence[str] = (), session_id: str | None = None
@@ -128,6 +131,13 @@ class StorePort(Protocol):
 
     def release(self, project: str, reservation_id: str, now: datetime) -> None:
         """Cancel a pending entry and give its reservation back (idempotent)."""
+
+    def claim(self, project: str, reservation_id: str) -> LedgerEntry | None:
+        """Mark a pending v1 entry as a claim: its create failed ambiguously, so the sweep stops the
+        sessions it may have made (governor.policy.sweep.claim_matches). None if it is not pending."""
+
+    def find_closed(self, session_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The closed (or released) ledger rows of these session ids, any project, by id."""
 
     def extend(
         self,

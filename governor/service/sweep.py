@@ -135,11 +135,14 @@ class Sweeper:
                 clock_window=None if previous is None else max(now - previous, timedelta(0)),
             )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
-            items, managed, to_look_up = reconcile.join(entries, live, listed_ok, now, options)
+            v1 = {name for name, client in self.arr.items() if not getattr(client, "ids_are_ours", True)}
+            items, managed, to_look_up, claims = reconcile.join(entries, live, listed_ok, now, options, v1)
 
             items.extend(pool.map(lambda e: reconcile.look_up(self.arr[e.account], e, now, errors), to_look_up))
-            mode, adopt_project = self.config.unmanaged_mode, self.config.unmanaged_project
-            items.extend(reconcile.unmanaged(live, entries, snapshot.projects, options, mode, adopt_project))
+            unmanaged = (self.config.unmanaged_mode, self.config.unmanaged_project)
+            items.extend(
+                reconcile.unowned(self.store, live, entries, claims, snapshot.projects, options, unmanaged, now, errors)
+            )
             usage = metering.effective_usage(snapshot, managed, self.clock)
             burn = metering.burn_rates(managed)
             for entry, session in managed:

@@ -59,6 +59,8 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
 
 
 def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
+    if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
+        item.entry = store.adopt(item.claim.project, item.session, now)
     with contextlib.suppress(NotFound):  # already gone: the stop is done
         client.stop(item.session_id)
     if item.entry is None:

@@ -23,6 +23,8 @@ class Item:
     outcome: str = "ok"
     error: str | None = None
     ms_cv: str | None = None
+    claim: LedgerEntry | None = None  # the v1 claim this session was matched to: charged to its project
+    audit_key: str | None = None  # the audit row written before acting, completed after
 
 
 def item_for(entry, decision, session=None, policy=None) -> Item:

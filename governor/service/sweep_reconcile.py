@@ -1,7 +1,8 @@
 """The sweep's join: ARR's lists against the ledger's open entries.
 
-Listed sessions are managed; a due pending admission or a vanished session is looked up by id;
-a live session the ledger does not know is unmanaged. Each becomes an `Item` with its decision.
+Listed sessions are managed (pending ones too); a vanished session or a due pending admission is
+looked up by id; a live session no open row owns is stopped if a closed row or a v1 claim says the
+governor asked for it, else unmanaged. Each becomes an `Item` with its decision.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from governor.model import LedgerEntry, LedgerState, ProjectPolicy, Session, UnmanagedMode
+from governor.model import LedgerEntry, LedgerState, Session
 from governor.policy import sweep as rules
 from governor.policy.sweep import Action, Decision
-from governor.service.ports import ArrPort, NotFound, ServiceError
+from governor.service.ports import ArrPort, NotFound, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure, item_for
 
 
@@ -39,26 +40,31 @@ def list_all(arr: Mapping[str, ArrPort], errors: list[str], pool) -> tuple[dict[
     return live, listed_ok
 
 
-def join(entries, live, listed_ok, now, options):
-    """Split the ledger's open entries: managed (listed, pending ones too), to look up (vanished,
-    or pending past the grace and not listed)."""
+def join(entries, live, listed_ok, now, options, v1_accounts=frozenset()):
+    """Split the ledger's open entries: managed (listed, pending ones too: governed from their first
+    sweep), to look up (vanished, or pending past the grace), and v1 claims to match."""
     items: list[Item] = []
     managed: list[tuple[LedgerEntry, Session]] = []
     to_look_up: list[LedgerEntry] = []
+    claims: list[LedgerEntry] = []
     for key, entry in entries.items():
         session = live.get(key)
         if entry.account not in listed_ok:
             continue  # account unknown or its list failed: decide nothing about it this run
-        if entry.state is LedgerState.PENDING:
-            if session is not None:  # ARR lists it: the create happened; governed from this sweep
-                managed.append((entry, session))
-            elif rules.pending_due(entry, now, options):
-                to_look_up.append(entry)
-        elif session is None:
-            to_look_up.append(entry)
-        else:
+        if session is not None:
             managed.append((entry, session))
-    return items, managed, to_look_up
+        elif entry.state is not LedgerState.PENDING:
+            to_look_up.append(entry)
+        elif entry.account in v1_accounts:  # ARR picked the id: the row cannot be looked up by it
+            if rules.is_claim(entry, now, options):
+                if rules.claim_expired(entry, now):
+                    items.append(item_for(entry, rules.decide_claim_expired(entry, now)))
+                else:
+                    claims.append(entry)
+        elif rules.pending_due(entry, now, options):
+            to_look_up.append(entry)
+    claims.sort(key=lambda claim: claim.requested_at)
+    return items, managed, to_look_up, claims
 
 
 def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str]) -> Item:
@@ -76,15 +82,33 @@ def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str
     return item_for(entry, rules.decide_vanished(entry, found), found)
 
 
-def unmanaged(
-    live, entries, projects: Mapping[str, ProjectPolicy], options, mode: UnmanagedMode, adopt_project: str | None
-) -> list[Item]:
+def unowned(store: StorePort, live, entries, claims, projects, options, config, now, errors) -> list[Item]:
+    """Listed sessions no open row owns: one still running under a closed or released row is
+    stopped; one a v1 claim may have made is charged to the claim's project and stopped; the rest
+    were made outside the governor and go to the unmanaged mode (`config`: mode, adopt project)."""
+    strays = {key: session for key, session in live.items() if key not in entries}
+    if not strays:
+        return []
+    try:
+        closed = store.find_closed(session_id for _, session_id in strays)
+    except Exception as exc:  # cannot tell ours from others: decide nothing about them this run
+        errors.append(f"closed rows: {type(exc).__name__}")
+        return []
+    mode, adopt_project = config
     adopt_into = projects.get(adopt_project or "")
     items = []
-    for key, session in live.items():
-        if key in entries:
+    for (account, session_id), session in strays.items():
+        ended = closed.get(session_id)
+        if ended is not None and ended.account == account:
+            decision = rules.decide_released(session, ended, options)
+            items.append(Item(ended.project, session_id, account, decision, session))
+            continue
+        claim = next((c for c in claims if rules.claim_matches(c, session, now)), None)
+        if claim is not None:
+            decision = rules.decide_claimed(session, claim, options)
+            items.append(Item(claim.project, session_id, account, decision, session, claim=claim))
             continue
         decision = rules.decide_unmanaged(session, mode, adopt_into, options)
         project = adopt_into.name if decision.action is Action.ADOPT else ""
-        items.append(Item(project, session.id, key[0], decision, session))
+        items.append(Item(project, session_id, account, decision, session))
     return items

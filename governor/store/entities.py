@@ -224,6 +224,8 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["SavedLease"] = i64(entry.saved_lease)
     if entry.saved_extension:
         entity["SavedExtension"] = i64(entry.saved_extension)
+    if entry.claim:
+        entity["Claim"] = True
     return entity
 
 
@@ -253,6 +255,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         caller=get(entity, "Caller"),
         saved_lease=get(entity, "SavedLease", 0),
         saved_extension=get(entity, "SavedExtension", 0),
+        claim=get(entity, "Claim", False),
         etag=etag_of(entity),
     )
 

@@ -29,6 +29,7 @@ from governor.model import (
     Usage,
     VmSize,
     cost_of,
+    utcnow,
     whole_minutes,
 )
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
@@ -394,6 +395,28 @@ class LedgerRepo(TablesBase):
         rid = check_key("reservationId", reservation_id)
         self._fresh.pop((project, rid))
         self._group.submit(check_key("project", project), Release(project, rid, now))
+
+    def claim(self, project: str, reservation_id: str) -> LedgerEntry | None:
+        """Mark a pending entry as a claim (its v1 create failed ambiguously). Not a money change:
+        the reservation stays as it is, so only the entry row is written."""
+        rid = check_key("reservationId", reservation_id)
+        self._fresh.pop((project, rid))
+
+        def round_():
+            part = self._read(project, utcnow(), open_ids=[rid])
+            row = part.open.get(rid)
+            if row is None:
+                return None
+            entry = entity_to_entry(row)
+            if entry.state is not LedgerState.PENDING:
+                return None
+            if entry.claim:
+                return entry
+            claimed = replace(entry, claim=True, etag=None)
+            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(claimed, open_key(rid)), row)])
+            return replace(claimed, etag=result_etag(results, 0))
+
+        return self._retry(round_, f"claim {rid} in {project}")
 
     def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session.id)

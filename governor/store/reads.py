@@ -19,6 +19,8 @@ from governor.store.keys import (
 from governor.store.ledger import PERIODS, LedgerRepo, budget_of, caller_spent_of
 from governor.store.projects import PROJECT_PARTITION
 
+FILTER_COMPARISONS = 15
+
 
 class ReadsRepo(LedgerRepo):
     def get_entry(self, project: str, session_id: str) -> LedgerEntry | None:
@@ -44,6 +46,21 @@ class ReadsRepo(LedgerRepo):
         check_key("project", project)
         row = self._point(self.tables.ledger, project, usage_key(period.value, key))
         return caller_spent_of(row)
+
+    def find_closed(self, session_ids) -> dict[str, LedgerEntry]:
+        """Closed rows of these ids in any project: one cross-partition query per 15 ids (Table
+        Storage allows 15 comparisons in a filter). The sweep asks only about sessions no open row
+        owns, which are few."""
+        ids = sorted({check_key("sessionId", sid) for sid in session_ids})
+        found: dict[str, LedgerEntry] = {}
+        for start in range(0, len(ids), FILTER_COMPARISONS):
+            chunk = ids[start : start + FILTER_COMPARISONS]
+            params = {f"r{i}": closed_key(sid) for i, sid in enumerate(chunk)}
+            clause = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
+            for row in self._query(self.tables.ledger, clause, params):
+                entry = entity_to_entry(row)
+                found[entry.session_id] = entry
+        return found
 
     def usage(self, project: str, period: Period, key: str) -> Usage:
         """Spent in that period; reserved is the project's current hold if `key` is the latest

@@ -21,22 +21,52 @@ def open_entries(gate, project="alpha"):
 
 def test_arr_refusing_the_create_releases_the_reservation(gate):
     key = gate.project()
-    gate.emulator.set_faults(rate=1, statuses=[400], paths=ONLY_SESSION_PATH)
+    gate.emulator.set_faults(rate=1, statuses=[400], paths=ONLY_SESSION_PATH, methods=["PUT"])
     reply = gate.create("alpha", key)
     assert reply.status == 503
+    assert gate.emulator.truth() == []  # read back by its id: ARR has no such session
+    assert open_entries(gate) == [] and reserved(gate) == 0
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_create_that_failed_after_arr_acted_is_the_session_the_client_asked_for(gate, status):
+    key = gate.project()
+    gate.emulator.set_faults(
+        rate=1, statuses=[status], retryAfter=0, paths=ONLY_SESSION_PATH, methods=["PUT"], phase="after"
+    )
+    reply = gate.create("alpha", key)
+    assert reply.status == 202, reply
+    (session,) = gate.open_sessions_in_arr()
+    assert session["id"] == reply.body["sessionId"]
+    assert [(e.session_id, e.state.value) for e in open_entries(gate)] == [(session["id"], "active")]
+    assert reserved(gate) == 6_000_000
+
+
+def test_a_create_that_failed_before_arr_acted_gives_the_money_back(gate):
+    key = gate.project()
+    gate.emulator.set_faults(rate=1, statuses=[429], retryAfter=0, paths=ONLY_SESSION_PATH, methods=["PUT"])
+    reply = gate.create("alpha", key)
+    assert (reply.status, reply.reason) == (503, "upstream-unavailable")
     assert gate.emulator.truth() == []
     assert open_entries(gate) == [] and reserved(gate) == 0
 
 
 @pytest.mark.parametrize("phase", ["before", "after"])
-def test_arr_failing_the_create_leaves_nothing_running_or_reserved(gate, phase):
+def test_when_arr_cannot_say_the_row_stays_pending_and_a_retry_with_the_key_resumes_it(gate, phase):
     key = gate.project()
     gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=ONLY_SESSION_PATH, phase=phase)
-    reply = gate.create("alpha", key)
+    headers = {"Idempotency-Key": f"resume-{phase}"}
+    reply = gate.create("alpha", key, headers=headers)
     assert (reply.status, reply.reason) == (503, "upstream-unavailable")
+    pending = reply.body["sessionId"]
+    assert [(e.session_id, e.state.value) for e in open_entries(gate)] == [(pending, "pending")]
+    assert reserved(gate) == 6_000_000  # whatever ARR did, its session is paid for
     gate.emulator.clear_faults()
-    assert gate.open_sessions_in_arr() == []  # with phase=after ARR made it; the gate stopped it
-    assert open_entries(gate) == [] and reserved(gate) == 0
+    retry = gate.create("alpha", key, headers=headers)
+    assert (retry.status, retry.body["sessionId"], retry.body["replayed"]) == (202, pending, True)
+    assert [s["id"] for s in gate.open_sessions_in_arr()] == [pending]
+    assert [(e.session_id, e.state.value) for e in open_entries(gate)] == [(pending, "active")]
+    assert reserved(gate) == 6_000_000
 
 
 class ActivateFails(TableStore):
@@ -96,13 +126,16 @@ def test_arr_refusing_the_lease_update_gives_the_extension_back(gate):
     assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 60
 
 
-def test_a_retry_of_a_failed_request_with_the_same_idempotency_key_is_told_to_use_a_new_key(gate):
+def test_a_retry_of_a_request_that_made_nothing_is_a_fresh_attempt_never_a_conflict(gate):
     key = gate.project()
-    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=ONLY_SESSION_PATH)
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=ONLY_SESSION_PATH, methods=["PUT"])
     headers = {"Idempotency-Key": "try-1"}
     assert gate.create("alpha", key, headers=headers).status == 503
+    assert open_entries(gate) == [] and reserved(gate) == 0  # ARR has nothing under the id: released
     gate.emulator.clear_faults()
     retry = gate.create("alpha", key, headers=headers)
-    assert (retry.status, retry.reason) == (409, "conflict")
+    assert retry.status == 202, retry
+    again = gate.create("alpha", key, headers=headers)
+    assert (again.status, again.body["sessionId"], again.body["replayed"]) == (202, retry.body["sessionId"], True)
     assert gate.create("alpha", key, headers={"Idempotency-Key": "try-2"}).status == 202
-    assert len(gate.open_sessions_in_arr()) == 1 and reserved(gate) == 6_000_000
+    assert len(gate.open_sessions_in_arr()) == 2 and reserved(gate) == 12_000_000

@@ -112,6 +112,7 @@ def test_pending_rows_are_reconciled_after_the_grace(stack):
     assert stack.sweep()["counts"] == {"activate": 1}
     assert stack.store.get_entry("alpha", "crashed-before-activate").state is LedgerState.ACTIVE
     assert stack.store.get_entry("alpha", "crashed-before-create").state is LedgerState.PENDING
+    assert stack.store.usage("alpha", Period.DAY, Period.DAY.key(stack.now)).reserved == 2 * cost_of(RATE, 30)
     stack.advance(5 * 60)
     report = stack.sweep()
     assert report["counts"] == {"leave": 1, "release": 1}  # the active one is governed as usual
