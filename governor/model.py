@@ -358,9 +358,10 @@ class AuditRecord:
     reason: str
     figures: dict = field(default_factory=dict)
     dry_run: bool = False
-    outcome: str = "ok"  # ok, failed, skipped
+    outcome: str = "ok"  # ok, failed, skipped; "unknown" while the action it records is under way
     ms_cv: str | None = None
     caller: str | None = None  # the key name (or "principal:<id>") behind a gate action; never the key
+    key: str | None = None  # the row's key once written, so the outcome can be completed in place
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from governor.model import (
+    AuditRecord,
     Closing,
     LedgerEntry,
     LedgerState,
@@ -416,3 +417,28 @@ def decide_vanished(entry: LedgerEntry, final: Session | None) -> Decision:
     if final.status.active:
         return Decision(Action.LEAVE, "listed-late", figures)
     return Decision(Action.CLOSE, f"ended-{final.status.value.lower()}", figures)
+
+
+UNKNOWN = "unknown"  # the outcome of an audit row written before its action ran
+
+
+def interrupted_outcome(record: AuditRecord, session: Session | None, entry: LedgerEntry | None) -> str:
+    """The outcome of an action whose sweep died after asking ARR, judged by a later sweep from
+    what it sees: `session` is ARR's listed session under the row's id (None: not listed), `entry`
+    the open ledger row (None: none). "ok" when the action's effect is there, else "failed" (the
+    later sweep decides the session again anyway, so a failed action is retried)."""
+    action, figures = record.action, record.figures
+    if action == Action.STOP:
+        done = session is None
+    elif action == Action.EXTEND:
+        target = figures.get("new_lease_minutes") or figures.get("ledger_lease_minutes")
+        done = session is not None and target is not None and minutes_figure(session.max_lease) >= target
+    elif action in (Action.CLOSE, Action.RELEASE):
+        done = entry is None
+    elif action == Action.ACTIVATE:
+        done = entry is not None and entry.state is LedgerState.ACTIVE
+    elif action in (Action.ADOPT, Action.RECORD):
+        done = entry is not None
+    else:
+        done = False
+    return "ok" if done else "failed"

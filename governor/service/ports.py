@@ -200,7 +200,15 @@ class StorePort(Protocol):
     def snapshot(self, now: datetime) -> LedgerSnapshot: ...
 
     # audit and health
-    def append_audit(self, records: Sequence[AuditRecord]) -> None: ...
+    def append_audit(self, records: Sequence[AuditRecord]) -> list[str]:
+        """Write new rows; returns their keys, in order."""
+
+    def complete_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Rewrite rows written earlier (each record carries its `key`) with their final outcome."""
+
+    def unfinished_audit(self, since: datetime, source: str = "sweep") -> list[AuditRecord]:
+        """Rows of `source` written at or after `since` whose outcome is still "unknown"."""
+
     def recent_audit(self, limit: int = 50, project: str | None = None) -> list[AuditRecord]: ...
     def record_sweep(self, report: dict) -> None: ...
     def last_sweep(self) -> dict | None: ...

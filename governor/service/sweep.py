@@ -35,7 +35,7 @@ from governor.service import sweep_reconcile as reconcile
 from governor.service.ports import ArrPort, StorePort
 from governor.service.sweep_actions import act
 from governor.service.sweep_items import item_for
-from governor.service.sweep_record import notify, write_audit
+from governor.service.sweep_record import complete_unfinished, notify, write_audit, write_intents
 from governor.service.sweep_savings import record_refusals
 
 log = logging.getLogger("governor.sweep")
@@ -44,6 +44,7 @@ LOCK_NAME = "sweep"
 LOCK_TTL = timedelta(minutes=10)  # the Functions timeout: a crashed run's lock lapses by then
 CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see sweep_metering)
 MAX_ERRORS = 20
+UNFINISHED_LOOKBACK = timedelta(days=1)  # how far back to look for a dead run's audit rows when no run is recorded
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,16 @@ class Sweeper:
             phases["decide"] = time.monotonic()
             metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes, charged)
             phases["meter"] = time.monotonic()
+            write_intents(self.store, items, now, errors)
             list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))
             record_refusals(self.store, items, now, errors)
             phases["act"] = time.monotonic()
 
         finished = self.clock()
         write_audit(self.store, items, now, errors)
+        since = now - UNFINISHED_LOOKBACK if previous is None else previous - self.config.lock_ttl
+        own = {item.audit_key for item in items if item.audit_key}
+        complete_unfinished(self.store, since, live, entries, own, errors)
         phases["audit"] = time.monotonic()
         report = self._health(now, finished, items, live, metered, errors, timer, phases).to_row()
         self._record(report)

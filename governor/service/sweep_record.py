@@ -1,11 +1,14 @@
-"""What a sweep tells afterwards: its audit rows, and the webhook events handed to the sender."""
+"""What a sweep tells: its audit rows (written before it acts, completed after), and the webhook
+events handed to the sender."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from governor.model import AuditRecord, ProjectPolicy
+from governor.policy import sweep as rules
 from governor.policy.sweep import Action
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
@@ -13,37 +16,98 @@ from governor.service.sweep_items import Item
 log = logging.getLogger("governor.sweep")
 
 
+def write_intents(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> None:
+    """Before acting: each action's audit row, outcome "unknown", so a run that dies while ARR acts
+    leaves a trace that the next run completes (`complete_unfinished`). If the write fails the
+    actions still run (money before paperwork) and their rows are written after, as before."""
+    acting = [item for item in items if item.decision.acts and not item.decision.dry_run]
+    if not acting:
+        return
+    try:
+        keys = store.append_audit([_record(item, now, rules.UNKNOWN) for item in acting])
+    except Exception as exc:
+        errors.append(f"audit: {type(exc).__name__}")
+        log.warning("audit intent write failed (%s); acting anyway", type(exc).__name__)
+        return
+    for item, key in zip(acting, keys, strict=True):
+        item.audit_key = key
+
+
 def write_audit(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> None:
-    records = []
+    """After acting: new rows for decisions that did not act, the outcome into the rows written before."""
+    new, done = [], []
     for item in items:
         decision = item.decision
         if decision.action is Action.LEAVE and decision.reason != "lookup-failed":
             continue
-        figures = dict(decision.figures)
-        if item.error:
-            figures["error"] = item.error
-        common = {"at": now, "source": "sweep", "project": item.project, "session_id": item.session_id}
-        common["dry_run"] = decision.dry_run
-        common["caller"] = item.entry.caller if item.entry is not None else None
-        records.append(
-            AuditRecord(
-                **common,
-                action=decision.action.value,
-                reason=decision.reason,
-                figures=figures,
-                outcome=item.outcome,
-                ms_cv=item.ms_cv,
-            )
-        )
+        record = _record(item, now, item.outcome)
+        (done if item.audit_key else new).append(record)
         if decision.warning:
-            records.append(AuditRecord(**common, action="warn", reason=decision.warning, figures=figures))
-    if not records:
-        return
+            new.append(
+                AuditRecord(**_common(item, now), action="warn", reason=decision.warning, figures=record.figures)
+            )
     try:
-        store.append_audit(records)
+        if done:
+            store.complete_audit(done)
+        if new:
+            store.append_audit(new)
     except Exception as exc:
         errors.append(f"audit: {type(exc).__name__}")
         log.warning("audit write failed (%s); decisions are in the sweep log", type(exc).__name__)
+
+
+def complete_unfinished(store: StorePort, since: datetime, live, entries, own: set[str], errors: list[str]) -> int:
+    """Give the rows a dead run left "unknown" the outcome this run sees (see
+    `rules.interrupted_outcome`). `live` and `entries` are this run's reads, taken before it acted;
+    `own`: this run's own row keys, never judged by itself. Returns how many rows were completed."""
+    try:
+        unfinished = [r for r in store.unfinished_audit(since) if r.key not in own]
+    except Exception as exc:
+        errors.append(f"audit: {type(exc).__name__}")
+        return 0
+    if not unfinished:
+        return 0
+    sessions = {session_id: session for (_, session_id), session in live.items()}
+    rows = {session_id: entry for (_, session_id), entry in entries.items()}
+    completed = []
+    for record in unfinished:
+        outcome = rules.interrupted_outcome(record, sessions.get(record.session_id), rows.get(record.session_id))
+        figures = {**record.figures, "completed": "next-sweep"}
+        if outcome != "ok":
+            figures["error"] = "interrupted"
+        completed.append(replace(record, outcome=outcome, figures=figures))
+    try:
+        store.complete_audit(completed)
+    except Exception as exc:
+        errors.append(f"audit: {type(exc).__name__}")
+        return 0
+    return len(completed)
+
+
+def _common(item: Item, now: datetime) -> dict:
+    return {
+        "at": now,
+        "source": "sweep",
+        "project": item.project,
+        "session_id": item.session_id,
+        "dry_run": item.decision.dry_run,
+        "caller": item.entry.caller if item.entry is not None else None,
+    }
+
+
+def _record(item: Item, now: datetime, outcome: str) -> AuditRecord:
+    figures = dict(item.decision.figures)
+    if item.error:
+        figures["error"] = item.error
+    return AuditRecord(
+        **_common(item, now),
+        action=item.decision.action.value,
+        reason=item.decision.reason,
+        figures=figures,
+        outcome=outcome,
+        ms_cv=item.ms_cv,
+        key=item.audit_key,
+    )
 
 
 def notify(store: StorePort, webhooks, items: list[Item], projects: dict[str, ProjectPolicy], now: datetime) -> None:

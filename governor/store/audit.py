@@ -30,14 +30,38 @@ def audit_row_key(at: datetime, index: int) -> str:
     return f"{_MAX_TICKS - ticks:019d}-{999_999 - index % 1_000_000:06d}-{secrets.token_hex(4)}"
 
 
+def rows_since(at: datetime) -> str:
+    """The upper bound (exclusive) of the keys of rows written at or after `at` (newest sort first)."""
+    ticks = (at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1) * 10
+    return f"{_MAX_TICKS - ticks + 1:019d}"
+
+
 class AuditRepo(TablesBase):
-    def append_audit(self, records: Sequence[AuditRecord]) -> None:
-        entities = [
-            audit_to_entity(record, AUDIT_PARTITION, audit_row_key(record.at, index))
-            for index, record in enumerate(records)
-        ]
+    def append_audit(self, records: Sequence[AuditRecord]) -> list[str]:
+        """Write new rows; returns their keys, in order."""
+        keys = [audit_row_key(record.at, index) for index, record in enumerate(records)]
+        entities = [audit_to_entity(record, AUDIT_PARTITION, key) for record, key in zip(records, keys, strict=True)]
         for start in range(0, len(entities), MAX_BATCH):
             self._submit(self.tables.audit, [("create", e) for e in entities[start : start + MAX_BATCH]])
+        return keys
+
+    def complete_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Rewrite rows written earlier (each record carries its `key`) with their final outcome."""
+        from azure.data.tables import UpdateMode
+
+        entities = [audit_to_entity(record, AUDIT_PARTITION, check_key("audit key", record.key)) for record in records]
+        for start in range(0, len(entities), MAX_BATCH):
+            batch = entities[start : start + MAX_BATCH]
+            self._submit(self.tables.audit, [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch])
+
+    def unfinished_audit(self, since: datetime, source: str = "sweep") -> list[AuditRecord]:
+        """Rows of `source` written at or after `since` whose outcome is still "unknown": a run that
+        died between asking ARR and recording the answer. One range query over the newest rows."""
+        params = {"pk": AUDIT_PARTITION, "hi": rows_since(since), "o": "unknown", "s": source}
+        rows = self._query(
+            self.tables.audit, "PartitionKey eq @pk and RowKey lt @hi and Outcome eq @o and Source eq @s", params
+        )
+        return [entity_to_audit(row) for row in rows]
 
     def recent_audit(self, limit: int = 50, project: str | None = None) -> list[AuditRecord]:
         if limit <= 0:

@@ -294,4 +294,5 @@ def entity_to_audit(entity: dict) -> AuditRecord:
         outcome=get(entity, "Outcome", "ok"),
         ms_cv=get(entity, "MsCv"),
         caller=get(entity, "Caller"),
+        key=entity.get("RowKey"),
     )

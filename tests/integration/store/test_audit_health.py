@@ -1,5 +1,6 @@
 """Audit rows newest first in one query; sweep health; lease locks."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,8 +31,23 @@ def test_recent_audit_is_newest_first_and_limited(store):
     assert [r.figures["minute"] for r in recent] == [139, 138, 137, 136, 135]
     demo = store.recent_audit(10, project="demo")
     assert [r.session_id for r in demo] == ["s3", "s2", "s1"]
-    assert demo[0] == record(3)
+    assert replace(demo[0], key=None) == record(3) and demo[0].key
     assert store.recent_audit(0) == []
+
+
+def test_a_row_written_before_its_action_is_completed_in_place_and_found_while_unknown(store):
+    first, second = store.append_audit([record(1, outcome="unknown"), record(2, outcome="unknown")])
+    store.append_audit([record(0, outcome="unknown"), record(3)])  # too old to look for; finished
+    unfinished = store.unfinished_audit(T0 + timedelta(minutes=1))
+    assert sorted(r.key for r in unfinished) == sorted([first, second])
+    store.complete_audit([replace(unfinished[0], outcome="ok", figures={"done": True})])
+    (left,) = store.unfinished_audit(T0 + timedelta(minutes=1))
+    assert left.key == unfinished[1].key
+    rows = {r.key: r for r in store.recent_audit(10)}
+    assert len(rows) == 4 and (rows[unfinished[0].key].outcome, rows[unfinished[0].key].figures) == (
+        "ok",
+        {"done": True},
+    )
 
 
 def test_audit_of_one_instant_keeps_write_order_newest_first(store):

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 from governor.model import LedgerState, Period, cost_of, utcnow
 from tests.integration.sweep.conftest import RATE
@@ -78,5 +79,7 @@ def test_killed_sweeps_never_double_charge_lose_minutes_or_double_extend(stack):
         usage = stack.store.usage(policy.name, Period.MONTH, key)
         assert (usage.spent, usage.reserved) == (expected, 0)
     assert codes.count(-signal.SIGKILL) >= KILLS // 4, codes  # most runs really died mid-way
+    # an action whose run died before recording its outcome was completed by a later run
+    assert stack.store.unfinished_audit(stack.now - timedelta(days=1)) == []
     assert any(truth[sid]["maxLeaseMinutes"] > 30 for _, sid in beating)  # extensions did happen
     assert all(truth[sid]["status"] == "Stopped" for _, sid in idle)

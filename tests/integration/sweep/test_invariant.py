@@ -1,0 +1,129 @@
+"""The sweep's side of the money invariant: released rows, v1 claims, audit rows that outlive a crash."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from governor.arr import clients_from_settings
+from governor.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
+from governor.settings import load
+from tests.integration.sweep.conftest import RATE
+
+
+def audit_of(stack, sid):
+    return sorted((r for r in stack.audit() if r.session_id == sid), key=lambda r: r.at)
+
+
+def reserve(stack, policy, sid, minutes=30):
+    lease = timedelta(minutes=minutes)
+    entry = LedgerEntry(policy.name, sid, "default", VmSize.STANDARD, LedgerState.PENDING, stack.now, lease, rate=RATE)
+    stack.store.reserve(policy.name, entry, lambda snap: cost_of(RATE, minutes), stack.now)
+
+
+@pytest.mark.parametrize("mode", list(UnmanagedMode))
+def test_a_session_running_under_a_released_row_is_stopped_whatever_the_unmanaged_mode(stack, mode):
+    policy = stack.project("alpha")
+    stack.project("orphans")
+    reserve(stack, policy, "given-back")
+    stack.store.release("alpha", "given-back", stack.now)  # the governor concluded ARR made nothing
+    stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30), session_id="given-back")
+    stack.advance(5 + 60)
+    report = stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")
+    assert report["counts"] == {"stop": 1}
+    assert stack.truth()["given-back"]["status"] == "Stopped"
+    (row,) = audit_of(stack, "given-back")
+    assert (row.action, row.reason, row.outcome, row.project) == ("stop", "released-still-running", "ok", "alpha")
+    assert stack.store.list_entries("orphans") == []
+
+
+@pytest.fixture
+def v1(stack):
+    stack.arr = clients_from_settings(load({**stack.env, "ARR_API_VERSION": "v1"}))
+    yield stack
+    for client in stack.arr.values():
+        client.close()
+
+
+def test_a_v1_claim_stops_the_sessions_it_made_charged_and_leaves_others_to_the_unmanaged_mode(v1):
+    stack = v1
+    policy = stack.project("alpha")
+    stack.advance(10 * 60)
+    reserve(stack, policy, "claim-1", minutes=30)
+    assert stack.store.claim("alpha", "claim-1").claim
+    client = stack.arr["default"]
+    made = [client.create(VmSize.STANDARD, timedelta(minutes=30)).id for _ in range(2)]  # a retry made two
+    other = client.create(VmSize.STANDARD, timedelta(minutes=45)).id  # not the claim's lease
+    stack.advance(5 + 3 * 60)
+    report = stack.sweep(unmanaged_mode=UnmanagedMode.REPORT)
+    assert report["counts"] == {"report": 1, "stop": 2}
+    truth = stack.truth()
+    assert [truth[sid]["status"] for sid in made] == ["Stopped", "Stopped"] and truth[other]["status"] == "Ready"
+    for sid in made:
+        entry = stack.store.get_entry("alpha", sid)
+        assert entry.state is LedgerState.CLOSED and entry.charged_minutes == truth[sid]["billedSeconds"] // 60 == 3
+        assert [(r.action, r.reason, r.outcome) for r in audit_of(stack, sid)] == [("stop", "claimed", "ok")]
+    assert stack.store.get_entry("alpha", "claim-1").state is LedgerState.PENDING  # until the claim expires
+    stack.advance(8 * 60)
+    assert stack.sweep()["counts"] == {"release": 1, "report": 1}
+    usage = stack.store.usage("alpha", Period.DAY, Period.DAY.key(stack.now))
+    assert (usage.spent, usage.reserved) == (2 * cost_of(RATE, 3), 0)
+
+
+def test_a_v1_session_made_before_the_claim_window_is_not_the_claims(v1):
+    stack = v1
+    policy = stack.project("alpha")
+    old = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id
+    stack.advance(5 + 10 * 60)  # Ready 10 minutes before the claim's request
+    reserve(stack, policy, "claim-2", minutes=30)
+    stack.store.claim("alpha", "claim-2")
+    assert stack.sweep()["counts"] == {"report": 1}
+    assert stack.truth()[old]["status"] == "Ready"
+
+
+def test_a_v1_pending_row_left_by_a_dead_gate_becomes_a_claim_after_the_grace(v1):
+    stack = v1
+    policy = stack.project("alpha")
+    reserve(stack, policy, "gate-died")  # reserved, created in ARR, never activated
+    made = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id
+    stack.advance(60)
+    assert stack.sweep()["counts"] == {"report": 1}  # within the grace the gate may still activate it
+    stack.advance(5 * 60)
+    assert stack.sweep()["counts"] == {"stop": 1}
+    assert stack.truth()[made]["status"] == "Stopped"
+
+
+class AuditLost:
+    """The store of a sweep that dies after acting and before recording what happened."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def complete_audit(self, records):
+        raise RuntimeError("the process died")
+
+
+def test_an_action_whose_outcome_was_never_recorded_is_completed_by_the_next_sweep(stack):
+    policy = stack.project("alpha", idle_timeout=timedelta(minutes=15))
+    idle = stack.admit(policy, 60)
+    beating = stack.admit(policy, 30)
+    stack.advance(5 + 21 * 60)
+    stack.heartbeat("alpha", beating)
+    real = stack.store
+    stack.store = AuditLost(real)
+    stack.sweep()
+    stack.store = real
+    rows = {r.session_id: r for r in stack.audit()}
+    assert (rows[idle].action, rows[idle].outcome) == ("stop", "unknown")
+    assert (rows[beating].action, rows[beating].outcome) == ("extend", "unknown")
+    assert stack.truth()[idle]["status"] == "Stopped"
+    stack.advance(60)
+    stack.sweep()
+    rows = {r.session_id: r for r in stack.audit() if r.figures.get("completed")}
+    assert (rows[idle].action, rows[idle].outcome, rows[idle].figures["completed"]) == ("stop", "ok", "next-sweep")
+    assert (rows[beating].action, rows[beating].outcome) == ("extend", "ok")  # ARR holds the new lease
+    assert stack.store.unfinished_audit(stack.now - timedelta(hours=1)) == []
