@@ -36,6 +36,7 @@ class Emulator:
         self.faults = config.faults
         self._faults_lock = threading.Lock()
         self._stats: Counter[str] = Counter()
+        self._injected: Counter[str] = Counter()  # faults answered, by "status phase" ("latency phase")
         self._stats_lock = threading.Lock()
 
     # --- auth
@@ -75,14 +76,20 @@ class Emulator:
         with self._stats_lock:
             self._stats[key] += 1
 
+    def count_fault(self, key: str) -> None:
+        with self._stats_lock:
+            self._injected[key] += 1
+
     def stats(self) -> dict:
         with self._stats_lock:
             requests = dict(sorted(self._stats.items()))
-        return {"requests": requests, "total": sum(requests.values())}
+            faults = dict(sorted(self._injected.items()))
+        return {"requests": requests, "total": sum(requests.values()), "faults": faults}
 
     def clear_stats(self) -> None:
         with self._stats_lock:
             self._stats.clear()
+            self._injected.clear()
 
     def reset(self) -> None:
         self.store.reset()

@@ -174,6 +174,7 @@ class Handler(BaseHTTPRequestHandler):
         """The step's latency and fault at its phase: before the request acts, or after it did."""
         if step is None or step.phase != phase:
             return None
+        emu.count_fault(f"{step.status or 'latency'} {phase}")
         if step.latency_ms:
             time.sleep(step.latency_ms / 1000)
         if step.status is None:

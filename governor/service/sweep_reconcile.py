@@ -46,7 +46,8 @@ def join(entries, live, listed_ok, now, options, v1_accounts=frozenset()):
     items: list[Item] = []
     managed: list[tuple[LedgerEntry, Session]] = []
     to_look_up: list[LedgerEntry] = []
-    claims: list[LedgerEntry] = []
+    claims: list[LedgerEntry] = []  # v1 rows whose create failed or whose gate is gone: stop what they made
+    starting: list[LedgerEntry] = []  # v1 rows whose gate may still be at work: activate what they made
     for key, entry in entries.items():
         session = live.get(key)
         if entry.account not in listed_ok:
@@ -56,15 +57,17 @@ def join(entries, live, listed_ok, now, options, v1_accounts=frozenset()):
         elif entry.state is not LedgerState.PENDING:
             to_look_up.append(entry)
         elif entry.account in v1_accounts:  # ARR picked the id: the row cannot be looked up by it
-            if rules.is_claim(entry, now, options):
-                if rules.claim_expired(entry, now):
-                    items.append(item_for(entry, rules.decide_claim_expired(entry, now)))
-                else:
-                    claims.append(entry)
+            if not rules.is_claim(entry, now, options):
+                starting.append(entry)
+            elif rules.claim_expired(entry, now):
+                items.append(item_for(entry, rules.decide_claim_expired(entry, now)))
+            else:
+                claims.append(entry)
         elif rules.pending_due(entry, now, options):
             to_look_up.append(entry)
     claims.sort(key=lambda claim: claim.requested_at)
-    return items, managed, to_look_up, claims
+    starting.sort(key=lambda entry: entry.requested_at)
+    return items, managed, to_look_up, (claims, starting)
 
 
 def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str]) -> Item:
@@ -84,8 +87,10 @@ def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str
 
 def unowned(store: StorePort, live, entries, claims, projects, options, config, now, errors) -> list[Item]:
     """Listed sessions no open row owns: one still running under a closed or released row is
-    stopped; one a v1 claim may have made is charged to the claim's project and stopped; the rest
-    were made outside the governor and go to the unmanaged mode (`config`: mode, adopt project)."""
+    stopped; one a v1 claim may have made is charged to the claim's project and stopped; one a v1
+    request still at work may have made is activated under that request's row (the gate's own
+    activation then finds it done); the rest were made outside the governor and go to the
+    unmanaged mode (`config`: mode, adopt project). `claims`: (claims, starting) from `join`."""
     strays = {key: session for key, session in live.items() if key not in entries}
     if not strays:
         return []
@@ -96,6 +101,7 @@ def unowned(store: StorePort, live, entries, claims, projects, options, config, 
         return []
     mode, adopt_project = config
     adopt_into = projects.get(adopt_project or "")
+    claims, starting = claims
     items = []
     for (account, session_id), session in strays.items():
         ended = closed.get(session_id)
@@ -107,6 +113,11 @@ def unowned(store: StorePort, live, entries, claims, projects, options, config, 
         if claim is not None:
             decision = rules.decide_claimed(session, claim, options)
             items.append(Item(claim.project, session_id, account, decision, session, claim=claim))
+            continue
+        pending = next((p for p in starting if rules.claim_matches(p, session, now)), None)
+        if pending is not None:
+            starting.remove(pending)  # one create, one session
+            items.append(item_for(pending, rules.decide_pending(pending, session, now), session))
             continue
         decision = rules.decide_unmanaged(session, mode, adopt_into, options)
         project = adopt_into.name if decision.action is Action.ADOPT else ""

@@ -82,16 +82,31 @@ def test_a_v1_session_made_before_the_claim_window_is_not_the_claims(v1):
     assert stack.truth()[old]["status"] == "Ready"
 
 
-def test_a_v1_pending_row_left_by_a_dead_gate_becomes_a_claim_after_the_grace(v1):
+def test_a_v1_session_whose_gate_died_before_activating_it_is_governed_from_the_first_sweep(v1):
     stack = v1
     policy = stack.project("alpha")
     reserve(stack, policy, "gate-died")  # reserved, created in ARR, never activated
     made = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id
     stack.advance(60)
-    assert stack.sweep()["counts"] == {"report": 1}  # within the grace the gate may still activate it
-    stack.advance(5 * 60)
+    assert stack.sweep()["counts"] == {"activate": 1}
+    entry = stack.store.get_entry("alpha", made)
+    assert entry.state is LedgerState.ACTIVE and stack.store.get_entry("alpha", "gate-died") is None
+    stack.advance(20 * 60)  # nobody heartbeats it: governed like any other session
     assert stack.sweep()["counts"] == {"stop": 1}
     assert stack.truth()[made]["status"] == "Stopped"
+
+
+def test_a_v1_claim_made_after_the_grace_stops_what_the_dead_gate_made(v1):
+    stack = v1
+    policy = stack.project("alpha")
+    stack.advance(10 * 60)
+    reserve(stack, policy, "gate-died")
+    stack.advance(6 * 60)  # past the grace: the gate is gone; its create lands late
+    made = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id
+    stack.advance(5 + 60)
+    assert stack.sweep()["counts"] == {"stop": 1}
+    assert stack.truth()[made]["status"] == "Stopped"
+    assert stack.store.get_entry("alpha", made).state is LedgerState.CLOSED
 
 
 class AuditLost:
