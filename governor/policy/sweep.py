@@ -352,8 +352,8 @@ def claim_matches(claim: LedgerEntry, session: Session, now: datetime) -> bool:
     creation time decides when the wire has it (2021-01-01); v1 has none, so its Ready time
     (`now - elapsed`) bounds it: a session Ready before the window opened was not made by the claim.
     Limits: a session made outside the governor in the same account, with the same size and lease,
-    inside a claim's window, is taken for the claim's and stopped; one the sweep does not see
-    listed before the claim expires is left to the unmanaged mode.
+    inside a claim's window, is taken for the claim's and stopped; one that ARR does not list yet
+    in the sweep that expires the claim (the first after CLAIM_TTL) is left to the unmanaged mode.
     """
     if session.account != claim.account or not session.status.active:
         return False
@@ -404,6 +404,9 @@ def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> 
     if found is None:
         return Decision(Action.RELEASE, "pending-orphaned", figures)
     figures["status"] = found.status.value
+    if not found.status.active:  # made, and already over: charge what ARR billed, release the rest
+        figures["final_minutes"] = whole_minutes(found.elapsed)
+        return Decision(Action.CLOSE, f"pending-ended-{found.status.value.lower()}", figures)
     return Decision(Action.ACTIVATE, "pending-confirmed", figures)
 
 

@@ -59,10 +59,10 @@ def join(entries, live, listed_ok, now, options, v1_accounts=frozenset()):
         elif entry.account in v1_accounts:  # ARR picked the id: the row cannot be looked up by it
             if not rules.is_claim(entry, now, options):
                 starting.append(entry)
-            elif rules.claim_expired(entry, now):
+                continue
+            claims.append(entry)  # an expired claim still matches what this sweep lists, then goes
+            if rules.claim_expired(entry, now):
                 items.append(item_for(entry, rules.decide_claim_expired(entry, now)))
-            else:
-                claims.append(entry)
         elif rules.pending_due(entry, now, options):
             to_look_up.append(entry)
     claims.sort(key=lambda claim: claim.requested_at)

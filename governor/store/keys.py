@@ -19,6 +19,7 @@ _FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 STATE_ROW = "!state"
 OPEN_PREFIX = "open|"
 CLOSED_PREFIX = "closed|"
+MOVED_PREFIX = "moved|"  # a v1 reservation id -> the ARR session id its row moved to on activation
 USAGE_PREFIX = "usage|"
 
 
@@ -53,6 +54,10 @@ def open_key(session_id: str) -> str:
 
 def closed_key(session_id: str) -> str:
     return check_key("sessionId", CLOSED_PREFIX + check_key("sessionId", session_id))
+
+
+def moved_key(reservation_id: str) -> str:
+    return check_key("reservationId", MOVED_PREFIX + check_key("reservationId", reservation_id))
 
 
 def usage_key(period: str, key: str) -> str:

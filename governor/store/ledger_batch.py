@@ -35,7 +35,7 @@ from governor.store.base import MAX_BATCH, create_op, delete_key_op, update_op
 from governor.store.entities import check_entity, entity_to_entry, entry_to_entity, get
 from governor.store.errors import DuplicateEntry, NotFound, StateConflict
 from governor.store.groupcommit import Outcome
-from governor.store.keys import OPEN_PREFIX, closed_key, open_key
+from governor.store.keys import OPEN_PREFIX, closed_key, moved_key, open_key
 
 Finish = Callable[[dict[str, str | None]], Any]  # the op's answer, given the ETags the write returned
 FIXED_ROWS = 3  # the state row and the two usage rows a batch may write besides its entries
@@ -209,12 +209,15 @@ class Activate:
     session_id: str
     pending: LedgerEntry | None = None  # what `reserve` wrote, with its ETag, if this process wrote it
     now: datetime | None = None
-    size: int = 2
+    size: int = 3
     needs_policy: bool = False
     all_open: bool = False
 
     def keys(self):
-        return {open_key(self.reservation_id), open_key(self.session_id), closed_key(self.reservation_id)}
+        keys = {open_key(self.reservation_id), open_key(self.session_id), closed_key(self.reservation_id)}
+        if self.reservation_id != self.session_id:
+            keys.add(moved_key(self.reservation_id))
+        return keys
 
     def known(self):
         """The row `reserve` wrote, as it wrote it: skips the read; a stale ETag fails the write
@@ -225,6 +228,8 @@ class Activate:
         rows = {open_key(rid): (entry_to_entity(self.pending, open_key(rid)), self.pending.etag)}
         rows.setdefault(open_key(sid), (None, None))
         rows[closed_key(rid)] = (None, None)
+        if rid != sid:
+            rows[moved_key(rid)] = (None, None)
         return rows
 
     def apply(self, work: Working) -> Finish:
@@ -239,10 +244,13 @@ class Activate:
                 raise StateConflict(f"reservation {rid!r} was already released or closed")
             raise NotFound(f"reservation {rid!r} does not exist in project {self.project!r}")
         entry = replace(entity_to_entry(pending), session_id=sid, state=LedgerState.ACTIVE, etag=None)
-        if rid != sid:  # v1: ARR chose the id; the row moves to it
+        if rid != sid:  # v1: ARR chose the id; the row moves to it, and the reservation id points there
             if current is not None:
                 raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {self.project!r}")
             work.stage(open_key(rid), None, totals=False)
+            # an Idempotency-Key retry names the reservation: get_entry follows this to the session
+            pointer = {"PartitionKey": self.project, "RowKey": moved_key(rid), "SessionId": sid}
+            work.stage(moved_key(rid), pointer, totals=False)
         work.stage(open_key(sid), entry_to_entity(entry, open_key(sid)), totals=False)
         return lambda etags: replace(entry, etag=etags.get(open_key(sid)))
 

@@ -8,27 +8,35 @@ from governor.model import LedgerEntry, LedgerSnapshot, Period, Usage
 from governor.store.entities import POLICY_COLUMNS, entity_to_entry, entity_to_policy, get
 from governor.store.keys import (
     CLOSED_PREFIX,
+    MOVED_PREFIX,
     OPEN_PREFIX,
     STATE_ROW,
     check_key,
     closed_key,
+    moved_key,
     open_key,
     prefix_range,
     usage_key,
 )
-from governor.store.ledger import PERIODS, LedgerRepo, budget_of, caller_spent_of
+from governor.store.ledger import MAX_FILTER_KEYS, PERIODS, LedgerRepo, budget_of, caller_spent_of
 from governor.store.projects import PROJECT_PARTITION
-
-FILTER_COMPARISONS = 15
 
 
 class ReadsRepo(LedgerRepo):
     def get_entry(self, project: str, session_id: str) -> LedgerEntry | None:
+        """The open or closed row of `session_id`; a v1 reservation id leads to the session its row
+        moved to on activation."""
         check_key("project", project)
-        params = {"pk": project, "o": open_key(session_id), "c": closed_key(session_id)}
-        rows = self._query(self.tables.ledger, "PartitionKey eq @pk and (RowKey eq @o or RowKey eq @c)", params)
-        rows.sort(key=lambda row: not row["RowKey"].startswith(OPEN_PREFIX))
-        return entity_to_entry(rows[0]) if rows else None
+        params = {"pk": project, "o": open_key(session_id), "c": closed_key(session_id), "m": moved_key(session_id)}
+        rows = self._query(
+            self.tables.ledger, "PartitionKey eq @pk and (RowKey eq @o or RowKey eq @c or RowKey eq @m)", params
+        )
+        entries = [row for row in rows if not row["RowKey"].startswith(MOVED_PREFIX)]
+        if not entries:
+            moved = get(rows[0], "SessionId") if rows else None
+            return self.get_entry(project, moved) if moved and moved != session_id else None
+        entries.sort(key=lambda row: not row["RowKey"].startswith(OPEN_PREFIX))
+        return entity_to_entry(entries[0])
 
     def list_entries(self, project: str, include_closed: bool = False) -> list[LedgerEntry]:
         check_key("project", project)
@@ -48,13 +56,13 @@ class ReadsRepo(LedgerRepo):
         return caller_spent_of(row)
 
     def find_closed(self, session_ids) -> dict[str, LedgerEntry]:
-        """Closed rows of these ids in any project: one cross-partition query per 15 ids (Table
-        Storage allows 15 comparisons in a filter). The sweep asks only about sessions no open row
-        owns, which are few."""
+        """Closed rows of these ids in any project: one cross-partition query per MAX_FILTER_KEYS ids
+        (Table Storage's limit on comparisons in a filter). The sweep asks only about sessions no
+        open row owns, which are few."""
         ids = sorted({check_key("sessionId", sid) for sid in session_ids})
         found: dict[str, LedgerEntry] = {}
-        for start in range(0, len(ids), FILTER_COMPARISONS):
-            chunk = ids[start : start + FILTER_COMPARISONS]
+        for start in range(0, len(ids), MAX_FILTER_KEYS):
+            chunk = ids[start : start + MAX_FILTER_KEYS]
             params = {f"r{i}": closed_key(sid) for i, sid in enumerate(chunk)}
             clause = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
             for row in self._query(self.tables.ledger, clause, params):

@@ -18,6 +18,7 @@ from governor.model import LedgerState, Period, cost_of
 from governor.service.context import Context, set_context
 from governor.settings import load
 from tests.integration.gate.conftest import Gate
+from tests.integration.sweep.conftest import parse_time
 
 ACTIVE = ("Starting", "Ready")
 # The client gives up on a call after 0.5 s and on its retries after 0.3 s, so a fault that
@@ -95,7 +96,9 @@ class Governed:
         return gaps
 
     def overcommitted(self, interval: timedelta) -> list[tuple]:
-        """Projects whose ARR cost passed their budget by more than one interval of their open sessions."""
+        """Projects whose ARR cost passed their budget by more than one interval of the sessions that
+        ran in it (still running, or ended within it)."""
+        since = self.stack.now - interval
         truth = {s["id"]: s for s in self.stack.emulator.truth()}
         over = []
         for name in self.projects:
@@ -108,7 +111,8 @@ class Governed:
                 session = truth.get(entry.session_id)
                 if session is not None:
                     cost += cost_of(entry.rate, int(session["billedSeconds"] // 60))
-                    running += session["status"] in ACTIVE
+                    ended = session["endedAt"] and parse_time(session["endedAt"]) >= since
+                    running += session["status"] in ACTIVE or bool(ended)
             slack = running * cost_of(
                 policy.rate(next(iter(policy.allowed_sizes))), int(interval.total_seconds() // 60)
             )

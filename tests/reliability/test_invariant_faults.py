@@ -66,3 +66,12 @@ def test_no_session_runs_unbudgeted_whatever_arr_answers(governed, mix, phase):
     assert retry.body["sessionId"] in running
     admitted = {r.body["sessionId"] for r in [*replies, retry] if r.status == 202}
     assert admitted <= running  # what the gate answered 202 for runs, charged
+
+
+def test_a_retry_with_the_key_of_a_request_that_succeeded_gets_its_session(governed):
+    key = governed.project("alpha")
+    first = governed.gate.create("alpha", key, headers={"Idempotency-Key": "once"})
+    again = governed.gate.create("alpha", key, headers={"Idempotency-Key": "once"})
+    assert first.status == again.status == 202
+    assert (again.body["sessionId"], again.body["replayed"]) == (first.body["sessionId"], True)
+    assert len(governed.gate.open_sessions_in_arr()) == 1

@@ -45,6 +45,8 @@ def test_pending_grace_boundary():
 def test_pending_found_is_activated_missing_is_released():
     e = entry(state=LedgerState.PENDING, reserved=1_500_000)
     assert decide_pending(e, session(), NOW).action is Action.ACTIVATE
+    ended = decide_pending(e, replace(session(elapsed=15), status=SessionStatus.EXPIRED), NOW)
+    assert (ended.action, ended.reason, ended.figures["final_minutes"]) == (Action.CLOSE, "pending-ended-expired", 15)
     released = decide_pending(e, None, NOW)
     assert (released.action, released.reason, released.figures["reserved"]) == (
         Action.RELEASE,
