@@ -87,10 +87,10 @@ def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str
 
 def unowned(store: StorePort, live, entries, claims, projects, options, config, now, errors) -> list[Item]:
     """Listed sessions no open row owns: one still running under a closed or released row is
-    stopped; one a v1 claim may have made is charged to the claim's project and stopped; one a v1
-    request still at work may have made is activated under that request's row (the gate's own
-    activation then finds it done); the rest were made outside the governor and go to the
-    unmanaged mode (`config`: mode, adopt project). `claims`: (claims, starting) from `join`."""
+    stopped; one a v1 request still at work may have made is activated under that request's row
+    (the gate's own activation then finds it done); one a v1 claim may have made is charged to the
+    claim's project and stopped; the rest were made outside the governor and go to the unmanaged
+    mode (`config`: mode, adopt project). `claims`: (claims, starting) from `join`."""
     strays = {key: session for key, session in live.items() if key not in entries}
     if not strays:
         return []
@@ -109,15 +109,16 @@ def unowned(store: StorePort, live, entries, claims, projects, options, config, 
             decision = rules.decide_released(session, ended, options)
             items.append(Item(ended.project, session_id, account, decision, session))
             continue
-        claim = next((c for c in claims if rules.claim_matches(c, session, now)), None)
-        if claim is not None:
-            decision = rules.decide_claimed(session, claim, options)
-            items.append(Item(claim.project, session_id, account, decision, session, claim=claim))
-            continue
+        # a request at work first: a retry's fresh session must not be taken for its failed attempt's
         pending = next((p for p in starting if rules.claim_matches(p, session, now)), None)
         if pending is not None:
             starting.remove(pending)  # one create, one session
             items.append(item_for(pending, rules.decide_pending(pending, session, now), session))
+            continue
+        claim = next((c for c in claims if rules.claim_matches(c, session, now)), None)
+        if claim is not None:
+            decision = rules.decide_claimed(session, claim, options)
+            items.append(Item(claim.project, session_id, account, decision, session, claim=claim))
             continue
         decision = rules.decide_unmanaged(session, mode, adopt_into, options)
         project = adopt_into.name if decision.action is Action.ADOPT else ""

@@ -4,7 +4,8 @@ The gate (the function app in process) and the sweep share one store, one set of
 one clock that follows the emulator's virtual clock; every step moves it by one sweep interval.
 Clients of four projects ask for sessions, heartbeat, extend, stop, or vanish (their sessions
 must idle out); for 30 minutes of every two hours ARR fails 30% of calls, before or after taking
-effect, and is slow. After every step:
+effect, and is slow, or answers a create with the chain that used to leak (acted, answer lost
+to a 500 or a time-out, retries throttled). After every step:
 - no project's ARR cost exceeds its budget by more than one sweep interval of its open sessions;
 - no session has run more than one sweep interval past the lease the ledger reserved for it;
 - every open ARR session older than one sweep interval is open in the ledger (no orphan).
@@ -35,6 +36,14 @@ BUDGETS = {"soak-a": 40 * MICROS, "soak-b": 150 * MICROS, "soak-c": 360 * MICROS
 PROJECTS = tuple(BUDGETS)
 FAULTS = {"rate": 0.3, "statuses": [429, 500, 503], "retryAfter": 0, "latencyMs": 5}
 SLACK = cost_of(RATE, int(INTERVAL.total_seconds() // 60))
+THROTTLED = {"status": 429, "phase": "before"}
+CREATES = {"paths": "/sessions/[^/?:]+$", "methods": ["PUT"], "retryAfter": 0}
+# The chain that leaked: the create acts and its answer is lost (a 5xx, or so late the client
+# gave up), then every retry is throttled before it takes effect, the gate's last word a 429.
+LEAKING_CHAINS = [
+    {**CREATES, "sequence": [{"status": 500, "phase": "after"}] + [THROTTLED] * 6},
+    {**CREATES, "sequence": [{"status": 503, "phase": "after", "latencyMs": 1500}] + [THROTTLED] * 6},
+]
 
 
 @dataclass
@@ -52,7 +61,7 @@ def soak(sweep_stack):
     first = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, 1, tzinfo=UTC)
     stack.advance((first - now).total_seconds())
     # a short retry budget, so that faults outlast the client's retries and reach gate and sweep
-    settings = load({**stack.env, "ARR_RETRY_TOTAL_SECONDS": "0.05"})
+    settings = load({**stack.env, "ARR_RETRY_TOTAL_SECONDS": "0.05", "ARR_HTTP_TIMEOUT_SECONDS": "1"})
     stack.arr = clients_from_settings(settings)
     set_context(Context(settings=settings, store=stack.store, arr=stack.arr, clock=stack.clock))
     try:
@@ -69,8 +78,11 @@ def faults_for(step: int, rng: random.Random) -> dict | None:
     minute = step * INTERVAL.total_seconds() / 60 % 120
     if not 60 <= minute < 90:
         return None
-    # a 4xx means "not done"; only a 5xx may come after the call took effect (a gateway time-out)
-    return rng.choice([{**FAULTS, "phase": "before"}, {**FAULTS, "statuses": [500, 503], "phase": "after"}])
+    # a 4xx means "not done"; only a 5xx may come after the call took effect (a gateway time-out),
+    # or a time-out; and throttling may follow either (the leaking chain)
+    return rng.choice(
+        [{**FAULTS, "phase": "before"}, {**FAULTS, "statuses": [500, 503], "phase": "after"}, *LEAKING_CHAINS]
+    )
 
 
 def traffic(gate: Gate, clients: list[Client], now: datetime, rng: random.Random, counts: dict) -> None:
@@ -174,6 +186,8 @@ def test_a_day_of_mixed_traffic_and_faults_keeps_every_budget(soak):
         stack.advance(INTERVAL.total_seconds())
         stack.sweep()
     check_agreement(stack)
-    print(f"soak: {HOURS} emulated hours, {len(stack.sweeps)} sweeps, creates {counts}")
+    injected = stack.emulator.stats()["faults"]
+    print(f"soak: {HOURS} emulated hours, {len(stack.sweeps)} sweeps, creates {counts}, faults injected {injected}")
+    assert injected.get("500 after", 0) + injected.get("503 after", 0) > 0, injected
     assert counts.get("admitted", 0) > 2 * HOURS and counts.get("budget-exhausted", 0) > 0, counts
     assert any(report["errors"] for report in stack.sweeps), "the faults never reached a sweep"
