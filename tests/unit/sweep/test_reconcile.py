@@ -5,13 +5,20 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import LedgerState, SessionStatus, UnmanagedMode
+from governor.model import AuditRecord, LedgerState, SessionStatus, UnmanagedMode, VmSize
 from governor.policy.sweep import (
     Action,
     SweepOptions,
+    claim_expired,
+    claim_matches,
+    decide_claim_expired,
+    decide_claimed,
     decide_pending,
+    decide_released,
     decide_unmanaged,
     decide_vanished,
+    interrupted_outcome,
+    is_claim,
     pending_due,
 )
 from governor.service.sweep import _whole_minutes_window
@@ -78,3 +85,64 @@ def test_vanished_but_still_active_is_left_and_unknown_closes_at_the_checkpoint(
 @pytest.mark.parametrize(("seconds", "minutes"), [(1, 1), (59.7, 1), (60.3, 1), (89, 1), (91, 2), (300, 5)])
 def test_the_warning_window_is_whole_minutes_at_least_one(seconds, minutes):
     assert _whole_minutes_window(timedelta(seconds=seconds)) == timedelta(minutes=minutes)
+
+
+def test_a_claim_matches_its_account_size_lease_and_window_only():
+    claim = entry(state=LedgerState.PENDING, lease=30, requested_at=NOW - timedelta(minutes=3))
+    made = replace(session(elapsed=2, lease=30), created=NOW - timedelta(minutes=3))
+    assert claim_matches(claim, made, NOW)
+    assert not claim_matches(claim, replace(made, account="other"), NOW)
+    assert not claim_matches(claim, replace(made, size=VmSize.PREMIUM), NOW)
+    assert claim_matches(claim, replace(made, size=None), NOW)  # v1 may omit the size
+    assert not claim_matches(claim, replace(made, max_lease=timedelta(minutes=31)), NOW)
+    assert not claim_matches(claim, replace(made, created=NOW - timedelta(minutes=6)), NOW)  # before the window
+    assert not claim_matches(claim, replace(made, created=NOW + timedelta(minutes=8)), NOW)  # after it
+    assert not claim_matches(claim, replace(made, status=SessionStatus.STOPPED), NOW)
+    v1 = replace(made, created=None)  # no creation time: Ready since now - elapsed bounds it
+    assert claim_matches(claim, v1, NOW)
+    assert not claim_matches(claim, replace(v1, elapsed=timedelta(minutes=6)), NOW)
+
+
+def test_claims_and_their_expiry():
+    young = entry(state=LedgerState.PENDING, requested_at=NOW - timedelta(minutes=1))
+    assert not is_claim(young, NOW, OPTS) and is_claim(replace(young, claim=True), NOW, OPTS)
+    assert is_claim(replace(young, requested_at=NOW - timedelta(minutes=6)), NOW, OPTS)  # the gate is gone
+    assert not is_claim(replace(young, state=LedgerState.ACTIVE, claim=True), NOW, OPTS)
+    assert not claim_expired(replace(young, requested_at=NOW - timedelta(minutes=10)), NOW)
+    assert claim_expired(replace(young, requested_at=NOW - timedelta(minutes=10, seconds=1)), NOW)
+    assert decide_claim_expired(young, NOW).action is Action.RELEASE
+
+
+def test_released_and_claimed_sessions_are_stopped_whatever_the_mode():
+    released = decide_released(session(), entry(state=LedgerState.CLOSED), OPTS)
+    claimed = decide_claimed(session(), entry(state=LedgerState.PENDING, claim=True), OPTS)
+    assert (released.action, released.reason, released.figures["released"]) == (
+        Action.STOP,
+        "released-still-running",
+        True,
+    )
+    assert (claimed.action, claimed.reason) == (Action.STOP, "claimed")
+    assert decide_released(session(), entry(state=LedgerState.CLOSED), replace(OPTS, dry_run=True)).dry_run
+
+
+@pytest.mark.parametrize(
+    ("action", "figures", "listed", "row", "outcome"),
+    [
+        ("stop", {}, None, None, "ok"),
+        ("stop", {}, "s", None, "failed"),
+        ("extend", {"new_lease_minutes": 90}, "s90", "e", "ok"),
+        ("extend", {"new_lease_minutes": 90}, "s", "e", "failed"),
+        ("extend", {"ledger_lease_minutes": 90}, "s90", "e", "ok"),
+        ("close", {}, None, None, "ok"),
+        ("release", {}, None, "e", "failed"),
+        ("activate", {}, "s", "e", "ok"),
+        ("activate", {}, "s", "p", "failed"),
+        ("adopt", {}, "s", "e", "ok"),
+        ("record", {}, "s", None, "failed"),
+    ],
+)
+def test_an_interrupted_action_is_judged_by_what_the_next_sweep_sees(action, figures, listed, row, outcome):
+    record = AuditRecord(NOW, "sweep", "alpha", "s1", action, "why", figures, outcome="unknown")
+    sessions = {None: None, "s": session(lease=60), "s90": session(lease=90)}
+    rows = {None: None, "e": entry(), "p": entry(state=LedgerState.PENDING)}
+    assert interrupted_outcome(record, sessions[listed], rows[row]) == outcome
