@@ -68,6 +68,7 @@ class ArrClient:
         self._probe_http = None
         self._probe_lock = threading.Lock()
         self._probing = threading.local()  # the probe's deadline, seen by _send in the probing thread
+        self._sent = threading.local()  # attempts ARR answered before the last response, per thread
 
     def __repr__(self) -> str:
         c = self.config
@@ -95,7 +96,9 @@ class ArrClient:
             request = wire_2021.create(account_id, session_id or str(uuid.uuid4()), size, lease, models)
             body, ms_cv = self._call("create", request)
             return wire_2021.session(body, self.account, "create", ms_cv)
+        self._sent.answered = 0
         body, ms_cv = self._call("create", wire_v1.create(account_id, size, lease, models))
+        self._sent.create_repeated = self._sent.answered > 0
         new_id = wire_v1.created_id(body, "create", ms_cv)
         try:
             return self.get(new_id)
@@ -103,6 +106,12 @@ class ArrClient:
             # The session exists: never lose its id because the follow-up read failed.
             log.warning("ARR create: session %s made, reading it failed: %s", new_id, exc)
             return Session(new_id, self.account, SessionStatus.STARTING, VmSize.parse(size), timedelta(0), lease)
+
+    def create_repeated(self) -> bool:
+        """Did this thread's last v1 create succeed only on a retry, after ARR had answered an
+        earlier attempt (a 429 or 503 that should mean "not done")? Then that attempt may have
+        made a session too: the caller must look for it (the gate leaves a claim)."""
+        return getattr(self._sent, "create_repeated", False)
 
     def get(self, session_id: str) -> Session:
         body, ms_cv = self._call("get", self._wire.get(self.config.account_id, session_id))
@@ -227,6 +236,8 @@ class ArrClient:
             if not idempotent and not unsent:
                 message += "; the request may have been processed"
             raise ArrUnavailable(message, operation=operation, indeterminate=not unsent) from None
+        history = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
+        self._sent.answered = sum(1 for attempt in history if attempt.status is not None)
         log.debug(
             "ARR %s %s %s -> %s (MS-CV %s, request id %s)",
             operation,

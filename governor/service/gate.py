@@ -11,7 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from governor.model import (
@@ -235,7 +235,10 @@ class GateService:
 
     def _create(self, arr: ArrPort, entry: LedgerEntry, models) -> Session:
         try:
-            return arr.create(entry.size, entry.lease, models, session_id=entry.session_id)
+            session = arr.create(entry.size, entry.lease, models, session_id=entry.session_id)
+            if not arr.ids_are_ours and arr.create_repeated():
+                self._claim_repeats(entry)
+            return session
         except Exception as exc:
             # Whatever the error and whichever attempt of the client's retries it came from, an
             # earlier attempt may have created the session: find out before giving money back.
@@ -286,6 +289,16 @@ class GateService:
             self.store.claim(entry.project, entry.session_id)
         except Exception:
             log.warning("could not mark %s as a claim; the sweep claims it after the grace", entry.session_id)
+
+    def _claim_repeats(self, entry: LedgerEntry) -> None:
+        """v1: the create succeeded on a retry after ARR had answered an earlier attempt, which may
+        have made a session nobody holds. A claim with nothing reserved (what it finds is charged
+        from its start when matched) lets the sweep stop it; the session made here keeps its row."""
+        claim = replace(entry, session_id=str(uuid.uuid4()), claim=True, reserved=0, etag=None)
+        try:
+            self.store.reserve(entry.project, claim, lambda snapshot: 0, entry.requested_at)
+        except Exception:
+            log.warning("could not record the claim of a repeated create; its duplicate is left to the sweep")
 
     def _undo_create(self, arr: ArrPort, project: str, reservation_id: str, arr_id: str) -> None:
         """Stop the ARR session, then release; if the stop fails, the pending row stays for the sweep."""

@@ -59,6 +59,10 @@ class ArrPort(Protocol):
     ) -> Session:
         """2021-01-01 PUTs `session_id` (idempotent); v1 ignores it and returns the server's id."""
 
+    def create_repeated(self) -> bool:
+        """True when this thread's last create (v1) succeeded on a retry after ARR had answered an
+        earlier attempt, which may have made a session too."""
+
     def get(self, session_id: str) -> Session: ...
 
     def list(self) -> list[Session]:

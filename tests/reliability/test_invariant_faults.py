@@ -75,3 +75,20 @@ def test_a_retry_with_the_key_of_a_request_that_succeeded_gets_its_session(gover
     assert first.status == again.status == 202
     assert (again.body["sessionId"], again.body["replayed"]) == (first.body["sessionId"], True)
     assert len(governed.gate.open_sessions_in_arr()) == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_create_that_succeeds_on_a_retry_after_an_attempt_that_acted_leaves_no_stray(governed, status):
+    stack, gate = governed.stack, governed.gate
+    key = governed.project("alpha", daily_budget=None, monthly_budget=1000 * 6_000_000, max_concurrent=50)
+    governed.create_faults(sequence=[{"status": status, "phase": "after"}], retryAfter=0)
+    reply = gate.create("alpha", key)
+    assert reply.status == 202, reply
+    made = {s["id"] for s in stack.emulator.truth()}
+    assert len(made) == (2 if governed.api_version == "v1" else 1)  # v1's POST made one per attempt
+    stack.advance(INTERVAL.total_seconds())
+    stack.sweep()
+    assert governed.violations() == []
+    running = {s["id"] for s in stack.emulator.truth() if s["status"] in ("Starting", "Ready")}
+    assert running == {reply.body["sessionId"]}
+    assert governed.money_gaps(INTERVAL) == [] and governed.reserved_matches_rows() == []
