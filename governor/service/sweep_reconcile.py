@@ -112,7 +112,8 @@ def unowned(store: StorePort, live, entries, claims, projects, options, config, 
         # a request at work first: a retry's fresh session must not be taken for its failed attempt's
         pending = next((p for p in starting if rules.claim_matches(p, session, now)), None)
         if pending is not None:
-            starting.remove(pending)  # one create, one session
+            starting.remove(pending)  # one create, one session: a second match makes the row a claim
+            claims.append(pending)
             items.append(item_for(pending, rules.decide_pending(pending, session, now), session))
             continue
         claim = next((c for c in claims if rules.claim_matches(c, session, now)), None)

@@ -244,10 +244,10 @@ class GovernorMachine(RuleBasedStateMachine):
             if r.source == "sweep" and r.action == "stop" and r.at == self.stack.now
         }
         violations = governed.violations()
-        if os.environ.get("MACHINE_DUMP"):  # the whole story of the last check, to read a failure
-            Path(os.environ["MACHINE_DUMP"]).write_text(
-                json.dumps({"violations": violations, "gaps": governed.money_gaps(self.longest), **report}, default=str)
-            )
+        dump = os.environ.get("MACHINE_DUMP")  # the whole story of the first failing check, to read it
+        gaps = governed.money_gaps(self.longest)
+        if dump and (violations or gaps) and not Path(dump).exists():
+            Path(dump).write_text(json.dumps({"violations": violations, "gaps": gaps, **report}, default=str))
         failed_stops = {s["id"] for s in violations if s["id"] in stopped_now}
         if strict:
             assert violations == [], (violations, report)

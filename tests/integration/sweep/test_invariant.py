@@ -143,3 +143,16 @@ def test_an_action_whose_outcome_was_never_recorded_is_completed_by_the_next_swe
     assert (rows[idle].action, rows[idle].outcome, rows[idle].figures["completed"]) == ("stop", "ok", "next-sweep")
     assert (rows[beating].action, rows[beating].outcome) == ("extend", "ok")  # ARR holds the new lease
     assert stack.store.unfinished_audit(stack.now - timedelta(hours=1)) == []
+
+
+def test_a_v1_request_at_work_that_made_two_sessions_keeps_one_and_stops_the_other(v1):
+    stack = v1
+    policy = stack.project("alpha")
+    reserve(stack, policy, "retried")  # the gate died after a create its transport had to retry
+    made = [stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id for _ in range(2)]
+    stack.advance(60)
+    assert stack.sweep()["counts"] == {"activate": 1, "stop": 1}
+    truth = stack.truth()
+    assert sorted(truth[sid]["status"] for sid in made) == ["Ready", "Stopped"]
+    for sid in made:
+        assert stack.store.get_entry("alpha", sid) is not None  # both charged: one running, one settled
