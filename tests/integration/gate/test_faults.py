@@ -38,6 +38,7 @@ def test_a_create_that_failed_after_arr_acted_is_the_session_the_client_asked_fo
     assert reply.status == 202, reply
     (session,) = gate.open_sessions_in_arr()
     assert session["id"] == reply.body["sessionId"]
+    gate.settle()
     assert [(e.session_id, e.state.value) for e in open_entries(gate)] == [(session["id"], "active")]
     assert reserved(gate) == 6_000_000
 
@@ -65,6 +66,7 @@ def test_when_arr_cannot_say_the_row_stays_pending_and_a_retry_with_the_key_resu
     retry = gate.create("alpha", key, headers=headers)
     assert (retry.status, retry.body["sessionId"], retry.body["replayed"]) == (202, pending, True)
     assert [s["id"] for s in gate.open_sessions_in_arr()] == [pending]
+    gate.settle()
     assert [(e.session_id, e.state.value) for e in open_entries(gate)] == [(pending, "active")]
     assert reserved(gate) == 6_000_000
 
