@@ -37,6 +37,7 @@ from governor.model import (
     Usage,
     ceil_minutes,
     cost_of,
+    lease_saving,
     minutes_figure,
     utc_text,
     whole_minutes,
@@ -47,6 +48,10 @@ from governor.policy.limits import ARR_MAX_UPDATE_LEASE
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
 CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires
 CLAIM_SKEW = timedelta(minutes=2)  # how far the governor's clock and ARR's may disagree
+# stops of sessions no open ledger row paid for (made outside the governor, or already settled):
+# nothing reserved, so nothing saved
+UNMANAGED_STOP, RELEASED_STOP = "unmanaged", "released-still-running"
+UNPAID_STOPS = (UNMANAGED_STOP, RELEASED_STOP)
 
 
 class Action(StrEnum):
@@ -320,7 +325,7 @@ def decide_unmanaged(
         "mode": mode.value,
     }
     if mode is UnmanagedMode.STOP:
-        return Decision(Action.STOP, "unmanaged", figures, event=None, dry_run=options.dry_run)
+        return Decision(Action.STOP, UNMANAGED_STOP, figures, event=None, dry_run=options.dry_run)
     if mode is UnmanagedMode.ADOPT:
         if adopt_into is None:
             return Decision(Action.REPORT, "unmanaged-adopt-project-missing", figures, dry_run=options.dry_run)
@@ -390,7 +395,7 @@ def decide_released(session: Session, closed: LedgerEntry, options: SweepOptions
         "charged_minutes": closed.charged_minutes,
         "released": closed.released,
     }
-    return Decision(Action.STOP, "released-still-running", figures, dry_run=options.dry_run)
+    return Decision(Action.STOP, RELEASED_STOP, figures, dry_run=options.dry_run)
 
 
 def decide_claim_expired(claim: LedgerEntry, now: datetime) -> Decision:
@@ -445,3 +450,19 @@ def interrupted_outcome(record: AuditRecord, session: Session | None, entry: Led
     else:
         done = False
     return "ok" if done else "failed"
+
+
+def paid_stop(record: AuditRecord) -> bool:
+    """The row is a governor stop of a session an open ledger row paid for: one that saves."""
+    return record.action == Action.STOP and record.reason not in UNPAID_STOPS
+
+
+def interrupted_stop_saving(record: AuditRecord, entry: LedgerEntry | None) -> int:
+    """What a governor stop whose sweep died before recording it saved, judged by a later sweep
+    from the session's ledger row (`entry`, open or closed): the same `lease_saving` the stop
+    records, once the row is closed as stopped; 0 while it is not (nothing is settled yet)."""
+    if not paid_stop(record) or entry is None:
+        return 0
+    if entry.state is not LedgerState.CLOSED or entry.final_status is not SessionStatus.STOPPED:
+        return 0
+    return lease_saving(entry.rate, entry.lease, entry.charged_minutes)

@@ -164,7 +164,7 @@ class Sweeper:
         write_audit(self.store, items, now, errors)
         since = now - UNFINISHED_LOOKBACK if previous is None else previous - self.config.lock_ttl
         own = {item.audit_key for item in items if item.audit_key}
-        complete_unfinished(self.store, since, live, entries, own, errors)
+        complete_unfinished(self.store, since, live, entries, own, now, errors)
         phases["audit"] = time.monotonic()
         report = self._health(now, finished, items, live, metered, errors, timer, phases).to_row()
         self._record(report)

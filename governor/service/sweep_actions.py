@@ -10,15 +10,12 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from governor import telemetry
 from governor.model import (
     LedgerEntry,
     Period,
-    SavingKind,
     SessionStatus,
     Usage,
     ceil_minutes,
-    lease_saving,
     minutes_figure,
     whole_minutes,
 )
@@ -26,6 +23,7 @@ from governor.policy import sweep as rules
 from governor.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure
+from governor.service.sweep_savings import record_stop
 
 
 def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
@@ -71,10 +69,7 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
         return  # settled by the next sweep, which sees the session gone
     if not final.status.active:
         closed = store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
-        saving = lease_saving(closed.rate, closed.lease, closed.charged_minutes)
-        if saving:
-            store.save(item.project, item.session_id, SavingKind.LEASE, saving, now)
-            telemetry.add(telemetry.SAVED, saving, project=item.project, kind=SavingKind.LEASE.value)
+        record_stop(store, closed, now)
 
 
 def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:

@@ -12,6 +12,7 @@ from governor.policy import sweep as rules
 from governor.policy.sweep import Action
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
+from governor.service.sweep_savings import record_interrupted_stops
 
 log = logging.getLogger("governor.sweep")
 
@@ -56,9 +57,12 @@ def write_audit(store: StorePort, items: list[Item], now: datetime, errors: list
         log.warning("audit write failed (%s); decisions are in the sweep log", type(exc).__name__)
 
 
-def complete_unfinished(store: StorePort, since: datetime, live, entries, own: set[str], errors: list[str]) -> int:
+def complete_unfinished(
+    store: StorePort, since: datetime, live, entries, own: set[str], now: datetime, errors: list[str]
+) -> int:
     """Give the rows a dead run left "unknown" the outcome this run sees (see
-    `rules.interrupted_outcome`). `live` and `entries` are this run's reads, taken before it acted;
+    `rules.interrupted_outcome`), and record the savings of the stops among them that were done
+    (`record_interrupted_stops`). `live` and `entries` are this run's reads, taken before it acted;
     `own`: this run's own row keys, never judged by itself. Returns how many rows were completed."""
     try:
         unfinished = [r for r in store.unfinished_audit(since) if r.key not in own]
@@ -76,6 +80,7 @@ def complete_unfinished(store: StorePort, since: datetime, live, entries, own: s
         if outcome != "ok":
             figures["error"] = "interrupted"
         completed.append(replace(record, outcome=outcome, figures=figures))
+    record_interrupted_stops(store, [r for r in completed if r.outcome == "ok"], now, errors)
     try:
         store.complete_audit(completed)
     except Exception as exc:

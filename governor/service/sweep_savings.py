@@ -1,17 +1,22 @@
-"""What the sweep's refusals avoided: a refused extension saves one step at the session's rate.
+"""What the sweep's stops and refusals avoided: a refused extension saves one step at the
+session's rate; a governor stop saves the lease it cut short.
 
-A governor stop's saving (the lease it cut short) is recorded by `sweep_actions` right after the
-close, when the final minutes are known. Both go through `store.save`, once per session and kind,
-so a sweep that repeats a refusal (or dies and is run again) records nothing twice.
+A stop's saving is recorded by `sweep_actions` right after the close, when the final minutes are
+known (`record_stop`); if the run died before that, the next run, completing the stop's audit row,
+records it from the row it closed (`record_interrupted_stops`). All go through `store.save`, once
+per session and kind, so a sweep that repeats a refusal (or dies and is run again) records nothing
+twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from governor import telemetry
-from governor.model import SavingKind, extension_saving
+from governor.model import AuditRecord, LedgerEntry, SavingKind, extension_saving, lease_saving
+from governor.policy import sweep as rules
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
 
@@ -37,3 +42,33 @@ def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: 
         except Exception as exc:  # the next sweep, refusing again, records it
             errors.append(f"saving {item.session_id}: {type(exc).__name__}")
     return written
+
+
+def record_stop(store: StorePort, closed: LedgerEntry, now: datetime) -> None:
+    """The saving of a governor stop whose ledger row is `closed`."""
+    _save_lease(store, closed, lease_saving(closed.rate, closed.lease, closed.charged_minutes), now)
+
+
+def record_interrupted_stops(store: StorePort, records: Iterable[AuditRecord], now: datetime, errors: list[str]) -> int:
+    """For the stops a dead run left unrecorded and this run found done (`records`, completed as
+    "ok"), the saving they would have recorded (`rules.interrupted_stop_saving`); returns how many
+    were written."""
+    written = 0
+    for record in records:
+        if not rules.paid_stop(record):
+            continue
+        try:
+            entry = store.get_entry(record.project, record.session_id)
+            amount = rules.interrupted_stop_saving(record, entry)
+            if amount and amount > entry.saved_lease:
+                _save_lease(store, entry, amount, now)
+                written += 1
+        except Exception as exc:
+            errors.append(f"saving {record.session_id}: {type(exc).__name__}")
+    return written
+
+
+def _save_lease(store: StorePort, entry: LedgerEntry, amount: int, now: datetime) -> None:
+    if amount:
+        store.save(entry.project, entry.session_id, SavingKind.LEASE, amount, now)
+        telemetry.add(telemetry.SAVED, amount, project=entry.project, kind=SavingKind.LEASE.value)

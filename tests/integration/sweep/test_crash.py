@@ -83,3 +83,15 @@ def test_killed_sweeps_never_double_charge_lose_minutes_or_double_extend(stack):
     assert stack.store.unfinished_audit(stack.now - timedelta(days=1)) == []
     assert any(truth[sid]["maxLeaseMinutes"] > 30 for _, sid in beating)  # extensions did happen
     assert all(truth[sid]["status"] == "Stopped" for _, sid in idle)
+    # a governor stop saved the lease it cut short, whichever run died on the way; nothing else saved
+    stopped = {r.session_id for r in stack.audit() if (r.action, r.outcome) == ("stop", "ok")}
+    assert {sid for _, sid in idle} <= stopped  # the idle ones were the governor's stops
+    saved = dict.fromkeys((policy.name for policy in projects), 0)
+    for project, sid in beating + idle:
+        entry = stack.store.get_entry(project, sid)
+        billed = int(truth[sid]["billedSeconds"] // 60)
+        cut_short = cost_of(RATE, truth[sid]["maxLeaseMinutes"]) - cost_of(RATE, billed)
+        assert entry.saved_lease == (cut_short if sid in stopped else 0), (sid, entry, truth[sid])
+        saved[project] += entry.saved_lease + entry.saved_extension
+    key = Period.MONTH.key(utcnow())
+    assert {name: stack.store.usage(name, Period.MONTH, key).saved for name in saved} == saved

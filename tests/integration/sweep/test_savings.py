@@ -3,6 +3,8 @@
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from governor.model import LedgerState, Period, cost_of
 from tests.integration.sweep.conftest import RATE
 
@@ -72,3 +74,77 @@ def test_a_dry_run_stop_saves_nothing(stack):
     stack.advance(5 + 20 * 60)
     stack.sweep()
     assert saved(stack, "shadow", start) == 0
+
+
+class DiesAt:
+    """The store of a sweep process that dies when it calls `method`: that call and every later
+    one fail, so nothing after it (close, saving, audit outcome, health row) is written."""
+
+    def __init__(self, store, method):
+        self.store, self.method, self.dead = store, method, False
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            self.dead = self.dead or name == self.method
+            if self.dead:
+                raise RuntimeError("the process died")
+            return attr(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.parametrize("dies_at", ["close", "save"])
+def test_a_stop_whose_sweep_died_before_recording_it_is_saved_by_the_next_sweep(stack, dies_at):
+    start = stack.now
+    alpha = stack.project("alpha")  # idle 15 min
+    idle = stack.admit(alpha, 60)
+    stack.advance(5 + 20 * 60)
+    real = stack.store
+    stack.store = DiesAt(real, dies_at)
+    stack.sweep()
+    stack.store = real
+    assert stack.truth()[idle]["status"] == "Stopped"  # ARR stopped it, the ledger never heard
+    (row,) = [r for r in stack.audit("alpha") if r.session_id == idle]
+    assert (row.action, row.reason, row.outcome) == ("stop", "idle", "unknown")
+    assert stack.store.get_entry("alpha", idle).saved_lease == 0
+    assert saved(stack, "alpha", start) == 0
+
+    stack.advance(11 * 60)  # the dead run's lock lapses
+    report = stack.sweep()
+    assert report["failed"] == 0 and not report["errors"], report
+    truth = stack.truth()[idle]
+    # what the uninterrupted stop records (test above): the lease ARR granted less the minutes it billed
+    expected = cost_of(RATE, truth["maxLeaseMinutes"]) - cost_of(RATE, int(truth["billedSeconds"] // 60))
+    assert expected > 0
+    entry = stack.store.get_entry("alpha", idle)
+    assert (entry.state, entry.saved_lease) == (LedgerState.CLOSED, expected)
+    assert saved(stack, "alpha", start) == expected
+    completed = [r for r in stack.audit("alpha") if r.session_id == idle and r.action == "stop"]
+    assert [(r.outcome, r.figures["completed"]) for r in completed] == [("ok", "next-sweep")]
+
+    stack.advance(120)  # a second sweep records nothing more
+    stack.sweep()
+    assert saved(stack, "alpha", start) == expected
+    assert stack.store.get_entry("alpha", idle).saved_lease == expected
+
+
+def test_an_interrupted_stop_of_a_released_session_saves_nothing(stack):
+    start = stack.now
+    alpha = stack.project("alpha")
+    sid = stack.admit(alpha, 60)
+    stack.store.close("alpha", sid, 0, "Stopped", stack.now)  # the ledger settled it; ARR runs on
+    stack.advance(60)
+    real = stack.store
+    stack.store = DiesAt(real, "complete_audit")
+    stack.sweep()
+    stack.store = real
+    (row,) = [r for r in stack.audit("alpha") if r.session_id == sid]
+    assert (row.reason, row.outcome) == ("released-still-running", "unknown")
+    stack.advance(11 * 60)  # the dead run's lock lapses
+    stack.sweep()
+    assert stack.truth()[sid]["status"] == "Stopped"
+    assert saved(stack, "alpha", start) == 0

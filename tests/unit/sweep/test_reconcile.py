@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import AuditRecord, LedgerState, SessionStatus, UnmanagedMode, VmSize
+from governor.model import AuditRecord, LedgerState, SessionStatus, UnmanagedMode, VmSize, cost_of
 from governor.policy.sweep import (
     Action,
     SweepOptions,
@@ -18,11 +18,12 @@ from governor.policy.sweep import (
     decide_unmanaged,
     decide_vanished,
     interrupted_outcome,
+    interrupted_stop_saving,
     is_claim,
     pending_due,
 )
 from governor.service.sweep import _whole_minutes_window
-from tests.unit.sweep.test_decisions import NOW, OPTS, entry, policy, session
+from tests.unit.sweep.test_decisions import NOW, OPTS, RATE, entry, policy, session
 
 
 @pytest.mark.parametrize(
@@ -146,3 +147,22 @@ def test_an_interrupted_action_is_judged_by_what_the_next_sweep_sees(action, fig
     sessions = {None: None, "s": session(lease=60), "s90": session(lease=90)}
     rows = {None: None, "e": entry(), "p": entry(state=LedgerState.PENDING)}
     assert interrupted_outcome(record, sessions[listed], rows[row]) == outcome
+
+
+@pytest.mark.parametrize(
+    ("action", "reason", "state", "status", "saved"),
+    [
+        ("stop", "idle", LedgerState.CLOSED, SessionStatus.STOPPED, 100),  # the 100 lease minutes it did not run
+        ("stop", "claimed", LedgerState.CLOSED, SessionStatus.STOPPED, 100),
+        ("stop", "idle", LedgerState.ACTIVE, None, 0),  # not settled yet: nothing known
+        ("stop", "idle", LedgerState.CLOSED, SessionStatus.EXPIRED, 0),  # ran out its lease by itself
+        ("stop", "unmanaged", LedgerState.CLOSED, SessionStatus.STOPPED, 0),  # no row paid for it
+        ("stop", "released-still-running", LedgerState.CLOSED, SessionStatus.STOPPED, 0),
+        ("extend", "lease-low", LedgerState.CLOSED, SessionStatus.STOPPED, 0),
+    ],
+)
+def test_an_interrupted_stop_saves_what_the_stop_would_have_saved(action, reason, state, status, saved):
+    record = AuditRecord(NOW, "sweep", "alpha", "s1", action, reason, {}, outcome="ok")
+    row = entry(lease=120, state=state, final_status=status, charged_minutes=20)
+    assert interrupted_stop_saving(record, row) == cost_of(RATE, saved)
+    assert interrupted_stop_saving(record, None) == 0
