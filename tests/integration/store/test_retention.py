@@ -181,8 +181,14 @@ def test_a_run_killed_at_random_points_is_finished_by_the_next(azurite, table_pr
     chance = random.Random(seed_value)
     killed = 0
     for _ in range(12):
+        moved_before = len(history_rows(store))
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(chance.uniform(0.3, 2.0))  # start-up takes about half a second, a run of 300 rows longer
+        # Kill only once the run is at work (a row copied), at a random point after that: a fixed sleep
+        # killed nothing on a fast box (every run had finished) and only start-up on a loaded one.
+        deadline = time.monotonic() + 60
+        while process.poll() is None and len(history_rows(store)) == moved_before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(chance.uniform(0.0, 0.3))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
