@@ -431,7 +431,7 @@ UNKNOWN = "unknown"  # the outcome of an audit row written before its action ran
 
 
 def interrupted_outcome(record: AuditRecord, session: Session | None, entry: LedgerEntry | None) -> str:
-    """The outcome of an action whose sweep died after asking ARR, judged by a later sweep from
+    """The outcome of an action whose sweep (or gate) died after asking ARR, judged by a later sweep from
     what it sees: `session` is ARR's listed session under the row's id (None: not listed), `entry`
     the open ledger row (None: none). "ok" when the action's effect is there, else "failed" (the
     later sweep decides the session again anyway, so a failed action is retried)."""
@@ -439,7 +439,8 @@ def interrupted_outcome(record: AuditRecord, session: Session | None, entry: Led
     if action == Action.STOP:
         done = session is None
     elif action == Action.EXTEND:
-        target = figures.get("new_lease_minutes") or figures.get("ledger_lease_minutes")
+        # the sweep's decided or recorded lease, or the gate's granted one
+        target = figures.get("new_lease_minutes") or figures.get("ledger_lease_minutes") or figures.get("leaseMinutes")
         done = session is not None and target is not None and minutes_figure(session.max_lease) >= target
     elif action in (Action.CLOSE, Action.RELEASE):
         done = entry is None
@@ -453,8 +454,9 @@ def interrupted_outcome(record: AuditRecord, session: Session | None, entry: Led
 
 
 def paid_stop(record: AuditRecord) -> bool:
-    """The row is a governor stop of a session an open ledger row paid for: one that saves."""
-    return record.action == Action.STOP and record.reason not in UNPAID_STOPS
+    """The row is a governor stop of a session an open ledger row paid for: one that saves (a
+    sweep's: the gate's stop rows are the caller's own stops, which save nothing)."""
+    return record.source == "sweep" and record.action == Action.STOP and record.reason not in UNPAID_STOPS
 
 
 def interrupted_stop_saving(record: AuditRecord, entry: LedgerEntry | None) -> int:

@@ -31,7 +31,7 @@ from governor.model import (
 )
 from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX
-from governor.policy.sweep import PENDING_GRACE
+from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.ports import ArrPort, NotFound, Refusal, StorePort
 from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
@@ -441,26 +441,32 @@ class GateService:
             if refusal.figures.get("limit") in REFUSED_EXTENSION_LIMITS:
                 self._save_refused_extension(policy, entry, now)
             raise
+        figures = {"leaseMinutes": whole_minutes(entry.lease)}
+        intent = None
         if session.max_lease < entry.lease:
+            intent = self._intent(project, session_id, "extend", "granted", figures, now, who.name)
             try:
                 session = arr.update_lease(session_id, entry.lease)
             except Exception:
                 # An error can come after ARR applied the lease (a 5xx or a timeout on the way
                 # back): give the reservation back only when ARR is seen without it, or ARR runs a
-                # lease nobody pays for. Unseen, it stays reserved; the sweep re-applies it.
+                # lease nobody pays for. Unseen, it stays reserved; the sweep re-applies it and
+                # completes the audit row, left "unknown".
                 applied = self._lease_seen(arr, session_id)
                 if applied is None:
                     raise
                 if applied.max_lease < entry.lease:
                     log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
                     self.store.revert_extension(project, session_id, previous, self.clock())
+                    self._finish(intent, {"error": "refused"}, outcome="failed")
                     raise
                 session = applied
             self.reads.saw(session_key(entry.account, session_id), session)
         extension = granted[-1]
-        self._audit(
-            project, session_id, "extend", "granted", {"leaseMinutes": whole_minutes(entry.lease)}, now, who.name
-        )
+        if intent is None:  # ARR already held the lease: nothing was asked of it
+            self._audit(project, session_id, "extend", "granted", figures, now, who.name)
+        else:
+            self._finish(intent, {})
         return {
             **session_view(policy, entry, session, usage),
             "extraCost": money_text(extension.extra_cost),
@@ -493,6 +499,8 @@ class GateService:
         now = self.clock()
         if entry.state is not LedgerState.CLOSED:
             arr = self._client(entry.account)
+            # an ARR error leaves the row "unknown": the next sweep judges it by what ARR lists
+            intent = self._intent(project, session_id, "stop", "caller", {}, now, who.name)
             with contextlib.suppress(NotFound):
                 arr.stop(session_id)
             try:
@@ -511,9 +519,7 @@ class GateService:
                 entry = self.store.get_entry(project, session_id) or entry
             else:
                 entry = self.store.close(project, session_id, minutes, status.value, now)
-            self._audit(
-                project, session_id, "stop", "caller", {"minutes": minutes, "charged": entry.charged}, now, who.name
-            )
+            self._finish(intent, {"minutes": minutes, "charged": entry.charged})
         return session_view(policy, entry, None, self._usage(policy, now))
 
     # ------------------------------------------------------------ usage
@@ -569,7 +575,9 @@ class GateService:
         figures: dict,
         now: datetime,
         caller: str | None = None,
-    ) -> None:
+        outcome: str = "ok",
+    ) -> AuditRecord:
+        """Write a row; returns it with its key (None if the write failed: logged, never raised)."""
         record = AuditRecord(
             at=now,
             source="gate",
@@ -578,9 +586,30 @@ class GateService:
             action=action,
             reason=reason,
             figures=figures,
+            outcome=outcome,
             caller=caller,
         )
         try:
-            self.store.append_audit([record])
+            (key,) = self.store.append_audit([record])
         except Exception:
             log.warning("could not write the gate's audit record (%s %s)", action, reason)
+            return record
+        return replace(record, key=key)
+
+    def _intent(
+        self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime, caller: str | None
+    ) -> AuditRecord:
+        """Before ARR is asked to act: the row, outcome "unknown", so a gate killed while ARR acts
+        leaves a row the next sweep completes (`sweep_record.complete_unfinished`)."""
+        return self._audit(project, session_id, action, reason, figures, now, caller, outcome=UNKNOWN)
+
+    def _finish(self, intent: AuditRecord, figures: dict, outcome: str = "ok") -> None:
+        """After ARR acted: the outcome into the intent's row (a new row if the intent's write failed)."""
+        record = replace(intent, figures={**intent.figures, **figures}, outcome=outcome)
+        try:
+            if record.key:
+                self.store.complete_audit([record])
+            else:
+                self.store.append_audit([record])
+        except Exception:
+            log.warning("could not complete the gate's audit record (%s %s)", record.action, record.reason)

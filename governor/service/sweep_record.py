@@ -63,9 +63,13 @@ def complete_unfinished(
     """Give the rows a dead run left "unknown" the outcome this run sees (see
     `rules.interrupted_outcome`), and record the savings of the stops among them that were done
     (`record_interrupted_stops`). `live` and `entries` are this run's reads, taken before it acted;
-    `own`: this run's own row keys, never judged by itself. Returns how many rows were completed."""
+    `own`: this run's own row keys, never judged by itself. The gate's stop and extend rows too,
+    once older than any gate request lasts (younger ones may still be at work): they are looked
+    for over the same window moved back by that grace. Returns how many rows were completed."""
     try:
         unfinished = [r for r in store.unfinished_audit(since) if r.key not in own]
+        gate = store.unfinished_audit(since - rules.PENDING_GRACE, source="gate")
+        unfinished += [r for r in gate if r.at <= now - rules.PENDING_GRACE]
     except Exception as exc:
         errors.append(f"audit: {type(exc).__name__}")
         return 0

@@ -8,6 +8,8 @@ import pytest
 
 from governor.arr import clients_from_settings
 from governor.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
+from governor.service.gate import Caller, GateService
+from governor.service.ports import ServiceError
 from governor.settings import load
 from tests.integration.sweep.conftest import RATE
 
@@ -156,3 +158,47 @@ def test_a_v1_request_at_work_that_made_two_sessions_keeps_one_and_stops_the_oth
     assert sorted(truth[sid]["status"] for sid in made) == ["Ready", "Stopped"]
     for sid in made:
         assert stack.store.get_entry("alpha", sid) is not None  # both charged: one running, one settled
+
+
+def test_gate_rows_a_dead_gate_left_unknown_are_completed_by_the_sweep_after_the_grace(stack):
+    policy = stack.project("alpha")
+    caller = Caller(key=stack.store.rotate_key("alpha"))
+    stopped, extended, unanswered = (stack.admit(policy, 30) for _ in range(3))
+    stack.advance(5 + 20 * 60)
+    dying = GateService(AuditLost(stack.store), stack.arr, stack.clock)  # dies before each completion
+    dying.stop("alpha", caller, stopped)
+    dying.extend("alpha", caller, extended, {})
+    stack.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/:stop$")
+    with pytest.raises(ServiceError):  # ARR never answers: the gate cannot say what happened
+        GateService(stack.store, stack.arr, stack.clock).stop("alpha", caller, unanswered)
+    stack.emulator.clear_faults()
+    assert stack.truth()[stopped]["status"] == "Stopped" and stack.truth()[unanswered]["status"] == "Ready"
+    assert stack.truth()[extended]["maxLeaseMinutes"] == 50
+
+    def gate_rows():
+        return {r.session_id: r for r in stack.audit() if r.source == "gate"}
+
+    assert {sid: (r.action, r.outcome) for sid, r in gate_rows().items()} == {
+        stopped: ("stop", "unknown"),
+        extended: ("extend", "unknown"),
+        unanswered: ("stop", "unknown"),
+    }
+    stack.advance(60)
+    stack.heartbeat("alpha", extended)
+    stack.heartbeat("alpha", unanswered)
+    stack.sweep()
+    assert {r.outcome for r in gate_rows().values()} == {"unknown"}  # younger than a gate request may last
+    stack.advance(5 * 60)
+    stack.heartbeat("alpha", extended)
+    stack.heartbeat("alpha", unanswered)
+    stack.sweep()
+    rows = gate_rows()
+    assert {sid: (r.action, r.outcome) for sid, r in rows.items()} == {
+        stopped: ("stop", "ok"),  # ARR no longer lists it
+        extended: ("extend", "ok"),  # ARR holds the granted lease
+        unanswered: ("stop", "failed"),  # still listed: the stop did not happen
+    }
+    assert all(r.figures["completed"] == "next-sweep" for r in rows.values())
+    assert rows[unanswered].figures["error"] == "interrupted"
+    assert stack.store.get_entry("alpha", stopped).saved_lease == 0  # the caller's stop is no governor saving
+    assert stack.store.unfinished_audit(stack.now - timedelta(hours=1), source="gate") == []

@@ -134,6 +134,8 @@ def test_released_and_claimed_sessions_are_stopped_whatever_the_mode():
         ("extend", {"new_lease_minutes": 90}, "s90", "e", "ok"),
         ("extend", {"new_lease_minutes": 90}, "s", "e", "failed"),
         ("extend", {"ledger_lease_minutes": 90}, "s90", "e", "ok"),
+        ("extend", {"leaseMinutes": 90}, "s90", "e", "ok"),  # the gate's granted lease
+        ("extend", {"leaseMinutes": 90}, "s", "e", "failed"),
         ("close", {}, None, None, "ok"),
         ("release", {}, None, "e", "failed"),
         ("activate", {}, "s", "e", "ok"),
