@@ -51,7 +51,7 @@ start = time.perf_counter()
 import function_app
 imported = time.perf_counter() - start
 import azure.functions as func
-from governor.functions.openapi import registered_functions
+from governor.functions.openapi_doc import registered_functions
 name, route = sys.argv[1], sys.argv[2]
 handler = {f.get_function_name(): f for f in registered_functions(function_app.app)}[name].get_user_function()
 timings = []

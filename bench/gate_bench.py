@@ -91,7 +91,7 @@ def measure(action, count: int, clients: int) -> dict:
 class Gate:
     def __init__(self):
         import function_app
-        from governor.functions.openapi import registered_functions
+        from governor.functions.openapi_doc import registered_functions
 
         functions = {f.get_function_name(): f for f in registered_functions(function_app.app)}
         self.request = functions["request_session"].get_user_function()

@@ -43,7 +43,7 @@ CHECKS = [
 def operation_ids() -> list[str]:
     """The document's operations, known at collection without a server (built from the app)."""
     import function_app
-    from governor.functions.openapi import document, registered_functions
+    from governor.functions.openapi_doc import document, registered_functions
 
     paths = document(registered_functions(function_app.app))["paths"]
     return sorted(op["operationId"] for methods in paths.values() for op in methods.values())

@@ -18,7 +18,7 @@ RATE = 6 * MICROS  # per hour: 0.1 per minute, so costs are easy to read
 def functions() -> dict:
     """The registered functions by name (not app.get_functions(): it may run only once per app)."""
     import function_app
-    from governor.functions.openapi import registered_functions
+    from governor.functions.openapi_doc import registered_functions
 
     return {f.get_function_name(): f for f in registered_functions(function_app.app)}
 

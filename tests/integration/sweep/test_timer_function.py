@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from azure.functions.timer import TimerRequest
 
-from governor.functions.openapi import registered_functions  # get_functions() may run once per app
+from governor.functions.openapi_doc import registered_functions  # get_functions() may run once per app
 from governor.service.context import reset_context
 from governor.service.observe import SWEEP_FINISHED
 

@@ -5,7 +5,8 @@ import re
 from openapi_spec_validator import validate
 
 import function_app
-from governor.functions import http, openapi
+from governor.functions import http
+from governor.functions import openapi_doc as openapi
 
 
 def registered() -> set[tuple[str, str]]:

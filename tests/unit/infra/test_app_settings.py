@@ -90,7 +90,7 @@ def test_every_value_the_template_can_deploy_is_accepted_by_the_code(template, a
 
 def test_every_binding_expression_of_the_function_app_is_set(app_settings):
     import function_app  # what the platform indexes at start-up
-    from governor.functions.openapi import registered_functions  # app.get_functions() may run only once
+    from governor.functions.openapi_doc import registered_functions  # app.get_functions() may run only once
 
     referenced = set()
     for function in registered_functions(function_app.app):

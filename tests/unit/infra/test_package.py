@@ -148,7 +148,7 @@ def test_function_app_imports_and_indexes_from_the_package_alone(tmp_path):
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(answer["from"]).resolve().is_relative_to(tmp_path.resolve())
     from governor.functions import build_app
-    from governor.functions.openapi import registered_functions
+    from governor.functions.openapi_doc import registered_functions
 
     assert answer["names"] == sorted(f.get_function_name() for f in registered_functions(build_app()))
     assert len(answer["names"]) >= 10
