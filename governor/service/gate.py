@@ -158,10 +158,7 @@ class GateService:
             return rules.admit(request, snapshot, who.limits)
 
         try:
-            if who.limited:
-                entry, usage = self.store.reserve(project, pending, decide, now, policy=policy, count_caller=True)
-            else:
-                entry, usage = self.store.reserve(project, pending, decide, now, policy=policy)
+            entry, usage = self.store.reserve(project, pending, decide, now, policy=policy, count_caller=who.limited)
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
@@ -432,10 +429,7 @@ class GateService:
             return extension.lease
 
         try:
-            if limits is not None:
-                entry, usage = self.store.extend(project, session_id, decide, now, count_caller=True)
-            else:
-                entry, usage = self.store.extend(project, session_id, decide, now)
+            entry, usage = self.store.extend(project, session_id, decide, now, count_caller=limits is not None)
         except Refusal as refusal:
             self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
             if refusal.figures.get("limit") in REFUSED_EXTENSION_LIMITS:
