@@ -158,7 +158,9 @@ class GateService:
             return rules.admit(request, snapshot, who.limits)
 
         try:
-            entry, usage = self.store.reserve(project, pending, decide, now, policy=policy, count_caller=who.limited)
+            entry, usage = self.store.reserve(
+                project, pending, decide, now, policy=policy, count_caller=who.limited, fresh=not idempotency_key
+            )
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise

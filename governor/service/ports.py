@@ -122,11 +122,13 @@ class StorePort(Protocol):
         now: datetime,
         policy: ProjectPolicy | None = None,
         count_caller: bool = False,
+        fresh: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Insert `entry` (state pending) and reserve `decide(snapshot)` micros, or raise the
         Refusal that `decide` raised. `decide` may run more than once (after a 412). `policy`, if
         given, is the one the caller just read (saves a read; the snapshot carries it).
-        `count_caller`: also read `entry.caller`'s open sessions and spend into `snapshot.caller`."""
+        `count_caller`: also read `entry.caller`'s open sessions and spend into `snapshot.caller`.
+        `fresh`: `entry.session_id` is a random id drawn just now (no row can hold it yet)."""
 
     def activate(self, project: str, reservation_id: str, session: Session, wait: bool = True) -> LedgerEntry:
         """Pending -> active under ARR's session id (v1 ids differ from the reservation id).

@@ -22,6 +22,7 @@ class TablesBase:
         self.prefix = prefix
         self.retry_policy = retry or RetryPolicy()
         self._fresh = Recent()  # reservations this store just wrote, with their ETags
+        self._totals = Recent(1024)  # each project's !state and usage rows as last seen (store/totals.py)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"
@@ -79,6 +80,10 @@ class Recent:
             self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+
+    def get(self, key):
+        with self._lock:
+            return self._items.get(key)
 
     def pop(self, key):
         with self._lock:

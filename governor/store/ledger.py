@@ -60,11 +60,20 @@ from governor.store.ledger_batch import (
     fits,
     touches_totals,
 )
+from governor.store.totals import Seen, Totals
 
 PERIODS = (Period.DAY, Period.MONTH)
 MAX_FILTER_KEYS = 14  # row keys per query: Table Storage allows 15 comparisons in a $filter
 _GROUP_LOCK = threading.Lock()
 MOVED_STATUS = (404, *RETRYABLE_STATUS)  # a transaction that failed on these wrote nothing
+
+
+class _Unread(Exception):
+    """The batch decided on remembered totals and must read them instead."""
+
+
+def usage_keys(now: datetime) -> tuple[str, ...]:
+    return tuple(usage_key(p.value, p.key(now)) for p in PERIODS)
 
 
 def budget_of(policy: ProjectPolicy | None, period: Period) -> int | None:
@@ -249,6 +258,8 @@ class LedgerRepo(TablesBase):
             "MonthKey": max(get(part.state, "MonthKey", "") if part.state else "", Period.MONTH.key(part.now)),
         }
         ops = [write_op(state, part.state), *change.entries]
+        usage = dict(part.usage_rows)  # as read, unless written here
+        written: list[tuple[Period, dict, int]] = []
         if change.spent_delta or change.saved_delta:
             for period in PERIODS:
                 row = {
@@ -267,7 +278,19 @@ class LedgerRepo(TablesBase):
                 if saved:
                     row["Saved"] = i64(saved)
                 ops.append(write_op(row, part.usage_rows.get(period)))
-        return self._submit(self.tables.ledger, ops)
+                written.append((period, row, len(ops) - 1))
+        try:
+            results = self._submit(self.tables.ledger, ops)
+        except BaseException:
+            self._totals.pop(part.project)  # whatever happened, the next batch reads
+            raise
+        seen = Seen(state, result_etag(results, 0))
+        for period, row, index in written:
+            usage[period] = Seen(row, result_etag(results, index))
+        known = set(usage) == set(PERIODS) and all(r.metadata["etag"] for r in usage.values() if isinstance(r, Seen))
+        if seen.metadata["etag"] and known:
+            self._totals.put(part.project, Totals(usage_keys(part.now), seen, usage))
+        return results
 
     # ------------------------------------------------------------ group commit
     @property
@@ -292,15 +315,22 @@ class LedgerRepo(TablesBase):
             for key, value in op.known().items():
                 held.setdefault(key, value)
 
-        def attempt(known: dict) -> list[Outcome]:
+        def attempt(known: dict, remembered: Totals | None = None) -> list[Outcome]:
             keys = set().union(*(op.keys() for op in ops)) - known.keys()
+            all_open = any(op.all_open for op in ops)
             policy = self.get_project(project) if any(op.needs_policy for op in ops) else None  # type: ignore[attr-defined]
-            part, rows = self._read_rows(project, now, keys, totals, any(op.all_open for op in ops))
+            if remembered is not None and totals and not keys and not all_open:
+                part, rows = Partition(project, now, remembered.state, dict(remembered.usage)), {}
+            else:
+                remembered = None
+                part, rows = self._read_rows(project, now, keys, totals, all_open)
             etags = {key: etag_of(row) for key, row in rows.items() if row is not None}
             for key, (entity, etag) in known.items():
                 rows[key], etags[key] = entity, etag
             work = Working(part, rows, etags, policy)
             decided = decide_all(work, ops)
+            if remembered is not None and any(isinstance(d, Outcome) for d in decided):
+                raise _Unread  # a refusal is decided on rows read now, never on remembered ones
             written = work.entry_ops()
             entries = [op for _, op in written]
             if work.state_dirty:
@@ -311,13 +341,15 @@ class LedgerRepo(TablesBase):
             return [d if isinstance(d, Outcome) else Outcome(value=d(etags)) for d in decided]
 
         def round_() -> list[Outcome]:
-            if held:  # first round only: rows ops hold from their own writes skip the read
+            if held:  # first round only: rows ops hold, and the totals as last seen, skip the read
                 from azure.core.exceptions import HttpResponseError
 
                 known = dict(held)
                 held.clear()
                 try:
-                    return attempt(known)
+                    return attempt(known, self._remembered(project, now))
+                except _Unread:
+                    pass
                 except HttpResponseError as exc:
                     if exc.status_code not in MOVED_STATUS:
                         raise
@@ -325,6 +357,10 @@ class LedgerRepo(TablesBase):
             return attempt({})
 
         return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}")
+
+    def _remembered(self, project: str, now: datetime) -> Totals | None:
+        totals = self._totals.get(project)
+        return totals if totals is not None and totals.usage_keys == usage_keys(now) else None
 
     def _read_rows(
         self, project: str, now: datetime, keys: set[str], totals: bool, all_open: bool = False
@@ -356,6 +392,8 @@ class LedgerRepo(TablesBase):
             rows.update({key: row for key, row in found.items() if key.startswith(OPEN_PREFIX)})
         part = Partition(project, now, state=found.get(STATE_ROW))
         part.usage_rows = {period: found.get(key) for key, period in usage_rows.items()}
+        if totals:
+            self._totals.put(project, Totals(usage_keys(now), part.state, dict(part.usage_rows)))
         return part, rows
 
     # ------------------------------------------------------------ admission
@@ -367,13 +405,21 @@ class LedgerRepo(TablesBase):
         now: datetime,
         policy: ProjectPolicy | None = None,
         count_caller: bool = False,
+        fresh: bool = False,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """`policy`: the one the caller just read, if any (it is not part of the transaction either way).
         `count_caller`: read every open entry too, for `entry.caller`'s figures; the state row's ETag
-        guards them like the rest, since every money operation rewrites it."""
+        guards them like the rest, since every money operation rewrites it.
+        `fresh`: the caller drew `entry.session_id` at random just now, so no row holds it and its
+        absence is not read (an insert still fails if it existed)."""
         sid = check_key("sessionId", entry.session_id)
         op = Reserve(
-            replace(entry, project=project), decide, now, policy, count_caller=bool(count_caller and entry.caller)
+            replace(entry, project=project),
+            decide,
+            now,
+            policy,
+            count_caller=bool(count_caller and entry.caller),
+            fresh=fresh,
         )
         reserved, usage = self._group.submit(check_key("project", project), op)
         self._fresh.put((project, sid), reserved)

@@ -165,6 +165,7 @@ class Reserve:
     now: datetime
     policy: ProjectPolicy | None = None
     count_caller: bool = False  # the snapshot carries the entry's caller's figures
+    fresh: bool = False  # the id was drawn at random just now: no row can hold it
     size: int = 1
 
     @property
@@ -179,7 +180,7 @@ class Reserve:
         return open_key(self.entry.session_id), closed_key(self.entry.session_id)
 
     def known(self):
-        return {}
+        return {key: (None, None) for key in self.keys()} if self.fresh else {}
 
     def apply(self, work: Working) -> Finish:
         sid, project = self.entry.session_id, self.entry.project

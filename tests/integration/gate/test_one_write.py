@@ -17,6 +17,7 @@ import pytest
 
 from governor.model import LedgerState
 from governor.service.context import get_context, set_context
+from governor.store.keys import STATE_ROW, closed_key
 from tests.integration.store.helpers import counting_transactions_store
 
 
@@ -46,6 +47,34 @@ def test_each_admission_costs_one_ledger_transaction_on_the_request_path(gate, c
     gate.settle()
     assert counted.transactions[-1] == 1  # the last activation, alone
     assert all(gate.store.get_entry("alpha", sid).state is LedgerState.ACTIVE for sid in ids)
+
+
+def test_an_admission_reads_no_ledger_row_unless_its_id_could_already_exist(gate, azurite, table_prefix):
+    """A random id cannot name a row, and this instance remembers the totals it last wrote, so an
+    admission writes without reading the ledger. An Idempotency-Key's id may have rows (a retry
+    racing its first request): those are read before the reservation."""
+    store = counting_transactions_store(azurite.connection_string, table_prefix)
+    store._group.defer_seconds = 600
+    filters: list[dict] = []
+    real_query = type(store)._query
+
+    def query(self, table, filter_, parameters=None, *args, **kwargs):
+        if table == self.tables.ledger:
+            filters.append(dict(parameters or {}))
+        return real_query(self, table, filter_, parameters, *args, **kwargs)
+
+    store._query = query.__get__(store)
+    set_context(replace(get_context(), store=store))
+    key = gate.project(max_concurrent=10)
+    gate.create("alpha", key)  # the first admission reads the partition
+    filters.clear()
+    for _ in range(3):
+        assert gate.create("alpha", key).status == 202
+    assert filters == []
+    assert store.transactions[-3:] == [3, 3, 3]  # and still one transaction each
+    sid = gate.create("alpha", key, headers={"Idempotency-Key": "once"}).body["sessionId"]
+    # the reservation's own read (with the totals), besides the key's lookup of its first attempt
+    assert any({closed_key(sid), STATE_ROW} <= set(params.values()) for params in filters), filters
 
 
 def test_without_a_next_write_the_timer_writes_the_activation(gate, counted):

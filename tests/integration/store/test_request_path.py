@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from governor.model import LedgerState, Period, Session, SessionStatus, VmSize, cost_of
+from governor.service.ports import Refusal
 from governor.store import StateConflict, TableStore
 from tests.integration.store.helpers import NOW, RATE, admit, entry, policy
 
@@ -25,7 +26,8 @@ class Counting(TableStore):
         return super()._point(table, *args)
 
     def _submit(self, table, ops):
-        self.calls.append(f"write {table[len(self.prefix) :]}")
+        if ops:  # an empty list is no request
+            self.calls.append(f"write {table[len(self.prefix) :]}")
         return super()._submit(table, ops)
 
 
@@ -83,3 +85,82 @@ def test_activate_of_a_reservation_released_elsewhere_still_refuses(demo, azurit
         demo.activate("demo", "s1", session("arr-1"))
     assert demo.get_entry("demo", "arr-1") is None
     assert demo.get_entry("demo", "s1").state is LedgerState.CLOSED
+
+
+# ---------------------------------------------------------------- remembered totals (issue 14)
+COST = cost_of(RATE, 60)
+
+
+def fresh(store, sid: str, at=NOW):
+    """The gate's reserve for an id it drew at random: no read of the id's rows."""
+    return store.reserve("demo", entry(sid, at=at), admit(COST), at, policy=policy(max_concurrent=2), fresh=True)
+
+
+def other(azurite, table_prefix) -> TableStore:
+    """Another instance writing the same partition."""
+    return TableStore(azurite.connection_string, table_prefix)
+
+
+def test_a_fresh_id_after_this_process_wrote_the_partition_is_one_write_and_no_read(demo):
+    reserve(demo, "s1", given=policy())
+    demo.calls.clear()
+    fresh(demo, "s2")
+    assert demo.calls == ["write Ledger"]
+    usage = demo.usage("demo", Period.DAY, Period.DAY.key(NOW))
+    assert usage.reserved == 2 * COST
+    assert {e.session_id for e in demo.list_entries("demo")} == {"s1", "s2"}
+
+
+def test_remembered_totals_another_instance_moved_are_read_before_admitting(demo, azurite, table_prefix):
+    reserve(demo, "s1")  # this process remembers one open session of the two allowed
+    other(azurite, table_prefix).reserve("demo", entry("s2"), admit(COST), NOW)
+    demo.calls.clear()
+    with pytest.raises(Refusal) as refused:
+        fresh(demo, "s3")
+    assert refused.value.reason == "concurrency-limit"
+    assert demo.calls == ["write Ledger", "query Ledger"]  # the write failed on the ETag, then read
+    assert demo.get_entry("demo", "s3") is None
+    assert demo.usage("demo", Period.DAY, Period.DAY.key(NOW)).reserved == 2 * COST
+
+
+def test_spend_metered_elsewhere_is_read_before_admitting(demo, azurite, table_prefix):
+    reserve(demo, "s1")
+    demo.activate("demo", "s1", session("s1"))  # remembered: 6 held, nothing spent
+    other(azurite, table_prefix).meter("demo", "s1", 950, NOW)  # 95 of the day's 100 spent
+    with pytest.raises(Refusal) as refused:
+        fresh(demo, "s2")
+    assert refused.value.reason == "budget-exhausted"
+    assert demo.get_entry("demo", "s2") is None
+
+
+def test_a_refusal_is_never_decided_on_remembered_totals(demo, azurite, table_prefix):
+    fresh(demo, "s1")
+    fresh(demo, "s2")  # remembered: two of two
+    other(azurite, table_prefix).release("demo", "s1", NOW)
+    demo.calls.clear()
+    admitted, _ = fresh(demo, "s3")
+    assert admitted.session_id == "s3"
+    assert demo.calls == ["query Ledger", "write Ledger"]
+
+
+def test_totals_of_another_day_are_not_remembered_for_today(demo):
+    reserve(demo, "s1")
+    demo.calls.clear()
+    fresh(demo, "s2", at=NOW + timedelta(days=1))
+    assert demo.calls == ["query Ledger", "write Ledger"]
+    tomorrow = demo.usage("demo", Period.DAY, Period.DAY.key(NOW + timedelta(days=1)))
+    assert tomorrow.reserved == 2 * COST and tomorrow.spent == 0
+
+
+def test_a_failed_write_forgets_the_remembered_totals(demo, azurite, table_prefix, monkeypatch):
+    reserve(demo, "s1")
+    from azure.core.exceptions import ServiceRequestError
+
+    real = Counting._submit
+    monkeypatch.setattr(Counting, "_submit", lambda self, *a: (_ for _ in ()).throw(ServiceRequestError("down")))
+    with pytest.raises(Exception):
+        demo.reserve("demo", entry("s2"), admit(COST), NOW)
+    monkeypatch.setattr(Counting, "_submit", real)
+    demo.calls.clear()
+    fresh(demo, "s3")
+    assert demo.calls == ["query Ledger", "write Ledger"]
