@@ -344,6 +344,27 @@ class LedgerSnapshot:
     open_entries: list[LedgerEntry]  # state pending or active, all projects
     usage: dict[tuple[str, Period], Usage]  # current periods at `now`
     read_at: datetime = field(default=None)  # type: ignore[assignment]
+    caller_spent: dict[tuple[str, Period], dict[str, int]] = field(default_factory=dict)  # by caller name
+    key_limits: dict[str, dict[str, CallerLimits]] = field(default_factory=dict)  # project -> key name -> its own
+
+    def caller_figures(self) -> dict[tuple[str, str], CallerFigures]:
+        """Every caller's open sessions, the money they reserve and its spend this period, by
+        (project, caller name); one pass over the open entries."""
+        held: dict[tuple[str, str], list[int]] = {}
+        for entry in self.open_entries:
+            if entry.caller:
+                counts = held.setdefault((entry.project, entry.caller), [0, 0])
+                counts[0] += 1
+                counts[1] += entry.reserved
+        return {
+            (project, name): CallerFigures(
+                name,
+                active=active,
+                reserved=reserved,
+                spent={period: spent.get(name, 0) for (p, period), spent in self.caller_spent.items() if p == project},
+            )
+            for (project, name), (active, reserved) in held.items()
+        }
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,17 @@ def _instant(value: Any, field: str) -> datetime:
     return instant.astimezone(UTC)
 
 
+def limits_of(name: str | None, policy: ProjectPolicy, key_limits: dict[str, CallerLimits]) -> CallerLimits | None:
+    """The limits of its own that the caller `name` (a key name or "principal:<id>") has, or None."""
+    if not name:
+        return None
+    if name.startswith(PRINCIPAL_PREFIX):
+        limits = policy.principal_limits.get(name[len(PRINCIPAL_PREFIX) :])
+    else:
+        limits = key_limits.get(name)
+    return None if limits is None or limits.empty else limits
+
+
 # ---------------------------------------------------------------- admission
 def caller_remaining(limits: CallerLimits | None, figures: CallerFigures | None) -> int | None:
     """The caller's tightest budget left (its spent and reserved counted); None: no budget of its own."""

@@ -26,6 +26,8 @@ from enum import StrEnum
 
 from governor.model import (
     AuditRecord,
+    CallerFigures,
+    CallerLimits,
     Closing,
     LedgerEntry,
     LedgerState,
@@ -43,6 +45,7 @@ from governor.model import (
     whole_minutes,
 )
 from governor.policy import schedule as hours
+from governor.policy.callers import caller_remaining
 from governor.policy.limits import ARR_MAX_UPDATE_LEASE
 
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
@@ -183,9 +186,12 @@ def decide(
     now: datetime,
     options: SweepOptions,
     burn_rate: int = 0,
+    caller: tuple[CallerLimits, CallerFigures] | None = None,
 ) -> Decision:
     """The decision for one managed session. `usage` holds the project's current periods with
-    money metered up to now; `burn_rate` is the project's micros per hour across its Ready sessions."""
+    money metered up to now; `burn_rate` is the project's micros per hour across its Ready sessions;
+    `caller`: the limits of the session's caller (a named key or a principal with limits of its
+    own) and what it holds, which an extension must fit too."""
     dry_run = options.dry_run or bool(policy and policy.dry_run)
 
     def make(action: Action, reason: str, **kwargs) -> Decision:
@@ -205,7 +211,8 @@ def decide(
         # ARR lists it, so the create happened; the gate may not have written the activation yet
         # (it rides the project's next transaction). Governed like an active row from this sweep;
         # when nothing else acts on it, the sweep writes the activation (bookkeeping: in dry-run too).
-        decision = decide(session, replace(entry, state=LedgerState.ACTIVE), policy, usage, now, options, burn_rate)
+        active = replace(entry, state=LedgerState.ACTIVE)
+        decision = decide(session, active, policy, usage, now, options, burn_rate, caller)
         if decision.acts:
             return decision
         warning = decision.reason if decision.action is Action.WARN else decision.warning
@@ -249,7 +256,7 @@ def decide(
         return make(
             Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning
         )
-    extension = _extension(session, entry, policy, usage, now, options, figures, opening)
+    extension = _extension(session, entry, policy, usage, now, options, figures, opening, caller)
     if extension is not None:
         action, reason, new_lease = extension
         if action is Action.EXTEND:
@@ -263,7 +270,7 @@ def decide(
     return make(Action.LEAVE, "starting" if session.status is SessionStatus.STARTING else "ok")
 
 
-def _extension(session, entry, policy, usage, now, options, figures, opening=None):
+def _extension(session, entry, policy, usage, now, options, figures, opening=None, caller=None):
     if session.status is not SessionStatus.READY:
         return None
     lease = max(session.max_lease, entry.lease)
@@ -288,7 +295,16 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
     if short is not None:
         figures["period"] = short.value
         return (Action.WARN if news else Action.LEAVE), "extension-refused-budget", None
+    if caller is not None and not caller_covers(*caller, extra):
+        figures["caller"] = caller[1].name
+        return (Action.WARN if news else Action.LEAVE), "extension-refused-caller", None
     return Action.EXTEND, "lease-low", target
+
+
+def caller_covers(limits: CallerLimits, figures: CallerFigures, extra: int) -> bool:
+    """Does the caller's own budget (spent and reserved counted) leave `extra`?"""
+    left = caller_remaining(limits, figures)
+    return left is None or left >= extra
 
 
 def _warning(session, policy, usage, options, burn_rate, figures, opening=None, now=None) -> str | None:

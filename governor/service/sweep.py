@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from governor import telemetry
 from governor.model import SweepHealth, UnmanagedMode
+from governor.policy import callers
 from governor.policy import sweep as rules
 from governor.policy.sweep import SweepOptions
 from governor.service import observe
@@ -146,12 +147,17 @@ class Sweeper:
             )
             usage = metering.effective_usage(snapshot, managed, self.clock)
             burn = metering.burn_rates(managed)
+            figures = snapshot.caller_figures()
             for entry, session in managed:
                 policy = snapshot.projects.get(entry.project)
+                limits = None
+                if policy is not None:
+                    limits = callers.limits_of(entry.caller, policy, snapshot.key_limits.get(entry.project, {}))
+                caller = None if limits is None else (limits, figures[(entry.project, entry.caller)])
                 decision = rules.decide(
-                    session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0)
+                    session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
-                items.append(item_for(entry, decision, session, policy))
+                items.append(item_for(entry, decision, session, policy, limits))
             phases["decide"] = time.monotonic()
             metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes, charged)
             phases["meter"] = time.monotonic()

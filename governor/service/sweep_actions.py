@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from governor.model import (
+    CallerFigures,
     LedgerEntry,
     Period,
     SessionStatus,
@@ -91,17 +92,22 @@ def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> Non
 
 def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
     session, target = item.session, item.decision.new_lease  # the decided step (within caps and closing time)
+    limits = item.caller_limits
 
-    def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
+    def decide(entry: LedgerEntry, usage: dict[Period, Usage], caller: CallerFigures | None = None) -> timedelta:
         current = max(entry.lease, session.max_lease)
         if target <= current:
             return entry.lease  # already extended (another sweep or the gate): reserve nothing more
-        short = rules.budget_covers(usage, rules.extension_cost(entry.rate, current, target))
+        extra = rules.extension_cost(entry.rate, current, target)
+        short = rules.budget_covers(usage, extra)
         if short is not None:
             raise Refusal("extension-refused-budget", f"the {short.value} budget does not cover the step")
+        if limits is not None and caller is not None and not rules.caller_covers(limits, caller, extra):
+            raise Refusal("extension-refused-caller", f"the caller {caller.name!r}'s budget does not cover the step")
         return target
 
-    entry, _ = store.extend(item.project, item.session_id, decide, now)
+    # with limits of its own, the caller's figures are read and guarded in the extension's round
+    entry, _ = store.extend(item.project, item.session_id, decide, now, count_caller=limits is not None)
     return entry.lease
 
 

@@ -22,7 +22,7 @@ from governor.service.sweep_items import Item
 
 log = logging.getLogger("governor.sweep")
 
-REFUSED_EXTENSION = ("extension-refused-budget", "extension-refused-cap")
+REFUSED_EXTENSION = ("extension-refused-budget", "extension-refused-caller", "extension-refused-cap")
 
 
 def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> int:

@@ -242,6 +242,14 @@ def stored_keys(row: dict) -> list[dict]:
     return [{"name": DEFAULT_KEY if i == 0 else f"{DEFAULT_KEY}-{i + 1}", "hash": h} for i, h in enumerate(legacy)]
 
 
+def key_limits(row: dict) -> dict[str, CallerLimits]:
+    """The limits of the row's keys that have limits of their own, by key name."""
+    if get(row, "Keys") is None:
+        return {}
+    keys = (caller_key(record) for record in stored_keys(row))
+    return {key.name: key.limits for key in keys if not key.limits.empty}
+
+
 def caller_key(record: dict, last_used: datetime | None = None) -> CallerKey:
     def when(name: str) -> datetime | None:
         return datetime.fromisoformat(record[name]) if record.get(name) else None

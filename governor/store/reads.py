@@ -19,7 +19,7 @@ from governor.store.keys import (
     usage_key,
 )
 from governor.store.ledger import MAX_FILTER_KEYS, PERIODS, LedgerRepo, budget_of, caller_spent_of
-from governor.store.projects import PROJECT_PARTITION
+from governor.store.projects import PROJECT_PARTITION, key_limits
 
 
 class ReadsRepo(LedgerRepo):
@@ -128,13 +128,10 @@ class ReadsRepo(LedgerRepo):
         ]
 
     def snapshot(self, now: datetime) -> LedgerSnapshot:
-        policies = {
-            policy.name: policy
-            for policy in map(
-                entity_to_policy,
-                self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, POLICY_COLUMNS),
-            )
-        }
+        rows = self._query(
+            self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION}, [*POLICY_COLUMNS, "Keys"]
+        )
+        policies = {policy.name: policy for policy in map(entity_to_policy, rows)}
         parts = self._read_all(now)
         entries = [entity_to_entry(row) for part in parts.values() for row in part.open.values()]
         usage = {
@@ -149,4 +146,13 @@ class ReadsRepo(LedgerRepo):
             for name, policy in policies.items()
             for period in PERIODS
         }
-        return LedgerSnapshot(projects=policies, open_entries=entries, usage=usage, read_at=now)
+        return LedgerSnapshot(
+            projects=policies,
+            open_entries=entries,
+            usage=usage,
+            read_at=now,
+            caller_spent={
+                (name, period): part.caller_spent(period) for name, part in parts.items() for period in PERIODS
+            },
+            key_limits={row["RowKey"]: key_limits(row) for row in rows},
+        )

@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governor.model import (
+    CallerFigures,
+    CallerLimits,
     LedgerEntry,
+    LedgerSnapshot,
     LedgerState,
     Period,
     ProjectPolicy,
@@ -16,6 +19,7 @@ from governor.model import (
     VmSize,
     cost_of,
 )
+from governor.policy.callers import limits_of
 from governor.policy.sweep import (
     ARR_MAX_UPDATE_LEASE,
     Action,
@@ -236,6 +240,71 @@ def test_extension_only_if_the_budget_covers_the_step(room, action):
     assert d.action is action
     if action is Action.WARN:
         assert (d.reason, d.event) == ("extension-refused-budget", "refused")
+
+
+@pytest.mark.parametrize(("room", "action"), [(0, Action.EXTEND), (-1, Action.WARN)])
+def test_extension_only_if_the_callers_own_budget_covers_the_step(room, action):
+    """A key (or principal) with a budget of its own: its spent and reserved money count, and the
+    step must fit what is left of it, even when the project's budget has plenty."""
+    extra = cost_of(RATE, 141) - cost_of(RATE, 120)
+    limits = CallerLimits(daily_budget=20_000_000)
+    spent, reserved = 10_000_000, 20_000_000 - 10_000_000 - extra - room  # left = extra + room
+    figures = CallerFigures("kiosk", active=1, reserved=reserved, spent={Period.DAY: spent})
+    d = decide(
+        session(elapsed=111, lease=120), entry(caller="kiosk"), policy(), usage(), NOW, OPTS, 0, (limits, figures)
+    )
+    assert d.action is action
+    if action is Action.WARN:
+        assert (d.reason, d.event, d.figures["caller"]) == ("extension-refused-caller", "refused", "kiosk")
+        again = decide(
+            session(elapsed=112, lease=120), entry(caller="kiosk"), policy(), usage(), NOW, OPTS, 0, (limits, figures)
+        )
+        assert (again.action, again.reason) == (Action.LEAVE, "extension-refused-caller")  # told once
+
+
+def test_a_caller_without_a_budget_of_its_own_extends_on_the_projects():
+    figures = CallerFigures("kiosk", active=9, reserved=10**12)
+    d = decide(
+        session(elapsed=111, lease=120),
+        entry(caller="kiosk"),
+        policy(),
+        usage(),
+        NOW,
+        OPTS,
+        0,
+        (CallerLimits(max_concurrent=10), figures),
+    )
+    assert d.action is Action.EXTEND
+
+
+def test_limits_of_a_key_or_a_principal():
+    p = policy(principal_limits={"abc": CallerLimits(daily_budget=5)})
+    keys = {"kiosk": CallerLimits(monthly_budget=7)}
+    assert limits_of("kiosk", p, keys) == CallerLimits(monthly_budget=7)
+    assert limits_of("principal:abc", p, keys) == CallerLimits(daily_budget=5)
+    assert limits_of("principal:other", p, keys) is None
+    assert limits_of("default", p, keys) is None and limits_of(None, p, keys) is None
+
+
+def test_the_snapshot_counts_each_callers_sessions_reservations_and_spend():
+    e1 = entry(caller="kiosk", reserved=5)
+    e2 = replace(entry(caller="kiosk", reserved=7), session_id="s2")
+    e3 = replace(entry(caller="other", reserved=11), session_id="s3")
+    e4 = replace(entry(reserved=13), session_id="s4")  # no caller recorded
+    e5 = replace(entry(caller="kiosk", reserved=17), session_id="s5", project="beta")
+    snap = LedgerSnapshot(
+        projects={},
+        open_entries=[e1, e2, e3, e4, e5],
+        usage={},
+        caller_spent={("alpha", Period.DAY): {"kiosk": 100, "other": 1}, ("alpha", Period.MONTH): {"kiosk": 300}},
+    )
+    figures = snap.caller_figures()
+    assert figures[("alpha", "kiosk")] == CallerFigures(
+        "kiosk", active=2, reserved=12, spent={Period.DAY: 100, Period.MONTH: 300}
+    )
+    assert figures[("alpha", "other")].reserved == 11 and figures[("beta", "kiosk")].active == 1
+    assert figures[("beta", "kiosk")].spent == {}
+    assert set(figures) == {("alpha", "kiosk"), ("alpha", "other"), ("beta", "kiosk")}
 
 
 def test_ledger_lease_ahead_of_arr_is_reapplied_without_new_reservation():
