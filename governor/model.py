@@ -356,12 +356,15 @@ class LedgerSnapshot:
                 counts = held.setdefault((entry.project, entry.caller), [0, 0])
                 counts[0] += 1
                 counts[1] += entry.reserved
+        spent: dict[str, dict[Period, dict[str, int]]] = {}
+        for (project, period), by_caller in self.caller_spent.items():
+            spent.setdefault(project, {})[period] = by_caller
         return {
             (project, name): CallerFigures(
                 name,
                 active=active,
                 reserved=reserved,
-                spent={period: spent.get(name, 0) for (p, period), spent in self.caller_spent.items() if p == project},
+                spent={period: by_caller.get(name, 0) for period, by_caller in spent.get(project, {}).items()},
             )
             for (project, name), (active, reserved) in held.items()
         }

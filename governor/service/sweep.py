@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from governor import telemetry
-from governor.model import SweepHealth, UnmanagedMode
+from governor.model import CallerFigures, CallerLimits, SweepHealth, UnmanagedMode
 from governor.policy import callers
 from governor.policy import sweep as rules
 from governor.policy.sweep import SweepOptions
@@ -150,14 +150,11 @@ class Sweeper:
             figures = snapshot.caller_figures()
             for entry, session in managed:
                 policy = snapshot.projects.get(entry.project)
-                limits = None
-                if policy is not None:
-                    limits = callers.limits_of(entry.caller, policy, snapshot.key_limits.get(entry.project, {}))
-                caller = None if limits is None else (limits, figures[(entry.project, entry.caller)])
+                caller = _caller(entry, policy, snapshot, figures)
                 decision = rules.decide(
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
-                items.append(item_for(entry, decision, session, policy, limits))
+                items.append(item_for(entry, decision, session, policy, caller and caller[0]))
             phases["decide"] = time.monotonic()
             metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes, charged)
             phases["meter"] = time.monotonic()
@@ -222,6 +219,17 @@ def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:
         spans[name] = round((at - previous) * 1000)
         previous = at
     return spans
+
+
+def _caller(entry, policy, snapshot, figures) -> tuple[CallerLimits, CallerFigures] | None:
+    """The limits of its own the session's caller has, and what it holds; None without limits. (A
+    row the snapshot missed is counted by the extension's own guarded round at the act.)"""
+    if policy is None:
+        return None
+    limits = callers.limits_of(entry.caller, policy, snapshot.key_limits.get(entry.project, {}))
+    if limits is None:
+        return None
+    return limits, figures.get((entry.project, entry.caller)) or CallerFigures(entry.caller)
 
 
 def _whole_minutes_window(gap: timedelta) -> timedelta:

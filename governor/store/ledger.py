@@ -60,7 +60,7 @@ from governor.store.ledger_batch import (
     fits,
     touches_totals,
 )
-from governor.store.totals import Seen, Totals
+from governor.store.totals import SeenRow, Totals
 
 PERIODS = (Period.DAY, Period.MONTH)
 MAX_FILTER_KEYS = 14  # row keys per query: Table Storage allows 15 comparisons in a $filter
@@ -279,17 +279,14 @@ class LedgerRepo(TablesBase):
                     row["Saved"] = i64(saved)
                 ops.append(write_op(row, part.usage_rows.get(period)))
                 written.append((period, row, len(ops) - 1))
-        try:
-            results = self._submit(self.tables.ledger, ops)
-        except BaseException:
-            self._totals.pop(part.project)  # whatever happened, the next batch reads
-            raise
-        seen = Seen(state, result_etag(results, 0))
+        # A failed or ambiguous write leaves the remembered rows as they were: at worst stale, and
+        # a stale ETag only costs the next batch a failed transaction and a read.
+        results = self._submit(self.tables.ledger, ops)
         for period, row, index in written:
-            usage[period] = Seen(row, result_etag(results, index))
-        known = set(usage) == set(PERIODS) and all(r.metadata["etag"] for r in usage.values() if isinstance(r, Seen))
-        if seen.metadata["etag"] and known:
-            self._totals.put(part.project, Totals(usage_keys(part.now), seen, usage))
+            usage[period] = SeenRow(row, result_etag(results, index))
+        totals = Totals(usage_keys(part.now), SeenRow(state, result_etag(results, 0)), usage)
+        if all(etag_of(row) for row in (totals.state, *usage.values()) if row is not None):  # an update needs one
+            self._totals.put(part.project, totals)
         return results
 
     # ------------------------------------------------------------ group commit

@@ -244,8 +244,6 @@ def stored_keys(row: dict) -> list[dict]:
 
 def key_limits(row: dict) -> dict[str, CallerLimits]:
     """The limits of the row's keys that have limits of their own, by key name."""
-    if get(row, "Keys") is None:
-        return {}
     keys = (caller_key(record) for record in stored_keys(row))
     return {key.name: key.limits for key in keys if not key.limits.empty}
 

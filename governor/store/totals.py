@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from governor.model import Period
 
 
-class Seen(dict):
-    """A row as this process last saw it; `etag_of` reads its ETag like a read row's."""
+class SeenRow(dict):
+    """A row as this process last wrote it; `etag_of` reads its ETag like a read row's."""
 
     def __init__(self, entity: dict, etag: str | None):
         super().__init__(entity)

@@ -150,17 +150,3 @@ def test_totals_of_another_day_are_not_remembered_for_today(demo):
     assert demo.calls == ["query Ledger", "write Ledger"]
     tomorrow = demo.usage("demo", Period.DAY, Period.DAY.key(NOW + timedelta(days=1)))
     assert tomorrow.reserved == 2 * COST and tomorrow.spent == 0
-
-
-def test_a_failed_write_forgets_the_remembered_totals(demo, azurite, table_prefix, monkeypatch):
-    reserve(demo, "s1")
-    from azure.core.exceptions import ServiceRequestError
-
-    real = Counting._submit
-    monkeypatch.setattr(Counting, "_submit", lambda self, *a: (_ for _ in ()).throw(ServiceRequestError("down")))
-    with pytest.raises(Exception):
-        demo.reserve("demo", entry("s2"), admit(COST), NOW)
-    monkeypatch.setattr(Counting, "_submit", real)
-    demo.calls.clear()
-    fresh(demo, "s3")
-    assert demo.calls == ["query Ledger", "write Ledger"]
