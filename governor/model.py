@@ -150,6 +150,24 @@ class Session:
         return max(self.max_lease - self.elapsed, timedelta(0))
 
 
+@dataclass(frozen=True)
+class ConnectTarget:
+    """What a client app needs, besides a session and a token, to connect to an account's sessions
+    (ARR's SessionConfiguration), and which token the governor hands out for it."""
+
+    account_id: str
+    account_domain: str
+    remote_rendering_domain: str
+    auth: str  # none, key or entra
+    can_start_sessions: bool  # a key-minted token can start sessions around the gate
+
+
+@dataclass(frozen=True)
+class ConnectToken:
+    token: str = field(repr=False)
+    expires_on: datetime
+
+
 class UnmanagedMode(_CaseInsensitiveEnum):
     REPORT = "report"
     STOP = "stop"

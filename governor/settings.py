@@ -110,11 +110,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARR_ACCOUNT_KEY", None, "ARR account key (use a Key Vault reference in Azure).", secret=True),
     Setting("ARR_ACCESS_TOKEN", None, "A ready ARR access token (JWT), for ARR_AUTH=token.", secret=True),
     Setting(
+        "ARR_ENTRA_CLIENT_ID",
+        None,
+        "ARR_AUTH=entra outside Azure: client id of the governor's own app registration (with "
+        "ARR_ENTRA_CLIENT_SECRET). Unset: the managed identity in Azure, DefaultAzureCredential elsewhere.",
+        local_only=True,
+    ),
+    Setting("ARR_ENTRA_CLIENT_SECRET", None, "Client secret of ARR_ENTRA_CLIENT_ID.", secret=True, local_only=True),
+    Setting(
+        "ARR_ENTRA_TENANT_ID",
+        None,
+        "Entra tenant (directory) id of the app registrations that sign in with a client secret.",
+        local_only=True,
+    ),
+    Setting(
+        "ARR_ENTRA_AUTHORITY",
+        "https://login.microsoftonline.com",
+        "Entra authority host for client-secret sign-ins; any other https URL (such as the emulator's "
+        "stand-in) is used without instance discovery.",
+        local_only=True,
+    ),
+    Setting(
+        "ARR_CONNECT_AUTH",
+        "none",
+        "What the connect route hands client apps for the default account: `entra` (an access token of the "
+        "connect identity, which can read and connect to sessions but not start or stop them), `key` (a token "
+        "minted with the account key: it can start sessions around the gate; development only) or `none` "
+        "(no token: apps sign users in themselves).",
+        _choice("none", "key", "entra"),
+    ),
+    Setting(
+        "ARR_CONNECT_CLIENT_ID",
+        None,
+        "Client id of the connect identity (ARR_CONNECT_AUTH=entra): a user-assigned managed identity in "
+        "Azure, or an app registration with ARR_CONNECT_CLIENT_SECRET elsewhere.",
+    ),
+    Setting(
+        "ARR_CONNECT_CLIENT_SECRET",
+        None,
+        "Client secret of ARR_CONNECT_CLIENT_ID when it is an app registration.",
+        secret=True,
+        local_only=True,
+    ),
+    Setting(
         "GOVERNOR_ARR_ACCOUNTS",
         "[]",
         "JSON array of further ARR accounts: objects with `name`, `accountId`, `serviceEndpoint`, "
-        "and optionally `accountDomain`, `stsEndpoint`, `apiVersion`, `auth`, and `accountKeySetting` "
-        "(the name of the app setting that holds that account's key).",
+        "and optionally `accountDomain`, `stsEndpoint`, `apiVersion`, `auth`, `accountKeySetting` "
+        "(the name of the app setting that holds that account's key), `connectAuth` (as ARR_CONNECT_AUTH), "
+        "`connectClientId` and `connectClientSecretSetting`.",
         _json_list,
     ),
     Setting("ARR_HTTP_TIMEOUT_SECONDS", "10", "Connect and read timeout of one ARR call.", _positive_float),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +14,8 @@ from governor.settings import Settings, SettingsError
 DEFAULT_STS = "https://sts.mixedreality.azure.com"
 API_VERSIONS = ("2021-01-01", "v1")
 AUTH_MODES = ("auto", "key", "entra", "token")
+CONNECT_MODES = ("none", "key", "entra")
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 _DOMAIN_SUFFIX = ".mixedreality.azure.com"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -24,11 +27,25 @@ _DEFAULT_NAMES = {
     "stsEndpoint": "ARR_STS_ENDPOINT",
     "apiVersion": "ARR_API_VERSION",
     "auth": "ARR_AUTH",
+    "connectAuth": "ARR_CONNECT_AUTH",
+    "connectClientId": "ARR_CONNECT_CLIENT_ID",
 }
 
 
 class AccountError(SettingsError):
     """An account is misconfigured. The message names the field, never a secret's value."""
+
+
+@dataclass(frozen=True)
+class EntraIdentity:
+    """An Entra identity to sign in as. With a secret: an app registration (client credentials at
+    `authority`); without: a managed identity (user-assigned when `client_id` is set) in Azure, or
+    DefaultAzureCredential elsewhere."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    tenant_id: str | None = None
+    authority: str = DEFAULT_AUTHORITY
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,11 @@ class ArrAccount:
     access_token: str | None = field(default=None, repr=False)
     timeout_seconds: float = 10.0
     retry_total_seconds: float = 30.0
+    account_domain: str = ""  # SessionConfiguration.AccountDomain: where the account authenticates
+    remote_rendering_domain: str = ""  # SessionConfiguration.RemoteRenderingDomain: where sessions run
+    identity: EntraIdentity = EntraIdentity()  # the governor's own, for auth=entra
+    connect_auth: str = "none"  # what the connect route hands out: none, key or entra
+    connect_identity: EntraIdentity | None = None  # connect_auth=entra: the identity apps' tokens come from
 
 
 def _region(value: str) -> str | None:
@@ -92,6 +114,49 @@ def sts_endpoint(value: str | None, account_domain: str | None, where: str = "st
     return DEFAULT_STS
 
 
+def domain_of(url: str, host_prefix: str) -> str:
+    """`https://remoterendering.westus2.mixedreality.azure.com` -> `westus2.mixedreality.azure.com`;
+    another URL (the emulator's) -> its host and port, which is what a client would be pointed at."""
+    netloc = urlsplit(url).netloc.lower()
+    return netloc.removeprefix(host_prefix) if netloc.endswith(_DOMAIN_SUFFIX) else netloc
+
+
+def account_domain(domain: str | None, sts: str, service: str) -> str:
+    if domain and domain.strip():
+        value = domain.strip().lower().removeprefix("https://").rstrip("/")
+        return value if "." in value else value + _DOMAIN_SUFFIX
+    if sts != DEFAULT_STS:
+        return domain_of(sts, "sts.")
+    return domain_of(service, "remoterendering.")
+
+
+def resolve_connect(
+    mode: str | None,
+    key: str | None,
+    client_id: str | None,
+    secret: str | None,
+    base: EntraIdentity,
+    n: Callable[[str], str],
+) -> tuple[str, EntraIdentity | None]:
+    """The connect mode and, for entra, the connect identity (never the governor's own)."""
+    mode = (mode or "none").strip().lower() if isinstance(mode, str) or mode is None else ""
+    if mode not in CONNECT_MODES:
+        raise AccountError(f"{n('connectAuth')} must be one of {', '.join(CONNECT_MODES)}")
+    if mode == "key" and not key:
+        raise AccountError(f"{n('connectAuth')} is key but no account key is configured")
+    if mode != "entra":
+        return mode, None
+    if not isinstance(client_id, str) or not client_id.strip():
+        # Without its own client id the connect token would carry the governor's rights.
+        raise AccountError(f"{n('connectClientId')} is required when {n('connectAuth')} is entra")
+    client_id = client_id.strip()
+    if base.client_id and client_id.lower() == base.client_id.lower():
+        raise AccountError(f"{n('connectClientId')} must not be the governor's own identity")
+    if secret and not base.tenant_id:
+        raise AccountError("ARR_ENTRA_TENANT_ID is required to sign in with a client secret")
+    return mode, EntraIdentity(client_id, secret or None, base.tenant_id, base.authority)
+
+
 def resolve_auth(auth: str | None, key: str | None, token: str | None, where: str) -> str:
     auth = (auth or "auto").strip().lower()
     if auth not in AUTH_MODES:
@@ -120,6 +185,10 @@ def make_account(
     retry_total: float = 30.0,
     prefix: str = "",
     names: dict[str, str] | None = None,
+    identity: EntraIdentity | None = None,
+    connect_auth: str | None = None,
+    connect_client_id: str | None = None,
+    connect_client_secret: str | None = None,
 ) -> ArrAccount:
     """Validate and expand one account. Errors name the field as `names[field]`, else
     `prefix + field` (e.g. GOVERNOR_ARR_ACCOUNTS[1].accountId)."""
@@ -134,21 +203,45 @@ def make_account(
     version = (api_version or "2021-01-01").strip()
     if version not in API_VERSIONS:
         raise AccountError(f"{n('apiVersion')} must be one of {', '.join(API_VERSIONS)}")
+    service = service_endpoint(endpoint or "", n("serviceEndpoint"))
+    sts_url = sts_endpoint(sts, domain, n("stsEndpoint"))
+    identity = identity or EntraIdentity()
+    mode, connect_identity = resolve_connect(connect_auth, key, connect_client_id, connect_client_secret, identity, n)
     return ArrAccount(
         name=name,
         account_id=str(account_id).strip(),
-        service_endpoint=service_endpoint(endpoint or "", n("serviceEndpoint")),
-        sts_endpoint=sts_endpoint(sts, domain, n("stsEndpoint")),
+        service_endpoint=service,
+        sts_endpoint=sts_url,
         api_version=version,
         auth=resolve_auth(auth, key, token, n("auth")),
         account_key=key or None,
         access_token=token or None,
         timeout_seconds=timeout,
         retry_total_seconds=retry_total,
+        account_domain=account_domain(domain, sts_url, service),
+        remote_rendering_domain=domain_of(service, "remoterendering."),
+        identity=identity,
+        connect_auth=mode,
+        connect_identity=connect_identity,
     )
 
 
-def _extra(entry: Any, index: int, settings: Settings, timeout: float, retry: float) -> ArrAccount:
+def entra_identity(settings: Settings) -> EntraIdentity:
+    """The governor's own Entra identity (ARR_ENTRA_*), shared by every account with auth=entra."""
+    authority = _url(settings["ARR_ENTRA_AUTHORITY"], "ARR_ENTRA_AUTHORITY")
+    if not authority.startswith("https://"):
+        raise AccountError("ARR_ENTRA_AUTHORITY must be an https URL")
+    client_id, secret = settings["ARR_ENTRA_CLIENT_ID"], settings["ARR_ENTRA_CLIENT_SECRET"]
+    if secret and not client_id:
+        raise AccountError("ARR_ENTRA_CLIENT_SECRET is set but ARR_ENTRA_CLIENT_ID is not")
+    if (secret or settings["ARR_CONNECT_CLIENT_SECRET"]) and not settings["ARR_ENTRA_TENANT_ID"]:
+        raise AccountError("ARR_ENTRA_TENANT_ID is required to sign in with a client secret")
+    return EntraIdentity(client_id, secret, settings["ARR_ENTRA_TENANT_ID"], authority)
+
+
+def _extra(
+    entry: Any, index: int, settings: Settings, timeout: float, retry: float, identity: EntraIdentity
+) -> ArrAccount:
     where = f"GOVERNOR_ARR_ACCOUNTS[{index}]."
     if not isinstance(entry, dict):
         raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
@@ -180,6 +273,10 @@ def _extra(entry: Any, index: int, settings: Settings, timeout: float, retry: fl
         timeout=timeout,
         retry_total=retry,
         prefix=where,
+        identity=identity,
+        connect_auth=entry.get("connectAuth"),
+        connect_client_id=entry.get("connectClientId"),
+        connect_client_secret=secret("connectClientSecretSetting"),
     )
 
 
@@ -189,6 +286,7 @@ def accounts_from_settings(settings: Settings) -> dict[str, ArrAccount]:
     timeout = settings["ARR_HTTP_TIMEOUT_SECONDS"]
     retry = settings["ARR_RETRY_TOTAL_SECONDS"]
     accounts: dict[str, ArrAccount] = {}
+    identity = entra_identity(settings)
     if settings["ARR_ACCOUNT_ID"]:
         accounts["default"] = make_account(
             "default",
@@ -203,9 +301,13 @@ def accounts_from_settings(settings: Settings) -> dict[str, ArrAccount]:
             timeout=timeout,
             retry_total=retry,
             names=_DEFAULT_NAMES,
+            identity=identity,
+            connect_auth=settings["ARR_CONNECT_AUTH"],
+            connect_client_id=settings["ARR_CONNECT_CLIENT_ID"],
+            connect_client_secret=settings["ARR_CONNECT_CLIENT_SECRET"],
         )
     for index, entry in enumerate(settings["GOVERNOR_ARR_ACCOUNTS"]):
-        account = _extra(entry, index, settings, timeout, retry)
+        account = _extra(entry, index, settings, timeout, retry, identity)
         if account.name in accounts:
             raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}].name {account.name!r} is used twice")
         accounts[account.name] = account

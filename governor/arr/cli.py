@@ -59,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     update.add_argument("--lease", type=_lease, required=True, help="new total lease since start, e.g. 5:00:00")
     stop = sub.add_parser("stop", help="stop a session")
     stop.add_argument("id")
+    check = sub.add_parser(
+        "check-connect",
+        help="with the configured settings, mint each account's connect token and check that ARR refuses a "
+        "session create with it (exit 0) or not (exit 1); a create ARR accepts is stopped at once",
+    )
+    check.add_argument("--account", help="only this configured account (default: every account)")
 
 
 def session_json(session) -> dict[str, Any]:
@@ -197,12 +203,37 @@ def _execute(client, args, session_settings: dict) -> tuple[Any, int]:
         return {"id": args.id, "status": "Stopping"}, 0
 
 
+def _check_connect(args: argparse.Namespace) -> int:
+    from governor.arr.accounts import accounts_from_settings
+    from governor.arr.check_connect import check_account
+    from governor.arr.client import ArrClient
+    from governor.settings import load
+
+    accounts = accounts_from_settings(load())
+    if args.account:
+        if args.account not in accounts:
+            raise UsageError(f"--account: no configured account named {args.account!r}")
+        accounts = {args.account: accounts[args.account]}
+    if not accounts:
+        raise UsageError("no ARR account is configured (ARR_ACCOUNT_ID or GOVERNOR_ARR_ACCOUNTS)")
+    reports, good = [], True
+    for account in accounts.values():
+        expected, report = check_account(account, ArrClient)
+        good = good and expected
+        reports.append(report)
+    json.dump(reports, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0 if good else 1
+
+
 def run(args: argparse.Namespace) -> int:
     from governor.arr.client import ArrClient
     from governor.arr.errors import ArrError
     from governor.settings import SettingsError
 
     try:
+        if args.arr_command == "check-connect":
+            return _check_connect(args)
         account, session_settings = build_account(args)
         with ArrClient(account) as client:
             output, code = _execute(client, args, session_settings)

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 from governor import telemetry
 from governor.arr import wire_2021, wire_v1
 from governor.arr.accounts import ArrAccount
+from governor.arr.connect import ConnectTokens
 from governor.arr.credentials import AccountKeyCredential, EntraCredential, StaticToken, TokenProvider
 from governor.arr.errors import (
     ArrAuthError,
@@ -28,7 +29,7 @@ from governor.arr.errors import (
     error_for_status,
 )
 from governor.arr.wire import Request, error_details
-from governor.model import Session, SessionStatus, VmSize, utcnow
+from governor.model import ConnectTarget, ConnectToken, Session, SessionStatus, VmSize, utcnow
 
 log = logging.getLogger("governor.arr")
 
@@ -61,10 +62,18 @@ class ArrClient:
         if config.auth == "token":
             credential = StaticToken(config.access_token)
         elif config.auth == "entra":
-            credential = EntraCredential(token_credential, in_azure)
+            credential = EntraCredential(token_credential, in_azure, config.identity)
         else:
             credential = AccountKeyCredential(config.account_id, config.account_key)
         self._tokens = TokenProvider(credential, self._exchange, clock)
+        self.connect_target = ConnectTarget(
+            account_id=config.account_id,
+            account_domain=config.account_domain,
+            remote_rendering_domain=config.remote_rendering_domain,
+            auth=config.connect_auth,
+            can_start_sessions=config.connect_auth == "key",
+        )
+        self._connect = self._connect_tokens(config, in_azure, clock)
         self._probe_http = None
         self._probe_lock = threading.Lock()
         self._probing = threading.local()  # the probe's deadline, seen by _send in the probing thread
@@ -73,6 +82,22 @@ class ArrClient:
     def __repr__(self) -> str:
         c = self.config
         return f"ArrClient(account={c.name!r}, endpoint={c.service_endpoint!r}, api_version={c.api_version!r})"
+
+    def _connect_tokens(self, config: ArrAccount, in_azure: bool | None, clock) -> ConnectTokens | None:
+        if config.connect_auth == "key":
+            credential = AccountKeyCredential(config.account_id, config.account_key)
+        elif config.connect_auth == "entra":
+            credential = EntraCredential(None, in_azure, config.connect_identity)
+        else:
+            return None
+        return ConnectTokens(credential.sts_bearer, self._exchange, clock)
+
+    def connect_token(self, lease_left: timedelta) -> ConnectToken | None:
+        """A token for client apps of this account (None when it hands out none), valid at least
+        `lease_left` plus a margin when STS allows; never the governor's own token."""
+        if self._connect is None:
+            return None
+        return self._connect.token(lease_left)
 
     def close(self) -> None:
         self._http.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from governor.arr.accounts import DEFAULT_AUTHORITY, EntraIdentity
 from governor.arr.errors import ArrAuthError
 
 STS_SCOPE = "https://sts.mixedreality.azure.com//.default"
@@ -50,26 +51,45 @@ class AccountKeyCredential:
 
 
 class EntraCredential:
-    """An azure-identity TokenCredential's token for the STS scope. Without one, builds
-    ManagedIdentityCredential in Azure and DefaultAzureCredential elsewhere, on first use."""
+    """An azure-identity TokenCredential's token for the STS scope. Without one, builds it from
+    `identity` on first use: a client secret signs in at its authority; otherwise the managed
+    identity (user-assigned with a client id) in Azure and DefaultAzureCredential elsewhere."""
 
-    def __init__(self, credential: Any | None = None, in_azure: bool | None = None):
+    def __init__(
+        self, credential: Any | None = None, in_azure: bool | None = None, identity: EntraIdentity | None = None
+    ):
         self._credential = credential
         self._in_azure = in_azure  # None: ask governor.settings.running_in_azure() on first use
+        self._identity = identity or EntraIdentity()
         self._lock = threading.Lock()
 
     def _get(self) -> Any:
         with self._lock:
             if self._credential is None:
-                import azure.identity as identity  # heavy: only when Entra is really used
-
-                from governor.settings import running_in_azure
-
-                in_azure = running_in_azure() if self._in_azure is None else self._in_azure
-                self._credential = (
-                    identity.ManagedIdentityCredential() if in_azure else identity.DefaultAzureCredential()
-                )
+                self._credential = self._build()
             return self._credential
+
+    def _build(self) -> Any:
+        import azure.identity as identity  # heavy: only when Entra is really used
+
+        from governor.settings import running_in_azure
+
+        who = self._identity
+        if who.client_secret:
+            return identity.ClientSecretCredential(
+                who.tenant_id,
+                who.client_id,
+                who.client_secret,
+                authority=who.authority,
+                # Instance discovery asks the public cloud about the authority: only it knows it.
+                disable_instance_discovery=who.authority != DEFAULT_AUTHORITY,
+            )
+        in_azure = running_in_azure() if self._in_azure is None else self._in_azure
+        if in_azure:
+            return identity.ManagedIdentityCredential(client_id=who.client_id)
+        if who.client_id:
+            return identity.DefaultAzureCredential(managed_identity_client_id=who.client_id)
+        return identity.DefaultAzureCredential()
 
     def sts_bearer(self) -> str:
         try:
@@ -82,7 +102,8 @@ class EntraCredential:
             ) from None
 
     def __repr__(self) -> str:
-        return f"EntraCredential({type(self._credential).__name__ if self._credential else 'default'})"
+        kind = type(self._credential).__name__ if self._credential else "default"
+        return f"EntraCredential({kind}, client_id={self._identity.client_id!r})"
 
 
 class StaticToken:

@@ -64,6 +64,16 @@ def heartbeat_session(req: func.HttpRequest) -> func.HttpResponse:
     return http.serve(req, lambda: http.respond(_gate().heartbeat(_project(req), http.caller(req), _session(req))))
 
 
+@bp.route(route=SESSION + "/connect", methods=["POST"])
+def connect_session(req: func.HttpRequest) -> func.HttpResponse:
+    def action():
+        response = http.respond(_gate().connect(_project(req), http.caller(req), _session(req)))
+        response.headers["Cache-Control"] = "no-store"  # the answer carries an access token
+        return response
+
+    return http.serve(req, action)
+
+
 @bp.route(route=SESSION, methods=["PATCH"])
 def extend_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():

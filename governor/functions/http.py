@@ -27,6 +27,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-project": (404, "No such project"),
     "not-found": (404, "No such resource"),
     "extension-denied": (409, "The lease cannot be extended"),
+    "not-ready": (409, "The session is not ready yet"),
+    "session-ended": (409, "The session has ended"),
     "conflict": (409, "The resource changed state"),
     "outside-hours": (403, "The project is outside its working hours"),
     "payload-too-large": (413, "The request body is too large"),
@@ -48,7 +50,7 @@ def problem(reason: str, detail: str, instance: str | None = None, figures: dict
         body["instance"] = instance
     figures = dict(figures or {})
     headers = {}
-    if status in (429, 503):
+    if status in (429, 503) or "retryAfter" in figures:
         headers["Retry-After"] = str(int(figures.pop("retryAfter", 30)))
     body.update({k: v for k, v in figures.items() if k not in body})
     return func.HttpResponse(json.dumps(body), status_code=status, mimetype=PROBLEM_JSON, headers=headers)

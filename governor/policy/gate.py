@@ -45,6 +45,9 @@ from governor.timespan import TimeSpanError, parse_timespan
 
 MODEL_SCHEMES = ("https://", "http://", "builtin://")
 
+# ARR throttles calls closer than about 5 s, and a session starts in minutes: no need to ask sooner.
+NOT_READY_RETRY_SECONDS = 5
+
 REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
 EXTEND_FIELDS = ("maxLeaseTime",)
 

@@ -34,7 +34,7 @@ from governor.policy.callers import PRINCIPAL_PREFIX
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.ports import ArrPort, NotFound, Refusal, StorePort
-from governor.service.views import budget_view, callers_view, elapsed_of, session_view, usage_view
+from governor.service.views import budget_view, callers_view, connect_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +374,30 @@ class GateService:
             return self._client(entry.account).get(entry.session_id)
         except NotFound:
             return None
+
+    # ------------------------------------------------------------ connect
+    def connect(self, project: str, caller: Caller, session_id: str) -> dict:
+        """What a client app needs to connect to its Ready session: the account, domains, host,
+        ports and a token from the connect identity (which can read and connect, not start)."""
+        _, who = self.authenticate(project, caller)
+        entry = self._entry(project, session_id)
+        session, _ = self._seen(entry)
+        if session is None and entry.state is LedgerState.PENDING:
+            status = SessionStatus.STARTING  # made, its activation not written yet, or ARR has not listed it
+        elif session is None:
+            status = entry.final_status or SessionStatus.STOPPED
+        else:
+            status = session.status
+        if entry.state is LedgerState.CLOSED or status.terminal:
+            raise Refusal("session-ended", f"the session is {status.value}", {"sessionStatus": status.value})
+        if session is None or status is not SessionStatus.READY:
+            figures = {"sessionStatus": status.value, "retryAfter": rules.NOT_READY_RETRY_SECONDS}
+            raise Refusal("not-ready", f"the session is {status.value}; connect once it is Ready", figures)
+        client = self._client(entry.account)
+        token = client.connect_token(session.remaining_lease)
+        target = client.connect_target
+        self._audit(project, session_id, "connect", target.auth, {"connectAuth": target.auth}, self.clock(), who.name)
+        return connect_view(target, session, token)
 
     # ------------------------------------------------------------ heartbeat and extend
     def heartbeat(self, project: str, caller: Caller, session_id: str) -> dict:

@@ -35,6 +35,7 @@ def health(
         pool.shutdown(wait=False, cancel_futures=True)
     report["storage"], row = _answer(storage, probe_seconds)
     report["arr"] = {name: _answer(probe, probe_seconds)[0] for name, probe in probes.items()}
+    report["connect"] = {name: _connect(client) for name, client in sorted(arr.items())}
     last = SweepHealth.from_row(row)
     at = last.finished_at if last else None
     stale_after = sweep_interval(schedule, now) * stale_intervals
@@ -71,3 +72,9 @@ def sweep_interval(schedule: str, now: datetime) -> timedelta:
         return it.get_next(datetime) - first
     except (ValueError, KeyError):
         return timedelta(minutes=1)
+
+
+def _connect(client: ArrPort) -> dict:
+    """What the connect route hands out for an account; `canStartSessions` warns of a key-minted token."""
+    target = client.connect_target
+    return {"auth": target.auth, "canStartSessions": target.can_start_sessions}

@@ -19,6 +19,8 @@ from governor.model import (
     AuditRecord,
     CallerKey,
     CallerLimits,
+    ConnectTarget,
+    ConnectToken,
     LedgerEntry,
     LedgerSnapshot,
     Period,
@@ -50,6 +52,7 @@ class ArrPort(Protocol):
     refused the request as asked), carrying ARR's status, code and MS-CV."""
 
     account: str  # the configured account name, e.g. "default"
+    connect_target: ConnectTarget  # what client apps need to connect, and which token they get
     # True (2021-01-01): create PUTs the caller's id, so a failed create is settled by reading that
     # id. False (v1): ARR picks the id, so a failed create leaves a claim for the sweep to match.
     ids_are_ours: bool
@@ -75,6 +78,11 @@ class ArrPort(Protocol):
         """Set the total lease since start (never a delta)."""
 
     def stop(self, session_id: str) -> None: ...
+
+    def connect_token(self, lease_left: timedelta) -> ConnectToken | None:
+        """A token for client apps of this account, from the connect identity (never the
+        governor's own); None when the account hands out none. Valid `lease_left` plus a margin
+        when the token service allows."""
 
 
 # ---------------------------------------------------------------- Store

@@ -8,6 +8,8 @@ from datetime import timedelta
 from governor.model import (
     CallerKey,
     CallerLimits,
+    ConnectTarget,
+    ConnectToken,
     LedgerEntry,
     LedgerState,
     Period,
@@ -129,3 +131,27 @@ def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Map
             }
         )
     return rows
+
+
+def connect_view(target: ConnectTarget, session: Session, token: ConnectToken | None) -> dict:
+    """The connect answer: ARR's SessionConfiguration values, under our names and ARR's own."""
+    view: dict = {
+        "sessionId": session.id,
+        "accountId": target.account_id,
+        "accountDomain": target.account_domain,
+        "remoteRenderingDomain": target.remote_rendering_domain,
+        "hostname": session.hostname,
+        "handshakePort": session.handshake_port,
+        "arrInspectorPort": session.arr_inspector_port,
+        "connectAuth": target.auth,
+        "canStartSessions": target.can_start_sessions,
+    }
+    configuration = {
+        "AccountId": target.account_id,
+        "AccountDomain": target.account_domain,
+        "RemoteRenderingDomain": target.remote_rendering_domain,
+    }
+    if token is not None:
+        view["accessToken"] = configuration["AccessToken"] = token.token
+        view["accessTokenExpiresOn"] = iso(token.expires_on)
+    return {**view, "sessionConfiguration": configuration}

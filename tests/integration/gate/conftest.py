@@ -84,6 +84,10 @@ class Gate:
         params = {"project": project, "sessionId": sid}
         return self.call("extend_session", "PATCH", f"projects/{project}/sessions/{sid}", params, body, key)
 
+    def connect(self, project, key, sid) -> Reply:
+        params = {"project": project, "sessionId": sid}
+        return self.call("connect_session", "POST", f"projects/{project}/sessions/{sid}/connect", params, key=key)
+
     def stop(self, project, key, sid) -> Reply:
         params = {"project": project, "sessionId": sid}
         return self.call("stop_session", "DELETE", f"projects/{project}/sessions/{sid}", params, key=key)

@@ -87,3 +87,49 @@ def test_key_and_token_never_in_repr():
         ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", ARR_ACCOUNT_KEY="sekrit-key", ARR_ACCESS_TOKEN="tok-en"
     )
     assert "sekrit-key" not in repr(a) and "tok-en" not in repr(a)
+
+
+def test_session_configuration_domains_come_from_the_endpoints():
+    a = accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="westus2", ARR_ACCOUNT_KEY="k")["default"]
+    assert (a.account_domain, a.remote_rendering_domain) == ("westus2.mixedreality.azure.com",) * 2
+    a = accounts(
+        ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="westeurope", ARR_ACCOUNT_DOMAIN="eastus", ARR_ACCOUNT_KEY="k"
+    )["default"]
+    assert (a.account_domain, a.remote_rendering_domain) == (
+        "eastus.mixedreality.azure.com",
+        "westeurope.mixedreality.azure.com",
+    )
+    local = accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="http://127.0.0.1:8080", ARR_ACCOUNT_KEY="k")
+    assert local["default"].remote_rendering_domain == "127.0.0.1:8080"
+
+
+def test_connect_defaults_to_no_token_and_entra_needs_its_own_identity():
+    base = {"ARR_ACCOUNT_ID": ID, "ARR_SERVICE_ENDPOINT": "westus2", "ARR_ACCOUNT_KEY": "k"}
+    assert accounts(**base)["default"].connect_auth == "none"
+    with pytest.raises(AccountError, match="ARR_CONNECT_CLIENT_ID is required when ARR_CONNECT_AUTH is entra"):
+        accounts(**base, ARR_CONNECT_AUTH="entra")
+    with pytest.raises(AccountError, match="must not be the governor's own identity"):
+        accounts(**base, ARR_CONNECT_AUTH="entra", ARR_CONNECT_CLIENT_ID="same", ARR_ENTRA_CLIENT_ID="SAME")
+    with pytest.raises(AccountError, match="ARR_ENTRA_TENANT_ID is required"):
+        accounts(**base, ARR_CONNECT_AUTH="entra", ARR_CONNECT_CLIENT_ID="c", ARR_CONNECT_CLIENT_SECRET="s")
+    a = accounts(
+        **base,
+        ARR_CONNECT_AUTH="entra",
+        ARR_CONNECT_CLIENT_ID="c",
+        ARR_CONNECT_CLIENT_SECRET="the-secret",
+        ARR_ENTRA_TENANT_ID="t",
+        ARR_ENTRA_AUTHORITY="https://127.0.0.1:9443",
+    )["default"]
+    assert (a.connect_auth, a.connect_identity.client_id, a.connect_identity.tenant_id) == ("entra", "c", "t")
+    assert a.connect_identity.authority == "https://127.0.0.1:9443"
+    assert "the-secret" not in repr(a)
+
+
+def test_connect_key_mode_needs_the_key_and_further_accounts_name_their_fields(monkeypatch):
+    with pytest.raises(AccountError, match="ARR_CONNECT_AUTH is key but no account key"):
+        accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="westus2", ARR_CONNECT_AUTH="key")
+    extra = [{"name": "eu", "accountId": ID, "serviceEndpoint": "westeurope", "connectAuth": "sometimes"}]
+    with pytest.raises(AccountError, match=r"GOVERNOR_ARR_ACCOUNTS\[0\]\.connectAuth must be one of"):
+        accounts(GOVERNOR_ARR_ACCOUNTS=json.dumps(extra))
+    extra[0] |= {"connectAuth": "entra", "connectClientId": "eu-connect"}
+    assert accounts(GOVERNOR_ARR_ACCOUNTS=json.dumps(extra))["eu"].connect_identity.client_id == "eu-connect"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from governor.arr.accounts import EntraIdentity
 from governor.arr.credentials import (
     STS_SCOPE,
     AccountKeyCredential,
@@ -150,6 +151,7 @@ def identities(monkeypatch):
             def __init__(self, **kwargs):
                 super().__init__()
                 built.append(name)
+                self.kwargs = kwargs
 
             def get_token(self, *scopes, **kwargs):
                 super().get_token(*scopes, **kwargs)
@@ -170,7 +172,7 @@ def test_entra_default_credential_depends_on_where_it_runs(identities, in_azure,
     credential = EntraCredential(in_azure=in_azure)
     assert identities == []  # built on first use, not before
     assert credential.sts_bearer() == credential.sts_bearer() == f"{expected}-jwt"
-    assert identities == [expected] and repr(credential) == f"EntraCredential({expected})"
+    assert identities == [expected] and repr(credential) == f"EntraCredential({expected}, client_id=None)"
 
 
 def test_entra_default_credential_follows_the_platform(identities, monkeypatch):
@@ -178,3 +180,12 @@ def test_entra_default_credential_follows_the_platform(identities, monkeypatch):
     assert EntraCredential().sts_bearer() == "ManagedIdentityCredential-jwt"
     monkeypatch.delenv("WEBSITE_INSTANCE_ID")
     assert EntraCredential().sts_bearer() == "DefaultAzureCredential-jwt"
+
+
+def test_a_user_assigned_identity_is_asked_by_its_client_id(identities):
+    """The connect identity is a user-assigned managed identity beside the app's system-assigned
+    one: without its client id, the token would carry the governor's own rights."""
+    credential = EntraCredential(in_azure=True, identity=EntraIdentity(client_id="connect-client"))
+    assert credential.sts_bearer() == "ManagedIdentityCredential-jwt"
+    assert credential._credential.kwargs == {"client_id": "connect-client"}
+    assert EntraCredential(in_azure=True)._get().kwargs == {"client_id": None}  # the system-assigned one
