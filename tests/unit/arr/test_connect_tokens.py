@@ -74,7 +74,7 @@ def test_leases_longer_than_any_token_refresh_at_most_hourly():
         clock.now = T0 + timedelta(minutes=minutes)
         tokens.token(timedelta(hours=24))
     assert sts.calls == 6  # one per REFRESH_EVERY over six hours, not one per call
-    assert REFRESH_EVERY == timedelta(hours=1)
+    assert timedelta(hours=1) == REFRESH_EVERY
 
 
 def test_an_almost_expired_token_is_never_handed_out():
