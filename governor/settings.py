@@ -131,6 +131,13 @@ SETTINGS: tuple[Setting, ...] = (
         local_only=True,
     ),
     Setting(
+        "ARR_ENTRA_CA_BUNDLE",
+        None,
+        "PEM file of the certificate authority ARR_ENTRA_AUTHORITY's certificate chains to, when it is not a "
+        "public one (the emulator's self-signed certificate locally). Unset: the system's.",
+        local_only=True,
+    ),
+    Setting(
         "ARR_CONNECT_AUTH",
         "none",
         "What the connect route hands client apps for the default account: `entra` (an access token of the "

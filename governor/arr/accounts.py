@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +46,7 @@ class EntraIdentity:
     client_secret: str | None = field(default=None, repr=False)
     tenant_id: str | None = None
     authority: str = DEFAULT_AUTHORITY
+    ca_bundle: str | None = None  # a private authority's certificate (the emulator's), else the system's
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def resolve_connect(
         raise AccountError(f"{n('connectClientId')} must not be the governor's own identity")
     if secret and not base.tenant_id:
         raise AccountError("ARR_ENTRA_TENANT_ID is required to sign in with a client secret")
-    return mode, EntraIdentity(client_id, secret or None, base.tenant_id, base.authority)
+    return mode, replace(base, client_id=client_id, client_secret=secret or None)
 
 
 def resolve_auth(auth: str | None, key: str | None, token: str | None, where: str) -> str:
@@ -236,7 +237,9 @@ def entra_identity(settings: Settings) -> EntraIdentity:
         raise AccountError("ARR_ENTRA_CLIENT_SECRET is set but ARR_ENTRA_CLIENT_ID is not")
     if (secret or settings["ARR_CONNECT_CLIENT_SECRET"]) and not settings["ARR_ENTRA_TENANT_ID"]:
         raise AccountError("ARR_ENTRA_TENANT_ID is required to sign in with a client secret")
-    return EntraIdentity(client_id, secret, settings["ARR_ENTRA_TENANT_ID"], authority)
+    return EntraIdentity(
+        client_id, secret, settings["ARR_ENTRA_TENANT_ID"], authority, settings["ARR_ENTRA_CA_BUNDLE"]
+    )
 
 
 def _extra(

@@ -76,6 +76,7 @@ class EntraCredential:
 
         who = self._identity
         if who.client_secret:
+            options = {"connection_verify": who.ca_bundle} if who.ca_bundle else {}
             return identity.ClientSecretCredential(
                 who.tenant_id,
                 who.client_id,
@@ -83,6 +84,7 @@ class EntraCredential:
                 authority=who.authority,
                 # Instance discovery asks the public cloud about the authority: only it knows it.
                 disable_instance_discovery=who.authority != DEFAULT_AUTHORITY,
+                **options,
             )
         in_azure = running_in_azure() if self._in_azure is None else self._in_azure
         if in_azure:
