@@ -42,7 +42,7 @@ param arrStsEndpoint string = ''
 @allowed(['2021-01-01', 'v1'])
 param arrApiVersion string = '2021-01-01'
 
-@description('key: the ARR account key lives in Key Vault. entra: the function identity gets ARR tokens itself (grant it Remote Rendering Client on the ARR account); no key anywhere.')
+@description('key: the ARR account key lives in Key Vault. entra: the function identity gets ARR tokens itself with Remote Rendering Client on the ARR account (assigned here when arrAccountResourceId is set); no key anywhere.')
 @allowed(['key', 'entra'])
 param arrAuth string = 'key'
 
@@ -55,6 +55,14 @@ param arrAccounts array = []
 
 @description('Key Vault secrets of further accounts: { "<accountKeySetting app setting name>": "<secret name in the vault>" }. The operator writes the secret values.')
 param arrAccountKeySecrets object = {}
+
+@description('Resource id of the default ARR account (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MixedReality/remoteRenderingAccounts/<name>), in any subscription of the tenant. Set: the template makes the ARR role assignments (the connect role, and Remote Rendering Client for the governor when arrAuth is entra) in that account. Empty: no ARR role assignments; make them by hand (docs/deploy.md section 5).')
+param arrAccountResourceId string = ''
+
+// --- Connect: what client apps get to join a session the gate made (docs/deploy.md section 5) ---
+@description('entra: the connect route hands apps an ARR token of the connect identity (a user-assigned identity with the Remote Rendering Session Connect role: read and connect to sessions, never start or stop one). key: a token minted with the account key, which can start sessions around the gate; development only, needs arrAuth=key. none: no token; apps sign users in themselves.')
+@allowed(['none', 'key', 'entra'])
+param arrConnectAuth string = 'entra'
 
 param arrHttpTimeoutSeconds int = 10
 param arrRetryTotalSeconds int = 30
@@ -113,6 +121,17 @@ var useArrKey = arrAuth == 'key'
 var useVault = useArrKey || !empty(arrAccountKeySecrets)
 var arrKeySecretName = 'arr-account-key'
 var keyVaultName = 'kv-${resourceToken}'
+
+// ARR role assignments (module arr-roles.bicep, in the ARR account's resource group). Comparisons
+// and logic stay in separate variables: pycep does not honour operator precedence.
+var governorUsesEntra = arrAuth == 'entra'
+var connectUsesEntra = arrConnectAuth == 'entra'
+var arrRolesWanted = governorUsesEntra || connectUsesEntra
+var hasArrAccountResourceId = !empty(arrAccountResourceId)
+var makeArrRoles = hasArrAccountResourceId && arrRolesWanted
+var makeConnectRole = makeArrRoles && connectUsesEntra
+// Without an account id, the resource group id keeps the indexes valid (the module is then skipped).
+var arrAccountIdParts = split(hasArrAccountResourceId ? arrAccountResourceId : resourceGroup().id, '/')
 
 var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -302,6 +321,18 @@ resource arrKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (useAr
   properties: { value: arrAccountKey, contentType: 'ARR account key' }
 }
 
+// ---------------------------------------------------------------- identities
+// The governor's own identity is the function app's system-assigned one: storage, telemetry, Key
+// Vault references and (arrAuth=entra) ARR all use it, as none of them names a client id. The
+// connect identity is a second, user-assigned identity, used only by the connect route to get ARR
+// tokens for client apps (ManagedIdentityCredential with ARR_CONNECT_CLIENT_ID), so those tokens
+// carry its narrow role and never the governor's.
+resource connectIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-connect-${resourceToken}'
+  location: location
+  tags: tags
+}
+
 // ---------------------------------------------------------------- function app
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${resourceToken}'
@@ -317,7 +348,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: {
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: { '${connectIdentity.id}': {} }
+  }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -422,6 +456,21 @@ resource operatorVaultSecretsRole 'Microsoft.Authorization/roleAssignments@2022-
   }
 }
 
+// The ARR account's roles: its resource group may be in another subscription, and a role assignment
+// is declared at its own deployment's scope, hence a module (infra/arr-roles.bicep).
+module arrRoles 'arr-roles.bicep' = if (makeArrRoles) {
+  name: 'governor-arr-roles-${resourceToken}'
+  scope: resourceGroup(arrAccountIdParts[2], arrAccountIdParts[4])
+  params: {
+    arrAccountName: last(arrAccountIdParts)
+    roleNameSuffix: functionAppName
+    assignConnectRole: connectUsesEntra
+    connectPrincipalId: connectIdentity.properties.principalId
+    assignGovernorRole: governorUsesEntra
+    governorPrincipalId: functionApp.identity.principalId
+  }
+}
+
 // ---------------------------------------------------------------- app settings
 // Host plumbing, all identity-based. No FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION
 // or WEBSITE_TIME_ZONE: Flex Consumption rejects them (the runtime is in functionAppConfig).
@@ -443,6 +492,8 @@ var governorSettings = {
   ARR_STS_ENDPOINT: arrStsEndpoint
   ARR_API_VERSION: arrApiVersion
   ARR_AUTH: arrAuth
+  ARR_CONNECT_AUTH: arrConnectAuth
+  ARR_CONNECT_CLIENT_ID: connectIdentity.properties.clientId
   GOVERNOR_ARR_ACCOUNTS: string(arrAccounts)
   ARR_HTTP_TIMEOUT_SECONDS: string(arrHttpTimeoutSeconds)
   ARR_RETRY_TOTAL_SECONDS: string(arrRetryTotalSeconds)
@@ -482,6 +533,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     blobDataRole
     metricsPublisherRole
     vaultSecretsUserRole
+    arrRoles
   ]
 }
 
@@ -493,3 +545,9 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.name
 output GOVERNOR_TABLES_ENDPOINT string = storage.properties.primaryEndpoints.table
 output GOVERNOR_TABLE_PREFIX string = tablePrefix
 output AZURE_KEY_VAULT_NAME string = useVault ? keyVaultName : ''
+// For ARR role assignments by hand (docs/deploy.md section 5). Not named like the app settings:
+// the connect identity is a managed identity, usable only inside Azure.
+output FUNCTION_APP_PRINCIPAL_ID string = functionApp.identity.principalId
+output CONNECT_IDENTITY_CLIENT_ID string = connectIdentity.properties.clientId
+output CONNECT_IDENTITY_PRINCIPAL_ID string = connectIdentity.properties.principalId
+output CONNECT_ROLE_NAME string = makeConnectRole ? arrRoles.outputs.connectRoleName : ''

@@ -210,6 +210,9 @@ def example_requests(stack: Stack) -> list[str]:
         f'  curl -s -X POST "{base}/projects/{project}/sessions" \\',
         f'       -H "x-functions-key: {DEV_FUNCTION_KEY}" -H "X-Api-Key: {key or "<caller key>"}" \\',
         '       -H "Content-Type: application/json" -d \'{"size": "Standard", "maxLeaseTime": "00:30:00"}\'',
+        "Once it is Ready, connect (ARR's SessionConfiguration and an access token that cannot start sessions):",
+        f'  curl -s -X POST "{base}/projects/{project}/sessions/<sessionId>/connect" \\',
+        f'       -H "x-functions-key: {DEV_FUNCTION_KEY}" -H "X-Api-Key: {key or "<caller key>"}"',
     ]
     return lines
 

@@ -12,6 +12,7 @@ from tests.unit.infra.bicep import UNKNOWN
 TEMPLATE_DEFAULTS = {
     "GOVERNOR_DRY_RUN": "true",  # a first deployment decides and audits but acts on nothing
     "ARR_AUTH": "key",  # explicit in Azure: key (via Key Vault) or entra, never guessed
+    "ARR_CONNECT_AUTH": "entra",  # Azure has the connect identity: apps get its narrow token, never a key's
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",  # local auth is off: export as the identity
 }
 FORBIDDEN = {

@@ -11,6 +11,7 @@ PLACEHOLDERS = {
     "AzureWebJobsStorage__accountName": "stexample",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000",
     "GOVERNOR_TABLES_ENDPOINT": "https://stexample.table.core.windows.net/",
+    "ARR_CONNECT_CLIENT_ID": "3c1f0e2d-4b5a-4c6d-8e7f-9a0b1c2d3e4f",  # the user-assigned identity's client id
 }
 REQUIRED = {
     "environmentName": "test",
@@ -40,6 +41,30 @@ def test_each_auth_mode_starts_in_dry_run(template, app_settings, auth):
     assert ("ARR_ACCOUNT_KEY" in environ) is (auth == "key")
     _, vault = template.one("Microsoft.KeyVault/vaults")
     assert template.evaluate(template.condition(vault), {"arrAuth": auth}) is (auth == "key")
+
+
+@pytest.mark.parametrize("auth", ["key", "entra"])
+@pytest.mark.parametrize("connect", ["none", "key", "entra"])
+def test_each_connect_mode_reaches_the_code(template, app_settings, auth, connect):
+    assert template.decorator("arrConnectAuth", "allowed") == ["none", "key", "entra"]
+    environ = deploy(template, app_settings, arrAuth=auth, arrConnectAuth=connect)
+    settings = load(resolved(environ))
+    if connect == "key" and auth == "entra":  # no account key to mint with: refused by name, not run half-way
+        with pytest.raises(AccountError, match="ARR_CONNECT_AUTH is key but no account key"):
+            accounts_from_settings(settings)
+        return
+    account = accounts_from_settings(settings)["default"]
+    assert account.connect_auth == connect
+    if connect == "entra":  # the connect identity, never the governor's own (system-assigned, no client id)
+        assert account.connect_identity.client_id == PLACEHOLDERS["ARR_CONNECT_CLIENT_ID"]
+        assert account.identity.client_id is None
+    else:
+        assert account.connect_identity is None
+
+
+def test_a_default_deployment_hands_apps_the_connect_identity_token(template, app_settings):
+    account = accounts_from_settings(load(resolved(deploy(template, app_settings))))["default"]
+    assert (account.auth, account.connect_auth) == ("key", "entra")
 
 
 def test_switching_dry_run_off_reaches_the_code(template, app_settings):

@@ -20,7 +20,15 @@ def test_template_parses_into_every_declaration_it_makes(path):
     for keyword, section in KINDS.items():
         declared = re.findall(rf"^{keyword} (\w+)", text, re.MULTILINE)
         assert sorted(model.get(section) or {}) == sorted(declared), (path.name, section)
-    assert re.search(r"^resource functionApp ", text, re.MULTILINE) and "functionApp" in model["resources"]
+    if path == MAIN:
+        assert re.search(r"^resource functionApp ", text, re.MULTILINE) and "functionApp" in model["resources"]
+
+
+def test_main_deploys_every_local_module_and_only_local_ones():
+    """Modules are files beside main.bicep (parsed here too), never registry references."""
+    modules = parse_file(MAIN).get("modules") or {}
+    assert {m["detail"]["path"] for m in modules.values()} == {p.name for p in BICEP_FILES if p != MAIN}
+    assert {m["type"] for m in modules.values()} == {"local"}
 
 
 def test_main_uses_no_registry_modules():

@@ -37,7 +37,8 @@ def test_function_app_is_flex_python_311_with_its_own_identity(template):
     _, site = template.one("Microsoft.Web/sites")
     body = template.body(site)
     assert body["kind"] == "functionapp,linux"
-    assert body["identity"] == {"type": "SystemAssigned"}
+    # its own (system-assigned) identity, plus the connect identity (tests/unit/infra/test_connect_identity.py)
+    assert body["identity"]["type"] == "SystemAssigned, UserAssigned"
     properties = body["properties"]
     assert properties["httpsOnly"] is True
     assert properties["siteConfig"]["minTlsVersion"] == "1.2"
