@@ -39,10 +39,15 @@ demo: install
 	$(PY) -m governor demo
 
 # The import contracts come from docs/architecture.md's "Rooms and rules" table (tools/import_contracts.py).
-lint: $(PIP_STAMP)
+# Spectral (npm; tools/spectral.yaml: spectral:oas) lints the OpenAPI document, offline; a warning fails.
+lint: $(PIP_STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check --no-cache .
 	$(PY) -m ruff format --no-cache --check .
 	$(PY) tools/import_contracts.py
+	@doc=$$(mktemp --suffix=.json) && trap 'rm -f "$$doc"' EXIT && \
+	  $(PY) tools/openapi_json.py --out "$$doc" && \
+	  echo "spectral lint openapi.json" && \
+	  node_modules/.bin/spectral lint --ruleset tools/spectral.yaml --fail-severity warn "$$doc"
 
 format: $(PIP_STAMP)
 	$(PY) -m ruff format .

@@ -150,6 +150,11 @@ class Session:
         return max(self.max_lease - self.elapsed, timedelta(0))
 
 
+# What the connect route may hand client apps: the connect identity's token, an account-key token
+# (development: it can start sessions), or none.
+CONNECT_MODES = ("entra", "key", "none")
+
+
 @dataclass(frozen=True)
 class ConnectTarget:
     """What a client app needs, besides a session and a token, to connect to an account's sessions

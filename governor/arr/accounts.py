@@ -8,13 +8,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from governor.model import CONNECT_MODES
 from governor.policy.limits import ACCOUNT_NAME, ARR_ACCOUNT_ID
 from governor.settings import Settings, SettingsError
 
 DEFAULT_STS = "https://sts.mixedreality.azure.com"
 API_VERSIONS = ("2021-01-01", "v1")
 AUTH_MODES = ("auto", "key", "entra", "token")
-CONNECT_MODES = ("none", "key", "entra")
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 _DOMAIN_SUFFIX = ".mixedreality.azure.com"
@@ -237,9 +237,7 @@ def entra_identity(settings: Settings) -> EntraIdentity:
         raise AccountError("ARR_ENTRA_CLIENT_SECRET is set but ARR_ENTRA_CLIENT_ID is not")
     if (secret or settings["ARR_CONNECT_CLIENT_SECRET"]) and not settings["ARR_ENTRA_TENANT_ID"]:
         raise AccountError("ARR_ENTRA_TENANT_ID is required to sign in with a client secret")
-    return EntraIdentity(
-        client_id, secret, settings["ARR_ENTRA_TENANT_ID"], authority, settings["ARR_ENTRA_CA_BUNDLE"]
-    )
+    return EntraIdentity(client_id, secret, settings["ARR_ENTRA_TENANT_ID"], authority, settings["ARR_ENTRA_CA_BUNDLE"])
 
 
 def _extra(

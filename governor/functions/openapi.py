@@ -3,6 +3,8 @@ that `import function_app` does not build schemas from the whole core at every c
 
 from __future__ import annotations
 
+import functools
+
 import azure.functions as func
 
 from governor.functions import http
@@ -10,13 +12,16 @@ from governor.functions import http
 bp = func.Blueprint()
 
 
+@functools.cache
+def _document() -> dict:
+    """Built once per process: it depends only on the registered functions and the version."""
+    from governor import __version__
+    from governor.functions import build_app
+    from governor.functions.openapi_doc import document, registered_functions
+
+    return document(registered_functions(build_app()), __version__)
+
+
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    def action():
-        from governor import __version__
-        from governor.functions import build_app
-        from governor.functions.openapi_doc import document, registered_functions
-
-        return http.respond(document(registered_functions(build_app()), __version__))
-
-    return http.serve(req, action)
+    return http.serve(req, lambda: http.respond(_document()))

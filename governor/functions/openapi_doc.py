@@ -1,359 +1,67 @@
 """The OpenAPI 3.1 document of the registered HTTP functions (served by `openapi.py`).
 
 Paths, methods and auth come from the app `governor.functions.build_app()` builds (the one
-function_app.py exposes), so the document cannot drift from the routes; schemas and error
-responses come from `OPERATIONS` below. Imported only when the document is asked for: its schemas
-pull in the core's rules, which a cold start need not pay for.
+function_app.py exposes), so the document cannot drift from the routes; what each operation says
+comes from `openapi_operations.OPERATIONS`, schemas from `openapi_schemas`, examples from
+`openapi_examples`. Imported only when the document is asked for: its schemas and examples pull
+in the core's rules, which a cold start need not pay for.
 """
 
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 import azure.functions as func
 
+from governor import __version__
 from governor.functions import http
+from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
-from governor.model import Closing, whole_minutes
-from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
-from governor.policy.limits import (
-    ARR_MAX_CREATE_LEASE,
-    IDEMPOTENCY_KEY,
-    KEY_NAME,
-    MAX_MODELS,
-    MAX_URL_LENGTH,
-    PROJECT_NAME,
-    SESSION_ID,
-)
-from governor.policy.schedule import WEEKDAYS, WINDOW
+from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
+from governor.functions.openapi_schemas import MEDIA_TYPES, SCHEMAS
+from governor.policy.limits import IDEMPOTENCY_KEY, KEY_NAME, PROJECT_NAME, SESSION_ID
 
-PATH_RULES = {"project": PROJECT_NAME, "sessionId": SESSION_ID}
+__all__ = ["OPERATIONS", "SCHEMAS", "document", "http_routes", "registered_functions"]
 
-_MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$", "description": "decimal cost units"}
-_LEASE = {
-    "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": whole_minutes(ARR_MAX_CREATE_LEASE), "description": "minutes"},
-        {"type": "string", "description": ".NET TimeSpan, e.g. 01:30:00"},
-    ]
-}
-_USAGE = {
-    "type": "object",
-    "properties": {
-        "period": {"enum": ["day", "month"]},
-        "key": {"type": "string"},
-        "budget": _MONEY,
-        "spent": _MONEY,
-        "reserved": _MONEY,
-        "remaining": _MONEY,
-        "saved": {
-            **_MONEY,
-            "description": "What the governor avoided in this period: leases it cut short by stopping "
-            "sessions, and extension steps it refused, at each session's rate",
-        },
+PATH_RULES = {"project": PROJECT_NAME, "sessionId": SESSION_ID, "keyName": KEY_NAME}
+_PATH_MEANINGS = {"project": "the project's name", "sessionId": "the session's id", "keyName": "the caller key's name"}
+_RETRY_STATUSES = (429, 503)  # http.problem always sends Retry-After with these
+_HEADERS = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Cache-Control": {
+        "description": "no-store: the answer is never cached (it carries a secret or a live state)",
+        "schema": {"type": "string", "enum": ["no-store"]},
     },
 }
-_BUDGET = {
-    "currency": {"type": "string"},
-    "remainingBudget": _MONEY,
-    "budget": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/PeriodUsage"}},
-}
-_LIMITS = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "a caller's own limits, each at most the project's",
-    "properties": {
-        "maxConcurrent": {"type": ["integer", "null"], "minimum": 0},
-        "dailyBudget": _MONEY,
-        "monthlyBudget": _MONEY,
+SECURITY_SCHEMES = {
+    "functionKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-functions-key",
+        "description": "a function key of the app (or ?code=), checked by the Functions platform",
     },
-}
-_WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.json_pattern}}
-SCHEMAS: dict[str, dict] = {
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status"],
-        "properties": {
-            "type": {"type": "string", "format": "uri-reference"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "field": {"type": ["string", "null"], "description": "the offending field (bad-request)"},
-            "sessionId": {
-                "type": "string",
-                "description": "upstream-unavailable after a create ARR may have done: the session it would be; "
-                "retry with the same Idempotency-Key to resume it",
-            },
-        },
+    "masterKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-functions-key",
+        "description": "the app's master key (manage/ routes)",
     },
-    "SessionRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["size", "maxLeaseTime"],
-        "properties": {
-            "size": {"enum": ["Standard", "Premium"]},
-            "maxLeaseTime": _LEASE,
-            "models": {
-                "type": "array",
-                "maxItems": MAX_MODELS,
-                "items": {"type": "string", "maxLength": MAX_URL_LENGTH},
-            },
-        },
+    "callerKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "one of the project's named caller keys",
     },
-    "ExtendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"maxLeaseTime": {**_LEASE, "description": "new total lease since start"}},
+    "principal": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-MS-CLIENT-PRINCIPAL",
+        "description": "set by App Service authentication (when on) for a principal the project lists",
     },
-    "PeriodUsage": _USAGE,
-    "Session": {
-        "type": "object",
-        "properties": {
-            "sessionId": {"type": "string"},
-            "project": {"type": "string"},
-            "size": {"enum": ["Standard", "Premium"]},
-            "status": {"type": "string"},
-            "state": {"enum": ["pending", "active", "closed"]},
-            "requestedAt": {"type": "string", "format": "date-time"},
-            "leaseMinutes": {"type": "integer"},
-            "lease": {"type": "string"},
-            "elapsedMinutes": {"type": "integer"},
-            "remainingLeaseMinutes": {"type": "integer"},
-            "costSoFar": _MONEY,
-            "reservedCost": _MONEY,
-            "extensions": {"type": "integer"},
-            "lastHeartbeat": {"type": ["string", "null"], "format": "date-time"},
-            "caller": {"type": ["string", "null"], "description": "the key name or principal:<id> that asked"},
-            "partial": {"type": "boolean", "description": "request: the lease was cut to end at closing time"},
-            "hostname": {"type": "string"},
-            "arrInspectorPort": {"type": "integer"},
-            "handshakePort": {"type": "integer"},
-            "arrViewAgeSeconds": {
-                "type": ["number", "null"],
-                "description": "session reads only: age of the ARR answer behind `status` and the ports "
-                "(the gate reuses one for GOVERNOR_GATE_READ_SECONDS); null when ARR was not asked (closed)",
-            },
-            **_BUDGET,
-        },
-    },
-    "SessionList": {
-        "type": "object",
-        "properties": {
-            "project": {"type": "string"},
-            "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}},
-            **_BUDGET,
-        },
-    },
-    "Heartbeat": {
-        "allOf": [{"$ref": "#/components/schemas/Session"}],
-        "properties": {
-            "extension": {
-                "type": "object",
-                "properties": {
-                    "wouldGrant": {"type": "boolean"},
-                    "suggest": {"type": "boolean", "description": "the lease is within the threshold: ask now"},
-                    "leaseMinutes": {"type": "integer"},
-                    "extraCost": _MONEY,
-                    "partial": {"type": "boolean"},
-                    "reason": {"type": "string"},
-                },
-            }
-        },
-    },
-    "Usage": {
-        "type": "object",
-        "properties": {
-            "project": {"type": "string"},
-            "periods": {"type": "array", "items": {"$ref": "#/components/schemas/PeriodUsage"}},
-            "sessions": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "callers": {
-                "type": "array",
-                "description": "with ?by=key: spend, reservations and open sessions per key name or principal",
-                "items": {"$ref": "#/components/schemas/CallerUsage"},
-            },
-            **_BUDGET,
-        },
-    },
-    "CallerUsage": {
-        "type": "object",
-        "properties": {
-            "caller": {
-                "type": ["string", "null"],
-                "description": "key name, principal:<id>, or null (before named keys)",
-            },
-            "openSessions": {"type": "integer"},
-            "reserved": _MONEY,
-            "spent": {"type": "object", "properties": {"day": _MONEY, "month": _MONEY}},
-            "limits": {"$ref": "#/components/schemas/CallerLimits"},
-        },
-    },
-    "CallerLimits": _LIMITS,
-    "Schedule": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["timeZone"],
-        "properties": {
-            "timeZone": {"type": "string", "description": "IANA time zone, e.g. Europe/Berlin"},
-            "hours": {
-                "type": "object",
-                "additionalProperties": False,
-                "description": "windows by weekday; an end not after the start runs over midnight",
-                "properties": {day: _WINDOWS for day in WEEKDAYS},
-            },
-            "holidays": {"type": "array", "maxItems": MAX_HOLIDAYS, "items": {"type": "string", "format": "date"}},
-            "closing": {"enum": [c.value for c in Closing], "default": Closing.STOP.value},
-            "warnBeforeMinutes": {"type": ["integer", "null"], "minimum": 0, "maximum": 1440},
-        },
-    },
-    "Project": {
-        "type": "object",
-        "description": "a project policy document (see docs/api.md)",
-        "properties": {
-            "schedule": {"oneOf": [{"$ref": "#/components/schemas/Schedule"}, {"type": "null"}]},
-            "principalLimits": {
-                "type": "object",
-                "additionalProperties": {"$ref": "#/components/schemas/CallerLimits"},
-            },
-        },
-    },
-    "ProjectList": {
-        "type": "object",
-        "properties": {"projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}},
-    },
-    "NewKey": {
-        "type": "object",
-        "properties": {
-            "project": {"type": "string"},
-            "name": {"type": "string"},
-            "key": {"type": "string", "description": "shown once"},
-        },
-    },
-    "AddKey": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name"],
-        "properties": {
-            "name": {"type": "string", "pattern": KEY_NAME.json_pattern},
-            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
-            **_LIMITS["properties"],
-        },
-    },
-    "CallerKey": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "createdAt": {"type": ["string", "null"], "format": "date-time"},
-            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
-            "lastUsedAt": {"type": ["string", "null"], "format": "date-time", "description": "at most a minute stale"},
-            "limits": {"$ref": "#/components/schemas/CallerLimits"},
-        },
-    },
-    "KeyList": {
-        "type": "object",
-        "properties": {
-            "project": {"type": "string"},
-            "keys": {"type": "array", "items": {"$ref": "#/components/schemas/CallerKey"}},
-        },
-    },
-    "Health": {"type": "object", "additionalProperties": True},
-    "DashboardPage": {"type": "string", "description": "a self-contained HTML page (no script)"},
-}
-_MEDIA_TYPES = {"DashboardPage": "text/html"}  # response schemas not served as application/json
-
-_CLIENT = ("bad-request", "unauthorized", "forbidden", "unknown-project", "upstream-unavailable")
-_SESSION = (*_CLIENT, "not-found")
-_MANAGED = ("bad-request", "unknown-project", "upstream-unavailable")  # bad-request: the project name
-# function name -> (summary, request schema, success status, response schema, refusal reasons)
-OPERATIONS: dict[str, tuple[str, str | None, int, str | None, tuple[str, ...]]] = {
-    "request_session": (
-        "Request a session within the project's policy and budget",
-        "SessionRequest",
-        202,
-        "Session",
-        (
-            *_CLIENT,
-            "outside-hours",
-            "size-not-allowed",
-            "lease-too-long",
-            "concurrency-limit",
-            "budget-exhausted",
-            "payload-too-large",
-            "conflict",
-        ),
-    ),
-    "list_sessions": (
-        "List the project's sessions (live ARR status merged with the ledger)",
-        None,
-        200,
-        "SessionList",
-        _CLIENT,
-    ),
-    "get_session": ("One session: live status, remaining lease, cost so far", None, 200, "Session", _SESSION),
-    "heartbeat_session": (
-        "Record activity; says whether an extension would be granted",
-        None,
-        200,
-        "Heartbeat",
-        _SESSION,
-    ),
-    "extend_session": (
-        "Extend the lease (new total since start; budget and hard cap apply)",
-        "ExtendRequest",
-        200,
-        "Session",
-        (*_SESSION, "extension-denied", "budget-exhausted", "payload-too-large"),
-    ),
-    "stop_session": ("Stop the session, settle its cost, release the rest", None, 200, "Session", _SESSION),
-    "project_usage": ("The project's usage, cost and budget (current or a past period)", None, 200, "Usage", _CLIENT),
-    "manage_put_project": (
-        "Create or replace a project",
-        "Project",
-        200,
-        "Project",
-        ("bad-request", "payload-too-large", "upstream-unavailable"),
-    ),
-    "manage_get_project": ("Read a project", None, 200, "Project", _MANAGED),
-    "manage_delete_project": ("Delete a project", None, 204, None, _MANAGED),
-    "manage_list_projects": ("List projects", None, 200, "ProjectList", ("upstream-unavailable",)),
-    "manage_rotate_key": (
-        "Add a named caller key (with a body), or revoke every key and add one named default (without); "
-        "the key is returned once",
-        "AddKey",
-        201,
-        "NewKey",
-        (*_MANAGED, "conflict", "payload-too-large"),
-    ),
-    "manage_list_keys": (
-        "List the project's caller keys (names, dates, limits; never a secret)",
-        None,
-        200,
-        "KeyList",
-        _MANAGED,
-    ),
-    "manage_revoke_key": ("Revoke one caller key by name", None, 204, None, (*_MANAGED, "not-found")),
-    "manage_rotate_named_key": (
-        "A new secret for one named key (same name, limits, expiry; returned once)",
-        None,
-        201,
-        "NewKey",
-        (*_MANAGED, "not-found"),
-    ),
-    "dashboard": (
-        "Usage dashboard of every project (HTML)",
-        None,
-        200,
-        "DashboardPage",
-        ("bad-request", "upstream-unavailable"),
-    ),
-    "project_dashboard": ("Usage dashboard of the project (HTML)", None, 200, "DashboardPage", _CLIENT),
-    "health": (
-        "Health: version, last sweep, storage and ARR reachability (503 when unhealthy)",
-        None,
-        200,
-        "Health",
-        (),
-    ),
-    "openapi": ("This document", None, 200, None, ()),
 }
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -383,58 +91,125 @@ def _security(route: str, auth: str) -> list:
     return [{"functionKey": []}]
 
 
-def _path_schema(name: str) -> dict:
+def _path_parameter(name: str) -> dict:
     rule = PATH_RULES.get(name)
-    return {"type": "string"} if rule is None else {"type": "string", "pattern": rule.json_pattern}
+    schema = {"type": "string"} if rule is None else {"type": "string", "pattern": rule.json_pattern}
+    meaning = _PATH_MEANINGS.get(name, name)
+    description = meaning if rule is None else f"{meaning}: {rule.hint}"
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
 
 
-def _operation(name: str, route: str, method: str, auth: str) -> dict:
-    summary, request, status, response, reasons = OPERATIONS.get(name, (name, None, 200, None, ()))
-    operation: dict = {"operationId": name, "summary": summary, "security": _security(route, auth)}
-    parameters = [{"name": p, "in": "path", "required": True, "schema": _path_schema(p)} for p in _PARAM.findall(route)]
+def _parameters(name: str, route: str) -> list[dict]:
+    parameters = [_path_parameter(p) for p in _PARAM.findall(route)]
     if name == "request_session":
         parameters.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
-                "description": "a retry with the same key returns the first request's session",
+                "description": "a retry with the same key returns the first request's session; " + IDEMPOTENCY_KEY.hint,
                 "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.json_pattern},
             }
         )
     if name == "list_sessions":
-        parameters.append({"name": "includeClosed", "in": "query", "schema": {"type": "boolean"}})
+        closed = "true: closed sessions too"
+        parameters.append(
+            {"name": "includeClosed", "in": "query", "description": closed, "schema": {"type": "boolean"}}
+        )
     if name == "project_usage":
-        parameters.append({"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}})
-        parameters.append({"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}})
-        by = {"enum": ["key"], "description": "key: add spend, reservations and open sessions per caller"}
-        parameters.append({"name": "by", "in": "query", "schema": by})
+        day = {"type": "string", "format": "date"}
+        month = {"type": "string", "pattern": r"^\d{4}-\d{2}$"}
+        by = {"type": "string", "enum": ["key"]}
+        parameters += [
+            {"name": "day", "in": "query", "description": "a past day, YYYY-MM-DD (UTC)", "schema": day},
+            {"name": "month", "in": "query", "description": "a past month, YYYY-MM (UTC)", "schema": month},
+            {
+                "name": "by",
+                "in": "query",
+                "description": "key: spend, reservations and sessions per caller",
+                "schema": by,
+            },
+        ]
     if name in ("dashboard", "project_dashboard"):
         low, high = REFRESH_RANGE
-        refresh = {"type": "integer", "minimum": low, "maximum": high, "description": "reload every N seconds"}
-        parameters.append({"name": "refresh", "in": "query", "schema": refresh})
+        refresh = {"type": "integer", "minimum": low, "maximum": high}
+        parameters.append(
+            {"name": "refresh", "in": "query", "description": "reload every N seconds", "schema": refresh}
+        )
+    return parameters
+
+
+def _header(name: str, required: bool) -> dict:
+    """A response header, inline: a Reference Object may not carry `required` beside its `$ref`."""
+    return {**_HEADERS[name], "required": required}
+
+
+def _success(name: str, spec: Operation) -> dict[str, dict]:
+    answers = examples.success(name)
+    statuses = [spec.status, *(s for s in answers if s != spec.status)]
+    responses = {}
+    for status in statuses:
+        entry: dict = {"description": f"{HTTPStatus(status).phrase}: {spec.summary}"}
+        if spec.response:
+            media_type = MEDIA_TYPES.get(spec.response, http.JSON)
+            schema = {"$ref": f"#/components/schemas/{spec.response}"}
+            entry["content"] = {media_type: {"schema": schema, "examples": answers[status]}}
+        headers = {}
+        if spec.no_store:
+            headers["Cache-Control"] = _header("Cache-Control", required=True)
+        if status in _RETRY_STATUSES:
+            headers["Retry-After"] = _header("Retry-After", required=True)
+        if headers:
+            entry["headers"] = headers
+        responses[str(status)] = entry
+    return responses
+
+
+def _refusals(name: str, spec: Operation, path: str) -> dict[str, dict]:
+    responses: dict[str, dict] = {}
+    for reason in (*spec.reasons, "internal-error"):
+        status, title = http.PROBLEMS[reason]
+        example, retry_after = examples.problem(reason, name, path)
+        entry = responses.setdefault(
+            str(status),
+            {"description": "", "content": {http.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+        )
+        entry["description"] = "; ".join(filter(None, [entry["description"], f"{reason}: {title}"]))
+        entry["content"][http.PROBLEM_JSON].setdefault("examples", {})[reason] = example
+        if retry_after is not None:
+            header = _header("Retry-After", required=status in _RETRY_STATUSES)
+            entry.setdefault("headers", {})["Retry-After"] = header
+    return responses
+
+
+def _operation(name: str, route: str, method: str, auth: str, path: str) -> dict:
+    spec = OPERATIONS[name]
+    operation: dict = {
+        "operationId": name,
+        "tags": [spec.tag],
+        "summary": spec.summary,
+        "description": spec.description,
+        "security": _security(route, auth),
+    }
+    parameters = _parameters(name, route)
     if parameters:
         operation["parameters"] = parameters
-    if request:
-        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request}"}}}
-        operation["requestBody"] = {"required": name not in ("extend_session", "manage_rotate_key"), "content": content}
-    ok: dict = {"description": summary}
-    if response:
-        media_type = _MEDIA_TYPES.get(response, "application/json")
-        ok["content"] = {media_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}}
-    responses = {str(status): ok}
-    if name == "health":
-        responses["503"] = {"description": "unhealthy", "content": ok["content"]}
-    if name == "manage_put_project":
-        responses["201"] = {"description": "Created a project", "content": ok["content"]}
-    for reason in (*reasons, "internal-error"):
-        code, title = http.PROBLEMS[reason]
-        entry = responses.setdefault(str(code), {"description": "", "content": _problem_content()})
-        entry["description"] = "; ".join(filter(None, [entry["description"], f"{reason}: {title}"]))
-    return operation | {"responses": responses}
-
-
-def _problem_content() -> dict:
-    return {http.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if spec.request:
+        body = {"schema": {"$ref": f"#/components/schemas/{spec.request}"}}
+        if request_examples := examples.request(name):
+            body["examples"] = request_examples
+        operation["requestBody"] = {"required": spec.body_required, "content": {http.JSON: body}}
+    responses = _success(name, spec)
+    for status, refusal in _refusals(name, spec, path).items():
+        if status not in responses:
+            responses[status] = refusal
+            continue
+        answer = responses[status]  # health's 503: its report, or a problem when it cannot make one
+        answer["description"] += "; " + refusal["description"]
+        answer["content"] |= refusal["content"]
+        for header, sent in answer.get("headers", {}).items():  # a header only one of them sends
+            if header not in refusal.get("headers", {}):
+                answer["headers"][header] = {**sent, "required": False}
+    return operation | {"responses": dict(sorted(responses.items()))}
 
 
 def registered_functions(app: func.FunctionApp) -> list:
@@ -443,23 +218,21 @@ def registered_functions(app: func.FunctionApp) -> list:
     return [builder.build(app.auth_level) for builder in app._function_builders]
 
 
-def document(functions, version: str = "0.0.0") -> dict:
+def document(functions, version: str = __version__) -> dict:
     paths: dict[str, dict] = {}
     for name, route, method, auth in http_routes(functions):
         path = "/api/" + _PARAM.sub(r"{\1}", route).strip("/")
-        paths.setdefault(path, {})[method.lower()] = _operation(name, route, method, auth)
+        paths.setdefault(path, {})[method.lower()] = _operation(name, route, method, auth, path)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ARR lease governor", "version": version},
-        "servers": [{"url": "/"}],
-        "paths": dict(sorted(paths.items())),
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-                "masterKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-                "callerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-                "principal": {"type": "apiKey", "in": "header", "name": "X-MS-CLIENT-PRINCIPAL"},
-            },
+        "info": {
+            "title": "ARR lease governor",
+            "version": version,
+            "description": API_DESCRIPTION,
+            "contact": {"name": "ARR lease governor maintainers"},
         },
+        "servers": [{"url": "/", "description": "the function app's host"}],
+        "tags": TAGS,
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }

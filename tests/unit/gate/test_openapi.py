@@ -128,3 +128,198 @@ def test_the_documented_limits_are_the_ones_the_gate_enforces():
         ("project", check_project_name, ["p" * 63, "p" * 64, "demo\n", "-demo"]),
     ):
         assert [matches(parameters[name], v) for v in values] == [gate_accepts(check, v) for v in values]
+
+
+def _document() -> dict:
+    return openapi.document(openapi.registered_functions(function_app.app))
+
+
+def _operations(document: dict):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_every_operation_has_a_summary_a_description_one_declared_tag_and_examples():
+    document = _document()
+    declared = [tag["name"] for tag in document["tags"]]
+    assert len(declared) == len(set(declared)) and all(tag["description"] for tag in document["tags"])
+    assert document["info"]["description"] and document["info"]["contact"]
+    used = set()
+    for path, method, operation in _operations(document):
+        where = f"{method.upper()} {path}"
+        assert operation["summary"] and operation["description"], where
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, where
+        used |= set(operation["tags"])
+        for parameter in operation.get("parameters", []):
+            assert parameter["description"], (where, parameter["name"])
+        if "requestBody" in operation:
+            assert operation["requestBody"]["content"]["application/json"]["examples"], where
+        for status, response in operation["responses"].items():
+            assert response["description"], (where, status)
+            if status == "204":
+                assert "content" not in response
+                continue
+            for media_type, content in response["content"].items():
+                assert content["examples"], (where, status, media_type)
+                if media_type == http.PROBLEM_JSON:  # one example per reason the description names
+                    reasons = re.findall(r"(?:^|; )([a-z-]+): ", response["description"])
+                    assert sorted(content["examples"]) == sorted(reasons), (where, status)
+    assert used == set(declared)
+
+
+def test_every_problem_example_is_what_http_problem_renders_for_its_reason():
+    for path, method, operation in _operations(_document()):
+        for status, response in operation["responses"].items():
+            for reason, example in response.get("content", {}).get(http.PROBLEM_JSON, {}).get("examples", {}).items():
+                body = example["value"]
+                assert body["type"] == http.PROBLEM_BASE + reason
+                assert (body["status"], body["title"]) == http.PROBLEMS[reason] and str(body["status"]) == status
+                assert body["instance"].startswith("/api/") and "{" not in body["instance"], (path, method)
+            if status in ("429", "503"):
+                assert response["headers"]["Retry-After"]["required"] is True, (path, method, status)
+
+
+def test_every_example_is_valid_against_its_schema():
+    """What Spectral's oas3-valid-media-example checks in `make lint`, here too."""
+    from jsonschema import Draft202012Validator
+
+    document = _document()
+    checked = 0
+    for path, method, operation in _operations(document):
+        contents = [operation.get("requestBody", {}).get("content", {})]
+        contents += [response.get("content", {}) for response in operation["responses"].values()]
+        for content in contents:
+            for media in content.values():
+                validator = Draft202012Validator({**media["schema"], "components": document["components"]})
+                for name, example in media.get("examples", {}).items():
+                    errors = [e.message for e in validator.iter_errors(example["value"])]
+                    assert not errors, (method, path, name, errors)
+                    checked += 1
+    assert checked > 60
+
+
+def test_the_request_examples_are_bodies_the_governor_accepts():
+    from governor.model import ProjectPolicy, utcnow
+    from governor.policy.callers import parse_new_key
+    from governor.policy.document import policy_from_document
+    from governor.policy.gate import parse_extend_request, parse_session_request
+
+    paths = _document()["paths"]
+
+    def bodies(path: str, method: str) -> list:
+        examples = paths[path][method]["requestBody"]["content"]["application/json"]["examples"]
+        return [example["value"] for example in examples.values()]
+
+    for body in bodies("/api/projects/{project}/sessions", "post"):
+        parse_session_request(body)
+    for body in bodies("/api/projects/{project}/sessions/{sessionId}", "patch"):
+        parse_extend_request(body)
+    for body in bodies("/api/manage/projects/{project}", "put"):
+        policy_from_document(body, "demo")
+    for body in bodies("/api/manage/projects/{project}/keys", "post"):
+        parse_new_key(body, ProjectPolicy(name="demo", max_concurrent=10), utcnow())
+
+
+CONNECT = "/api/projects/{project}/sessions/{sessionId}/connect"
+CONNECT_FIELDS = {
+    "sessionId",
+    "accountId",
+    "accountDomain",
+    "remoteRenderingDomain",
+    "hostname",
+    "handshakePort",
+    "arrInspectorPort",
+    "accessToken",
+    "accessTokenExpiresOn",
+    "canStartSessions",
+    "connectAuth",
+    "sessionConfiguration",
+}
+
+
+def test_the_connect_operation_is_described_with_its_fields_and_refusals():
+    document = _document()
+    schemas = document["components"]["schemas"]
+    operation = document["paths"][CONNECT]["post"]
+    session_route = document["paths"]["/api/projects/{project}/sessions/{sessionId}"]["get"]
+    assert operation["operationId"] == "connect_session" and operation["tags"] == ["sessions"]
+    assert operation["security"] == session_route["security"]  # the caller key, as on the other session routes
+    ok = operation["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Connection"}
+    assert ok["headers"]["Cache-Control"]["required"] is True
+    assert ok["headers"]["Cache-Control"]["schema"]["enum"] == ["no-store"]
+    connection = schemas["Connection"]
+    assert set(connection["properties"]) == CONNECT_FIELDS
+    assert set(connection["required"]) == CONNECT_FIELDS - {"accessToken", "accessTokenExpiresOn"}
+    assert connection["properties"]["accessTokenExpiresOn"]["format"] == "date-time"
+    assert connection["properties"]["canStartSessions"]["type"] == "boolean"
+    configuration = schemas["SessionConfiguration"]
+    assert set(configuration["properties"]) == {"AccountId", "AccountDomain", "RemoteRenderingDomain", "AccessToken"}
+    assert "AccessToken" not in configuration["required"]
+    examples = ok["content"]["application/json"]["examples"]
+    assert {e["value"]["connectAuth"] for e in examples.values()} >= {"entra", "none"}
+    assert all(("accessToken" in e["value"]) == (e["value"]["connectAuth"] != "none") for e in examples.values())
+
+    conflict = operation["responses"]["409"]
+    problems = conflict["content"][http.PROBLEM_JSON]["examples"]
+    assert set(problems) == {"not-ready", "session-ended"}
+    assert problems["not-ready"]["value"]["sessionStatus"] == "Starting"
+    assert problems["session-ended"]["value"]["sessionStatus"] == "Stopped"
+    assert conflict["headers"]["Retry-After"]["required"] is False  # not-ready only
+    for status, reason in (("401", "unauthorized"), ("403", "forbidden"), ("404", "not-found"), ("503", "upstream")):
+        assert reason in operation["responses"][status]["description"]
+    assert set(schemas["Problem"]["properties"]["sessionStatus"]["enum"]) >= {"Starting", "Stopped", "Expired", "Error"}
+
+
+def test_the_connect_schema_is_what_the_connect_view_answers():
+    """Every field the view sends is described, every required one is sent, for each connect mode."""
+    from dataclasses import replace
+
+    from jsonschema import Draft202012Validator
+
+    from governor.model import CONNECT_MODES
+    from governor.functions import openapi_examples as samples
+    from governor.service.views import connect_view
+
+    document = _document()
+    schema = document["components"]["schemas"]["Connection"]
+    assert set(schema["properties"]["connectAuth"]["enum"]) == set(CONNECT_MODES)
+    validator = Draft202012Validator({**schema, "components": document["components"]})
+    for mode in CONNECT_MODES:
+        token = None if mode == "none" else samples.TOKEN
+        view = connect_view(replace(samples.TARGET, auth=mode, can_start_sessions=mode == "key"), samples.READY, token)
+        assert not list(validator.iter_errors(view)), mode
+        assert set(view) <= set(schema["properties"]) and set(schema["required"]) <= set(view)
+        assert set(view["sessionConfiguration"]) <= set(
+            document["components"]["schemas"]["SessionConfiguration"]["properties"]
+        )
+
+
+def test_the_documented_patterns_are_the_rules_the_code_defines():
+    from governor.policy.limits import ARR_ACCOUNT_ID, KEY_NAME, SESSION_ID
+
+    document = _document()
+    revoke = document["paths"]["/api/manage/projects/{project}/keys/{keyName}"]["delete"]
+    connect = document["paths"][CONNECT]["post"]
+    parameters = {p["name"]: p for p in revoke["parameters"] + connect["parameters"]}
+    assert parameters["keyName"]["schema"]["pattern"] == KEY_NAME.json_pattern
+    assert parameters["sessionId"]["schema"]["pattern"] == SESSION_ID.json_pattern
+    assert KEY_NAME.hint in parameters["keyName"]["description"]
+    schemas = document["components"]["schemas"]
+    assert schemas["Connection"]["properties"]["accountId"]["pattern"] == ARR_ACCOUNT_ID.json_pattern
+
+
+def test_the_lint_script_writes_the_document_the_route_serves(tmp_path):
+    """tools/openapi_json.py is what `make lint` hands Spectral: the same document, as JSON."""
+    import importlib.util
+    import json
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("openapi_json", ROOT / "tools" / "openapi_json.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--out", str(tmp_path / "openapi.json")]) == 0
+    written = json.loads((tmp_path / "openapi.json").read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(_document()))
