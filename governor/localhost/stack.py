@@ -33,6 +33,9 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 TIME_SCALE = 60.0
 SWEEP_SCHEDULE = "*/5 * * * * *"
 LISTENING = r"listening on (http\S+)"
+# The emulator's first line is its main listener; the second, its https one (the Entra stand-in
+# must be served over TLS for azure-identity).
+EMULATOR_LISTENING = r"(?s)listening on (http\S+).*?tls listening on (https\S+)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +67,21 @@ def azurite_connection_string(port: int) -> str:
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"TableEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
     )
+
+
+def connect_environment(entra_url: str, ca_bundle: Path) -> dict[str, str]:
+    """The connect route hands out tokens of the emulator's development connect identity, which
+    may read and connect to sessions but not start them, as a deployment's would."""
+    from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET, DEV_TENANT_ID
+
+    return {
+        "ARR_CONNECT_AUTH": "entra",
+        "ARR_CONNECT_CLIENT_ID": DEV_CONNECT_CLIENT_ID,
+        "ARR_CONNECT_CLIENT_SECRET": DEV_CONNECT_CLIENT_SECRET,
+        "ARR_ENTRA_TENANT_ID": DEV_TENANT_ID,
+        "ARR_ENTRA_AUTHORITY": entra_url,
+        "ARR_ENTRA_CA_BUNDLE": str(ca_bundle),
+    }
 
 
 def host_environment(base: dict[str, str], emulator_url: str, azurite_port: int, sweep_schedule: str) -> dict:
@@ -99,6 +117,7 @@ class Stack:
         self.children: list[Child] = []
         self.azurite_port = 0
         self.emulator_url = ""
+        self.emulator_tls_url = ""  # the same emulator over https: its Entra stand-in
         self.host_url = ""
         self.env: dict[str, str] = {}
         self.keys: dict[str, str] = {}  # caller keys of projects created by this start
@@ -127,7 +146,9 @@ class Stack:
         emulator += ["--port", str(self.args.emulator_port), "--time-scale", f"{self.args.time_scale:g}"]
         emulator += ["--account", f"{DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}"]
         emulator += ["--state", str(self.data / "emulator" / "state.json")]
-        self.emulator_url = self._start("emulator", emulator, LISTENING, dict(os.environ)).ready.group(1)
+        emulator += ["--tls-self-signed", str(self.data / "emulator-tls")]
+        ready = self._start("emulator", emulator, EMULATOR_LISTENING, dict(os.environ)).ready
+        self.emulator_url, self.emulator_tls_url = ready.group(1), ready.group(2)
 
         host_port = self._port(self.args.port, "function host", "--port")
         base = {**os.environ, **self.extra_env}
@@ -135,6 +156,10 @@ class Stack:
         base.setdefault("GOVERNOR_TELEMETRY", "file")
         base.setdefault("GOVERNOR_TELEMETRY_FILE", str(self.data / "telemetry.jsonl"))
         self.env = host_environment(base, self.emulator_url, self.azurite_port, self.args.sweep_schedule)
+        from governor.emulator.tls import CERT_FILE
+
+        connect = connect_environment(self.emulator_tls_url, self.data / "emulator-tls" / CERT_FILE)
+        self.env.update({k: v for k, v in connect.items() if k not in base})
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
         self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
 
