@@ -1,4 +1,5 @@
-"""The emulator's state and policies, independent of HTTP: accounts, clock, sessions, faults, stats."""
+"""The emulator's state and policies, independent of HTTP: accounts, identities, clock, sessions,
+faults, stats."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from governor.emulator import tokens
+from governor.emulator import DEV_TENANT_ID, tokens
 from governor.emulator.clock import VirtualClock
+from governor.emulator.connect import Connections
+from governor.emulator.directory import Directory
+from governor.emulator.entra import EntraIssuer
 from governor.emulator.errors import ApiError
 from governor.emulator.faults import Faults
 from governor.emulator.store import Store
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+STS_KINDS = ("key", "entra", "other")  # the credential an STS call presented
+ENTRA_COUNTS = ("discovery", "tokenRequests", "tokensIssued")
 
 
 @dataclass
@@ -24,6 +30,21 @@ class Config:
     time_scale: float = 1.0
     page_size: int = 100
     faults: Faults = field(default_factory=Faults)
+    tenant: str = DEV_TENANT_ID
+    directory: Directory = field(default_factory=Directory)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who presented an ARR access token: its account and the data actions it grants there."""
+
+    account: str
+    actions: frozenset[str]
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, credential = (authorization or "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else None
 
 
 class Emulator:
@@ -33,31 +54,58 @@ class Emulator:
         self.wall = wall  # real time: token expiry is compared with clients' own clocks
         self.clock = VirtualClock(config.time_scale)
         self.store = Store(self.clock.now, timedelta(seconds=config.startup_seconds))
+        self.directory = config.directory
+        self.entra = EntraIssuer(config.tenant)
+        self.connections = Connections()
         self.faults = config.faults
         self._faults_lock = threading.Lock()
         self._stats: Counter[str] = Counter()
         self._injected: Counter[str] = Counter()  # faults answered, by "status phase" ("latency phase")
+        self._sts: Counter[str] = Counter()
+        self._entra: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
 
     # --- auth
-    def issue_token(self, account: str, authorization: str | None) -> str:
-        """The token service: `Bearer {accountId}:{accountKey}` -> a JWT, else 401 with no body."""
+    def issue_token(self, account: str, authorization: str | None, base_url: str) -> str:
+        """The token service: `Bearer {accountId}:{accountKey}` or `Bearer <Entra token>` -> a JWT;
+        401 with no body for a bad credential, 403 with no body for a principal without rights here."""
+        credential = _bearer(authorization) or ""
         key = self.accounts.get(account)
-        scheme, _, credential = (authorization or "").partition(" ")
-        given_id, sep, given_key = credential.strip().partition(":")
-        if key is None or scheme.lower() != "bearer" or not sep or given_id.lower() != account or given_key != key:
-            raise ApiError(401, "Unauthorized", "", body=False)
-        return tokens.issue(account, key, self.wall())
+        given_id, sep, given_key = credential.partition(":")
+        if sep:
+            self.count_sts("key")
+            if key is None or given_id.lower() != account or given_key != key:
+                raise ApiError(401, "Unauthorized", "", body=False)
+            return tokens.issue(account, key, self.wall())
+        if credential.count(".") == 2:
+            self.count_sts("entra")
+            claims = self.entra.verify(credential, self.wall(), base_url)
+            if key is None or claims is None:
+                raise ApiError(401, "Unauthorized", "", body=False)
+            actions = self.directory.actions(account, claims["appid"])
+            if not actions:
+                raise ApiError(403, "Forbidden", "", body=False)
+            return tokens.issue(account, key, self.wall(), actions, principal=claims["appid"])
+        self.count_sts("other")
+        raise ApiError(401, "Unauthorized", "", body=False)
 
-    def authorize(self, account: str, authorization: str | None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        claimed = tokens.account_of(token) if scheme.lower() == "bearer" else None
+    def caller(self, authorization: str | None) -> Caller:
+        """The holder of an issued access token, or 401 with an empty body."""
+        token = _bearer(authorization) or ""
+        claimed = tokens.account_of(token)
         key = self.accounts.get(claimed) if claimed else None
-        if key is None or not tokens.verify(token, key, self.wall()):
+        claims = tokens.claims(token, key, self.wall()) if key is not None else None
+        if claims is None:
             raise ApiError(401, "Unauthorized", "", headers=UNAUTHORIZED_HEADERS, body=False)
-        if claimed != account:
+        return Caller(claimed, tokens.actions_of(claims))
+
+    def authorize(self, account: str, authorization: str | None, action: str) -> Caller:
+        """401 without a valid token; 403 for another account's token or one without `action`."""
+        caller = self.caller(authorization)
+        if caller.account != account:
             raise ApiError(403, "Forbidden", "The access token does not grant access to this account.")
+        require_action(caller, action)
+        return caller
 
     # --- faults
     def set_faults(self, faults: Faults) -> None:
@@ -80,19 +128,38 @@ class Emulator:
         with self._stats_lock:
             self._injected[key] += 1
 
+    def count_sts(self, kind: str) -> None:
+        with self._stats_lock:
+            self._sts[kind] += 1
+
+    def count_entra(self, kind: str) -> None:
+        with self._stats_lock:
+            self._entra[kind] += 1
+
     def stats(self) -> dict:
         with self._stats_lock:
             requests = dict(sorted(self._stats.items()))
             faults = dict(sorted(self._injected.items()))
-        return {"requests": requests, "total": sum(requests.values()), "faults": faults}
+            sts = {kind: self._sts[kind] for kind in STS_KINDS}
+            entra = {kind: self._entra[kind] for kind in ENTRA_COUNTS}
+        return {"requests": requests, "total": sum(requests.values()), "faults": faults, "sts": sts, "entra": entra}
 
     def clear_stats(self) -> None:
         with self._stats_lock:
             self._stats.clear()
             self._injected.clear()
+            self._sts.clear()
+            self._entra.clear()
 
     def reset(self) -> None:
         self.store.reset()
+        self.connections.reset()
+        self.directory.reset()
         self.set_faults(Faults())
         self.clock.reset()
         self.clear_stats()
+
+
+def require_action(caller: Caller, action: str) -> None:
+    if action not in caller.actions:
+        raise ApiError(403, "Forbidden", f"The access token does not grant the data action '{action}' on this account.")

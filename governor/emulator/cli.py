@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
+from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, cli_identity
 from governor.policy.limits import ARR_ACCOUNT_ID
 
 
@@ -113,22 +113,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve https (needs --tls-key)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     parser.add_argument(
+        "--tls-self-signed",
+        metavar="DIR",
+        help="also serve https on a second port with a self-signed certificate for 127.0.0.1/localhost kept in DIR "
+        "(cert.pem, key.pem; made or renewed as needed); prints a second line 'tls listening on URL'",
+    )
+    parser.add_argument(
+        "--tls-port", type=int, default=0, help="port of the --tls-self-signed listener; 0 picks a free one (default 0)"
+    )
+    parser.add_argument(
         "--state", metavar="FILE", help="keep sessions and the clock in FILE across restarts (default: memory only)"
     )
     parser.add_argument(
         "--page-size", type=_page_size, default=100, help="sessions per page of the 2021-01-01 list (default 100)"
     )
     parser.add_argument("--log-requests", action="store_true", help="log each request line to stderr")
+    cli_identity.configure(parser)
 
 
 def build(args):
-    """(server, state file or None) from parsed arguments."""
+    """(servers, state file or None) from parsed arguments: the main server first, then the
+    --tls-self-signed one if asked for."""
     from governor.emulator.app import Config, Emulator
     from governor.emulator.faults import Faults, parse_paths
     from governor.emulator.persist import StateFile
     from governor.emulator.server import make_server
 
     accounts = dict(args.account or [(DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY)])
+    directory = cli_identity.build_directory(args, accounts)
     faults = Faults(
         rate=args.fail_rate,
         statuses=args.fail_statuses,
@@ -136,15 +148,25 @@ def build(args):
         latency_ms=args.latency_ms,
         paths=parse_paths(args.fail_paths),
     )
-    config = Config(accounts, args.startup_seconds, args.time_scale, args.page_size, faults)
+    config = Config(accounts, args.startup_seconds, args.time_scale, args.page_size, faults, args.tenant, directory)
     emulator = Emulator(config)
     state = None
     if args.state:
         state = StateFile(args.state, emulator)
         state.load()
+    servers = [make_server(args.host, args.port, emulator, args.tls_cert, args.tls_key, args.log_requests)]
+    if args.tls_self_signed:
+        from governor.emulator.tls import ensure_self_signed
+
+        try:
+            cert, key = ensure_self_signed(args.tls_self_signed)
+            servers.append(make_server(args.host, args.tls_port, emulator, cert, key, args.log_requests))
+        except BaseException:
+            servers[0].server_close()
+            raise
+    if state is not None:
         state.start()
-    server = make_server(args.host, args.port, emulator, args.tls_cert, args.tls_key, args.log_requests)
-    return server, state
+    return servers, state
 
 
 def run(args) -> int:
@@ -154,22 +176,28 @@ def run(args) -> int:
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     try:
-        server, state = build(args)
+        servers, state = build(args)
+    except cli_identity.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (OSError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    print(f"listening on {server.url}", flush=True)
+    for server in servers:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    print(f"listening on {servers[0].url}", flush=True)  # the first line: tools wait for it
+    for server in servers[1:]:
+        print(f"tls listening on {server.url}", flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
         if state is not None:
             state.close()
     return 0

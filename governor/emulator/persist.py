@@ -41,6 +41,8 @@ class StateFile:
                 raise StateError(f"unsupported state file version {data.get('version')!r}")
             self.emulator.clock.catch_up(datetime.fromisoformat(data["now"]))
             self.emulator.store.load(data["sessions"])
+            if "entraSigningKey" in data:  # so Entra tokens clients cached stay valid across a restart
+                self.emulator.entra.key = bytes.fromhex(data["entraSigningKey"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(f"cannot read state file {self.path}: {exc}") from None
         return len(data["sessions"])
@@ -51,6 +53,7 @@ class StateFile:
                 "version": FORMAT_VERSION,
                 "now": self.emulator.clock.now().isoformat(),
                 "sessions": self.emulator.store.dump(),
+                "entraSigningKey": self.emulator.entra.key.hex(),
             }
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)

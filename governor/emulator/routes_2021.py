@@ -12,6 +12,7 @@ from governor.emulator.messages import API_VERSIONS, Request, Response
 from governor.emulator.render import session_2021
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound
 from governor.model import VmSize, whole_minutes
+from governor.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
 from governor.policy.limits import ARR_MAX_CREATE_LEASE, SESSION_ID
 
 MAX_LEASE_MINUTES = whole_minutes(ARR_MAX_CREATE_LEASE)
@@ -19,10 +20,10 @@ NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 NEGATIVE_LEASE = "The maxLeaseTimeMinutes value cannot be negative."
 
 
-def _prepare(emu: Emulator, req: Request) -> str:
-    """Authorize, check api-version and the session id; return the account."""
+def _prepare(emu: Emulator, req: Request, action: str) -> str:
+    """Authorize `action`, check api-version and the session id; return the account."""
     account = req.params["account"].lower()
-    emu.authorize(account, req.header("Authorization"))
+    emu.authorize(account, req.header("Authorization"), action)
     version = req.query_value("api-version")
     if version is None:
         raise ApiError(
@@ -56,7 +57,7 @@ def _not_found(sid: str) -> ApiError:
 
 
 def put_session(emu: Emulator, req: Request) -> Response:
-    account = _prepare(emu, req)
+    account = _prepare(emu, req, SESSIONS_START)
     body = parse_object(req.body)
     minutes = _lease_minutes(body)
     if minutes > MAX_LEASE_MINUTES:
@@ -78,7 +79,7 @@ def put_session(emu: Emulator, req: Request) -> Response:
 
 
 def get_session(emu: Emulator, req: Request) -> Response:
-    account = _prepare(emu, req)
+    account = _prepare(emu, req, SESSIONS_READ)
     sid = req.params["session"]
     try:
         current = emu.store.get(account, sid)
@@ -88,7 +89,7 @@ def get_session(emu: Emulator, req: Request) -> Response:
 
 
 def patch_session(emu: Emulator, req: Request) -> Response:
-    account = _prepare(emu, req)
+    account = _prepare(emu, req, SESSIONS_START)
     sid = req.params["session"]
     minutes = _lease_minutes(parse_object(req.body))
     try:
@@ -118,7 +119,7 @@ def patch_session(emu: Emulator, req: Request) -> Response:
 
 
 def stop_session(emu: Emulator, req: Request) -> Response:
-    account = _prepare(emu, req)
+    account = _prepare(emu, req, SESSIONS_STOP)
     sid = req.params["session"]
     try:
         emu.store.stop(account, sid)
@@ -128,7 +129,7 @@ def stop_session(emu: Emulator, req: Request) -> Response:
 
 
 def list_sessions(emu: Emulator, req: Request) -> Response:
-    account = _prepare(emu, req)
+    account = _prepare(emu, req, SESSIONS_READ)
     token = req.query_value("$skipToken")
     after = 0
     if token is not None:

@@ -66,7 +66,12 @@ def sessions(emu: Emulator, req: Request) -> Response:
     status = req.query_value("status")
     if status:
         views = [v for v in views if v.status.value.lower() == status.lower()]
-    return Response.json(200, {"sessions": [truth(v) for v in views]})
+    return Response.json(200, {"sessions": [_truth(emu, v) for v in views]})
+
+
+def _truth(emu: Emulator, current) -> dict:
+    connection = emu.connections.current(current)
+    return {**truth(current), "connectedDevice": connection.device if connection else None}
 
 
 def bulk(emu: Emulator, req: Request) -> Response:

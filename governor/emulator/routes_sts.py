@@ -9,7 +9,7 @@ NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
 
 def get_token(emu: Emulator, req: Request) -> Response:
-    token = emu.issue_token(req.params["account"].lower(), req.header("Authorization"))
+    token = emu.issue_token(req.params["account"].lower(), req.header("Authorization"), req.base_url)
     return Response.json(200, {"AccessToken": token}, dict(NO_CACHE))
 
 

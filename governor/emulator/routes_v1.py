@@ -12,15 +12,16 @@ from governor.emulator.messages import Request, Response
 from governor.emulator.render import session_v1
 from governor.emulator.store import LeaseNotLarger, SessionNotActive, SessionNotFound
 from governor.model import VmSize
+from governor.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
 from governor.policy.limits import ARR_MAX_CREATE_LEASE
 from governor.timespan import TimeSpanError, format_timespan, parse_timespan
 
 MAX_LEASE = ARR_MAX_CREATE_LEASE  # a day
 
 
-def _account(emu: Emulator, req: Request) -> str:
+def _account(emu: Emulator, req: Request, action: str) -> str:
     account = req.params["account"].lower()
-    emu.authorize(account, req.header("Authorization"))
+    emu.authorize(account, req.header("Authorization"), action)
     return account
 
 
@@ -43,7 +44,7 @@ def _view(emu: Emulator, account: str, sid: str):
 
 
 def create(emu: Emulator, req: Request) -> Response:
-    account = _account(emu, req)
+    account = _account(emu, req, SESSIONS_START)
     body = parse_object(req.body)
     lease = _lease(body)
     if lease > MAX_LEASE:
@@ -62,7 +63,7 @@ def create(emu: Emulator, req: Request) -> Response:
 
 
 def update(emu: Emulator, req: Request) -> Response:
-    account = _account(emu, req)
+    account = _account(emu, req, SESSIONS_START)
     lease = _lease(parse_object(req.body))
     sid = req.params["session"]
     _view(emu, account, sid)
@@ -85,7 +86,7 @@ def update(emu: Emulator, req: Request) -> Response:
 
 
 def stop(emu: Emulator, req: Request) -> Response:
-    account = _account(emu, req)
+    account = _account(emu, req, SESSIONS_STOP)
     sid = req.params["session"]
     try:
         emu.store.stop(account, sid)
@@ -95,12 +96,12 @@ def stop(emu: Emulator, req: Request) -> Response:
 
 
 def properties(emu: Emulator, req: Request) -> Response:
-    account = _account(emu, req)
+    account = _account(emu, req, SESSIONS_READ)
     return Response.json(200, session_v1(_view(emu, account, req.params["session"])))
 
 
 def list_sessions(emu: Emulator, req: Request) -> Response:
-    account = _account(emu, req)
+    account = _account(emu, req, SESSIONS_READ)
     page, _ = emu.store.list_active(account)
     return Response.json(200, {"sessions": [session_v1(v) for v in page]})
 

@@ -13,7 +13,16 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from governor.emulator import MAX_BODY_BYTES, routes_2021, routes_admin, routes_sts, routes_v1
+from governor.emulator import (
+    MAX_BODY_BYTES,
+    routes_2021,
+    routes_admin,
+    routes_connect,
+    routes_directory,
+    routes_entra,
+    routes_sts,
+    routes_v1,
+)
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError
 from governor.emulator.messages import (
@@ -28,7 +37,7 @@ from governor.emulator.messages import (
 
 ROUTES = [
     (split_path(pattern), pattern, generation, methods)
-    for module in (routes_admin, routes_sts, routes_v1, routes_2021)
+    for module in (routes_admin, routes_directory, routes_connect, routes_sts, routes_v1, routes_2021, routes_entra)
     for pattern, generation, methods in module.ROUTES
 ]
 FAULT_CODES = {
@@ -37,6 +46,9 @@ FAULT_CODES = {
     503: ("ServiceUnavailable", "The service is temporarily unavailable."),
 }
 IDLE_TIMEOUT_SECONDS = 120
+# Neither faulted nor counted as ARR requests: the admin routes, the Entra stand-in (not ARR) and
+# the connect stand-in (not ARR's protocol).
+UNMETERED = frozenset({"admin", "entra", "standin"})
 
 
 def ms_cv() -> str:
@@ -133,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             template, generation, handler, params = resolve(self.command, segments)
-            admin = generation == "admin"
+            admin = generation in UNMETERED
             step = None
             if not admin:
                 emu.count(f"{self.command} {template}")

@@ -1,64 +1,51 @@
-"""Access tokens of the emulated token service: HS256 JWTs signed with the account key. Pure.
+"""Access tokens of the emulated ARR token service: HS256 JWTs signed with the account key. Pure.
 
-The official SDK reads `exp` by decoding the payload with *standard* base64, which silently
-drops `-` and `_`; tokens are therefore minted so that their payload segment is the same in
-standard and URL-safe base64 (a nonce is bumped until no `+`/`/` appears).
+Every token carries the data actions its holder may perform on the account (`actions`): all of
+them for an account-key exchange, the union of the principal's role assignments for an Entra one.
+A token without the claim can only come from an emulator older than the claim, which minted
+tokens for account keys alone, so it is read as full rights.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
+from governor.emulator import jwt
+from governor.policy.arr_roles import ALL_ACTIONS
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(key: str, signing_input: str) -> str:
-    digest = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def issue(account_id: str, account_key: str, now_epoch: float) -> str:
+def issue(
+    account_id: str,
+    account_key: str,
+    now_epoch: float,
+    actions: tuple[str, ...] | frozenset[str] = ALL_ACTIONS,
+    principal: str | None = None,
+) -> str:
     iat = int(now_epoch)
-    for nonce in range(100_000):
-        claims = {"aid": account_id, "iat": iat, "exp": iat + TOKEN_LIFETIME_SECONDS, "n": nonce}
-        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        if "+" not in payload and "/" not in payload:
-            break
-    signing_input = f"{_HEADER}.{payload}"
-    return f"{signing_input}.{_sign(account_key, signing_input)}"
+    claims: dict = {"aid": account_id, "iat": iat, "exp": iat + TOKEN_LIFETIME_SECONDS}
+    if principal is not None:
+        claims["appid"] = principal
+    claims["actions"] = [a for a in ALL_ACTIONS if a in actions]  # a stable order
+    return jwt.encode(claims, account_key)
 
 
 def account_of(token: str) -> str | None:
     """The account a token claims, unverified (to pick the key to verify with)."""
-    try:
-        claims = json.loads(_unb64(token.split(".")[1]))
-        account = claims.get("aid") if isinstance(claims, dict) else None
-    except (ValueError, IndexError, UnicodeDecodeError):
-        return None
+    claims = jwt.peek(token)
+    account = claims.get("aid") if claims else None
     return account if isinstance(account, str) else None
 
 
+def claims(token: str, account_key: str, now_epoch: float) -> dict | None:
+    return jwt.decode(token, account_key, now_epoch)
+
+
 def verify(token: str, account_key: str, now_epoch: float) -> bool:
-    parts = token.split(".")
-    if len(parts) != 3:
-        return False
-    expected = _sign(account_key, f"{parts[0]}.{parts[1]}")
-    if not hmac.compare_digest(expected.encode(), parts[2].encode()):
-        return False
-    try:
-        exp = json.loads(_unb64(parts[1])).get("exp")
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        return False
-    return isinstance(exp, int) and exp > now_epoch
+    return claims(token, account_key, now_epoch) is not None
+
+
+def actions_of(token_claims: dict) -> frozenset[str]:
+    actions = token_claims.get("actions", ALL_ACTIONS)
+    if not isinstance(actions, list | tuple):
+        return frozenset()
+    return frozenset(a for a in actions if isinstance(a, str))

@@ -24,8 +24,14 @@ FLAGS = [
     "--fail-paths",
     "--tls-cert",
     "--tls-key",
+    "--tls-self-signed",
+    "--tls-port",
     "--state",
     "--page-size",
+    "--tenant",
+    "--principal",
+    "--role",
+    "--assign",
 ]
 
 
