@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 
 install: $(PIP_STAMP) $(NODE_STAMP)
 
-$(PIP_STAMP): requirements.txt requirements-dev.txt
+$(PIP_STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -280,6 +280,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # --- Local development only ---
     Setting(
+        "GOVERNOR_ARR_TIME_SCALE",
+        "1",
+        "ARR seconds per real second: 1 for ARR itself; `make run` sets the emulator's time scale, so the "
+        "heartbeat cadence the gate suggests (`heartbeatIntervalSeconds`) keeps up with ARR's clock.",
+        _positive_float,
+        local_only=True,
+    ),
+    Setting(
         "GOVERNOR_DEV_KEYS",
         "false",
         "Accept the documented development function and master keys (local host only; refused in Azure).",

@@ -17,7 +17,8 @@ def _gate():
     from governor.service.gate import GateService
 
     context = get_context()
-    return GateService(context.store, context.arr, context.clock, context.reads)
+    scale = context.settings.get("GOVERNOR_ARR_TIME_SCALE")
+    return GateService(context.store, context.arr, context.clock, context.reads, arr_time_scale=scale)
 
 
 def _project(req: func.HttpRequest) -> str:

@@ -116,7 +116,8 @@ def _example(summary: str, value) -> Example:
 
 
 def _session(entry: LedgerEntry, session: Session | None, **extra) -> dict:
-    return {**session_view(POLICY, entry, session, USAGE), **extra}
+    interval = rules.heartbeat_interval(POLICY.idle_timeout)
+    return {**session_view(POLICY, entry, session, USAGE), "heartbeatIntervalSeconds": interval, **extra}
 
 
 def _extended() -> dict:

@@ -11,7 +11,6 @@ from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
 from governor.policy.limits import ARR_ACCOUNT_ID, ARR_MAX_CREATE_LEASE, KEY_NAME, MAX_MODELS, MAX_URL_LENGTH
 from governor.policy.schedule import WEEKDAYS, WINDOW
 
-
 _SIZES = {"type": "string", "enum": [size.value for size in VmSize]}
 _MONEY = {
     "type": ["string", "null"],
@@ -155,6 +154,11 @@ SCHEMAS: dict[str, dict] = {
             "reservedCost": _MONEY,
             "extensions": {"type": "integer"},
             "lastHeartbeat": _MAYBE_TIME,
+            "heartbeatIntervalSeconds": {
+                "type": "number",
+                "description": "how often to heartbeat, in real seconds: a third of the project's idle timeout, "
+                "at most a minute",
+            },
             "caller": {"type": ["string", "null"], "description": "the key name or principal:<id> that asked"},
             "partial": {
                 "type": "boolean",

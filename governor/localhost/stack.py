@@ -156,6 +156,7 @@ class Stack:
         base.setdefault("GOVERNOR_TELEMETRY", "file")
         base.setdefault("GOVERNOR_TELEMETRY_FILE", str(self.data / "telemetry.jsonl"))
         self.env = host_environment(base, self.emulator_url, self.azurite_port, self.args.sweep_schedule)
+        self.env.setdefault("GOVERNOR_ARR_TIME_SCALE", f"{self.args.time_scale:g}")
         from governor.emulator.tls import CERT_FILE
 
         connect = connect_environment(self.emulator_tls_url, self.data / "emulator-tls" / CERT_FILE)

@@ -48,6 +48,19 @@ MODEL_SCHEMES = ("https://", "http://", "builtin://")
 # ARR throttles calls closer than about 5 s, and a session starts in minutes: no need to ask sooner.
 NOT_READY_RETRY_SECONDS = 5
 
+# A client heartbeats often enough that missing two still leaves it inside the idle timeout,
+# and at least once a minute.
+MAX_HEARTBEAT_INTERVAL = timedelta(minutes=1)
+MIN_HEARTBEAT_SECONDS = 1.0
+
+
+def heartbeat_interval(idle_timeout: timedelta, arr_time_scale: float = 1.0) -> float:
+    """Real seconds between a client's heartbeats; idleness is judged on ARR's clock, which runs
+    `arr_time_scale` times real time (1 against ARR itself)."""
+    interval = min(MAX_HEARTBEAT_INTERVAL.total_seconds(), idle_timeout.total_seconds() / 3 / arr_time_scale)
+    return round(max(MIN_HEARTBEAT_SECONDS, interval), 1)
+
+
 REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
 EXTEND_FIELDS = ("maxLeaseTime",)
 

@@ -76,7 +76,8 @@ def list_key(account: str) -> tuple:
 
 
 class GateService:
-    """`reads`: the instance's cache of ARR reads (`Context.reads`); without one every read calls ARR."""
+    """`reads`: the instance's cache of ARR reads (`Context.reads`); without one every read calls ARR.
+    `arr_time_scale` turns durations on ARR's clock into the real seconds of hints to clients."""
 
     def __init__(
         self,
@@ -84,11 +85,13 @@ class GateService:
         arr: Mapping[str, ArrPort],
         clock: Callable[[], datetime],
         reads: ArrReads | None = None,
+        arr_time_scale: float = 1.0,
     ):
         self.store = store
         self.arr = arr
         self.clock = clock
         self.reads = reads if reads is not None else ArrReads(bound=0)
+        self.arr_time_scale = arr_time_scale  # ARR seconds per real second: 1 but against a scaled emulator
 
     # ------------------------------------------------------------ auth
     def authorize(self, project: str, caller: Caller) -> ProjectPolicy:
@@ -115,6 +118,10 @@ class GateService:
             raise Refusal("forbidden", "the caller key is not valid for this project (unknown, revoked or expired)")
         self.store.touch_key(project, key.name, now)
         return policy, Identity(key.name, key.limits)
+
+    def _view(self, policy: ProjectPolicy, entry: LedgerEntry, session: Session | None, usage) -> dict:
+        interval = rules.heartbeat_interval(policy.idle_timeout, self.arr_time_scale)
+        return {**session_view(policy, entry, session, usage), "heartbeatIntervalSeconds": interval}
 
     def _client(self, account: str) -> ArrPort:
         client = self.arr.get(account)
@@ -181,7 +188,7 @@ class GateService:
             raise
         self.reads.saw(session_key(entry.account, session.id), session)
         self.reads.forget(list_key(entry.account))
-        return {**session_view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
+        return {**self._view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
 
     def _attempt(self, project: str, key: str, arr: ArrPort, now: datetime) -> tuple[str, LedgerEntry | None]:
         """The id this key's request works on, and its row if the key was used before. An attempt
@@ -218,7 +225,7 @@ class GateService:
                 entry, found = self._close_ended(entry, found), None
         else:
             found = self._live(entry)
-        view = session_view(policy, entry, found, self._usage(policy, self.clock()))
+        view = self._view(policy, entry, found, self._usage(policy, self.clock()))
         return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
 
     def _confirmed(self, entry: LedgerEntry) -> LedgerEntry | None:
@@ -324,7 +331,7 @@ class GateService:
         entry, usage = self.store.entry_with_usage(project, session_id, self.clock(), policy)
         entry = self._found(entry, session_id)
         session, age = self._seen(entry)
-        return {**session_view(policy, entry, session, usage), "arrViewAgeSeconds": age}
+        return {**self._view(policy, entry, session, usage), "arrViewAgeSeconds": age}
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
         policy = self.authorize(project, caller)
@@ -338,7 +345,7 @@ class GateService:
             ages[account] = round(seen.age, 1)
         usage = self._usage(policy, self.clock())
         views = [
-            {**session_view(policy, e, live.get(e.session_id), usage), "arrViewAgeSeconds": self._age_of(e, ages)}
+            {**self._view(policy, e, live.get(e.session_id), usage), "arrViewAgeSeconds": self._age_of(e, ages)}
             for e in entries
         ]
         return {"project": project, "sessions": views, **budget_view(policy, usage)}
@@ -417,7 +424,7 @@ class GateService:
         elapsed = None if session is None else session.elapsed
         entry = self.store.heartbeat(project, session_id, now, elapsed)
         usage = self._usage(policy, now)
-        view = session_view(policy, entry, session, usage)
+        view = self._view(policy, entry, session, usage)
         if session is not None and session.status.terminal:
             outlook = {"wouldGrant": False, "reason": "extension-denied", "suggest": False}
         else:
@@ -488,7 +495,7 @@ class GateService:
         else:
             self._finish(intent, {})
         return {
-            **session_view(policy, entry, session, usage),
+            **self._view(policy, entry, session, usage),
             "extraCost": money_text(extension.extra_cost),
             "partial": extension.partial,
         }
@@ -540,7 +547,7 @@ class GateService:
             else:
                 entry = self.store.close(project, session_id, minutes, status.value, now)
             self._finish(intent, {"minutes": minutes, "charged": entry.charged})
-        return session_view(policy, entry, None, self._usage(policy, now))
+        return self._view(policy, entry, None, self._usage(policy, now))
 
     # ------------------------------------------------------------ usage
     def usage(

@@ -278,8 +278,8 @@ def test_the_connect_schema_is_what_the_connect_view_answers():
 
     from jsonschema import Draft202012Validator
 
-    from governor.model import CONNECT_MODES
     from governor.functions import openapi_examples as samples
+    from governor.model import CONNECT_MODES
     from governor.service.views import connect_view
 
     document = _document()
