@@ -35,11 +35,10 @@ def check_account(account: ArrAccount, client_factory) -> tuple[bool, dict]:
         if report["create"] == "allowed":
             report["stoppedAgain"] = _try(lambda: governor_client.stop(session_id))
             report["result"] = "ARR accepted a session create with the connect token: apps could start sessions"
+            if account.connect_auth == "key":
+                report["result"] = "key mode: the token is minted with the account key and can start sessions"
             return False, report
     refused = report["create"] == "refused (HTTP 403)"
-    if account.connect_auth == "key":
-        report["result"] = "key mode: the token is minted with the account key and can start sessions"
-        return False, report
     report["result"] = "ok: ARR refused the create" if refused else "inconclusive: the create failed otherwise"
     return refused, report
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from governor.model import format_money, to_micros
+from governor.policy.sweep import UNKNOWN
 
 
 def money(value) -> str:
@@ -43,6 +44,8 @@ def new_records(store, projects: Iterable[str], session_ids: Iterable[str], seen
         for record in store.recent_audit(200, project):
             key = (record.at, record.session_id, record.action, record.reason)
             if record.source != "sweep" or record.session_id not in wanted or key in seen:
+                continue
+            if record.outcome == UNKNOWN:  # written before ARR was asked: shown once its outcome is in
                 continue
             seen.add(key)
             fresh.append(record)

@@ -8,6 +8,8 @@ studio (USD)  A: Premium, heartbeats            -> extended by the sweep, then s
 lab (EUR)     C: Standard, heartbeats           -> stopped when lab's budget runs out
               X: refused by the gate (402): costs more than lab has left
 ARR directly  U: Standard, 2 h, not via the gate -> found by the sweep, adopted into lab, stopped with C
+              A's app waits for Ready and connects through the client library: a token that cannot
+              start sessions; its headset connects, a second device is refused
 night (USD)   K: Standard, via the key lobby-kiosk (at most 1 session) -> stopped at closing time
               K2: the same key again -> refused by the gate (429): the key's limit, not the project's
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import copy
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,6 +102,7 @@ class Outcomes:
     stopped_by_client: bool = False
     refused_key: bool = False
     closing_stop: bool = False
+    connected: bool = False
 
     LABELS = {
         "refused_budget": "a request refused by the gate for budget (402)",
@@ -110,6 +114,7 @@ class Outcomes:
         "stopped_by_client": "the extended session stopped by its client and settled",
         "refused_key": "a request refused for its key's own limit (429) while the project had room",
         "closing_stop": "a session stopped by the sweep at the project's closing time",
+        "connected": "an app connected to its Ready session with a token that cannot start sessions, one device",
     }
 
     @property
@@ -258,6 +263,38 @@ class Demo:
         self.ids[label], self.leases[label] = session_id, minutes
         self.say("someone", f"starts {label} directly with ARR's API, not through the gate", f"Standard, {minutes} min")
 
+    def connect(self, label: str) -> None:
+        """The app of `label`, as a client app would: the client library waits for Ready and gets
+        the connect bundle; the headset connects with its token (the emulator's stand-in for ARR's
+        runtime handshake), and a second device is refused."""
+        from governor_client import GovernorClient, GovernorError
+
+        project, session_id = self.projects[label], self.ids[label]
+        app = GovernorClient(self.target.base, self.keys[project], project, function_key=DEV_FUNCTION_KEY)
+        try:
+            bundle = app.connect(session_id, ready_timeout=60)
+        except GovernorError as exc:
+            self.say(project, f"{label}'s app cannot connect -> {exc.status} {exc.reason}")
+            return
+        figures = f"token from {bundle.connect_auth}, can start sessions: {bundle.can_start_sessions}"
+        self.say(project, f"{label} is Ready; its app connects -> 200 {bundle.hostname}", figures)
+        handshake = f"{self.target.emulator}/_emulator/sessions/{session_id}/connect"
+        devices = {}
+        for device in ("headset", "tablet"):
+            headers = {"Authorization": f"Bearer {bundle.access_token}"} if bundle.access_token else {}
+            devices[device] = self.http.post(handshake, json={"device": device}, headers=headers, timeout=10)
+        self.say(
+            "ARR",
+            f"the headset connects to {label} -> {devices['headset'].status_code}; "
+            f"a tablet too -> {devices['tablet'].status_code}",
+            "one device at a time",
+        )
+        self.outcomes.connected = (
+            bundle.can_start_sessions is False
+            and devices["headset"].status_code == 200
+            and devices["tablet"].status_code == 409
+        )
+
     def heartbeat(self, labels: list[str]) -> None:
         for label in labels:
             if label in self.ids:
@@ -283,7 +320,8 @@ class Demo:
             for record in narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen):
                 self._record(record, beating)
             done = self.outcomes
-            if done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled and done.closing_stop:
+            ended = done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled
+            if ended and done.closing_stop and done.connected:
                 a = self.arr_truth().get(self.ids["A"], {})
                 if a.get("elapsedMinutes", 0) > self.leases["A"]:
                     done.kept_past_lease = True
@@ -336,8 +374,14 @@ def scenario(demo: Demo) -> Outcomes:
     demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK["name"])  # the key runs its 1: refused
     demo.set_closing()
     demo.say("clients", "A's, C's and K's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
+    # the app waits for Ready on a thread of its own, as an app would, while the clients beat on
+    connecting = threading.Thread(target=demo.connect, args=("A",), daemon=True) if "A" in demo.ids else None
     try:
+        if connecting:
+            connecting.start()
         demo.follow(set(), ["A", "C", "K"])
     finally:
+        if connecting:
+            connecting.join(timeout=30)
         demo.clean_up()
     return demo.outcomes

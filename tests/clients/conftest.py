@@ -33,11 +33,11 @@ NEVER = "0 0 0 1 1 *"
 @pytest.fixture(scope="module")
 def governor(tmp_path_factory):
     """The real local stack (Azurite, the ARR emulator at x60, the function host), as `make run`
-    starts it, handing out connect tokens minted with the account key (`ARR_CONNECT_AUTH=key`)."""
+    starts it: the connect route hands out tokens of the emulator's development connect identity."""
     from tests.fixtures.stack import start_stack
 
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("ARR_CONNECT_AUTH", "key")
+        env.delenv("ARR_CONNECT_AUTH", raising=False)
         running = start_stack(tmp_path_factory.mktemp("governor") / "data", "--sweep-schedule", NEVER)
     try:
         yield running
