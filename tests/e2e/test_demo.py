@@ -53,7 +53,9 @@ def test_the_demo_runs_every_outcome_and_exits_0(played):
     assert "-> 402 budget-exhausted" in result.stdout
     assert "with the key lobby-kiosk -> 429 concurrency-limit" in result.stdout
     assert "Usage report" in result.stdout and "[ ]" not in result.stdout
-    assert "its app connects -> 200" in result.stdout and "[token from entra, can start sessions: False]" in result.stdout
+    assert (
+        "its app connects -> 200" in result.stdout and "[token from entra, can start sessions: False]" in result.stdout
+    )
     assert "the headset connects to A -> 200; a tablet too -> 409" in result.stdout
 
 
