@@ -88,11 +88,12 @@ def demo_sessions(client: GovernorClient) -> list[dict]:
 
 
 def test_the_heartbeat_extends_when_the_gate_suggests_it(governor, demo):
-    # demo: threshold 10 min, step 30 min. A 20-minute lease is within the threshold after 10 s at x60.
-    with demo.session("Standard", 20, heartbeat_seconds=1) as s:
+    # demo: threshold 10 min, step 30 min. A 14-minute lease is within the threshold after 4 s at
+    # x60, about when the wait for Ready (its 5 s poll floor) ends.
+    with demo.session("Standard", 14, heartbeat_seconds=1) as s:
         wait_until(lambda: s.extensions, 30, "an extension")
         extended = s.refresh()
-        assert extended["leaseMinutes"] > 20 and extended["extensions"] == 1
+        assert extended["leaseMinutes"] > 14 and extended["extensions"] == 1
         assert s.heartbeat_error is None
     assert truth(governor, s.session_id)["maxLeaseMinutes"] == extended["leaseMinutes"]
 

@@ -113,3 +113,27 @@ def test_the_token_is_cached_per_account(gate, key_mode):
     assert len(tokens) == 1
     sts_calls = sum(n for k, n in gate.emulator.stats()["requests"].items() if "token" in k)
     assert sts_calls == 1, gate.emulator.stats()
+
+
+def test_thirty_apps_at_once_cost_the_token_service_one_call(gate, key_mode):
+    """30 apps of one account connecting together on one instance: one STS exchange (single flight)."""
+    import threading
+
+    key = gate.project(max_concurrent=40, daily_budget=10_000_000_000)
+    sessions = [gate.create("alpha", key).body["sessionId"] for _ in range(30)]
+    gate.emulator.advance(6)
+    gate.emulator.admin("DELETE", "stats")
+    barrier, answers = threading.Barrier(30), []
+
+    def app(sid):
+        barrier.wait()
+        answers.append(gate.connect("alpha", key, sid))
+
+    threads = [threading.Thread(target=app, args=(sid,)) for sid in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status for a in answers] == [200] * 30, [a.body for a in answers if a.status != 200][:1]
+    assert len({a.body["accessToken"] for a in answers}) == 1
+    assert gate.emulator.stats()["sts"]["key"] == 1, gate.emulator.stats()["sts"]
