@@ -341,6 +341,7 @@ class LedgerEntry:
     saved_lease: int = 0  # recorded saving of a governor stop: the lease it cut short
     saved_extension: int = 0  # recorded saving of a refused extension: the step denied
     claim: bool = False  # pending v1 create that failed ambiguously: see governor.policy.sweep.claim_matches
+    request_hash: str | None = None  # what an Idempotency-Key request asked for (SessionRequest.fingerprint)
     etag: str | None = None
 
     @property

@@ -33,6 +33,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "outside-hours": (403, "The project is outside its working hours"),
     "payload-too-large": (413, "The request body is too large"),
     "size-not-allowed": (422, "The VM size is not allowed for this project"),
+    "idempotency-key-reused": (422, "The Idempotency-Key was used for a different request"),
     "lease-too-long": (422, "The lease is longer than the project allows"),
     "budget-exhausted": (402, "The project's budget cannot pay for this"),
     "concurrency-limit": (429, "The project runs as many sessions as it may"),

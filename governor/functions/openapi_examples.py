@@ -341,6 +341,7 @@ def _refusal(reason: str, operation: str) -> Refusal:
     makers: dict[str, Callable[[], object]] = {
         "bad-request": _BODY_REFUSALS.get(operation, lambda: rules.check_project_name("-demo")),
         "size-not-allowed": lambda: rules.check_request(POLICY, _request(60, VmSize.PREMIUM)),
+        "idempotency-key-reused": lambda: rules.check_same_request(_request(30).fingerprint(), _request(60)),
         "lease-too-long": lambda: rules.check_request(POLICY, _request(300)),
         "concurrency-limit": lambda: rules.admit(_request(60), _snapshot(active=2)),
         "budget-exhausted": lambda: rules.admit(_request(60), _snapshot(active=0, left_today=RESERVED - MICROS // 2)),

@@ -63,7 +63,8 @@ OPERATIONS: dict[str, Operation] = {
         "and is enabled; the key; size allowed and lease within the max; working hours open; active sessions "
         "below `maxConcurrent`; the budget pays for the lease; then the caller's own limits. With working "
         "hours, a lease that would run past closing is cut to end at closing (`partial`). Send an "
-        "`Idempotency-Key` to make retries safe: a repeat gets the first request's session (`replayed`).",
+        "`Idempotency-Key` to make retries safe: a repeat gets the first request's session (`replayed`); the "
+        "same key with a different request (size, lease or models) is `422 idempotency-key-reused`.",
         202,
         "Session",
         "SessionRequest",
@@ -71,6 +72,7 @@ OPERATIONS: dict[str, Operation] = {
             *_CLIENT,
             "outside-hours",
             "size-not-allowed",
+            "idempotency-key-reused",
             "lease-too-long",
             "concurrency-limit",
             "budget-exhausted",

@@ -6,6 +6,8 @@ problem+json. Nothing here does I/O or reads a clock: callers pass `now` and the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -74,6 +76,23 @@ class SessionRequest:
     size: VmSize
     lease: timedelta  # whole minutes
     models: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        """What a request asks for, so a repeat under its Idempotency-Key can be told from a different
+        request reusing the key: the same size, lease and models however they were spelled."""
+        canonical = json.dumps([self.size.value, whole_minutes(self.lease), list(self.models)], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def check_same_request(entry_fingerprint: str | None, request: SessionRequest) -> None:
+    """The IETF Idempotency-Key draft: a key reused for another payload is a 422, not a replay.
+    Rows written before fingerprints were kept have none, and replay as before."""
+    if entry_fingerprint and entry_fingerprint != request.fingerprint():
+        raise Refusal(
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a different request (size, lease or models); use a new key",
+            {"field": "Idempotency-Key"},
+        )
 
 
 def check_project_name(name: Any) -> str:

@@ -140,7 +140,7 @@ class GateService:
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
         session_id = str(uuid.uuid4())
         if idempotency_key:
-            session_id, existing = self._attempt(project, idempotency_key, arr, now)
+            session_id, existing = self._attempt(project, idempotency_key, arr, now, request)
             if existing is not None:
                 return self._replay(policy, arr, request, existing)
         # after the replay: a retry of an admitted request is answered even once closing time has passed
@@ -159,6 +159,7 @@ class GateService:
             lease=request.lease,
             rate=policy.rate(request.size),
             caller=who.name,
+            request_hash=request.fingerprint() if idempotency_key else None,
         )
 
         def decide(snapshot):
@@ -190,7 +191,9 @@ class GateService:
         self.reads.forget(list_key(entry.account))
         return {**self._view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
 
-    def _attempt(self, project: str, key: str, arr: ArrPort, now: datetime) -> tuple[str, LedgerEntry | None]:
+    def _attempt(
+        self, project: str, key: str, arr: ArrPort, now: datetime, request: rules.SessionRequest
+    ) -> tuple[str, LedgerEntry | None]:
         """The id this key's request works on, and its row if the key was used before. An attempt
         that made nothing (released, or a v1 claim the sweep settles) is followed by a fresh one."""
         for attempt in range(rules.MAX_ATTEMPTS):
@@ -198,6 +201,7 @@ class GateService:
             entry = self.store.get_entry(project, session_id)
             if entry is None:
                 return session_id, None
+            rules.check_same_request(entry.request_hash, request)
             if entry.released or (entry.state is LedgerState.PENDING and self._v1_done(arr, entry, now)):
                 continue
             return session_id, entry

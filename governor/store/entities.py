@@ -226,6 +226,8 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["SavedExtension"] = i64(entry.saved_extension)
     if entry.claim:
         entity["Claim"] = True
+    if entry.request_hash:
+        entity["RequestHash"] = entry.request_hash
     return entity
 
 
@@ -256,6 +258,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         saved_lease=get(entity, "SavedLease", 0),
         saved_extension=get(entity, "SavedExtension", 0),
         claim=get(entity, "Claim", False),
+        request_hash=get(entity, "RequestHash"),
         etag=etag_of(entity),
     )
 

@@ -116,3 +116,22 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_session(gate):
     assert elsewhere.status == 202 and elsewhere.body["sessionId"] != first.body["sessionId"]
     bad = gate.create("alpha", key, headers={"Idempotency-Key": "has spaces"})
     assert (bad.status, bad.body["field"]) == (400, "Idempotency-Key")
+
+
+def test_the_same_idempotency_key_with_a_different_request_is_a_422_that_changes_nothing(gate):
+    """The IETF draft: a key reused for another payload is a client error, never a silent replay
+    of the first session (asked 90 minutes, got the 30-minute one)."""
+    from governor.model import VmSize
+
+    key = gate.project(allowed_sizes=frozenset(VmSize))
+    headers = {"Idempotency-Key": "order-43"}
+    first = gate.create("alpha", key, {"size": "Standard", "maxLeaseTime": 30}, headers=headers)
+    assert first.status == 202, first.body
+    same = gate.create("alpha", key, {"size": "standard", "maxLeaseTime": "00:30:00"}, headers=headers)
+    assert same.status == 202 and same.body["replayed"], same.body  # the same request, spelled otherwise
+    for other in ({"size": "Standard", "maxLeaseTime": 90}, {"size": "Premium", "maxLeaseTime": 30}):
+        reused = gate.create("alpha", key, other, headers=headers)
+        assert (reused.status, reused.reason) == (422, "idempotency-key-reused"), reused.body
+        assert reused.body["field"] == "Idempotency-Key"
+    assert len(gate.open_sessions_in_arr()) == 1
+    assert gate.store.usage("alpha", Period.DAY, created_day(gate)).reserved == 3 * 1_000_000
