@@ -244,6 +244,8 @@ class CallerKey:
     expires_at: datetime | None = None
     limits: CallerLimits = field(default_factory=CallerLimits)
     last_used: datetime | None = None
+    scope: str = "own"  # "own": acts only on sessions it started; "project": on every session of the project
+    key_id: str | None = None  # the id a key of the `gk_<keyId>_<secret>` format carries; None: issued before ids
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

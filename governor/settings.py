@@ -58,6 +58,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _pepper(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError("must be at least 32 characters")
+    return text
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
@@ -66,6 +72,14 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _days(text: str) -> int:
+    """A retention age in days: 1 to 3650 (ten years; more overflows the dates it is subtracted from)."""
+    value = int(text)
+    if not 1 <= value <= 3650:
+        raise ValueError("must be between 1 and 3650")
+    return value
 
 
 def _json_list(text: str) -> list:
@@ -229,14 +243,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Timeout of one webhook delivery attempt.",
         _positive_float,
     ),
+    Setting(
+        "GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP",
+        "false",
+        "Allow webhook URLs on a loopback host (`localhost`, 127.0.0.1, [::1]), over plain http too; `make run` "
+        "sets it. Off: webhooks go over https to public hosts only (refused in Azure).",
+        _bool,
+        local_only=True,
+    ),
     # --- Retention (a daily timer, docs/storage.md) ---
     Setting(
         "GOVERNOR_HISTORY_DAYS",
         "90",
-        "Closed ledger rows of sessions requested more than this many days ago move to the History table.",
-        _positive_int,
+        "Closed ledger rows of sessions requested more than this many days ago move to the History table (1-3650).",
+        _days,
     ),
-    Setting("GOVERNOR_AUDIT_DAYS", "400", "Audit rows older than this many days are deleted.", _positive_int),
+    Setting("GOVERNOR_AUDIT_DAYS", "400", "Audit rows older than this many days are deleted (1-3650).", _days),
     Setting(
         "GOVERNOR_RETENTION_MAX_ROWS",
         "5000",
@@ -277,6 +299,15 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds old, with one ARR call per session in flight per instance; `0` asks ARR on every read "
         "(still one call at a time). Writes (extend, stop) always read ARR fresh.",
         _non_negative_float,
+    ),
+    Setting(
+        "GOVERNOR_KEY_PEPPER",
+        None,
+        "Secret of at least 32 characters: caller keys are stored as HMAC-SHA256 of the key under it (use a Key "
+        "Vault reference in Azure). Unset: plain SHA-256. Keep it: changing or removing it stops every key "
+        "issued under it (rotate them).",
+        _pepper,
+        secret=True,
     ),
     # --- Local development only ---
     Setting(
@@ -331,6 +362,8 @@ class Settings:
                 raise SettingsError(f"setting {setting.name} is invalid: {exc}") from None
         if self.get("GOVERNOR_DEV_KEYS") and running_in_azure(environ):
             raise SettingsError("setting GOVERNOR_DEV_KEYS is refused when running in Azure")
+        if self.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP") and running_in_azure(environ):
+            raise SettingsError("setting GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP is refused when running in Azure")
 
     def get(self, name: str) -> Any:
         if name not in BY_NAME:

@@ -131,6 +131,9 @@ class Demo:
     ids: dict[str, str] = field(default_factory=dict)  # label -> session id
     projects: dict[str, str] = field(default_factory=dict)  # label -> project
     leases: dict[str, int] = field(default_factory=dict)  # label -> lease asked for, minutes
+    asked_with: dict[str, str] = field(
+        default_factory=dict
+    )  # label -> the named key that asked (a key acts on its own)
     refusal: dict | None = None
     outcomes: Outcomes = field(default_factory=Outcomes)
     warned: set = field(default_factory=set)
@@ -185,7 +188,9 @@ class Demo:
         for name, document in PROJECTS.items():
             created = self.manage("PUT", f"manage/projects/{name}", document)
             created.raise_for_status()
-            rotated = self.manage("POST", f"manage/projects/{name}/keys")
+            # the demo is its projects' operator: its own key may act on every session of the project
+            body = {"revokeOthers": True, "scope": "project"}
+            rotated = self.manage("POST", f"manage/projects/{name}/keys", body)
             rotated.raise_for_status()
             self.keys[name] = rotated.json()["key"]
             verb = "creates" if created.status_code == 201 else "replaces"
@@ -241,6 +246,8 @@ class Demo:
         body = response.json()
         if response.status_code == 202:
             self.ids[label], self.projects[label], self.leases[label] = body["sessionId"], project, minutes
+            if key:
+                self.asked_with[label] = key
             currency = body.get("currency", "")
             reserved, left = narrate.money(body["reservedCost"]), narrate.money(body["remainingBudget"])
             self.say(project, f"{asked} -> 202 admitted as {label}", f"reserved {reserved} {currency}, {left} left")
@@ -298,10 +305,17 @@ class Demo:
     def heartbeat(self, labels: list[str]) -> None:
         for label in labels:
             if label in self.ids:
-                self.gate("POST", self.projects[label], f"sessions/{self.ids[label]}/heartbeat")
+                self.gate(
+                    "POST",
+                    self.projects[label],
+                    f"sessions/{self.ids[label]}/heartbeat",
+                    key=self.asked_with.get(label),
+                )
 
     def stop(self, label: str, actor: str) -> dict | None:
-        response = self.gate("DELETE", self.projects[label], f"sessions/{self.ids[label]}")
+        response = self.gate(
+            "DELETE", self.projects[label], f"sessions/{self.ids[label]}", key=self.asked_with.get(label)
+        )
         if not response.ok:
             self.say(actor, f"stops {label} -> {response.status_code}")
             return None

@@ -20,7 +20,8 @@ def _manage():
     from governor.service.manage import ManageService
 
     context = get_context()
-    return ManageService(context.store, context.clock)
+    loopback = bool(context.settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
+    return ManageService(context.store, context.clock, loopback_webhooks=loopback)
 
 
 def _project(req: func.HttpRequest) -> str:
@@ -72,12 +73,11 @@ def _secret(body: dict) -> func.HttpResponse:
 
 @bp.route(route=KEYS, methods=["POST"], auth_level=ADMIN)
 def manage_rotate_key(req: func.HttpRequest) -> func.HttpResponse:
-    """With a body: add a named key. Without: revoke every key and add one named "default"."""
+    """`{"name": ...}` adds a named key; `{"revokeOthers": true}` revokes every key and adds one
+    ("default" unless named). Any other body, an empty one included, is a 400 naming the field."""
 
     def action():
-        body = http.read_json(req, required=False)
-        manage = _manage()
-        return _secret(manage.rotate_key(_project(req)) if body is None else manage.add_key(_project(req), body))
+        return _secret(_manage().post_keys(_project(req), http.read_json(req)))
 
     return http.serve(req, action)
 

@@ -186,13 +186,15 @@ OPERATIONS: dict[str, Operation] = {
     "manage_rotate_key": Operation(
         "keys",
         "Add a named caller key (or revoke all and add one)",
-        "With a body, adds a named key with an optional expiry and its own limits (each at most the "
-        "project's); a taken name is a 409. Without a body, revokes every key of the project and adds one "
-        "named `default`. The key is in the answer once, never again.",
+        "Adds a named key with an optional scope (`own`: it acts on the sessions it started; `project`: on "
+        "every session), an optional expiry and its own limits (each at most the project's); a taken name is "
+        'a 409. With `"revokeOthers": true`, revokes every key of the project first and adds one (named '
+        "`default` unless named); any other body is a 400, so a malformed call never locks apps out. The key "
+        "(`gk_<keyId>_<secret>`) is in the answer once, never again.",
         201,
         "NewKey",
         "AddKey",
-        body_required=False,
+        body_required=True,
         reasons=(*_MANAGED, "conflict", "payload-too-large"),
         no_store=True,
     ),
@@ -207,7 +209,7 @@ OPERATIONS: dict[str, Operation] = {
     "manage_revoke_key": Operation(
         "keys",
         "Revoke one caller key",
-        "The other keys keep working. Other instances accept a revoked key for at most 60 s.",
+        "The other keys keep working. Every instance refuses the revoked key from its next request on.",
         204,
         reasons=(*_MANAGED, "not-found"),
     ),

@@ -7,8 +7,17 @@ the core's enums and constants), so the document cannot state a rule the gate do
 from __future__ import annotations
 
 from governor.model import CONNECT_MODES, Closing, LedgerState, Period, SessionStatus, VmSize, whole_minutes
+from governor.policy.callers import KEY_SCOPES, REVOKE_OTHERS
 from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
-from governor.policy.limits import ARR_ACCOUNT_ID, ARR_MAX_CREATE_LEASE, KEY_NAME, MAX_MODELS, MAX_URL_LENGTH
+from governor.policy.limits import (
+    ARR_ACCOUNT_ID,
+    ARR_MAX_CREATE_LEASE,
+    DAY,
+    KEY_NAME,
+    MAX_MODELS,
+    MAX_URL_LENGTH,
+    MONEY,
+)
 from governor.policy.schedule import WEEKDAYS, WINDOW
 
 _SIZES = {"type": "string", "enum": [size.value for size in VmSize]}
@@ -16,6 +25,13 @@ _MONEY = {
     "type": ["string", "null"],
     "pattern": r"^-?\d+(\.\d+)?$",
     "description": "decimal cost units in the project's currency, six places (null: no budget)",
+}
+# An amount a caller sends (a caller's limits): a JSON number, or text by `limits.MONEY`
+_MONEY_IN = {
+    "type": ["string", "number", "null"],
+    "pattern": MONEY.json_pattern,
+    "description": "decimal cost units in the project's currency: a number, or ASCII digits with at most six "
+    "decimals as text (null: no budget of its own)",
 }
 _TIME = {"type": "string", "format": "date-time"}
 _MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -57,8 +73,8 @@ _LIMITS = {
     "description": "a caller's own limits, each at most the project's (null: only the project's applies)",
     "properties": {
         "maxConcurrent": {"type": ["integer", "null"], "minimum": 0},
-        "dailyBudget": _MONEY,
-        "monthlyBudget": _MONEY,
+        "dailyBudget": _MONEY_IN,
+        "monthlyBudget": _MONEY_IN,
     },
 }
 _WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.json_pattern}}
@@ -294,14 +310,23 @@ SCHEMAS: dict[str, dict] = {
         "description": "working hours",
         "required": ["timeZone"],
         "properties": {
-            "timeZone": {"type": "string", "description": "IANA time zone, e.g. Europe/Berlin"},
+            "timeZone": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "a canonical IANA time zone, e.g. Europe/Berlin (not localtime, Factory, posix/..., "
+                "right/... or the legacy EST5EDT-style names)",
+            },
             "hours": {
                 "type": "object",
                 "additionalProperties": False,
                 "description": "windows by weekday; an end not after the start runs over midnight",
                 "properties": {day: _WINDOWS for day in WEEKDAYS},
             },
-            "holidays": {"type": "array", "maxItems": MAX_HOLIDAYS, "items": {"type": "string", "format": "date"}},
+            "holidays": {
+                "type": "array",
+                "maxItems": MAX_HOLIDAYS,
+                "items": {"type": "string", "format": "date", "pattern": DAY.json_pattern},
+            },
             "closing": {"type": "string", "enum": [c.value for c in Closing], "default": Closing.STOP.value},
             "warnBeforeMinutes": {"type": ["integer", "null"], "minimum": 0, "maximum": 1440},
         },
@@ -326,15 +351,23 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "project": {"type": "string"},
             "name": {"type": "string"},
-            "key": {"type": "string", "description": "shown once"},
+            "key": {"type": "string", "description": "shown once: gk_<keyId>_<secret>"},
         },
     },
     "AddKey": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["name"],
+        "description": 'adds a named key; with "revokeOthers": true, revokes every other key first (the name '
+        "then defaults to default)",
+        "anyOf": [{"required": ["name"]}, {"required": [REVOKE_OTHERS]}],
         "properties": {
             "name": {"type": "string", "pattern": KEY_NAME.json_pattern},
+            "scope": {
+                "type": "string",
+                "enum": list(KEY_SCOPES),
+                "description": "own (default): the key acts on the sessions it started; project: on every session",
+            },
+            REVOKE_OTHERS: {"type": "boolean", "enum": [True], "description": "revoke every other key of the project"},
             "expiresAt": _MAYBE_TIME,
             **_LIMITS["properties"],
         },
@@ -346,6 +379,7 @@ SCHEMAS: dict[str, dict] = {
             "createdAt": _MAYBE_TIME,
             "expiresAt": _MAYBE_TIME,
             "lastUsedAt": {**_MAYBE_TIME, "description": "at most a minute stale"},
+            "scope": {"type": "string", "enum": list(KEY_SCOPES)},
             "limits": {"$ref": "#/components/schemas/CallerLimits"},
         },
     },

@@ -97,6 +97,7 @@ def host_environment(base: dict[str, str], emulator_url: str, azurite_port: int,
             "ARR_AUTH": "key",
             "GOVERNOR_TABLES_CONNECTION": azurite_connection_string(azurite_port),
             "GOVERNOR_DEV_KEYS": "true",
+            "GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
             "GOVERNOR_SWEEP_SCHEDULE": sweep_schedule,
             "AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -229,7 +230,8 @@ def example_requests(stack: Stack) -> list[str]:
     else:
         lines += [
             f"Get a caller key for project {project} (rotates it; shown once):",
-            f'  curl -s -X POST "{base}/manage/projects/{project}/keys" -H "x-functions-key: {DEV_MASTER_KEY}"',
+            f'  curl -s -X POST "{base}/manage/projects/{project}/keys" -H "x-functions-key: {DEV_MASTER_KEY}" \\',
+            '       -H "Content-Type: application/json" -d \'{"revokeOthers": true}\'',
         ]
     lines += [
         "Request a session:",

@@ -16,9 +16,12 @@ from governor.policy.limits import KEY_NAME
 
 # Key names end up in row keys and ledger columns: letters, digits, '.', '_' and '-' only, so
 # none of Table Storage's forbidden characters (/ \ # ? and control characters) can reach them.
-DEFAULT_KEY = "default"  # the name of the key `rotate-key` (revoke all and add one) creates
+DEFAULT_KEY = "default"  # the name of the key `rotate-key` (revoke all and add one) creates by default
 MAX_KEYS = 100  # per project: the key list lives in the project's row (64 KiB a column)
-NEW_KEY_FIELDS = ("name", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
+OWN_SCOPE, PROJECT_SCOPE = "own", "project"
+KEY_SCOPES = (OWN_SCOPE, PROJECT_SCOPE)  # own: the sessions the key started; project: every session of it
+REVOKE_OTHERS = "revokeOthers"
+NEW_KEY_FIELDS = ("name", "scope", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
 PRINCIPAL_PREFIX = "principal:"
 
 
@@ -37,20 +40,45 @@ class NewKey:
     name: str
     expires_at: datetime | None = None
     limits: CallerLimits = field(default_factory=CallerLimits)
+    scope: str = OWN_SCOPE
+    revoke_others: bool = False  # revoke every other key of the project in the same write
 
 
-def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
-    """The body of "add a key": a name, an optional future expiry, optional limits within the project's."""
+def parse_keys_post(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
+    """The body of `POST .../keys`: a new key (see parse_new_key), which with `"revokeOthers": true`
+    replaces every key of the project (its name then defaults to "default"). Anything else is a 400:
+    revoking every key is never what a malformed or empty body does."""
+    if not isinstance(body, dict):
+        raise bad(
+            "body",
+            'must be a JSON object: {"name": ...} adds a key, {"revokeOthers": true} revokes every key and adds one',
+        )
+    if REVOKE_OTHERS not in body:
+        return parse_new_key(body, policy, now, (REVOKE_OTHERS,))
+    if body[REVOKE_OTHERS] is not True:
+        raise bad(REVOKE_OTHERS, "must be true (leave it out to add a key and keep the others)")
+    rest = {k: v for k, v in body.items() if k != REVOKE_OTHERS}
+    new = parse_new_key({"name": DEFAULT_KEY, **rest}, policy, now, (REVOKE_OTHERS,))
+    return NewKey(new.name, new.expires_at, new.limits, new.scope, revoke_others=True)
+
+
+def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime, also: tuple[str, ...] = ()) -> NewKey:
+    """The body of "add a key": a name, an optional scope, an optional future expiry, optional limits
+    within the project's."""
     from governor.policy import document as documents
 
     if not isinstance(body, dict):
         raise bad("body", "must be a JSON object")
+    allowed = (*NEW_KEY_FIELDS, *also)
     for name in body:
-        if name not in NEW_KEY_FIELDS:
-            raise bad(str(name)[:64], f"unknown field (allowed: {', '.join(NEW_KEY_FIELDS)})")
+        if name not in allowed:
+            raise bad(str(name)[:64], f"unknown field (allowed: {', '.join(allowed)})")
     if "name" not in body:
         raise bad("name", "is required")
     name = check_key_name(body["name"])
+    scope = body.get("scope", OWN_SCOPE)
+    if not isinstance(scope, str) or scope not in KEY_SCOPES:
+        raise bad("scope", f"must be one of {', '.join(KEY_SCOPES)}")
     expires = None
     if body.get("expiresAt") is not None:
         expires = _instant(body["expiresAt"], "expiresAt")
@@ -60,7 +88,7 @@ def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
         limits = documents.limits_from_document({k: v for k, v in body.items() if k in documents.LIMIT_FIELDS}, policy)
     except documents.PolicyError as exc:
         raise bad(exc.field, exc.message) from None
-    return NewKey(name, expires, limits)
+    return NewKey(name, expires, limits, scope)
 
 
 def _instant(value: Any, field: str) -> datetime:
@@ -72,7 +100,10 @@ def _instant(value: Any, field: str) -> datetime:
         raise bad(field, "must be an ISO 8601 time with an offset, such as 2026-12-31T18:00:00Z") from None
     if instant.tzinfo is None:
         raise bad(field, "must carry an offset (Z or +01:00)")
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 is after the last instant Python can hold
+        raise bad(field, "is out of range (years 0001-9999 in UTC)") from None
 
 
 def limits_of(name: str | None, policy: ProjectPolicy, key_limits: dict[str, CallerLimits]) -> CallerLimits | None:

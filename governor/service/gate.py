@@ -30,7 +30,7 @@ from governor.model import (
     whole_minutes,
 )
 from governor.policy import gate as rules
-from governor.policy.callers import PRINCIPAL_PREFIX
+from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_SCOPE
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.ports import ArrPort, NotFound, Refusal, StorePort
@@ -57,10 +57,20 @@ class Identity:
 
     name: str | None = None
     limits: CallerLimits | None = None
+    project_wide: bool = False  # may act on every session of the project, not only those it started
 
     @property
     def limited(self) -> bool:
         return self.limits is not None and not self.limits.empty
+
+    def may_act_on(self, entry: LedgerEntry) -> None:
+        """A key acts only on the sessions it started, unless the manage API gave it the project."""
+        if not self.project_wide and entry.caller != self.name:
+            raise Refusal(
+                "forbidden",
+                "this key may act only on the sessions it started (a key with scope project may act on all)",
+                {"limit": "scope"},
+            )
 
 
 def upstream(detail: str, retry_after: int = 30) -> Refusal:
@@ -117,7 +127,7 @@ class GateService:
         if key is None:
             raise Refusal("forbidden", "the caller key is not valid for this project (unknown, revoked or expired)")
         self.store.touch_key(project, key.name, now)
-        return policy, Identity(key.name, key.limits)
+        return policy, Identity(key.name, key.limits, project_wide=key.scope == PROJECT_SCOPE)
 
     def _view(self, policy: ProjectPolicy, entry: LedgerEntry, session: Session | None, usage) -> dict:
         interval = rules.heartbeat_interval(policy.idle_timeout, self.arr_time_scale)
@@ -330,10 +340,11 @@ class GateService:
     # ------------------------------------------------------------ reads
     def get(self, project: str, caller: Caller, session_id: str) -> dict:
         """Polled by apps until Ready: ARR is read through `reads` (shared, at most its bound old)."""
-        policy = self.authorize(project, caller)
+        policy, who = self.authenticate(project, caller)
         rules.check_session_id(session_id)
         entry, usage = self.store.entry_with_usage(project, session_id, self.clock(), policy)
         entry = self._found(entry, session_id)
+        who.may_act_on(entry)
         session, age = self._seen(entry)
         return {**self._view(policy, entry, session, usage), "arrViewAgeSeconds": age}
 
@@ -392,6 +403,7 @@ class GateService:
         ports and a token from the connect identity (which can read and connect, not start)."""
         _, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id)
+        who.may_act_on(entry)
         session, _ = self._seen(entry)
         if session is None and entry.state is LedgerState.PENDING:
             status = SessionStatus.STARTING  # made, its activation not written yet, or ARR has not listed it
@@ -412,8 +424,9 @@ class GateService:
 
     # ------------------------------------------------------------ heartbeat and extend
     def heartbeat(self, project: str, caller: Caller, session_id: str) -> dict:
-        policy = self.authorize(project, caller)
+        policy, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id, open_only=True)
+        who.may_act_on(entry)
         try:
             session = self._live(entry)
         except Exception:
@@ -439,6 +452,7 @@ class GateService:
         policy, who = self.authenticate(project, caller)
         requested = rules.parse_extend_request(body)
         entry = self._entry(project, session_id, open_only=True)
+        who.may_act_on(entry)
         if entry.state is not LedgerState.ACTIVE:
             entry = self._confirmed(entry)
             if entry is None:
@@ -455,8 +469,8 @@ class GateService:
         previous = entry.lease
         granted: list[rules.Extension] = []
 
-        # The asking caller's own budget bounds the extension of its own session (its money).
-        limits = who.limits if who.limited and entry.caller == who.name else None
+        # The session's own caller's budget bounds its extension, whoever asks (its money).
+        limits = self._limits_of(policy, entry.caller, who)
 
         def decide(current: LedgerEntry, usage: dict[Period, Usage], caller=None) -> timedelta:
             extension = rules.decide_extension(
@@ -504,6 +518,18 @@ class GateService:
             "partial": extension.partial,
         }
 
+    def _limits_of(self, policy: ProjectPolicy, name: str | None, who: Identity) -> CallerLimits | None:
+        """The limits of the caller that started a session (None when it has none to keep)."""
+        if name == who.name:
+            limits = who.limits
+        elif name and name.startswith(PRINCIPAL_PREFIX):
+            limits = policy.principal_limits.get(name.removeprefix(PRINCIPAL_PREFIX))
+        elif name:
+            limits = next((key.limits for key in self.store.list_keys(policy.name) if key.name == name), None)
+        else:
+            limits = None
+        return limits if limits is not None and not limits.empty else None
+
     def _save_refused_extension(self, policy: ProjectPolicy, entry: LedgerEntry, now: datetime) -> None:
         """The governor declined a step (budget or hard cap): one step saved, once per session
         (the sweep's refusals record the same kind, so the two never add up twice)."""
@@ -527,6 +553,7 @@ class GateService:
     def stop(self, project: str, caller: Caller, session_id: str) -> dict:
         policy, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id)
+        who.may_act_on(entry)
         now = self.clock()
         if entry.state is not LedgerState.CLOSED:
             arr = self._client(entry.account)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from governor.model import ProjectPolicy, utcnow
+from governor.model import CallerKey, ProjectPolicy, utcnow
 from governor.policy import callers
 from governor.policy import gate as rules
 from governor.service.ports import Refusal, StorePort
@@ -15,16 +15,17 @@ from governor.service.views import key_view
 class ManageService:
     """Admin operations on project documents and keys. The platform's admin key guards the routes."""
 
-    def __init__(self, store: StorePort, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: StorePort, clock: Callable[[], datetime] = utcnow, loopback_webhooks: bool = False):
         self.store = store
         self.clock = clock
+        self.loopback_webhooks = loopback_webhooks  # local development: http://127.0.0.1 webhooks
 
     def put(self, name: str, document) -> tuple[dict, bool]:
         from governor.policy import document as documents
 
         rules.check_project_name(name)
         try:
-            spec = documents.policy_from_document(document, name)
+            spec = documents.policy_from_document(document, name, allow_loopback_http=self.loopback_webhooks)
         except documents.PolicyError as exc:
             raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
         created = self.store.get_project(name) is None
@@ -65,16 +66,30 @@ class ManageService:
 
     def list_keys(self, name: str) -> dict:
         self._project(name)
-        return {"project": name, "keys": [key_view(k) for k in self.store.list_keys(name)]}
+        return {"project": name, "keys": [_listed(k) for k in self.store.list_keys(name)]}
+
+    def post_keys(self, name: str, body) -> dict:
+        """`POST .../keys`: add a named key, or with `"revokeOthers": true` replace every key by one."""
+        policy, now = self._project(name), self.clock()
+        new = callers.parse_keys_post(body, policy, now)
+        if new.revoke_others:
+            key = self.store.rotate_key(name, now, new.name, new.expires_at, new.limits, new.scope)
+            return self._answer(name, new.name, key)
+        return self._add(name, new, now)
 
     def add_key(self, name: str, body) -> dict:
         """Add a named key (validated before anything is written); the key is in the answer, once."""
         policy, now = self._project(name), self.clock()
-        new = callers.parse_new_key(body, policy, now)
+        return self._add(name, callers.parse_new_key(body, policy, now), now)
+
+    def _add(self, name: str, new: callers.NewKey, now: datetime) -> dict:
         if any(k.name == new.name for k in self.store.list_keys(name)):
             raise Refusal("conflict", f"the project already has a key named {new.name!r}", {"field": "name"})
-        key = self.store.add_key(name, new.name, now, new.expires_at, new.limits)  # a racing twin: 409 too
-        view = next(k for k in self.list_keys(name)["keys"] if k["name"] == new.name)
+        key = self.store.add_key(name, new.name, now, new.expires_at, new.limits, new.scope)  # racing twin: 409
+        return self._answer(name, new.name, key)
+
+    def _answer(self, name: str, key_name: str, key: str) -> dict:
+        view = next(k for k in self.list_keys(name)["keys"] if k["name"] == key_name)
         return {"project": name, **view, "key": key}
 
     def revoke_key(self, name: str, key_name: str) -> None:
@@ -89,3 +104,8 @@ class ManageService:
             raise Refusal("not-found", f"the project has no key named {key_name!r}")
         key = self.store.rotate_named_key(name, key_name, self.clock())  # revoked meanwhile: 404 too
         return {"project": name, "name": key_name, "key": key}
+
+
+def _listed(key: CallerKey) -> dict:
+    """A key as listed and answered: its view (never a secret or hash) and its scope."""
+    return {**key_view(key), "scope": key.scope}

@@ -1,21 +1,28 @@
 """Projects table: one row per project (PartitionKey "project", RowKey = name).
 
-The row holds the policy, the named caller keys (`Keys`: name, salted hash, creation, expiry,
-limits) and the webhook secret. Last use of a key lives in its own row (`keyuse` partition), so
-the gate's touch never races an admin's write of the project row. Reads for policies
-`select` only policy columns, so secrets leave the table only for the calls that need them.
+The row holds the policy, the named caller keys (`Keys`: id, name, hash, scope, creation, expiry,
+limits), their version (`KeysVersion`, a new random value in the same write as any key change
+and on creating the project) and the webhook secret. Last use of a key lives in its own row
+(`keyuse` partition), so the gate's touch never races an admin's write of the project row.
+
+A key is found by the id it carries (`gk_<keyId>_<secret>`, callerkeys.py) and one hash is
+checked; a malformed key is refused before any read and an unknown id costs no hash. A cached
+verification is trusted only under the keys version of the project row this thread read last,
+at most KEYS_VERSION_SECONDS ago: the gate reads the row (`get_project`) at the start of every
+request, so a revocation on any instance is seen by the next request everywhere.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
 
 from governor.model import CallerKey, CallerLimits, ProjectPolicy, utcnow
-from governor.policy.callers import DEFAULT_KEY, MAX_KEYS
+from governor.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE
 from governor.store import callerkeys
 from governor.store.base import TablesBase, write_op
 from governor.store.entities import entity_to_policy, get, policy_to_entity
@@ -27,21 +34,61 @@ log = logging.getLogger(__name__)
 
 PROJECT_PARTITION = "project"
 KEY_USE_PARTITION = "keyuse"  # RowKey "<project>|<key name>": LastUsedAt, written apart from the project row
-_SECRET_COLUMNS = ("Keys", "KeyHashes", "WebhookSecret")
+_SECRET_COLUMNS = ("Keys", "KeyHashes", "WebhookSecret", "KeysVersion")
+KEYS_VERSION = "KeysVersion"
+KEYS_VERSION_SECONDS = 1.0  # a cached key needs a version read this recently (within GOVERNOR_GATE_READ_SECONDS)
 TOUCH_SECONDS = 60.0
 _touched: dict[tuple[str, str, str], float] = {}
 _touch_lock = threading.Lock()
+_seen = threading.local()  # (store id, table, project) -> (row or None, monotonic time) of this thread's last read
+
+
+def new_keys_version() -> str:
+    return secrets.token_hex(8)
+
+
+def keys_version(row: dict) -> str:
+    return get(row, KEYS_VERSION, "")
 
 
 class ProjectsRepo(TablesBase):
     # Shared by every store of the process, so a rotation through one is seen by all.
     verified_keys: VerifiedKeys = PROCESS_CACHE
+    # Unset: GOVERNOR_KEY_PEPPER of the process's settings, read once (see `_pepper`); b"": none (SHA-256)
+    key_pepper: bytes | None = None
+    keys_row_seconds: float = KEYS_VERSION_SECONDS
 
     def _key_scope(self, name: str) -> tuple[str, str]:
         return (self.tables.projects, name)
 
+    def _pepper(self) -> bytes:
+        if self.key_pepper is None:
+            self.key_pepper = configured_pepper()
+        return self.key_pepper
+
     def _project_row(self, name: str) -> dict | None:
-        return self._point(self.tables.projects, PROJECT_PARTITION, check_project_name(name))
+        row = self._point(self.tables.projects, PROJECT_PARTITION, check_project_name(name))
+        seen = getattr(_seen, "versions", None)
+        if seen is None:
+            seen = _seen.versions = {}
+        seen[(id(self), self.tables.projects, name)] = (row, time.monotonic())
+        return row
+
+    def _forget_row(self, name: str) -> None:
+        """After a write through this store: this thread's next key check reads the row again."""
+        self.verified_keys.forget(self._key_scope(name))
+        seen = getattr(_seen, "versions", None) or {}
+        for stale in [k for k in seen if k[1:] == (self.tables.projects, name)]:  # every store of the thread
+            del seen[stale]
+
+    def _keys_row(self, name: str) -> dict | None:
+        """The project row this thread read within KEYS_VERSION_SECONDS (the gate's `get_project` of the
+        same request), else a fresh read: the keys and their version a key is checked against."""
+        seen = getattr(_seen, "versions", None) or {}
+        found = seen.get((id(self), self.tables.projects, name))
+        if found is not None and time.monotonic() - found[1] <= self.keys_row_seconds:
+            return found[0]
+        return self._project_row(name)
 
     def get_project(self, name: str) -> ProjectPolicy | None:
         row = self._project_row(name)
@@ -61,6 +108,8 @@ class ProjectsRepo(TablesBase):
             for column in _SECRET_COLUMNS:
                 if previous is not None and previous.get(column):
                     entity[column] = previous[column]
+            if previous is None:  # a project made again under a deleted one's name trusts no cached key
+                entity[KEYS_VERSION] = new_keys_version()
             if webhook_secret is not None:
                 entity.pop("WebhookSecret", None)
                 if webhook_secret:
@@ -68,7 +117,7 @@ class ProjectsRepo(TablesBase):
             self._submit(self.tables.projects, [write_op(entity, previous)])
 
         self._retry(round_, f"put project {policy.name}")
-        self.verified_keys.forget(self._key_scope(policy.name))
+        self._forget_row(policy.name)
 
     def delete_project(self, name: str) -> bool:
         """Delete the policy, its keys and their last-use rows. The ledger partition (history, open entries) stays."""
@@ -77,7 +126,7 @@ class ProjectsRepo(TablesBase):
             return False
         table = self._table(self.tables.projects)
         table.delete_entity(PROJECT_PARTITION, name)
-        self.verified_keys.forget(self._key_scope(name))
+        self._forget_row(name)
         for key_name in self._last_used(name):  # a project made again under this name starts unused
             table.delete_entity(KEY_USE_PARTITION, f"{name}|{key_name}")
         return True
@@ -95,18 +144,34 @@ class ProjectsRepo(TablesBase):
             entity = dict(row)
             entity.pop("KeyHashes", None)
             entity["Keys"] = json.dumps(keys, separators=(",", ":"))
+            entity[KEYS_VERSION] = new_keys_version()  # every instance drops what it cached for the old keys
             self._submit(self.tables.projects, [write_op(entity, row)])
             return result
 
         try:
             return self._retry(round_, f"{what} of {name}")
         finally:
-            self.verified_keys.forget(self._key_scope(name))
+            self._forget_row(name)
 
-    def rotate_key(self, name: str, now: datetime | None = None) -> str:
-        """Revoke every caller key of the project and add one named "default"; return it (shown once)."""
-        key = callerkeys.new_key()
-        record = key_record(DEFAULT_KEY, callerkeys.hash_key(key), now or utcnow())
+    def _new_key(self) -> tuple[str, str, str]:
+        """(key id, key, stored hash) of a new key."""
+        key_id = callerkeys.new_key_id()
+        key = callerkeys.new_key(key_id)
+        return key_id, key, callerkeys.hash_new_key(key, self._pepper())
+
+    def rotate_key(
+        self,
+        name: str,
+        now: datetime | None = None,
+        key_name: str = DEFAULT_KEY,
+        expires_at: datetime | None = None,
+        limits: CallerLimits | None = None,
+        scope: str = OWN_SCOPE,
+    ) -> str:
+        """Revoke every caller key of the project and add one (named "default" unless told); return it (shown once)."""
+        check_key("name", key_name)
+        key_id, key, hashed = self._new_key()
+        record = key_record(key_name, hashed, now or utcnow(), expires_at, limits, key_id=key_id, scope=scope)
         return self._change_keys(name, lambda keys: ([record], key), "rotate keys")
 
     def add_key(
@@ -116,17 +181,20 @@ class ProjectsRepo(TablesBase):
         now: datetime,
         expires_at: datetime | None = None,
         limits: CallerLimits | None = None,
+        scope: str = OWN_SCOPE,
     ) -> str:
         """Add a named key; return it (the only time it is seen). DuplicateEntry if the name is taken."""
         check_key("name", key_name)
-        key = callerkeys.new_key()
-        record = key_record(key_name, callerkeys.hash_key(key), now, expires_at, limits)
+        key_id, key, hashed = self._new_key()
+        record = key_record(key_name, hashed, now, expires_at, limits, key_id=key_id, scope=scope)
 
         def change(keys):
             if any(k["name"] == key_name for k in keys):
                 raise DuplicateEntry(f"project {name!r} already has a key named {key_name!r}")
             if len(keys) >= MAX_KEYS:
                 raise InvalidEntity("name", f"a project holds at most {MAX_KEYS} keys; revoke one first")
+            if any(k.get("id") == key_id for k in keys):  # 1 in 2**64: write nothing, the retry draws again
+                raise InvalidEntity("id", "key id already taken; try again")
             return [*keys, record], key
 
         return self._change_keys(name, change, "add key")
@@ -139,16 +207,15 @@ class ProjectsRepo(TablesBase):
         return self._change_keys(name, change, "revoke key")
 
     def rotate_named_key(self, name: str, key_name: str, now: datetime) -> str:
-        """A new secret under the same name, limits and expiry; the old secret stops at once."""
-        key = callerkeys.new_key()
+        """A new secret (and id, in the new format) under the same name, scope, limits and expiry;
+        the old secret stops at once."""
+        key_id, key, hashed = self._new_key()
 
         def change(keys):
             if not any(k["name"] == key_name for k in keys):
                 raise NotFound(f"project {name!r} has no key named {key_name!r}")
-            return [
-                {**k, "hash": callerkeys.hash_key(key), "createdAt": now.isoformat()} if k["name"] == key_name else k
-                for k in keys
-            ], key
+            fresh = {"id": key_id, "hash": hashed, "createdAt": now.astimezone(UTC).isoformat()}
+            return [{**k, **fresh} if k["name"] == key_name else k for k in keys], key
 
         return self._change_keys(name, change, "rotate key")
 
@@ -160,28 +227,44 @@ class ProjectsRepo(TablesBase):
         return [caller_key(k, used.get(k["name"])) for k in stored_keys(row)]
 
     def find_key(self, name: str, key: str, now: datetime) -> CallerKey | None:
-        """The project's unexpired key that `key` is, or None; a success is remembered briefly (keycache)."""
-        if not isinstance(name, str) or not isinstance(key, str) or not key:
+        """The project's unexpired key that `key` is, or None; a success is remembered briefly (keycache).
+
+        A key of the current format is looked up by its id and checked with one hash; a malformed key
+        is refused before any read. A key of the shape issued before ids is checked against the
+        project's scrypt hashes only (every one of them, so timing does not tell which matched)."""
+        if not isinstance(name, str) or not isinstance(key, str):
+            return None
+        key_id = callerkeys.key_id_of(key)
+        if key_id is None and not callerkeys.is_legacy_shape(key):
             return None
         scope = self._key_scope(name)
-        found = self.verified_keys.hit(scope, key)
+        generation = self.verified_keys.generation(scope)
+        try:
+            row = self._keys_row(name)
+        except ValueError:
+            return None
+        if row is None:
+            return None
+        version = keys_version(row)
+        found = self.verified_keys.hit(scope, key, version)
         if found is None:
-            generation = self.verified_keys.generation(scope)
-            try:
-                row = self._project_row(name)
-            except ValueError:
+            record = self._match(stored_keys(row), key, key_id)
+            if record is None:
                 return None
-            if row is None:
-                return None
-            # Check every hash (no early exit) so timing does not tell which one matched.
-            keys = stored_keys(row)
-            results = [callerkeys.verify_key(key, k["hash"]) for k in keys]
-            matched = [k for k, ok in zip(keys, results, strict=True) if ok]
-            if not matched:
-                return None
-            found = caller_key(matched[0])
-            self.verified_keys.remember(scope, key, generation, found)
+            found = caller_key(record)
+            self.verified_keys.remember(scope, key, generation, found, version)
         return None if found.expired(now) else found
+
+    def _match(self, keys: list[dict], key: str, key_id: str | None) -> dict | None:
+        if key_id is not None:
+            record = next((k for k in keys if k.get("id") == key_id), None)
+            if record is None or callerkeys.is_slow(record.get("hash")):
+                return None  # no row by that id: no hash at all
+            return record if callerkeys.verify_key(key, record["hash"], self._pepper()) else None
+        slow = [k for k in keys if callerkeys.is_slow(k.get("hash"))]
+        results = [callerkeys.verify_key(key, k["hash"]) for k in slow]
+        matched = [k for k, ok in zip(slow, results, strict=True) if ok]
+        return matched[0] if matched else None
 
     def verify_key(self, name: str, key: str) -> bool:
         """True if `key` is one of the project's unexpired keys."""
@@ -217,10 +300,22 @@ class ProjectsRepo(TablesBase):
 
 # ---------------------------------------------------------------- the stored key list
 def key_record(
-    name: str, hashed: str, now: datetime, expires_at: datetime | None = None, limits: CallerLimits | None = None
+    name: str,
+    hashed: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+    limits: CallerLimits | None = None,
+    key_id: str | None = None,
+    scope: str = OWN_SCOPE,
 ) -> dict:
+    if scope not in KEY_SCOPES:
+        raise InvalidEntity("scope", f"must be one of {', '.join(KEY_SCOPES)}")
     limits = limits or CallerLimits()
     record = {"name": name, "hash": hashed, "createdAt": now.astimezone(UTC).isoformat()}
+    if key_id is not None:
+        record["id"] = key_id
+    if scope != OWN_SCOPE:
+        record["scope"] = scope
     if expires_at is not None:
         record["expiresAt"] = expires_at.astimezone(UTC).isoformat()
     for field, value in (
@@ -253,4 +348,21 @@ def caller_key(record: dict, last_used: datetime | None = None) -> CallerKey:
         return datetime.fromisoformat(record[name]) if record.get(name) else None
 
     limits = CallerLimits(record.get("maxConcurrent"), record.get("dailyBudget"), record.get("monthlyBudget"))
-    return CallerKey(record["name"], when("createdAt"), when("expiresAt"), limits, last_used)
+    scope = record.get("scope", OWN_SCOPE)
+    return CallerKey(
+        record["name"],
+        when("createdAt"),
+        when("expiresAt"),
+        limits,
+        last_used,
+        scope=scope if scope in KEY_SCOPES else OWN_SCOPE,
+        key_id=record.get("id"),
+    )
+
+
+def configured_pepper() -> bytes:
+    """GOVERNOR_KEY_PEPPER of the process's settings as bytes; b"" when unset (plain SHA-256)."""
+    from governor.settings import load
+
+    pepper = load().get("GOVERNOR_KEY_PEPPER")
+    return pepper.encode("utf-8") if pepper else b""

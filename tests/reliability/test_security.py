@@ -91,7 +91,7 @@ def run_scenario(stack) -> list[str]:
     key = stack.keys[PROJECT]
     master = {"x-functions-key": DEV_MASTER_KEY}
     caller = as_caller(key)
-    rotated = call(stack, "POST", f"manage/projects/{OTHER}/keys", master)
+    rotated = call(stack, "POST", f"manage/projects/{OTHER}/keys", master, body={"revokeOthers": True})
     assert rotated.status_code == 201, rotated.text
     other_key = rotated.json()["key"]
     near_miss = key[:-1] + ("A" if key[-1] != "A" else "B")

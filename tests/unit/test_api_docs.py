@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from governor.model import ProjectPolicy, utcnow
-from governor.policy.callers import parse_new_key
+from governor.policy.callers import parse_keys_post
 from governor.policy.document import policy_from_document
 from governor.policy.gate import parse_extend_request, parse_session_request
 
@@ -57,7 +57,7 @@ def check(command: str, body: str) -> str:
         parse_extend_request(value)
         return "extend"
     if method == "POST" and re.search(r'/keys"', command):
-        parse_new_key(value, ProjectPolicy(name="demo", max_concurrent=10), utcnow())
+        parse_keys_post(value, ProjectPolicy(name="demo", max_concurrent=10), utcnow())
         return "key"
     if method == "POST" and re.search(r'(sessions|\$S)"', command):
         parse_session_request(value)

@@ -58,7 +58,8 @@ def test_add_list_revoke_rotate_one_key_leaves_the_others_working(gate):
     assert [k["name"] for k in listed(gate)] == ["default", "alice-hl2"]
     assert listed(gate)[1]["expiresAt"] == keys[2]["expiresAt"]  # rotation keeps the expiry
 
-    everything = add(gate, None)  # no body: the old rotation, revoke all and add "default"
+    assert add(gate, None).status == 400  # no body: nothing is revoked (issue 22)
+    everything = add(gate, {"revokeOthers": True})  # revoke all and add "default"
     assert everything.status == 201 and everything.body["name"] == "default"
     assert gate.list("alpha", rotated.body["key"]).status == 403 and gate.list("alpha", default).status == 403
     assert [k["name"] for k in listed(gate)] == ["default"]
@@ -147,19 +148,31 @@ def test_spend_is_charged_to_the_key(gate):
     assert gate.store.caller_spent("alpha", Period.MONTH, Period.MONTH.key(now)) == {"kiosk": 2 * MICROS}
 
 
-def test_a_revoked_key_stops_on_other_instances_within_the_cache_ttl(gate, azurite, table_prefix):
+@pytest.mark.parametrize("change", ["revoke", "rotate", "revoke-others", "recreate"])
+def test_a_revoked_key_stops_on_other_instances_at_their_next_policy_read(gate, azurite, table_prefix, change):
+    """Issue 22: another instance kept a revoked key for its cache's 60 s; now the keys version in the
+    project row, read with the policy on every request, drops it at once everywhere."""
     gate.project()
     kiosk = add(gate, {"name": "kiosk"}).body["key"]
-    clock = Clock()
     other = TableStore(azurite.connection_string, table_prefix)  # another instance: its own cache
-    other.verified_keys = VerifiedKeys(ttl=60, clock=clock)
-    assert other.verify_key("alpha", kiosk)
-    assert keys_call(gate, "manage_revoke_key", "DELETE", key_name="kiosk").status == 204
+    other.verified_keys = VerifiedKeys(ttl=60, clock=Clock())
+    assert other.get_project("alpha") and other.find_key("alpha", kiosk, utcnow()) is not None
+    assert other.find_key("alpha", kiosk, utcnow()) is not None  # cached now
+    if change == "revoke":
+        assert keys_call(gate, "manage_revoke_key", "DELETE", key_name="kiosk").status == 204
+    elif change == "rotate":
+        assert keys_call(gate, "manage_rotate_named_key", "POST", key_name="kiosk", suffix="/rotate").status == 201
+    elif change == "revoke-others":
+        assert add(gate, {"revokeOthers": True}).status == 201
+    else:
+        # a project deleted and made again: another process's store, so nothing of this one is forgotten
+        third = TableStore(azurite.connection_string, table_prefix)
+        policy = third.get_project("alpha")
+        assert third.delete_project("alpha")
+        third.put_project(policy)
     assert gate.list("alpha", kiosk).status == 403  # this instance: at once
-    clock.now = 59.0
-    assert other.verify_key("alpha", kiosk)  # the other: still cached, within the documented bound
-    clock.now = 60.0
-    assert not other.verify_key("alpha", kiosk)  # and no longer once it lapses
+    other.get_project("alpha")  # the other: its next request reads the policy, and the keys version with it
+    assert other.find_key("alpha", kiosk, utcnow()) is None
 
 
 def test_an_expired_key_is_refused(gate):
@@ -219,5 +232,9 @@ def test_a_key_budget_bounds_its_sessions_extensions(gate):
     assert extended.body["partial"] is True and extended.body["leaseMinutes"] == 50
     refused = gate.extend("alpha", key, sid, {"maxLeaseTime": 60})
     assert (refused.status, refused.reason, refused.body["limit"]) == (402, "budget-exhausted", "caller")
-    default = gate.store.rotate_key("alpha")  # another caller extending it: the project's budget only
-    assert gate.extend("alpha", default, sid, {"maxLeaseTime": 60}).body["leaseMinutes"] == 60
+    # issue 22: another key acts on it only with scope project, and is charged to the session's caller
+    other = gate.store.add_key("alpha", "other", utcnow())
+    assert gate.extend("alpha", other, sid, {"maxLeaseTime": 60}).status == 403
+    operator = gate.store.add_key("alpha", "operator", utcnow(), scope="project")
+    refused = gate.extend("alpha", operator, sid, {"maxLeaseTime": 60})
+    assert (refused.status, refused.reason, refused.body["limit"]) == (402, "budget-exhausted", "caller")

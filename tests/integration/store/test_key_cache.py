@@ -1,7 +1,8 @@
-"""verify_key remembers successes briefly: no row read or scrypt on a hit; rotation, put and
-delete in this process forget at once; a wrong key is never remembered."""
+"""find_key checks a key against the project row the request read with its policy, and remembers
+successes briefly (no hash on a hit) under the row's keys version; rotation, put and delete in this
+process forget at once; a wrong key is never remembered."""
 
-from governor.store import TableStore
+from governor.store import TableStore, callerkeys
 from governor.store.keycache import VerifiedKeys
 from tests.integration.store.helpers import policy
 
@@ -29,25 +30,33 @@ def make(azurite, table_prefix, clock=None) -> CountingStore:
     return store
 
 
-def test_a_second_check_of_the_same_key_reads_nothing(azurite, table_prefix):
+def test_a_check_after_the_policy_read_reads_nothing_more(azurite, table_prefix):
+    """The gate reads the policy (the project row) first; the key is checked against that same row."""
     store = make(azurite, table_prefix)
     key = store.rotate_key("alpha")
+    store.get_project("alpha")
     reads = store.row_reads
     assert store.verify_key("alpha", key)
-    assert store.row_reads == reads + 1
+    assert store.verify_key("alpha", key)
+    assert store.row_reads == reads
+    store.keys_row_seconds = 0  # no policy read of this thread is recent enough: the check reads the row
     assert store.verify_key("alpha", key)
     assert store.row_reads == reads + 1
 
 
-def test_a_hit_expires_after_the_ttl(azurite, table_prefix):
+def test_a_hit_expires_after_the_ttl(azurite, table_prefix, monkeypatch):
     clock = Clock()
     store = make(azurite, table_prefix, clock)
     key = store.rotate_key("alpha")
     assert store.verify_key("alpha", key)
-    clock.now += 61
-    reads = store.row_reads
+    checks = []
+    verify = callerkeys.verify_key
+    monkeypatch.setattr(callerkeys, "verify_key", lambda *a, **k: checks.append(1) or verify(*a, **k))
     assert store.verify_key("alpha", key)
-    assert store.row_reads == reads + 1
+    assert checks == []
+    clock.now += 61
+    assert store.verify_key("alpha", key)
+    assert checks == [1]
 
 
 def test_rotating_the_key_refuses_the_old_one_at_once(azurite, table_prefix):
@@ -89,3 +98,4 @@ def test_one_process_wide_cache_is_shared_by_every_store(azurite, table_prefix):
     assert two.verify_key("alpha", key)
     one.rotate_key("alpha")
     assert not two.verify_key("alpha", key)
+    assert two.get_project("alpha") and not two.verify_key("alpha", key)

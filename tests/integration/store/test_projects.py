@@ -1,6 +1,7 @@
-"""Projects table: policies round-trip, caller keys are salted hashes, secrets stay hidden."""
+"""Projects table: policies round-trip, caller keys are hashes found by id, secrets stay hidden."""
 
 import json
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -31,13 +32,14 @@ def test_policy_round_trips_and_lists(store):
     assert store.get_project("missing") is None
 
 
-def test_keys_are_stored_only_as_salted_hashes(store):
+def test_keys_are_stored_only_as_hashes_under_their_id(store):
     store.put_project(policy())
     key = store.rotate_key("demo")
     stored = raw_row(store, "demo")["Keys"]
-    assert key not in stored
+    assert key not in stored and key.split("_", 2)[2] not in stored
     (record,) = json.loads(stored)
-    assert record["name"] == "default" and record["hash"].startswith("scrypt$")
+    assert record["name"] == "default" and record["hash"].startswith(("sha256$", "hmac-sha256$"))
+    assert key.startswith(f"gk_{record['id']}_")
     assert store.verify_key("demo", key)
     assert not store.verify_key("demo", key + "x")
     assert not store.verify_key("demo", "")
@@ -45,7 +47,6 @@ def test_keys_are_stored_only_as_salted_hashes(store):
     assert not store.verify_key("bad/name", key)
     second = store.rotate_key("demo")
     assert second != key and store.verify_key("demo", second) and not store.verify_key("demo", key)
-    # the same key hashed twice gives different hashes (salt)
     store.put_project(policy("twin"))
     assert store.rotate_key("twin") != second
 
@@ -118,7 +119,7 @@ def test_a_row_from_before_named_keys_reads_as_default(store):
     from governor.store import callerkeys
 
     store.put_project(policy())
-    key = callerkeys.new_key()
+    key = "gk_" + secrets.token_urlsafe(32)  # the shape issued before key ids
     row = raw_row(store, "demo")
     row["KeyHashes"] = json.dumps([callerkeys.hash_key(key)])
     store._table(store.tables.projects).upsert_entity(row)

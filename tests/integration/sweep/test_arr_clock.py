@@ -17,7 +17,7 @@ def run_arr(stack, arr_seconds: float) -> None:
 
 def test_a_heartbeated_session_goes_idle_after_the_timeout_in_arr_time(stack):
     policy = stack.project("alpha", idle_timeout=timedelta(minutes=15))
-    caller = Caller(key=stack.store.rotate_key("alpha"))
+    caller = Caller(key=stack.store.rotate_key("alpha", scope="project"))  # the rows are admitted keyless
     gate = GateService(stack.store, stack.arr, stack.clock)
     via_gate = stack.admit(policy, 60)
     unread = stack.admit(policy, 60)  # its heartbeat records no ARR reading (as when ARR was unreadable)

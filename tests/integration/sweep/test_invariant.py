@@ -162,7 +162,7 @@ def test_a_v1_request_at_work_that_made_two_sessions_keeps_one_and_stops_the_oth
 
 def test_gate_rows_a_dead_gate_left_unknown_are_completed_by_the_sweep_after_the_grace(stack):
     policy = stack.project("alpha")
-    caller = Caller(key=stack.store.rotate_key("alpha"))
+    caller = Caller(key=stack.store.rotate_key("alpha", scope="project"))  # the rows are admitted keyless
     stopped, extended, unanswered = (stack.admit(policy, 30) for _ in range(3))
     stack.advance(5 + 20 * 60)
     dying = GateService(AuditLost(stack.store), stack.arr, stack.clock)  # dies before each completion

@@ -70,6 +70,7 @@ def test_dashboards_answer_html_and_refuse_with_problem_json():
 
 
 def test_working_hours_and_named_keys_are_described_from_their_one_definition():
+    from governor.policy.callers import KEY_SCOPES
     from governor.policy.limits import KEY_NAME
     from governor.policy.schedule import WINDOW
 
@@ -79,7 +80,8 @@ def test_working_hours_and_named_keys_are_described_from_their_one_definition():
     assert "outside-hours" in post["responses"]["403"]["description"]
     keys = paths["/api/manage/projects/{project}/keys"]
     assert set(keys) == {"get", "post"}
-    assert keys["post"]["requestBody"]["required"] is False  # no body: revoke all and add one
+    assert keys["post"]["requestBody"]["required"] is True  # issue 22: revoking all takes {"revokeOthers": true}
+    assert schemas["AddKey"]["properties"]["scope"]["enum"] == list(KEY_SCOPES)
     assert set(paths["/api/manage/projects/{project}/keys/{keyName}"]) == {"delete"}
     assert set(paths["/api/manage/projects/{project}/keys/{keyName}/rotate"]) == {"post"}
     assert schemas["AddKey"]["properties"]["name"]["pattern"] == KEY_NAME.json_pattern

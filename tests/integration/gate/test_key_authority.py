@@ -1,0 +1,47 @@
+"""Issue 22: a key acts only on the sessions it started, unless the manage API gave it the whole
+project; an extension is charged to the session's own caller whoever asks."""
+
+from __future__ import annotations
+
+from governor.model import MICROS, CallerLimits, utcnow
+
+BODY = {"size": "Standard", "maxLeaseTime": 30}
+
+
+def _keys(gate):
+    gate.project(max_concurrent=10)
+    now = utcnow()
+    kiosk = gate.store.add_key("alpha", "kiosk", now, limits=CallerLimits(daily_budget=3 * MICROS))
+    other = gate.store.add_key("alpha", "other", now)
+    operator = gate.store.add_key("alpha", "operator", now, scope="project")
+    return kiosk, other, operator
+
+
+def test_another_own_scope_key_can_do_nothing_to_a_session(gate):
+    kiosk, other, _ = _keys(gate)
+    sid = gate.create("alpha", kiosk, BODY).body["sessionId"]
+    gate.emulator.advance(6)
+    for reply in (
+        gate.get("alpha", other, sid),
+        gate.heartbeat("alpha", other, sid),
+        gate.extend("alpha", other, sid, {"maxLeaseTime": 60}),
+        gate.connect("alpha", other, sid),
+        gate.stop("alpha", other, sid),
+    ):
+        assert (reply.status, reply.reason, reply.body["limit"]) == (403, "forbidden", "scope"), reply.body
+    assert [s["status"] for s in gate.open_sessions_in_arr()] == ["Ready"]
+    assert gate.open_sessions_in_arr()[0]["maxLeaseMinutes"] == 30
+    assert gate.get("alpha", kiosk, sid).status == 200  # its own caller still can
+
+
+def test_a_project_key_acts_on_every_session_but_pays_from_the_sessions_caller(gate):
+    kiosk, _, operator = _keys(gate)
+    sid = gate.create("alpha", kiosk, BODY).body["sessionId"]  # 3.00 held of the kiosk's 3.00
+    gate.emulator.advance(6)
+    assert gate.get("alpha", operator, sid).status == 200
+    assert gate.heartbeat("alpha", operator, sid).status == 200
+    refused = gate.extend("alpha", operator, sid, {"maxLeaseTime": 90})  # the project could pay; the kiosk not
+    assert (refused.status, refused.reason, refused.body["limit"]) == (402, "budget-exhausted", "caller")
+    assert gate.open_sessions_in_arr()[0]["maxLeaseMinutes"] == 30
+    stopped = gate.stop("alpha", operator, sid)
+    assert stopped.status == 200 and stopped.body["status"] == "Stopped"
