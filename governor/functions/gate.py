@@ -104,17 +104,13 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _period_param(req: func.HttpRequest, name: str, length: int) -> str | None:
-    from datetime import datetime
+    from governor.policy.limits import parse_day, parse_month
 
     value = req.params.get(name)
     if value is None or value == "":
         return None
-    pattern = "%Y-%m-%d" if name == "day" else "%Y-%m"
-    try:
-        if len(value) != length:
-            raise ValueError
-        datetime.strptime(value, pattern)
-    except ValueError:
+    # ASCII digits only (strptime reads other scripts' digits too), a real day or month
+    if len(value) != length or (parse_day if name == "day" else parse_month)(value) is None:
         from governor.policy.gate import bad_request
 
         raise bad_request(name, f"must look like {'2026-11-26' if name == 'day' else '2026-11'}") from None

@@ -20,7 +20,7 @@ from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
 from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
 from governor.functions.openapi_schemas import MEDIA_TYPES, SCHEMAS
-from governor.policy.limits import IDEMPOTENCY_KEY, KEY_NAME, PROJECT_NAME, SESSION_ID
+from governor.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, PROJECT_NAME, SESSION_ID
 
 __all__ = ["OPERATIONS", "SCHEMAS", "document", "http_routes", "registered_functions"]
 
@@ -116,8 +116,8 @@ def _parameters(name: str, route: str) -> list[dict]:
             {"name": "includeClosed", "in": "query", "description": closed, "schema": {"type": "boolean"}}
         )
     if name == "project_usage":
-        day = {"type": "string", "format": "date"}
-        month = {"type": "string", "pattern": r"^\d{4}-\d{2}$"}
+        day = {"type": "string", "format": "date", "pattern": DAY.json_pattern}
+        month = {"type": "string", "pattern": MONTH.json_pattern}
         by = {"type": "string", "enum": ["key"]}
         parameters += [
             {"name": "day", "in": "query", "description": "a past day, YYYY-MM-DD (UTC)", "schema": day},

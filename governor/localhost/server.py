@@ -8,15 +8,18 @@ invocation of non-HTTP functions (master key), like the Functions host's admin A
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,6 +35,9 @@ log = logging.getLogger("governor.localhost")
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's request size limit
 HTTP_REASON = "This function was programmatically called via the host APIs."
+MAX_LINE_BYTES = 64 * 1024  # a chunk-size or trailer line (http.server's own header line limit)
+MAX_TRAILERS = 100
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")  # hex digits only: no sign, '_', '0x' or spaces
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,22 @@ class Response:
     @classmethod
     def json(cls, status: int, value) -> Response:
         return cls(status, [("Content-Type", "application/json; charset=utf-8")], json.dumps(value).encode())
+
+    @classmethod
+    def problem(cls, status: int, detail: str, instance: str | None = None) -> Response:
+        """An RFC 9457 problem of the host's own (a request it could not read), never an HTML page."""
+        value = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+        if instance:
+            value["instance"] = instance
+        return cls(status, [("Content-Type", "application/problem+json")], json.dumps(value).encode())
+
+
+class BadRequest(Exception):
+    """A request the host cannot read (malformed framing, too large): answered `status`, connection closed."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 def _join(pairs: Iterable[tuple[str, str]], lower: bool = False) -> dict[str, str]:
@@ -217,10 +239,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         try:
             body = self._read_body()
-        except ValueError as exc:
+        except BadRequest as exc:
             # The body is unread (or read in part): its bytes must not be parsed as the next request.
             self.close_connection = True
-            self._write(Response(int(str(exc))))
+            log.info("%s %s refused: %s", self.command, urlsplit(self.path).path, exc.detail)
+            self._write(Response.problem(exc.status, exc.detail, urlsplit(self.path).path))
+            return
+        except OSError:  # the client went away or timed out mid-body: nobody to answer
+            self.close_connection = True
             return
         address = self.server.server_address
         base = f"http://{self.headers.get('Host') or f'{address[0]}:{address[1]}'}"
@@ -231,28 +257,55 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(500)
         self._write(response)
 
+    def _line(self, what: str) -> bytes:
+        line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if len(line) > MAX_LINE_BYTES:
+            raise BadRequest(400, f"{what} line too long")
+        if not line.endswith(b"\n"):
+            raise BadRequest(400, f"the body ended inside a {what} line")
+        return line.rstrip(b"\r\n")
+
+    def _read_chunked(self) -> bytes:
+        chunks, total = [], 0
+        while True:
+            size_text = self._line("chunk size").split(b";")[0].strip(b" \t")
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise BadRequest(400, "malformed chunked body: a chunk size must be hexadecimal digits")
+            size = int(size_text, 16)
+            if size == 0:
+                for _ in range(MAX_TRAILERS + 1):
+                    if not self._line("trailer"):
+                        return b"".join(chunks)
+                raise BadRequest(400, "malformed chunked body: too many trailer lines")
+            total += size
+            if total > MAX_REQUEST_BYTES:
+                raise BadRequest(413, f"the body is larger than {MAX_REQUEST_BYTES} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise BadRequest(400, "malformed chunked body: the body ended inside a chunk")
+            chunks.append(chunk)
+            if self._line("chunk end"):
+                raise BadRequest(400, "malformed chunked body: a chunk is longer than its size")
+
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-                if sum(map(len, chunks)) > MAX_REQUEST_BYTES:
-                    raise ValueError("413")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise ValueError("400") from None
-        if length < 0:
-            raise ValueError("400")
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if encoding:
+            if encoding != "chunked":
+                raise BadRequest(400, "the only transfer coding this host reads is chunked")
+            if self.headers.get("Content-Length") is not None:
+                raise BadRequest(400, "Content-Length and Transfer-Encoding must not both be sent")
+            return self._read_chunked()
+        lengths = self.headers.get_all("Content-Length") or []
+        text = lengths[0].strip() if len(lengths) == 1 else ""
+        if lengths and not (text.isascii() and text.isdigit()):
+            raise BadRequest(400, "Content-Length must be one number")
+        length = int(text or 0)
         if length > MAX_REQUEST_BYTES:
-            raise ValueError("413")
-        return self.rfile.read(length) if length else b""
+            raise BadRequest(413, f"the body is larger than {MAX_REQUEST_BYTES} bytes")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise BadRequest(400, "the body ended before its Content-Length")
+        return body
 
     def _write(self, response: Response) -> None:
         self.send_response(response.status)
@@ -268,6 +321,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, 414, 431 headers too large, 501, 505) as
+        problem+json, not its HTML page; the connection is closed (the rest of the request is unread)."""
+        self.close_connection = True
+        self.command = getattr(self, "command", None) or ""
+        self.path = getattr(self, "path", None) or ""  # unset when the request line itself was refused
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":  # a refused request line: answer in 1.1
+            self.request_version = "HTTP/1.1"
+        detail = message or HTTPStatus(code).phrase
+        if code == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE:
+            detail = f"request header fields too large ({detail})"
+        with contextlib.suppress(OSError):  # the client may be gone already
+            self._write(Response.problem(code, detail, urlsplit(self.path).path or None))
 
     def send_response(self, code: int, message: str | None = None) -> None:
         # Like send_response, minus the Server/Date headers it adds (we add Date once).

@@ -2,8 +2,10 @@
 
 Every error is a PolicyError naming the field (e.g. `projects[1].budget.daily`) and, for a
 file, its line. Unknown fields, wrong types, negative money and unknown VM sizes are errors.
-Money is a JSON number or a decimal string in cost units (at most 6 decimals); durations
-are whole minutes. `webhookSecret` is write-only: absent keeps the stored secret, null clears it.
+Money is a JSON number or a decimal string in cost units (`limits.MONEY`: ASCII digits, at most
+6 decimals); durations are whole minutes; zones are canonical IANA names (`schedule.check_zone`),
+days `YYYY-MM-DD` (`limits.DAY`), sizes exact (`limits.VM_SIZE`), webhook URLs https to a public
+host (`limits.webhook_target`). `webhookSecret` is write-only: absent keeps the stored secret, null clears it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from governor.model import (
 )
 from governor.policy import schedule as hours
 from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
-from governor.policy.limits import ACCOUNT_NAME, CURRENCY, MAX_URL_LENGTH, PRINCIPAL, PROJECT_NAME, TextRule
+from governor.policy.limits import (
+    ACCOUNT_NAME,
+    CURRENCY,
+    MONEY,
+    PRINCIPAL,
+    PROJECT_NAME,
+    VM_SIZE,
+    TextRule,
+    parse_day,
+    webhook_target,
+)
 
 MAX_MONEY = Decimal(10**12)
 MAX_MINUTES = 7 * 24 * 60
@@ -98,22 +110,23 @@ class ProjectSpec:
 
 
 # ---------------------------------------------------------------- public API
-def policy_from_document(doc: Any, name: str | None = None) -> ProjectSpec:
+def policy_from_document(doc: Any, name: str | None = None, *, allow_loopback_http: bool = False) -> ProjectSpec:
     """Validate one policy document (already parsed JSON). `name`, if given, wins over (and must
-    match) the document's `name`."""
-    return _Checker({}).spec(doc, (), name)
+    match) the document's `name`. `allow_loopback_http`: the local-only setting
+    GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP (a webhook URL may then name a loopback host)."""
+    return _Checker({}, allow_loopback_http=allow_loopback_http).spec(doc, (), name)
 
 
-def parse_policy_text(text: str, name: str | None = None) -> ProjectSpec:
+def parse_policy_text(text: str, name: str | None = None, *, allow_loopback_http: bool = False) -> ProjectSpec:
     """Validate one policy document given as JSON text (errors carry lines)."""
     value, lines = _load(text)
-    return _Checker(lines).spec(value, (), name)
+    return _Checker(lines, allow_loopback_http=allow_loopback_http).spec(value, (), name)
 
 
-def parse_projects_file(text: str) -> list[ProjectSpec]:
+def parse_projects_file(text: str, *, allow_loopback_http: bool = False) -> list[ProjectSpec]:
     """Validate a projects.json file: {"projects": [policy, ...]}. Names must be unique."""
     value, lines = _load(text)
-    check = _Checker(lines)
+    check = _Checker(lines, allow_loopback_http=allow_loopback_http)
     body = check.object(value, ())
     check.only(body, (), FILE_FIELDS)
     if "projects" not in body:
@@ -179,8 +192,8 @@ def limits_to_document(limits: CallerLimits) -> dict:
 
 
 def schedule_from_document(doc: Any) -> Schedule:
-    """A stored schedule read back (schedule_to_document's output)."""
-    return _Checker({}).schedule(doc, ("schedule",))
+    """A stored schedule read back (schedule_to_document's output): its zone need only load."""
+    return _Checker({}, stored=True).schedule(doc, ("schedule",))
 
 
 def limits_from_document(doc: Any, ceiling: ProjectPolicy | None = None) -> CallerLimits:
@@ -207,8 +220,10 @@ def _render(path: Path) -> str:
 
 
 class _Checker:
-    def __init__(self, lines: dict[Path, int]):
+    def __init__(self, lines: dict[Path, int], *, allow_loopback_http: bool = False, stored: bool = False):
         self.lines = lines
+        self.allow_loopback_http = allow_loopback_http
+        self.stored = stored  # reading back what was checked when it was saved
 
     def error(self, path: Path, message: str) -> PolicyError:
         line, probe = None, path
@@ -249,8 +264,10 @@ class _Checker:
     def money(self, value: Any, path: Path) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
             raise self.error(path, "must be an amount (a number or a decimal string)")
+        if isinstance(value, str) and not MONEY.accepts(value):
+            raise self.error(path, MONEY.hint)
         try:
-            amount = Decimal(str(value).strip()) if isinstance(value, str | float) else Decimal(value)
+            amount = Decimal(str(value)) if isinstance(value, str | float) else Decimal(value)
         except InvalidOperation:
             raise self.error(path, "must be an amount (a number or a decimal string)") from None
         if not amount.is_finite():
@@ -265,6 +282,8 @@ class _Checker:
 
     def size(self, value: Any, path: Path) -> VmSize:
         try:
+            if not VM_SIZE.accepts(value):
+                raise ValueError
             return VmSize.parse(value)
         except ValueError:
             raise self.error(path, f"unknown VM size (one of {', '.join(s.value for s in VmSize)})") from None
@@ -295,7 +314,7 @@ class _Checker:
         if "timeZone" not in body:
             raise self.error(at("timeZone"), "is required (an IANA time zone such as Europe/Berlin)")
         try:
-            hours.zone(body["timeZone"])
+            (hours.zone if self.stored else hours.check_zone)(body["timeZone"])
             week = self.week(body.get("hours"), at("hours"))
             hours.check_overlaps(week)
         except hours.ScheduleError as exc:
@@ -303,14 +322,12 @@ class _Checker:
         holidays = body.get("holidays") or []
         if not isinstance(holidays, list) or len(holidays) > MAX_HOLIDAYS:
             raise self.error(at("holidays"), f"must be an array of at most {MAX_HOLIDAYS} dates (YYYY-MM-DD)")
-        days = set()
+        days: set[date] = set()
         for index, text in enumerate(holidays):
-            try:
-                days.add(date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else None)
-            except ValueError:
-                days.add(None)
-            if None in days:
+            day = parse_day(text)
+            if day is None:
                 raise self.error(at("holidays", index), "must be a date YYYY-MM-DD")
+            days.add(day)
         closing = body.get("closing", "stop")
         try:
             closing = Closing(closing) if isinstance(closing, str) else Closing(None)
@@ -392,12 +409,10 @@ class _Checker:
             raise self.error(at("maxLeaseMinutes"), "must not exceed hardMaxMinutes")
         if body.get("webhookUrl") is not None:
             url = self.text(body["webhookUrl"], at("webhookUrl"))
-            if (
-                not url.startswith(("https://", "http://"))
-                or len(url) > MAX_URL_LENGTH
-                or any(c.isspace() for c in url)
-            ):
-                raise self.error(at("webhookUrl"), f"must be an http(s) URL of at most {MAX_URL_LENGTH} characters")
+            try:
+                webhook_target(url, self.allow_loopback_http)
+            except ValueError as exc:
+                raise self.error(at("webhookUrl"), str(exc)) from None
             values["webhook_url"] = url
         if "principals" in body:
             principals = body["principals"]

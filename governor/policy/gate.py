@@ -42,6 +42,7 @@ from governor.policy.limits import (
     MAX_URL_LENGTH,
     PROJECT_NAME,
     SESSION_ID,
+    VM_SIZE,
 )
 from governor.timespan import TimeSpanError, parse_timespan
 
@@ -189,10 +190,9 @@ def parse_session_request(body: Any) -> SessionRequest:
         raise bad_request("size", "is required (Standard or Premium)")
     if "maxLeaseTime" not in body:
         raise bad_request("maxLeaseTime", "is required")
-    try:
-        size = VmSize.parse(body["size"])
-    except ValueError:
-        raise bad_request("size", "must be Standard or Premium") from None
+    if not VM_SIZE.accepts(body["size"]):  # exact: "Standard\n" is no size
+        raise bad_request("size", VM_SIZE.hint)
+    size = VmSize.parse(body["size"])
     return SessionRequest(size=size, lease=parse_lease(body["maxLeaseTime"]), models=_models(body.get("models")))
 
 

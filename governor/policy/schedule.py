@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from governor.model import Schedule, Window
 from governor.policy.limits import TextRule
@@ -50,13 +50,47 @@ class Opening:
         return self.closes_at - now if self.open and self.closes_at is not None else None
 
 
+# Names in the zone database that are not a place's zone: the system's own (`localtime`,
+# `posixrules`), a placeholder (`Factory`), and the POSIX-style and System V-era names kept for
+# compatibility, which tzdata 2024b turned into links to one city's rules (`EST5EDT` is New York's,
+# `EST` Panama's, `CET` Brussels'): a project names its place (America/New_York) instead.
+NOT_ZONES = frozenset(
+    [
+        "localtime",
+        "posixrules",
+        "Factory",
+        *("CET", "CST6CDT", "EET", "EST", "EST5EDT", "HST", "MET", "MST", "MST7MDT", "PST8PDT", "WET"),
+    ]
+)
+ZONE_HINT = "must be an IANA time zone such as Europe/Berlin"
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """The canonical zone names a project may use: `zoneinfo.available_timezones()` (which lists
+    no directories) less `NOT_ZONES` and the `posix/` and `right/` copies."""
+    return frozenset(
+        name for name in available_timezones() if name not in NOT_ZONES and not name.startswith(("posix/", "right/"))
+    )
+
+
 # ---------------------------------------------------------------- parsing (used by the document format)
+def check_zone(name: object) -> ZoneInfo:
+    """A time zone as a project document names it: one of `zone_names()`, exactly."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ScheduleError("timeZone", ZONE_HINT)
+    if name not in zone_names():
+        raise ScheduleError("timeZone", f"unknown time zone {name[:64]!r} (an IANA name such as Europe/Berlin)")
+    return zone(name)
+
+
 def zone(name: object) -> ZoneInfo:
+    """A stored schedule's zone, loaded (a zone stored before `check_zone` still loads)."""
     if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-        raise ScheduleError("timeZone", "must be an IANA time zone such as Europe/Berlin")
+        raise ScheduleError("timeZone", ZONE_HINT)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as `Europe`
         raise ScheduleError("timeZone", f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)") from None
 
 

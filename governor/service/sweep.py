@@ -58,6 +58,7 @@ class SweepConfig:
     checkpoint_minutes: int = CHECKPOINT_MINUTES
     lock_ttl: timedelta = LOCK_TTL
     webhook_timeout: float = 5.0
+    webhook_loopback_http: bool = False  # local development only: deliver to http://127.0.0.1
 
     @classmethod
     def from_settings(cls, settings, dry_run: bool | None = None) -> SweepConfig:
@@ -68,6 +69,7 @@ class SweepConfig:
             unmanaged_project=settings.get("GOVERNOR_UNMANAGED_PROJECT"),
             concurrency=settings.get("GOVERNOR_SWEEP_CONCURRENCY"),
             webhook_timeout=settings.get("GOVERNOR_WEBHOOK_TIMEOUT_SECONDS"),
+            webhook_loopback_http=settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"),
         )
 
 
@@ -92,7 +94,8 @@ class Sweeper:
         from governor.service.webhooks import default_sender
 
         config = config or SweepConfig.from_settings(context.settings, dry_run=dry_run)
-        return cls(context.store, context.arr, context.clock, config, default_sender(config.webhook_timeout))
+        sender = default_sender(config.webhook_timeout, config.webhook_loopback_http)
+        return cls(context.store, context.arr, context.clock, config, sender)
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict:

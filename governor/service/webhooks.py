@@ -9,13 +9,25 @@ rejects replays. Each attempt has a timeout, failed attempts (connection errors,
 retried a bounded number of times with jittered backoff, redirects are never followed (a 301/302
 would turn the POST into a GET), and nothing here ever raises into the caller: delivery runs on a
 small thread pool and failures are logged and counted.
+
+The URL is checked again at each attempt (`limits.webhook_target`, the rule a project document is
+saved by), its host resolved, every address it resolves to checked (no loopback, private,
+link-local, unique-local, unspecified or metadata address), and the request sent to a checked
+address (with the URL's host in `Host` and TLS's SNI and certificate check), so a name that
+resolves somewhere else at delivery than at save time, or differently between two look-ups,
+reaches nothing inside. Loopback hosts only with `allow_loopback_http` (the local-only setting
+GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP).
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -24,6 +36,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from governor.policy.document import WEBHOOK_SECRET_PREFIX
+from governor.policy.limits import WebhookTarget, address_problem, webhook_target
 
 log = logging.getLogger("governor.webhooks")
 
@@ -68,24 +81,87 @@ def cloud_event(payload: dict, event_id: str | None = None) -> dict:
 
 def _safe_url(url: str) -> str:
     """Scheme and host only, for logs (a webhook URL may carry a token in its path or query)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}"
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname or '?'}"
+    except ValueError:
+        return "(an invalid URL)"
 
 
-def _opener():
-    """urllib without redirects: a 3xx comes back as an HTTPError and the delivery fails."""
-    import urllib.request
+class RefusedDestination(ValueError):
+    """The URL, or an address its host resolves to, is no place to deliver to."""
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):
-            return None
 
-    return urllib.request.build_opener(NoRedirect)
+def resolve(target: WebhookTarget, allow_loopback: bool = False) -> list[str]:
+    """The addresses to connect to for `target`, every one checked; raise RefusedDestination if
+    any is refused (a name with one inside address among public ones is refused whole)."""
+    if target.address is not None:
+        found = [target.address]
+    else:
+        try:
+            infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise RefusedDestination(f"the host does not resolve ({type(exc).__name__})") from None
+        found = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not found:
+        raise RefusedDestination("the host resolves to no address")
+    for address in found:
+        problem = address_problem(address)
+        if problem is None:
+            continue
+        if problem == "a loopback address" and allow_loopback and target.loopback:
+            continue
+        raise RefusedDestination(f"the host resolves to {problem}")
+    return list(dict.fromkeys(str(a) for a in found))
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """http.client to a checked address: the URL's host goes in `Host`, the socket to `address`."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The same over TLS: the certificate is checked against the URL's host, not the address."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(target: WebhookTarget, address: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """One POST to `address`; the status. A redirect is a status like any other (never followed)."""
+    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(target.host, target.port, address, timeout)
+    try:
+        connection.request("POST", target.target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)
+        return response.status
+    finally:
+        connection.close()
 
 
 class WebhookSender:
-    def __init__(self, timeout: float = 5.0, attempts: int = 3, backoff: float = 0.5, max_workers: int = 4):
+    def __init__(
+        self,
+        timeout: float = 5.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        max_workers: int = 4,
+        allow_loopback_http: bool = False,
+    ):
         self.timeout = timeout
+        self.allow_loopback_http = allow_loopback_http
         self.attempts = max(attempts, 1)
         self.backoff = backoff
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="webhook")
@@ -126,14 +202,24 @@ class WebhookSender:
         return len(not_done)
 
     def _deliver(self, url: str, secret: str, payload: dict) -> bool:
-        import urllib.error
-        import urllib.request
-
         event = cloud_event(payload)
         body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
-        opener = _opener()
         status = None
         for attempt in range(1, self.attempts + 1):
+            try:
+                target = webhook_target(url, self.allow_loopback_http)
+                addresses = resolve(target, self.allow_loopback_http)
+            except ValueError as exc:  # RefusedDestination too: refused, not retried
+                with self._lock:
+                    self.failed += 1
+                log.warning(
+                    "webhook %s of project %s to %s not sent: %s",
+                    payload.get("event"),
+                    payload.get("project"),
+                    _safe_url(url),
+                    exc,
+                )
+                return False
             at = datetime.now(UTC)
             headers = {
                 "Content-Type": CONTENT_TYPE,
@@ -142,14 +228,13 @@ class WebhookSender:
                 TIMESTAMP_HEADER: str(int(at.timestamp())),
                 SIGNATURE_HEADER: sign(secret, event["id"], at, body),
             }
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-            try:
-                with opener.open(request, timeout=self.timeout) as response:
-                    status = response.status
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-            except (OSError, ValueError):
-                status = None
+            status = None
+            for address in addresses:  # the first one that answers
+                try:
+                    status = post(target, address, body, headers, self.timeout)
+                    break
+                except (OSError, ValueError, http.client.HTTPException):
+                    status = None
             if status is not None and 200 <= status < 300:
                 with self._lock:
                     self.delivered += 1
@@ -174,10 +259,10 @@ _default: WebhookSender | None = None
 _default_lock = threading.Lock()
 
 
-def default_sender(timeout: float) -> WebhookSender:
+def default_sender(timeout: float, allow_loopback_http: bool = False) -> WebhookSender:
     """One pool per process (the timer's worker lives on between runs)."""
     global _default
     with _default_lock:
-        if _default is None or _default.timeout != timeout:
-            _default = WebhookSender(timeout=timeout)
+        if _default is None or (_default.timeout, _default.allow_loopback_http) != (timeout, allow_loopback_http):
+            _default = WebhookSender(timeout=timeout, allow_loopback_http=allow_loopback_http)
         return _default

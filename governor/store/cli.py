@@ -109,7 +109,8 @@ def _get(args, store, out, err) -> int:
 def _set(args, store, out, err) -> int:
     from governor.policy.document import parse_policy_text
 
-    spec = parse_policy_text(args.inline if args.inline is not None else _read(args.file), name=args.name)
+    text = args.inline if args.inline is not None else _read(args.file)
+    spec = parse_policy_text(text, name=args.name, allow_loopback_http=_loopback_webhooks())
     existed = store.get_project(spec.policy.name) is not None
     store.put_project(spec.policy, spec.webhook_secret)
     print(f"{'updated' if existed else 'created'} {spec.policy.name}", file=err)
@@ -131,6 +132,12 @@ def _rotate(args, store, out, err) -> int:
     return 0
 
 
+def _loopback_webhooks() -> bool:
+    from governor.settings import load
+
+    return bool(load().get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
+
+
 def _print_key(store, name: str, out, err) -> None:
     key = store.rotate_key(name)
     print(f"caller key for {name} (shown once; store it now):", file=err)
@@ -140,7 +147,8 @@ def _print_key(store, name: str, out, err) -> None:
 def _apply(args, store, out, err) -> int:
     from governor.policy.document import parse_projects_file
 
-    specs = parse_projects_file(_read(args.file))  # a bad file raises here, before any write
+    # a bad file raises here, before any write
+    specs = parse_projects_file(_read(args.file), allow_loopback_http=_loopback_webhooks())
     current = {policy.name: policy for policy in store.list_projects()}
     plan = []
     for spec in specs:

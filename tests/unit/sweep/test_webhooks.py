@@ -86,7 +86,7 @@ class VerifyingReceiver:
 
 def test_delivery_is_a_signed_cloudevent_the_library_verifies(receiver_factory):
     receiver = receiver_factory()
-    sender = WebhookSender(timeout=2)
+    sender = WebhookSender(timeout=2, allow_loopback_http=True)
     sender.send(receiver.url, SECRET, PAYLOAD)
     assert sender.drain(5) == 0
     ((headers, body),) = receiver.calls
@@ -104,7 +104,7 @@ def test_delivery_is_a_signed_cloudevent_the_library_verifies(receiver_factory):
 
 def test_replayed_retimed_or_altered_deliveries_are_rejected(receiver_factory):
     receiver = receiver_factory()
-    sender = WebhookSender(timeout=2)
+    sender = WebhookSender(timeout=2, allow_loopback_http=True)
     sender.send(receiver.url, SECRET, PAYLOAD)
     sender.drain(5)
     ((headers, body),) = receiver.calls
@@ -138,7 +138,7 @@ def test_our_signature_is_the_specs_hmac_over_id_timestamp_body():
 def test_a_redirect_is_never_followed(receiver_factory):
     for status in (301, 302, 303, 307, 308):
         receiver = receiver_factory(statuses=(status,))
-        sender = WebhookSender(timeout=2, attempts=2, backoff=0.01)
+        sender = WebhookSender(timeout=2, attempts=2, backoff=0.01, allow_loopback_http=True)
         sender.send(receiver.url, SECRET, PAYLOAD)
         sender.drain(5)
         assert len(receiver.calls) == 1 and receiver.gets == 0 and sender.failed == 1, status
@@ -146,7 +146,7 @@ def test_a_redirect_is_never_followed(receiver_factory):
 
 def test_server_errors_are_retried_a_bounded_number_of_times(receiver_factory):
     receiver = receiver_factory(statuses=(503, 429, 200))
-    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01)
+    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01, allow_loopback_http=True)
     sender.send(receiver.url, SECRET, PAYLOAD)
     sender.drain(5)
     assert len(receiver.calls) == 3 and sender.delivered == 1
@@ -154,7 +154,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(receiver_factory):
     assert len({h[ID_HEADER] for h, _ in receiver.calls}) == 1
 
     failing = receiver_factory(statuses=(500,))
-    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01)
+    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01, allow_loopback_http=True)
     sender.send(failing.url, SECRET, PAYLOAD)
     sender.drain(5)
     assert len(failing.calls) == 3 and sender.failed == 1
@@ -162,7 +162,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(receiver_factory):
 
 def test_client_errors_are_not_retried(receiver_factory):
     receiver = receiver_factory(statuses=(400,))
-    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01)
+    sender = WebhookSender(timeout=2, attempts=3, backoff=0.01, allow_loopback_http=True)
     sender.send(receiver.url, SECRET, PAYLOAD)
     sender.drain(5)
     assert len(receiver.calls) == 1 and sender.failed == 1
@@ -170,7 +170,7 @@ def test_client_errors_are_not_retried(receiver_factory):
 
 def test_send_returns_at_once_and_a_slow_receiver_times_out(receiver_factory, caplog):
     receiver = receiver_factory(delay=1.0)
-    sender = WebhookSender(timeout=0.3, attempts=1)
+    sender = WebhookSender(timeout=0.3, attempts=1, allow_loopback_http=True)
     started = time.monotonic()
     sender.send(receiver.url, SECRET, PAYLOAD)
     assert time.monotonic() - started < 0.2
@@ -180,7 +180,7 @@ def test_send_returns_at_once_and_a_slow_receiver_times_out(receiver_factory, ca
 
 
 def test_unreachable_and_unsigned_never_raise():
-    sender = WebhookSender(timeout=0.5, attempts=2, backoff=0.01)
+    sender = WebhookSender(timeout=0.5, attempts=2, backoff=0.01, allow_loopback_http=True)
     sender.send("http://127.0.0.1:9/nothing-listens", SECRET, PAYLOAD)
     assert sender.send("http://127.0.0.1:9/x", None, PAYLOAD) is None  # no secret: not sent unsigned
     assert sender.send("file:///etc/passwd", SECRET, PAYLOAD) is None
