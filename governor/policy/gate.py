@@ -50,6 +50,8 @@ MODEL_SCHEMES = ("https://", "http://", "builtin://")
 
 # ARR throttles calls closer than about 5 s, and a session starts in minutes: no need to ask sooner.
 NOT_READY_RETRY_SECONDS = 5
+# A repeat of a request still in flight: its create takes seconds, its retries a few more.
+IN_FLIGHT_RETRY_SECONDS = 5
 
 # A client heartbeats often enough that missing two still leaves it inside the idle timeout,
 # and at least once a minute.

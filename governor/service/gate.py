@@ -33,7 +33,7 @@ from governor.policy import gate as rules
 from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_SCOPE
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
-from governor.service.ports import ArrPort, NotFound, Refusal, StorePort
+from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, StorePort
 from governor.service.views import budget_view, callers_view, connect_view, elapsed_of, session_view, usage_view
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,16 @@ class Identity:
 
 def upstream(detail: str, retry_after: int = 30) -> Refusal:
     return Refusal("upstream-unavailable", detail, {"retryAfter": retry_after})
+
+
+def in_flight() -> Refusal:
+    """The IETF Idempotency-Key draft: a repeat while the first request is being processed is a 409
+    that says when to retry (with the same key)."""
+    return Refusal(
+        "conflict",
+        "the first request with this Idempotency-Key is still in progress; retry it with the same key",
+        {"retryAfter": rules.IN_FLIGHT_RETRY_SECONDS},
+    )
 
 
 def session_key(account: str, session_id: str) -> tuple:
@@ -182,6 +192,10 @@ class GateService:
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
+        except Conflict:
+            if not idempotency_key:
+                raise
+            raise in_flight() from None  # a repeat that raced the first request for its ledger row
         # No audit row for an admission: the ledger row is its record (and a write per request is costly).
         return self._start(policy, arr, request, entry, usage, partial=partial)
 
@@ -228,7 +242,7 @@ class GateService:
         """The first request's outcome for a retry with its Idempotency-Key."""
         if entry.state is LedgerState.PENDING:
             if not arr.ids_are_ours:
-                raise Refusal("conflict", "the first request with this Idempotency-Key is still in progress")
+                raise in_flight()
             found = self._read_back(arr, entry, None)
             if found is None:  # ARR made nothing: this retry is the attempt, on the same reservation
                 usage = self._usage(policy, self.clock())

@@ -135,3 +135,29 @@ def test_the_same_idempotency_key_with_a_different_request_is_a_422_that_changes
         assert reused.body["field"] == "Idempotency-Key"
     assert len(gate.open_sessions_in_arr()) == 1
     assert gate.store.usage("alpha", Period.DAY, created_day(gate)).reserved == 3 * 1_000_000
+
+
+def test_concurrent_repeats_get_the_session_or_a_409_with_retry_after_and_pay_once(gate):
+    """24 requests with one Idempotency-Key at the same moment (2021-01-01: the ids are ours)."""
+    import threading
+
+    key = gate.project(max_concurrent=30)
+    barrier, replies = threading.Barrier(24), []
+
+    def client():
+        barrier.wait()
+        replies.append(gate.create("alpha", key, headers={"Idempotency-Key": "order-44"}))
+
+    threads = [threading.Thread(target=client) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    admitted = [r for r in replies if r.status == 202]
+    waiting = [r for r in replies if r.status != 202]
+    assert admitted and len({r.body["sessionId"] for r in admitted}) == 1
+    for reply in waiting:
+        assert (reply.status, reply.reason) == (409, "conflict"), reply.body
+        assert int(reply.headers["Retry-After"]) >= 1 and "same key" in reply.body["detail"]
+    assert len(gate.open_sessions_in_arr()) == 1
+    assert gate.store.usage("alpha", Period.DAY, created_day(gate)).reserved == 6 * 1_000_000
