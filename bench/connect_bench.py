@@ -102,7 +102,6 @@ def burst(gate: ConnectGate, emulator, key: str, sessions: list[str], seconds: f
 def run(clients: int, seconds: float, turns: int) -> dict:
     import tempfile
 
-    from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET
     from governor.model import ProjectPolicy, VmSize
     from governor.service.context import get_context, reset_context
     from tests.fixtures.azurite import start_azurite, stop_azurite
@@ -116,12 +115,7 @@ def run(clients: int, seconds: float, turns: int) -> dict:
                 **emulator.env(),
                 "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
                 "GOVERNOR_TABLE_PREFIX": "bench" + uuid.uuid4().hex[:8],
-                "ARR_CONNECT_AUTH": "entra",
-                "ARR_CONNECT_CLIENT_ID": DEV_CONNECT_CLIENT_ID,
-                "ARR_CONNECT_CLIENT_SECRET": DEV_CONNECT_CLIENT_SECRET,
-                "ARR_ENTRA_TENANT_ID": emulator.tenant_id,
-                "ARR_ENTRA_AUTHORITY": emulator.entra_url,
-                "ARR_ENTRA_CA_BUNDLE": emulator.ca_bundle,
+                **emulator.connect_env(),
             }
         )
         reset_context()

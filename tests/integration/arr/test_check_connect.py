@@ -20,12 +20,7 @@ def _check(emulator, **settings) -> tuple[int, list, str]:
     env.update(
         {
             **emulator.env(),
-            "ARR_CONNECT_AUTH": "entra",
-            "ARR_CONNECT_CLIENT_ID": DEV_CONNECT_CLIENT_ID,
-            "ARR_CONNECT_CLIENT_SECRET": DEV_CONNECT_CLIENT_SECRET,
-            "ARR_ENTRA_TENANT_ID": emulator.tenant_id,
-            "ARR_ENTRA_AUTHORITY": emulator.entra_url,
-            "ARR_ENTRA_CA_BUNDLE": emulator.ca_bundle,
+            **emulator.connect_env(),
             "ARR_RETRY_TOTAL_SECONDS": "1",
             **settings,
         }

@@ -25,23 +25,9 @@ def _claims(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
-def _entra(emulator) -> dict:
-    return {
-        "ARR_ENTRA_TENANT_ID": emulator.tenant_id,
-        "ARR_ENTRA_AUTHORITY": emulator.entra_url,
-        "ARR_ENTRA_CA_BUNDLE": emulator.ca_bundle,
-    }
-
-
 @pytest.fixture
 def connect_entra(gate_env, emulator, monkeypatch):
-    env = {
-        **_entra(emulator),
-        "ARR_CONNECT_AUTH": "entra",
-        "ARR_CONNECT_CLIENT_ID": DEV_CONNECT_CLIENT_ID,
-        "ARR_CONNECT_CLIENT_SECRET": DEV_CONNECT_CLIENT_SECRET,
-    }
-    for name, value in env.items():
+    for name, value in emulator.connect_env().items():
         monkeypatch.setenv(name, value)
     reset_context()
 
@@ -141,7 +127,7 @@ def test_a_wrong_connect_secret_is_a_503_that_names_no_secret(gate, connect_entr
 
 def test_the_governors_own_entra_identity_runs_the_gate_end_to_end(gate, monkeypatch):
     for name, value in {
-        **_entra(gate.emulator),
+        **gate.emulator.entra_env(),
         "ARR_AUTH": "entra",
         "ARR_ENTRA_CLIENT_ID": DEV_GOVERNOR_CLIENT_ID,
         "ARR_ENTRA_CLIENT_SECRET": DEV_GOVERNOR_CLIENT_SECRET,
