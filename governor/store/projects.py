@@ -54,7 +54,8 @@ def keys_version(row: dict) -> str:
 class ProjectsRepo(TablesBase):
     # Shared by every store of the process, so a rotation through one is seen by all.
     verified_keys: VerifiedKeys = PROCESS_CACHE
-    # Unset: GOVERNOR_KEY_PEPPER of the process's settings, read once (see `_pepper`); b"": none (SHA-256)
+    # TableStore.from_settings sets it; a store built without settings reads the environment's once
+    # (see `_pepper`); b"": none (plain SHA-256)
     key_pepper: bytes | None = None
     keys_row_seconds: float = KEYS_VERSION_SECONDS
 

@@ -35,4 +35,7 @@ class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo
     def from_settings(cls, settings: Settings) -> TableStore:
         from governor.store.connection import client_from_settings
 
-        return cls(client_from_settings(settings), settings.get("GOVERNOR_TABLE_PREFIX"))
+        store = cls(client_from_settings(settings), settings.get("GOVERNOR_TABLE_PREFIX"))
+        pepper = settings.get("GOVERNOR_KEY_PEPPER")
+        store.key_pepper = pepper.encode("utf-8") if pepper else b""  # these settings, not the environment's
+        return store
