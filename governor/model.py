@@ -344,6 +344,7 @@ class LedgerEntry:
     saved_extension: int = 0  # recorded saving of a refused extension: the step denied
     claim: bool = False  # pending v1 create that failed ambiguously: see governor.policy.sweep.claim_matches
     request_hash: str | None = None  # what an Idempotency-Key request asked for (SessionRequest.fingerprint)
+    working_since: datetime | None = None  # a gate request works on this pending row (policy.gate.still_working)
     etag: str | None = None
 
     @property

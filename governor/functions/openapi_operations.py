@@ -64,7 +64,8 @@ OPERATIONS: dict[str, Operation] = {
         "below `maxConcurrent`; the budget pays for the lease; then the caller's own limits. With working "
         "hours, a lease that would run past closing is cut to end at closing (`partial`). Send an "
         "`Idempotency-Key` to make retries safe: a repeat gets the first request's session (`replayed`); the "
-        "same key with a different request (size, lease or models) is `422 idempotency-key-reused`.",
+        "same key with a different request (size, lease or models) is `422 idempotency-key-reused`; a repeat "
+        "while the first is still in flight is `409 conflict` with `Retry-After`.",
         202,
         "Session",
         "SessionRequest",

@@ -52,6 +52,11 @@ MODEL_SCHEMES = ("https://", "http://", "builtin://")
 NOT_READY_RETRY_SECONDS = 5
 # A repeat of a request still in flight: its create takes seconds, its retries a few more.
 IN_FLIGHT_RETRY_SECONDS = 5
+# How long a gate request may still be working on its pending row: longer than its ARR create and
+# read-back take with the default ARR_HTTP_TIMEOUT_SECONDS and ARR_RETRY_TOTAL_SECONDS. A repeat
+# after that resumes the row; should the first still be at work, ARR answers a second PUT of the
+# same id and settings as the same session, so the window decides only 409 or resume, not money.
+IN_FLIGHT_WINDOW = timedelta(seconds=60)
 
 # A client heartbeats often enough that missing two still leaves it inside the idle timeout,
 # and at least once a minute.
@@ -113,6 +118,12 @@ def check_idempotency_key(value: Any) -> str | None:
     if not IDEMPOTENCY_KEY.accepts(value):
         raise bad_request("Idempotency-Key", IDEMPOTENCY_KEY.hint)
     return value
+
+
+def still_working(working_since: datetime | None, now: datetime) -> bool:
+    """Whether a request may still be working on a pending row it marked at `working_since`
+    (None: it answered, or none marked it): a repeat then gets a 409, never a second create."""
+    return working_since is not None and now - working_since < IN_FLIGHT_WINDOW
 
 
 MAX_ATTEMPTS = 8  # fresh attempts under one Idempotency-Key after attempts that made nothing

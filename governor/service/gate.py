@@ -180,6 +180,7 @@ class GateService:
             rate=policy.rate(request.size),
             caller=who.name,
             request_hash=request.fingerprint() if idempotency_key else None,
+            working_since=now if idempotency_key else None,
         )
 
         def decide(snapshot):
@@ -244,7 +245,8 @@ class GateService:
             if not arr.ids_are_ours:
                 raise in_flight()
             found = self._read_back(arr, entry, None)
-            if found is None:  # ARR made nothing: this retry is the attempt, on the same reservation
+            if found is None:  # ARR has nothing yet: the first request may be about to create it
+                entry = self._take_over(entry)
                 usage = self._usage(policy, self.clock())
                 return self._start(policy, arr, request, entry, usage, partial=False, replayed=True)
             if found.status.active:
@@ -255,6 +257,27 @@ class GateService:
             found = self._live(entry)
         view = self._view(policy, entry, found, self._usage(policy, self.clock()))
         return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
+
+    def _take_over(self, entry: LedgerEntry) -> LedgerEntry:
+        """This repeat becomes the attempt on the pending row: only once the request working on it
+        has answered or died, and only one of several repeats (ETag). Otherwise 409, as the
+        Idempotency-Key draft says, and never a second create beside the first."""
+        now = self.clock()
+        if rules.still_working(entry.working_since, now):
+            raise in_flight()
+        taken = self.store.mark_working(entry.project, entry.session_id, now, etag=entry.etag)
+        if taken is None:
+            raise in_flight()
+        return taken
+
+    def _answered(self, entry: LedgerEntry) -> None:
+        """The request leaves its row pending and answers: a repeat may resume it at once."""
+        if entry.working_since is None:
+            return
+        try:
+            self.store.mark_working(entry.project, entry.session_id, None)
+        except Exception:
+            log.warning("could not mark %s as answered; a repeat resumes it after the window", entry.session_id)
 
     def _confirmed(self, entry: LedgerEntry) -> LedgerEntry | None:
         """A pending row whose session ARR reports is active (its activation may not be written
@@ -279,7 +302,11 @@ class GateService:
             if not arr.ids_are_ours:
                 self._claim(entry, exc)
                 raise
-            found = self._read_back(arr, entry, exc)
+            try:
+                found = self._read_back(arr, entry, exc)
+            except Refusal:
+                self._answered(entry)
+                raise
             if found is None:
                 self._release(entry.project, entry.session_id)
                 raise

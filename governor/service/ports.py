@@ -150,6 +150,13 @@ class StorePort(Protocol):
         """Mark a pending v1 entry as a claim: its create failed ambiguously, so the sweep stops the
         sessions it may have made (governor.policy.sweep.claim_matches). None if it is not pending."""
 
+    def mark_working(
+        self, project: str, reservation_id: str, since: datetime | None, etag: str | None = None
+    ) -> LedgerEntry | None:
+        """Say a gate request works on this pending entry from `since` (None: it has answered).
+        With `etag`, only if the row is unchanged since it was read: one of several repeats takes
+        the row over. None if the entry is not pending or changed meanwhile."""
+
     def find_closed(self, session_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         """The closed (or released) ledger rows of these session ids, any project, by id."""
 

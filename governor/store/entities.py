@@ -228,6 +228,8 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["Claim"] = True
     if entry.request_hash:
         entity["RequestHash"] = entry.request_hash
+    if entry.working_since is not None and entry.state is LedgerState.PENDING:
+        entity["WorkingSince"] = entry.working_since.astimezone(UTC)
     return entity
 
 
@@ -259,6 +261,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         saved_extension=get(entity, "SavedExtension", 0),
         claim=get(entity, "Claim", False),
         request_hash=get(entity, "RequestHash"),
+        working_since=get(entity, "WorkingSince"),
         etag=etag_of(entity),
     )
 

@@ -461,6 +461,26 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"claim {rid} in {project}")
 
+    def mark_working(
+        self, project: str, reservation_id: str, since: datetime | None, etag: str | None = None
+    ) -> LedgerEntry | None:
+        rid = check_key("reservationId", reservation_id)
+        self._fresh.pop((project, rid))
+
+        def round_():
+            part = self._read(project, utcnow(), open_ids=[rid])
+            row = part.open.get(rid)
+            if row is None:
+                return None
+            entry = entity_to_entry(row)
+            if entry.state is not LedgerState.PENDING or (etag is not None and entry.etag != etag):
+                return None
+            marked = replace(entry, working_since=since, etag=None)
+            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(marked, open_key(rid)), row)])
+            return replace(marked, etag=result_etag(results, 0))
+
+        return self._retry(round_, f"mark {rid} in {project} as worked on")
+
     def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session.id)
 

@@ -39,6 +39,7 @@ from hypothesis.stateful import (
 )
 
 from governor.model import MICROS
+from governor.policy.gate import still_working
 from governor.store import TableStore
 from tests.fixtures.azurite import unique_prefix
 from tests.integration.sweep.conftest import Stack, parse_time, stack_env
@@ -84,6 +85,7 @@ class GovernorMachine(RuleBasedStateMachine):
         self.governed: Governed | None = None
         self.sessions: list[tuple[str, str]] = []  # (project, session id) the gate answered 202 for
         self.keys: dict[str, tuple[str, str | None]] = {}  # Idempotency-Key -> (project, first 202's id)
+        self.died_working: dict[str, object] = {}  # Idempotency-Key -> when its request died before ARR's create
         self.last_sweep = None
         self.trace: list = []  # what happened, for a failure's message
         # ledger = ARR "within one sweep interval": a session ARR ended between two sweeps (v1 cannot
@@ -135,9 +137,15 @@ class GovernorMachine(RuleBasedStateMachine):
         self._reply_ok(reply)
         STATS[f"request {reply.status} {reply.reason or ''}".strip()] += 1
         if reply.status == 409:
-            # never "use a new key" when ARR may hold a session; only a v1 request still at work
-            assert name is not None and self.governed.api_version == "v1", reply
+            # never "use a new key" when ARR may hold a session; only a request still at work: v1's,
+            # or one that died before its create and cannot yet be told from one at work
+            assert name is not None, reply
+            died = self.died_working.get(name)
+            working = died is not None and still_working(died, self.stack.now)
+            assert self.governed.api_version == "v1" or working, (reply, died, self.stack.now)
             assert "in progress" in reply.body["detail"], reply
+        elif reply.status == 202 and name is not None:
+            self.died_working.pop(name, None)
         if name is not None:
             first = self.keys.get(name, (project, None))[1]
             if reply.status == 202 and first is not None:
@@ -164,6 +172,8 @@ class GovernorMachine(RuleBasedStateMachine):
             reply = self.gate.create(project, self.governed.projects[project], body, headers=headers)
         except Dies:
             reply = None
+            if name is not None and not after:
+                self.died_working[name] = self.stack.now
         finally:
             self.governed.restart_gate()
         if reply is not None:  # refused (or replayed) before the gate reached ARR
