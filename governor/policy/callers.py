@@ -23,6 +23,10 @@ KEY_SCOPES = (OWN_SCOPE, PROJECT_SCOPE)  # own: the sessions the key started; pr
 REVOKE_OTHERS = "revokeOthers"
 NEW_KEY_FIELDS = ("name", "scope", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
 PRINCIPAL_PREFIX = "principal:"
+# How old a project row (policy, keys and their version) the gate may act on, per instance: a policy
+# edit or a revoked key reaches every instance within it (target: 5 s), and a burst of requests,
+# wrong keys included, costs one read of it per instance in that time instead of one per request.
+PROJECT_ROW_SECONDS = 2.0
 
 
 def bad(field: str, detail: str) -> Refusal:

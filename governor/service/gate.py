@@ -30,7 +30,7 @@ from governor.model import (
     whole_minutes,
 )
 from governor.policy import gate as rules
-from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_SCOPE
+from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, StorePort
@@ -121,7 +121,7 @@ class GateService:
     def authenticate(self, project: str, caller: Caller) -> tuple[ProjectPolicy, Identity]:
         """`authorize`, and whom the caller acts as (for its limits and the ledger's records)."""
         rules.check_project_name(project)
-        policy = self.store.get_project(project)
+        policy = self.store.get_project(project, max_age=PROJECT_ROW_SECONDS)
         if policy is None:
             raise Refusal("unknown-project", f"no project named {project!r}")
         if not policy.enabled:

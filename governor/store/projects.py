@@ -7,9 +7,10 @@ and on creating the project) and the webhook secret. Last use of a key lives in 
 
 A key is found by the id it carries (`gk_<keyId>_<secret>`, callerkeys.py) and one hash is
 checked; a malformed key is refused before any read and an unknown id costs no hash. A cached
-verification is trusted only under the keys version of the project row this thread read last,
-at most KEYS_VERSION_SECONDS ago: the gate reads the row (`get_project`) at the start of every
-request, so a revocation on any instance is seen by the next request everywhere.
+verification is trusted only under the keys version of the project row this process read last,
+at most PROJECT_ROW_SECONDS ago (the gate acts on a row that recent, `get_project(max_age=)`), so
+a revocation on any instance is seen everywhere within that bound; a write through any store of
+the process drops its copy at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from datetime import UTC, datetime
 
 from governor.model import CallerKey, CallerLimits, ProjectPolicy, utcnow
-from governor.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE
+from governor.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE, PROJECT_ROW_SECONDS
 from governor.store import callerkeys
 from governor.store.base import TablesBase, write_op
 from governor.store.entities import entity_to_policy, get, policy_to_entity
@@ -36,11 +37,13 @@ PROJECT_PARTITION = "project"
 KEY_USE_PARTITION = "keyuse"  # RowKey "<project>|<key name>": LastUsedAt, written apart from the project row
 _SECRET_COLUMNS = ("Keys", "KeyHashes", "WebhookSecret", "KeysVersion")
 KEYS_VERSION = "KeysVersion"
-KEYS_VERSION_SECONDS = 1.0  # a cached key needs a version read this recently (within GOVERNOR_GATE_READ_SECONDS)
 TOUCH_SECONDS = 60.0
 _touched: dict[tuple[str, str, str], float] = {}
 _touch_lock = threading.Lock()
-_seen = threading.local()  # (store id, table, project) -> (row or None, monotonic time) of this thread's last read
+# (projects table, project) -> (row or None, monotonic time of the read), shared by every store of
+# the process so a write through one drops what all would reuse
+_rows: dict[tuple[str, str], tuple[dict | None, float]] = {}
+_rows_lock = threading.Lock()
 
 
 def new_keys_version() -> str:
@@ -57,7 +60,7 @@ class ProjectsRepo(TablesBase):
     # TableStore.from_settings sets it; a store built without settings reads the environment's once
     # (see `_pepper`); b"": none (plain SHA-256)
     key_pepper: bytes | None = None
-    keys_row_seconds: float = KEYS_VERSION_SECONDS
+    keys_row_seconds: float = PROJECT_ROW_SECONDS
 
     def _key_scope(self, name: str) -> tuple[str, str]:
         return (self.tables.projects, name)
@@ -69,30 +72,33 @@ class ProjectsRepo(TablesBase):
 
     def _project_row(self, name: str) -> dict | None:
         row = self._point(self.tables.projects, PROJECT_PARTITION, check_project_name(name))
-        seen = getattr(_seen, "versions", None)
-        if seen is None:
-            seen = _seen.versions = {}
-        seen[(id(self), self.tables.projects, name)] = (row, time.monotonic())
+        with _rows_lock:
+            _rows[(self.tables.projects, name)] = (row, time.monotonic())
         return row
 
-    def _forget_row(self, name: str) -> None:
-        """After a write through this store: this thread's next key check reads the row again."""
-        self.verified_keys.forget(self._key_scope(name))
-        seen = getattr(_seen, "versions", None) or {}
-        for stale in [k for k in seen if k[1:] == (self.tables.projects, name)]:  # every store of the thread
-            del seen[stale]
-
-    def _keys_row(self, name: str) -> dict | None:
-        """The project row this thread read within KEYS_VERSION_SECONDS (the gate's `get_project` of the
-        same request), else a fresh read: the keys and their version a key is checked against."""
-        seen = getattr(_seen, "versions", None) or {}
-        found = seen.get((id(self), self.tables.projects, name))
-        if found is not None and time.monotonic() - found[1] <= self.keys_row_seconds:
-            return found[0]
+    def _recent_row(self, name: str, max_age: float) -> dict | None:
+        """The project row as this process read it at most `max_age` seconds ago, else a fresh read."""
+        if max_age > 0:
+            with _rows_lock:
+                found = _rows.get((self.tables.projects, name))
+            if found is not None and time.monotonic() - found[1] <= max_age:
+                return found[0]
         return self._project_row(name)
 
-    def get_project(self, name: str) -> ProjectPolicy | None:
-        row = self._project_row(name)
+    def _forget_row(self, name: str) -> None:
+        """After a write through this store: the next key check and policy read read the row again."""
+        self.verified_keys.forget(self._key_scope(name))
+        with _rows_lock:
+            _rows.pop((self.tables.projects, name), None)
+
+    def _keys_row(self, name: str) -> dict | None:
+        """The keys and their version a key is checked against: the row the gate's `get_project` of
+        the same request acted on, or one as recent."""
+        return self._recent_row(name, self.keys_row_seconds)
+
+    def get_project(self, name: str, max_age: float = 0.0) -> ProjectPolicy | None:
+        """`max_age`: a row this process read that recently will do (the gate's requests)."""
+        row = self._recent_row(name, max_age)
         return entity_to_policy(row) if row is not None else None
 
     def list_projects(self) -> list[ProjectPolicy]:

@@ -2,6 +2,7 @@
 successes briefly (no hash on a hit) under the row's keys version; rotation, put and delete in this
 process forget at once; a wrong key is never remembered."""
 
+from governor.model import utcnow
 from governor.store import TableStore, callerkeys
 from governor.store.keycache import VerifiedKeys
 from tests.integration.store.helpers import policy
@@ -99,3 +100,37 @@ def test_one_process_wide_cache_is_shared_by_every_store(azurite, table_prefix):
     one.rotate_key("alpha")
     assert not two.verify_key("alpha", key)
     assert two.get_project("alpha") and not two.verify_key("alpha", key)
+
+
+def test_wrong_keys_and_policy_reads_within_the_bound_share_one_row_read(azurite, table_prefix):
+    """What the gate asks for (`max_age`): a burst of requests, wrong keys included, reads the
+    project row once per PROJECT_ROW_SECONDS per instance, not once per request."""
+    from governor.policy.callers import PROJECT_ROW_SECONDS
+
+    store = make(azurite, table_prefix)
+    store.rotate_key("alpha")
+    store.get_project("alpha")  # a fresh read (max_age 0 is the default: manage and the CLI)
+    reads = store.row_reads
+    for _ in range(50):
+        assert store.get_project("alpha", max_age=PROJECT_ROW_SECONDS).name == "alpha"
+        assert store.find_key("alpha", callerkeys.new_key(), utcnow()) is None
+    assert store.row_reads == reads
+
+
+def test_a_policy_edit_through_another_store_reaches_the_gates_copy_within_the_bound(azurite, table_prefix):
+    """Another instance (a store of another process, simulated by rewriting the row behind this
+    process's back) edits the policy: the copy is used for at most `max_age` seconds."""
+    from dataclasses import replace
+
+    from governor.store.entities import policy_to_entity
+    from governor.store.projects import PROJECT_PARTITION
+
+    store = make(azurite, table_prefix)
+    assert store.get_project("alpha", max_age=60).max_concurrent == policy("alpha").max_concurrent
+    row = store._point(store.tables.projects, PROJECT_PARTITION, "alpha")
+    edited = {**row, **policy_to_entity(replace(policy("alpha"), max_concurrent=1), PROJECT_PARTITION)}
+    store._table(store.tables.projects).upsert_entity(edited)  # not through a store: no process forgets it
+    assert store.get_project("alpha", max_age=60).max_concurrent != 1  # the copy, within its bound
+    assert store.get_project("alpha", max_age=0).max_concurrent == 1  # older than the bound asked: read
+    store.put_project(replace(policy("alpha"), max_concurrent=2))  # through a store: forgotten at once
+    assert store.get_project("alpha", max_age=60).max_concurrent == 2
