@@ -50,6 +50,13 @@ param arrAuth string = 'key'
 @description('ARR account key (arrAuth=key). Empty: the secret is not written here; set it later with az keyvault secret set.')
 param arrAccountKey string = ''
 
+@secure()
+@description('Pepper of the caller keys (GOVERNOR_KEY_PEPPER): at least 32 characters, made once (python -c "import secrets; print(secrets.token_urlsafe(32))") and written to Key Vault as governor-key-pepper. Keep it: a different pepper stops every key issued under the old one. Empty: the secret is not written here (see keyPepperInVault).')
+param keyPepper string = ''
+
+@description('true: the app reads GOVERNOR_KEY_PEPPER from the vault secret governor-key-pepper even when keyPepper is empty (it was written before, by an earlier deploy or az keyvault secret set), so later deploys need not pass it. false with keyPepper empty: no pepper, keys are stored as plain SHA-256.')
+param keyPepperInVault bool = false
+
 @description('Further ARR accounts (GOVERNOR_ARR_ACCOUNTS), a JSON array of objects.')
 param arrAccounts array = []
 
@@ -118,8 +125,11 @@ var functionAppName = 'func-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var tableSuffixes = ['Projects', 'Ledger', 'Audit', 'Health', 'History']
 var useArrKey = arrAuth == 'key'
-var useVault = useArrKey || !empty(arrAccountKeySecrets)
+var writePepper = !empty(keyPepper)
+var usePepper = writePepper || keyPepperInVault
+var useVault = useArrKey || !empty(arrAccountKeySecrets) || usePepper
 var arrKeySecretName = 'arr-account-key'
+var pepperSecretName = 'governor-key-pepper'
 var keyVaultName = 'kv-${resourceToken}'
 
 // ARR role assignments (module arr-roles.bicep, in the ARR account's resource group). Comparisons
@@ -321,6 +331,12 @@ resource arrKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (useAr
   properties: { value: arrAccountKey, contentType: 'ARR account key' }
 }
 
+resource pepperSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (writePepper) {
+  parent: vault
+  name: pepperSecretName
+  properties: { value: keyPepper, contentType: 'caller key pepper' }
+}
+
 // ---------------------------------------------------------------- identities
 // The governor's own identity is the function app's system-assigned one: storage, telemetry, Key
 // Vault references and (arrAuth=entra) ARR all use it, as none of them names a client id. The
@@ -518,6 +534,7 @@ var governorSettings = {
 // Secrets reach the app only as Key Vault references, resolved by the site's identity.
 var arrKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${arrKeySecretName})'
 var arrKeySettings = useArrKey ? { ARR_ACCOUNT_KEY: arrKeyReference } : {}
+var pepperSettings = usePepper ? { GOVERNOR_KEY_PEPPER: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${pepperSecretName})' } : {}
 var extraKeySettings = toObject(items(arrAccountKeySecrets), entry => entry.key, entry => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${entry.value})')
 
 // A separate config resource, so settings (and Key Vault references) are applied only after
@@ -525,7 +542,7 @@ var extraKeySettings = toObject(items(arrAccountKeySecrets), entry => entry.key,
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: union(hostSettings, governorSettings, arrKeySettings, extraKeySettings)
+  properties: union(hostSettings, governorSettings, arrKeySettings, pepperSettings, extraKeySettings)
   dependsOn: [
     governorTables
     deploymentContainer

@@ -85,7 +85,7 @@ OPERATIONS: dict[str, Operation] = {
         "sessions",
         "List the project's sessions",
         "ARR's live status merged with the ledger, with the project's budget. Closed sessions only with "
-        "`includeClosed=true`.",
+        "`includeClosed=true`. A key of scope `own` sees only the sessions it started.",
         200,
         "SessionList",
         reasons=_CLIENT,

@@ -63,9 +63,13 @@ class Identity:
     def limited(self) -> bool:
         return self.limits is not None and not self.limits.empty
 
+    def sees(self, entry: LedgerEntry) -> bool:
+        """A key sees (lists, reads, acts on) only the sessions it started, unless the manage API gave
+        it the project."""
+        return self.project_wide or entry.caller == self.name
+
     def may_act_on(self, entry: LedgerEntry) -> None:
-        """A key acts only on the sessions it started, unless the manage API gave it the project."""
-        if not self.project_wide and entry.caller != self.name:
+        if not self.sees(entry):
             raise Refusal(
                 "forbidden",
                 "this key may act only on the sessions it started (a key with scope project may act on all)",
@@ -390,8 +394,8 @@ class GateService:
         return {**self._view(policy, entry, session, usage), "arrViewAgeSeconds": age}
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
-        policy = self.authorize(project, caller)
-        entries = self.store.list_entries(project, include_closed=include_closed)
+        policy, who = self.authenticate(project, caller)
+        entries = [e for e in self.store.list_entries(project, include_closed=include_closed) if who.sees(e)]
         live: dict[str, Session] = {}
         ages: dict[str, float] = {}
         for account in sorted({e.account for e in entries if e.state is not LedgerState.CLOSED}):

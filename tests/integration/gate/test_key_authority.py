@@ -45,3 +45,14 @@ def test_a_project_key_acts_on_every_session_but_pays_from_the_sessions_caller(g
     assert gate.open_sessions_in_arr()[0]["maxLeaseMinutes"] == 30
     stopped = gate.stop("alpha", operator, sid)
     assert stopped.status == 200 and stopped.body["status"] == "Stopped"
+
+
+def test_the_list_shows_an_own_scope_key_only_its_sessions_and_a_project_key_all(gate):
+    kiosk, other, operator = _keys(gate)
+    mine = gate.create("alpha", kiosk, BODY).body["sessionId"]
+    theirs = gate.create("alpha", other, BODY).body["sessionId"]
+    listed = {name: gate.list("alpha", key) for name, key in (("kiosk", kiosk), ("other", other), ("op", operator))}
+    assert all(reply.status == 200 for reply in listed.values())
+    ids = {name: sorted(s["sessionId"] for s in reply.body["sessions"]) for name, reply in listed.items()}
+    assert ids == {"kiosk": [mine], "other": [theirs], "op": sorted([mine, theirs])}
+    assert listed["kiosk"].body["budget"] == listed["op"].body["budget"]  # the project's figures either way

@@ -83,8 +83,25 @@ def test_key_vault_is_rbac_and_holds_the_arr_key_only_in_key_mode(template, app_
     }
     assert template.decorator("arrAuth", "allowed") == ["key", "entra"]
     assert template.decorator("arrAccountKey", "secure") is True
-    _, secret = template.one("Microsoft.KeyVault/vaults/secrets")
-    assert "useArrKey" in str(template.condition(secret))
+    secrets = template.of_type("Microsoft.KeyVault/vaults/secrets")
+    assert set(secrets) == {"arrKeySecret", "pepperSecret"}
+    assert "useArrKey" in str(template.condition(secrets["arrKeySecret"]))
+    # the pepper is written only when given: an empty one never overwrites the vault's
+    assert "writePepper" in str(template.condition(secrets["pepperSecret"]))
+    not_empty = {"type": "not", "operands": {"bool_value": {"function": {"type": "empty", "parameters": {}}}}}
+    not_empty["operands"]["bool_value"]["function"]["parameters"] = {"item_to_test": "keyPepper"}
+    assert template.deref("writePepper") == {"operator": not_empty}
+
+
+def test_the_key_pepper_reaches_the_app_only_from_the_vault_and_only_when_asked(template, app_settings):
+    (value, condition), *others = app_settings["GOVERNOR_KEY_PEPPER"]
+    assert not others and condition == "usePepper"
+    assert str(template.deref(value)).endswith("SecretName=${pepperSecretName})")
+    assert template.deref("usePepper") == {
+        "operator": {"type": "or", "operands": {"operand_1": "writePepper", "operand_2": "keyPepperInVault"}}
+    }
+    assert template.param_default("keyPepper") == "" and template.param_default("keyPepperInVault") is False
+    assert template.deref("pepperSecretName") == "governor-key-pepper"
 
 
 def _assignments(template):
@@ -147,7 +164,7 @@ def test_the_template_creates_the_tables_the_store_uses(template):
 
 def test_no_secret_parameter_leaks_into_outputs(template):
     secure = {name for name in template.params if template.decorator(name, "secure")}
-    assert secure == {"arrAccountKey"}
+    assert secure == {"arrAccountKey", "keyPepper"}
     for name, output in template.model["outputs"].items():
         mentioned = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(map(str, walk(output["value"])))))
         assert not secure & mentioned, name
