@@ -113,27 +113,14 @@ def measure_imports(runs: int) -> dict:
     }
 
 
-def start_backends():
-    from tests.fixtures.azurite import start_azurite
-    from tests.fixtures.emulator import EmulatorHandle, start_emulator
-
-    azurite = start_azurite()
-    process, url = start_emulator("--startup-seconds", "5", "--time-scale", "1")
-    return azurite, EmulatorHandle(url, process=process)
-
-
 def measure_first_requests(runs: int) -> dict:
-    from tests.fixtures.azurite import stop_azurite
-    from tests.fixtures.emulator import stop_emulator
+    from bench.harness import start_backends, stop_backends
 
     azurite, emulator = start_backends()
     try:
         env = child_env(
             {
-                "ARR_ACCOUNT_ID": emulator.account_id,
-                "ARR_ACCOUNT_KEY": emulator.account_key,
-                "ARR_SERVICE_ENDPOINT": emulator.url,
-                "ARR_STS_ENDPOINT": emulator.url,
+                **emulator.env(),
                 "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
                 "GOVERNOR_TABLE_PREFIX": "cold" + uuid.uuid4().hex[:8],
             }
@@ -159,8 +146,7 @@ def measure_first_requests(runs: int) -> dict:
             }
         return results
     finally:
-        stop_emulator(emulator.process)
-        stop_azurite(azurite.process)
+        stop_backends(azurite, emulator)
 
 
 def table(results: dict) -> str:

@@ -18,44 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.gate_bench import Gate, interleaved, summary  # noqa: E402
+from bench.harness import Gate, backends, interleaved, quiet, summary  # noqa: E402
 
 
 class ConnectGate(Gate):
-    def __init__(self):
-        super().__init__()
-        import function_app
-        from governor.functions.openapi_doc import registered_functions
-
-        functions = {f.get_function_name(): f for f in registered_functions(function_app.app)}
-        self.connect_function = functions["connect_session"].get_user_function()
-
     def connect(self, project: str, key: str, session_id: str) -> dict:
-        import azure.functions as func
-
-        response = self.connect_function(
-            func.HttpRequest(
-                method="POST",
-                url=f"/api/projects/{project}/sessions/{session_id}/connect",
-                headers={"X-Api-Key": key},
-                route_params={"project": project, "sessionId": session_id},
-                body=b"",
-            )
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"gate answered {response.status_code}: {response.get_body()[:200]!r}")
-        return json.loads(response.get_body())
+        return self._expect(self.call("connect_session", "POST", project, key, session_id, suffix="/connect"), 200)
 
 
 def sts_calls(emulator) -> int:
@@ -100,25 +77,10 @@ def burst(gate: ConnectGate, emulator, key: str, sessions: list[str], seconds: f
 
 
 def run(clients: int, seconds: float, turns: int) -> dict:
-    import tempfile
-
     from governor.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context, reset_context
-    from tests.fixtures.azurite import start_azurite, stop_azurite
-    from tests.fixtures.emulator import start_emulator_handle, stop_emulator
+    from governor.service.context import get_context
 
-    azurite = start_azurite()
-    emulator = start_emulator_handle("--startup-seconds", "5", tls_dir=tempfile.mkdtemp(prefix="bench-tls-"))
-    try:
-        os.environ.update(
-            {
-                **emulator.env(),
-                "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
-                "GOVERNOR_TABLE_PREFIX": "bench" + uuid.uuid4().hex[:8],
-                **emulator.connect_env(),
-            }
-        )
-        reset_context()
+    with backends("bench", tls=True) as (_, emulator):
         store = get_context().store
         store.put_project(ProjectPolicy(name="connect", rates={VmSize.STANDARD: 3_000_000}, max_concurrent=1_000))
         key = store.rotate_key("connect")
@@ -139,9 +101,6 @@ def run(clients: int, seconds: float, turns: int) -> dict:
         results["sts_calls_whole_run"] = sts_calls(emulator) - before
         results["ratio_connect_over_poll"] = round(single["connect"]["p50_ms"] / single["poll (baseline)"]["p50_ms"], 2)
         return results
-    finally:
-        stop_emulator(emulator.process)
-        stop_azurite(azurite.process)
 
 
 def table(results: dict) -> str:
@@ -168,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=96, help="calls of each at 1 client (default 96)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     args = parser.parse_args(argv)
-    import logging
-
-    logging.disable(logging.WARNING)
+    quiet()
     results = run(args.clients, args.seconds, args.turns)
     print(json.dumps(results, indent=2) if args.json else table(results))
     return 0 if results["burst"]["errors"] == 0 and results["sts_calls_whole_run"] <= 1 else 1

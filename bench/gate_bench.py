@@ -13,7 +13,9 @@ One run starts Azurite and the ARR emulator and measures, through the function i
 - 32 clients of ONE project (admissions/s over the 1-client admissions/s: target >= 1.0x;
   p99 <= 3x p50; 0 errors);
 - 32 clients spread over 8 projects, and 2 processes x 16 clients of one project sharing the
-  same Azurite (each process has its own group commit; ETags decide between them);
+  same Azurite (each process has its own group commit; ETags decide between them; the second
+  process is the harness's gate worker; `bench.burst_bench` spreads one project's burst over
+  many such processes);
 - 30 clients polling one session every second for `--poll-seconds` (60): the ARR calls the
   emulator counted (target <= poll-seconds / GOVERNOR_GATE_READ_SECONDS) and the poll's p99
   (target <= 50 ms).
@@ -25,14 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,159 +38,31 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BODY = json.dumps({"size": "Standard", "maxLeaseTime": 30}).encode()
+from bench.harness import (  # noqa: E402
+    Gate,
+    Workers,
+    backends,
+    interleaved,
+    measure,
+    quiet,
+    summary,
+    timed_calls,
+    worker_main,
+)
+
 PROJECTS = 8
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def summary(samples: list[float], wall: float, clients: int, errors: int = 0) -> dict:
-    return {
-        "clients": clients,
-        "count": len(samples),
-        "errors": errors,
-        "p50_ms": round(percentile(samples, 50) * 1000, 2),
-        "p99_ms": round(percentile(samples, 99) * 1000, 2),
-        "mean_ms": round(statistics.fmean(samples) * 1000, 2),
-        "per_s": round(len(samples) / wall, 1),
-    }
-
-
-def timed_calls(action, count: int, clients: int) -> tuple[list[float], list[str], float]:
-    """`count` calls of `action(i)` over `clients` threads: (seconds each, errors, wall seconds).
-    An exception is an error, still timed."""
-    errors: list[str] = []
-
-    def timed(index):
-        start = time.perf_counter()
-        try:
-            action(index)
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        return time.perf_counter() - start
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        samples = list(pool.map(timed, range(count)))
-    return samples, errors, time.perf_counter() - started
-
-
-def interleaved(actions: dict, count: int, block: int = 16) -> dict:
-    """`count` calls of each action at 1 client, taken in turns of `block` calls (A B C D A B C
-    D ...), so that whatever the box does meanwhile falls on all of them alike."""
-    samples: dict = {name: [] for name in actions}
-    walls = dict.fromkeys(actions, 0.0)
-    done = 0
-    while done < count:
-        size = min(block, count - done)
-        for name, action in actions.items():
-            taken, errors, wall = timed_calls(lambda i, a=action, d=done: a(d + i), size, 1)
-            if errors:
-                raise RuntimeError(f"{name}: {errors[0]}")
-            samples[name] += taken
-            walls[name] += wall
-        done += size
-    return {name: summary(samples[name], walls[name], 1) for name in actions}
-
-
-def measure(action, count: int, clients: int) -> dict:
-    samples, errors, wall = timed_calls(action, count, clients)
-    result = summary(samples, wall, clients, len(errors))
-    if errors:
-        result["first_error"] = errors[0]
-    return result
-
-
-# ---------------------------------------------------------------- the gate, in process
-class Gate:
-    def __init__(self):
-        import function_app
-        from governor.functions.openapi_doc import registered_functions
-
-        functions = {f.get_function_name(): f for f in registered_functions(function_app.app)}
-        self.request = functions["request_session"].get_user_function()
-        self.read = functions["get_session"].get_user_function()
-
-    def create(self, project: str, key: str) -> str:
-        import azure.functions as func
-
-        response = self.request(
-            func.HttpRequest(
-                method="POST",
-                url=f"/api/projects/{project}/sessions",
-                headers={"X-Api-Key": key, "Content-Type": "application/json"},
-                route_params={"project": project},
-                body=BODY,
-            )
-        )
-        if response.status_code != 202:
-            raise RuntimeError(f"gate answered {response.status_code}: {response.get_body()[:200]!r}")
-        return json.loads(response.get_body())["sessionId"]
-
-    def get(self, project: str, key: str, session_id: str) -> dict:
-        import azure.functions as func
-
-        response = self.read(
-            func.HttpRequest(
-                method="GET",
-                url=f"/api/projects/{project}/sessions/{session_id}",
-                headers={"X-Api-Key": key},
-                route_params={"project": project, "sessionId": session_id},
-                body=b"",
-            )
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"gate answered {response.status_code}: {response.get_body()[:200]!r}")
-        return json.loads(response.get_body())
-
-
-def worker_main() -> int:
-    """`--worker`: the second process. Reads `{"project", "key", "count", "clients"}`, says ready,
-    waits for `go`, admits, prints its samples as JSON."""
-    import logging
-
-    logging.disable(logging.WARNING)
-    gate = Gate()
-    command = json.loads(sys.stdin.readline())
-    gate.create(command["project"], command["key"])  # warm: imports, connections, key cache
-    print("ready", flush=True)
-    sys.stdin.readline()
-    samples, errors, _ = timed_calls(
-        lambda i: gate.create(command["project"], command["key"]), command["count"], command["clients"]
-    )
-    print(json.dumps({"samples": samples, "errors": errors}), flush=True)
-    return 0
-
-
 def two_processes(project: str, key: str, count: int, clients: int, gate: Gate) -> dict:
-    """Half the requests from a second process, half from this one, started together."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bench.gate_bench", "--worker"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        worker.stdin.write(json.dumps({"project": project, "key": key, "count": count // 2, "clients": clients}) + "\n")
-        worker.stdin.flush()
-        if worker.stdout.readline().strip() != "ready":
-            raise RuntimeError("the second gate process did not start")
+    """Half the requests from a second process (a harness worker), half from this one, started together."""
+    with Workers([{"project": project, "key": key, "count": count // 2, "clients": clients}]) as worker:
+        worker.wait_ready(120)
         started = time.perf_counter()
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
+        worker.go()
         here, errors, _ = timed_calls(lambda i: gate.create(project, key), count - count // 2, clients)
-        there = json.loads(worker.stdout.readline())
+        (there,) = worker.results(600)
         wall = time.perf_counter() - started
-    finally:
-        worker.stdin.close()
-        worker.wait(60)
-    combined = summary(here + there["samples"], wall, 2 * clients, len(errors) + len(there["errors"]))
+    combined = summary(here + there["samples"], wall, 2 * clients, len(errors) + there["error_count"])
     if errors or there["errors"]:
         combined["first_error"] = (errors or there["errors"])[0]
     return combined
@@ -236,22 +106,9 @@ def poll(gate: Gate, emulator, project: str, key: str, clients: int, seconds: fl
 # ---------------------------------------------------------------- the run
 def run(requests: int, clients: int, poll_seconds: float, poll_clients: int) -> dict:
     from governor.model import CallerLimits, ProjectPolicy, VmSize, utcnow
-    from governor.service.context import get_context, reset_context
-    from tests.fixtures.azurite import start_azurite, stop_azurite
-    from tests.fixtures.emulator import EmulatorHandle, start_emulator, stop_emulator
+    from governor.service.context import get_context
 
-    azurite = start_azurite()
-    process, url = start_emulator("--startup-seconds", "5", "--time-scale", "1")
-    emulator = EmulatorHandle(url, process=process)
-    try:
-        os.environ.update(
-            {
-                **emulator.env(),
-                "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
-                "GOVERNOR_TABLE_PREFIX": "bench" + uuid.uuid4().hex[:8],
-            }
-        )
-        reset_context()
+    with backends("bench") as (azurite, emulator):
         context = get_context()
         store, arr = context.store, context.arr["default"]
         keys = {}
@@ -311,9 +168,6 @@ def run(requests: int, clients: int, poll_seconds: float, poll_clients: int) -> 
             results["polling"] = poll(gate, emulator, "poll", keys["poll"], poll_clients, poll_seconds)
             results["polling"]["bound_s"] = context.settings.get("GOVERNOR_GATE_READ_SECONDS")
         return ratios(results)
-    finally:
-        stop_emulator(process)
-        stop_azurite(azurite.process)
 
 
 def ratios(results: dict) -> dict:
@@ -394,10 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main()
-    import logging
-
-    logging.disable(logging.WARNING)
+        return worker_main()  # the harness's gate worker, under the name issue 14's runs used
+    quiet()
     results = run(args.requests, args.clients, args.poll_seconds, args.poll_clients)
     print(json.dumps(results, indent=2) if args.json else table(results))
     return 0

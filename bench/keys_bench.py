@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.gate_bench import Gate, percentile  # noqa: E402
+from bench.harness import Gate, backends, percentile, quiet  # noqa: E402
 
 
 def cpu_per_call(action, count: int) -> float:
@@ -160,32 +159,15 @@ def admission_beside_wrong_keys(gate: Gate, store, requests: int, per_second: fl
 
 def run(requests: int, per_second: float, wrong_keys: int, legacy_keys: int) -> dict:
     from governor.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context, reset_context
-    from tests.fixtures.azurite import start_azurite, stop_azurite
-    from tests.fixtures.emulator import EmulatorHandle, start_emulator, stop_emulator
+    from governor.service.context import get_context
 
-    azurite = start_azurite()
-    process, url = start_emulator("--startup-seconds", "5", "--time-scale", "1")
-    emulator = EmulatorHandle(url, process=process)
-    try:
-        os.environ.update(
-            {
-                **emulator.env(),
-                "GOVERNOR_TABLES_CONNECTION": azurite.connection_string,
-                "GOVERNOR_TABLE_PREFIX": "keys" + uuid.uuid4().hex[:8],
-                "GOVERNOR_KEY_PEPPER": "bench-pepper-" + uuid.uuid4().hex,
-            }
-        )
-        reset_context()
+    with backends("keys", env={"GOVERNOR_KEY_PEPPER": "bench-pepper-" + uuid.uuid4().hex}):
         store = get_context().store
         store.put_project(ProjectPolicy(name="loop", rates={VmSize.STANDARD: 3_000_000}, max_concurrent=1_000_000))
         results: dict = {"requests": requests}
         results["cpu"] = wrong_key_cpu(store, wrong_keys, legacy_keys)
         results["admission"] = admission_beside_wrong_keys(Gate(), store, requests, per_second)
         return results
-    finally:
-        stop_emulator(process)
-        stop_azurite(azurite.process)
 
 
 def table(results: dict) -> str:
@@ -224,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--legacy-keys", type=int, default=100, help="scrypt keys of the baseline (0: skip)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     args = parser.parse_args(argv)
-    import logging
-
-    logging.disable(logging.WARNING)
+    quiet()
     results = run(args.requests, args.wrong_per_second, args.wrong_keys, args.legacy_keys)
     print(json.dumps(results, indent=2) if args.json else table(results))
     return 0
