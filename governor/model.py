@@ -52,7 +52,7 @@ def format_money(micros: int | None, currency: str = "") -> str:
 
 def cost_of(rate_per_hour: int, minutes: int) -> int:
     """Cost in micros of `minutes` at `rate_per_hour` micros, rounded up to a whole micro."""
-    return math.ceil(rate_per_hour * max(minutes, 0) / 60)
+    return -(-rate_per_hour * max(minutes, 0) // 60)  # integer ceiling: floats lose micros past 2**53
 
 
 # Minutes of a duration, three ways, each for one purpose:

@@ -4,13 +4,20 @@ Per project: one query reads the state row, the current usage rows and every ope
 many projects, one ledger-wide read serves the first round). The entries whose checkpoint
 moves go into transactions of at most 100 operations (state row, two usage rows and up to 97
 entries), each ETag-guarded and retried like `meter`.
+
+`elapsed` is ARR's count at `now`: its last `now - midnight` minutes fall in `now`'s UTC day and
+the ones before in the day before (to the minute: ARR counts whole minutes). Minutes still
+uncharged from before midnight (a sweep that came late, a checkpoint deferred across midnight) go
+to the usage rows of the day and month they were counted in, in a transaction of their own, before
+the rest goes to `now`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from governor.model import whole_minutes
 from governor.store.base import MAX_BATCH, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity
@@ -44,6 +51,23 @@ class MeteringRepo(LedgerRepo):
         return moved
 
     def _meter_project(self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None) -> int:
+        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = whole_minutes(now - midnight)
+        earlier = {sid: minutes - today for sid, minutes in sessions.items() if minutes > today}
+        if earlier:
+            part = part or self._read(project, now, all_open=True)
+            behind = {
+                sid: minutes
+                for sid, minutes in earlier.items()
+                if sid in part.open and minutes > entity_to_entry(part.open[sid]).charged_minutes
+            }
+            if behind:  # rare (once per session across a midnight): the day before first, then read again
+                before = self._meter_project(project, behind, midnight - timedelta(microseconds=1), None)
+                # every entry moved there moves again below, unless no minute of `now`'s day is counted yet
+                return max(before, self._meter_day(project, sessions, now, None))
+        return self._meter_day(project, sessions, now, part)
+
+    def _meter_day(self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None) -> int:
         moved = 0
         if part is not None:
             try:

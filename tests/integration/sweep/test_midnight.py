@@ -1,0 +1,152 @@
+"""A sweep that runs after UTC midnight with minutes still unmetered charges each minute to its day.
+
+Through the real sweep: the emulator's virtual clock is moved to a few minutes before midnight,
+a session is admitted and metered, and the next sweep comes only after midnight. The figures are
+written out by hand (rates that are not multiples of 60 micros an hour, so every cost is rounded
+up) rather than computed with `cost_of`.
+
+Timing: the session is admitted at 23:39:25 and is Ready 5 s later (the emulator's startup), at
+23:39:30, so ARR's elapsed minutes tick at :30 and every sweep (at :00) sits 30 s from a tick:
+ARR reports whole minutes, and this way which side of midnight each one falls on is unambiguous.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from governor.model import LedgerEntry, LedgerState, Period, VmSize
+
+SID = "midnight-s1"
+
+
+def move_to(stack, target: datetime) -> None:
+    """Advance the emulator's virtual clock (and the stack's) to `target`."""
+    seconds = (target - stack.now).total_seconds()
+    assert seconds >= 0, f"the emulator is already past {target}"
+    stack.advance(seconds)
+
+
+def next_midnight(stack, month_end: bool) -> datetime:
+    """The next UTC midnight at least an hour ahead: one that starts a new month, or one that does not."""
+    day = (stack.now + timedelta(hours=1)).date() + timedelta(days=1)
+    while (day.day == 1) != month_end:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def admit(stack, policy, lease_minutes: int, reservation: int, caller: str | None = None) -> None:
+    """What the gate does (reserve, create under the same id, activate), with the reservation
+    given as a hand-computed figure."""
+    rate = policy.rate(VmSize.STANDARD)
+    lease = timedelta(minutes=lease_minutes)
+    pending = LedgerEntry(
+        policy.name, SID, "default", VmSize.STANDARD, LedgerState.PENDING, stack.now, lease, rate=rate, caller=caller
+    )
+    stack.store.reserve(policy.name, pending, lambda snap: reservation, stack.now)
+    session = stack.arr["default"].create(VmSize.STANDARD, lease, session_id=SID)
+    stack.store.activate(policy.name, SID, session)
+
+
+def spent(stack, project: str, period: Period, at: datetime) -> int:
+    return stack.store.usage(project, period, period.key(at)).spent
+
+
+def caller_spent(stack, project: str, period: Period, at: datetime) -> dict[str, int]:
+    return stack.store.caller_spent(project, period, period.key(at))
+
+
+def project(stack, rate: int):
+    # An idle timeout longer than the test, so the only thing a sweep does is meter.
+    return stack.project("night", rates={VmSize.STANDARD: rate}, idle_timeout=timedelta(hours=2))
+
+
+def test_a_sweep_after_midnight_charges_the_minutes_before_it_to_the_old_day(stack):
+    midnight = next_midnight(stack, month_end=False)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=1_000_001)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25
+    admit(stack, policy, 60, reservation=1_000_001)  # 60 min at 1_000_001/h: 1_000_001 exactly
+
+    move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
+    stack.sweep()
+    # 10 min: 1_000_001 * 10 / 60 = 166_666.83 -> 166_667
+    assert stack.store.get_entry("night", SID).charged == 166_667
+    assert spent(stack, "night", Period.DAY, before) == 166_667
+
+    move_to(stack, midnight + timedelta(minutes=10))  # 00:10:00, ARR's elapsed 30:30; no sweep since 23:50
+    assert stack.sweep()["metered"] == 1  # one session, counted once for both days
+    entry = stack.store.get_entry("night", SID)
+    # 30 min: 1_000_001 * 30 / 60 = 500_000.5 -> 500_001 in all
+    assert (entry.charged_minutes, entry.charged) == (30, 500_001)
+    # By midnight ARR counted 20 min (20:30): 1_000_001 * 20 / 60 = 333_333.67 -> 333_334 on the old day,
+    # the 10 minutes after it 500_001 - 333_334 = 166_667 on the new one.
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 166_667
+    assert spent(stack, "night", Period.MONTH, after) == 500_001  # one month: both days
+    # Metering moves money from the hold to spent: 1_000_001 - 500_001 = 500_000 still held.
+    assert entry.reserved == 500_000
+    assert stack.store.usage("night", Period.DAY, Period.DAY.key(after)).reserved == 500_000
+
+
+def test_a_sweep_after_the_last_midnight_of_a_month_splits_the_months_too(stack):
+    midnight = next_midnight(stack, month_end=True)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    assert Period.MONTH.key(before) != Period.MONTH.key(after)
+    policy = project(stack, rate=7_777_777)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25 on the month's last day
+    admit(stack, policy, 60, reservation=7_777_777, caller="kiosk")  # 60 min: 7_777_777 exactly
+
+    move_to(stack, midnight - timedelta(minutes=10))
+    stack.sweep()
+    move_to(stack, midnight + timedelta(minutes=10))
+    stack.sweep()
+
+    # 20 min by midnight: 7_777_777 * 20 / 60 = 2_592_592.33 -> 2_592_593
+    # 30 min in all:      7_777_777 * 30 / 60 = 3_888_888.5  -> 3_888_889; after midnight 1_296_296
+    assert stack.store.get_entry("night", SID).charged == 3_888_889
+    assert spent(stack, "night", Period.DAY, before) == 2_592_593
+    assert spent(stack, "night", Period.MONTH, before) == 2_592_593
+    assert spent(stack, "night", Period.DAY, after) == 1_296_296
+    assert spent(stack, "night", Period.MONTH, after) == 1_296_296
+    # The named caller's share follows the same split.
+    assert caller_spent(stack, "night", Period.MONTH, before) == {"kiosk": 2_592_593}
+    assert caller_spent(stack, "night", Period.DAY, after) == {"kiosk": 1_296_296}
+
+
+def test_the_minute_that_ends_just_before_midnight_stays_on_the_old_day_at_the_default_cadence(stack):
+    # Sweeps every minute with the default 5-minute checkpoint: after midnight a session is metered
+    # only once 5 minutes are uncharged, by which time minute 20 (23:59:30) is 4 minutes old.
+    midnight = next_midnight(stack, month_end=False)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=59)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
+    admit(stack, policy, 60, reservation=59)  # 60 min at 59/h
+
+    for minute in range(-5, 5):  # a sweep a minute, 23:55 .. 00:04
+        move_to(stack, midnight + timedelta(minutes=minute))
+        stack.sweep(checkpoint_minutes=5)
+
+    entry = stack.store.get_entry("night", SID)
+    # Metered last at 00:04 (ARR's 24:30), 5 minutes after the checkpoint of 23:59 (19:30):
+    # 24 min: 59 * 24 / 60 = 23.6 -> 24
+    assert (entry.charged_minutes, entry.charged) == (24, 24)
+    # 20 min by midnight: 59 * 20 / 60 = 19.67 -> 20 on the old day; 24 - 20 = 4 on the new one
+    assert spent(stack, "night", Period.DAY, before) == 20
+    assert spent(stack, "night", Period.DAY, after) == 4
+
+
+def test_a_sweep_in_the_first_minute_of_a_day_charges_every_minute_to_the_day_before(stack):
+    midnight = next_midnight(stack, month_end=False)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=61)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
+    admit(stack, policy, 60, reservation=61)  # 60 min at 61/h
+    move_to(stack, midnight - timedelta(minutes=10))
+    stack.sweep()  # 10 min: 610 / 60 = 10.17 -> 11
+
+    move_to(stack, midnight + timedelta(seconds=10))  # ARR's elapsed 20:40, none of it in the new day
+    assert stack.sweep()["metered"] == 1
+    # 20 min: 1220 / 60 = 20.33 -> 21, all on the old day
+    assert spent(stack, "night", Period.DAY, before) == 21
+    assert spent(stack, "night", Period.DAY, after) == 0
+    assert stack.store.get_entry("night", SID).charged == 21
