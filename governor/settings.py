@@ -51,6 +51,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -280,6 +287,14 @@ SETTINGS: tuple[Setting, ...] = (
         local_only=True,
     ),
     Setting(
+        "GOVERNOR_TRACE_SAMPLE_RATE",
+        "1",
+        "Share (0-1) of read-only HTTP requests (GET, HEAD, OPTIONS: gate reads, usage, health, dashboard) whose "
+        "traces are kept. Sweeps, timers and every write (request, extend, heartbeat, connect, stop, manage) are "
+        "always kept; logs and metrics are never sampled.",
+        _fraction,
+    ),
+    Setting(
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         None,
         "Application Insights connection string (set by the template); "
@@ -314,7 +329,8 @@ SETTINGS: tuple[Setting, ...] = (
         "GOVERNOR_ARR_TIME_SCALE",
         "1",
         "ARR seconds per real second: 1 for ARR itself; `make run` sets the emulator's time scale, so the "
-        "heartbeat cadence the gate suggests (`heartbeatIntervalSeconds`) keeps up with ARR's clock.",
+        "heartbeat cadence the gate suggests (`heartbeatIntervalSeconds`) and the sweep's warning window "
+        "keep up with ARR's clock.",
         _positive_float,
         local_only=True,
     ),

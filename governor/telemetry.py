@@ -8,7 +8,8 @@ when a backend is configured (the first invocation, with APPLICATIONINSIGHTS_CON
 set or GOVERNOR_TELEMETRY=console/file). Stdlib only here.
 
 Attribute and dimension values must never be secrets: callers pass names, ids, reasons,
-counts and money, never keys, tokens or URLs with queries (docs/deploy.md lists them all).
+counts and money, never keys, tokens or URLs with secrets in their query (docs/deploy.md lists
+them all).
 """
 
 from __future__ import annotations
@@ -68,7 +69,13 @@ def _clean(values: dict) -> dict:
 
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[Span]:
-    """A span around the block (child of the current one); `.set(key, value)` adds attributes."""
+    """A span around the block (child of the current one); `.set(key, value)` adds attributes.
+
+    Attributes follow OpenTelemetry's semantic conventions where one applies; `kind` is "internal"
+    (default), "client" or "server". Setting `error.type` marks the span failed (the conventions
+    set it exactly when the operation failed); an exception leaving the block does too, with the
+    exception's class as `error.type` unless one was set. A client span with `http.request.method`
+    is the HTTP client span of its request: HTTP instrumentation inside it adds no second span."""
     backend = _backend
     if backend is None:
         yield _NO_SPAN

@@ -1,23 +1,32 @@
 """The OpenTelemetry backend of `governor.telemetry`: the only module that imports the SDK.
 
-`azure`: the Azure Monitor distro (`configure_azure_monitor`), with azure-core's tracing plugin
-so Table Storage calls become dependency spans and `requests` so ARR calls do too; logs from the
-`governor` loggers go to Application Insights as traces with their `extra` as custom dimensions.
-`console` / `file`: the SDK's console exporters writing to stderr or to GOVERNOR_TELEMETRY_FILE
-(JSON lines), so a developer sees locally what Azure would get.
+`azure`: the Azure Monitor distro (`configure_azure_monitor`) with azure-core's tracing plugin, so
+Table Storage calls become HTTP dependency spans; ARR calls are the governor's own HTTP client spans
+(`governor.arr.client`), and requests' instrumentation is off so that no call is counted twice.
+Logs from the `governor` loggers go to Application Insights as traces with their `extra` as custom
+dimensions. `console` / `file`: the SDK's console exporters writing to stderr or to
+GOVERNOR_TELEMETRY_FILE (JSON lines), so a developer sees locally what Azure would get.
+
+Every mode samples traces with `GovernorSampler` (docs/deploy.md, "What is sampled"): parent-based,
+every sweep, timer and write kept, read-only requests kept at GOVERNOR_TRACE_SAMPLE_RATE. Logs and
+metrics are never sampled.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from governor import telemetry
 
 SERVICE_NAME = "arr-lease-governor"
 LOGGER = "governor"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # requests that change nothing: sampled at the rate
+# Application Insights' sampling attribute: the exporter turns it into the envelope's sampleRate
+# (percent), from which Application Insights counts each kept item as 100/sampleRate items.
+SAMPLE_RATE = "_MS.sampleRate"
 UNITS = {
     telemetry.COST: "{micro}",
     telemetry.SAVINGS: "{micro}",
@@ -30,21 +39,28 @@ _LOCAL_EXPORT_MS = 10_000
 
 
 class _Span:
-    def __init__(self, span):
-        self._span = span
+    def __init__(self, span, error):
+        self._span, self._error = span, error
+        self.failed = False
 
     def set(self, key, value) -> None:
-        if value is not None:
-            self._span.set_attribute(key, value)
+        if value is None:
+            return
+        self._span.set_attribute(key, value)
+        if key == "error.type":  # OpenTelemetry: error.type is set exactly when the operation failed
+            self.failed = True
+            self._span.set_status(self._error())
 
 
 class OtelBackend:
     """`telemetry.Backend` over an OpenTelemetry tracer and meter."""
 
     def __init__(self, tracer, meter):
+        from opentelemetry.instrumentation.utils import suppress_http_instrumentation
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
         self._tracer, self._meter = tracer, meter
+        self._suppress_http = suppress_http_instrumentation
         self._kinds = {"client": SpanKind.CLIENT, "server": SpanKind.SERVER, "internal": SpanKind.INTERNAL}
         self._error = lambda: Status(StatusCode.ERROR)
         self._instruments: dict[tuple[str, str], object] = {}
@@ -52,8 +68,18 @@ class OtelBackend:
     @contextmanager
     def span(self, name: str, attributes: dict):
         kind = self._kinds.get(attributes.pop("kind", "internal"), self._kinds["internal"])
+        # A client span with an HTTP method is the HTTP client span of its call: an HTTP library's
+        # instrumentation inside it would only report the same request a second time.
+        http_client = kind is self._kinds["client"] and "http.request.method" in attributes
         with self._tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
-            yield _Span(current)
+            span = _Span(current, self._error)
+            with self._suppress_http() if http_client else nullcontext():
+                try:
+                    yield span
+                except Exception as exc:
+                    if not span.failed:  # the SDK records the exception and the error status
+                        current.set_attribute("error.type", _qualified(type(exc)))
+                    raise
 
     def _instrument(self, kind: str, name: str):
         instrument = self._instruments.get((kind, name))
@@ -76,6 +102,55 @@ class OtelBackend:
         self._instrument("gauge", name).set(value, dimensions)
 
 
+def _qualified(kind: type) -> str:
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def sampler(read_rate: float):
+    """The governor's sampler (an OpenTelemetry `Sampler`); see `GovernorSampler`."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+    from opentelemetry.trace import SpanKind
+
+    reads = TraceIdRatioBased(read_rate)
+
+    class GovernorSampler(Sampler):
+        """Parent-based, so a kept trace is complete: a span whose parent is in this process is kept
+        exactly when its parent is (and carries the parent's sample rate). Any other span (a root,
+        or the first span under the Functions host's remote context, whose flag reflects the host's
+        own sampling) is decided here: a read-only HTTP request (a server span whose method is
+        GET, HEAD or OPTIONS) at `read_rate`, by its trace id; everything else (the sweep, the
+        timers, every write of the gate and of manage, which move money or policy) always."""
+
+        def should_sample(
+            self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None
+        ):
+            parent = trace.get_current_span(parent_context)
+            context = parent.get_span_context()
+            attributes = dict(attributes or {})
+            if context.is_valid and not context.is_remote:
+                if not context.trace_flags.sampled:
+                    return SamplingResult(Decision.DROP, None, context.trace_state)
+                rate = (getattr(parent, "attributes", None) or {}).get(SAMPLE_RATE)
+                if rate is not None:
+                    attributes[SAMPLE_RATE] = rate
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, context.trace_state)
+            state = context.trace_state if context.is_valid else None
+            if kind is SpanKind.SERVER and str(attributes.get("http.request.method", "")).upper() in READ_METHODS:
+                decision = reads.should_sample(None, trace_id, name).decision
+                if decision is Decision.DROP:
+                    return SamplingResult(Decision.DROP, None, state)
+                if read_rate < 1:
+                    attributes[SAMPLE_RATE] = read_rate * 100
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+
+        def get_description(self) -> str:
+            return f"GovernorSampler{{reads={read_rate:g}}}"
+
+    return GovernorSampler()
+
+
 def build(mode: str, settings) -> OtelBackend:
     if mode == "azure":
         return _azure(settings)
@@ -94,9 +169,12 @@ def _azure(settings) -> OtelBackend:
         "logger_name": LOGGER,
         "resource": Resource.create({"service.name": SERVICE_NAME}),
         "enable_live_metrics": False,
-        # Only what the governor uses: azure-core (Table Storage) and requests (ARR).
+        # Logs are never sampled: a log record of a trace that was not kept is still sent.
+        "enable_trace_based_sampling_for_logs": False,
+        # Only azure-core (Table Storage, Entra): ARR calls are the governor's own HTTP client spans
+        # (governor/arr/client.py), so requests' instrumentation would report each of them twice.
         "instrumentation_options": {
-            name: {"enabled": name in ("azure_sdk", "requests")}
+            name: {"enabled": name == "azure_sdk"}
             for name in ("azure_sdk", "requests", "django", "fastapi", "flask", "psycopg2", "urllib", "urllib3")
         },
     }
@@ -109,7 +187,14 @@ def _azure(settings) -> OtelBackend:
 
     if not isinstance(trace.get_tracer_provider(), TracerProvider):  # the worker may have configured it
         configure_azure_monitor(**options)
-    return OtelBackend(trace.get_tracer(LOGGER), metrics.get_meter(LOGGER))
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        # The distro's default sampler keeps at most 5 traces a second, whatever they are; this
+        # one is set on purpose. Tracers made from now on use it: the governor's, and azure-core's
+        # (made per span); the distro made none before (requests' instrumentation is off).
+        provider.sampler = sampler(settings.get("GOVERNOR_TRACE_SAMPLE_RATE"))
+    _log_information()
+    return OtelBackend(provider.get_tracer(LOGGER), metrics.get_meter(LOGGER))
 
 
 def _local(mode: str, settings) -> OtelBackend:
@@ -130,7 +215,7 @@ def _local(mode: str, settings) -> OtelBackend:
     else:
         out = sys.stderr
     resource = Resource.create({"service.name": SERVICE_NAME})
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider = TracerProvider(resource=resource, sampler=sampler(settings.get("GOVERNOR_TRACE_SAMPLE_RATE")))
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n"))
     )
@@ -145,9 +230,15 @@ def _local(mode: str, settings) -> OtelBackend:
     )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
-    governor_logs = logging.getLogger(LOGGER)
-    governor_logs.addHandler(LoggingHandler(level=logging.INFO, logger_provider=logger_provider))
-    if governor_logs.getEffectiveLevel() > logging.INFO:  # the Functions host logs Information; match it
-        governor_logs.setLevel(logging.INFO)
+    logging.getLogger(LOGGER).addHandler(LoggingHandler(level=logging.INFO, logger_provider=logger_provider))
+    _log_information()
     azure_core.tracing_implementation = "opentelemetry"  # Table Storage calls as child spans
     return OtelBackend(tracer_provider.get_tracer(LOGGER), meter_provider.get_meter(LOGGER))
+
+
+def _log_information() -> None:
+    """The `governor` loggers send Information and above, as the Functions host logs Information: the
+    sweep's `sweep finished` record (which the alerts read) is one. Python's default is Warning."""
+    governor_logs = logging.getLogger(LOGGER)
+    if governor_logs.getEffectiveLevel() > logging.INFO:
+        governor_logs.setLevel(logging.INFO)

@@ -104,6 +104,8 @@ param historyDays int = 90
 @description('Audit rows older than this many days are deleted by the daily retention timer.')
 param auditDays int = 400
 param retentionMaxRows int = 5000
+@description('Share (0-1) of read-only HTTP requests (gate reads, usage, health) whose traces are kept; sweeps, timers and writes are always kept, logs and metrics never sampled.')
+param traceSampleRate string = '1'
 
 // ---------------------------------------------------------------- alerts (docs/deploy.md)
 @description('Email address the alerts go to (an action group). Empty: the alert rules are still created and show in the portal, but notify no one.')
@@ -529,6 +531,7 @@ var governorSettings = {
   GOVERNOR_AUDIT_DAYS: string(auditDays)
   GOVERNOR_RETENTION_MAX_ROWS: string(retentionMaxRows)
   GOVERNOR_TELEMETRY: 'auto'
+  GOVERNOR_TRACE_SAMPLE_RATE: traceSampleRate
 }
 
 // Secrets reach the app only as Key Vault references, resolved by the site's identity.

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from governor import telemetry
 from governor.arr import wire_2021, wire_v1
@@ -226,12 +226,23 @@ class ArrClient:
         raise AssertionError("unreachable")
 
     def _send(self, operation, method, url, params, body, bearer, idempotent):
-        # names, ids and status only: never the URL's query, the body or a header's value
-        attributes = {"kind": "client", "arr.operation": operation, "arr.account": self.account}
-        with telemetry.span(f"ARR {operation}", **attributes, **{"server.address": urlsplit(url).hostname}) as span:
-            response = self._send_once(operation, method, url, params, body, bearer, idempotent)
+        """One ARR call (urllib3's retries included) as an HTTP client span, OpenTelemetry's HTTP
+        conventions: method, URL (no query value but the API version), server, status; `error.type`
+        is the status of a 4xx/5xx answer, or the error's class when none came."""
+        attributes = {**_http_attributes(method, url, params), "arr.operation": operation, "arr.account": self.account}
+        with telemetry.span(f"ARR {operation}", **attributes) as span:
+            try:
+                response = self._send_once(operation, method, url, params, body, bearer, idempotent)
+            except ArrUnavailable as exc:  # raised from the requests error (its __context__), or a deadline
+                cause = exc.__context__
+                span.set("error.type", "timeout" if cause is None else _qualified(type(cause)))
+                raise
             span.set("http.response.status_code", response.status_code)
+            resent = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
+            span.set("http.request.resend_count", resent or None)
             span.set("arr.ms_cv", response.headers.get("MS-CV"))
+            if response.status_code >= 400:
+                span.set("error.type", str(response.status_code))
             return response
 
     def _send_once(self, operation, method, url, params, body, bearer, idempotent):
@@ -315,6 +326,38 @@ class ArrClient:
         if not isinstance(token, str) or not token:
             raise ArrBadResponse("token response has no AccessToken", operation="token", ms_cv=ms_cv)
         return token
+
+
+# Query parameters whose value may be shown; any other value is REDACTED (continuation tokens and
+# whatever an endpoint may add): OpenTelemetry's url.full carries no secret.
+SHOWN_QUERY = frozenset({"api-version"})
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _http_attributes(method: str, url: str, params: dict | None) -> dict:
+    """OpenTelemetry's HTTP client attributes of a request to `url` with `params`: the method, the
+    full URL without user info and with every query value but the API version redacted, the
+    scheme (Azure Monitor leaves a default port out of the dependency's target by it), the server
+    address and port."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *(params or {}).items()]
+    shown = urlencode([(k, v if k in SHOWN_QUERY else "REDACTED") for k, v in query])
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return {
+        "kind": "client",
+        "http.request.method": method,
+        "url.full": urlunsplit((parts.scheme, netloc, parts.path, shown, "")),
+        "url.scheme": parts.scheme,
+        "server.address": host,
+        "server.port": parts.port or DEFAULT_PORTS.get(parts.scheme),
+    }
+
+
+def _qualified(kind: type) -> str:
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _retry_after(response) -> float | None:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from governor.demo.scenario import ADOPT_INTO, Demo, Target, scenario
+from governor.demo.scenario import ADOPT_INTO, DEADLINE_SECONDS, STALL_SECONDS, Demo, Target, scenario
 
 TIME_SCALE = 60.0
 SWEEP_SCHEDULE = "*/2 * * * * *"  # every 2 s: every 2 ARR minutes
@@ -34,7 +34,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"(default: GOVERNOR_TABLES_CONNECTION, else `make run`'s Azurite on port {RUN_AZURITE_PORT})",
     )
     parser.add_argument("--table-prefix", default="governor", help="with --url: GOVERNOR_TABLE_PREFIX of the stack")
-    parser.add_argument("--deadline", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    parser.add_argument(
+        "--stall",
+        type=float,
+        default=STALL_SECONDS,
+        help=f"give up when no expected outcome happened for this many seconds (default {STALL_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=DEADLINE_SECONDS,
+        help=f"give up after this many seconds in all; 0: never (default {DEADLINE_SECONDS:g})",
+    )
 
 
 @contextlib.contextmanager
@@ -78,22 +89,26 @@ def attached(args: argparse.Namespace) -> Target:
     return Target(base, args.emulator_url.rstrip("/"), TableStore(tables, args.table_prefix))
 
 
-def play(target: Target, out=sys.stdout, deadline: float = 120.0) -> Demo:
-    from governor.demo.report import checklist, sessions_report, usage_report
+def play(target: Target, out=sys.stdout, deadline: float = DEADLINE_SECONDS, stall: float = STALL_SECONDS) -> Demo:
+    from governor.demo.report import checklist, sessions_report, usage_report, webhooks_report
 
-    demo = Demo(target, out=out, deadline_seconds=deadline)
-    print(f"\n{'real':>6}  ARR   {'who':<8}  what  [figures]", file=out, flush=True)
-    scenario(demo)
-    usage_report(demo)
-    sessions_report(demo)
-    checklist(demo.outcomes, out)
+    demo = Demo(target, out=out, deadline_seconds=deadline, stall_seconds=stall)
+    try:
+        print(f"\n{'real':>6}  ARR   {'who':<8}  what  [figures]", file=out, flush=True)
+        scenario(demo)
+        usage_report(demo)
+        sessions_report(demo)
+        webhooks_report(demo)
+        checklist(demo.outcomes, out)
+    finally:
+        demo.close()
     return demo
 
 
 def run(args: argparse.Namespace) -> int:
     from governor.localhost.children import ChildFailed
 
-    print("ARR lease governor demo: three projects, seven requests, ARR time x60 (1 s = 1 ARR minute)", flush=True)
+    print("ARR lease governor demo: four projects, eight requests, ARR time x60 (1 s = 1 ARR minute)", flush=True)
     try:
         if args.url:
             print(
@@ -101,13 +116,13 @@ def run(args: argparse.Namespace) -> int:
                 f"GOVERNOR_UNMANAGED_MODE=adopt GOVERNOR_UNMANAGED_PROJECT={ADOPT_INTO}",
                 flush=True,
             )
-            demo = play(attached(args), deadline=args.deadline)
+            demo = play(attached(args), deadline=args.deadline, stall=args.stall)
         else:
             with (
                 tempfile.TemporaryDirectory(prefix="governor-demo-") as scratch,
                 own_stack(Path(args.data_dir or scratch)) as target,
             ):
-                demo = play(target, deadline=args.deadline)
+                demo = play(target, deadline=args.deadline, stall=args.stall)
     except ChildFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

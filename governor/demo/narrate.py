@@ -102,4 +102,16 @@ def describe(record, label: str) -> tuple[str, str, str]:
         )
     if action == "warn" and reason == "extension-refused-budget":
         return "sweep", f"warns {record.project}: no money to extend {label}", elapsed
+    if action == "warn" and reason == "hard-cap-soon":
+        return (
+            "sweep",
+            f"warns {record.project}: {label} reaches its hard cap soon",
+            f"in {_num(f.get('minutes_to_hard_cap'))} min, cap {_num(f.get('hard_cap_minutes'))} min",
+        )
+    if action == "warn" and reason == "extension-refused-cap":
+        return (
+            "sweep",
+            f"refuses to extend {label}: the hard cap leaves no room",
+            f"{_num(f.get('remaining_lease_minutes'))} min left, cap {_num(f.get('hard_cap_minutes'))} min",
+        )
     return "sweep", f"{action} {label}: {reason}{failed}", elapsed

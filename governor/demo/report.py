@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from governor.demo.narrate import money
 from governor.demo.scenario import PROJECTS, Demo, Outcomes
+from governor.demo.webhooks import KINDS
 
 
 def usage_report(demo: Demo) -> dict[str, dict]:
@@ -41,6 +42,17 @@ def sessions_report(demo: Demo) -> None:
                 f"ARR {arr.get('status', '?'):<8} {int(arr.get('billedSeconds') or 0) // 60:>3} min billed",
                 file=demo.out,
             )
+
+
+def webhooks_report(demo: Demo) -> None:
+    print("\nWebhooks received (signed CloudEvents, POST /webhooks/{project} on the demo's receiver)", file=demo.out)
+    received = demo.hooks.received if demo.hooks else []
+    for kind in KINDS:
+        these = [d for d in received if d.kind == kind]
+        verified = sum(d.verified for d in these)
+        examples = sorted({f"{demo.label_of(d.session_id) or '?'} {d.reason}" for d in these})
+        shown = ", ".join(examples[:4]) + (", ..." if len(examples) > 4 else "")
+        print(f"  {kind:<8} {len(these):>2} received, {verified:>2} verified  {shown}", file=demo.out)
 
 
 def checklist(outcomes: Outcomes, out) -> None:

@@ -1,7 +1,8 @@
 """The demo's story, driven through the HTTP API only: the manage routes (master key), the gate
 (function key + each project's caller key) and, for the one session started behind the gate's
 back, ARR's own session API. ARR time runs x60 (one real second is one ARR minute) and the sweep
-timer fires on its own; what the sweep decided is read back from the audit table for the timeline.
+timer fires on its own; what the sweep decided is read back from the audit table for the timeline,
+and every project's signed webhooks (warn, stop, extend, refused) go to the demo's own receiver.
 
 studio (USD)  A: Premium, heartbeats            -> extended by the sweep, then stopped by its client
               B: Standard, no heartbeat         -> stopped for idleness
@@ -12,6 +13,8 @@ ARR directly  U: Standard, 2 h, not via the gate -> found by the sweep, adopted 
               start sessions; its headset connects, a second device is refused
 night (USD)   K: Standard, via the key lobby-kiosk (at most 1 session) -> stopped at closing time
               K2: the same key again -> refused by the gate (429): the key's limit, not the project's
+review (USD)  H: Standard, heartbeats, a 30-minute hard cap -> extended up to the cap, warned before it,
+                 refused more time at it (a `refused` webhook), then stopped by its app
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ import secrets
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from governor.demo import narrate
+from governor.demo import narrate, webhooks
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
 from governor.model import whole_minutes
 
 HEARTBEAT_SECONDS = 2.0
-DEADLINE_SECONDS = 120.0
+STALL_SECONDS = 60.0  # give up when no expected outcome happened for this long (night's closing aside)
+DEADLINE_SECONDS = 600.0  # ... or after this long in all (0: no limit)
 ADOPT_INTO = "lab"
 ARR_API = "api-version=2021-01-01"
 
@@ -72,13 +76,25 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "extensionThresholdMinutes": 10,
         "idleTimeoutMinutes": 15,
     },
+    "review": {
+        "allowedSizes": ["Standard"],
+        "currency": "USD",
+        "rates": {"Standard": "3.00"},
+        "budget": {"daily": "20.00"},
+        "maxConcurrent": 1,
+        "maxLeaseMinutes": 30,
+        "hardMaxMinutes": 30,
+        "extensionStepMinutes": 15,
+        "extensionThresholdMinutes": 10,
+        "idleTimeoutMinutes": 15,
+    },
 }
 KIOSK = {"name": "lobby-kiosk", "maxConcurrent": 1}  # a named key of night with its own limit
 CLOSING_AFTER_SECONDS = 30  # night closes at the first whole minute (governor's clock) at least this far off
 PERIOD_FIELD = {"day": "daily", "month": "monthly"}
 # Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
 # of margin = real seconds at x60), so a slow box still sees the decision, not an ARR expiry.
-LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120, "K": 120, "K2": 30}
+LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120, "K": 120, "K2": 30, "H": 25}
 
 
 @dataclass
@@ -103,6 +119,8 @@ class Outcomes:
     refused_key: bool = False
     closing_stop: bool = False
     connected: bool = False
+    hard_cap: bool = False
+    webhooks: bool = False
 
     LABELS = {
         "refused_budget": "a request refused by the gate for budget (402)",
@@ -115,6 +133,8 @@ class Outcomes:
         "refused_key": "a request refused for its key's own limit (429) while the project had room",
         "closing_stop": "a session stopped by the sweep at the project's closing time",
         "connected": "an app connected to its Ready session with a token that cannot start sessions, one device",
+        "hard_cap": "a session extended up to its hard cap, warned before the cap and refused more time at it",
+        "webhooks": "signed webhooks of every kind received and verified: warn, stop, extend, refused",
     }
 
     @property
@@ -127,6 +147,7 @@ class Demo:
     target: Target
     out: Any = sys.stdout
     deadline_seconds: float = DEADLINE_SECONDS
+    stall_seconds: float = STALL_SECONDS
     keys: dict[str, str] = field(default_factory=dict, repr=False)  # caller keys: never printed
     ids: dict[str, str] = field(default_factory=dict)  # label -> session id
     projects: dict[str, str] = field(default_factory=dict)  # label -> project
@@ -137,6 +158,10 @@ class Demo:
     refusal: dict | None = None
     outcomes: Outcomes = field(default_factory=Outcomes)
     warned: set = field(default_factory=set)
+    decided: dict = field(default_factory=dict)  # label -> {(action, reason)} the sweep audited
+    hooks: webhooks.Receiver | None = None
+    hook_kinds: set = field(default_factory=set)  # webhook kinds shown in the timeline
+    closes_at: float | None = None  # night's closing time (time.monotonic()): its stop cannot come sooner
 
     def __post_init__(self):
         import requests
@@ -144,6 +169,12 @@ class Demo:
         self.http = requests.Session()
         self.started = time.monotonic()
         self.arr_start = self._arr_now()
+        if self.hooks is None:
+            self.hooks = webhooks.Receiver().__enter__()
+
+    def close(self) -> None:
+        if self.hooks is not None:
+            self.hooks.__exit__(None, None, None)
 
     # ------------------------------------------------------------ timeline
     def _arr_now(self) -> datetime:
@@ -185,7 +216,9 @@ class Demo:
 
     # ------------------------------------------------------------ steps
     def create_projects(self) -> None:
-        for name, document in PROJECTS.items():
+        for name, policy in PROJECTS.items():
+            # every project's webhooks go to the demo's receiver, signed with a secret of this run
+            document = {**policy, "webhookUrl": self.hooks.url(name), "webhookSecret": self.hooks.secret(name)}
             created = self.manage("PUT", f"manage/projects/{name}", document)
             created.raise_for_status()
             # the demo is its projects' operator: its own key may act on every session of the project
@@ -216,6 +249,7 @@ class Demo:
         document = self.manage("GET", "manage/projects/night").json()
         self.manage("PUT", "manage/projects/night", {**document, "schedule": schedule}).raise_for_status()
         seconds = (closes - now).total_seconds()
+        self.closes_at = time.monotonic() + seconds
         self.say("admin", f"sets night's working hours: {weekday} {window} UTC", f"closes in {seconds:.0f} s; stop")
 
     def _fresh_start(self, name: str, document: dict) -> None:
@@ -325,17 +359,31 @@ class Demo:
         return session
 
     def follow(self, seen: set, beating: list[str]) -> None:
-        """Heartbeat, narrate new decisions, and end once every outcome happened."""
-        last_beat = 0.0
-        while time.monotonic() - self.started < self.deadline_seconds:
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+        """Heartbeat, narrate new decisions and webhooks, and end once every outcome happened. It
+        waits on events, not for a fixed time: it gives up when no further outcome happened for
+        `stall_seconds` (counted from night's closing time at the earliest, as K's stop waits for
+        it), or after `deadline_seconds` in all (0: never)."""
+        last_beat, progress, state = 0.0, time.monotonic(), None
+        while True:
+            now = time.monotonic()
+            quiet = now - max(progress, self.closes_at or 0.0)
+            if quiet > self.stall_seconds or 0 < self.deadline_seconds < now - self.started:
+                break
+            if now - last_beat >= HEARTBEAT_SECONDS:
                 self.heartbeat(beating)
                 last_beat = time.monotonic()
-            for record in narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen):
+            records = narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen)
+            for record in records:
                 self._record(record, beating)
+            deliveries = self.hooks.fresh()
+            for delivery in deliveries:
+                self._webhook(delivery)
             done = self.outcomes
+            done.webhooks = set(webhooks.KINDS) <= self.hooks.kinds()
+            if asdict(done) != state:  # an outcome more
+                progress, state = time.monotonic(), asdict(done)
             ended = done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled
-            if ended and done.closing_stop and done.connected:
+            if ended and done.closing_stop and done.connected and done.hard_cap and done.webhooks:
                 a = self.arr_truth().get(self.ids["A"], {})
                 if a.get("elapsedMinutes", 0) > self.leases["A"]:
                     done.kept_past_lease = True
@@ -343,7 +391,9 @@ class Demo:
                     done.stopped_by_client = self.stop("A", "studio") is not None
                     return
             time.sleep(0.5)
-        self.say("demo", f"gave up after {self.deadline_seconds:.0f} s", "; ".join(self.outcomes.missing))
+        waited, idle = time.monotonic() - self.started, time.monotonic() - progress
+        why = f"no outcome for {idle:.0f} s" if idle > self.stall_seconds else "the deadline passed"
+        self.say("demo", f"gave up after {waited:.0f} s ({why})", "; ".join(self.outcomes.missing))
 
     def _record(self, record, beating: list[str]) -> None:
         label = self.label_of(record.session_id) or "?"
@@ -353,6 +403,8 @@ class Demo:
             self.say(*narrate.describe(record, label))
         if record.action == "stop" and label in beating:
             beating.remove(label)
+        if record.outcome == "ok":
+            self.decided.setdefault(label, set()).add((record.action, record.reason))
         done = self.outcomes
         done.extended |= label == "A" and record.action == "extend"
         done.idle_stop |= label == "B" and (record.action, record.reason) == ("stop", "idle")
@@ -363,6 +415,21 @@ class Demo:
             "closed-hours",
             "ok",
         )
+        capped = {("extend", "lease-low"), ("warn", "hard-cap-soon"), ("warn", "extension-refused-cap")}
+        done.hard_cap = capped <= self.decided.get("H", set())
+        if label == "H" and record.reason == "extension-refused-cap" and label in beating:
+            beating.remove(label)  # no more time to be had: H's app ends the review
+            self.stop("H", "review")
+
+    def _webhook(self, delivery: webhooks.Delivery) -> None:
+        """The first webhook of each kind, as the project's receiver got it."""
+        if delivery.kind in self.hook_kinds and delivery.verified:
+            return
+        self.hook_kinds.add(delivery.kind)
+        label = self.label_of(delivery.session_id) or "?"
+        checked = "signature verified" if delivery.verified else "signature NOT verified"
+        event = f"{delivery.project}'s receiver gets `{delivery.kind}` for {label}: {delivery.reason}"
+        self.say("webhook", event, checked)
 
     def clean_up(self) -> None:
         """Nothing the demo started keeps running (and costing) after it."""
@@ -386,14 +453,17 @@ def scenario(demo: Demo) -> Outcomes:
     demo.start_unmanaged("U", LEASES["U"])
     demo.request("night", "Standard", LEASES["K"], "K", key=KIOSK["name"])
     demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK["name"])  # the key runs its 1: refused
+    demo.request("review", "Standard", LEASES["H"], "H")
     demo.set_closing()
-    demo.say("clients", "A's, C's and K's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none")
+    demo.say(
+        "clients", "A's, C's, K's and H's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none"
+    )
     # the app waits for Ready on a thread of its own, as an app would, while the clients beat on
     connecting = threading.Thread(target=demo.connect, args=("A",), daemon=True) if "A" in demo.ids else None
     try:
         if connecting:
             connecting.start()
-        demo.follow(set(), ["A", "C", "K"])
+        demo.follow(set(), ["A", "C", "K", "H"])
     finally:
         if connecting:
             connecting.join(timeout=30)

@@ -191,6 +191,8 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
         except Exception as exc:
             response = _failure(exc, instance)
         span.set("http.response.status_code", response.status_code)
+        if response.status_code >= 500:  # a server span fails on 5xx only (semantic conventions)
+            span.set("error.type", str(response.status_code))
         span.set("governor.reason", reason)
         telemetry.add(telemetry.GATE_RESPONSES, route=route, status_class=f"{response.status_code // 100}xx")
         return response

@@ -14,7 +14,8 @@ Rule order for a managed session (first match wins):
   ledger lease ahead of ARR's (an earlier extension not yet applied) -> extend to it;
   remaining lease < threshold and active -> extend, never past closing time (or refuse: budget /
   hard cap / closed-hours);
-  a budget, cap or closing-time stop within `warn_before` -> warn; otherwise leave.
+  a budget, cap or closing-time stop within `warn_before` (a budget or cap stop also within the ARR
+  time until the next sweep, `ahead`, when that is longer) -> warn; otherwise leave.
 """
 
 from __future__ import annotations
@@ -78,12 +79,17 @@ EVENTS = ("warn", "stop", "extend", "refused")
 class SweepOptions:
     warn_before: timedelta = timedelta(minutes=10)
     dry_run: bool = False
-    # Time since the previous sweep: a warning is raised once, by the sweep whose window the
-    # warning point falls in. None (no previous sweep known) means "warn if within warn_before".
+    # Time since the previous sweep on ARR's clock (the governor's gap times the ARR time scale, in
+    # whole minutes): a warning is raised once, by the sweep whose window the warning point falls
+    # in. None (no previous sweep known) means "warn if within warn_before".
     window: timedelta | None = None
     pending_grace: timedelta = PENDING_GRACE
     # The same gap on the governor's own clock, unrounded: closing time is measured on that clock.
     clock_window: timedelta | None = None
+    # ARR time until the next expected sweep (the sweep interval times the ARR time scale): a budget
+    # or cap stop closer than that is warned now, as the next sweep may already be past it, so the
+    # warning comes before the stop at any time scale. None: warn_before alone.
+    ahead: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -314,12 +320,13 @@ def _warning(session, policy, usage, options, burn_rate, figures, opening=None, 
     to_budget = _time_to_budget_stop(usage, burn_rate)
     figures["warn_before_minutes"] = minutes_figure(options.warn_before)
     figures["minutes_to_hard_cap"] = minutes_figure(to_cap)
+    horizon = options.warn_before if options.ahead is None else max(options.warn_before, options.ahead)
     if to_budget is not None:
         figures["minutes_to_budget_stop"] = minutes_figure(to_budget)
         figures["burn_rate"] = burn_rate
-        if _is_news(to_budget, options.warn_before, options):
+        if _is_news(to_budget, horizon, options):
             return "budget-stop-soon"
-    if _is_news(to_cap, options.warn_before, options):
+    if _is_news(to_cap, horizon, options):
         return "hard-cap-soon"
     left = None if opening is None else opening.until_closing(now)
     if left is not None:

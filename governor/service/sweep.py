@@ -16,6 +16,7 @@ This module orchestrates; the steps live beside it: `sweep_reconcile` (list and 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -59,10 +60,16 @@ class SweepConfig:
     lock_ttl: timedelta = LOCK_TTL
     webhook_timeout: float = 5.0
     webhook_loopback_http: bool = False  # local development only: deliver to http://127.0.0.1
+    # ARR seconds per governor second (GOVERNOR_ARR_TIME_SCALE; the emulator's locally) and the
+    # timer's schedule: the warning window is the gap between sweeps measured on ARR's clock.
+    arr_time_scale: float = 1.0
+    schedule: str | None = None
 
     @classmethod
     def from_settings(cls, settings, dry_run: bool | None = None) -> SweepConfig:
         return cls(
+            arr_time_scale=settings.get("GOVERNOR_ARR_TIME_SCALE"),
+            schedule=settings.get("GOVERNOR_SWEEP_SCHEDULE"),
             warn_before=timedelta(minutes=settings.get("GOVERNOR_WARN_BEFORE_MINUTES")),
             dry_run=bool(settings.get("GOVERNOR_DRY_RUN")) if dry_run is None else dry_run,
             unmanaged_mode=UnmanagedMode.parse(settings.get("GOVERNOR_UNMANAGED_MODE")),
@@ -132,12 +139,13 @@ class Sweeper:
             live, listed_ok = reconcile.list_all(self.arr, errors, pool)
             snapshot, previous = snapshot_read.result(), previous_read.result()
             phases = {"read": time.monotonic()}
-            window = None if previous is None else _whole_minutes_window(now - previous)
+            scale = self.config.arr_time_scale
             options = SweepOptions(
                 warn_before=self.config.warn_before,
                 dry_run=self.config.dry_run,
-                window=window,
+                window=None if previous is None else _whole_minutes_window(now - previous, scale),
                 clock_window=None if previous is None else max(now - previous, timedelta(0)),
+                ahead=None if self.config.schedule is None else _arr_minutes_ahead(self.config.schedule, now, scale),
             )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
             v1 = {name for name, client in self.arr.items() if not getattr(client, "ids_are_ours", True)}
@@ -235,7 +243,17 @@ def _caller(entry, policy, snapshot, figures) -> tuple[CallerLimits, CallerFigur
     return limits, figures.get((entry.project, entry.caller)) or CallerFigures(entry.caller)
 
 
-def _whole_minutes_window(gap: timedelta) -> timedelta:
-    """ARR reports elapsed time in whole minutes, so a 60.3 s gap between sweeps is one minute:
-    otherwise a warning point could fall in two consecutive windows and be sent twice."""
-    return timedelta(minutes=max(round(gap.total_seconds() / 60), 1))
+def _whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
+    """The gap between two sweeps on ARR's clock (`scale` ARR seconds per governor second: 60 under
+    `make run`'s emulator, where 5 s between sweeps are 5 ARR minutes). ARR reports elapsed time in
+    whole minutes, so a 60.3 s gap is one minute: otherwise a warning point could fall in two
+    consecutive windows and be sent twice."""
+    return timedelta(minutes=max(round(gap.total_seconds() * scale / 60), 1))
+
+
+def _arr_minutes_ahead(schedule: str, now: datetime, scale: float = 1.0) -> timedelta:
+    """ARR time until the next sweep the schedule expects, in whole minutes rounded up."""
+    from governor.service.health import sweep_interval
+
+    seconds = sweep_interval(schedule, now).total_seconds() * scale
+    return timedelta(minutes=max(math.ceil(seconds / 60), 1))

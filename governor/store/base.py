@@ -6,9 +6,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from governor import telemetry
 from governor.store.concurrency import RetryPolicy, with_retry
-from governor.store.connection import table_client
+from governor.store.connection import table_client, traced_transaction
 from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
 
@@ -58,11 +57,8 @@ class TablesBase:
             raise ValueError(f"a transaction holds at most {MAX_BATCH} operations, got {len(ops)}")
         for op in ops:
             check_entity(op[1], op[1].get("RowKey", "entity"))
-        # table name, partition and operation count: never an entity's values
-        attributes = {"kind": "client", "db.collection.name": table, "governor.table.operations": len(ops)}
-        with telemetry.span(
-            "table transaction", **attributes, **{"governor.table.partition": ops[0][1]["PartitionKey"]}
-        ):
+        # a database client span: table name, partition and operation count, never an entity's values
+        with traced_transaction(self._service, table, ops):
             return self._table(table).submit_transaction(ops)
 
 

@@ -4,20 +4,32 @@ A connection string (Azurite's devstoreaccount1 string with an explicit TableEnd
 otherwise GOVERNOR_TABLES_ENDPOINT with the managed identity in Azure and
 DefaultAzureCredential elsewhere. Tables are created if missing once per process, on first
 use, never at import.
+
+`traced_transaction` is the database client span of one entity-group transaction (OpenTelemetry's
+database conventions); azure-core's tracing adds the HTTP span of its request beneath it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+from governor import telemetry
 from governor.settings import Settings, SettingsError, running_in_azure
+
+# db.system.name of Azure Table Storage (and Azurite): OpenTelemetry lists no value for it, so one
+# in the form of its "azure.cosmosdb". Azure Monitor shows it as the dependency's type.
+DB_SYSTEM = "azure.tables"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _tables: dict[tuple[Any, str], Any] = {}
 _transports: dict[Any, Any] = {}
+_servers: dict[Any, dict] = {}  # a service client's span attributes (traced_transaction)
 
 
 def client_from_connection_string(connection_string: str):
@@ -109,3 +121,53 @@ def _transport(service):
 
         transport = _transports[service] = RequestsTransport()
     return transport
+
+
+@contextlib.contextmanager
+def traced_transaction(service, table: str, ops: list[tuple]) -> Iterator[Any]:
+    """The span of one transaction of `ops` on `table`: named `{db.operation.name} {table}`, with the
+    system, the server (address; port only when not the scheme's default), the storage account
+    as `db.namespace` and the table as `db.collection.name`. A failure's HTTP status (409, 412...)
+    is `db.response.status_code` and `error.type`. Names and counts only: never a key or a value."""
+    operation = _operation(ops)
+    attributes = {
+        "kind": "client",
+        **_server(service),
+        "db.collection.name": table,
+        "db.operation.name": operation,
+        "db.operation.batch.size": len(ops) if len(ops) > 1 else None,
+        "governor.table.partition": ops[0][1]["PartitionKey"] if ops else None,
+        "governor.table.operations": len(ops),
+    }
+    with telemetry.span(f"{operation} {table}", **attributes) as span:
+        try:
+            yield span
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                span.set("db.response.status_code", str(status))
+                span.set("error.type", str(status))
+            raise
+
+
+def _operation(ops: list[tuple]) -> str:
+    """db.operation.name: one operation by its name (create, update, upsert, delete); a batch of
+    two or more as `BATCH` followed by the name they all share, if they do."""
+    kinds = {op[0] for op in ops}
+    if len(ops) == 1:
+        return ops[0][0]
+    return f"BATCH {kinds.pop()}" if len(kinds) == 1 else "BATCH"
+
+
+def _server(service) -> dict:
+    """The system, server and namespace attributes of a TableServiceClient's endpoint (once per client)."""
+    found = _servers.get(service)
+    if found is None:
+        parts = urlsplit(getattr(service, "url", "") or "")
+        found = _servers[service] = {
+            "db.system.name": DB_SYSTEM,
+            "server.address": parts.hostname,
+            "server.port": parts.port if parts.port != DEFAULT_PORTS.get(parts.scheme) else None,
+            "db.namespace": getattr(service, "account_name", None),
+        }
+    return found

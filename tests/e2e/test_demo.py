@@ -2,12 +2,18 @@
 audit and ledger and against ARR's ground truth (the emulator), not only against the printed text.
 
 The demo CLI attaches (--url) to a stack the test started the way the demo's own stack starts
-(`own_stack`), so the test can inspect that stack once the demo is done.
+(`own_stack`), so the test can inspect that stack once the demo is done. The test waits on events,
+not for a fixed time: the demo gives up by itself only when no further outcome happened for
+`--stall` seconds (and has no overall deadline here); the test stops it only if it prints nothing
+(no decision, no webhook) for longer than that.
 """
 
 import os
+import queue
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,16 +24,45 @@ from governor.demo.scenario import LEASES, PROJECTS
 from governor.model import Period, cost_of, to_micros, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_STALL_SECONDS = 90  # the demo gives up when no outcome came for this long (a slow box's sweeps are late)
+QUIET_SECONDS = DEMO_STALL_SECONDS + 60  # the test stops a demo that printed nothing for this long
+
+
+def run_watching(argv: list[str], quiet: float) -> subprocess.CompletedProcess:
+    """Run `argv` to its end while it keeps printing; kill it once it printed nothing for `quiet` s."""
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        env = os.environ.copy()
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)  # the end of its output
+
+        threading.Thread(target=read, daemon=True).start()
+        out = []
+        while True:
+            try:
+                line = lines.get(timeout=quiet)
+            except queue.Empty:
+                process.kill()
+                process.wait()
+                pytest.fail(f"the demo printed nothing for {quiet:.0f} s:\n" + "".join(out)[-3000:])
+            if line is None:
+                break
+            out.append(line)
+        process.wait()
+        errors.seek(0)
+        return subprocess.CompletedProcess(argv, process.returncode, "".join(out), errors.read())
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory):
     with own_stack(tmp_path_factory.mktemp("demo-stack"), out=sys.stderr) as target:
         argv = [sys.executable, "-m", "governor", "demo", "--url", target.base, "--emulator-url", target.emulator]
-        argv += ["--tables", target.tables]
-        result = subprocess.run(
-            argv, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=180, check=False
-        )
+        argv += ["--tables", target.tables, "--stall", str(DEMO_STALL_SECONDS), "--deadline", "0"]
+        result = run_watching(argv, QUIET_SECONDS)
         truth = {
             s["id"]: s for s in requests.get(f"{target.emulator}/_emulator/sessions", timeout=10).json()["sessions"]
         }
@@ -57,6 +92,9 @@ def test_the_demo_runs_every_outcome_and_exits_0(played):
         "its app connects -> 200" in result.stdout and "[token from entra, can start sessions: False]" in result.stdout
     )
     assert "the headset connects to A -> 200; a tablet too -> 409" in result.stdout
+    for kind in ("warn", "stop", "extend", "refused"):  # each kind of webhook, as the receiver got it
+        assert f"receiver gets `{kind}` for" in result.stdout, kind
+    assert "Webhooks received" in result.stdout and "NOT verified" not in result.stdout
 
 
 def test_each_outcome_is_in_the_audit_and_in_arr(played):
@@ -68,7 +106,7 @@ def test_each_outcome_is_in_the_audit_and_in_arr(played):
     budget = next(sid for sid in lab if sid != unmanaged)
 
     assert len(entries["studio"]) == 2 and len(lab) == 2  # the refused request left no session behind
-    assert len(truth) == 5
+    assert len(truth) == 6
     assert all(s["status"] == "Stopped" for s in truth.values())  # nothing left running or merely expired
 
     assert ("extend", "lease-low") in _decisions(audit["studio"], kept)
@@ -85,6 +123,15 @@ def test_each_outcome_is_in_the_audit_and_in_arr(played):
     assert kiosk.caller == "lobby-kiosk"
     assert ("stop", "closed-hours") in _decisions(audit["night"], kiosk.session_id)
     assert truth[kiosk.session_id]["status"] == "Stopped"
+
+    (capped,) = entries["review"]  # extended to its hard cap, warned before it, refused more at it
+    cap = PROJECTS["review"]["hardMaxMinutes"]
+    decided = _decisions(audit["review"], capped.session_id)
+    assert {("extend", "lease-low"), ("warn", "hard-cap-soon"), ("warn", "extension-refused-cap")} <= decided
+    assert truth[capped.session_id]["maxLeaseMinutes"] == cap
+    (warning,) = [r for r in audit["review"] if r.reason == "hard-cap-soon"]  # once
+    assert 0 < warning.figures["minutes_to_hard_cap"] <= warning.figures["warn_before_minutes"]
+    assert _billed_minutes(truth[capped.session_id]) < cap  # its app stopped it once refused
 
 
 def test_the_money_charged_is_what_arr_billed(played):

@@ -1,0 +1,54 @@
+"""The OpenTelemetry attributes of an ARR call (HTTP client conventions) and of a table transaction
+(database client conventions), as the Azure Monitor exporter needs them for type, target and
+result code; no secret in either."""
+
+from __future__ import annotations
+
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.data.tables import TableServiceClient
+
+from governor.arr.client import _http_attributes
+from governor.store.connection import _operation, _server
+
+
+def test_an_arr_call_has_method_url_without_query_values_server_and_port():
+    attributes = _http_attributes(
+        "GET",
+        "https://user:secret@remoterendering.eastus.mixedreality.azure.com/accounts/a1/sessions?$skipToken=abc&x=",
+        {"api-version": "2021-01-01"},
+    )
+    assert attributes == {
+        "kind": "client",
+        "http.request.method": "GET",
+        "url.full": "https://remoterendering.eastus.mixedreality.azure.com/accounts/a1/sessions"
+        "?%24skipToken=REDACTED&x=REDACTED&api-version=2021-01-01",
+        "url.scheme": "https",
+        "server.address": "remoterendering.eastus.mixedreality.azure.com",
+        "server.port": 443,
+    }
+
+
+def test_a_local_arr_keeps_its_port_and_a_bracketed_address():
+    attributes = _http_attributes("PUT", "http://[::1]:7081/accounts/a1/sessions/s1", None)
+    assert attributes["url.full"] == "http://[::1]:7081/accounts/a1/sessions/s1"
+    assert (attributes["server.address"], attributes["server.port"]) == ("::1", 7081)
+
+
+def test_a_transaction_is_named_by_its_operation():
+    row = {"PartitionKey": "p", "RowKey": "r"}
+    assert _operation([("update", row)]) == "update"
+    assert _operation([("create", row), ("create", row)]) == "BATCH create"
+    assert _operation([("create", row), ("update", row), ("delete", row)]) == "BATCH"
+
+
+def test_the_table_service_is_the_server_and_its_account_the_namespace():
+    key = AzureNamedKeyCredential("acct", "a2V5")
+    azure = _server(TableServiceClient(endpoint="https://acct.table.core.windows.net", credential=key))
+    assert azure == {
+        "db.system.name": "azure.tables",
+        "server.address": "acct.table.core.windows.net",
+        "server.port": None,  # the scheme's default: left out, as the conventions ask
+        "db.namespace": "acct",
+    }
+    local = TableServiceClient(endpoint="http://127.0.0.1:10002/devstoreaccount1", credential=key)
+    assert _server(local)["server.port"] == 10002 and _server(local)["db.namespace"] == "acct"
