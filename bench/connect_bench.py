@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import Gate, backends, interleaved, quiet, summary  # noqa: E402
+from bench.harness import Gate, backends, interleaved, paced, quiet, summary  # noqa: E402
 
 
 class ConnectGate(Gate):
@@ -43,31 +42,9 @@ def burst(gate: ConnectGate, emulator, key: str, sessions: list[str], seconds: f
     """Each app calls connect on its own session once a second for `seconds`."""
     before_sts = sts_calls(emulator)
     before_entra = emulator.stats()["entra"]["tokenRequests"]
-    samples: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    start = time.perf_counter()
-
-    def app(index: int, session_id: str) -> None:
-        next_at = start + index / len(sessions)
-        while next_at < start + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            began = time.perf_counter()
-            try:
-                gate.connect("connect", key, session_id)
-            except Exception as exc:
-                with lock:
-                    errors.append(repr(exc)[:200])
-            with lock:
-                samples.append(time.perf_counter() - began)
-            next_at += 1.0
-
-    threads = [threading.Thread(target=app, args=(i, sid)) for i, sid in enumerate(sessions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result = summary(samples, time.perf_counter() - start, len(sessions), len(errors))
+    calls = [lambda sid=sid: gate.connect("connect", key, sid) for sid in sessions]
+    samples, errors, wall = paced(calls, seconds)
+    result = summary(samples, wall, len(sessions), len(errors))
     result["sts_calls"] = sts_calls(emulator) - before_sts
     result["entra_token_requests"] = emulator.stats()["entra"]["tokenRequests"] - before_entra
     result["seconds"] = seconds

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -44,6 +43,7 @@ from bench.harness import (  # noqa: E402
     backends,
     interleaved,
     measure,
+    paced,
     quiet,
     summary,
     timed_calls,
@@ -73,31 +73,8 @@ def poll(gate: Gate, emulator, project: str, key: str, clients: int, seconds: fl
     session_id = gate.create(project, key)
     route = "GET /accounts/{account}/sessions/{session}"
     before = emulator.stats()["requests"].get(route, 0)
-    samples: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    start = time.perf_counter()
-
-    def client(index: int) -> None:
-        next_at = start + index / clients  # spread over the first second, as real apps would be
-        while next_at < start + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            began = time.perf_counter()
-            try:
-                gate.get(project, key, session_id)
-            except Exception as exc:
-                with lock:
-                    errors.append(repr(exc)[:200])
-            with lock:
-                samples.append(time.perf_counter() - began)
-            next_at += 1.0
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result = summary(samples, time.perf_counter() - start, clients, len(errors))
+    samples, errors, wall = paced([lambda: gate.get(project, key, session_id)] * clients, seconds)
+    result = summary(samples, wall, clients, len(errors))
     result["arr_calls"] = emulator.stats()["requests"].get(route, 0) - before
     result["seconds"] = seconds
     return result

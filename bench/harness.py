@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,6 +79,36 @@ def timed_calls(action, count: int, clients: int) -> tuple[list[float], list[str
     with ThreadPoolExecutor(max_workers=clients) as pool:
         samples = list(pool.map(timed, range(count)))
     return samples, errors, time.perf_counter() - started
+
+
+def paced(calls: list, seconds: float) -> tuple[list[float], list[str], float]:
+    """One thread per call, each calling it once a second for `seconds`, their starts spread over
+    the first second as real apps' would be; (samples, errors, wall seconds)."""
+    samples: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = time.perf_counter()
+
+    def client(index: int, call) -> None:
+        next_at = start + index / len(calls)
+        while next_at < start + seconds:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            began = time.perf_counter()
+            try:
+                call()
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc)[:200])
+            with lock:
+                samples.append(time.perf_counter() - began)
+            next_at += 1.0
+
+    threads = [threading.Thread(target=client, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, errors, time.perf_counter() - start
 
 
 def interleaved(actions: dict, count: int, block: int = 16) -> dict:

@@ -440,46 +440,39 @@ class LedgerRepo(TablesBase):
         self._group.submit(check_key("project", project), Release(project, rid, now))
 
     def claim(self, project: str, reservation_id: str) -> LedgerEntry | None:
-        """Mark a pending entry as a claim (its v1 create failed ambiguously). Not a money change:
-        the reservation stays as it is, so only the entry row is written."""
-        rid = check_key("reservationId", reservation_id)
-        self._fresh.pop((project, rid))
-
-        def round_():
-            part = self._read(project, utcnow(), open_ids=[rid])
-            row = part.open.get(rid)
-            if row is None:
-                return None
-            entry = entity_to_entry(row)
-            if entry.state is not LedgerState.PENDING:
-                return None
-            if entry.claim:
-                return entry
-            claimed = replace(entry, claim=True, etag=None)
-            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(claimed, open_key(rid)), row)])
-            return replace(claimed, etag=result_etag(results, 0))
-
-        return self._retry(round_, f"claim {rid} in {project}")
+        """Mark a pending entry as a claim (its v1 create failed ambiguously)."""
+        return self._rewrite_pending(
+            project, reservation_id, lambda entry: entry if entry.claim else replace(entry, claim=True), "claim"
+        )
 
     def mark_working(
         self, project: str, reservation_id: str, since: datetime | None, etag: str | None = None
     ) -> LedgerEntry | None:
+        def change(entry: LedgerEntry) -> LedgerEntry | None:
+            return None if etag is not None and entry.etag != etag else replace(entry, working_since=since)
+
+        return self._rewrite_pending(project, reservation_id, change, "mark as worked on")
+
+    def _rewrite_pending(self, project: str, reservation_id: str, change, what: str) -> LedgerEntry | None:
+        """Rewrite one pending entry's row, not a money change (the reservation stays, so only that
+        row is written, under its ETag). `change(entry)` gives the entry to write, the entry itself
+        (nothing to write) or None (not this one); None too if the entry is not pending."""
         rid = check_key("reservationId", reservation_id)
         self._fresh.pop((project, rid))
 
         def round_():
-            part = self._read(project, utcnow(), open_ids=[rid])
-            row = part.open.get(rid)
-            if row is None:
+            row = self._read(project, utcnow(), open_ids=[rid]).open.get(rid)
+            entry = entity_to_entry(row) if row is not None else None
+            if entry is None or entry.state is not LedgerState.PENDING:
                 return None
-            entry = entity_to_entry(row)
-            if entry.state is not LedgerState.PENDING or (etag is not None and entry.etag != etag):
-                return None
-            marked = replace(entry, working_since=since, etag=None)
-            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(marked, open_key(rid)), row)])
-            return replace(marked, etag=result_etag(results, 0))
+            changed = change(entry)
+            if changed is None or changed is entry:
+                return changed
+            changed = replace(changed, etag=None)
+            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(changed, open_key(rid)), row)])
+            return replace(changed, etag=result_etag(results, 0))
 
-        return self._retry(round_, f"mark {rid} in {project} as worked on")
+        return self._retry(round_, f"{what} {rid} in {project}")
 
     def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session.id)

@@ -7,6 +7,8 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+
 from governor.policy.gate import IN_FLIGHT_WINDOW, session_id_for
 from governor.service.context import Context, get_context, set_context
 from tests.integration.gate.test_faults import ONLY_SESSION_PATH, open_entries, reserved
@@ -62,9 +64,15 @@ class DiesBeforeCreate:
         raise Dies()
 
 
-def with_arr(wrap) -> Context:
+def dies_before_create(gate, key: str, headers: dict) -> Context:
+    """A gate that dies between its reservation and ARR's create; returns the context it ran in."""
     real = get_context()
-    set_context(Context(real.settings, real.store, {a: wrap(c) for a, c in real.arr.items()}, real.clock))
+    set_context(Context(real.settings, real.store, {a: DiesBeforeCreate(c) for a, c in real.arr.items()}, real.clock))
+    try:
+        with pytest.raises(Dies):
+            gate.create("alpha", key, headers=headers)
+    finally:
+        set_context(real)
     return real
 
 
@@ -75,14 +83,7 @@ def with_clock_ahead(real: Context, ahead: timedelta) -> None:
 def test_a_request_that_died_before_its_create_is_resumed_by_a_repeat_once_the_window_has_passed(gate):
     key = gate.project()
     headers = {"Idempotency-Key": "dies-1"}
-    real = with_arr(DiesBeforeCreate)
-    try:
-        gate.create("alpha", key, headers=headers)
-        raise AssertionError("the gate should have died")
-    except Dies:
-        pass
-    finally:
-        set_context(real)
+    real = dies_before_create(gate, key, headers)
     [pending] = open_entries(gate)
     assert pending.state.value == "pending" and pending.working_since is not None
     early = gate.create("alpha", key, headers=headers)
@@ -100,14 +101,7 @@ def test_of_two_repeats_taking_over_one_row_only_one_wins(gate):
     from datetime import UTC, datetime
 
     key = gate.project()
-    headers = {"Idempotency-Key": "dies-2"}
-    real = with_arr(DiesBeforeCreate)
-    try:
-        gate.create("alpha", key, headers=headers)
-    except Dies:
-        pass
-    finally:
-        set_context(real)
+    dies_before_create(gate, key, {"Idempotency-Key": "dies-2"})
     [row] = open_entries(gate)
     now = datetime.now(UTC)
     won = gate.store.mark_working("alpha", row.session_id, now, etag=row.etag)
