@@ -1,5 +1,5 @@
 """The emulator's state and policies, independent of HTTP: accounts, identities, clock, sessions,
-faults, stats."""
+capacity, faults, stats."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from governor.emulator import DEV_TENANT_ID, tokens
+from governor.emulator.capacity import Capacity
 from governor.emulator.clock import VirtualClock
 from governor.emulator.connect import Connections
 from governor.emulator.directory import Directory
@@ -17,6 +18,7 @@ from governor.emulator.entra import EntraIssuer
 from governor.emulator.errors import ApiError
 from governor.emulator.faults import Faults
 from governor.emulator.store import Store
+from governor.model import VmSize
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 STS_KINDS = ("key", "entra", "other")  # the credential an STS call presented
@@ -32,6 +34,7 @@ class Config:
     faults: Faults = field(default_factory=Faults)
     tenant: str = DEV_TENANT_ID
     directory: Directory = field(default_factory=Directory)
+    capacity: Capacity = field(default_factory=Capacity)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Emulator:
         self.entra = EntraIssuer(config.tenant)
         self.connections = Connections()
         self.faults = config.faults
+        self.configured_capacity = config.capacity  # the flags': what reset returns to
+        self.capacity = config.capacity
         self._faults_lock = threading.Lock()
         self._stats: Counter[str] = Counter()
         self._injected: Counter[str] = Counter()  # faults answered, by "status phase" ("latency phase")
@@ -106,6 +111,15 @@ class Emulator:
             raise ApiError(403, "Forbidden", "The access token does not grant access to this account.")
         require_action(caller, action)
         return caller
+
+    # --- capacity
+    def create_session(self, account: str, sid: str | None, size: VmSize, lease: timedelta, api_version: str):
+        """Store.create with the account's servers of `size` and the capacityFailures fault."""
+        servers = self.capacity.servers(account, size)
+        return self.store.create(account, sid, size, lease, api_version, self.take_capacity_failure, servers)
+
+    def capacity_json(self) -> dict:
+        return self.capacity.to_json(self.accounts, {account: self.store.in_use(account) for account in self.accounts})
 
     # --- faults
     def set_faults(self, faults: Faults) -> None:
@@ -156,6 +170,7 @@ class Emulator:
         self.connections.reset()
         self.directory.reset()
         self.set_faults(Faults())
+        self.capacity = self.configured_capacity
         self.clock.reset()
         self.clear_stats()
 

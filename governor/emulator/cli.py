@@ -60,6 +60,15 @@ def _regex(text: str) -> str:
     return text
 
 
+def _capacity(text: str):
+    from governor.emulator.capacity import parse_flag
+
+    try:
+        return parse_flag(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _page_size(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -94,6 +103,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=1.0,
         help="emulated seconds per real second, e.g. 60 runs an hour of lease in a minute (default 1)",
+    )
+    parser.add_argument(
+        "--capacity",
+        action="append",
+        type=_capacity,
+        metavar="ACCOUNT:SIZE=N",
+        help="N servers of SIZE (Standard or Premium) for the account (an id, or * for every account; an id's own "
+        "limit beats *); a create beyond them is accepted and the session ends in Error. Repeatable; changeable at "
+        "run time: PUT /_emulator/capacity. Default: unlimited",
     )
     faults = parser.add_argument_group("fault injection (changeable at run time: PUT /_emulator/faults)")
     faults.add_argument("--fail-rate", type=_rate, default=0.0, help="fraction of requests that fail (default 0)")
@@ -131,6 +149,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     cli_identity.configure(parser)
 
 
+def _build_capacity(entries, accounts: dict[str, str]):
+    from governor.emulator.capacity import EVERY_ACCOUNT, build
+
+    for account, _, _ in entries:
+        if account != EVERY_ACCOUNT and account not in accounts:
+            raise cli_identity.ConfigError(f"--capacity names the account {account}, which no --account configures")
+    return build(entries)
+
+
 def build(args):
     """(servers, state file or None) from parsed arguments: the main server first, then the
     --tls-self-signed one if asked for."""
@@ -148,7 +175,10 @@ def build(args):
         latency_ms=args.latency_ms,
         paths=parse_paths(args.fail_paths),
     )
-    config = Config(accounts, args.startup_seconds, args.time_scale, args.page_size, faults, args.tenant, directory)
+    capacity = _build_capacity(args.capacity or [], accounts)
+    config = Config(
+        accounts, args.startup_seconds, args.time_scale, args.page_size, faults, args.tenant, directory, capacity
+    )
     emulator = Emulator(config)
     state = None
     if args.state:

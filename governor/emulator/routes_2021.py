@@ -70,9 +70,7 @@ def put_session(emu: Emulator, req: Request) -> Response:
     sid = req.params["session"]
     version = req.query_value("api-version")
     try:
-        current, created = emu.store.create(
-            account, sid, size, timedelta(minutes=minutes), version, emu.take_capacity_failure
-        )
+        current, created = emu.create_session(account, sid, size, timedelta(minutes=minutes), version)
     except SessionConflict:
         raise ApiError(409, "Conflict", "A resource already exists under the given ID.") from None
     return Response.json(201 if created else 200, session_2021(current))

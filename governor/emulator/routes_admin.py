@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from governor.emulator import capacity as capacity_mod
 from governor.emulator import faults as faults_mod
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request
@@ -53,6 +54,15 @@ def put_faults(emu: Emulator, req: Request) -> Response:
 def delete_faults(emu: Emulator, req: Request) -> Response:
     emu.set_faults(faults_mod.Faults())
     return Response.json(200, emu.faults.to_json())
+
+
+def get_capacity(emu: Emulator, req: Request) -> Response:
+    return Response.json(200, emu.capacity_json())
+
+
+def put_capacity(emu: Emulator, req: Request) -> Response:
+    emu.capacity = capacity_mod.from_json(parse_object(req.body), emu.accounts)
+    return Response.json(200, emu.capacity_json())
 
 
 def reset(emu: Emulator, req: Request) -> Response:
@@ -112,6 +122,7 @@ def clear_stats(emu: Emulator, req: Request) -> Response:
 
 
 ROUTES = [
+    ("/_emulator/capacity", "admin", {"GET": get_capacity, "PUT": put_capacity}),
     ("/_emulator/clock", "admin", {"GET": get_clock, "POST": advance_clock}),
     ("/_emulator/faults", "admin", {"GET": get_faults, "PUT": put_faults, "DELETE": delete_faults}),
     ("/_emulator/reset", "admin", {"POST": reset}),

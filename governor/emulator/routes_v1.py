@@ -57,7 +57,7 @@ def create(emu: Emulator, req: Request) -> Response:
     models = body.get("models", [])
     if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
         raise bad_request("The models field must be an array of strings.")
-    current, _ = emu.store.create(account, None, size, lease, "v1", emu.take_capacity_failure)
+    current, _ = emu.create_session(account, None, size, lease, "v1")
     sid = current.record.id
     return Response.json(202, {"sessionId": sid}, {"Location": f"accounts/{account}/sessions/{sid}"})
 

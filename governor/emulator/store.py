@@ -6,6 +6,7 @@ import bisect
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -105,11 +106,13 @@ class Store:
         lease: timedelta,
         api_version: str,
         fails: Callable[[], bool] = lambda: False,
+        servers: int | None = None,
     ) -> tuple[View, bool]:
         """Create a session (a new GUID when `sid` is None). Returns (view, created).
 
         An existing id with the same size and create-time lease is an idempotent retry.
-        `fails()` is asked only when a session is really created: True makes it end in Error."""
+        A session really created ends in Error when the account's `servers` of its size (None:
+        unlimited) are all in use, else when `fails()` says so (not asked when they are)."""
         with self._lock:
             now = self._clock()
             if sid is None:
@@ -119,7 +122,8 @@ class Store:
                 if existing.size is size and existing.create_lease == lease:
                     return self._view(existing, now), False
                 raise SessionConflict(sid)
-            record = self._new_record(account, sid, size, lease, api_version, now, fails())
+            full = servers is not None and self._in_use(account, now)[size] >= servers
+            record = self._new_record(account, sid, size, lease, api_version, now, full or fails())
         self.on_change()
         return view(record, now), True
 
@@ -191,6 +195,27 @@ class Store:
             for record in expired:
                 index.remove(record)
             return page, (page[-1].record.seq if more else None)
+
+    def _in_use(self, account: str, now: datetime) -> Counter[VmSize]:
+        """Servers taken per size: Starting or Ready sessions not bound to end in Error (those
+        never got a server)."""
+        index = self._active.get(account)
+        taken: Counter[VmSize] = Counter()
+        if index is None:
+            return taken
+        ended: list[Record] = []
+        for record in index.scan(0):
+            if view(record, now).status.terminal:
+                ended.append(record)
+            elif not record.fails:
+                taken[record.size] += 1
+        for record in ended:  # after the scan: removing may compact the lists it walks
+            index.remove(record)
+        return taken
+
+    def in_use(self, account: str) -> Counter[VmSize]:
+        with self._lock:
+            return self._in_use(account, self._clock())
 
     def all_views(self, account: str | None = None) -> list[View]:
         with self._lock:

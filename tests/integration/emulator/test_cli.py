@@ -28,6 +28,7 @@ FLAGS = [
     "--tls-port",
     "--state",
     "--page-size",
+    "--capacity",
     "--tenant",
     "--principal",
     "--role",
@@ -54,7 +55,15 @@ def test_prints_one_line_and_exits_zero_on_signal(sig):
 
 
 @pytest.mark.parametrize(
-    "args", [["--account", "no-key"], ["--time-scale", "0"], ["--fail-rate", "2"], ["--fail-statuses", "200"]]
+    "args",
+    [
+        ["--account", "no-key"],
+        ["--time-scale", "0"],
+        ["--fail-rate", "2"],
+        ["--fail-statuses", "200"],
+        ["--capacity", "*:Basic=1"],
+        ["--capacity", "0c000000-0000-4000-8000-00000000000c:Standard=1"],  # no such --account
+    ],
 )
 def test_bad_flags_exit_2(args):
     result = subprocess.run(
