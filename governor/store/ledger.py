@@ -2,20 +2,23 @@
 
 Rows: `!state` (open-entry count `Open`, reservation total `Held`, latest period keys),
 `usage|day|YYYY-MM-DD` and `usage|month|YYYY-MM` (`Spent`), `open|<session>` and
-`closed|<session>` (LedgerEntry). Every money operation reads the rows it needs in one query,
+`closed|<session>` (LedgerEntry), `slice|<owner>` (escrow, store/escrow.py: counted in `Open` and
+`Held`). Every money operation reads the rows it needs in one query,
 decides, and writes them back in ONE entity-group transaction: updates carry the ETag they were
 read with (IfNotModified) and inserts fail if the row appeared meanwhile, so a racing writer
 makes the whole transaction fail and the round is retried on fresh data. The state row is
-written by every money operation, so it serialises them per project. See docs/storage.md.
+written by every money operation but an admission from a slice, so it serialises them per
+project. See docs/storage.md.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from governor.model import (
     AdmissionSnapshot,
@@ -33,9 +36,25 @@ from governor.model import (
     whole_minutes,
 )
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
-from governor.store.concurrency import RETRYABLE_STATUS
+from governor.store.concurrency import RETRYABLE_STATUS, is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity, etag_of, get, i64
 from governor.store.errors import NotFound, StateConflict
+from governor.store.escrow import (
+    CONTENDED,
+    MAX_SLICES,
+    SLICE_PREFIX,
+    SLICE_SECONDS,
+    escrow_of,
+    free_money,
+    is_slice,
+    slice_entity,
+    slice_key,
+    slice_of,
+    usable,
+)
+from governor.store.escrow import backed as escrow_backed
+from governor.store.escrow import size as slice_size
+from governor.store.escrow import snapshot as slice_snapshot
 from governor.store.groupcommit import GroupCommit, Outcome
 from governor.store.keys import (
     CLOSED_PREFIX,
@@ -58,6 +77,7 @@ from governor.store.ledger_batch import (
     decide_all,
     etag_map,
     fits,
+    from_slice_only,
     touches_totals,
 )
 from governor.store.totals import SeenRow, Totals
@@ -66,6 +86,7 @@ PERIODS = (Period.DAY, Period.MONTH)
 MAX_FILTER_KEYS = 14  # row keys per query: Table Storage allows 15 comparisons in a $filter
 _GROUP_LOCK = threading.Lock()
 MOVED_STATUS = (404, *RETRYABLE_STATUS)  # a transaction that failed on these wrote nothing
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class _Unread(Exception):
@@ -92,6 +113,12 @@ class Partition:
     usage_rows: dict[Period, dict | None] = field(default_factory=dict)
     open: dict[str, dict] = field(default_factory=dict)
     closed: dict[str, dict] = field(default_factory=dict)
+    slices: dict[str, dict] = field(default_factory=dict)  # escrow slices by row key (store/escrow.py)
+
+    @property
+    def escrow(self) -> tuple[int, int]:
+        """(micros, slots) the state row counts as held and open but no session has taken yet."""
+        return escrow_of(self.slices.values())
 
     @property
     def open_count(self) -> int:
@@ -197,6 +224,8 @@ class LedgerRepo(TablesBase):
         if all_open:
             params["lo"], params["hi"] = OPEN_PREFIX, OPEN_PREFIX[:-1] + "}"
             clauses.append("(RowKey ge @lo and RowKey lt @hi)")
+        params["slo"], params["shi"] = prefix_range(SLICE_PREFIX)
+        clauses.append("(RowKey ge @slo and RowKey lt @shi)")
         found = self._query(self.tables.ledger, f"PartitionKey eq @pk and ({' or '.join(clauses)})", params)
         partition = Partition(project, now, usage_rows={p: None for p in PERIODS})
         usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
@@ -210,6 +239,8 @@ class LedgerRepo(TablesBase):
                 partition.open[key[len(OPEN_PREFIX) :]] = row
             elif key.startswith(CLOSED_PREFIX):
                 partition.closed[key[len(CLOSED_PREFIX) :]] = row
+            elif is_slice(key):
+                partition.slices[key] = row
         return partition
 
     def _read_all(self, now: datetime) -> dict[str, Partition]:
@@ -220,7 +251,8 @@ class LedgerRepo(TablesBase):
         """
         usage_rows = {usage_key(p.value, p.key(now)): p for p in PERIODS}
         params = {"lo": OPEN_PREFIX, "hi": OPEN_PREFIX[:-1] + "}", "st": STATE_ROW}
-        clauses = ["RowKey eq @st"]
+        params["slo"], params["shi"] = prefix_range(SLICE_PREFIX)
+        clauses = ["RowKey eq @st", "(RowKey ge @slo and RowKey lt @shi)"]
         for index, row_key in enumerate(usage_rows):
             params[f"u{index}"] = row_key
             clauses.append(f"RowKey eq @u{index}")
@@ -236,6 +268,8 @@ class LedgerRepo(TablesBase):
         for row in self._query(self.tables.ledger, " or ".join(clauses), params, page=1000):
             if row["RowKey"] == STATE_ROW:
                 part(row["PartitionKey"]).state = row
+            elif is_slice(row["RowKey"]):
+                part(row["PartitionKey"]).slices[row["RowKey"]] = row
             else:
                 part(row["PartitionKey"]).usage_rows[usage_rows[row["RowKey"]]] = row
         return parts
@@ -247,8 +281,19 @@ class LedgerRepo(TablesBase):
         return policy
 
     # ------------------------------------------------------------ the one write
-    def _commit(self, part: Partition, change: Change) -> list:
-        """Submit entry ops plus the state row (always) and usage rows (if money was spent)."""
+    def _commit(self, part: Partition, change: Change, drain: bool = True) -> list:
+        """Submit entry ops plus the state row (always) and usage rows (if money was spent).
+        `drain`: take back the slices read with `part` that this change could leave unbacked (it
+        adds to what is spent or held; the caller knows no policy here) and those past their time.
+        A batch decides its slices itself (`drain=False`)."""
+        if drain and part.slices:
+            grows = change.spent_delta + change.held_delta > 0 or change.open_delta > 0
+            for key, row in list(part.slices.items()):
+                if grows or get(row, "Until") <= part.now:
+                    change.entries.append(delete_op(row))
+                    change.open_delta -= get(row, "Slots", 0)
+                    change.held_delta -= get(row, "Free", 0)
+                    del part.slices[key]
         state = {
             "PartitionKey": part.project,
             "RowKey": STATE_ROW,
@@ -284,7 +329,7 @@ class LedgerRepo(TablesBase):
         results = self._submit(self.tables.ledger, ops)
         for period, row, index in written:
             usage[period] = SeenRow(row, result_etag(results, index))
-        totals = Totals(usage_keys(part.now), SeenRow(state, result_etag(results, 0)), usage)
+        totals = Totals(usage_keys(part.now), SeenRow(state, result_etag(results, 0)), usage, dict(part.slices))
         if all(etag_of(row) for row in (totals.state, *usage.values()) if row is not None):  # an update needs one
             self._totals.put(part.project, totals)
         return results
@@ -311,13 +356,19 @@ class LedgerRepo(TablesBase):
         for op in ops:
             for key, value in op.known().items():
                 held.setdefault(key, value)
+        sliceable = from_slice_only(ops)
+        if sliceable:
+            done = self._from_slice(project, ops, now, held)
+            if done is not None:
+                return done
 
         def attempt(known: dict, remembered: Totals | None = None) -> list[Outcome]:
             keys = set().union(*(op.keys() for op in ops)) - known.keys()
             all_open = any(op.all_open for op in ops)
             policy = self.get_project(project) if any(op.needs_policy for op in ops) else None  # type: ignore[attr-defined]
             if remembered is not None and totals and not keys and not all_open:
-                part, rows = Partition(project, now, remembered.state, dict(remembered.usage)), {}
+                part = Partition(project, now, remembered.state, dict(remembered.usage))
+                rows = dict(remembered.slices)
             else:
                 remembered = None
                 part, rows = self._read_rows(project, now, keys, totals, all_open)
@@ -328,13 +379,21 @@ class LedgerRepo(TablesBase):
             decided = decide_all(work, ops)
             if remembered is not None and any(isinstance(d, Outcome) for d in decided):
                 raise _Unread  # a refusal is decided on rows read now, never on remembered ones
+            if totals:
+                self._settle_escrow(work, ops, decided, sliceable)
             written = work.entry_ops()
             entries = [op for _, op in written]
-            if work.state_dirty:
-                change = Change(entries=entries, open_delta=work.open_delta, held_delta=work.held_delta)
-                etags = etag_map([key for key, _ in written], self._commit(part, change), 1)
-            else:
-                etags = etag_map([key for key, _ in written], self._submit(self.tables.ledger, entries), 0)
+            try:
+                if work.state_dirty:
+                    change = Change(entries=entries, open_delta=work.open_delta, held_delta=work.held_delta)
+                    etags = etag_map([key for key, _ in written], self._commit(part, change, drain=False), 1)
+                    self._remember_slices(project, work, etags)
+                else:
+                    etags = etag_map([key for key, _ in written], self._submit(self.tables.ledger, entries), 0)
+            except Exception as exc:
+                if work.state_dirty and is_conflict(exc):
+                    self._contended[project] = utcnow() + CONTENDED  # another instance writes it too
+                raise
             return [d if isinstance(d, Outcome) else Outcome(value=d(etags)) for d in decided]
 
         def round_() -> list[Outcome]:
@@ -355,6 +414,129 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}")
 
+    # ------------------------------------------------------------ escrow slices (store/escrow.py)
+    @property
+    def _owner(self) -> str:
+        """This store's name on its slice rows: one per instance (each has its own store)."""
+        return self.__dict__.setdefault("_owner_id", uuid.uuid4().hex[:16])
+
+    @property
+    def _contended(self) -> dict[str, datetime]:
+        return self.__dict__.setdefault("_contended_until", {})
+
+    def _from_slice(self, project: str, ops: Sequence[BatchOp], now: datetime, held: dict) -> list[Outcome] | None:
+        """Admit the batch from this store's own slice: its row and the entry rows, no state row.
+        None when it cannot (no usable slice, it cannot pay them all, a row moved): the exact
+        path then decides, on the project's real figures."""
+        remembered = self._remembered(project, now)
+        key = slice_key(self._owner)
+        mine = remembered.slices.get(key) if remembered is not None else None
+        if mine is None:
+            return None
+        policy = next((op.policy for op in ops if isinstance(op, Reserve)), None) or self.get_project(project)  # type: ignore[attr-defined]
+        if policy is None or not usable(mine, policy, now):
+            return None
+        part = Partition(project, now, remembered.state, dict(remembered.usage), slices=dict(remembered.slices))
+        rows = {k: entity for k, (entity, _) in held.items()}
+        etags = {k: etag for k, (_, etag) in held.items()}
+        rows[key], etags[key] = mine, etag_of(mine)
+        work = Working(part, rows, etags, policy)
+        left = slice_of(mine)
+        free, slots = left.free, left.slots
+        answers: list[tuple[Reserve, LedgerEntry] | Callable] = []
+        try:
+            for op in ops:
+                if not isinstance(op, Reserve):
+                    answers.append(op.apply(work))
+                    continue
+                amount = op.amount(slice_snapshot(policy, free, slots, now))
+                if amount > free or slots < 1:
+                    return None
+                answers.append((op, op.stage(work, amount)))
+                free, slots = free - amount, slots - 1
+        except Exception:
+            return None
+        after = slice_entity(project, self._owner, free, slots, now + timedelta(seconds=SLICE_SECONDS), policy)
+        work.stage(key, after, totals=False)
+        written = work.entry_ops()
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            results = self._submit(self.tables.ledger, [op for _, op in written])
+        except HttpResponseError as exc:
+            if exc.status_code not in MOVED_STATUS:
+                raise
+            self._contended[project] = utcnow() + CONTENDED  # someone took it back: others are here
+            self._remember_slices(project, None, {key: None})
+            return None
+        etags = etag_map([k for k, _ in written], results, 0)
+        part.slices[key] = SeenRow(after, etags.get(key))
+        self._remember_slices(project, None, {key: part.slices[key]})
+        usage = part.usage(policy, part.held - part.escrow[0])
+        return [
+            Outcome(value=(replace(a[1], etag=etags.get(open_key(a[1].session_id))), usage))
+            if isinstance(a, tuple)
+            else Outcome(value=a(etags))
+            for a in answers
+        ]
+
+    def _settle_escrow(self, work: Working, ops: Sequence[BatchOp], decided: list, sliceable: bool) -> None:
+        """Take slices past their time back; size this store's own one while the project is
+        contended; take every slice back if the batch's write would leave them unbacked."""
+        policy = work.policy or next((op.policy for op in ops if isinstance(op, Reserve) and op.policy), None)
+        now, mine = work.part.now, slice_key(self._owner)
+        for key, row in work.slices().items():
+            if key != mine and get(row, "Until") <= now:
+                self._take_back(work, key)
+        if policy is None:
+            return  # only releases and activations: they free money and slots, never take them
+        ok = all(not isinstance(d, Outcome) for d in decided)
+        if sliceable and ok and self._contended.get(work.part.project, NEVER) > utcnow():  # a wall-clock matter
+            self._size_slice(work, policy, ops)
+        spent = {period: work.part.spent(period) for period in PERIODS}
+        if not escrow_backed(policy, spent, work.raw_held, work.raw_open):
+            for key in list(work.slices()):
+                self._take_back(work, key)
+
+    def _size_slice(self, work: Working, policy: ProjectPolicy, ops: Sequence[BatchOp]) -> None:
+        key = slice_key(self._owner)
+        slices = work.slices()
+        if key not in slices and len(slices) >= MAX_SLICES:
+            return
+        current = slices.get(key)
+        free0, slots0 = escrow_of([current])
+        per_session = max(
+            get(work.row(open_key(op.entry.session_id)), "Reserved", 0) for op in ops if isinstance(op, Reserve)
+        )
+        spent = {period: work.part.spent(period) for period in PERIODS}
+        open_free = policy.max_concurrent - work.raw_open + slots0
+        slots, free = slice_size(policy, open_free, free_money(policy, spent, work.raw_held - free0), per_session)
+        if not slots:
+            return
+        until = work.part.now + timedelta(seconds=SLICE_SECONDS)
+        work.stage(key, slice_entity(work.part.project, self._owner, free, slots, until, policy))
+        work.open_delta += slots - slots0
+        work.held_delta += free - free0
+
+    @staticmethod
+    def _take_back(work: Working, key: str) -> None:
+        free, slots = escrow_of([work.slices().get(key)])
+        work.stage(key, None)
+        work.open_delta -= slots
+        work.held_delta -= free
+
+    def _remember_slices(self, project: str, work: Working | None, changed: dict) -> None:
+        """The slices as a write just left them (`work`'s, with the ETags `changed` maps), or the
+        remembered ones with `changed` ({key: row or None}) applied."""
+        totals = self._totals.get(project)
+        if totals is None:
+            return
+        if work is not None:
+            slices = {k: SeenRow(row, changed.get(k)) if k in work.staged else row for k, row in work.slices().items()}
+        else:
+            slices = {k: row for k, row in {**totals.slices, **changed}.items() if row is not None}
+        self._totals.put(project, replace(totals, slices=slices))
+
     def _remembered(self, project: str, now: datetime) -> Totals | None:
         totals = self._totals.get(project)
         return totals if totals is not None and totals.usage_keys == usage_keys(now) else None
@@ -369,8 +551,9 @@ class LedgerRepo(TablesBase):
         wanted = [STATE_ROW, *usage_rows] if totals else []
         wanted += sorted(keys)
         found: dict[str, dict] = {}
-        # with all_open the first query also takes the open range (two comparisons)
-        first = MAX_FILTER_KEYS - 2 if all_open else MAX_FILTER_KEYS
+        # the first query also takes the slices' range with the totals, and the open range with
+        # all_open (two comparisons each)
+        first = MAX_FILTER_KEYS - 2 * (all_open + totals)
         chunks = [wanted[:first]] + [
             wanted[i : i + MAX_FILTER_KEYS] for i in range(first, len(wanted), MAX_FILTER_KEYS)
         ]
@@ -380,6 +563,9 @@ class LedgerRepo(TablesBase):
             if all_open and index == 0:
                 params["lo"], params["hi"] = prefix_range(OPEN_PREFIX)
                 clauses.append("(RowKey ge @lo and RowKey lt @hi)")
+            if totals and index == 0:
+                params["slo"], params["shi"] = prefix_range(SLICE_PREFIX)
+                clauses.append("(RowKey ge @slo and RowKey lt @shi)")
             if not clauses:
                 continue
             for row in self._query(self.tables.ledger, f"PartitionKey eq @pk and ({' or '.join(clauses)})", params):
@@ -390,7 +576,9 @@ class LedgerRepo(TablesBase):
         part = Partition(project, now, state=found.get(STATE_ROW))
         part.usage_rows = {period: found.get(key) for key, period in usage_rows.items()}
         if totals:
-            self._totals.put(project, Totals(usage_keys(now), part.state, dict(part.usage_rows)))
+            part.slices = {key: row for key, row in found.items() if is_slice(key)}
+            rows.update(part.slices)
+            self._totals.put(project, Totals(usage_keys(now), part.state, dict(part.usage_rows), dict(part.slices)))
         return part, rows
 
     # ------------------------------------------------------------ admission

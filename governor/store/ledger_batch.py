@@ -34,11 +34,13 @@ from governor.model import (
 from governor.store.base import MAX_BATCH, create_op, delete_key_op, update_op
 from governor.store.entities import check_entity, entity_to_entry, entry_to_entity, get
 from governor.store.errors import DuplicateEntry, NotFound, StateConflict
+from governor.store.escrow import MAX_SLICES, escrow_of, is_slice
 from governor.store.groupcommit import Outcome
 from governor.store.keys import OPEN_PREFIX, closed_key, moved_key, open_key
 
 Finish = Callable[[dict[str, str | None]], Any]  # the op's answer, given the ETags the write returned
-FIXED_ROWS = 3  # the state row and the two usage rows a batch may write besides its entries
+# the state row, the two usage rows and the slices a batch may write besides its entries
+FIXED_ROWS = 3 + MAX_SLICES
 
 
 class Working:
@@ -58,13 +60,29 @@ class Working:
     def row(self, key: str) -> dict | None:
         return self.staged[key] if key in self.staged else self.rows.get(key)
 
+    def slices(self) -> dict[str, dict]:
+        """Every slice row of the partition as the ops so far left it (read with the state row)."""
+        rows = {key: row for key, row in self.rows.items() if is_slice(key)}
+        rows.update({key: row for key, row in self.staged.items() if is_slice(key)})
+        return {key: row for key, row in rows.items() if row is not None}
+
     @property
-    def open_count(self) -> int:
+    def raw_open(self) -> int:
+        """The state row's `Open` as it will be written: slices' slots included."""
         return self.part.open_count + self.open_delta
 
     @property
-    def held(self) -> int:
+    def raw_held(self) -> int:
         return self.part.held + self.held_delta
+
+    @property
+    def open_count(self) -> int:
+        """Sessions the project runs or is starting (what decisions and figures see)."""
+        return self.raw_open - escrow_of(self.slices().values())[1]
+
+    @property
+    def held(self) -> int:
+        return self.raw_held - escrow_of(self.slices().values())[0]
 
     def usage(self, policy: ProjectPolicy | None) -> dict[Period, Usage]:
         return self.part.usage(policy, self.held)
@@ -190,17 +208,28 @@ class Reserve:
         if work.row(open_key(sid)) is not None or work.row(closed_key(sid)) is not None:
             raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
         caller = work.caller(self.entry.caller) if self.count_caller else None
-        amount = int(self.decide(AdmissionSnapshot(policy, work.open_count, work.usage(policy), caller)))
-        if amount < 0:
-            raise ValueError("decide() returned a negative reservation")
-        pending = replace(
-            self.entry, state=LedgerState.PENDING, reserved=amount, charged=0, charged_minutes=0, etag=None
-        )
-        work.stage(open_key(sid), entry_to_entity(pending, open_key(sid)))
+        amount = self.amount(AdmissionSnapshot(policy, work.open_count, work.usage(policy), caller))
+        pending = self.stage(work, amount)
+        work.state_dirty = True
         work.open_delta += 1
         work.held_delta += amount
         usage = work.usage(policy)
         return lambda etags: (replace(pending, etag=etags.get(open_key(sid))), usage)
+
+    def amount(self, snapshot: AdmissionSnapshot) -> int:
+        amount = int(self.decide(snapshot))
+        if amount < 0:
+            raise ValueError("decide() returned a negative reservation")
+        return amount
+
+    def stage(self, work: Working, amount: int) -> LedgerEntry:
+        """The pending row, staged (its money and count are the caller's to move)."""
+        sid = self.entry.session_id
+        pending = replace(
+            self.entry, state=LedgerState.PENDING, reserved=amount, charged=0, charged_minutes=0, etag=None
+        )
+        work.stage(open_key(sid), entry_to_entity(pending, open_key(sid)), totals=False)
+        return pending
 
 
 @dataclass
@@ -332,6 +361,15 @@ class Release:
 
 def batch_now(ops: Sequence[BatchOp]) -> datetime:
     return next((op.now for op in ops if op.now is not None), None) or utcnow()
+
+
+def from_slice_only(ops: Sequence[BatchOp]) -> bool:
+    """Admissions an escrow slice may pay for (an id drawn at random, no caller's own limits to
+    count across instances), with at most deferred activations riding along."""
+    reserves = [op for op in ops if isinstance(op, Reserve)]
+    return bool(reserves) and all(
+        isinstance(op, Activate) or (isinstance(op, Reserve) and op.fresh and not op.count_caller) for op in ops
+    )
 
 
 def touches_totals(ops: Sequence[BatchOp]) -> bool:

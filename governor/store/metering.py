@@ -2,8 +2,8 @@
 
 Per project: one query reads the state row, the current usage rows and every open entry (for
 many projects, one ledger-wide read serves the first round). The entries whose checkpoint
-moves go into transactions of at most 100 operations (state row, two usage rows and up to 97
-entries), each ETag-guarded and retried like `meter`.
+moves go into transactions of at most 100 operations (state row, two usage rows, up to 16 escrow
+slices taken back and up to 81 entries), each ETag-guarded and retried like `meter`.
 
 `elapsed` is ARR's count at `now`: its last `now - midnight` minutes fall in `now`'s UTC day and
 the ones before in the day before (to the minute: ARR counts whole minutes). Minutes still
@@ -21,10 +21,11 @@ from governor.model import whole_minutes
 from governor.store.base import MAX_BATCH, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity
+from governor.store.escrow import MAX_SLICES
 from governor.store.keys import check_key, open_key
 from governor.store.ledger import Change, LedgerRepo, Partition, charge, check_minutes
 
-ENTRIES_PER_CHUNK = MAX_BATCH - 3  # the state row and two usage rows ride along
+ENTRIES_PER_CHUNK = MAX_BATCH - 3 - MAX_SLICES  # the state row, two usage rows and slices taken back ride along
 PREFETCH_ABOVE = 4  # projects
 
 

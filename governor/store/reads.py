@@ -6,6 +6,7 @@ from datetime import datetime
 
 from governor.model import LedgerEntry, LedgerSnapshot, Period, Usage
 from governor.store.entities import POLICY_COLUMNS, entity_to_entry, entity_to_policy, get
+from governor.store.escrow import SLICE_PREFIX, escrow_of, is_slice
 from governor.store.keys import (
     CLOSED_PREFIX,
     MOVED_PREFIX,
@@ -75,15 +76,19 @@ class ReadsRepo(LedgerRepo):
         period the ledger has seen (holds are for minutes still to come), else 0."""
         check_key("project", project)
         params = {"pk": project, "st": STATE_ROW, "u": usage_key(period.value, key)}
+        params["slo"], params["shi"] = prefix_range(SLICE_PREFIX)
         rows = {
             row["RowKey"]: row
             for row in self._query(
-                self.tables.ledger, "PartitionKey eq @pk and (RowKey eq @st or RowKey eq @u)", params
+                self.tables.ledger,
+                "PartitionKey eq @pk and (RowKey eq @st or RowKey eq @u or (RowKey ge @slo and RowKey lt @shi))",
+                params,
             )
         }
         state, row = rows.get(STATE_ROW), rows.get(params["u"])
         latest = get(state, "DayKey" if period is Period.DAY else "MonthKey", "") if state else ""
-        reserved = get(state, "Held", 0) if state is not None and key >= latest else 0
+        escrow = escrow_of(row for k, row in rows.items() if is_slice(k))[0]
+        reserved = get(state, "Held", 0) - escrow if state is not None and key >= latest else 0
         policy = self.get_project(project)  # type: ignore[attr-defined]
         spent = get(row, "Spent", 0) if row is not None else 0
         saved = get(row, "Saved", 0) if row is not None else 0
@@ -105,7 +110,7 @@ class ReadsRepo(LedgerRepo):
         for period in PERIODS:
             key = period.key(now)
             latest = get(part.state, "DayKey" if period is Period.DAY else "MonthKey", "") if part.state else ""
-            reserved = part.held if part.state is not None and key >= latest else 0
+            reserved = part.held - part.escrow[0] if part.state is not None and key >= latest else 0
             usage[period] = Usage(project, period, key, budget_of(policy, period), part.spent(period), reserved)
         found = rows.get(open_key(session_id)) or rows.get(closed_key(session_id)) if session_id else None
         return (entity_to_entry(found) if found is not None else None), usage
@@ -141,7 +146,7 @@ class ReadsRepo(LedgerRepo):
                 period.key(now),
                 budget_of(policy, period),
                 spent=parts[name].spent(period) if name in parts else 0,
-                reserved=parts[name].held if name in parts else 0,
+                reserved=parts[name].held - parts[name].escrow[0] if name in parts else 0,
             )
             for name, policy in policies.items()
             for period in PERIODS

@@ -9,7 +9,7 @@ stale entry costs one failed transaction, never a wrong answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from governor.model import Period
 
@@ -27,3 +27,4 @@ class Totals:
     usage_keys: tuple[str, ...]  # the usage rows' keys, i.e. the periods these figures are for
     state: dict | None  # None: the row does not exist (an insert then fails if it appeared)
     usage: dict[Period, dict | None]
+    slices: dict[str, dict] = field(default_factory=dict)  # the partition's escrow slices, by row key

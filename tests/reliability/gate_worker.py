@@ -2,7 +2,8 @@
 
 It runs the function app in process, like tests/integration/gate, with the settings it inherits.
 Per command on stdin (one JSON line: project, key, count, body) it readies `count` threads, says
-`ready`, waits for a `go` line, fires the requests at once and prints their replies as one JSON line.
+`ready`, waits for a `go` line, fires the requests at once and prints their replies (status, reason,
+the refusal's `limit` figure, sessionId) as one JSON line.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ def fire(gate, command: dict) -> list[dict]:
     def one(index: int) -> None:
         go.wait()
         reply = gate.create(command["project"], command["key"], command.get("body"))
-        session_id = reply.body.get("sessionId") if isinstance(reply.body, dict) else None
-        replies[index] = {"status": reply.status, "reason": reply.reason, "sessionId": session_id}
+        body = reply.body if isinstance(reply.body, dict) else {}
+        # "limit": "caller" tells a refusal for the key's own limits from one for the project's
+        replies[index] = {
+            "status": reply.status,
+            "reason": reply.reason,
+            "limit": body.get("limit"),
+            "sessionId": body.get("sessionId"),
+        }
 
     # warm: imports, the context, the caller-key check (the key cache), so `go` starts the burst itself
     gate.usage(command["project"], command["key"])

@@ -15,9 +15,10 @@ from governor.model import MICROS, LedgerState, Period, Session, SessionStatus, 
 from governor.policy import gate as rules
 from governor.service.ports import Refusal
 from governor.store import StateConflict, TableStore
+from governor.store.base import MAX_BATCH
 from governor.store.entities import entity_to_entry, get
 from governor.store.keys import OPEN_PREFIX, STATE_ROW
-from governor.store.ledger_batch import Activate, Extend, Release, Reserve
+from governor.store.ledger_batch import FIXED_ROWS, Activate, Extend, Release, Reserve
 from tests.integration.store.helpers import NOW, admit, counting_transactions_store, entry, policy
 
 
@@ -229,7 +230,8 @@ def test_a_batch_wider_than_one_transaction_is_split_in_arrival_order(demo):
         ],
     )
     assert all(not isinstance(r, Exception) for r in results)
-    assert transactions == [2, 1 + 97, 1 + 23]  # the blocker, then two full-size batches in order
+    full = MAX_BATCH - FIXED_ROWS  # entries beside the state row, the usage rows and slices taken back
+    assert transactions == [2, 1 + full, 1 + count - full]  # the blocker, then two full-size batches in order
     assert_state_matches_rows(demo)
     _, entries = ledger_rows(demo)
     assert len(entries) == count + 1
