@@ -28,19 +28,16 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import Gate, Workers, backends, percentile, quiet  # noqa: E402
+from bench.harness import SHOWN_ERRORS, Gate, Workers, backends, percentile, problem_lines, quiet, stop_all  # noqa: E402
 
 PROJECT = "burst"
 DEFAULT_TOPOLOGIES = "1x32,4x8,16x2,32x1"
-SHOWN_ERRORS = 5
-STOPPERS = 4  # threads stopping the sessions of the previous topology
 
 
 def topologies(text: str) -> list[tuple[int, int]]:
@@ -87,27 +84,6 @@ def topology(key: str, instances: int, clients: int, requests: int) -> dict:
     }
 
 
-def stop_all(gate: Gate, store, key: str) -> dict:
-    """Stop every open session of the project through the gate (ARR and the ledger)."""
-    entries = store.list_entries(PROJECT)
-    errors: list[str] = []
-
-    def stop(entry) -> None:
-        try:
-            gate.stop(PROJECT, key, entry.session_id)
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-
-    with ThreadPoolExecutor(max_workers=STOPPERS) as pool:
-        list(pool.map(stop, entries))
-    return {
-        "stopped": len(entries),
-        "stop_errors": len(errors),
-        "first_stop_errors": errors[:SHOWN_ERRORS],
-        "left_open": len(store.list_entries(PROJECT)),
-    }
-
-
 def run(requests: int, shapes: list[tuple[int, int]]) -> dict:
     from governor.model import ProjectPolicy, VmSize
     from governor.service.context import get_context
@@ -130,7 +106,7 @@ def run(requests: int, shapes: list[tuple[int, int]]) -> dict:
         }
         for index, (instances, clients) in enumerate([(1, 1), *shapes]):
             row = topology(key, instances, clients, requests)
-            row["cleanup"] = stop_all(gate, store, key)
+            row["cleanup"] = stop_all(lambda sid: gate.stop(PROJECT, key, sid), store, PROJECT)
             if index == 0:
                 row["topology"] += " (baseline)"
                 results["baseline"] = row
@@ -158,17 +134,7 @@ def table(results: dict) -> str:
         cells += [f"{row['errors']} / {row['requests']}", row["last_start_ms"], row["load"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", f"1 client's gate p50: {base['p50_ms']} ms (1 process x 1 client, {base['requests']} admissions)."]
-    shown = [(row["topology"], e) for row in [base, *results["topologies"]] for e in row["first_errors"]]
-    if shown:
-        lines += ["", "First errors:"]
-        lines += [f"- {name}: {error}" for name, error in shown[:SHOWN_ERRORS]]
-    for row in [base, *results["topologies"]]:
-        cleanup = row["cleanup"]
-        if cleanup["stop_errors"] or cleanup["left_open"]:
-            lines.append(
-                f"- after {row['topology']}: {cleanup['stop_errors']} of {cleanup['stopped']} stops failed, "
-                f"{cleanup['left_open']} sessions left open; first: {cleanup['first_stop_errors'][:1]}"
-            )
+    lines += problem_lines([(row["topology"], row) for row in [base, *results["topologies"]]])
     return "\n".join(lines)
 
 

@@ -231,6 +231,52 @@ def backends(prefix: str, *, tls: bool = False, env: dict[str, str] | None = Non
 
 
 # ---------------------------------------------------------------- worker processes
+
+SHOWN_ERRORS = 5  # errors a bench prints under its table
+STOPPERS = 4  # threads stopping the sessions a measurement left open
+
+
+def stop_all(stop, store, project: str) -> dict:
+    """`stop(session_id)` for every open session of `project` (through the gate or the host, so
+    ARR and the ledger both end them), then how many are left open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    entries = store.list_entries(project)
+    errors: list[str] = []
+
+    def one(entry) -> None:
+        try:
+            stop(entry.session_id)
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+
+    with ThreadPoolExecutor(max_workers=STOPPERS) as pool:
+        list(pool.map(one, entries))
+    return {
+        "stopped": len(entries),
+        "stop_errors": len(errors),
+        "first_stop_errors": errors[:SHOWN_ERRORS],
+        "left_open": len(store.list_entries(project)),
+    }
+
+
+def problem_lines(rows: list[tuple[str, dict]]) -> list[str]:
+    """Under a table: the first errors of the (name, row) measurements, and any cleanup that failed."""
+    lines: list[str] = []
+    shown = [(name, error) for name, row in rows for error in row["first_errors"]]
+    if shown:
+        lines += ["", "First errors:"]
+        lines += [f"- {name}: {error}" for name, error in shown[:SHOWN_ERRORS]]
+    for name, row in rows:
+        cleanup = row.get("cleanup")
+        if cleanup and (cleanup["stop_errors"] or cleanup["left_open"]):
+            lines.append(
+                f"- after {name}: {cleanup['stop_errors']} of {cleanup['stopped']} stops failed, "
+                f"{cleanup['left_open']} sessions left open; first: {cleanup['first_stop_errors'][:1]}"
+            )
+    return lines
+
+
 def worker_main() -> int:
     """One gate process: see the module's docstring for the protocol."""
     quiet()

@@ -24,6 +24,16 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+// Requests per instance (docs/deploy.md, "Per-instance concurrency"; docs/performance.md, "Requests per instance").
+@minValue(1)
+@maxValue(1000)
+@description('HTTP requests one instance serves at once (functionAppConfig scaleAndConcurrency.triggers.http.perInstanceConcurrency; the Flex default for Python is 1). 16 from bench/instance_bench.py: one local host process admitting into one project served 3.1 to 3.7 times as many admissions per second at 16 at once as at 1 (group commit batches the admissions of a project inside one process) and gained nothing steady at 32 (-10 % to +14 % over three runs) while its median doubled; at 16 the p99 was 98 to 115 ms and the peak RSS 54 MB of the 2,048 MB instance. More requests per instance: fewer instances writing the state row of one project in a burst. Keep pythonThreadpoolThreadCount at least as large.')
+param httpPerInstanceConcurrency int = 16
+
+@minValue(1)
+@description('PYTHON_THREADPOOL_THREAD_COUNT: threads of the Python worker that run the sync functions (every function of the app is sync). At least httpPerInstanceConcurrency, or requests the instance accepted wait for a thread; the worker default on Python 3.11 is min(32, CPU count + 4).')
+param pythonThreadpoolThreadCount int = 16
+
 // --- ARR ---
 @minLength(1)
 @description('ARR account id (GUID) of the default account.')
@@ -390,6 +400,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: { perInstanceConcurrency: httpPerInstanceConcurrency }
+        }
       }
       runtime: { name: 'python', version: '3.11' }
     }
@@ -500,6 +513,8 @@ var hostSettings = {
   // with host.json's "telemetryMode": "OpenTelemetry": the worker streams its OpenTelemetry data
   // itself (no duplicate host entries); the app configures Azure Monitor on its first invocation
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  // the worker's threads for sync functions: at least the requests an instance is sent at once
+  PYTHON_THREADPOOL_THREAD_COUNT: string(pythonThreadpoolThreadCount)
 }
 
 // One entry per governor.settings.SETTINGS entry that Azure needs (tests/unit/infra checks this).

@@ -21,7 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Keys: with GOVERNOR_DEV_KEYS=true the host accepts the development function key "
         f"'{DEV_FUNCTION_KEY}' and master key '{DEV_MASTER_KEY}' (x-functions-key header or ?code=). "
-        "Without it only anonymous functions answer. Disable a function with AzureWebJobs.<name>.Disabled=true."
+        "Without it only anonymous functions answer. Disable a function with AzureWebJobs.<name>.Disabled=true. "
+        "PYTHON_THREADPOOL_THREAD_COUNT=N runs at most N invocations at once, as the Python worker's pool "
+        "(unset: no limit)."
     )
 
 
@@ -35,6 +37,20 @@ def _functions_table(local_host, index) -> list[str]:
     for timer in index.timers:
         lines.append(f"    {timer.name}: timerTrigger ({timer.schedule})")
     return lines
+
+
+THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+
+
+def thread_count(environ) -> int | None:
+    """PYTHON_THREADPOOL_THREAD_COUNT, the Python worker's pool of sync invocations: at most that
+    many invocations at once. Unset or empty: None, no limit (a thread per connection)."""
+    text = (environ.get(THREADS_SETTING) or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{THREADS_SETTING} must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def load_local_settings(directory: Path, environ: dict) -> int:
@@ -75,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     keys = Keys.development() if settings.get("GOVERNOR_DEV_KEYS") else Keys()
     try:
-        local_host = LocalHost(index, keys, args.host, args.port)
+        threads = thread_count(os.environ)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        local_host = LocalHost(index, keys, args.host, args.port, threads=threads)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -87,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(_functions_table(local_host, index)), flush=True)
     if not settings.get("GOVERNOR_DEV_KEYS"):
         print("note: GOVERNOR_DEV_KEYS is off, so only anonymous functions answer (401 for the others)", flush=True)
+    if threads:
+        print(f"invocations: at most {threads} at once ({THREADS_SETTING})", flush=True)
     print(f"listening on {local_host.url}", flush=True)
     while not stopping.wait(0.5):
         pass

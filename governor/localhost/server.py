@@ -4,6 +4,11 @@ Requests are dispatched through each function's own metadata (route template, me
 level). Responses are rendered by azure-functions' own HttpResponseConverter, as the worker does.
 Paths under /admin are the host's: ping (anonymous), status, the function list and the
 invocation of non-HTTP functions (master key), like the Functions host's admin API.
+
+Each connection has its own thread. With `threads` set (`python -m governor serve` takes it from
+PYTHON_THREADPOOL_THREAD_COUNT, as the Python worker sizes its pool of sync invocations), at most
+that many invocations run at once and the others wait for a slot, as they wait for the worker's
+pool; unset, every connection's request runs at once.
 """
 
 from __future__ import annotations
@@ -119,10 +124,18 @@ def render(result) -> Response:
 class FunctionHost:
     """Routes requests and runs invocations; the HTTP server and the timers both call into it."""
 
-    def __init__(self, index: FunctionIndex, keys: Keys, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        index: FunctionIndex,
+        keys: Keys,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        threads: int | None = None,
+    ):
         self.index = index
         self.keys = keys
         self.runners = {t.name: TimerRunner(t, self._invoke_timer, clock) for t in index.timers}
+        # the worker's pool of sync invocations: `threads` at once, the rest wait; None: no limit
+        self._slots = threading.BoundedSemaphore(threads) if threads else None
 
     # --- invocations ---
     def _execute(self, name: str, user_function, trigger_arg: str, value, reason: str):
@@ -131,7 +144,8 @@ class FunctionHost:
         started = time.monotonic()
         outcome = "Failed"
         try:
-            result = call(user_function, trigger_arg, value, context)
+            with self._slots or contextlib.nullcontext():
+                result = call(user_function, trigger_arg, value, context)
             outcome = "Succeeded"
             return result
         finally:
@@ -234,6 +248,9 @@ def _presented_key(headers: list[tuple[str, str]], params: dict[str, str]) -> st
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "governor-localhost"
+    # TCP_NODELAY: the head and the body go out as two writes, and with Nagle's algorithm the body
+    # waited for the client's delayed ACK of the head, about 40 ms on every response with a body
+    disable_nagle_algorithm = True
     host: FunctionHost
 
     def _handle(self) -> None:
@@ -360,8 +377,19 @@ class _Server(ThreadingHTTPServer):
 class LocalHost:
     """The HTTP server plus the timers. `start()` returns once the socket listens."""
 
-    def __init__(self, index: FunctionIndex, keys: Keys, host: str = "127.0.0.1", port: int = 7071, clock=None):
-        self.functions = FunctionHost(index, keys, clock) if clock else FunctionHost(index, keys)
+    def __init__(
+        self,
+        index: FunctionIndex,
+        keys: Keys,
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        clock=None,
+        threads: int | None = None,
+    ):
+        if clock:
+            self.functions = FunctionHost(index, keys, clock, threads=threads)
+        else:
+            self.functions = FunctionHost(index, keys, threads=threads)
         handler = type("Handler", (_Handler,), {"host": self.functions})
         self._server = _Server((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localhost-http", daemon=True)
