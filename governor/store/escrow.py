@@ -1,6 +1,6 @@
-"""Escrow slices: budget and concurrency one instance took from its project for a short time, so
-that while its project is contended its admissions write only its own slice row and the session
-row, not the `!state` row every instance fights over (docs/storage.md, Escrow slices).
+"""Escrow slices: budget and concurrency one instance took from its project, so that its
+admissions write only its own slice row and the session row, not the `!state` row every instance
+fights over (docs/storage.md, Escrow slices).
 
 The state row counts a slice as taken: `Open` includes its `Slots` and `Held` its `Free`. So every
 other money operation keeps its arithmetic, and an admission from a slice moves money from the
@@ -15,19 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from governor.model import AdmissionSnapshot, Period, ProjectPolicy, Usage
 from governor.store.entities import get, i64
 
 SLICE_PREFIX = "slice|"
 SLICE_SECONDS = 30  # a slice its owner has not used for this long may be taken back by anyone
-OWNER_MARGIN = timedelta(seconds=5)  # its owner stops using it this long before, clocks differ
-MAX_SLICES = 16  # per project: taking them all back fits one transaction beside a batch
+MAX_SLICES = 48  # per project: taking them all back fits one transaction beside a batch
 SLICE_SESSIONS = 8  # admissions one slice holds at most
 SHARE = 4  # a slice takes at most a quarter of what is still free
 MIN_SESSIONS = 2  # a slice for fewer is not worth a row: near exhaustion, the exact path only
-CONTENDED = timedelta(seconds=60)  # slices are taken this long after a state write lost its ETag
 
 
 def slice_key(owner: str) -> str:
@@ -75,9 +73,10 @@ def slice_entity(project: str, owner: str, free: int, slots: int, until: datetim
     return row
 
 
-def usable(row: dict, policy: ProjectPolicy, now: datetime) -> bool:
-    """Its owner may admit from it: not near its end, and the policy allows at least what it did."""
-    if get(row, "Until") - OWNER_MARGIN <= now or policy.max_concurrent < get(row, "MaxConcurrent", 0):
+def usable(row: dict, policy: ProjectPolicy) -> bool:
+    """Its owner may admit from it: the policy allows at least what it was sized under. (Past its
+    `Until` too: the write renews it, and fails on the ETag if someone took it back meanwhile.)"""
+    if policy.max_concurrent < get(row, "MaxConcurrent", 0):
         return False
     for column, budget in (("DayBudget", policy.daily_budget), ("MonthBudget", policy.monthly_budget)):
         sized = get(row, column)

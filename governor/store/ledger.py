@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from governor.model import (
     AdmissionSnapshot,
@@ -36,11 +36,10 @@ from governor.model import (
     whole_minutes,
 )
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
-from governor.store.concurrency import RETRYABLE_STATUS, is_conflict
+from governor.store.concurrency import RETRYABLE_STATUS
 from governor.store.entities import entity_to_entry, entry_to_entity, etag_of, get, i64
 from governor.store.errors import NotFound, StateConflict
 from governor.store.escrow import (
-    CONTENDED,
     MAX_SLICES,
     SLICE_PREFIX,
     SLICE_SECONDS,
@@ -86,7 +85,6 @@ PERIODS = (Period.DAY, Period.MONTH)
 MAX_FILTER_KEYS = 14  # row keys per query: Table Storage allows 15 comparisons in a $filter
 _GROUP_LOCK = threading.Lock()
 MOVED_STATUS = (404, *RETRYABLE_STATUS)  # a transaction that failed on these wrote nothing
-NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class _Unread(Exception):
@@ -383,17 +381,12 @@ class LedgerRepo(TablesBase):
                 self._settle_escrow(work, ops, decided, sliceable)
             written = work.entry_ops()
             entries = [op for _, op in written]
-            try:
-                if work.state_dirty:
-                    change = Change(entries=entries, open_delta=work.open_delta, held_delta=work.held_delta)
-                    etags = etag_map([key for key, _ in written], self._commit(part, change, drain=False), 1)
-                    self._remember_slices(project, work, etags)
-                else:
-                    etags = etag_map([key for key, _ in written], self._submit(self.tables.ledger, entries), 0)
-            except Exception as exc:
-                if work.state_dirty and is_conflict(exc):
-                    self._contended[project] = utcnow() + CONTENDED  # another instance writes it too
-                raise
+            if work.state_dirty:
+                change = Change(entries=entries, open_delta=work.open_delta, held_delta=work.held_delta)
+                etags = etag_map([key for key, _ in written], self._commit(part, change, drain=False), 1)
+                self._remember_slices(project, work, etags)
+            else:
+                etags = etag_map([key for key, _ in written], self._submit(self.tables.ledger, entries), 0)
             return [d if isinstance(d, Outcome) else Outcome(value=d(etags)) for d in decided]
 
         def round_() -> list[Outcome]:
@@ -420,10 +413,6 @@ class LedgerRepo(TablesBase):
         """This store's name on its slice rows: one per instance (each has its own store)."""
         return self.__dict__.setdefault("_owner_id", uuid.uuid4().hex[:16])
 
-    @property
-    def _contended(self) -> dict[str, datetime]:
-        return self.__dict__.setdefault("_contended_until", {})
-
     def _from_slice(self, project: str, ops: Sequence[BatchOp], now: datetime, held: dict) -> list[Outcome] | None:
         """Admit the batch from this store's own slice: its row and the entry rows, no state row.
         None when it cannot (no usable slice, it cannot pay them all, a row moved): the exact
@@ -434,7 +423,7 @@ class LedgerRepo(TablesBase):
         if mine is None:
             return None
         policy = next((op.policy for op in ops if isinstance(op, Reserve)), None) or self.get_project(project)  # type: ignore[attr-defined]
-        if policy is None or not usable(mine, policy, now):
+        if policy is None or not usable(mine, policy):
             return None
         part = Partition(project, now, remembered.state, dict(remembered.usage), slices=dict(remembered.slices))
         rows = {k: entity for k, (entity, _) in held.items()}
@@ -466,7 +455,6 @@ class LedgerRepo(TablesBase):
         except HttpResponseError as exc:
             if exc.status_code not in MOVED_STATUS:
                 raise
-            self._contended[project] = utcnow() + CONTENDED  # someone took it back: others are here
             self._remember_slices(project, None, {key: None})
             return None
         etags = etag_map([k for k, _ in written], results, 0)
@@ -481,8 +469,8 @@ class LedgerRepo(TablesBase):
         ]
 
     def _settle_escrow(self, work: Working, ops: Sequence[BatchOp], decided: list, sliceable: bool) -> None:
-        """Take slices past their time back; size this store's own one while the project is
-        contended; take every slice back if the batch's write would leave them unbacked."""
+        """Take others' slices past their time back; size this store's own one when the batch is
+        admissions a slice may pay for; take every slice back if the write would leave them unbacked."""
         policy = work.policy or next((op.policy for op in ops if isinstance(op, Reserve) and op.policy), None)
         now, mine = work.part.now, slice_key(self._owner)
         for key, row in work.slices().items():
@@ -491,7 +479,7 @@ class LedgerRepo(TablesBase):
         if policy is None:
             return  # only releases and activations: they free money and slots, never take them
         ok = all(not isinstance(d, Outcome) for d in decided)
-        if sliceable and ok and self._contended.get(work.part.project, NEVER) > utcnow():  # a wall-clock matter
+        if sliceable and ok:
             self._size_slice(work, policy, ops)
         spent = {period: work.part.spent(period) for period in PERIODS}
         if not escrow_backed(policy, spent, work.raw_held, work.raw_open):

@@ -2,8 +2,8 @@
 
 Per project: one query reads the state row, the current usage rows and every open entry (for
 many projects, one ledger-wide read serves the first round). The entries whose checkpoint
-moves go into transactions of at most 100 operations (state row, two usage rows, up to 16 escrow
-slices taken back and up to 81 entries), each ETag-guarded and retried like `meter`.
+moves go into transactions of at most 100 operations (state row, two usage rows, up to 48 escrow
+slices taken back and up to 49 entries), each ETag-guarded and retried like `meter`.
 
 `elapsed` is ARR's count at `now`: its last `now - midnight` minutes fall in `now`'s UTC day and
 the ones before in the day before (to the minute: ARR counts whole minutes). Minutes still

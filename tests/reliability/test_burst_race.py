@@ -127,12 +127,12 @@ def fire(workers: list[Worker], project: str, key: str, count: int) -> list[dict
 
 
 def test_a_slice_another_process_took_back_admits_nothing_more(instances):
-    """Escrow across processes: the burst makes the losers of the state row take slices; one
-    process then spends the whole budget, taking those slices back; the others' copies of their
+    """Escrow across processes: every process takes a slice with its first admissions; one
+    process then spends the whole budget, taking the others' slices back; their copies of their
     slices are stale, and their next creates must be refused, not paid from a slice that is gone."""
     project = f"burst{next(instances.names)}"
     key = instances.gate.project(project, **(ROOMY | {"daily_budget": 20 * COST}))
-    first = fire(instances.workers, project, key, 2)  # 8 at once: 3 of 4 processes lose the ETag
+    first = fire(instances.workers, project, key, 2)  # 8 at once
     rows = instances.gate.store._query(instances.gate.store.tables.ledger, "PartitionKey eq @p", {"p": project})
     assert any(row["RowKey"].startswith(SLICE_PREFIX) for row in rows), "no process took a slice"
     spender, *others = instances.workers

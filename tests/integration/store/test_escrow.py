@@ -1,10 +1,7 @@
-"""Escrow slices (store/escrow.py): while another instance writes a project's state row, a store
-admits from a slice of budget and slots it took, writing only its slice row and the session row.
-Nothing is refused while the project as a whole can pay, nothing is admitted that it cannot,
-and every figure stays exact.
-
-Contention is made, not waited for: store A remembers the state row from its last write, store B
-moves it, and A's next admission loses the ETag once. That is the one trigger slices have."""
+"""Escrow slices (store/escrow.py): a store admits from a slice of budget and slots it took with
+an earlier admission, writing only its slice row and the session row, so instances bursting on
+one project do not fight over its state row. Nothing is refused while the project as a whole can
+pay, nothing is admitted that it cannot, and every figure stays exact."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ from governor.model import Period, cost_of
 from governor.service.ports import Refusal
 from governor.store import TableStore
 from governor.store.entities import get
-from governor.store.escrow import SLICE_PREFIX, SLICE_SECONDS
+from governor.store.escrow import SLICE_PREFIX, SLICE_SECONDS, slice_key
 from governor.store.keys import OPEN_PREFIX, STATE_ROW
 from tests.integration.store.helpers import NOW, RATE, admit, entry, policy
 
@@ -51,7 +48,7 @@ def assert_exact(store: TableStore, at=NOW) -> None:
 
 
 def contend(a: TableStore, b: TableStore) -> None:
-    """A writes, B moves the state row under A, A admits again: A loses the ETag once."""
+    """Both take a slice with their first admission; A admits from its own."""
     admit_fresh(a, "a0")
     admit_fresh(b, "b0")
     admit_fresh(a, "a1")
@@ -65,27 +62,29 @@ def pair(azurite, table_prefix):
     return a, b
 
 
-def test_an_uncontended_store_takes_no_slice(pair):
+def test_a_store_admits_from_its_slice_without_writing_the_state_row(pair):
+    a, b = pair
+    admit_fresh(a, "a0")
+    (taken,) = slices(a).values()  # taken with the first admission, in the same transaction
+    assert get(taken, "Slots") >= 2 and get(taken, "Free") == get(taken, "Slots") * COST
+    assert_exact(a)
+    state = rows(a)[STATE_ROW]
+    entry_, _ = admit_fresh(a, "a1")
+    after = rows(a)
+    assert after[STATE_ROW].metadata["etag"] == state.metadata["etag"]  # the state row was not written
+    assert get(after[OPEN_PREFIX + "a1"], "Reserved") == COST == entry_.reserved
+    assert get(after[taken["RowKey"]], "Free") == get(taken, "Free") - COST
+    assert_exact(b)
+
+
+def test_a_small_project_takes_no_slice(pair):
+    """Fewer than two admissions' worth in a quarter of what is free: the exact path only."""
     a, _ = pair
+    a.put_project(policy(max_concurrent=4))
     for i in range(3):
         admit_fresh(a, f"a{i}")
     assert slices(a) == {}
     assert_exact(a)
-
-
-def test_a_contended_store_admits_from_its_slice_without_writing_the_state_row(pair):
-    a, b = pair
-    contend(a, b)
-    (taken,) = slices(a).values()
-    assert get(taken, "Slots") >= 2 and get(taken, "Free") == get(taken, "Slots") * COST
-    assert_exact(a)
-    state = rows(a)[STATE_ROW]
-    entry_, _ = admit_fresh(a, "a2")
-    after = rows(a)
-    assert after[STATE_ROW].metadata["etag"] == state.metadata["etag"]  # the state row was not written
-    assert get(after[OPEN_PREFIX + "a2"], "Reserved") == COST == entry_.reserved
-    assert get(after[taken["RowKey"]], "Free") == get(taken, "Free") - COST
-    assert_exact(b)
 
 
 @pytest.mark.parametrize("limit", ["budget", "maxConcurrent"])
@@ -139,20 +138,33 @@ def test_an_overrun_takes_every_slice_back(pair):
     assert_exact(a)
 
 
-def test_a_slice_past_its_time_goes_back_with_the_next_write(pair):
+def test_a_slice_past_its_time_goes_back_with_anothers_next_state_write(pair, azurite, table_prefix):
     a, b = pair
     contend(a, b)
-    (key,) = slices(a)
+    key = slice_key(a._owner)
+    assert key in slices(a)
     later = NOW + timedelta(seconds=SLICE_SECONDS + 1)
-    admit_fresh(b, "b1", at=later)  # B lost the ETag to A: it may take a slice of its own
+    c = TableStore(azurite.connection_string, table_prefix)  # no slice: it writes the state row
+    admit_fresh(c, "c0", at=later)
     assert key not in slices(a)
+    assert_exact(a, later)
+
+
+def test_its_owner_renews_a_slice_past_its_time_nobody_took_back(pair):
+    a, b = pair
+    contend(a, b)
+    state = rows(a)[STATE_ROW]
+    later = NOW + timedelta(seconds=SLICE_SECONDS + 1)
+    admit_fresh(a, "a2", at=later)
+    assert rows(a)[STATE_ROW].metadata["etag"] == state.metadata["etag"]  # from the slice, renewed
+    assert get(slices(a)[slice_key(a._owner)], "Until") > later
     assert_exact(a, later)
 
 
 def test_a_lowered_budget_makes_a_slice_unusable(pair):
     a, b = pair
     contend(a, b)
-    assert len(slices(a)) == 1
+    assert slice_key(a._owner) in slices(a)
     lower = policy(daily_budget=3 * COST, monthly_budget=None)  # exactly the three admitted so far
     a.put_project(lower)
     with pytest.raises(Refusal):
