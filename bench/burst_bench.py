@@ -12,8 +12,10 @@ whose limits refuse nothing (no budget, maxConcurrent 1,000,000: this is through
   warmed up (one admission each), then started at one instant (ready/go handshake);
 - per topology: admissions/s (successful admissions over the time from that instant to the last
   process's end) and its ratio to the baseline's of the same run, p50, p99 and p99/p50 of every
-  request, errors (any answer but 202, or an exception; the first few are printed), and how late
-  the last process began after the instant (the box's scheduling, with N processes on its cores);
+  request, errors (any answer but 202, or an exception; the first few are printed), how late
+  the last process began after the instant (the box's scheduling, with N processes on its cores),
+  and the whole box's CPU from the instant to the last answer (workers, Azurite and the emulator:
+  busy CPU ms per admission, and busy time over wall time x cores);
 - between topologies every open session of the project is stopped through the gate's own stop
   route (ARR and the ledger), and the bench checks that none is left open.
 
@@ -60,8 +62,10 @@ def topology(key: str, instances: int, clients: int, requests: int) -> dict:
     with Workers(commands) as workers:
         workers.wait_ready(120 + 10 * instances)
         ready = time.perf_counter() - launched
+        busy_before, window = busy_seconds(), time.perf_counter()
         start_at = workers.go(delay=0.2 + 0.01 * instances)
         results = workers.results(600)
+        busy, window = busy_seconds() - busy_before, time.perf_counter() - window
     samples = [s for r in results for s in r["samples"]]
     errors = sum(r["error_count"] for r in results)
     wall = max(r["finished"] for r in results) - start_at
@@ -81,7 +85,18 @@ def topology(key: str, instances: int, clients: int, requests: int) -> dict:
         "last_start_ms": round((max(r["started"] for r in results) - start_at) * 1000, 1),
         "startup_s": round(ready, 1),
         "load": load,
+        # the whole box (workers, Azurite, the emulator), from `go` to the last answer
+        "cpu_ms_per_admission": round(busy * 1000 / max(len(samples), 1), 1),
+        "cpu_busy": round(busy / (window * (os.cpu_count() or 1)), 2),
     }
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (Linux /proc/stat: all but idle, iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run(requests: int, shapes: list[tuple[int, int]]) -> dict:
@@ -126,12 +141,13 @@ def table(results: dict) -> str:
         f"the end; {results['requests']} admissions per topology, one project",
         "",
         "| instances x clients each | admissions/s | over 1 client | p50 ms | p99 ms | p99/p50 | errors "
-        "| last start ms | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| last start ms | load | box CPU ms per admission | box CPU busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in [base, *results["topologies"]]:
         cells = [row[k] for k in ("topology", "per_s", "over_one_client", "p50_ms", "p99_ms", "p99_over_p50")]
         cells += [f"{row['errors']} / {row['requests']}", row["last_start_ms"], row["load"]]
+        cells += [row["cpu_ms_per_admission"], f"{row['cpu_busy']:.0%}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", f"1 client's gate p50: {base['p50_ms']} ms (1 process x 1 client, {base['requests']} admissions)."]
     lines += problem_lines([(row["topology"], row) for row in [base, *results["topologies"]]])

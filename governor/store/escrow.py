@@ -23,7 +23,8 @@ from governor.store.entities import get, i64
 SLICE_PREFIX = "slice|"
 SLICE_SECONDS = 30  # a slice its owner has not used for this long may be taken back by anyone
 MAX_SLICES = 48  # per project: taking them all back fits one transaction beside a batch
-SLICE_SESSIONS = 8  # admissions one slice holds at most
+SLICE_SESSIONS = 16  # admissions a first slice holds at most
+MAX_SLICE_SESSIONS = 64  # a busy owner's slice doubles each time it runs dry, up to this
 SHARE = 4  # a slice takes at most a quarter of what is still free
 MIN_SESSIONS = 2  # a slice for fewer is not worth a row: near exhaustion, the exact path only
 
@@ -57,13 +58,17 @@ def escrow_of(rows: Iterable[dict | None]) -> tuple[int, int]:
     return free, slots
 
 
-def slice_entity(project: str, owner: str, free: int, slots: int, until: datetime, policy: ProjectPolicy) -> dict:
-    """The row, with the limits it was sized under: a policy lowered since makes it unusable."""
+def slice_entity(
+    project: str, owner: str, free: int, slots: int, until: datetime, policy: ProjectPolicy, size: int
+) -> dict:
+    """The row, with the limits it was sized under (a policy lowered since makes it unusable) and
+    the admissions it held when sized (`Size`)."""
     row = {
         "PartitionKey": project,
         "RowKey": slice_key(owner),
         "Free": i64(free),
         "Slots": slots,
+        "Size": size,
         "Until": until,
         "MaxConcurrent": policy.max_concurrent,
     }
@@ -104,14 +109,22 @@ def free_money(policy: ProjectPolicy, spent: dict[Period, int], held: int) -> in
     return min(left) if left else None
 
 
-def size(policy: ProjectPolicy, open_free: int, money_free: int | None, per_session: int) -> tuple[int, int]:
-    """(slots, micros) of a new slice, out of what is free besides it; (0, 0) when not worth one."""
-    slots = min(SLICE_SESSIONS, open_free // SHARE)
+def size(open_free: int, money_free: int | None, per_session: int, wanted: int) -> tuple[int, int]:
+    """(slots, micros) of a slice of `wanted` admissions, out of what is free besides it; (0, 0)
+    when not worth one."""
+    slots = min(wanted, MAX_SLICE_SESSIONS, open_free // SHARE)
     if money_free is not None:
         slots = min(slots, money_free // SHARE // max(per_session, 1))
     if slots < MIN_SESSIONS:
         return 0, 0
     return slots, slots * per_session
+
+
+def wanted(current: dict | None, admissions: int) -> int:
+    """A first slice holds SLICE_SESSIONS; one that ran dry, twice what it held; and always room
+    for twice the batch that asks."""
+    held = get(current, "Size", 0) if current is not None else 0
+    return max(SLICE_SESSIONS, 2 * held, 2 * admissions)
 
 
 def backed(policy: ProjectPolicy, spent: dict[Period, int], held: int, open_count: int) -> bool:

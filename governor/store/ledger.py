@@ -54,6 +54,7 @@ from governor.store.escrow import (
 from governor.store.escrow import backed as escrow_backed
 from governor.store.escrow import size as slice_size
 from governor.store.escrow import snapshot as slice_snapshot
+from governor.store.escrow import wanted as slice_wanted
 from governor.store.groupcommit import GroupCommit, Outcome
 from governor.store.keys import (
     CLOSED_PREFIX,
@@ -445,7 +446,8 @@ class LedgerRepo(TablesBase):
                 free, slots = free - amount, slots - 1
         except Exception:
             return None
-        after = slice_entity(project, self._owner, free, slots, now + timedelta(seconds=SLICE_SECONDS), policy)
+        until = now + timedelta(seconds=SLICE_SECONDS)
+        after = slice_entity(project, self._owner, free, slots, until, policy, get(mine, "Size", left.slots))
         work.stage(key, after, totals=False)
         written = work.entry_ops()
         from azure.core.exceptions import HttpResponseError
@@ -489,20 +491,20 @@ class LedgerRepo(TablesBase):
     def _size_slice(self, work: Working, policy: ProjectPolicy, ops: Sequence[BatchOp]) -> None:
         key = slice_key(self._owner)
         slices = work.slices()
-        if key not in slices and len(slices) >= MAX_SLICES:
-            return
+        if key not in slices and len(slices) >= MAX_SLICES:  # room: the slice used longest ago goes back
+            self._take_back(work, min(slices, key=lambda k: get(slices[k], "Until")))
         current = slices.get(key)
         free0, slots0 = escrow_of([current])
-        per_session = max(
-            get(work.row(open_key(op.entry.session_id)), "Reserved", 0) for op in ops if isinstance(op, Reserve)
-        )
+        reserves = [op for op in ops if isinstance(op, Reserve)]
+        per_session = max(get(work.row(open_key(op.entry.session_id)), "Reserved", 0) for op in reserves)
         spent = {period: work.part.spent(period) for period in PERIODS}
         open_free = policy.max_concurrent - work.raw_open + slots0
-        slots, free = slice_size(policy, open_free, free_money(policy, spent, work.raw_held - free0), per_session)
+        money_free = free_money(policy, spent, work.raw_held - free0)
+        slots, free = slice_size(open_free, money_free, per_session, slice_wanted(current, len(reserves)))
         if not slots:
             return
         until = work.part.now + timedelta(seconds=SLICE_SECONDS)
-        work.stage(key, slice_entity(work.part.project, self._owner, free, slots, until, policy))
+        work.stage(key, slice_entity(work.part.project, self._owner, free, slots, until, policy, slots))
         work.open_delta += slots - slots0
         work.held_delta += free - free0
 

@@ -180,3 +180,16 @@ def test_sessions_from_a_slice_close_and_release_like_any_other(pair):
     b.release("demo", "a1", NOW)
     assert_exact(a)
     assert a.usage("demo", Period.DAY, Period.DAY.key(NOW)).spent == cost_of(RATE, 10)
+
+
+def test_with_every_slice_taken_the_one_used_longest_ago_makes_room(pair, azurite, table_prefix, monkeypatch):
+    import governor.store.ledger as ledger
+
+    monkeypatch.setattr(ledger, "MAX_SLICES", 2)  # the real 48 is the same rule, with more stores
+    a, b = pair
+    admit_fresh(a, "a0")
+    admit_fresh(b, "b0", at=NOW + timedelta(seconds=1))
+    c = TableStore(azurite.connection_string, table_prefix)
+    admit_fresh(c, "c0", at=NOW + timedelta(seconds=2))
+    assert set(slices(a)) == {slice_key(b._owner), slice_key(c._owner)}  # A's was used longest ago
+    assert_exact(a, NOW + timedelta(seconds=2))
