@@ -173,6 +173,44 @@ class ConnectToken:
     expires_on: datetime
 
 
+class SizeFallback(_CaseInsensitiveEnum):
+    NONE = "none"
+    PREMIUM = "premium"  # when Standard has no capacity anywhere in the placement: Premium, if the budget pays
+
+
+@dataclass(frozen=True)
+class PlacementAccount:
+    """One ARR account a project may start sessions in, with its own rates (empty: the project's)."""
+
+    account: str
+    rates: dict[VmSize, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """What a request asked of placement, kept on its attempt's ledger row so that whoever sees the
+    attempt fail for capacity (a poll, the sweep) can name and start the next attempt."""
+
+    size: VmSize  # the size asked for; an attempt may run Premium under `sizeFallback`
+    regions: tuple[str, ...] = ()  # the client's preferred accounts, in order (empty: the project's placement)
+    auto_retry: bool = False
+    models: tuple[str, ...] = ()  # kept only with auto_retry: the next attempt loads them too
+    idempotency_key: str | None = None
+    attempt: int = 0  # this attempt's index: under the key's ids, or along the chain from `first`
+    first: str = ""  # the session id of the chain's first attempt (a request without a key)
+
+
+@dataclass(frozen=True)
+class CapacityFailure:
+    """One attempt ARR ended in Error, before Ready, for want of a server of its size in its account."""
+
+    project: str
+    session_id: str
+    account: str
+    size: VmSize
+    at: datetime
+
+
 class UnmanagedMode(_CaseInsensitiveEnum):
     REPORT = "report"
     STOP = "stop"
@@ -274,8 +312,18 @@ class ProjectPolicy:
     principals: frozenset[str] = frozenset()
     schedule: Schedule | None = None
     principal_limits: dict[str, CallerLimits] = field(default_factory=dict)  # by lower-case principal id
+    placement: tuple[PlacementAccount, ...] = ()  # accounts sessions may start in, in order; () = (account,)
+    size_fallback: SizeFallback = SizeFallback.NONE
 
-    def rate(self, size: VmSize) -> int:
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(place.account for place in self.placement) or (self.account,)
+
+    def rate(self, size: VmSize, account: str | None = None) -> int:
+        """The rate of `size`, in `account` when its placement entry has one of its own."""
+        for place in self.placement:
+            if place.account == account and size in place.rates:
+                return place.rates[size]
         return self.rates.get(size, 0)
 
 
@@ -345,6 +393,7 @@ class LedgerEntry:
     claim: bool = False  # pending v1 create that failed ambiguously: see governor.policy.sweep.claim_matches
     request_hash: str | None = None  # what an Idempotency-Key request asked for (SessionRequest.fingerprint)
     working_since: datetime | None = None  # a gate request works on this pending row (policy.gate.still_working)
+    plan: RetryPlan | None = None  # what placement needs to start the next attempt (policy.placement)
     etag: str | None = None
 
     @property

@@ -65,6 +65,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_between(text: str, low: int, high: int) -> int:
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return value
+
+
 def _pepper(text: str) -> str:
     if len(text) < 32:
         raise ValueError("must be at least 32 characters")
@@ -314,6 +321,14 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds old, with one ARR call per session in flight per instance; `0` asks ARR on every read "
         "(still one call at a time). Writes (extend, stop) always read ARR fresh.",
         _non_negative_float,
+    ),
+    Setting(
+        "GOVERNOR_CAPACITY_WINDOW_MINUTES",
+        "10",
+        "After ARR ends a session in Error for want of servers, the gate sends no session of that size to that "
+        "account for this many minutes while another account of the project's placement has none failing "
+        "(1-1440; docs/api.md, Placement).",
+        lambda text: _int_between(text, 1, 1440),
     ),
     Setting(
         "GOVERNOR_KEY_PEPPER",

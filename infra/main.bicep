@@ -109,6 +109,11 @@ param webhookTimeoutSeconds int = 5
 param maxBodyBytes int = 65536
 @description('Session reads through the gate reuse an ARR answer at most this many seconds old (0: always ask ARR).')
 param gateReadSeconds string = '5'
+
+@minValue(1)
+@maxValue(1440)
+@description('GOVERNOR_CAPACITY_WINDOW_MINUTES: after ARR ends a session in Error for want of servers, minutes the gate sends no session of that size to that account while another account of the project placement has none failing (docs/api.md, Placement).')
+param capacityWindowMinutes int = 10
 @description('Closed ledger rows older than this many days move to the History table (daily retention timer).')
 param historyDays int = 90
 @description('Audit rows older than this many days are deleted by the daily retention timer.')
@@ -542,6 +547,7 @@ var governorSettings = {
   GOVERNOR_WEBHOOK_TIMEOUT_SECONDS: string(webhookTimeoutSeconds)
   GOVERNOR_MAX_BODY_BYTES: string(maxBodyBytes)
   GOVERNOR_GATE_READ_SECONDS: gateReadSeconds
+  GOVERNOR_CAPACITY_WINDOW_MINUTES: string(capacityWindowMinutes)
   GOVERNOR_HISTORY_DAYS: string(historyDays)
   GOVERNOR_AUDIT_DAYS: string(auditDays)
   GOVERNOR_RETENTION_MAX_ROWS: string(retentionMaxRows)

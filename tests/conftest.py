@@ -7,4 +7,4 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["tests.fixtures.emulator", "tests.fixtures.azurite", "tests.fixtures.stack"]
+pytest_plugins = ["tests.fixtures.emulator", "tests.fixtures.azurite", "tests.fixtures.stack", "tests.fixtures.regions"]

@@ -18,10 +18,12 @@ from governor.dashboard.data import (
     health_of,
     hours_rows,
     month_days,
+    period_bounds,
     recent_decisions,
     session_rows,
 )
-from governor.model import Period, ProjectPolicy, Usage
+from governor.dashboard.placement import placement_rows
+from governor.model import CapacityFailure, Period, ProjectPolicy, Usage
 from governor.policy.limits import PROJECT_NAME
 
 if TYPE_CHECKING:
@@ -49,6 +51,13 @@ def _submit_history(pool: ThreadPoolExecutor, store: StorePort, project: str, da
     return lambda: {day: read.result().spent for day, read in reads.items()}
 
 
+def _capacity_failures(store: StorePort, now: datetime, scope: str | None) -> list[CapacityFailure]:
+    read = getattr(store, "capacity_failures_between", None)  # optional in StorePort
+    if read is None:
+        return []
+    return read(*period_bounds(Period.DAY, now), scope)
+
+
 def collect(
     store: StorePort,
     now: datetime,
@@ -71,6 +80,7 @@ def collect(
         histories = {p.name: _submit_history(pool, store, p.name, days) for p in policies}
         audit = pool.submit(store.recent_audit, 50, scope) if scope else pool.submit(store.recent_audit, 50)
         last_sweep = pool.submit(store.last_sweep)
+        failures = pool.submit(_capacity_failures, store, now, scope)
         usage = {(name, period): u for name, read in current.items() for period, u in read.result().items()}
         entries = {name: read.result() for name, read in ledgers.items()}
         spent = {(name, period): s for name, read in by_caller.items() for period, s in read.result().items()}
@@ -101,4 +111,5 @@ def collect(
         unreadable=unreadable,
         hours=tuple(hours_rows(policies, now)),
         callers=tuple(caller_rows(policies, entries, spent)),
+        placement=tuple(placement_rows(policies, entries, failures.result(), now)),
     )

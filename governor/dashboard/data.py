@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from governor.dashboard.placement import PlacementRow
 from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, SweepHealth, Usage
 from governor.policy import schedule as hours
 
@@ -349,3 +350,4 @@ class Dashboard:
     unreadable: tuple[str, ...] = ()  # project rows whose names the governor refuses; not charted
     hours: tuple[HoursRow, ...] = ()
     callers: tuple[CallerRow, ...] = ()
+    placement: tuple[PlacementRow, ...] = ()  # governor.dashboard.placement

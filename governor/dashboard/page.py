@@ -235,6 +235,26 @@ def _callers(board: Dashboard) -> str:
     )
 
 
+def _placement(board: Dashboard) -> str:
+    if not board.placement:
+        return ""
+    rows = [
+        [esc(p.project), esc(p.account), esc(p.size), esc(str(p.sessions)), esc(str(p.capacity_failures))]
+        for p in board.placement
+    ]
+    headers = [
+        ("Project", False),
+        ("Account", False),
+        ("Size", False),
+        ("Sessions today", True),
+        ("Capacity failures today", True),
+    ]
+    return (
+        '<section aria-labelledby="h-placement"><h2 id="h-placement">Placement today</h2>'
+        f"{_table('placement-table', 'Placement today', headers, rows, '')}</section>"
+    )
+
+
 def _decisions(board: Dashboard) -> str:
     rows = [
         [
@@ -274,7 +294,7 @@ def render_page(board: Dashboard, refresh_seconds: int | None = None) -> str:
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(when(board.generated_at))}; '
         "session figures are as of the last sweep's metering.</p></header>"
-        f"{_health(board)}{_hours(board)}{_budgets(board)}{_costs(board)}{_callers(board)}{_sessions(board)}"
-        f"{_decisions(board)}"
+        f"{_health(board)}{_hours(board)}{_budgets(board)}{_costs(board)}{_callers(board)}{_placement(board)}"
+        f"{_sessions(board)}{_decisions(board)}"
         "</main></body></html>"
     )

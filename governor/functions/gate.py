@@ -13,12 +13,36 @@ SESSION = "projects/{project}/sessions/{sessionId}"
 
 
 def _gate():
+    from datetime import timedelta
+
     from governor.service.context import get_context
     from governor.service.gate import GateService
 
     context = get_context()
-    scale = context.settings.get("GOVERNOR_ARR_TIME_SCALE")
-    return GateService(context.store, context.arr, context.clock, context.reads, arr_time_scale=scale)
+    settings = context.settings
+    return GateService(
+        context.store,
+        context.arr,
+        context.clock,
+        context.reads,
+        arr_time_scale=settings.get("GOVERNOR_ARR_TIME_SCALE"),
+        capacity_window=timedelta(minutes=settings.get("GOVERNOR_CAPACITY_WINDOW_MINUTES")),
+        notify=_notifier(context),
+    )
+
+
+def _notifier(context):
+    """The gate's own webhook events (placement, capacity) go through the process's sender, as the sweep's."""
+
+    def notify(policy, payload: dict) -> None:
+        from governor.service.webhooks import default_sender
+
+        settings = context.settings
+        timeout = settings.get("GOVERNOR_WEBHOOK_TIMEOUT_SECONDS")
+        sender = default_sender(timeout, settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
+        sender.send(policy.webhook_url, context.store.webhook_secret(policy.name), payload)
+
+    return notify
 
 
 def _project(req: func.HttpRequest) -> str:

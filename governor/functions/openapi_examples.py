@@ -278,6 +278,10 @@ def request(name: str) -> dict[str, Example]:
                 "A TimeSpan lease and a model",
                 {"size": "Standard", "maxLeaseTime": "01:30:00", "models": ["builtin://Engine"]},
             ),
+            "placed": _example(
+                "Nearest regions first; the governor retries elsewhere when one has no servers",
+                {"size": "Standard", "maxLeaseTime": 60, "regions": ["westeurope", "default"], "autoRetry": True},
+            ),
         }
     if name == "extend_session":
         return {

@@ -65,7 +65,11 @@ OPERATIONS: dict[str, Operation] = {
         "hours, a lease that would run past closing is cut to end at closing (`partial`). Send an "
         "`Idempotency-Key` to make retries safe: a repeat gets the first request's session (`replayed`); the "
         "same key with a different request (size, lease or models) is `422 idempotency-key-reused`; a repeat "
-        "while the first is still in flight is `409 conflict` with `Retry-After`.",
+        "while the first is still in flight is `409 conflict` with `Retry-After`. Placement: the session goes "
+        "to the first account of the project's `placement` (narrowed and ordered by `regions`) that has not "
+        "run out of servers of its size within GOVERNOR_CAPACITY_WINDOW_MINUTES (`account` in the answer), "
+        "at that account's rate; with `autoRetry` an attempt ARR ends for want of capacity is followed by the "
+        "next one, behind the same session id.",
         202,
         "Session",
         "SessionRequest",
@@ -95,7 +99,9 @@ OPERATIONS: dict[str, Operation] = {
         "Read one session",
         "Status, host and ports once Ready, remaining lease, cost so far and remaining budget. Poll this "
         "until `status` is `Ready`: each instance reuses ARR's answer for a few seconds "
-        "(`arrViewAgeSeconds` says how old it is); the ledger figures are always fresh.",
+        "(`arrViewAgeSeconds` says how old it is); the ledger figures are always fresh. An attempt ARR "
+        "ended for want of servers answers `error.code: capacity` and `retry.next`; with `autoRetry` the "
+        "answer is the attempt that replaced it (`previousAttempts` lists the failed ones).",
         200,
         "Session",
         reasons=_SESSION,

@@ -6,18 +6,30 @@ the core's enums and constants), so the document cannot state a rule the gate do
 
 from __future__ import annotations
 
-from governor.model import CONNECT_MODES, Closing, LedgerState, Period, SessionStatus, VmSize, whole_minutes
+from governor.model import (
+    CONNECT_MODES,
+    Closing,
+    LedgerState,
+    Period,
+    SessionStatus,
+    SizeFallback,
+    VmSize,
+    whole_minutes,
+)
 from governor.policy.callers import KEY_SCOPES, REVOKE_OTHERS
 from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
 from governor.policy.limits import (
+    ACCOUNT_NAME,
     ARR_ACCOUNT_ID,
     ARR_MAX_CREATE_LEASE,
     DAY,
     KEY_NAME,
     MAX_MODELS,
+    MAX_PLACEMENT,
     MAX_URL_LENGTH,
     MONEY,
 )
+from governor.policy.placement import CAPACITY
 from governor.policy.schedule import WEEKDAYS, WINDOW
 
 _SIZES = {"type": "string", "enum": [size.value for size in VmSize]}
@@ -76,6 +88,12 @@ _LIMITS = {
         "dailyBudget": _MONEY_IN,
         "monthlyBudget": _MONEY_IN,
     },
+}
+_ACCOUNT_NAME = {"type": "string", "pattern": ACCOUNT_NAME.json_pattern, "description": "an ARR account's name"}
+_PLACE = {
+    "type": "object",
+    "description": "where an attempt runs (or would run): an account of the project's placement, and a size",
+    "properties": {"account": _ACCOUNT_NAME, "size": _SIZES},
 }
 _WINDOWS = {"type": "array", "maxItems": MAX_WINDOWS, "items": {"type": "string", "pattern": WINDOW.json_pattern}}
 _ACCOUNT_ID = {"type": "string", "pattern": ARR_ACCOUNT_ID.json_pattern, "description": "the ARR account id (a GUID)"}
@@ -141,6 +159,21 @@ SCHEMAS: dict[str, dict] = {
                 "description": "models to load: https://, http:// or builtin:// URLs",
                 "items": {"type": "string", "maxLength": MAX_URL_LENGTH},
             },
+            "regions": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_PLACEMENT,
+                "uniqueItems": True,
+                "items": _ACCOUNT_NAME,
+                "description": "accounts of the project's placement in the order to try (e.g. nearest first): "
+                "narrows and orders the project's list; a name not in it is 400",
+            },
+            "autoRetry": {
+                "type": "boolean",
+                "default": False,
+                "description": "when ARR ends an attempt in Error for want of servers, the governor starts the next "
+                "attempt itself, and this request's session id leads to it",
+            },
         },
     },
     "ExtendRequest": {
@@ -156,9 +189,39 @@ SCHEMAS: dict[str, dict] = {
             "sessionId": {"type": "string"},
             "project": {"type": "string"},
             "size": _SIZES,
+            "account": {**_ACCOUNT_NAME, "description": "the ARR account the session was placed in"},
             "status": {
                 "type": "string",
                 "description": "ARR's status: Starting, Ready, Stopping, Stopped, Expired, Error",
+            },
+            "error": {
+                "type": "object",
+                "description": "an attempt ARR ended in Error for want of servers of its size in its account",
+                "properties": {"code": {"type": "string", "enum": [CAPACITY]}, "message": {"type": "string"}},
+            },
+            "retry": {
+                "type": "object",
+                "description": "with error: where a retry with the same Idempotency-Key (or a new request) would "
+                "start the next attempt now (null: nowhere), and whether the governor retries by itself",
+                "properties": {
+                    "next": {"oneOf": [_PLACE, {"type": "null"}]},
+                    "autoRetry": {"type": "boolean"},
+                },
+            },
+            "previousAttempts": {
+                "type": "array",
+                "description": "autoRetry: the attempts of this request that failed for capacity, oldest first; "
+                "the rest of the answer is the attempt that stands for the request now",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "sessionId": {"type": "string"},
+                        "account": _ACCOUNT_NAME,
+                        "size": _SIZES,
+                        "error": {"type": "string", "enum": [CAPACITY]},
+                        "failedAt": _TIME,
+                    },
+                },
             },
             "state": {"type": "string", "enum": [state.value for state in LedgerState]},
             "requestedAt": _TIME,
@@ -282,6 +345,26 @@ SCHEMAS: dict[str, dict] = {
                 "description": "open sessions, and sessions requested in the day and month",
                 "additionalProperties": {"type": "integer"},
             },
+            "placement": {
+                "type": "object",
+                "description": "the day's placement: sessions per account (attempts that made a session), and "
+                "attempts ARR ended for want of servers, per account and size",
+                "properties": {
+                    "day": {"type": "string", "description": "YYYY-MM-DD (UTC)"},
+                    "sessionsByAccount": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "capacityFailures": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "account": _ACCOUNT_NAME,
+                                "size": _SIZES,
+                                "count": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
+            },
             "callers": {
                 "type": "array",
                 "description": "with ?by=key: spend, reservations and open sessions per key name or principal",
@@ -339,6 +422,37 @@ SCHEMAS: dict[str, dict] = {
             "principalLimits": {
                 "type": "object",
                 "additionalProperties": {"$ref": "#/components/schemas/CallerLimits"},
+            },
+            "placement": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_PLACEMENT,
+                "description": "the ARR accounts sessions may start in, in order (default: [account]); each a name, "
+                "or {account, rates} with rates of its own for that account",
+                "items": {
+                    "oneOf": [
+                        _ACCOUNT_NAME,
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["account"],
+                            "properties": {
+                                "account": _ACCOUNT_NAME,
+                                "rates": {
+                                    "type": "object",
+                                    "additionalProperties": {**_MONEY_IN, "type": ["string", "number"]},
+                                },
+                            },
+                        },
+                    ]
+                },
+            },
+            "sizeFallback": {
+                "type": "string",
+                "enum": [fallback.value for fallback in SizeFallback],
+                "default": SizeFallback.NONE.value,
+                "description": "premium: when Standard has no capacity anywhere in placement, try Premium at "
+                "Premium's rate if the budget pays for it (needs Premium in allowedSizes)",
             },
         },
     },

@@ -21,8 +21,10 @@ from typing import Any
 from governor.model import (
     CallerLimits,
     Closing,
+    PlacementAccount,
     ProjectPolicy,
     Schedule,
+    SizeFallback,
     VmSize,
     format_money,
     money_text,
@@ -34,6 +36,7 @@ from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
 from governor.policy.limits import (
     ACCOUNT_NAME,
     CURRENCY,
+    MAX_PLACEMENT,
     MONEY,
     PRINCIPAL,
     PROJECT_NAME,
@@ -68,7 +71,10 @@ FIELDS = (
     "principals",
     "principalLimits",
     "schedule",
+    "placement",
+    "sizeFallback",
 )
+PLACEMENT_FIELDS = ("account", "rates")
 SCHEDULE_FIELDS = ("timeZone", "hours", "holidays", "closing", "warnBeforeMinutes")
 LIMIT_FIELDS = ("maxConcurrent", "dailyBudget", "monthlyBudget")
 MAX_HOLIDAYS = 400
@@ -166,7 +172,20 @@ def policy_to_document(policy: ProjectPolicy) -> dict:
         "principals": sorted(policy.principals),
         "principalLimits": {p: limits_to_document(lim) for p, lim in sorted(policy.principal_limits.items())},
         "schedule": None if policy.schedule is None else schedule_to_document(policy.schedule),
+        "placement": placement_to_document(policy),
+        "sizeFallback": policy.size_fallback.value,
     }
+
+
+def placement_to_document(policy: ProjectPolicy) -> list:
+    """Each account by name, or as {account, rates} when it has rates of its own."""
+    places = policy.placement or (PlacementAccount(policy.account),)
+    return [
+        {"account": p.account, "rates": {size.value: money_text(rate) for size, rate in sorted(p.rates.items())}}
+        if p.rates
+        else p.account
+        for p in places
+    ]
 
 
 def schedule_to_document(schedule: Schedule) -> dict:
@@ -194,6 +213,11 @@ def limits_to_document(limits: CallerLimits) -> dict:
 def schedule_from_document(doc: Any) -> Schedule:
     """A stored schedule read back (schedule_to_document's output): its zone need only load."""
     return _Checker({}, stored=True).schedule(doc, ("schedule",))
+
+
+def placement_from_document(doc: Any) -> tuple[PlacementAccount, ...]:
+    """A stored placement read back (placement_to_document's output)."""
+    return _Checker({}, stored=True).placement(doc, ("placement",))
 
 
 def limits_from_document(doc: Any, ceiling: ProjectPolicy | None = None) -> CallerLimits:
@@ -306,6 +330,46 @@ class _Checker:
                 if ceiling is not None and found[attr] > ceiling:
                     raise self.error((*path, key), f"must not exceed the project's {format_money(ceiling)}")
         return CallerLimits(**found)
+
+    def placement(self, value: Any, path: Path) -> tuple[PlacementAccount, ...]:
+        """Accounts in order, each a name or {account, rates}: its own rates by size (the rest: the project's)."""
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_PLACEMENT:
+            raise self.error(path, f"must be an array of 1-{MAX_PLACEMENT} accounts (names, or {{account, rates}})")
+        places: list[PlacementAccount] = []
+        for index, item in enumerate(value):
+            at = (*path, index)
+            if isinstance(item, dict):
+                self.only(item, at, PLACEMENT_FIELDS)
+                if "account" not in item:
+                    raise self.error((*at, "account"), "is required")
+                name = self.text(item["account"], (*at, "account"), ACCOUNT_NAME)
+                rates = self.rates(self.object(item.get("rates", {}), (*at, "rates")), (*at, "rates"))
+            else:
+                name, rates = self.text(item, at, ACCOUNT_NAME), {}
+            if any(place.account == name for place in places):
+                raise self.error(at, f"the account {name!r} is listed twice")
+            places.append(PlacementAccount(name, rates))
+        return tuple(places)
+
+    def placed(self, body: dict, path: Path, values: dict) -> None:
+        """`placement`, `sizeFallback` and how they meet `account` and `allowedSizes`."""
+        at = lambda key: (*path, key)  # noqa: E731
+        if body.get("placement") is not None:
+            places = self.placement(body["placement"], at("placement"))
+            if "account" not in values:
+                values["account"] = places[0].account
+            elif values["account"] != places[0].account:
+                raise self.error(at("account"), "must be the first account of placement (or left out)")
+            if len(places) > 1 or places[0].rates:  # one account and no rates of its own: the default
+                values["placement"] = places
+        if body.get("sizeFallback") is not None:
+            try:
+                fallback = SizeFallback(body["sizeFallback"])
+            except ValueError:
+                raise self.error(at("sizeFallback"), "must be none or premium") from None
+            if fallback is SizeFallback.PREMIUM and VmSize.PREMIUM not in values["allowed_sizes"]:
+                raise self.error(at("sizeFallback"), "premium needs Premium in allowedSizes (and a rate for it)")
+            values["size_fallback"] = fallback
 
     def schedule(self, value: Any, path: Path) -> Schedule:
         body = self.object(value, path)
@@ -434,6 +498,7 @@ class _Checker:
             values["principal_limits"] = found
         if body.get("schedule") is not None:
             values["schedule"] = self.schedule(body["schedule"], at("schedule"))
+        self.placed(body, path, values)
         secret = None
         if "webhookSecret" in body:
             if body["webhookSecret"] is None:

@@ -35,10 +35,12 @@ from governor.model import (
 from governor.policy import schedule as hours
 from governor.policy.callers import admit_caller, caller_remaining
 from governor.policy.limits import (
+    ACCOUNT_NAME,
     ARR_MAX_CREATE_LEASE,
     ARR_MAX_UPDATE_LEASE,
     IDEMPOTENCY_KEY,
     MAX_MODELS,
+    MAX_PLACEMENT,
     MAX_URL_LENGTH,
     PROJECT_NAME,
     SESSION_ID,
@@ -71,7 +73,7 @@ def heartbeat_interval(idle_timeout: timedelta, arr_time_scale: float = 1.0) -> 
     return round(max(MIN_HEARTBEAT_SECONDS, interval), 1)
 
 
-REQUEST_FIELDS = ("size", "maxLeaseTime", "models")
+REQUEST_FIELDS = ("size", "maxLeaseTime", "models", "regions", "autoRetry")
 EXTEND_FIELDS = ("maxLeaseTime",)
 
 
@@ -84,11 +86,17 @@ class SessionRequest:
     size: VmSize
     lease: timedelta  # whole minutes
     models: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()  # accounts of the project's placement, preferred order (policy.placement)
+    auto_retry: bool = False  # after a capacity failure the governor starts the next attempt itself
 
     def fingerprint(self) -> str:
         """What a request asks for, so a repeat under its Idempotency-Key can be told from a different
-        request reusing the key: the same size, lease and models however they were spelled."""
-        canonical = json.dumps([self.size.value, whole_minutes(self.lease), list(self.models)], separators=(",", ":"))
+        request reusing the key: the same size, lease, models (and regions, autoRetry) however they
+        were spelled. A request without the placement fields keeps the fingerprint it always had."""
+        asked: list = [self.size.value, whole_minutes(self.lease), list(self.models)]
+        if self.regions or self.auto_retry:
+            asked += [list(self.regions), self.auto_retry]
+        canonical = json.dumps(asked, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -206,7 +214,30 @@ def parse_session_request(body: Any) -> SessionRequest:
     if not VM_SIZE.accepts(body["size"]):  # exact: "Standard\n" is no size
         raise bad_request("size", VM_SIZE.hint)
     size = VmSize.parse(body["size"])
-    return SessionRequest(size=size, lease=parse_lease(body["maxLeaseTime"]), models=_models(body.get("models")))
+    auto_retry = body.get("autoRetry", False)
+    if not isinstance(auto_retry, bool):
+        raise bad_request("autoRetry", "must be true or false")
+    return SessionRequest(
+        size=size,
+        lease=parse_lease(body["maxLeaseTime"]),
+        models=_models(body.get("models")),
+        regions=_regions(body.get("regions")),
+        auto_retry=auto_retry,
+    )
+
+
+def _regions(value: Any) -> tuple[str, ...]:
+    """The shape only; which names the project allows is `placement.candidates`' rule."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or len(value) > MAX_PLACEMENT:
+        raise bad_request("regions", f"must be a list of 1-{MAX_PLACEMENT} account names of the project's placement")
+    for index, name in enumerate(value):
+        if not ACCOUNT_NAME.accepts(name):
+            raise bad_request(f"regions[{index}]", ACCOUNT_NAME.hint)
+        if name in value[:index]:
+            raise bad_request(f"regions[{index}]", f"{name!r} is listed twice")
+    return tuple(value)
 
 
 def parse_extend_request(body: Any) -> timedelta | None:

@@ -67,6 +67,7 @@ MONTH = TextRule(r"[0-9]{4}-[0-9]{2}", "must be a month YYYY-MM")
 VM_SIZE = TextRule(r"(?i:standard|premium)", "must be Standard or Premium")
 
 MAX_MODELS = 64  # models a session request may name
+MAX_PLACEMENT = 16  # accounts in a project's placement (and in a request's `regions`)
 MAX_URL_LENGTH = 2048  # a model URL or a webhook URL
 
 # ARR's lease limits. 2021-01-01: a create takes 0-1440 minutes, an update "less than 1440";

@@ -72,7 +72,7 @@ class Action(StrEnum):
 
 
 # Webhook events a decision can raise; "refused" is a refused extension.
-EVENTS = ("warn", "stop", "extend", "refused")
+EVENTS = ("warn", "stop", "extend", "refused")  # and placement's: policy.placement.EVENTS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from governor.model import (
     AuditRecord,
@@ -30,11 +30,21 @@ from governor.model import (
     whole_minutes,
 )
 from governor.policy import gate as rules
+from governor.policy import placement
 from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
+from governor.service.gate_placement import DEFAULT_CAPACITY_WINDOW, Attempt, GatePlacement
 from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, StorePort
-from governor.service.views import budget_view, callers_view, connect_view, elapsed_of, session_view, usage_view
+from governor.service.views import (
+    budget_view,
+    callers_view,
+    connect_view,
+    elapsed_of,
+    placement_usage_view,
+    session_view,
+    usage_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +91,12 @@ def upstream(detail: str, retry_after: int = 30) -> Refusal:
     return Refusal("upstream-unavailable", detail, {"retryAfter": retry_after})
 
 
+def attempts_spent() -> Refusal:
+    return Refusal(
+        "conflict", f"{rules.MAX_ATTEMPTS} attempts with this Idempotency-Key made no session; use a new key"
+    )
+
+
 def in_flight() -> Refusal:
     """The IETF Idempotency-Key draft: a repeat while the first request is being processed is a 409
     that says when to retry (with the same key)."""
@@ -99,9 +115,12 @@ def list_key(account: str) -> tuple:
     return ("list", account)
 
 
-class GateService:
+class GateService(GatePlacement):
     """`reads`: the instance's cache of ARR reads (`Context.reads`); without one every read calls ARR.
-    `arr_time_scale` turns durations on ARR's clock into the real seconds of hints to clients."""
+    `arr_time_scale` turns durations on ARR's clock into the real seconds of hints to clients.
+    `capacity_window`: GOVERNOR_CAPACITY_WINDOW_MINUTES. `source`: what its audit rows say did it (the
+    sweep starts autoRetry's next attempts through this service too). `notify(policy, payload)`: sends
+    a project's webhook event (placement and capacity; None: none are sent)."""
 
     def __init__(
         self,
@@ -110,12 +129,18 @@ class GateService:
         clock: Callable[[], datetime],
         reads: ArrReads | None = None,
         arr_time_scale: float = 1.0,
+        capacity_window: timedelta = DEFAULT_CAPACITY_WINDOW,
+        source: str = "gate",
+        notify: Callable[[ProjectPolicy, dict], None] | None = None,
     ):
         self.store = store
         self.arr = arr
         self.clock = clock
         self.reads = reads if reads is not None else ArrReads(bound=0)
         self.arr_time_scale = arr_time_scale  # ARR seconds per real second: 1 but against a scaled emulator
+        self.capacity_window = capacity_window
+        self.source = source
+        self.notify = notify
 
     # ------------------------------------------------------------ auth
     def authorize(self, project: str, caller: Caller) -> ProjectPolicy:
@@ -147,6 +172,32 @@ class GateService:
         interval = rules.heartbeat_interval(policy.idle_timeout, self.arr_time_scale)
         return {**session_view(policy, entry, session, usage), "heartbeatIntervalSeconds": interval}
 
+    def _identity_of(self, policy: ProjectPolicy, name: str | None) -> Identity:
+        """Whom a session's own caller acts as, with its limits (an attempt started for it)."""
+        return Identity(name, self._limits_of(policy, name, Identity()))
+
+    def _forget_reads(self, entry: LedgerEntry) -> None:
+        self.reads.forget(session_key(entry.account, entry.session_id), list_key(entry.account))
+
+    def _notify(self, policy: ProjectPolicy | None, event: str, session_id: str, reason: str, figures: dict) -> None:
+        """A webhook event of the gate's own (placement, capacity); never raises."""
+        if self.notify is None or policy is None or not policy.webhook_url:
+            return
+        payload = {
+            "event": event,
+            "project": policy.name,
+            "sessionId": session_id,
+            "reason": reason,
+            "figures": figures,
+            "dryRun": False,
+            "outcome": "ok",
+            "at": self.clock().isoformat(),
+        }
+        try:
+            self.notify(policy, payload)
+        except Exception:
+            log.warning("could not queue the %s webhook of %s", event, policy.name)
+
     def _client(self, account: str) -> ArrPort:
         client = self.arr.get(account)
         if client is None:
@@ -158,56 +209,53 @@ class GateService:
         policy, who = self.authenticate(project, caller)
         request = rules.parse_session_request(body)
         rules.check_request(policy, request)
-        arr = self._client(policy.account)
+        places = self._places(policy, request.size, request.regions)
+        self._client(places[0].account)
         now = self.clock()
         # The id is shared by the ledger row and the ARR PUT, so a crash in between leaves no orphan;
         # a client retry with the same Idempotency-Key finds its first session instead of a second one.
-        session_id = str(uuid.uuid4())
+        session_id, attempt = str(uuid.uuid4()), 0
         if idempotency_key:
-            session_id, existing = self._attempt(project, idempotency_key, arr, now, request)
-            if existing is not None:
-                return self._replay(policy, arr, request, existing)
+            for _ in range(rules.MAX_ATTEMPTS):
+                session_id, attempt, existing = self._attempt(project, idempotency_key, now, request)
+                if existing is None:
+                    break
+                answer = self._replay(policy, request, existing)
+                if answer is not None:
+                    return answer  # else that attempt just failed for capacity: the next one starts here
+            else:
+                raise attempts_spent()
         # after the replay: a retry of an admitted request is answered even once closing time has passed
         try:
             request, partial = rules.cap_at_closing(policy, request, now)
         except Refusal as refusal:
             self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
             raise
-        pending = LedgerEntry(
-            project=project,
-            session_id=session_id,
-            account=policy.account,
-            size=request.size,
-            state=LedgerState.PENDING,
-            requested_at=now,
-            lease=request.lease,
-            rate=policy.rate(request.size),
-            caller=who.name,
+        tries = placement.order(places, request.size, self._failures(project, places), now, self.capacity_window)
+        attempt_of = Attempt(
+            session_id,
+            plan=placement.request_plan(request, idempotency_key, attempt, first=session_id),
             request_hash=request.fingerprint() if idempotency_key else None,
             working_since=now if idempotency_key else None,
         )
-
-        def decide(snapshot):
-            return rules.admit(request, snapshot, who.limits)
-
         try:
-            entry, usage = self.store.reserve(
-                project, pending, decide, now, policy=policy, count_caller=who.limited, fresh=not idempotency_key
-            )
-        except Refusal as refusal:
-            self._audit(project, "-", "refuse", refusal.reason, refusal.figures, now, who.name)
-            raise
+            entry, usage = self._reserve_at(policy, who, request, tries, attempt_of, now, fresh=not idempotency_key)
         except Conflict:
             if not idempotency_key:
                 raise
             raise in_flight() from None  # a repeat that raced the first request for its ledger row
         # No audit row for an admission: the ledger row is its record (and a write per request is costly).
-        return self._start(policy, arr, request, entry, usage, partial=partial)
+        return self._start(policy, self._client(entry.account), request, entry, usage, partial=partial)
 
     def _start(self, policy: ProjectPolicy, arr: ArrPort, request, entry: LedgerEntry, usage, **extra) -> dict:
         """Create the reserved session in ARR and activate its row; the answer for the client."""
-        project = policy.name
-        session = self._create(arr, entry, request.models)
+        entry, session = self._launch(arr, entry, request.models)
+        return {**self._view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
+
+    def _launch(self, arr: ArrPort, entry: LedgerEntry, models) -> tuple[LedgerEntry, Session]:
+        """Create the reserved session in ARR and activate its row."""
+        project = entry.project
+        session = self._create(arr, entry, models)
         try:
             # ARR made it under our id: the pending row already names it, so the activation
             # write need not hold up the answer (it rides the project's next transaction).
@@ -218,33 +266,39 @@ class GateService:
             raise
         self.reads.saw(session_key(entry.account, session.id), session)
         self.reads.forget(list_key(entry.account))
-        return {**self._view(policy, entry, session, usage), "reservedCost": money_text(entry.reserved), **extra}
+        return entry, session
 
     def _attempt(
-        self, project: str, key: str, arr: ArrPort, now: datetime, request: rules.SessionRequest
-    ) -> tuple[str, LedgerEntry | None]:
-        """The id this key's request works on, and its row if the key was used before. An attempt
-        that made nothing (released, or a v1 claim the sweep settles) is followed by a fresh one."""
+        self, project: str, key: str, now: datetime, request: rules.SessionRequest
+    ) -> tuple[str, int, LedgerEntry | None]:
+        """The id this key's request works on, its index, and its row if the key was used before. An
+        attempt that made nothing (released, a v1 claim the sweep settles, or ended for want of
+        capacity) is followed by a fresh one."""
         for attempt in range(rules.MAX_ATTEMPTS):
             session_id = rules.session_id_for(project, key, attempt)
             entry = self.store.get_entry(project, session_id)
             if entry is None:
-                return session_id, None
+                return session_id, attempt, None
             rules.check_same_request(entry.request_hash, request)
-            if entry.released or (entry.state is LedgerState.PENDING and self._v1_done(arr, entry, now)):
+            if entry.released or self._made_nothing(entry, now):
                 continue
-            return session_id, entry
-        raise Refusal(
-            "conflict", f"{rules.MAX_ATTEMPTS} attempts with this Idempotency-Key made no session; use a new key"
-        )
+            return session_id, attempt, entry
+        raise attempts_spent()
+
+    def _made_nothing(self, entry: LedgerEntry, now: datetime) -> bool:
+        if entry.state is LedgerState.PENDING:
+            return self._v1_done(self._client(entry.account), entry, now)
+        return self._failed_for_capacity(entry)
 
     @staticmethod
     def _v1_done(arr: ArrPort, entry: LedgerEntry, now: datetime) -> bool:
         """A pending v1 row whose request is over: claimed, or older than any request lasts."""
         return not arr.ids_are_ours and (entry.claim or now - entry.requested_at > PENDING_GRACE)
 
-    def _replay(self, policy: ProjectPolicy, arr: ArrPort, request, entry: LedgerEntry) -> dict:
-        """The first request's outcome for a retry with its Idempotency-Key."""
+    def _replay(self, policy: ProjectPolicy, request, entry: LedgerEntry) -> dict | None:
+        """The first request's outcome for a retry with its Idempotency-Key; None when that attempt
+        turns out to have failed for capacity (settled now: the retry starts the next one)."""
+        arr = self._client(entry.account)
         if entry.state is LedgerState.PENDING:
             if not arr.ids_are_ours:
                 raise in_flight()
@@ -255,10 +309,16 @@ class GateService:
                 return self._start(policy, arr, request, entry, usage, partial=False, replayed=True)
             if found.status.active:
                 entry = self.store.activate(policy.name, entry.session_id, found)
+            elif placement.capacity_failed(found):
+                self._settle_capacity(policy, entry, found)
+                return None
             else:
                 entry, found = self._close_ended(entry, found), None
         else:
             found = self._live(entry)
+            if placement.capacity_failed(found):
+                self._settle_capacity(policy, entry, found)
+                return None
         view = self._view(policy, entry, found, self._usage(policy, self.clock()))
         return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
 
@@ -338,6 +398,8 @@ class GateService:
 
     def _close_ended(self, entry: LedgerEntry, final: Session) -> LedgerEntry:
         """The create happened and the session already ended: charge ARR's billed minutes, release the rest."""
+        if placement.capacity_failed(final):
+            return self._settle_capacity(None, entry, final)
         minutes = whole_minutes(final.elapsed)
         closed = self.store.close(entry.project, entry.session_id, minutes, final.status.value, self.clock())
         figures = {"status": final.status.value, "minutes": minutes, "charged": closed.charged}
@@ -391,7 +453,13 @@ class GateService:
         entry = self._found(entry, session_id)
         who.may_act_on(entry)
         session, age = self._seen(entry)
-        return {**self._view(policy, entry, session, usage), "arrViewAgeSeconds": age}
+        # a poll that finds the attempt ended for want of capacity settles it, and with autoRetry
+        # starts the next attempt: the id polled leads to the attempt that stands for it now
+        current = self._resolve(policy, entry, session, age, start_next=True)
+        if current.failed:
+            usage = self._usage(policy, self.clock())
+        view = self._view(policy, current.entry, current.session, usage)
+        return {**view, **self._placement_view(policy, current), "arrViewAgeSeconds": current.age}
 
     def list(self, project: str, caller: Caller, include_closed: bool = False) -> dict:
         policy, who = self.authenticate(project, caller)
@@ -423,8 +491,10 @@ class GateService:
         return seen.value, round(seen.age, 1)
 
     def _entry(self, project: str, session_id: str, open_only: bool = False) -> LedgerEntry:
+        """The entry of `session_id`, or of the attempt that replaced it after a capacity failure."""
         rules.check_session_id(session_id)
-        return self._found(self.store.get_entry(project, session_id), session_id, open_only)
+        entry = self._found(self.store.get_entry(project, session_id), session_id)
+        return self._found(self._latest_attempt(entry), session_id, open_only)
 
     @staticmethod
     def _found(entry: LedgerEntry | None, session_id: str, open_only: bool = False) -> LedgerEntry:
@@ -648,6 +718,9 @@ class GateService:
             },
             **budget_view(policy, usage),
         }
+        day_start = datetime.fromisoformat(keys[Period.DAY]).replace(tzinfo=UTC)
+        failures = self.store.capacity_failures_between(day_start, day_start + timedelta(days=1), project)
+        view["placement"] = placement_usage_view(keys[Period.DAY], in_period, failures)
         if by == "key":
             spent = {period: self.store.caller_spent(project, period, key) for period, key in keys.items()}
             limits = {k.name: k.limits for k in self.store.list_keys(project)}
@@ -683,7 +756,7 @@ class GateService:
         """Write a row; returns it with its key (None if the write failed: logged, never raised)."""
         record = AuditRecord(
             at=now,
-            source="gate",
+            source=self.source,
             project=project,
             session_id=session_id,
             action=action,

@@ -19,6 +19,7 @@ from governor.model import (
     AuditRecord,
     CallerKey,
     CallerLimits,
+    CapacityFailure,
     ConnectTarget,
     ConnectToken,
     LedgerEntry,
@@ -237,6 +238,22 @@ class StorePort(Protocol):
     def last_sweep(self) -> dict | None: ...
     def try_lock(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool: ...
     def release_lock(self, name: str, owner: str) -> None: ...
+
+    # capacity memory (docs/storage.md, "Capacity memory"): not money, never contends with it
+    def capacity_failures(self, project: str) -> dict[tuple[str, VmSize], datetime]:
+        """The latest capacity failure per (account, size) of the project (one query)."""
+
+    def record_capacity_failure(self, failure: CapacityFailure) -> bool:
+        """Remember an attempt that failed for capacity, and its account and size's latest failure;
+        False (nothing written) when that attempt was recorded before."""
+
+    def capacity_failure(self, project: str, session_id: str) -> CapacityFailure | None:
+        """The recorded capacity failure of one attempt, or None."""
+
+    def capacity_failures_between(
+        self, start: datetime, end: datetime, project: str | None = None
+    ) -> list[CapacityFailure]:
+        """Attempts that failed for capacity in [start, end), of one project or of all."""
 
     # retention (docs/storage.md): bounded, idempotent, crash-safe
     def move_closed(self, cutoff: datetime, limit: int) -> dict:

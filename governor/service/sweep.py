@@ -36,6 +36,7 @@ from governor.service import sweep_metering as metering
 from governor.service import sweep_reconcile as reconcile
 from governor.service.ports import ArrPort, StorePort
 from governor.service.sweep_actions import act
+from governor.service.sweep_capacity import settle_capacity_failures
 from governor.service.sweep_items import item_for
 from governor.service.sweep_record import complete_unfinished, notify, write_audit, write_intents
 from governor.service.sweep_savings import record_refusals
@@ -64,6 +65,7 @@ class SweepConfig:
     # timer's schedule: the warning window is the gap between sweeps measured on ARR's clock.
     arr_time_scale: float = 1.0
     schedule: str | None = None
+    capacity_window: timedelta = timedelta(minutes=10)  # GOVERNOR_CAPACITY_WINDOW_MINUTES
 
     @classmethod
     def from_settings(cls, settings, dry_run: bool | None = None) -> SweepConfig:
@@ -77,6 +79,7 @@ class SweepConfig:
             concurrency=settings.get("GOVERNOR_SWEEP_CONCURRENCY"),
             webhook_timeout=settings.get("GOVERNOR_WEBHOOK_TIMEOUT_SECONDS"),
             webhook_loopback_http=settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"),
+            capacity_window=timedelta(minutes=settings.get("GOVERNOR_CAPACITY_WINDOW_MINUTES")),
         )
 
 
@@ -172,6 +175,17 @@ class Sweeper:
             write_intents(self.store, items, now, errors)
             list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))
             record_refusals(self.store, items, now, errors)
+            settle_capacity_failures(
+                self.store,
+                self.arr,
+                self.clock,
+                items,
+                snapshot.projects,
+                self.config.capacity_window,
+                self.config.dry_run,
+                self._notify,
+                errors,
+            )
             phases["act"] = time.monotonic()
 
         finished = self.clock()
@@ -185,6 +199,11 @@ class Sweeper:
         notify(self.store, self.webhooks, items, snapshot.projects, now)
         observe.sweep_finished(report, items, snapshot, usage, charged)
         return report
+
+    def _notify(self, policy, payload: dict) -> None:
+        """A placement or capacity event of a next attempt the sweep started, through its sender."""
+        if self.webhooks is not None:
+            self.webhooks.send(policy.webhook_url, self.store.webhook_secret(policy.name), payload)
 
     def _previous_start(self) -> datetime | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -47,6 +48,7 @@ def session_view(policy: ProjectPolicy, entry: LedgerEntry, session: Session | N
         "sessionId": entry.session_id,
         "project": entry.project,
         "size": entry.size.value,
+        "account": entry.account,
         "status": status,
         "state": state_of(entry, session).value,
         "requestedAt": iso(entry.requested_at),
@@ -131,6 +133,21 @@ def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Map
             }
         )
     return rows
+
+
+def placement_usage_view(day: str, entries, failures) -> dict:
+    """One day's placement: sessions per account (attempts that made a session), and the attempts ARR
+    ended for want of servers, per account and size."""
+    failed_ids = {f.session_id for f in failures}
+    ran = Counter(e.account for e in entries if not e.released and e.session_id not in failed_ids)
+    failed = Counter((f.account, f.size.value) for f in failures)
+    return {
+        "day": day,
+        "sessionsByAccount": dict(sorted(ran.items())),
+        "capacityFailures": [
+            {"account": account, "size": size, "count": count} for (account, size), count in sorted(failed.items())
+        ],
+    }
 
 
 def connect_view(target: ConnectTarget, session: Session, token: ConnectToken | None) -> dict:

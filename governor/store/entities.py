@@ -14,7 +14,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from governor.model import AuditRecord, LedgerEntry, LedgerState, ProjectPolicy, SessionStatus, VmSize
+from governor.model import (
+    AuditRecord,
+    LedgerEntry,
+    LedgerState,
+    ProjectPolicy,
+    RetryPlan,
+    SessionStatus,
+    SizeFallback,
+    VmSize,
+)
 from governor.policy import document as documents
 from governor.store.errors import InvalidEntity
 
@@ -130,6 +139,8 @@ POLICY_COLUMNS = [
     "Principals",
     "Schedule",
     "PrincipalLimits",
+    "Placement",
+    "SizeFallback",
 ]
 
 
@@ -162,11 +173,15 @@ def policy_to_entity(policy: ProjectPolicy, partition: str) -> dict:
     if policy.principal_limits:
         limits = {p: documents.limits_to_document(lim) for p, lim in sorted(policy.principal_limits.items())}
         entity["PrincipalLimits"] = json.dumps(limits)
+    if policy.placement:
+        entity["Placement"] = json.dumps(documents.placement_to_document(policy))
+    if policy.size_fallback is not SizeFallback.NONE:
+        entity["SizeFallback"] = policy.size_fallback.value
     return entity
 
 
 def entity_to_policy(entity: dict) -> ProjectPolicy:
-    schedule = get(entity, "Schedule")
+    schedule, placement = get(entity, "Schedule"), get(entity, "Placement")
     sizes = [s for s in get(entity, "AllowedSizes", "").split(",") if s]
     return ProjectPolicy(
         name=entity["RowKey"],
@@ -191,6 +206,8 @@ def entity_to_policy(entity: dict) -> ProjectPolicy:
             p: documents.limits_from_document(lim)
             for p, lim in json.loads(get(entity, "PrincipalLimits", "{}")).items()
         },
+        placement=documents.placement_from_document(json.loads(placement)) if placement else (),
+        size_fallback=SizeFallback(get(entity, "SizeFallback", SizeFallback.NONE.value)),
     )
 
 
@@ -230,7 +247,35 @@ def entry_to_entity(entry: LedgerEntry, row_key: str) -> dict:
         entity["RequestHash"] = entry.request_hash
     if entry.working_since is not None and entry.state is LedgerState.PENDING:
         entity["WorkingSince"] = entry.working_since.astimezone(UTC)
+    if entry.plan is not None:
+        put_json(entity, "Plan", plan_to_json(entry.plan))
     return entity
+
+
+def plan_to_json(plan: RetryPlan) -> dict:
+    return {
+        "size": plan.size.value,
+        "regions": list(plan.regions),
+        "autoRetry": plan.auto_retry,
+        "models": list(plan.models),
+        "idempotencyKey": plan.idempotency_key,
+        "attempt": plan.attempt,
+        "first": plan.first,
+    }
+
+
+def plan_from_json(value: dict | None) -> RetryPlan | None:
+    if not value:
+        return None
+    return RetryPlan(
+        size=VmSize.parse(value["size"]),
+        regions=tuple(value.get("regions", ())),
+        auto_retry=bool(value.get("autoRetry")),
+        models=tuple(value.get("models", ())),
+        idempotency_key=value.get("idempotencyKey"),
+        attempt=int(value.get("attempt", 0)),
+        first=value.get("first", ""),
+    )
 
 
 def _optional_seconds(value: int | None) -> timedelta | None:
@@ -262,6 +307,7 @@ def entity_to_entry(entity: dict) -> LedgerEntry:
         claim=get(entity, "Claim", False),
         request_hash=get(entity, "RequestHash"),
         working_since=get(entity, "WorkingSince"),
+        plan=plan_from_json(get_json(entity, "Plan")),
         etag=etag_of(entity),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from governor.settings import Settings
 from governor.store.audit import AuditRepo
 from governor.store.boundary import port_boundary
+from governor.store.capacity import CapacityRepo
 from governor.store.concurrency import RetryPolicy
 from governor.store.metering import MeteringRepo
 from governor.store.projects import ProjectsRepo
@@ -13,7 +14,7 @@ from governor.store.retention import RetentionRepo
 
 
 @port_boundary
-class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo):
+class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo, CapacityRepo):
     """`TableStore(service_or_connection_string, prefix)`; `TableStore.from_settings(settings)` in the app.
 
     Nothing touches the network until the first call; each table is created on first use.
