@@ -108,7 +108,8 @@ def play(target: Target, out=sys.stdout, deadline: float = DEADLINE_SECONDS, sta
 def run(args: argparse.Namespace) -> int:
     from governor.localhost.children import ChildFailed
 
-    print("ARR lease governor demo: four projects, eight requests, ARR time x60 (1 s = 1 ARR minute)", flush=True)
+    title = "five projects, twelve requests, three regions, ARR time x60 (1 s = 1 ARR minute)"
+    print(f"ARR lease governor demo: {title}", flush=True)
     try:
         if args.url:
             print(

@@ -1,11 +1,13 @@
-"""Timeline text: the governor's audit rows (what the sweep decided, why, with which figures) and
-the projects' policies, as one readable line each."""
+"""Timeline text: the governor's audit rows (what the sweep decided, why, with which figures; where
+the gate or the sweep placed an attempt, and which ran out of servers) and the projects' policies,
+as one readable line each."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from governor.model import format_money, to_micros
+from governor.policy.placement import CAPACITY, EVENTS, PLACED
 from governor.policy.sweep import UNKNOWN
 
 
@@ -30,20 +32,23 @@ def policy_figures(document: dict) -> str:
     rates = ", ".join(f"{size} {money(rate)}/h" for size, rate in document["rates"].items())
     budget = document.get("budget", {})
     money_left = " + ".join(f"{money(budget[k])} {k}" for k in ("daily", "monthly") if k in budget)
+    placement = f"; placement {' > '.join(document['placement'])}" if document.get("placement") else ""
     return (
         f"{rates}; budget {money_left} {currency}; idle {document['idleTimeoutMinutes']} min; "
-        f"+{document['extensionStepMinutes']} min when < {document['extensionThresholdMinutes']} min left"
+        f"+{document['extensionStepMinutes']} min when < {document['extensionThresholdMinutes']} min left{placement}"
     )
 
 
 def new_records(store, projects: Iterable[str], session_ids: Iterable[str], seen: set) -> list:
-    """The sweep's audit rows about the demo's sessions not shown yet, oldest first."""
+    """The audit rows about the demo's sessions not shown yet, oldest first: the sweep's, and the
+    placement and capacity rows of whoever wrote them (a client's poll through the gate, or the sweep)."""
     wanted = set(session_ids)
     fresh = []
     for project in projects:
         for record in store.recent_audit(200, project):
             key = (record.at, record.session_id, record.action, record.reason)
-            if record.source != "sweep" or record.session_id not in wanted or key in seen:
+            told = record.source == "sweep" or record.action in EVENTS
+            if not told or record.session_id not in wanted or key in seen:
                 continue
             if record.outcome == UNKNOWN:  # written before ARR was asked: shown once its outcome is in
                 continue
@@ -89,6 +94,27 @@ def describe(record, label: str) -> tuple[str, str, str]:
     if action == "warn" and reason == "closing-soon":
         left = f.get("minutes_to_closing")
         return "sweep", f"warns {record.project}: closing time is near", f"in {_num(left)} min (governor's clock)"
+    if action == "close" and reason.endswith("ended-error"):
+        minutes = f"{_num(f.get('final_minutes'))} min"
+        return "sweep", f"closes {label}'s attempt: ARR ended it in Error{failed}", minutes
+    if action == CAPACITY:
+        following = f.get("next") or {}
+        return (
+            record.source,
+            f"{label}'s attempt in {f.get('account')} ends in Error: no {f.get('size')} server free there",
+            f"{_num(f.get('minutes'))} min, charged {format_money(f.get('charged'))}; "
+            f"next attempt: {following.get('account', 'none')} {following.get('size', '')}".rstrip(),
+        )
+    if action == PLACED:
+        preferred = (f.get("preferred") or {}).get("account")
+        attempt = f.get("attempt")
+        event = f"starts {label}'s next attempt in" if attempt else f"places {label} in"
+        tried = f"retry {_num(attempt)}" if attempt else "its first attempt"
+        return (
+            record.source,
+            f"{event} {f.get('account')}, not {preferred}: {reason}",
+            f"{f.get('size')} at {format_money(f.get('rate'))}/h, {tried}",
+        )
     if action == "adopt":
         event = f"finds {label}, unknown to the gate, and adopts it into {record.project}{failed}"
         return "sweep", event, f"{elapsed}, lease {_num(f.get('lease_minutes'))} min, charged from its start"

@@ -23,7 +23,15 @@ def usage_report(demo: Demo) -> dict[str, dict]:
             print(f"{line} {usage.get('currency', '')}", file=demo.out)
         counts = usage.get("sessions", {})
         print(f"  {'':<8} sessions: {counts.get('day', 0)} today, {counts.get('open', 0)} open", file=demo.out)
+        if PROJECTS[project].get("placement"):
+            print(f"  {'':<8} {placement_line(usage.get('placement') or {})}", file=demo.out)
     return usages
+
+
+def placement_line(placement: dict) -> str:
+    ran = ", ".join(f"{account} {count}" for account, count in placement.get("sessionsByAccount", {}).items())
+    failed = ", ".join(f"{f['account']} {f['size']} {f['count']}" for f in placement.get("capacityFailures", []))
+    return f"placement: sessions by region {ran or 'none'}; capacity failures {failed or 'none'}"
 
 
 def sessions_report(demo: Demo) -> None:
@@ -32,11 +40,13 @@ def sessions_report(demo: Demo) -> None:
     for project in PROJECTS:
         listed = demo.gate("GET", project, "sessions?includeClosed=true").json().get("sessions", [])
         ours = [s for s in listed if demo.label_of(s["sessionId"])]  # not those of an earlier run
-        for session in sorted(ours, key=lambda s: demo.label_of(s["sessionId"])):
+        # a class session's attempts in the order they were made: the id it was given first
+        for session in sorted(ours, key=lambda s: (demo.label_of(s["sessionId"]), s["sessionId"] in demo.attempts)):
             label = demo.label_of(session["sessionId"])
             arr = truth.get(session["sessionId"], {})
+            where = session.get("account", "")
             print(
-                f"  {label:<2} {project:<7} {session['size']:<9} {session['status']:<8} "
+                f"  {label:<2} {project:<7} {session['size']:<9} {where:<10} {session['status']:<8} "
                 f"lease {session['leaseMinutes']:>4g} min, {session['extensions']} ext, "
                 f"cost {money(session['costSoFar']):>6} {session.get('currency', '')} | "
                 f"ARR {arr.get('status', '?'):<8} {int(arr.get('billedSeconds') or 0) // 60:>3} min billed",
@@ -52,7 +62,7 @@ def webhooks_report(demo: Demo) -> None:
         verified = sum(d.verified for d in these)
         examples = sorted({f"{demo.label_of(d.session_id) or '?'} {d.reason}" for d in these})
         shown = ", ".join(examples[:4]) + (", ..." if len(examples) > 4 else "")
-        print(f"  {kind:<8} {len(these):>2} received, {verified:>2} verified  {shown}", file=demo.out)
+        print(f"  {kind:<9} {len(these):>2} received, {verified:>2} verified  {shown}", file=demo.out)
 
 
 def checklist(outcomes: Outcomes, out) -> None:

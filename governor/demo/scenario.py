@@ -2,7 +2,8 @@
 (function key + each project's caller key) and, for the one session started behind the gate's
 back, ARR's own session API. ARR time runs x60 (one real second is one ARR minute) and the sweep
 timer fires on its own; what the sweep decided is read back from the audit table for the timeline,
-and every project's signed webhooks (warn, stop, extend, refused) go to the demo's own receiver.
+and every project's signed webhooks (warn, stop, extend, refused, placement, capacity) go to the
+demo's own receiver.
 
 studio (USD)  A: Premium, heartbeats            -> extended by the sweep, then stopped by its client
               B: Standard, no heartbeat         -> stopped for idleness
@@ -15,6 +16,9 @@ night (USD)   K: Standard, via the key lobby-kiosk (at most 1 session) -> stoppe
               K2: the same key again -> refused by the gate (429): the key's limit, not the project's
 review (USD)  H: Standard, heartbeats, a 30-minute hard cap -> extended up to the cap, warned before it,
                  refused more time at it (a `refused` webhook), then stopped by its app
+school (USD)  S1-S4: a class, Standard with autoRetry, placement westeurope then japaneast; westeurope
+                 has 2 servers -> 2 start there, ARR ends the others for want of servers (`capacity`),
+                 and they land in japaneast (`placement`); see classroom.py
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from governor.demo import narrate, webhooks
+from governor.demo import classroom, narrate, webhooks
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
 from governor.model import whole_minutes
 
@@ -88,6 +92,7 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "extensionThresholdMinutes": 10,
         "idleTimeoutMinutes": 15,
     },
+    classroom.PROJECT: classroom.POLICY,
 }
 KIOSK = {"name": "lobby-kiosk", "maxConcurrent": 1}  # a named key of night with its own limit
 CLOSING_AFTER_SECONDS = 30  # night closes at the first whole minute (governor's clock) at least this far off
@@ -95,6 +100,7 @@ PERIOD_FIELD = {"day": "daily", "month": "monthly"}
 # Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
 # of margin = real seconds at x60), so a slow box still sees the decision, not an ARR expiry.
 LEASES = {"A": 25, "B": 30, "C": 40, "X": 20, "U": 120, "K": 120, "K2": 30, "H": 25}
+LEASES.update(dict.fromkeys(classroom.LABELS, 30))
 
 
 @dataclass
@@ -121,6 +127,7 @@ class Outcomes:
     connected: bool = False
     hard_cap: bool = False
     webhooks: bool = False
+    next_region: bool = False
 
     LABELS = {
         "refused_budget": "a request refused by the gate for budget (402)",
@@ -135,6 +142,8 @@ class Outcomes:
         "connected": "an app connected to its Ready session with a token that cannot start sessions, one device",
         "hard_cap": "a session extended up to its hard cap, warned before the cap and refused more time at it",
         "webhooks": "signed webhooks of every kind received and verified: warn, stop, extend, refused",
+        "next_region": "a region ran out of servers and the class landed in the next one, told by signed webhooks, "
+        "with no error seen by its clients",
     }
 
     @property
@@ -162,6 +171,8 @@ class Demo:
     hooks: webhooks.Receiver | None = None
     hook_kinds: set = field(default_factory=set)  # webhook kinds shown in the timeline
     closes_at: float | None = None  # night's closing time (time.monotonic()): its stop cannot come sooner
+    attempts: dict = field(default_factory=dict)  # next attempt's session id -> the label whose id leads to it
+    classroom: classroom.Classroom = field(default_factory=classroom.Classroom)
 
     def __post_init__(self):
         import requests
@@ -188,7 +199,8 @@ class Demo:
         print(f"{line}  [{figures}]" if figures else line, file=self.out, flush=True)
 
     def label_of(self, session_id: str) -> str | None:
-        return next((label for label, sid in self.ids.items() if sid == session_id), None)
+        found = next((label for label, sid in self.ids.items() if sid == session_id), None)
+        return found or self.attempts.get(session_id)
 
     # ------------------------------------------------------------ HTTP
     def manage(self, method: str, path: str, body: dict | None = None):
@@ -274,9 +286,15 @@ class Demo:
                 "admin", f"{name} ran before: stops {len(listed)} left open, lifts budgets by what was used", figures
             )
 
-    def request(self, project: str, size: str, minutes: int, label: str, key: str | None = None) -> str | None:
-        response = self.gate("POST", project, "sessions", {"size": size, "maxLeaseTime": minutes}, key)
+    def request(
+        self, project: str, size: str, minutes: int, label: str, key: str | None = None, extra: dict | None = None
+    ) -> str | None:
+        """`extra`: more of the request's body (`regions`, `autoRetry`); the answer then names the region."""
+        extra = extra or {}
+        response = self.gate("POST", project, "sessions", {"size": size, "maxLeaseTime": minutes, **extra}, key)
         asked = f"asks for {size} x {minutes} min" + (f" with the key {key}" if key else "")
+        asked += f" in {' or '.join(extra['regions'])}" if extra.get("regions") else ""
+        asked += ", autoRetry" if extra.get("autoRetry") else ""
         body = response.json()
         if response.status_code == 202:
             self.ids[label], self.projects[label], self.leases[label] = body["sessionId"], project, minutes
@@ -284,7 +302,9 @@ class Demo:
                 self.asked_with[label] = key
             currency = body.get("currency", "")
             reserved, left = narrate.money(body["reservedCost"]), narrate.money(body["remainingBudget"])
-            self.say(project, f"{asked} -> 202 admitted as {label}", f"reserved {reserved} {currency}, {left} left")
+            where = f" in {body.get('account')}" if extra.get("regions") else ""
+            figures = f"reserved {reserved} {currency}, {left} left"
+            self.say(project, f"{asked} -> 202 admitted as {label}{where}", figures)
             return body["sessionId"]
         reason = str(body.get("type", "")).rsplit(":", 1)[-1]
         self.say(project, f"{asked} -> {response.status_code} {reason}", body.get("detail", ""))
@@ -371,18 +391,23 @@ class Demo:
                 break
             if now - last_beat >= HEARTBEAT_SECONDS:
                 self.heartbeat(beating)
+                self.classroom.attend(self)
                 last_beat = time.monotonic()
-            records = narrate.new_records(self.target.store, PROJECTS, self.ids.values(), seen)
+            known = [*self.ids.values(), *self.attempts]
+            records = narrate.new_records(self.target.store, PROJECTS, known, seen)
             for record in records:
                 self._record(record, beating)
-            deliveries = self.hooks.fresh()
-            for delivery in deliveries:
+            for delivery in self.hooks.fresh():
                 self._webhook(delivery)
+            for line in self.classroom.said():
+                self.say(*line)
             done = self.outcomes
-            done.webhooks = set(webhooks.KINDS) <= self.hooks.kinds()
+            done.webhooks = set(webhooks.SWEEP_KINDS) <= self.hooks.kinds()
+            done.next_region = self.classroom.landed(self.hooks)
             if asdict(done) != state:  # an outcome more
                 progress, state = time.monotonic(), asdict(done)
             ended = done.extended and done.idle_stop and done.budget_stop and done.unmanaged_handled
+            ended = ended and done.next_region
             if ended and done.closing_stop and done.connected and done.hard_cap and done.webhooks:
                 a = self.arr_truth().get(self.ids["A"], {})
                 if a.get("elapsedMinutes", 0) > self.leases["A"]:
@@ -422,19 +447,26 @@ class Demo:
             self.stop("H", "review")
 
     def _webhook(self, delivery: webhooks.Delivery) -> None:
-        """The first webhook of each kind, as the project's receiver got it."""
+        """The first webhook of each kind, as the project's receiver got it. A placement can come
+        before a client's poll leads to the attempt it is about: it waits for the label."""
         if delivery.kind in self.hook_kinds and delivery.verified:
+            return
+        if self.label_of(delivery.session_id) is None and delivery.kind in webhooks.PLACEMENT_KINDS:
+            self.hooks.later(delivery)
             return
         self.hook_kinds.add(delivery.kind)
         label = self.label_of(delivery.session_id) or "?"
         checked = "signature verified" if delivery.verified else "signature NOT verified"
+        place = delivery.figures.get("account")
+        where = f"{place} {delivery.figures.get('size')}; " if place else ""
         event = f"{delivery.project}'s receiver gets `{delivery.kind}` for {label}: {delivery.reason}"
-        self.say("webhook", event, checked)
+        self.say("webhook", event, where + checked)
 
     def clean_up(self) -> None:
         """Nothing the demo started keeps running (and costing) after it."""
+        self.classroom.restore(self)
         truth = self.arr_truth()
-        for label, session_id in self.ids.items():
+        for label, session_id in [*self.ids.items(), *((label, sid) for sid, label in self.attempts.items())]:
             if truth.get(session_id, {}).get("status") not in ("Starting", "Ready"):
                 continue
             if label in self.projects:
@@ -454,6 +486,8 @@ def scenario(demo: Demo) -> Outcomes:
     demo.request("night", "Standard", LEASES["K"], "K", key=KIOSK["name"])
     demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK["name"])  # the key runs its 1: refused
     demo.request("review", "Standard", LEASES["H"], "H")
+    demo.classroom.fill_first_region(demo)
+    demo.classroom.ask(demo, LEASES[classroom.LABELS[0]])
     demo.set_closing()
     demo.say(
         "clients", "A's, C's, K's and H's clients send a heartbeat every 2 s (2 ARR minutes); B's client sends none"

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "whsec_"
-KINDS = ("warn", "stop", "extend", "refused")
+SWEEP_KINDS = ("warn", "stop", "extend", "refused")
+PLACEMENT_KINDS = ("placement", "capacity")  # from the gate or the sweep, whoever placed or settled the attempt
+KINDS = SWEEP_KINDS + PLACEMENT_KINDS
 
 
 @dataclass(frozen=True)
 class Delivery:
-    kind: str  # warn, stop, extend or refused
+    kind: str  # one of KINDS
     project: str
     session_id: str
     reason: str
@@ -110,6 +112,10 @@ class Receiver:
                 out.append(self._fresh.get_nowait())
             except queue.Empty:
                 return out
+
+    def later(self, delivery: Delivery) -> None:
+        """Hand `delivery` to `fresh()` again (its reader was not ready for it yet)."""
+        self._fresh.put(delivery)
 
     def kinds(self) -> set[str]:
         with self._lock:

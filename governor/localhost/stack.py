@@ -1,8 +1,9 @@
 """`python -m governor run` (what `make run` calls): the whole governor on this machine.
 
 Starts Azurite (data on disk under .data/azurite), the ARR emulator (time-scaled, with the
-development account, sessions kept in .data/emulator), then `serve` with the environment
-pointing at both, then applies examples/projects.json. Ctrl-C stops every child, last started first.
+development account and the regions of `governor.localhost.regions`, sessions kept in
+.data/emulator), then `serve` with the environment pointing at both, then applies
+examples/projects.json. Ctrl-C stops every child, last started first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY, regions
 from governor.localhost.children import Child, ChildFailed, free_port, port_in_use, start, tail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ class Stack:
 
         emulator = [sys.executable, "-m", "governor", "emulator", "--host", "127.0.0.1"]
         emulator += ["--port", str(self.args.emulator_port), "--time-scale", f"{self.args.time_scale:g}"]
-        emulator += ["--account", f"{DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}"]
+        emulator += ["--account", f"{DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}", *regions.emulator_flags()]
         emulator += ["--state", str(self.data / "emulator" / "state.json")]
         emulator += ["--tls-self-signed", str(self.data / "emulator-tls")]
         ready = self._start("emulator", emulator, EMULATOR_LISTENING, dict(os.environ)).ready
@@ -162,6 +163,7 @@ class Stack:
 
         connect = connect_environment(self.emulator_tls_url, self.data / "emulator-tls" / CERT_FILE)
         self.env.update({k: v for k, v in connect.items() if k not in base})
+        self.env["GOVERNOR_ARR_ACCOUNTS"] = regions.accounts_setting(self.emulator_url, self.env)
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
         self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
 
@@ -257,6 +259,7 @@ def banner(stack: Stack, projects_line: str) -> str:
             f"  function key:   {DEV_FUNCTION_KEY}   (header x-functions-key, or ?code=)",
             f"  master key:     {DEV_MASTER_KEY}   (manage/ and dashboard routes, /admin/*)",
             f"  ARR emulator:   {stack.emulator_url}   account {DEV_ACCOUNT_ID}, time x{scale:g}",
+            f"  ARR regions:    {', '.join(regions.ACCOUNT_IDS)}   (the emulator's accounts; a project's placement)",
             f"  Azurite:        http://127.0.0.1:{stack.azurite_port}/{AZURITE_ACCOUNT}   "
             f"data in {_shown(stack.data / 'azurite')}",
             f"  sweep:          {stack.args.sweep_schedule} (NCRONTAB, UTC)",

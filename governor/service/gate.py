@@ -518,6 +518,7 @@ class GateService(GatePlacement):
         ports and a token from the connect identity (which can read and connect, not start)."""
         _, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id)
+        session_id = entry.session_id  # the attempt that replaced the one asked for, if any
         who.may_act_on(entry)
         session, _ = self._seen(entry)
         if session is None and entry.state is LedgerState.PENDING:
@@ -541,6 +542,7 @@ class GateService(GatePlacement):
     def heartbeat(self, project: str, caller: Caller, session_id: str) -> dict:
         policy, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id, open_only=True)
+        session_id = entry.session_id  # the attempt that replaced the one asked for, if any
         who.may_act_on(entry)
         try:
             session = self._live(entry)
@@ -567,6 +569,7 @@ class GateService(GatePlacement):
         policy, who = self.authenticate(project, caller)
         requested = rules.parse_extend_request(body)
         entry = self._entry(project, session_id, open_only=True)
+        session_id = entry.session_id  # the attempt that replaced the one asked for, if any
         who.may_act_on(entry)
         if entry.state is not LedgerState.ACTIVE:
             entry = self._confirmed(entry)
@@ -668,6 +671,7 @@ class GateService(GatePlacement):
     def stop(self, project: str, caller: Caller, session_id: str) -> dict:
         policy, who = self.authenticate(project, caller)
         entry = self._entry(project, session_id)
+        session_id = entry.session_id  # the attempt that replaced the one asked for, if any
         who.may_act_on(entry)
         now = self.clock()
         if entry.state is not LedgerState.CLOSED:

@@ -71,12 +71,15 @@ class GovernorClient:
         idempotency_key: str | None = None,
         models: Iterable[str] | None = None,
         *,
+        regions: Iterable[str] | None = None,
+        auto_retry: bool = False,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         heartbeat_seconds: float | None = None,
         auto_extend: bool = True,
     ):
         """A session for a `with` block: requested and Ready on entry, heartbeated (and extended
-        when the gate suggests it) while the block runs, stopped on exit, whatever the exit."""
+        when the gate suggests it) while the block runs, stopped on exit, whatever the exit.
+        `regions` and `auto_retry` are the request's (see `request`)."""
         from governor_client.session import LeasedSession
 
         return LeasedSession(
@@ -85,6 +88,8 @@ class GovernorClient:
             lease,
             idempotency_key=idempotency_key or new_idempotency_key(),
             models=models,
+            regions=regions,
+            auto_retry=auto_retry,
             ready_timeout=ready_timeout,
             heartbeat_seconds=heartbeat_seconds,
             auto_extend=auto_extend,
@@ -92,15 +97,31 @@ class GovernorClient:
 
     # ------------------------------------------------------------ one route each
     def request(
-        self, size: str, lease: Lease, *, idempotency_key: str | None = None, models: Iterable[str] | None = None
+        self,
+        size: str,
+        lease: Lease,
+        *,
+        idempotency_key: str | None = None,
+        models: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        auto_retry: bool = False,
     ) -> dict:
-        """POST a session request; the 202 answer (status `Starting`, `sessionId`, reserved cost).
+        """POST a session request; the 202 answer (status `Starting`, `sessionId`, `account`, reserved cost).
 
         Retries send the same Idempotency-Key, so they never start (or pay for) a second session;
-        pass your own key to make your retries of this call safe too."""
+        pass your own key to make your retries of this call safe too.
+
+        `regions`: the accounts of the project's placement to use, in the order to try them (e.g.
+        nearest first); `auto_retry`: when ARR has no server for the session, the governor starts
+        the next attempt itself, and the id in this answer leads to it. Both are sent only when
+        given (`regions` and `autoRetry`), so a governor without placement sees the same request."""
         body: dict = {"size": size, "maxLeaseTime": lease_value(lease)}
         if models is not None:
             body["models"] = list(models)
+        if regions is not None:
+            body["regions"] = regions_value(regions)
+        if auto_retry:
+            body["autoRetry"] = True
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
         return self._transport.call("POST", self._path(), body=body, headers=headers).body
 
@@ -186,6 +207,13 @@ def lease_value(lease: Lease) -> int | str:
     if isinstance(lease, int | str):
         return lease
     raise TypeError("a lease is minutes, a TimeSpan string or a timedelta")
+
+
+def regions_value(regions: Iterable[str]) -> list[str]:
+    """The request's `regions`: account names in the order to try them."""
+    if isinstance(regions, str):
+        raise TypeError("regions is a list of account names, not one string")
+    return list(regions)
 
 
 def _waiter(cancel: threading.Event | None):

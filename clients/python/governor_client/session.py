@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable
 
 from governor_client.bundle import ConnectBundle
-from governor_client.client import ENDED_STATUSES, GovernorClient, Lease
+from governor_client.client import ENDED_STATUSES, GovernorClient, Lease, regions_value
 from governor_client.errors import GovernorError
 from governor_client.heartbeat import Heartbeat
 
@@ -32,6 +32,8 @@ class LeasedSession:
         *,
         idempotency_key: str,
         models: Iterable[str] | None,
+        regions: Iterable[str] | None,
+        auto_retry: bool,
         ready_timeout: float,
         heartbeat_seconds: float | None,
         auto_extend: bool,
@@ -43,6 +45,8 @@ class LeasedSession:
         self.lease = lease
         self.idempotency_key = idempotency_key  # a retry of the request with it never makes a second session
         self.models = None if models is None else list(models)
+        self.regions = None if regions is None else regions_value(regions)
+        self.auto_retry = auto_retry
         self.ready_timeout = ready_timeout
         self.auto_extend = auto_extend
         self.session_id: str | None = None
@@ -60,7 +64,14 @@ class LeasedSession:
 
     # ------------------------------------------------------------ life cycle
     def open(self) -> LeasedSession:
-        self.view = self.client.request(self.size, self.lease, idempotency_key=self.idempotency_key, models=self.models)
+        self.view = self.client.request(
+            self.size,
+            self.lease,
+            idempotency_key=self.idempotency_key,
+            models=self.models,
+            regions=self.regions,
+            auto_retry=self.auto_retry,
+        )
         self.session_id = self.view["sessionId"]
         try:
             self.view = self.client.wait_ready(self.session_id, timeout=self.ready_timeout, view=self.view)

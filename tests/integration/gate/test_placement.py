@@ -155,6 +155,27 @@ def test_a_region_without_capacity_is_not_asked_again_within_the_window(gate):
     assert created == {"default": 1, "japaneast": 4}  # one failed create in the full region, ever
 
 
+def test_heartbeat_extend_and_stop_on_the_first_id_act_on_the_attempt_that_replaced_it(gate):
+    servers(gate.emulator, default=0)
+    key = project(gate)
+    first = gate.create("alpha", key, AUTO).body["sessionId"]
+    (ready,) = poll_until_settled(gate, "alpha", key, [first])
+    attempt = ready["sessionId"]
+    assert attempt != first and (ready["status"], ready["account"]) == ("Ready", "westeurope")
+
+    beat = gate.heartbeat("alpha", key, first)
+    assert (beat.status, beat.body["sessionId"]) == (200, attempt), beat.body
+    assert gate.store.get_entry("alpha", attempt).last_heartbeat is not None
+    extended = gate.extend("alpha", key, first, {"maxLeaseTime": LEASE + 30})
+    assert (extended.status, extended.body["leaseMinutes"]) == (200, LEASE + 30), extended.body
+    stopped = gate.stop("alpha", key, first)
+    assert (stopped.status, stopped.body["sessionId"], stopped.body["status"]) == (200, attempt, "Stopped")
+
+    truth = {s["id"]: s for s in gate.emulator.truth()}
+    assert truth[attempt]["status"] == "Stopped" and truth[attempt]["maxLeaseMinutes"] == LEASE + 30
+    assert truth[first]["status"] == "Error"
+
+
 def test_regions_narrow_and_order_the_placement(gate):
     key = project(gate)
     reply = gate.create("alpha", key, {**AUTO, "regions": ["japaneast", "default"]})
