@@ -29,8 +29,11 @@ browser:
 	else echo "chromium is missing and cannot be installed here: the dashboard browser test will skip"; fi
 
 # pytest exits 5 when it collects nothing; make treats any non-zero exit as a failure.
+# The suite waits on Azurite, the emulator and child processes more than it computes, so it runs
+# in TEST_WORKERS processes (pytest-xdist; auto: one per core), a test file per worker at a time.
+TEST_WORKERS ?= auto
 test: install browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 run: install
 	$(PY) -m governor run $(RUN_ARGS)
