@@ -5,7 +5,8 @@ threads); nothing else. Until `configure` has chosen a backend, or when telemetr
 call is a no-op that imports nothing, so `import function_app` and the tests pay nothing. The
 OpenTelemetry SDK and the Azure Monitor distro live in `governor.telemetry_otel`, imported only
 when a backend is configured (the first invocation, with APPLICATIONINSIGHTS_CONNECTION_STRING
-set or GOVERNOR_TELEMETRY=console/file). Stdlib only here.
+set or GOVERNOR_TELEMETRY=console/file). Stdlib only here, besides the names both sides share
+(`governor.telemetry_names`); the backend never imports this module.
 
 Attribute and dimension values must never be secrets: callers pass names, ids, reasons,
 counts and money, never keys, tokens or URLs with secrets in their query (docs/deploy.md lists
@@ -22,23 +23,26 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-log = logging.getLogger("governor.telemetry")
+# Callers name metrics as `telemetry.ADMITTED`; the names live in their own module so that the
+# backend needs nothing from the interface.
+from governor.telemetry_names import (  # noqa: F401
+    ADMITTED,
+    BUDGET_USED,
+    COST,
+    EXTENDED,
+    GATE_RESPONSES,
+    GOVERNED_MINUTES,
+    OPEN_SESSIONS,
+    REFUSED,
+    SAVED,
+    SAVINGS,
+    STOPPED,
+    SWEEP_DURATION,
+    SWEEP_FAILED_ACTIONS,
+    SWEEPS,
+)
 
-# Metric names: one definition, used by the code, the alert rules (infra/) and docs/deploy.md.
-ADMITTED = "governor.sessions.admitted"
-REFUSED = "governor.sessions.refused"
-STOPPED = "governor.sessions.stopped"
-EXTENDED = "governor.sessions.extended"
-OPEN_SESSIONS = "governor.sessions.open"
-GOVERNED_MINUTES = "governor.governed.minutes"
-COST = "governor.cost"  # gauge: spent in the current day / month
-SAVINGS = "governor.savings"  # gauge: saved in the current day / month
-SAVED = "governor.saved"  # counter: each saving as it is recorded
-SWEEPS = "governor.sweeps"
-SWEEP_DURATION = "governor.sweep.duration"
-SWEEP_FAILED_ACTIONS = "governor.sweep.failed_actions"
-BUDGET_USED = "governor.budget.used_percent"
-GATE_RESPONSES = "governor.gate.responses"
+log = logging.getLogger("governor.telemetry")
 
 
 class Span(Protocol):
@@ -135,6 +139,8 @@ def configure(settings) -> None:
         mode = mode_of(settings)
         if mode != "off":
             try:
+                # Here, not at the top: the backend loads the OpenTelemetry SDK, which a cold start
+                # must not pay for while telemetry is off.
                 from governor.telemetry_otel import build
 
                 _backend = build(mode, settings)

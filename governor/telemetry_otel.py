@@ -1,5 +1,8 @@
 """The OpenTelemetry backend of `governor.telemetry`: the only module that imports the SDK.
 
+It fits the interface's `Backend` protocol by shape and takes the names it shares with the interface
+from `governor.telemetry_names`, so it never imports the interface (which imports it lazily).
+
 `azure`: the Azure Monitor distro (`configure_azure_monitor`) with azure-core's tracing plugin, so
 Table Storage calls become HTTP dependency spans; ARR calls are the governor's own HTTP client spans
 (`governor.arr.client`), and requests' instrumentation is off so that no call is counted twice.
@@ -19,7 +22,7 @@ import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from governor import telemetry
+from governor.telemetry_names import ERROR_TYPE, HTTP_METHOD, KIND, UNITS
 
 SERVICE_NAME = "arr-lease-governor"
 LOGGER = "governor"
@@ -27,14 +30,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # requests that change not
 # Application Insights' sampling attribute: the exporter turns it into the envelope's sampleRate
 # (percent), from which Application Insights counts each kept item as 100/sampleRate items.
 SAMPLE_RATE = "_MS.sampleRate"
-UNITS = {
-    telemetry.COST: "{micro}",
-    telemetry.SAVINGS: "{micro}",
-    telemetry.SAVED: "{micro}",
-    telemetry.SWEEP_DURATION: "ms",
-    telemetry.GOVERNED_MINUTES: "min",
-    telemetry.BUDGET_USED: "%",
-}
 _LOCAL_EXPORT_MS = 10_000
 
 
@@ -47,7 +42,7 @@ class _Span:
         if value is None:
             return
         self._span.set_attribute(key, value)
-        if key == "error.type":  # OpenTelemetry: error.type is set exactly when the operation failed
+        if key == ERROR_TYPE:
             self.failed = True
             self._span.set_status(self._error())
 
@@ -67,10 +62,10 @@ class OtelBackend:
 
     @contextmanager
     def span(self, name: str, attributes: dict):
-        kind = self._kinds.get(attributes.pop("kind", "internal"), self._kinds["internal"])
+        kind = self._kinds.get(attributes.pop(KIND, "internal"), self._kinds["internal"])
         # A client span with an HTTP method is the HTTP client span of its call: an HTTP library's
         # instrumentation inside it would only report the same request a second time.
-        http_client = kind is self._kinds["client"] and "http.request.method" in attributes
+        http_client = kind is self._kinds["client"] and HTTP_METHOD in attributes
         with self._tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
             span = _Span(current, self._error)
             with self._suppress_http() if http_client else nullcontext():
@@ -78,7 +73,7 @@ class OtelBackend:
                     yield span
                 except Exception as exc:
                     if not span.failed:  # the SDK records the exception and the error status
-                        current.set_attribute("error.type", _qualified(type(exc)))
+                        current.set_attribute(ERROR_TYPE, _qualified(type(exc)))
                     raise
 
     def _instrument(self, kind: str, name: str):
@@ -137,7 +132,7 @@ def sampler(read_rate: float):
                     attributes[SAMPLE_RATE] = rate
                 return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, context.trace_state)
             state = context.trace_state if context.is_valid else None
-            if kind is SpanKind.SERVER and str(attributes.get("http.request.method", "")).upper() in READ_METHODS:
+            if kind is SpanKind.SERVER and str(attributes.get(HTTP_METHOD, "")).upper() in READ_METHODS:
                 decision = reads.should_sample(None, trace_id, name).decision
                 if decision is Decision.DROP:
                     return SamplingResult(Decision.DROP, None, state)
