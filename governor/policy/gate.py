@@ -1,4 +1,5 @@
-"""The gate's rules as pure functions: body validation, admission, extension, heartbeat outlook.
+"""The gate's rules as pure functions: body validation, admission, the heartbeat's extension outlook
+(the extension itself is `policy.extension`'s rule, shared with the sweep).
 
 Every "no" is a `Refusal` with a stable reason code, which the HTTP layer renders as
 problem+json. Nothing here does I/O or reads a clock: callers pass `now` and the figures.
@@ -19,7 +20,6 @@ from typing import Any
 from governor.errors import Refusal
 from governor.model import (
     AdmissionSnapshot,
-    CallerFigures,
     CallerLimits,
     LedgerEntry,
     Period,
@@ -29,15 +29,14 @@ from governor.model import (
     cost_of,
     format_money,
     money_text,
-    utc_text,
     whole_minutes,
 )
-from governor.policy import schedule as hours
-from governor.policy.callers import admit_caller, caller_remaining
+from governor.policy.callers import admit_caller
+from governor.policy.closing import until_closing
+from governor.policy.extension import decide_extension, tightest_remaining
 from governor.policy.limits import (
     ACCOUNT_NAME,
     ARR_MAX_CREATE_LEASE,
-    ARR_MAX_UPDATE_LEASE,
     IDEMPOTENCY_KEY,
     MAX_MODELS,
     MAX_PLACEMENT,
@@ -271,31 +270,6 @@ def check_request(policy: ProjectPolicy, request: SessionRequest) -> None:
         )
 
 
-def until_closing(policy: ProjectPolicy, now: datetime) -> timedelta | None:
-    """Time left in the current opening (None: the project has no working hours); refuses
-    `outside-hours` with the next opening when closed or closing within the minute."""
-    if policy.schedule is None:
-        return None
-    opening = hours.opening(policy.schedule, now)
-    left = opening.until_closing(now)
-    if left is not None and left >= timedelta(minutes=1):
-        return left
-    opens_at = opening.opens_at
-    zone_name = policy.schedule.time_zone
-    when = (
-        "no opening is scheduled" if opens_at is None else f"it opens at {hours.local_text(policy.schedule, opens_at)}"
-    )
-    raise Refusal(
-        "outside-hours",
-        f"the project is outside its working hours ({zone_name}); {when}",
-        {
-            "opensAt": utc_text(opens_at),
-            "opensAtLocal": hours.local_text(policy.schedule, opens_at),
-            "timeZone": zone_name,
-        },
-    )
-
-
 def cap_at_closing(policy: ProjectPolicy, request: SessionRequest, now: datetime) -> tuple[SessionRequest, bool]:
     """The request with its lease cut to end at closing time (whole minutes); True when cut."""
     left = until_closing(policy, now)
@@ -306,12 +280,6 @@ def cap_at_closing(policy: ProjectPolicy, request: SessionRequest, now: datetime
 
 def budgets(policy: ProjectPolicy) -> dict[Period, int | None]:
     return {Period.DAY: policy.daily_budget, Period.MONTH: policy.monthly_budget}
-
-
-def tightest_remaining(usage: Mapping[Period, Usage]) -> int | None:
-    """The smallest remaining budget over the periods that have one (None: unlimited)."""
-    remaining = [u.remaining for u in usage.values() if u.remaining is not None]
-    return min(remaining) if remaining else None
 
 
 def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: CallerLimits | None = None) -> int:
@@ -341,90 +309,6 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: C
 
 
 # ---------------------------------------------------------------- extension
-@dataclass(frozen=True)
-class Extension:
-    lease: timedelta  # the new total lease since start
-    extra_cost: int
-    partial: bool  # budget granted less than asked
-
-
-def extension_target(policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, requested: timedelta | None):
-    if requested is not None:
-        return requested
-    return elapsed + policy.extension_step
-
-
-def decide_extension(
-    policy: ProjectPolicy,
-    entry: LedgerEntry,
-    elapsed: timedelta,
-    usage: Mapping[Period, Usage],
-    requested: timedelta | None = None,
-    now: datetime | None = None,
-    caller_limits: CallerLimits | None = None,
-    caller: CallerFigures | None = None,
-) -> Extension:
-    """The new total lease: the target (elapsed + step, or the requested total), within the hard
-    cap, closing time (working hours, given `now`) and what the budget (the project's and, given
-    them, the caller's own) can pay for. Never shorter than the current lease."""
-    cap = min(policy.hard_max_duration, ARR_MAX_UPDATE_LEASE)
-    target = extension_target(policy, entry, elapsed, requested)
-    figures = {
-        "leaseMinutes": whole_minutes(entry.lease),
-        "elapsedMinutes": whole_minutes(elapsed),
-        "capMinutes": whole_minutes(cap),
-    }
-    if not policy.enabled:
-        raise Refusal("forbidden", "project is disabled")
-    if now is not None and policy.schedule is not None:
-        try:
-            left = until_closing(policy, now)
-        except Refusal as closed:
-            figures = {**figures, **closed.figures, "limit": "closed-hours"}
-            raise Refusal("extension-denied", closed.detail, figures) from None
-        closing = timedelta(minutes=whole_minutes(elapsed + left))
-        if closing < cap:
-            cap, figures["capMinutes"], figures["closingCap"] = closing, whole_minutes(closing), True
-    if target <= entry.lease:
-        raise Refusal(
-            "extension-denied",
-            f"the lease of {whole_minutes(entry.lease)} min already covers the {whole_minutes(target)} min asked for",
-            {**figures, "requestedMinutes": whole_minutes(target), "limit": "lease-covers"},
-        )
-    if entry.lease >= cap:
-        limit = "closing" if figures.get("closingCap") else "hard-cap"
-        where = "closing time" if limit == "closing" else "the hard cap"
-        raise Refusal(
-            "extension-denied", f"the lease is at {where} ({whole_minutes(cap)} min)", {**figures, "limit": limit}
-        )
-    wanted = min(target, cap)
-    remaining, limit = tightest_remaining(usage), "budget"
-    caller_left = caller_remaining(caller_limits, caller)
-    if caller_left is not None and (remaining is None or caller_left < remaining):
-        remaining, limit = caller_left, "caller"
-        figures["caller"] = caller.name  # type: ignore[union-attr]
-    affordable = _affordable_lease(entry, remaining)
-    granted = wanted if affordable is None else min(wanted, affordable)
-    if granted <= entry.lease:
-        whose = "the caller's" if limit == "caller" else "the"
-        raise Refusal(
-            "budget-exhausted",
-            f"{whose} remaining budget cannot pay for a longer lease "
-            f"({format_money(max(remaining or 0, 0), policy.currency)} left)",
-            {**figures, "remainingBudget": money_text(remaining), "currency": policy.currency, "limit": limit},
-        )
-    extra = cost_of(entry.rate, whole_minutes(granted)) - cost_of(entry.rate, whole_minutes(entry.lease))
-    return Extension(lease=granted, extra_cost=extra, partial=granted < target)
-
-
-def _affordable_lease(entry: LedgerEntry, remaining: int | None) -> timedelta | None:
-    if remaining is None or entry.rate <= 0:
-        return None
-    paid = cost_of(entry.rate, whole_minutes(entry.lease))
-    # largest m with ceil(rate*m/60) - paid <= remaining
-    return timedelta(minutes=max((remaining + paid) * 60 // entry.rate, 0))
-
-
 def extension_outlook(
     policy: ProjectPolicy,
     entry: LedgerEntry,

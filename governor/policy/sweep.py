@@ -39,14 +39,13 @@ from governor.model import (
     UnmanagedMode,
     Usage,
     ceil_minutes,
-    cost_of,
     lease_saving,
     minutes_figure,
     utc_text,
     whole_minutes,
 )
 from governor.policy import schedule as hours
-from governor.policy.callers import caller_remaining
+from governor.policy.extension import extension_cost, step_shortfall
 from governor.policy.limits import ARR_MAX_UPDATE_LEASE
 
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
@@ -172,18 +171,6 @@ def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
     return min(wanted, cap, ARR_MAX_UPDATE_LEASE)
 
 
-def extension_cost(rate: int, current: timedelta, new: timedelta) -> int:
-    return max(cost_of(rate, ceil_minutes(new)) - cost_of(rate, ceil_minutes(current)), 0)
-
-
-def budget_covers(usage: Mapping[Period, Usage], extra: int) -> Period | None:
-    """The first budgeted period whose remaining money does not cover `extra`, or None."""
-    for period, item in sorted(usage.items()):
-        if item.remaining is not None and item.remaining < extra:
-            return period
-    return None
-
-
 def decide(
     session: Session | None,
     entry: LedgerEntry,
@@ -297,20 +284,15 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
         return (Action.WARN if news else Action.LEAVE), "extension-refused-cap", None
     extra = extension_cost(entry.rate, lease, target)
     figures.update(new_lease_minutes=minutes_figure(target), extra_cost=extra)
-    short = budget_covers(usage, extra)
+    limits, held = caller if caller is not None else (None, None)
+    short = step_shortfall(usage, extra, limits, held)
     if short is not None:
-        figures["period"] = short.value
-        return (Action.WARN if news else Action.LEAVE), "extension-refused-budget", None
-    if caller is not None and not caller_covers(*caller, extra):
-        figures["caller"] = caller[1].name
-        return (Action.WARN if news else Action.LEAVE), "extension-refused-caller", None
+        if short.period is not None:
+            figures["period"] = short.period.value
+        else:
+            figures["caller"] = held.name  # type: ignore[union-attr]
+        return (Action.WARN if news else Action.LEAVE), f"extension-refused-{short.limit}", None
     return Action.EXTEND, "lease-low", target
-
-
-def caller_covers(limits: CallerLimits, figures: CallerFigures, extra: int) -> bool:
-    """Does the caller's own budget (spent and reserved counted) leave `extra`?"""
-    left = caller_remaining(limits, figures)
-    return left is None or left >= extra
 
 
 def _warning(session, policy, usage, options, burn_rate, figures, opening=None, now=None) -> str | None:

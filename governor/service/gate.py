@@ -25,13 +25,13 @@ from governor.model import (
     Session,
     SessionStatus,
     Usage,
-    extension_saving,
     money_text,
     whole_minutes,
 )
 from governor.policy import gate as rules
 from governor.policy import placement
 from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
+from governor.policy.extension import Extension, refused_step_saving
 from governor.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.gate_placement import DEFAULT_CAPACITY_WINDOW, Attempt, GatePlacement
@@ -47,10 +47,6 @@ from governor.service.views import (
 )
 
 log = logging.getLogger(__name__)
-
-# A refused PATCH with one of these limits is the governor declining an extension (a saving):
-# the budget, the caller's own limits, the hard cap, closing time. "lease-covers" is not.
-REFUSED_EXTENSION_LIMITS = ("budget", "caller", "hard-cap", "closing", "closed-hours")
 
 
 @dataclass(frozen=True)
@@ -585,7 +581,7 @@ class GateService(GatePlacement):
             raise Refusal("extension-denied", f"the session is {session.status.value}", {"limit": "terminal"})
         now = self.clock()
         previous = entry.lease
-        granted: list[rules.Extension] = []
+        granted: list[Extension] = []
 
         # The session's own caller's budget bounds its extension, whoever asks (its money).
         limits = self._limits_of(policy, entry.caller, who)
@@ -601,8 +597,7 @@ class GateService(GatePlacement):
             entry, usage = self.store.extend(project, session_id, decide, now, count_caller=limits is not None)
         except Refusal as refusal:
             self._audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
-            if refusal.figures.get("limit") in REFUSED_EXTENSION_LIMITS:
-                self._save_refused_extension(policy, entry, now)
+            self._save_refused_extension(policy, entry, refusal.figures.get("limit"), now)
             raise
         figures = {"leaseMinutes": whole_minutes(entry.lease)}
         intent = None
@@ -648,11 +643,13 @@ class GateService(GatePlacement):
             limits = None
         return limits if limits is not None and not limits.empty else None
 
-    def _save_refused_extension(self, policy: ProjectPolicy, entry: LedgerEntry, now: datetime) -> None:
-        """The governor declined a step (budget or hard cap): one step saved, once per session
-        (the sweep's refusals record the same kind, so the two never add up twice)."""
-        amount = extension_saving(entry.rate, policy.extension_step)
-        if entry.saved_extension >= amount:
+    def _save_refused_extension(
+        self, policy: ProjectPolicy, entry: LedgerEntry, limit: str | None, now: datetime
+    ) -> None:
+        """Record what a refusal for `limit` saved (`refused_step_saving`: the sweep's refusals
+        record the same kind, so the two never add up twice)."""
+        amount = refused_step_saving(limit, entry.rate, policy, entry.saved_extension)
+        if not amount:
             return
         try:
             self.store.save(policy.name, entry.session_id, SavingKind.EXTENSION, amount, now)

@@ -20,7 +20,7 @@ from governor.model import (
     minutes_figure,
     whole_minutes,
 )
-from governor.policy import sweep as rules
+from governor.policy.extension import reserve_step
 from governor.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure
@@ -95,16 +95,7 @@ def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta
     limits = item.caller_limits
 
     def decide(entry: LedgerEntry, usage: dict[Period, Usage], caller: CallerFigures | None = None) -> timedelta:
-        current = max(entry.lease, session.max_lease)
-        if target <= current:
-            return entry.lease  # already extended (another sweep or the gate): reserve nothing more
-        extra = rules.extension_cost(entry.rate, current, target)
-        short = rules.budget_covers(usage, extra)
-        if short is not None:
-            raise Refusal("extension-refused-budget", f"the {short.value} budget does not cover the step")
-        if limits is not None and caller is not None and not rules.caller_covers(limits, caller, extra):
-            raise Refusal("extension-refused-caller", f"the caller {caller.name!r}'s budget does not cover the step")
-        return target
+        return reserve_step(entry, session.max_lease, target, usage, limits, caller)
 
     # with limits of its own, the caller's figures are read and guarded in the extension's round
     entry, _ = store.extend(item.project, item.session_id, decide, now, count_caller=limits is not None)

@@ -15,14 +15,17 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from governor import telemetry
-from governor.model import AuditRecord, LedgerEntry, SavingKind, extension_saving, lease_saving
+from governor.model import AuditRecord, LedgerEntry, SavingKind, lease_saving
 from governor.policy import sweep as rules
+from governor.policy.extension import SWEEP_REFUSALS, refused_step_saving
+from governor.policy.sweep import Action
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
 
 log = logging.getLogger("governor.sweep")
 
-REFUSED_EXTENSION = ("extension-refused-budget", "extension-refused-caller", "extension-refused-cap")
+# A refusal leaves the session as it is (warned or not); a stop for "closed-hours" saves its lease.
+REFUSALS = (Action.WARN, Action.LEAVE)
 
 
 def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> int:
@@ -30,11 +33,12 @@ def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: 
     written = 0
     for item in items:
         entry, policy, decision = item.entry, item.policy, item.decision
-        if decision.reason not in REFUSED_EXTENSION or entry is None or policy is None or decision.dry_run:
+        if decision.action not in REFUSALS or entry is None or policy is None or decision.dry_run:
             continue
-        amount = extension_saving(entry.rate, policy.extension_step)
-        if entry.saved_extension >= amount:
-            continue  # recorded by an earlier sweep
+        limit = SWEEP_REFUSALS.get(decision.reason)
+        amount = refused_step_saving(limit, entry.rate, policy, entry.saved_extension)
+        if not amount:
+            continue  # no saving, or recorded by an earlier sweep
         try:
             store.save(item.project, item.session_id, SavingKind.EXTENSION, amount, now)
             telemetry.add(telemetry.SAVED, amount, project=item.project, kind=SavingKind.EXTENSION.value)
