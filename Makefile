@@ -46,6 +46,7 @@ demo: install
 lint: $(PIP_STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check --no-cache .
 	$(PY) -m ruff format --no-cache --check .
+	$(PY) -m mypy
 	$(PY) tools/import_contracts.py
 	@doc=$$(mktemp --suffix=.json) && trap 'rm -f "$$doc"' EXIT && \
 	  $(PY) tools/openapi_json.py --out "$$doc" && \
@@ -63,4 +64,4 @@ soak: install
 	$(PY) -m pytest -m slow tests/reliability $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .data .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .data .pytest_cache .ruff_cache .mypy_cache

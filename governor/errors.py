@@ -59,11 +59,16 @@ class Unavailable(ServiceError):
 
     public = "a dependency is unavailable; retry later"
     retry_after: float | None = None
-    did_nothing = False
+
+    @property
+    def did_nothing(self) -> bool:
+        return False
 
 
 class Rejected(Unavailable):
     """The dependency answered that it will not do this as asked (e.g. ARR's 400/422 for a lease):
     it did nothing, and the same request will be refused again."""
 
-    did_nothing = True
+    @property
+    def did_nothing(self) -> bool:
+        return True

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from typing import Self
 
 MICROS = 1_000_000
 
@@ -46,7 +47,9 @@ def format_money(micros: int | None, currency: str = "") -> str:
     if micros is None:
         return "no budget"
     amount = from_micros(micros)
-    places = max(2, -amount.normalize().as_tuple().exponent)
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # from_micros of an int is finite, never NaN ('n') or Infinity ('F')
+    places = max(2, -exponent)
     return f"{amount:,.{places}f} {currency}".strip()
 
 
@@ -92,7 +95,7 @@ def extension_saving(rate: int, step: timedelta) -> int:
 
 class _CaseInsensitiveEnum(StrEnum):
     @classmethod
-    def parse(cls, text: str):
+    def parse(cls, text: str) -> Self:
         if isinstance(text, cls):
             return text
         if isinstance(text, str):

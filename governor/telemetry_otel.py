@@ -21,6 +21,7 @@ import logging
 import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TextIO
 
 from governor.telemetry_names import ERROR_TYPE, HTTP_METHOD, KIND, UNITS
 
@@ -203,6 +204,7 @@ def _local(mode: str, settings) -> OtelBackend:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
+    out: TextIO
     if mode == "file":
         path = Path(settings.get("GOVERNOR_TELEMETRY_FILE"))
         path.parent.mkdir(parents=True, exist_ok=True)

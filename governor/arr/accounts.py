@@ -247,7 +247,7 @@ def _extra(
     if not isinstance(entry, dict):
         raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
     name = entry.get("name")
-    if not ACCOUNT_NAME.accepts(name):
+    if not isinstance(name, str) or not ACCOUNT_NAME.accepts(name):  # accepts() refuses non-strings too
         raise AccountError(f"{where}name {ACCOUNT_NAME.hint}")
 
     def secret(setting_field: str) -> str | None:

@@ -18,7 +18,7 @@ from governor import telemetry
 from governor.arr import wire_2021, wire_v1
 from governor.arr.accounts import ArrAccount
 from governor.arr.connect import ConnectTokens
-from governor.arr.credentials import AccountKeyCredential, EntraCredential, StaticToken, TokenProvider
+from governor.arr.credentials import AccountKeyCredential, Credential, EntraCredential, StaticToken, TokenProvider
 from governor.arr.errors import (
     ArrAuthError,
     ArrBadResponse,
@@ -59,11 +59,14 @@ class ArrClient:
         cautious = (config.service_endpoint + wire_v1.create_path(config.account_id),)
         self._http = transport.build_session(config.retry_total_seconds, cautious)
         self._timeout = (config.timeout_seconds, config.timeout_seconds)
+        credential: Credential
         if config.auth == "token":
+            assert config.access_token is not None  # make_account refuses auth=token without a token
             credential = StaticToken(config.access_token)
         elif config.auth == "entra":
             credential = EntraCredential(token_credential, in_azure, config.identity)
         else:
+            assert config.account_key is not None  # make_account refuses auth=key without a key
             credential = AccountKeyCredential(config.account_id, config.account_key)
         self._tokens = TokenProvider(credential, self._exchange, clock)
         self.connect_target = ConnectTarget(
@@ -84,7 +87,9 @@ class ArrClient:
         return f"ArrClient(account={c.name!r}, endpoint={c.service_endpoint!r}, api_version={c.api_version!r})"
 
     def _connect_tokens(self, config: ArrAccount, in_azure: bool | None, clock) -> ConnectTokens | None:
+        credential: AccountKeyCredential | EntraCredential
         if config.connect_auth == "key":
+            assert config.account_key is not None  # resolve_connect refuses connectAuth=key without a key
             credential = AccountKeyCredential(config.account_id, config.account_key)
         elif config.connect_auth == "entra":
             credential = EntraCredential(None, in_azure, config.connect_identity)
@@ -145,7 +150,9 @@ class ArrClient:
     def list(self) -> list[Session]:
         """Active (Starting/Ready) sessions of every page, following `@nextLink`."""
         request = self._wire.list_(self.config.account_id)
-        url, seen, found = None, set(), []
+        url: str | None = None
+        seen: set[str] = set()
+        found: list[Session] = []
         for _ in range(MAX_PAGES):
             body, ms_cv = self._call("list", request, url)
             sessions, next_link = self._wire.page(body, self.account, "list", ms_cv)

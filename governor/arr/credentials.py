@@ -76,6 +76,8 @@ class EntraCredential:
 
         who = self._identity
         if who.client_secret:
+            if not (who.tenant_id and who.client_id):  # entra_identity() and resolve_connect() refuse this
+                raise ArrAuthError("a client secret needs a tenant id and a client id", operation="token")
             options = {"connection_verify": who.ca_bundle} if who.ca_bundle else {}
             return identity.ClientSecretCredential(
                 who.tenant_id,
@@ -146,7 +148,8 @@ class TokenProvider:
         if isinstance(self._credential, StaticToken):
             return self._credential.token
         with self._lock:
-            if self._token is None or self._clock() >= self._refresh_at:
+            # _fetch sets both together, so _refresh_at is None only before the first fetch
+            if self._token is None or self._refresh_at is None or self._clock() >= self._refresh_at:
                 self._token, self._refresh_at = self._fetch()
             return self._token
 
@@ -157,7 +160,9 @@ class TokenProvider:
                 self._token = None
 
     def _fetch(self) -> tuple[str, datetime]:
-        token = self._exchange(self._credential.sts_bearer())
+        credential = self._credential
+        assert not isinstance(credential, StaticToken)  # token() hands a static token out itself, never fetches
+        token = self._exchange(credential.sts_bearer())
         self.fetches += 1
         now = self._clock()
         expires = jwt_expiry(token) or now + NO_EXP_LIFETIME

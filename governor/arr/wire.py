@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 from governor.arr.errors import ArrBadResponse, ArrRequestError
 from governor.model import Session, SessionStatus, VmSize
 from governor.policy.limits import SESSION_ID
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,20 @@ class Reader:
             raise self.fail(name, "is missing")
         return value
 
+    @overload
+    def text(self, name: str, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, name: str, required: bool = False) -> str | None: ...
     def text(self, name: str, required: bool = False) -> str | None:
         value = self._get(name, required)
         if value is not None and not isinstance(value, str):
             raise self.fail(name, "is not a string")
         return value
 
+    @overload
+    def integer(self, name: str, required: Literal[True], minimum: int = 0) -> int: ...
+    @overload
+    def integer(self, name: str, required: bool = False, minimum: int = 0) -> int | None: ...
     def integer(self, name: str, required: bool = False, minimum: int = 0) -> int | None:
         value = self._get(name, required)
         if value is None:
@@ -85,17 +95,15 @@ class Reader:
         return float(value)
 
     def status(self, name: str) -> SessionStatus:
-        return self._enum(name, SessionStatus, True)
+        return self._enum(name, SessionStatus.parse, self.text(name, required=True))
 
     def size(self, name: str, required: bool) -> VmSize | None:
-        return self._enum(name, VmSize, required)
-
-    def _enum(self, name: str, enum: Any, required: bool):
         value = self.text(name, required)
-        if value is None:
-            return None
+        return None if value is None else self._enum(name, VmSize.parse, value)
+
+    def _enum(self, name: str, parse: Callable[[str], E], value: str) -> E:
         try:
-            return enum.parse(value)
+            return parse(value)
         except ValueError:
             raise self.fail(name, f"has unknown value {value[:40]!r}") from None
 
@@ -117,7 +125,8 @@ class Reader:
 def error_details(body: Any) -> tuple[str | None, str | None]:
     """(code, message) from `{"error": {"code", "message"}}` or a flat `{"code", "message"}`."""
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         code = inner.get("code") or inner.get("Code")
         message = inner.get("message") or inner.get("Message")
         return (str(code) if code else None, str(message) if message else None)

@@ -125,7 +125,7 @@ def cost_chart(series: CostSeries, chart_id: str = "cost-chart") -> str:
         )
     for index, day in enumerate(series.days):
         x = round(left + index * slot + slot * 0.15, 2)
-        base = top + plot_h
+        base: float = top + plot_h
         for size_index, size in enumerate(series.sizes):
             amount = day.by_size.get(size, 0)
             if amount <= 0:

@@ -41,7 +41,7 @@ REQUEST = {"regions": [FIRST, NEXT], "autoRetry": True}
 class Classroom:
     ready: dict[str, dict] = field(default_factory=dict)  # label -> the answer that first said Ready
     stopped: set[str] = field(default_factory=set)
-    told: set[tuple[str, str]] = field(default_factory=set)  # (label, error code) said once
+    told: set[tuple[str, str | None]] = field(default_factory=set)  # (label, error code) said once
     news: list[tuple[str, str, str]] = field(default_factory=list)  # timeline lines, said after the audit's
     limits_before: dict | None = None  # the emulator's capacity limits before the scene, put back after it
 

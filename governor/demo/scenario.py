@@ -94,7 +94,8 @@ PROJECTS: dict[str, dict[str, Any]] = {
     },
     classroom.PROJECT: classroom.POLICY,
 }
-KIOSK = {"name": "lobby-kiosk", "maxConcurrent": 1}  # a named key of night with its own limit
+KIOSK_NAME = "lobby-kiosk"  # a named key of night with its own limit
+KIOSK = {"name": KIOSK_NAME, "maxConcurrent": 1}
 CLOSING_AFTER_SECONDS = 30  # night closes at the first whole minute (governor's clock) at least this far off
 PERIOD_FIELD = {"day": "daily", "month": "monthly"}
 # Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
@@ -183,6 +184,11 @@ class Demo:
         if self.hooks is None:
             self.hooks = webhooks.Receiver().__enter__()
 
+    @property
+    def receiver(self) -> webhooks.Receiver:
+        assert self.hooks is not None  # __post_init__ starts one when none was given
+        return self.hooks
+
     def close(self) -> None:
         if self.hooks is not None:
             self.hooks.__exit__(None, None, None)
@@ -230,7 +236,7 @@ class Demo:
     def create_projects(self) -> None:
         for name, policy in PROJECTS.items():
             # every project's webhooks go to the demo's receiver, signed with a secret of this run
-            document = {**policy, "webhookUrl": self.hooks.url(name), "webhookSecret": self.hooks.secret(name)}
+            document = {**policy, "webhookUrl": self.receiver.url(name), "webhookSecret": self.receiver.secret(name)}
             created = self.manage("PUT", f"manage/projects/{name}", document)
             created.raise_for_status()
             # the demo is its projects' operator: its own key may act on every session of the project
@@ -241,11 +247,11 @@ class Demo:
             verb = "creates" if created.status_code == 201 else "replaces"
             self.say("admin", f"{verb} project {name}; rotates its caller key", narrate.policy_figures(document))
             self._fresh_start(name, document)
-        self.manage("DELETE", f"manage/projects/night/keys/{KIOSK['name']}")  # left by an earlier run, if any
+        self.manage("DELETE", f"manage/projects/night/keys/{KIOSK_NAME}")  # left by an earlier run, if any
         added = self.manage("POST", "manage/projects/night/keys", KIOSK)
         added.raise_for_status()
-        self.keys[KIOSK["name"]] = added.json()["key"]
-        self.say("admin", f"adds the key {KIOSK['name']} to night", f"at most {KIOSK['maxConcurrent']} session at once")
+        self.keys[KIOSK_NAME] = added.json()["key"]
+        self.say("admin", f"adds the key {KIOSK_NAME} to night", f"at most {KIOSK['maxConcurrent']} session at once")
 
     def set_closing(self) -> None:
         """Give night working hours that end at the next whole minute at least CLOSING_AFTER_SECONDS off.
@@ -397,12 +403,12 @@ class Demo:
             records = narrate.new_records(self.target.store, PROJECTS, known, seen)
             for record in records:
                 self._record(record, beating)
-            for delivery in self.hooks.fresh():
+            for delivery in self.receiver.fresh():
                 self._webhook(delivery)
             for line in self.classroom.said():
                 self.say(*line)
             done = self.outcomes
-            done.webhooks = set(webhooks.SWEEP_KINDS) <= self.hooks.kinds()
+            done.webhooks = set(webhooks.SWEEP_KINDS) <= self.receiver.kinds()
             done.next_region = self.classroom.landed(self.hooks)
             if asdict(done) != state:  # an outcome more
                 progress, state = time.monotonic(), asdict(done)
@@ -452,7 +458,7 @@ class Demo:
         if delivery.kind in self.hook_kinds and delivery.verified:
             return
         if self.label_of(delivery.session_id) is None and delivery.kind in webhooks.PLACEMENT_KINDS:
-            self.hooks.later(delivery)
+            self.receiver.later(delivery)
             return
         self.hook_kinds.add(delivery.kind)
         label = self.label_of(delivery.session_id) or "?"
@@ -483,8 +489,8 @@ def scenario(demo: Demo) -> Outcomes:
     demo.request("lab", "Standard", LEASES["C"], "C")
     demo.request("lab", "Standard", LEASES["X"], "X")  # 2.00 EUR, and lab has 1.00 left: refused
     demo.start_unmanaged("U", LEASES["U"])
-    demo.request("night", "Standard", LEASES["K"], "K", key=KIOSK["name"])
-    demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK["name"])  # the key runs its 1: refused
+    demo.request("night", "Standard", LEASES["K"], "K", key=KIOSK_NAME)
+    demo.request("night", "Standard", LEASES["K2"], "K2", key=KIOSK_NAME)  # the key runs its 1: refused
     demo.request("review", "Standard", LEASES["H"], "H")
     demo.classroom.fill_first_region(demo)
     demo.classroom.ask(demo, LEASES[classroom.LABELS[0]])

@@ -79,6 +79,7 @@ class Receiver:
 
     def url(self, project: str) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # bound to a str host: AF_INET/AF_INET6 sockets name it as str
         return f"http://{host}:{port}/webhooks/{project}"
 
     def secret(self, project: str) -> str:

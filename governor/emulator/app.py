@@ -102,6 +102,7 @@ class Emulator:
         claims = tokens.claims(token, key, self.wall()) if key is not None else None
         if claims is None:
             raise ApiError(401, "Unauthorized", "", headers=UNAUTHORIZED_HEADERS, body=False)
+        assert claimed is not None  # claims come only from the key of the account the token claims
         return Caller(claimed, tokens.actions_of(claims))
 
     def authorize(self, account: str, authorization: str | None, action: str) -> Caller:

@@ -69,6 +69,7 @@ def put_session(emu: Emulator, req: Request) -> Response:
         raise bad_request(f"The size '{size_text[:64]}' is not supported. Use Standard or Premium.") from None
     sid = req.params["session"]
     version = req.query_value("api-version")
+    assert version is not None  # _prepare answered 400 without one
     try:
         current, created = emu.create_session(account, sid, size, timedelta(minutes=minutes), version)
     except SessionConflict:

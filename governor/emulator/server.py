@@ -87,6 +87,7 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # bound to a str host: AF_INET/AF_INET6 sockets name it as str
         return f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
 
     def handle_error(self, request, client_address):

@@ -108,7 +108,10 @@ class View:
     def reached_ready(self) -> bool:
         if self.status in (SessionStatus.READY, SessionStatus.EXPIRED):
             return True
-        return self.status is SessionStatus.STOPPED and self.ended_at >= self.record.ready_at
+        if self.status is not SessionStatus.STOPPED:
+            return False
+        assert self.ended_at is not None  # view() gives every stopped view its end
+        return self.ended_at >= self.record.ready_at
 
     @property
     def error(self) -> tuple[str, str] | None:

@@ -115,7 +115,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     body = dict(pairs)
     if len(body) != len(pairs):
         seen: set[str] = set()
-        raise _DuplicateField(next(key for key, _ in pairs if key in seen or seen.add(key)))
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateField(key)
+            seen.add(key)
     return body
 
 

@@ -194,7 +194,7 @@ def _operation(name: str, route: str, method: str, auth: str, path: str) -> dict
     if parameters:
         operation["parameters"] = parameters
     if spec.request:
-        body = {"schema": {"$ref": f"#/components/schemas/{spec.request}"}}
+        body: dict[str, dict] = {"schema": {"$ref": f"#/components/schemas/{spec.request}"}}
         if request_examples := examples.request(name):
             body["examples"] = request_examples
         operation["requestBody"] = {"required": spec.body_required, "content": {http.JSON: body}}

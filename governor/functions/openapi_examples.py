@@ -314,6 +314,7 @@ def _snapshot(active: int, left_today: int | None = None) -> AdmissionSnapshot:
     """The project running `active` sessions, with `left_today` micros of its daily budget left."""
     day = USAGE[Period.DAY]
     if left_today is not None:
+        assert day.budget is not None  # POLICY has a daily budget
         day = replace(day, spent=day.budget - day.reserved - left_today)
     return AdmissionSnapshot(POLICY, active, {**USAGE, Period.DAY: day})
 

@@ -79,15 +79,16 @@ _BUDGET = {
         "additionalProperties": {"$ref": "#/components/schemas/PeriodUsage"},
     },
 }
+_LIMIT_PROPERTIES: dict[str, dict] = {
+    "maxConcurrent": {"type": ["integer", "null"], "minimum": 0},
+    "dailyBudget": _MONEY_IN,
+    "monthlyBudget": _MONEY_IN,
+}
 _LIMITS = {
     "type": "object",
     "additionalProperties": False,
     "description": "a caller's own limits, each at most the project's (null: only the project's applies)",
-    "properties": {
-        "maxConcurrent": {"type": ["integer", "null"], "minimum": 0},
-        "dailyBudget": _MONEY_IN,
-        "monthlyBudget": _MONEY_IN,
-    },
+    "properties": _LIMIT_PROPERTIES,
 }
 _ACCOUNT_NAME = {"type": "string", "pattern": ACCOUNT_NAME.json_pattern, "description": "an ARR account's name"}
 _PLACE = {
@@ -483,7 +484,7 @@ SCHEMAS: dict[str, dict] = {
             },
             REVOKE_OTHERS: {"type": "boolean", "enum": [True], "description": "revoke every other key of the project"},
             "expiresAt": _MAYBE_TIME,
-            **_LIMITS["properties"],
+            **_LIMIT_PROPERTIES,
         },
     },
     "CallerKey": {

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
@@ -53,7 +54,7 @@ def thread_count(environ) -> int | None:
     return int(text)
 
 
-def load_local_settings(directory: Path, environ: dict) -> int:
+def load_local_settings(directory: Path, environ: MutableMapping[str, str]) -> int:
     """Values of ./local.settings.json become environment variables, as `func start` does; the
     environment already set wins. Returns how many were taken."""
     path = directory / "local.settings.json"

@@ -31,10 +31,18 @@ class _TraceContext(_abc.TraceContext):
         return {}
 
 
+class _NoException(_abc.RpcException):
+    """What the worker passes on a first attempt: the host's empty RpcException message, not None."""
+
+    source = ""
+    stack_trace = ""
+    message = ""
+
+
 class _RetryContext(_abc.RetryContext):
     retry_count = 0
     max_retry_count = 0
-    exception = None
+    exception: _abc.RpcException = _NoException()
 
 
 class LocalContext(func.Context):

@@ -221,8 +221,9 @@ class RouteTemplate:
                 rest = unquote("/".join(pieces[index:]))
                 if rest and not param.accepts(rest):
                     return None
-                if rest or param.default is not None:
-                    values[param.name] = rest or param.default
+                value = rest or param.default
+                if value is not None:
+                    values[param.name] = value
                 return values
             if index >= len(pieces):
                 return values if self._rest_may_be_absent(index, values) else None

@@ -215,7 +215,8 @@ class FunctionHost:
         if method == "GET" and lowered == ["host", "status"]:
             return Response.json(200, {"state": "Running", "functions": self.index.names})
         if method == "GET" and lowered == ["functions"]:
-            return Response.json(200, [self._describe(f) for f in (*self.index.http, *self.index.timers)])
+            functions: list[HttpFunction | TimerFunction] = [*self.index.http, *self.index.timers]
+            return Response.json(200, [self._describe(f) for f in functions])
         if method == "POST" and len(segments) == 2 and lowered[0] == "functions":
             runner = next((r for n, r in self.runners.items() if n.lower() == lowered[1]), None)
             if runner is None:
@@ -252,6 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
     # waited for the client's delayed ACK of the head, about 40 ms on every response with a body
     disable_nagle_algorithm = True
     host: FunctionHost
+    server: _Server  # the handler serves only _Server (LocalHost builds both)
 
     def _handle(self) -> None:
         try:
@@ -265,8 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away or timed out mid-body: nobody to answer
             self.close_connection = True
             return
-        address = self.server.server_address
-        base = f"http://{self.headers.get('Host') or f'{address[0]}:{address[1]}'}"
+        base = f"http://{self.headers.get('Host') or self.server.authority}"
         try:
             response = self.host.dispatch(self.command, self.path, list(self.headers.items()), body, base)
         except Exception:
@@ -283,7 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
         return line.rstrip(b"\r\n")
 
     def _read_chunked(self) -> bytes:
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             size_text = self._line("chunk size").split(b";")[0].strip(b" \t")
             if not _CHUNK_SIZE.fullmatch(size_text):
@@ -373,6 +375,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = socket.SOMAXCONN  # http.server's default backlog of 5 made bursts of connections fail
 
+    @property
+    def authority(self) -> str:
+        """host:port as bound."""
+        host, port = self.server_address[:2]
+        assert isinstance(host, str)  # bound to a str host: AF_INET/AF_INET6 sockets name it as str
+        return f"{host}:{port}"
+
 
 class LocalHost:
     """The HTTP server plus the timers. `start()` returns once the socket listens."""
@@ -396,8 +405,7 @@ class LocalHost:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._server.authority}"
 
     def start(self) -> LocalHost:
         self._thread.start()

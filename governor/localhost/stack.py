@@ -150,6 +150,7 @@ class Stack:
         emulator += ["--state", str(self.data / "emulator" / "state.json")]
         emulator += ["--tls-self-signed", str(self.data / "emulator-tls")]
         ready = self._start("emulator", emulator, EMULATOR_LISTENING, dict(os.environ)).ready
+        assert ready is not None  # start() returns only once the ready line matched
         self.emulator_url, self.emulator_tls_url = ready.group(1), ready.group(2)
 
         host_port = self._port(self.args.port, "function host", "--port")
@@ -165,7 +166,9 @@ class Stack:
         self.env.update({k: v for k, v in connect.items() if k not in base})
         self.env["GOVERNOR_ARR_ACCOUNTS"] = regions.accounts_setting(self.emulator_url, self.env)
         serve = [sys.executable, "-m", "governor", "serve", "--host", self.args.host, "--port", str(host_port)]
-        self.host_url = self._start("host", serve, LISTENING, self.env).ready.group(1)
+        ready = self._start("host", serve, LISTENING, self.env).ready
+        assert ready is not None  # start() returns only once the ready line matched
+        self.host_url = ready.group(1)
 
     def _start(self, name: str, argv: list[str], ready: str, env, stop_signal: int = signal.SIGTERM) -> Child:
         child = start(name, argv, self.logs / f"{name}.log", ready, env=env, cwd=ROOT, stop_signal=stop_signal)

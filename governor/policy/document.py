@@ -140,7 +140,8 @@ def parse_projects_file(text: str, *, allow_loopback_http: bool = False) -> list
     items = body["projects"]
     if not isinstance(items, list):
         raise check.error(("projects",), "must be an array of project policies")
-    specs, seen = [], {}
+    specs: list[ProjectSpec] = []
+    seen: dict[str, int] = {}
     for index, item in enumerate(items):
         spec = check.spec(item, ("projects", index), None)
         if spec.policy.name in seen:
@@ -250,7 +251,8 @@ class _Checker:
         self.stored = stored  # reading back what was checked when it was saved
 
     def error(self, path: Path, message: str) -> PolicyError:
-        line, probe = None, path
+        line: int | None = None
+        probe: Path | None = path
         while line is None and probe is not None:
             line = self.lines.get(probe)
             probe = probe[:-1] if probe else None
@@ -392,9 +394,11 @@ class _Checker:
             if day is None:
                 raise self.error(at("holidays", index), "must be a date YYYY-MM-DD")
             days.add(day)
-        closing = body.get("closing", "stop")
+        closing_text = body.get("closing", "stop")
         try:
-            closing = Closing(closing) if isinstance(closing, str) else Closing(None)
+            if not isinstance(closing_text, str):
+                raise ValueError(closing_text)
+            closing = Closing(closing_text)
         except ValueError:
             raise self.error(at("closing"), "must be stop or finish") from None
         warn = None

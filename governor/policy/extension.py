@@ -96,7 +96,9 @@ class Extension:
     partial: bool  # budget granted less than asked
 
 
-def extension_target(policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, requested: timedelta | None):
+def extension_target(
+    policy: ProjectPolicy, entry: LedgerEntry, elapsed: timedelta, requested: timedelta | None
+) -> timedelta:
     if requested is not None:
         return requested
     return elapsed + policy.extension_step
@@ -117,7 +119,7 @@ def decide_extension(
     them, the caller's own) can pay for. Never shorter than the current lease."""
     cap = min(policy.hard_max_duration, ARR_MAX_UPDATE_LEASE)
     target = extension_target(policy, entry, elapsed, requested)
-    figures = {
+    figures: dict[str, object] = {
         "leaseMinutes": whole_minutes(entry.lease),
         "elapsedMinutes": whole_minutes(elapsed),
         "capMinutes": whole_minutes(cap),
@@ -130,6 +132,7 @@ def decide_extension(
         except Refusal as closed:
             figures = {**figures, **closed.figures, "limit": "closed-hours"}
             raise Refusal("extension-denied", closed.detail, figures) from None
+        assert left is not None  # until_closing answers None only for a policy without working hours
         closing = timedelta(minutes=whole_minutes(elapsed + left))
         if closing < cap:
             cap, figures["capMinutes"], figures["closingCap"] = closing, whole_minutes(closing), True
@@ -148,7 +151,8 @@ def decide_extension(
     wanted = min(target, cap)
     remaining, limit = budget_left(usage, caller_limits, caller)
     if limit == "caller":
-        figures["caller"] = caller.name  # type: ignore[union-attr]
+        assert caller is not None  # budget_left names the caller's limit only when given its figures
+        figures["caller"] = caller.name
     affordable = _affordable_lease(entry, remaining)
     granted = wanted if affordable is None else min(wanted, affordable)
     if granted <= entry.lease:

@@ -11,7 +11,7 @@ import bisect
 import re
 from decimal import Decimal
 from json import JSONDecodeError
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # in json.decoder at run time; typeshed omits it
 from json.scanner import NUMBER_RE
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -46,7 +46,9 @@ class _Reader:
         return bisect.bisect_left(self._newlines, pos) + 1
 
     def ws(self, pos: int) -> int:
-        return _WS.match(self.text, pos).end()
+        match = _WS.match(self.text, pos)
+        assert match is not None  # the pattern is a "*": it matches the empty string at any position
+        return match.end()
 
     def value(self, pos: int, path: Path):
         text = self.text
@@ -70,7 +72,8 @@ class _Reader:
         return number, match.end()
 
     def object(self, pos: int, path: Path):
-        text, result = self.text, {}
+        text = self.text
+        result: dict[str, object] = {}
         pos = self.ws(pos)
         if text[pos : pos + 1] == "}":
             return result, pos + 1
@@ -96,7 +99,8 @@ class _Reader:
             pos += 1
 
     def array(self, pos: int, path: Path):
-        text, result = self.text, []
+        text = self.text
+        result: list[object] = []
         pos = self.ws(pos)
         if text[pos : pos + 1] == "]":
             return result, pos + 1

@@ -204,7 +204,7 @@ def webhook_target(url: object, allow_loopback_http: bool = False) -> WebhookTar
     host = parts.hostname or ""
     if not host:
         raise ValueError("must name a host")
-    address = None
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     if parts.netloc.startswith("["):
         try:
             address = ipaddress.IPv6Address(host)

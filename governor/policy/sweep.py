@@ -222,8 +222,9 @@ def decide(
     figures["hard_cap_minutes"] = minutes_figure(policy.hard_max_duration)
     if session.elapsed >= policy.hard_max_duration:
         return make(Action.STOP, "hard-cap", event="stop")
-    opening = None if policy.schedule is None else hours.opening(policy.schedule, now)
-    if opening is not None:
+    opening: hours.Opening | None = None
+    if policy.schedule is not None:
+        opening = hours.opening(policy.schedule, now)
         figures.update(open=opening.open, closing=policy.schedule.closing.value, opens_at=utc_text(opening.opens_at))
         figures["closes_at"] = utc_text(opening.closes_at) if opening.open else None
         if not opening.open and policy.schedule.closing is Closing.STOP:
@@ -410,7 +411,10 @@ def decide_claim_expired(claim: LedgerEntry, now: datetime) -> Decision:
 
 def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> Decision:
     """`found`: the ARR session with the reservation's id (from the list or a GET), None if ARR has none."""
-    figures = {"pending_minutes": minutes_figure(now - entry.requested_at), "reserved": entry.reserved}
+    figures: dict[str, object] = {
+        "pending_minutes": minutes_figure(now - entry.requested_at),
+        "reserved": entry.reserved,
+    }
     if found is None:
         return Decision(Action.RELEASE, "pending-orphaned", figures)
     figures["status"] = found.status.value
@@ -422,7 +426,7 @@ def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> 
 
 def decide_vanished(entry: LedgerEntry, final: Session | None) -> Decision:
     """A ledger session missing from ARR's list: settle it from its final state (GET)."""
-    figures = {"charged_minutes": entry.charged_minutes}
+    figures: dict[str, object] = {"charged_minutes": entry.charged_minutes}
     if final is None:
         figures["final_minutes"] = entry.charged_minutes
         return Decision(Action.CLOSE, "vanished-unknown", figures)

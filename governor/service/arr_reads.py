@@ -54,7 +54,7 @@ class ArrReads:
                 return Seen(kept[1], max(now - kept[0], 0.0))
             flight = self._flights.get(key)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flights[key] = _Flight(started=now)
         if leader:
             self._fly(key, flight, call)

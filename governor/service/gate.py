@@ -7,6 +7,7 @@ this layer has put the money back where it belongs.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import uuid
@@ -312,7 +313,7 @@ class GateService(GatePlacement):
                 entry, found = self._close_ended(entry, found), None
         else:
             found = self._live(entry)
-            if placement.capacity_failed(found):
+            if found is not None and placement.capacity_failed(found):
                 self._settle_capacity(policy, entry, found)
                 return None
         view = self._view(policy, entry, found, self._usage(policy, self.clock()))
@@ -568,9 +569,10 @@ class GateService(GatePlacement):
         session_id = entry.session_id  # the attempt that replaced the one asked for, if any
         who.may_act_on(entry)
         if entry.state is not LedgerState.ACTIVE:
-            entry = self._confirmed(entry)
-            if entry is None:
+            confirmed = self._confirmed(entry)
+            if confirmed is None:
                 raise Refusal("extension-denied", "the session is still being created", {"limit": "not-active"})
+            entry = confirmed
         arr = self._client(entry.account)
         try:
             session = arr.get(session_id)
@@ -729,11 +731,14 @@ class GateService(GatePlacement):
             view["callers"] = callers_view(entries, spent, limits)
         return view
 
-    def _history(self, project: str, entries: list[LedgerEntry], months: set[str]) -> list[LedgerEntry]:
+    # `builtins.list`: in this class body the name `list` is the `list` method above
+    def _history(
+        self, project: str, entries: builtins.list[LedgerEntry], months: set[str]
+    ) -> builtins.list[LedgerEntry]:
         """Entries retention moved to history in those months; a row caught mid-move (in both
         tables) counts once."""
         seen = {e.session_id for e in entries}
-        moved = []
+        moved: builtins.list[LedgerEntry] = []
         for month in sorted(months):
             moved += [e for e in self.store.history_entries(project, month) if e.session_id not in seen]
         return moved

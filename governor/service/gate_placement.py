@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from governor.model import (
+    AuditRecord,
     CapacityFailure,
     LedgerEntry,
     LedgerState,
@@ -32,7 +35,10 @@ from governor.policy import gate as rules
 from governor.policy import placement
 from governor.policy.callers import PROJECT_ROW_SECONDS
 from governor.policy.placement import Place
-from governor.service.ports import Conflict, NotFound, Refusal, ServiceError
+from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, ServiceError, StorePort
+
+if TYPE_CHECKING:  # the mixin's host; imported for the checker only (gate imports this module)
+    from governor.service.gate import Identity
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,33 @@ class Resolved:
 
 class GatePlacement:
     capacity_window: timedelta = DEFAULT_CAPACITY_WINDOW
+    # What the host (`GateService`) provides: set in its __init__, and the methods below it defines.
+    store: StorePort
+    arr: Mapping[str, ArrPort]
+    clock: Callable[[], datetime]
+
+    if TYPE_CHECKING:
+
+        def _usage(self, policy: ProjectPolicy, now: datetime) -> dict[Period, Usage]: ...
+        def _audit(
+            self,
+            project: str,
+            session_id: str,
+            action: str,
+            reason: str,
+            figures: dict,
+            now: datetime,
+            caller: str | None = None,
+            outcome: str = "ok",
+        ) -> AuditRecord: ...
+        def _notify(
+            self, policy: ProjectPolicy | None, event: str, session_id: str, reason: str, figures: dict
+        ) -> None: ...
+        def _forget_reads(self, entry: LedgerEntry) -> None: ...
+        def _client(self, account: str) -> ArrPort: ...
+        def _seen(self, entry: LedgerEntry) -> tuple[Session | None, float | None]: ...
+        def _identity_of(self, policy: ProjectPolicy, name: str | None) -> Identity: ...
+        def _launch(self, arr: ArrPort, entry: LedgerEntry, models: Sequence[str]) -> tuple[LedgerEntry, Session]: ...
 
     # ------------------------------------------------------------ where
     def _places(self, policy: ProjectPolicy, size, regions=()) -> list[Place]:
@@ -219,8 +252,13 @@ class GatePlacement:
         the same way: its client never saw it fail."""
         current = Resolved(entry, session, age)
         for _ in range(rules.MAX_ATTEMPTS):
-            if current.entry.state is not LedgerState.CLOSED and placement.capacity_failed(current.session):
-                current.entry, current.session = self._settle_capacity(policy, current.entry, current.session), None
+            session = current.session
+            if (
+                current.entry.state is not LedgerState.CLOSED
+                and session is not None
+                and placement.capacity_failed(session)
+            ):
+                current.entry, current.session = self._settle_capacity(policy, current.entry, session), None
             failure = self._failure_of(current.entry)
             if failure is not None:
                 current.failed.append((current.entry, failure))
@@ -259,7 +297,9 @@ class GatePlacement:
         the first place with no recent failure, or found if someone started it; None when the request
         did not ask, has had its attempts, or has nowhere to go that the rules admit."""
         plan = failed.plan
-        next_id = None if plan is None or not plan.auto_retry else placement.next_attempt_id(policy.name, plan)
+        if plan is None or not plan.auto_retry:
+            return None
+        next_id = placement.next_attempt_id(policy.name, plan)
         if next_id is None:
             return None
         existing = self.store.get_entry(policy.name, next_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from governor.model import SweepHealth
@@ -28,8 +28,11 @@ def health(
     report: dict = {"version": version, "time": iso(now)}
     pool = ThreadPoolExecutor(max_workers=1 + len(arr), thread_name_prefix="health")
     try:
-        storage = pool.submit(store.last_sweep)
-        probes = {name: pool.submit(client.probe, probe_seconds) for name, client in sorted(arr.items())}
+        # one `wait` over futures of different results: each is typed by what `_answer` reads (any object)
+        storage: Future[object] = pool.submit(store.last_sweep)
+        probes: dict[str, Future[object]] = {
+            name: pool.submit(client.probe, probe_seconds) for name, client in sorted(arr.items())
+        }
         wait([storage, *probes.values()], timeout=probe_seconds + 0.5)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

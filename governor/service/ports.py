@@ -31,6 +31,7 @@ from governor.model import (
     Usage,
     VmSize,
 )
+from governor.policy.callers import DEFAULT_KEY, OWN_SCOPE
 
 __all__ = [
     "AdmissionSnapshot",
@@ -95,8 +96,16 @@ class StorePort(Protocol):
     def list_projects(self) -> list[ProjectPolicy]: ...
     def put_project(self, policy: ProjectPolicy, webhook_secret: str | None = None) -> None: ...
     def delete_project(self, name: str) -> bool: ...
-    def rotate_key(self, name: str, now: datetime | None = None) -> str:
-        """Revoke every key and add one named "default"; return it (the only time it is seen)."""
+    def rotate_key(
+        self,
+        name: str,
+        now: datetime | None = None,
+        key_name: str = DEFAULT_KEY,
+        expires_at: datetime | None = None,
+        limits: CallerLimits | None = None,
+        scope: str = OWN_SCOPE,
+    ) -> str:
+        """Revoke every key and add one (named "default" unless told); return it (the only time it is seen)."""
 
     def verify_key(self, name: str, key: str) -> bool:
         """Constant-time check of a caller key against the stored hashes."""
@@ -112,6 +121,7 @@ class StorePort(Protocol):
         now: datetime,
         expires_at: datetime | None = None,
         limits: CallerLimits | None = None,
+        scope: str = OWN_SCOPE,
     ) -> str:
         """Add a named key; return it (the only time it is seen). DuplicateEntry if the name is taken."""
 

@@ -40,12 +40,15 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
         elif action is Action.RECORD:
             _record_lease(store, item, now)
         elif action is Action.ADOPT:
+            assert item.session is not None, "adopt is decided for a listed session (decide_unmanaged)"
             store.adopt(item.project, item.session, now)
         elif action is Action.CLOSE:
+            assert item.entry is not None, "close is decided for a ledger row (decide, decide_pending, decide_vanished)"
             final = item.decision.figures.get("final_minutes", item.entry.charged_minutes)
             status = item.session.status.value if item.session else SessionStatus.STOPPED.value
             store.close(item.project, item.session_id, final, status, now)
         elif action is Action.ACTIVATE:
+            assert item.session is not None, "activate is decided only when ARR has the session"
             store.activate(item.project, item.session_id, item.session)
         elif action is Action.RELEASE:
             store.release(item.project, item.session_id, now)
@@ -59,6 +62,7 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
 
 def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
+        assert item.session is not None, "a claim is matched to a listed session (sweep_reconcile)"
         item.entry = store.adopt(item.claim.project, item.session, now)
     with contextlib.suppress(NotFound):  # already gone: the stop is done
         client.stop(item.session_id)
@@ -75,6 +79,7 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
 
 def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
     target = item.decision.new_lease
+    assert target is not None, "an extend decision always carries its new lease (policy.sweep.decide)"
     if item.decision.reserve:
         target = _reserve_extension(store, item, now)
     try:
@@ -93,6 +98,8 @@ def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> Non
 def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
     session, target = item.session, item.decision.new_lease  # the decided step (within caps and closing time)
     limits = item.caller_limits
+    # an extension is decided only for a session ARR listed, with its target lease (policy.sweep.decide)
+    assert session is not None and target is not None
 
     def decide(entry: LedgerEntry, usage: dict[Period, Usage], caller: CallerFigures | None = None) -> timedelta:
         return reserve_step(entry, session.max_lease, target, usage, limits, caller)
@@ -107,6 +114,7 @@ def _record_lease(store: StorePort, item: Item, now: datetime) -> None:
     its extra cost without asking ARR or the budget, since ARR bills it either way. A re-run finds
     the ledger already there and writes nothing."""
     arr_lease = item.decision.new_lease
+    assert arr_lease is not None, "a record decision carries ARR's lease (policy.sweep.decide)"
 
     def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
         return max(entry.lease, arr_lease)

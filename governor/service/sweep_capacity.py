@@ -33,21 +33,22 @@ def settle_capacity_failures(
     from governor.service.gate import GateService
 
     failed = [
-        item
+        (item, item.entry, item.session)
         for item in items
         if item.decision.action is Action.CLOSE
         and item.outcome == "ok"
         and item.entry is not None
+        and item.session is not None
         and placement.capacity_failed(item.session)
     ]
     if not failed:
         return 0
     gate = GateService(store, arr, clock, capacity_window=window, source="sweep", notify=notify)
-    for item in failed:
+    for item, entry, session in failed:
         policy = projects.get(item.project)
         acting = policy is not None and not (dry_run or policy.dry_run)
         try:
-            gate.settle_for_capacity(policy if acting else None, item.entry, item.session)
+            gate.settle_for_capacity(policy if acting else None, entry, session)
         except Exception as exc:  # the next poll of the request, or its retry, settles it
             errors.append(f"capacity {item.session_id}: {type(exc).__name__}"[:300])
     return len(failed)

@@ -7,13 +7,13 @@ governor asked for it, else unmanaged. Each becomes an `Item` with its decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from governor.model import LedgerEntry, LedgerState, Session
 from governor.policy import sweep as rules
-from governor.policy.sweep import Action, Decision
+from governor.policy.sweep import Action, Decision, SweepOptions
 from governor.service.ports import ArrPort, NotFound, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure, item_for
 
@@ -40,7 +40,18 @@ def list_all(arr: Mapping[str, ArrPort], errors: list[str], pool) -> tuple[dict[
     return live, listed_ok
 
 
-def join(entries, live, listed_ok, now, options, v1_accounts=frozenset()):
+Key = tuple[str, str]  # (account, session id)
+Claims = tuple[list[LedgerEntry], list[LedgerEntry]]  # (claims, starting)
+
+
+def join(
+    entries: Mapping[Key, LedgerEntry],
+    live: Mapping[Key, Session],
+    listed_ok: set[str],
+    now: datetime,
+    options: SweepOptions,
+    v1_accounts: Collection[str] = frozenset(),
+) -> tuple[list[Item], list[tuple[LedgerEntry, Session]], list[LedgerEntry], Claims]:
     """Split the ledger's open entries: managed (listed, pending ones too: governed from their first
     sweep), to look up (vanished, or pending past the grace), and v1 claims to match."""
     items: list[Item] = []

@@ -36,7 +36,8 @@ def write_intents(store: StorePort, items: list[Item], now: datetime, errors: li
 
 def write_audit(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> None:
     """After acting: new rows for decisions that did not act, the outcome into the rows written before."""
-    new, done = [], []
+    new: list[AuditRecord] = []
+    done: list[AuditRecord] = []
     for item in items:
         decision = item.decision
         if decision.action is Action.LEAVE and decision.reason != "lookup-failed":

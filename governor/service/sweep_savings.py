@@ -64,7 +64,7 @@ def record_interrupted_stops(store: StorePort, records: Iterable[AuditRecord], n
         try:
             entry = store.get_entry(record.project, record.session_id)
             amount = rules.interrupted_stop_saving(record, entry)
-            if amount and amount > entry.saved_lease:
+            if entry is not None and amount and amount > entry.saved_lease:  # no row: amount is 0
                 _save_lease(store, entry, amount, now)
                 written += 1
         except Exception as exc:

@@ -102,7 +102,8 @@ def resolve(target: WebhookTarget, allow_loopback: bool = False) -> list[str]:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise RefusedDestination(f"the host does not resolve ({type(exc).__name__})") from None
-        found = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        # an IP family's sockaddr starts with the address text (typeshed's `str | int` also covers other families)
+        found = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not found:
         raise RefusedDestination("the host resolves to no address")
     for address in found:
@@ -130,12 +131,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """The same over TLS: the certificate is checked against the URL's host, not the address."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.tls = ssl.create_default_context()  # kept here: the base class's own `_context` is private
+        super().__init__(host, port, timeout=timeout, context=self.tls)
         self.address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(target: WebhookTarget, address: str, body: bytes, headers: dict[str, str], timeout: float) -> int:

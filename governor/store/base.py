@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from governor.store.concurrency import RetryPolicy, with_retry
 from governor.store.connection import table_client, traced_transaction
 from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
+
+if TYPE_CHECKING:
+    from governor.model import ProjectPolicy
 
 MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
 
@@ -22,6 +25,10 @@ class TablesBase:
         self.retry_policy = retry or RetryPolicy()
         self._fresh = Recent()  # reservations this store just wrote, with their ETags
         self._totals = Recent(1024)  # each project's !state and usage rows as last seen (store/totals.py)
+
+    if TYPE_CHECKING:
+        # The repositories are mixins of one TableStore; ProjectsRepo provides this to the others.
+        def get_project(self, name: str, max_age: float = 0.0) -> ProjectPolicy | None: ...
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"

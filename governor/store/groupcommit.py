@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)  # the batch key (a project name for the ledger)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class _Waiter(Generic[T]):
     outcome: Outcome | None = None
 
 
-class GroupCommit(Generic[T]):
+class GroupCommit(Generic[K, T]):
     """`submit(key, item)` blocks until the batch carrying `item` has run; returns its value.
 
     `fits(batch, item)`: may `item` join `batch` (the items taken so far, never empty)? The
@@ -59,7 +60,7 @@ class GroupCommit(Generic[T]):
 
     def __init__(
         self,
-        run: Callable[[Hashable, Sequence[T]], Sequence[Outcome]],
+        run: Callable[[K, Sequence[T]], Sequence[Outcome]],
         fits: Callable[[Sequence[T], T], bool] = lambda batch, item: True,
         defer_seconds: float = 1.0,
     ):
@@ -67,11 +68,11 @@ class GroupCommit(Generic[T]):
         self._fits = fits
         self.defer_seconds = defer_seconds
         self._lock = threading.Lock()
-        self._queues: dict[Hashable, deque[_Waiter[T]]] = {}
-        self._leading: set[Hashable] = set()  # keys with a batch in flight or a lead being handed over
-        self._timers: set[Hashable] = set()
+        self._queues: dict[K, deque[_Waiter[T]]] = {}
+        self._leading: set[K] = set()  # keys with a batch in flight or a lead being handed over
+        self._timers: set[K] = set()
 
-    def submit(self, key: Hashable, item: T):
+    def submit(self, key: K, item: T):
         waiter = _Waiter(item)
         with self._lock:
             self._queues.setdefault(key, deque()).append(waiter)
@@ -85,7 +86,7 @@ class GroupCommit(Generic[T]):
         assert waiter.outcome is not None
         return waiter.outcome.result()
 
-    def defer(self, key: Hashable, item: T) -> None:
+    def defer(self, key: K, item: T) -> None:
         with self._lock:
             self._queues.setdefault(key, deque()).append(_Waiter(item, deferred=True))
             if key in self._timers:
@@ -93,12 +94,12 @@ class GroupCommit(Generic[T]):
             self._timers.add(key)
         self._start_timer(key)
 
-    def _start_timer(self, key: Hashable) -> None:
+    def _start_timer(self, key: K) -> None:
         timer = threading.Timer(self.defer_seconds, self._flush, (key,))
         timer.daemon = True
         timer.start()
 
-    def _flush(self, key: Hashable) -> None:
+    def _flush(self, key: K) -> None:
         with self._lock:
             self._timers.discard(key)
             if key in self._leading or not self._queues.get(key):
@@ -106,7 +107,7 @@ class GroupCommit(Generic[T]):
             self._leading.add(key)
         self._lead(key, None)
 
-    def _lead(self, key: Hashable, mine: _Waiter | None) -> None:
+    def _lead(self, key: K, mine: _Waiter | None) -> None:
         """Run batches from the queue's head until `mine` is answered, then hand the lead to the
         first request that waits; with none, let it go (deferred items keep their timer)."""
         while True:
@@ -136,7 +137,7 @@ class GroupCommit(Generic[T]):
             self._start_timer(key)
             return
 
-    def _run_batch(self, key: Hashable, batch: list[_Waiter[T]]) -> None:
+    def _run_batch(self, key: K, batch: list[_Waiter[T]]) -> None:
         try:
             outcomes = list(self._run(key, [w.item for w in batch]))
             if len(outcomes) != len(batch):
@@ -163,7 +164,7 @@ class GroupCommit(Generic[T]):
             if not idle:
                 time.sleep(0.005)  # a batch is in flight; it takes the deferred items along
 
-    def pending(self, key: Hashable) -> int:
+    def pending(self, key: K) -> int:
         """Requests queued for `key` (not counting a batch in flight); for tests and benchmarks."""
         with self._lock:
             return len(self._queues.get(key, ()))

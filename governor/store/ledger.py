@@ -208,7 +208,7 @@ class LedgerRepo(TablesBase):
     # ------------------------------------------------------------ reads
     def _read(self, project: str, now: datetime, open_ids=(), closed_ids=(), all_open: bool = False) -> Partition:
         check_key("project", project)
-        rows = {STATE_ROW: "st"}
+        rows: dict[str, str | None] = {STATE_ROW: "st"}
         for period in PERIODS:
             rows[usage_key(period.value, period.key(now))] = period.value
         for session_id in open_ids:
@@ -274,7 +274,7 @@ class LedgerRepo(TablesBase):
         return parts
 
     def _policy(self, project: str) -> ProjectPolicy:
-        policy = self.get_project(project)  # type: ignore[attr-defined]
+        policy = self.get_project(project)
         if policy is None:
             raise NotFound(f"project {project!r} does not exist")
         return policy
@@ -335,7 +335,7 @@ class LedgerRepo(TablesBase):
 
     # ------------------------------------------------------------ group commit
     @property
-    def _group(self) -> GroupCommit:
+    def _group(self) -> GroupCommit[str, BatchOp]:
         group = self.__dict__.get("_group_commit")
         if group is None:
             with _GROUP_LOCK:
@@ -364,10 +364,10 @@ class LedgerRepo(TablesBase):
         def attempt(known: dict, remembered: Totals | None = None) -> list[Outcome]:
             keys = set().union(*(op.keys() for op in ops)) - known.keys()
             all_open = any(op.all_open for op in ops)
-            policy = self.get_project(project) if any(op.needs_policy for op in ops) else None  # type: ignore[attr-defined]
+            policy = self.get_project(project) if any(op.needs_policy for op in ops) else None
             if remembered is not None and totals and not keys and not all_open:
                 part = Partition(project, now, remembered.state, dict(remembered.usage))
-                rows = dict(remembered.slices)
+                rows: dict[str, dict | None] = dict(remembered.slices)
             else:
                 remembered = None
                 part, rows = self._read_rows(project, now, keys, totals, all_open)
@@ -423,7 +423,8 @@ class LedgerRepo(TablesBase):
         mine = remembered.slices.get(key) if remembered is not None else None
         if mine is None:
             return None
-        policy = next((op.policy for op in ops if isinstance(op, Reserve)), None) or self.get_project(project)  # type: ignore[attr-defined]
+        assert remembered is not None  # `mine` was found in it
+        policy = next((op.policy for op in ops if isinstance(op, Reserve)), None) or self.get_project(project)
         if policy is None or not usable(mine, policy):
             return None
         part = Partition(project, now, remembered.state, dict(remembered.usage), slices=dict(remembered.slices))
@@ -496,7 +497,13 @@ class LedgerRepo(TablesBase):
         current = slices.get(key)
         free0, slots0 = escrow_of([current])
         reserves = [op for op in ops if isinstance(op, Reserve)]
-        per_session = max(get(work.row(open_key(op.entry.session_id)), "Reserved", 0) for op in reserves)
+
+        def reserved_of(op: Reserve) -> int:
+            row = work.row(open_key(op.entry.session_id))
+            assert row is not None  # each reserve staged its open row: the batch decided them all
+            return get(row, "Reserved", 0)
+
+        per_session = max(reserved_of(op) for op in reserves)
         spent = {period: work.part.spent(period) for period in PERIODS}
         open_free = policy.max_concurrent - work.raw_open + slots0
         money_free = free_money(policy, spent, work.raw_held - free0)
@@ -533,7 +540,7 @@ class LedgerRepo(TablesBase):
 
     def _read_rows(
         self, project: str, now: datetime, keys: set[str], totals: bool, all_open: bool = False
-    ) -> tuple[Partition, dict]:
+    ) -> tuple[Partition, dict[str, dict | None]]:
         """The state and usage rows (if `totals`) and the entry rows `keys`, at most 14 row keys a
         query (Table Storage allows 15 comparisons in a filter; PartitionKey is one); with
         `all_open`, every open row too (one range query)."""

@@ -124,10 +124,21 @@ class Working:
 
 
 class BatchOp(Protocol):
-    now: datetime | None  # the period the op's money belongs to (None: it moves no money)
-    size: int  # table operations it may add at most
-    needs_policy: bool
-    all_open: bool  # decides with a caller's figures: the batch reads every open row
+    # read-only members (properties): the ops are dataclasses whose fields, or properties, provide them
+    @property
+    def now(self) -> datetime | None:
+        """The period the op's money belongs to (None: it moves no money)."""
+
+    @property
+    def size(self) -> int:
+        """Table operations it may add at most."""
+
+    @property
+    def needs_policy(self) -> bool: ...
+
+    @property
+    def all_open(self) -> bool:
+        """Decides with a caller's figures: the batch reads every open row."""
 
     def keys(self) -> Iterable[str]:
         """Entry row keys to read before deciding."""
@@ -207,7 +218,10 @@ class Reserve:
             raise NotFound(f"project {project!r} does not exist")
         if work.row(open_key(sid)) is not None or work.row(closed_key(sid)) is not None:
             raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
-        caller = work.caller(self.entry.caller) if self.count_caller else None
+        caller = None
+        if self.count_caller:
+            assert self.entry.caller is not None  # reserve() sets count_caller only for an entry with a caller
+            caller = work.caller(self.entry.caller)
         amount = self.amount(AdmissionSnapshot(policy, work.open_count, work.usage(policy), caller))
         pending = self.stage(work, amount)
         work.state_dirty = True

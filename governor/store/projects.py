@@ -318,7 +318,7 @@ def key_record(
     if scope not in KEY_SCOPES:
         raise InvalidEntity("scope", f"must be one of {', '.join(KEY_SCOPES)}")
     limits = limits or CallerLimits()
-    record = {"name": name, "hash": hashed, "createdAt": now.astimezone(UTC).isoformat()}
+    record: dict[str, str | int] = {"name": name, "hash": hashed, "createdAt": now.astimezone(UTC).isoformat()}
     if key_id is not None:
         record["id"] = key_id
     if scope != OWN_SCOPE:

@@ -89,7 +89,7 @@ class ReadsRepo(LedgerRepo):
         latest = get(state, "DayKey" if period is Period.DAY else "MonthKey", "") if state else ""
         escrow = escrow_of(row for k, row in rows.items() if is_slice(k))[0]
         reserved = get(state, "Held", 0) - escrow if state is not None and key >= latest else 0
-        policy = self.get_project(project)  # type: ignore[attr-defined]
+        policy = self.get_project(project)
         spent = get(row, "Spent", 0) if row is not None else 0
         saved = get(row, "Saved", 0) if row is not None else 0
         return Usage(project, period, key, budget_of(policy, period), spent=spent, reserved=reserved, saved=saved)
@@ -105,7 +105,7 @@ class ReadsRepo(LedgerRepo):
         """`get_entry` and `current_usage` in one query (what a polled session read needs)."""
         keys = {open_key(session_id), closed_key(session_id)} if session_id is not None else set()
         part, rows = self._read_rows(check_key("project", project), now, keys, totals=True)
-        policy = policy if policy is not None else self.get_project(project)  # type: ignore[attr-defined]
+        policy = policy if policy is not None else self.get_project(project)
         usage = {}
         for period in PERIODS:
             key = period.key(now)
@@ -126,7 +126,7 @@ class ReadsRepo(LedgerRepo):
             params,
             ["Key", "Spent", "Saved"],
         )
-        budget = budget_of(self.get_project(project), period)  # type: ignore[attr-defined]
+        budget = budget_of(self.get_project(project), period)
         return [
             Usage(project, period, get(row, "Key"), budget, spent=get(row, "Spent", 0), saved=get(row, "Saved", 0))
             for row in rows

@@ -110,8 +110,8 @@ class RetentionRepo(TablesBase):
         copies: dict[tuple[str, str], dict] = {}
         for month in {_month_of(row) for row in chunk}:
             partition = history_partition(project, month)
-            for copy in self._query(self.tables.history, "PartitionKey eq @pk", {"pk": partition}):
-                copies[(month, copy["RowKey"])] = copy
+            for found in self._query(self.tables.history, "PartitionKey eq @pk", {"pk": partition}):
+                copies[(month, found["RowKey"])] = found
         for row in chunk:
             copy = copies.get((_month_of(row), row["RowKey"]))
             if copy is None:
