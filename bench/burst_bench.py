@@ -100,7 +100,7 @@ def busy_seconds() -> float:
 
 
 def run(requests: int, shapes: list[tuple[int, int]]) -> dict:
-    from governor.model import ProjectPolicy, VmSize
+    from governor.core.model import ProjectPolicy, VmSize
     from governor.service.context import get_context
 
     for instances, clients in shapes:

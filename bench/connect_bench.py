@@ -54,7 +54,7 @@ def burst(gate: ConnectGate, emulator, key: str, sessions: list[str], seconds: f
 
 
 def run(clients: int, seconds: float, turns: int) -> dict:
-    from governor.model import ProjectPolicy, VmSize
+    from governor.core.model import ProjectPolicy, VmSize
     from governor.service.context import get_context
 
     with backends("bench", tls=True) as (_, emulator):

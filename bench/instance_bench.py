@@ -248,7 +248,7 @@ def one_instance(key: str, store, concurrency: int, threads: int | None, request
 
 
 def run(requests: int, concurrencies: list[int], threads: str | int, workloads: list[str]) -> dict:
-    from governor.model import ProjectPolicy, VmSize
+    from governor.core.model import ProjectPolicy, VmSize
     from governor.service.context import get_context
 
     if requests < max(concurrencies):

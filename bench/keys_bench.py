@@ -40,7 +40,7 @@ def cpu_per_call(action, count: int) -> float:
 
 
 def wrong_key_cpu(store, wrong_keys: int, legacy_keys: int) -> dict:
-    from governor.model import ProjectPolicy, VmSize, utcnow
+    from governor.core.model import ProjectPolicy, VmSize, utcnow
     from governor.store import callerkeys
     from governor.store.projects import PROJECT_PARTITION
 
@@ -158,7 +158,7 @@ def admission_beside_wrong_keys(gate: Gate, store, requests: int, per_second: fl
 
 
 def run(requests: int, per_second: float, wrong_keys: int, legacy_keys: int) -> dict:
-    from governor.model import ProjectPolicy, VmSize
+    from governor.core.model import ProjectPolicy, VmSize
     from governor.service.context import get_context
 
     with backends("keys", env={"GOVERNOR_KEY_PEPPER": "bench-pepper-" + uuid.uuid4().hex}):

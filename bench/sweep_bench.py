@@ -57,7 +57,7 @@ def counting_store(connection: str, prefix: str):
 
 
 def seed(store, emulator, projects: int, now: datetime) -> None:
-    from governor.model import LedgerEntry, LedgerState, Period, ProjectPolicy, VmSize, cost_of
+    from governor.core.model import LedgerEntry, LedgerState, Period, ProjectPolicy, VmSize, cost_of
     from governor.store.entities import entry_to_entity, i64
     from governor.store.keys import STATE_ROW, open_key
 

@@ -2,7 +2,7 @@
 // main.bicep deploys this file into the ARR account's resource group, which may be in another
 // subscription: a role assignment can only be declared at the scope of its own deployment, so it
 // is a local module (no registry), parsed offline like main.bicep.
-// Role names and data actions are those of governor/policy/arr_roles.py; tests/unit/infra checks it.
+// Role names and data actions are those of governor/core/policy/arr_roles.py; tests/unit/infra checks it.
 targetScope = 'resourceGroup'
 
 @description('Name of the ARR account (Microsoft.MixedReality/remoteRenderingAccounts) in this resource group.')

@@ -30,7 +30,7 @@ class TableError(ValueError):
 @dataclass
 class Room:
     name: str
-    modules: list[str]  # from the path column: governor/policy/ -> governor.policy
+    modules: list[str]  # from the path column: governor/core/policy/ -> governor.core.policy
     rooms: set[str]  # rooms it may import
     packages: set[str]  # third-party top-level packages it may import
     members: list[str] = field(default_factory=list)  # modules (with their descendants) it owns

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from governor.model import CONNECT_MODES
-from governor.policy.limits import ACCOUNT_NAME, ARR_ACCOUNT_ID
+from governor.core.model import CONNECT_MODES
+from governor.core.policy.limits import ACCOUNT_NAME, ARR_ACCOUNT_ID
 from governor.settings import Settings, SettingsError
 
 DEFAULT_STS = "https://sts.mixedreality.azure.com"

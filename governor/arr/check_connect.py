@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from governor.arr.accounts import ArrAccount
 from governor.arr.errors import ArrError
-from governor.model import VmSize
+from governor.core.model import VmSize
 
 CHECK_LEASE = timedelta(minutes=1)
 

@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from governor.timespan import TimeSpanError, format_timespan, parse_timespan
+from governor.core.timespan import TimeSpanError, format_timespan, parse_timespan
 
 DONE = ("ready", "error", "expired", "stopped")
 

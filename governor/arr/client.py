@@ -29,7 +29,7 @@ from governor.arr.errors import (
     error_for_status,
 )
 from governor.arr.wire import Request, error_details
-from governor.model import ConnectTarget, ConnectToken, Session, SessionStatus, VmSize, utcnow
+from governor.core.model import ConnectTarget, ConnectToken, Session, SessionStatus, VmSize, utcnow
 
 log = logging.getLogger("governor.arr")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from governor.arr.credentials import NO_EXP_LIFETIME, jwt_expiry
-from governor.model import ConnectToken
+from governor.core.model import ConnectToken
 
 MARGIN = timedelta(minutes=10)
 REFRESH_EVERY = timedelta(hours=1)

@@ -3,13 +3,13 @@
 Messages are built from ARR's answer and our own words only: never from request headers,
 so an account key or access token cannot leak through `str(exc)` or `repr(exc)`.
 
-Each concrete error is also one of the core's (`governor.errors`): a 404 is a `NotFound`,
+Each concrete error is also one of the core's (`governor.core.errors`): a 404 is a `NotFound`,
 a 400/422 a `Rejected`, every other failure an `Unavailable`; the service sees only those.
 """
 
 from __future__ import annotations
 
-from governor import errors as core
+from governor.core import errors as core
 
 
 class ArrError(core.ServiceError):

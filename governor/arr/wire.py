@@ -13,8 +13,8 @@ from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 from governor.arr.errors import ArrBadResponse, ArrRequestError
-from governor.model import Session, SessionStatus, VmSize
-from governor.policy.limits import SESSION_ID
+from governor.core.model import Session, SessionStatus, VmSize
+from governor.core.policy.limits import SESSION_ID
 
 E = TypeVar("E")
 

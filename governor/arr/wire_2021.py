@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from governor.arr.wire import Reader, Request, check_lease, check_session_id, read_page
-from governor.model import Session, VmSize, ceil_minutes
+from governor.core.model import Session, VmSize, ceil_minutes
 
 API_VERSION = "2021-01-01"
 _PARAMS = {"api-version": API_VERSION}

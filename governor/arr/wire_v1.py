@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from governor.arr.wire import Reader, Request, check_lease, check_session_id, read_page
-from governor.model import Session, VmSize
-from governor.timespan import TimeSpanError, format_timespan, parse_timespan
+from governor.core.model import Session, VmSize
+from governor.core.timespan import TimeSpanError, format_timespan, parse_timespan
 
 API_VERSION = "v1"
 

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from governor.core.model import CapacityFailure, Period, ProjectPolicy, Usage
+from governor.core.policy.limits import PROJECT_NAME
 from governor.dashboard.data import (
     CostSeries,
     Dashboard,
@@ -23,8 +25,6 @@ from governor.dashboard.data import (
     session_rows,
 )
 from governor.dashboard.placement import placement_rows
-from governor.model import CapacityFailure, Period, ProjectPolicy, Usage
-from governor.policy.limits import PROJECT_NAME
 
 if TYPE_CHECKING:
     from governor.service.ports import StorePort

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from governor.core.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, SweepHealth, Usage
+from governor.core.policy import schedule as hours
 from governor.dashboard.placement import PlacementRow
-from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, ProjectPolicy, SweepHealth, Usage
-from governor.policy import schedule as hours
 
 UNATTRIBUTED = "Unattributed"
 UNNAMED = "(unnamed)"

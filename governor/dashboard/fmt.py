@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 
-from governor.model import whole_minutes
+from governor.core.model import whole_minutes
 
 
 def esc(value: object) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from governor.core.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Session, SessionStatus, Usage
+from governor.core.policy.sweep import SweepOptions, decide
 from governor.dashboard.data import Forecast
-from governor.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Session, SessionStatus, Usage
-from governor.policy.sweep import SweepOptions, decide
 
 
 def session_from_ledger(entry: LedgerEntry) -> Session:

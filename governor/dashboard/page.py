@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from governor.core.model import format_money
 from governor.dashboard.data import Dashboard
 from governor.dashboard.fmt import ago, duration, esc, percent, when
 from governor.dashboard.svg import budget_chart, cost_chart, size_colour
-from governor.model import format_money
 
 # The page runs no script and loads nothing; the same policy is sent as a response header.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

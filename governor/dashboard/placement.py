@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from governor.model import CapacityFailure, LedgerEntry, Period, ProjectPolicy
+from governor.core.model import CapacityFailure, LedgerEntry, Period, ProjectPolicy
 
 
 @dataclass(frozen=True)

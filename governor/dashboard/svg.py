@@ -4,9 +4,9 @@ stacked segments are parted by a white line, since two size colours side by side
 
 from __future__ import annotations
 
+from governor.core.model import format_money
 from governor.dashboard.data import UNATTRIBUTED, BudgetRow, CostSeries
 from governor.dashboard.fmt import esc, percent
-from governor.model import format_money
 
 INK = "#1f2328"
 MUTED = "#57606a"

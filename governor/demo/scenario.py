@@ -33,9 +33,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from governor.core.model import whole_minutes
 from governor.demo import classroom, narrate, webhooks
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
-from governor.model import whole_minutes
 
 HEARTBEAT_SECONDS = 2.0
 STALL_SECONDS = 60.0  # give up when no expected outcome happened for this long (night's closing aside)

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from governor.core.model import VmSize
 from governor.emulator import DEV_TENANT_ID, tokens
 from governor.emulator.capacity import Capacity
 from governor.emulator.clock import VirtualClock
@@ -18,7 +19,6 @@ from governor.emulator.entra import EntraIssuer
 from governor.emulator.errors import ApiError
 from governor.emulator.faults import Faults
 from governor.emulator.store import Store
-from governor.model import VmSize
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 STS_KINDS = ("key", "entra", "other")  # the credential an STS call presented

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from governor.core.model import VmSize
+from governor.core.policy.limits import ARR_ACCOUNT_ID
 from governor.emulator.errors import bad_request
-from governor.model import VmSize
-from governor.policy.limits import ARR_ACCOUNT_ID
 
 EVERY_ACCOUNT = "*"
 MAX_SERVERS = 1_000_000

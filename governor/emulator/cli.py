@@ -8,8 +8,8 @@ import signal
 import sys
 import threading
 
+from governor.core.policy.limits import ARR_ACCOUNT_ID
 from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, cli_identity
-from governor.policy.limits import ARR_ACCOUNT_ID
 
 
 def _account(text: str) -> tuple[str, str]:

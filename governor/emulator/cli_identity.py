@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from governor.core.policy.arr_roles import BUILT_IN_ROLES, CLIENT, CONNECT_ROLE
+from governor.core.policy.limits import ARR_ACCOUNT_ID
 from governor.emulator import (
     DEV_ACCOUNT_ID,
     DEV_CONNECT_CLIENT_ID,
@@ -13,8 +15,6 @@ from governor.emulator import (
     DEV_GOVERNOR_CLIENT_SECRET,
     DEV_TENANT_ID,
 )
-from governor.policy.arr_roles import BUILT_IN_ROLES, CLIENT, CONNECT_ROLE
-from governor.policy.limits import ARR_ACCOUNT_ID
 
 # Without --principal: the governor's identity and a connect-only one, on the development account.
 DEV_PRINCIPALS = [

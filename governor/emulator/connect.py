@@ -10,8 +10,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from governor.core.model import SessionStatus
 from governor.emulator.sessions import View
-from governor.model import SessionStatus
 
 
 @dataclass(frozen=True)

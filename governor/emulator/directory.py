@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from governor.policy.arr_roles import ALL_ACTIONS, BUILT_IN_ROLES, CONNECT_ACTIONS, CONNECT_ROLE
+from governor.core.policy.arr_roles import ALL_ACTIONS, BUILT_IN_ROLES, CONNECT_ACTIONS, CONNECT_ROLE
 
 MAX_SECRET_LENGTH = 256
 MAX_ROLE_NAME_LENGTH = 128

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from governor.core.model import SessionStatus, whole_minutes
+from governor.core.timespan import format_timespan
 from governor.emulator.sessions import TERAFLOPS, View
-from governor.model import SessionStatus, whole_minutes
-from governor.timespan import format_timespan
 
 
 def session_2021(v: View) -> dict:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from governor.core.model import VmSize, whole_minutes
+from governor.core.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
+from governor.core.policy.limits import ARR_MAX_CREATE_LEASE, SESSION_ID
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request, not_found
 from governor.emulator.jsonbody import as_int, as_str, parse_object, require
 from governor.emulator.messages import API_VERSIONS, Request, Response
 from governor.emulator.render import session_2021
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound
-from governor.model import VmSize, whole_minutes
-from governor.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
-from governor.policy.limits import ARR_MAX_CREATE_LEASE, SESSION_ID
 
 MAX_LEASE_MINUTES = whole_minutes(ARR_MAX_CREATE_LEASE)
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}

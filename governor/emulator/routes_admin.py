@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from governor.core.model import SessionStatus, VmSize
 from governor.emulator import capacity as capacity_mod
 from governor.emulator import faults as faults_mod
 from governor.emulator.app import Emulator
@@ -13,7 +14,6 @@ from governor.emulator.messages import Request, Response
 from governor.emulator.render import truth
 from governor.emulator.routes_2021 import MAX_LEASE_MINUTES
 from governor.emulator.store import SessionConflict
-from governor.model import SessionStatus, VmSize
 
 MAX_BULK = 200_000
 

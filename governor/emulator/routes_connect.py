@@ -4,14 +4,14 @@ one device at a time. Lets tests prove what a connect-only identity can and cann
 
 from __future__ import annotations
 
+from governor.core.model import SessionStatus
+from governor.core.policy.arr_roles import RENDER_READ
 from governor.emulator.app import Emulator, require_action
 from governor.emulator.connect import AlreadyConnected
 from governor.emulator.errors import ApiError, not_found
 from governor.emulator.jsonbody import as_str, parse_object
 from governor.emulator.messages import Request, Response
 from governor.emulator.store import SessionNotFound
-from governor.model import SessionStatus
-from governor.policy.arr_roles import RENDER_READ
 
 MAX_DEVICE_LENGTH = 256
 DEFAULT_DEVICE = "device"

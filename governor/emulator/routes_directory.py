@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from governor.core.policy.arr_roles import BUILT_IN_ROLES
 from governor.emulator import directory as d
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request
 from governor.emulator.jsonbody import parse_object, require
 from governor.emulator.messages import Request, Response
-from governor.policy.arr_roles import BUILT_IN_ROLES
 
 CODES = {400: "BadRequest", 404: "NotFound", 409: "Conflict"}
 

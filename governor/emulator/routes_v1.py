@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from governor.core.model import VmSize
+from governor.core.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
+from governor.core.policy.limits import ARR_MAX_CREATE_LEASE
+from governor.core.timespan import TimeSpanError, format_timespan, parse_timespan
 from governor.emulator.app import Emulator
 from governor.emulator.errors import ApiError, bad_request, not_found
 from governor.emulator.jsonbody import as_str, parse_object, require
 from governor.emulator.messages import Request, Response
 from governor.emulator.render import session_v1
 from governor.emulator.store import LeaseNotLarger, SessionNotActive, SessionNotFound
-from governor.model import VmSize
-from governor.policy.arr_roles import SESSIONS_READ, SESSIONS_START, SESSIONS_STOP
-from governor.policy.limits import ARR_MAX_CREATE_LEASE
-from governor.timespan import TimeSpanError, format_timespan, parse_timespan
 
 MAX_LEASE = ARR_MAX_CREATE_LEASE  # a day
 

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from governor.model import SessionStatus, VmSize, whole_minutes
+from governor.core.model import SessionStatus, VmSize, whole_minutes
 
 
 def dotnet_time(at: datetime, tick: int = 0) -> str:

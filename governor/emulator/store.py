@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from governor.core.model import SessionStatus, VmSize
 from governor.emulator.sessions import Record, View, view
-from governor.model import SessionStatus, VmSize
 
 
 class SessionNotFound(LookupError):

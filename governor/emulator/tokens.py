@@ -8,8 +8,8 @@ tokens for account keys alone, so it is read as full rights.
 
 from __future__ import annotations
 
+from governor.core.policy.arr_roles import ALL_ACTIONS
 from governor.emulator import jwt
-from governor.policy.arr_roles import ALL_ACTIONS
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
 

@@ -57,7 +57,7 @@ def _session(req: func.HttpRequest) -> str:
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():
         from governor import telemetry
-        from governor.policy.gate import check_idempotency_key
+        from governor.core.policy.gate import check_idempotency_key
         from governor.service.ports import Refusal
 
         project = _project(req)
@@ -119,7 +119,7 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
         day, month = _period_param(req, "day", 10), _period_param(req, "month", 7)
         by = req.params.get("by") or None
         if by not in (None, "key"):
-            from governor.policy.gate import bad_request
+            from governor.core.policy.gate import bad_request
 
             raise bad_request("by", "must be key (or absent)")
         return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month, by=by))
@@ -128,14 +128,14 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _period_param(req: func.HttpRequest, name: str, length: int) -> str | None:
-    from governor.policy.limits import parse_day, parse_month
+    from governor.core.policy.limits import parse_day, parse_month
 
     value = req.params.get(name)
     if value is None or value == "":
         return None
     # ASCII digits only (strptime reads other scripts' digits too), a real day or month
     if len(value) != length or (parse_day if name == "day" else parse_month)(value) is None:
-        from governor.policy.gate import bad_request
+        from governor.core.policy.gate import bad_request
 
         raise bad_request(name, f"must look like {'2026-11-26' if name == 'day' else '2026-11'}") from None
     return value

@@ -1,7 +1,7 @@
 """HTTP helpers shared by the gate's blueprints: body reading, problem+json, caller identity.
 
 Every handler runs through `serve()`, so no exception escapes as a bare 500: refusals become
-RFC 9457 problems, the service's declared errors (`governor.errors`: bad input, not found,
+RFC 9457 problems, the service's declared errors (`governor.core.errors`: bad input, not found,
 conflict, unavailable) their 4xx or a 503 with Retry-After, and anything else a detail-free
 500 that is logged with the invocation's correlation id.
 """

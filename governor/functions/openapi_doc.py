@@ -15,12 +15,12 @@ from http import HTTPStatus
 import azure.functions as func
 
 from governor import __version__
+from governor.core.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, PROJECT_NAME, SESSION_ID
 from governor.functions import http
 from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
 from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
 from governor.functions.openapi_schemas import MEDIA_TYPES, SCHEMAS
-from governor.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, PROJECT_NAME, SESSION_ID
 
 __all__ = ["OPERATIONS", "SCHEMAS", "document", "http_routes", "registered_functions"]
 

@@ -15,10 +15,8 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 
 from governor import __version__
-from governor.errors import Refusal, Unavailable
-from governor.functions import http
-from governor.functions.dashboard import refresh_of
-from governor.model import (
+from governor.core.errors import Refusal, Unavailable
+from governor.core.model import (
     MICROS,
     AdmissionSnapshot,
     CallerKey,
@@ -38,9 +36,11 @@ from governor.model import (
     utc_text,
     whole_minutes,
 )
-from governor.policy import gate as rules
-from governor.policy.callers import parse_new_key
-from governor.policy.document import policy_from_document, policy_to_document, schedule_from_document
+from governor.core.policy import gate as rules
+from governor.core.policy.callers import parse_new_key
+from governor.core.policy.document import policy_from_document, policy_to_document, schedule_from_document
+from governor.functions import http
+from governor.functions.dashboard import refresh_of
 from governor.service.views import budget_view, callers_view, connect_view, key_view, session_view, usage_view
 from governor.settings import SETTINGS
 
@@ -329,7 +329,7 @@ _BODY_REFUSALS: dict[str, Callable[[], object]] = {
 
 
 def _policy_refusal(document: dict):
-    from governor.policy.document import PolicyError
+    from governor.core.policy.document import PolicyError
 
     try:
         policy_from_document(document, "demo")

@@ -6,7 +6,7 @@ the core's enums and constants), so the document cannot state a rule the gate do
 
 from __future__ import annotations
 
-from governor.model import (
+from governor.core.model import (
     CONNECT_MODES,
     Closing,
     LedgerState,
@@ -16,9 +16,9 @@ from governor.model import (
     VmSize,
     whole_minutes,
 )
-from governor.policy.callers import KEY_SCOPES, REVOKE_OTHERS
-from governor.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
-from governor.policy.limits import (
+from governor.core.policy.callers import KEY_SCOPES, REVOKE_OTHERS
+from governor.core.policy.document import MAX_HOLIDAYS, MAX_WINDOWS
+from governor.core.policy.limits import (
     ACCOUNT_NAME,
     ARR_ACCOUNT_ID,
     ARR_MAX_CREATE_LEASE,
@@ -29,8 +29,8 @@ from governor.policy.limits import (
     MAX_URL_LENGTH,
     MONEY,
 )
-from governor.policy.placement import CAPACITY
-from governor.policy.schedule import WEEKDAYS, WINDOW
+from governor.core.policy.placement import CAPACITY
+from governor.core.policy.schedule import WEEKDAYS, WINDOW
 
 _SIZES = {"type": "string", "enum": [size.value for size in VmSize]}
 _MONEY = {
@@ -417,7 +417,7 @@ SCHEMAS: dict[str, dict] = {
     },
     "Project": {
         "type": "object",
-        "description": "a project policy document (governor/policy/document.py; see docs/api.md)",
+        "description": "a project policy document (governor/core/policy/document.py; see docs/api.md)",
         "properties": {
             "schedule": {"oneOf": [{"$ref": "#/components/schemas/Schedule"}, {"type": "null"}]},
             "principalLimits": {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from governor.model import utcnow
+from governor.core.model import utcnow
 
 if TYPE_CHECKING:
     from governor.service.arr_reads import ArrReads

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from governor.model import (
+from governor.core.model import (
     AuditRecord,
     CallerLimits,
     LedgerEntry,
@@ -29,11 +29,11 @@ from governor.model import (
     money_text,
     whole_minutes,
 )
-from governor.policy import gate as rules
-from governor.policy import placement
-from governor.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
-from governor.policy.extension import Extension, refused_step_saving
-from governor.policy.sweep import PENDING_GRACE, UNKNOWN
+from governor.core.policy import gate as rules
+from governor.core.policy import placement
+from governor.core.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
+from governor.core.policy.extension import Extension, refused_step_saving
+from governor.core.policy.sweep import PENDING_GRACE, UNKNOWN
 from governor.service.arr_reads import ArrReads
 from governor.service.gate_placement import DEFAULT_CAPACITY_WINDOW, Attempt, GatePlacement
 from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, StorePort

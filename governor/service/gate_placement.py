@@ -1,7 +1,7 @@
 """The gate's placement: where an attempt starts, and what happens when ARR has no server for it.
 
 A mixin of `GateService` (it uses the service's store, ARR clients, clock, audit and `_launch`).
-The rules are `governor.policy.placement`'s; this module reads the capacity memory, reserves at the
+The rules are `governor.core.policy.placement`'s; this module reads the capacity memory, reserves at the
 chosen place, settles an attempt ARR ended for want of capacity (charged what ARR billed, the
 failure remembered for its account and size), and with `autoRetry` starts the next attempt under the
 id the rules derive, so the gate's poll and the sweep (or two instances) start it once.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from governor.model import (
+from governor.core.model import (
     AuditRecord,
     CapacityFailure,
     LedgerEntry,
@@ -31,10 +31,10 @@ from governor.model import (
     utc_text,
     whole_minutes,
 )
-from governor.policy import gate as rules
-from governor.policy import placement
-from governor.policy.callers import PROJECT_ROW_SECONDS
-from governor.policy.placement import Place
+from governor.core.policy import gate as rules
+from governor.core.policy import placement
+from governor.core.policy.callers import PROJECT_ROW_SECONDS
+from governor.core.policy.placement import Place
 from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, ServiceError, StorePort
 
 if TYPE_CHECKING:  # the mixin's host; imported for the checker only (gate imports this module)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from governor.model import SweepHealth
+from governor.core.model import SweepHealth
 from governor.service.ports import ArrPort, StorePort
 from governor.service.views import iso
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from governor.model import CallerKey, ProjectPolicy, utcnow
-from governor.policy import callers
-from governor.policy import gate as rules
+from governor.core.model import CallerKey, ProjectPolicy, utcnow
+from governor.core.policy import callers
+from governor.core.policy import gate as rules
 from governor.service.ports import Refusal, StorePort
 from governor.service.views import key_view
 
@@ -21,7 +21,7 @@ class ManageService:
         self.loopback_webhooks = loopback_webhooks  # local development: http://127.0.0.1 webhooks
 
     def put(self, name: str, document) -> tuple[dict, bool]:
-        from governor.policy import document as documents
+        from governor.core.policy import document as documents
 
         rules.check_project_name(name)
         try:
@@ -33,7 +33,7 @@ class ManageService:
         return documents.policy_to_document(spec.policy), created
 
     def get(self, name: str) -> dict:
-        from governor.policy import document as documents
+        from governor.core.policy import document as documents
 
         rules.check_project_name(name)
         policy = self.store.get_project(name)
@@ -42,7 +42,7 @@ class ManageService:
         return documents.policy_to_document(policy)
 
     def list(self) -> dict:
-        from governor.policy import document as documents
+        from governor.core.policy import document as documents
 
         return {"projects": [documents.policy_to_document(p) for p in self.store.list_projects()]}
 

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 
 from governor import telemetry
-from governor.policy.sweep import Action
+from governor.core.policy.sweep import Action
 from governor.service.sweep_items import Item
 
 log = logging.getLogger("governor.sweep")

@@ -2,7 +2,7 @@
 
 The service layer depends on these Protocols only; `governor.arr.ArrClient` and
 `governor.store.TableStore` implement them. Pure: no I/O here. Their failures are the core's
-`governor.errors` types (re-exported here): `NotFound`, `Conflict`, `Unavailable` (`Rejected`),
+`governor.core.errors` types (re-exported here): `NotFound`, `Conflict`, `Unavailable` (`Rejected`),
 `BadInput`; a rule's "no" is a `Refusal`.
 """
 
@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 # The values and errors the ports speak live in the core, so adapters never import this layer.
-from governor.errors import BadInput, Conflict, NotFound, Refusal, Rejected, ServiceError, Unavailable
-from governor.model import (
+from governor.core.errors import BadInput, Conflict, NotFound, Refusal, Rejected, ServiceError, Unavailable
+from governor.core.model import (
     AdmissionSnapshot,
     AuditRecord,
     CallerKey,
@@ -31,7 +31,7 @@ from governor.model import (
     Usage,
     VmSize,
 )
-from governor.policy.callers import DEFAULT_KEY, OWN_SCOPE
+from governor.core.policy.callers import DEFAULT_KEY, OWN_SCOPE
 
 __all__ = [
     "AdmissionSnapshot",
@@ -161,7 +161,7 @@ class StorePort(Protocol):
 
     def claim(self, project: str, reservation_id: str) -> LedgerEntry | None:
         """Mark a pending v1 entry as a claim: its create failed ambiguously, so the sweep stops the
-        sessions it may have made (governor.policy.sweep.claim_matches). None if it is not pending."""
+        sessions it may have made (governor.core.policy.sweep.claim_matches). None if it is not pending."""
 
     def mark_working(
         self, project: str, reservation_id: str, since: datetime | None, etag: str | None = None

@@ -3,7 +3,7 @@
 One run: take the sweep lock; list every ARR account once (all pages); join the sessions with
 the ledger snapshot; reconcile pending admissions and settle vanished sessions; meter changed
 sessions from ARR's own elapsed minutes; decide each session with the pure table in
-`governor.policy.sweep`; act with bounded concurrency; record what refusals saved; write the
+`governor.core.policy.sweep`; act with bounded concurrency; record what refusals saved; write the
 audit rows and the health row; hand the webhooks to their thread pool; and tell telemetry
 (`observe`: logs with dimensions, metrics; the pass is one span). Every step is idempotent, so a
 run that dies anywhere is repaired by the next one: metering is by checkpoint, extensions are
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from governor import telemetry
-from governor.model import CallerFigures, CallerLimits, SweepHealth, UnmanagedMode
-from governor.policy import callers
-from governor.policy import sweep as rules
-from governor.policy.sweep import SweepOptions
+from governor.core.model import CallerFigures, CallerLimits, SweepHealth, UnmanagedMode
+from governor.core.policy import callers
+from governor.core.policy import sweep as rules
+from governor.core.policy.sweep import SweepOptions
 from governor.service import observe
 from governor.service import sweep_metering as metering
 from governor.service import sweep_reconcile as reconcile

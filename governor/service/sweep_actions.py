@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from governor.model import (
+from governor.core.model import (
     CallerFigures,
     LedgerEntry,
     Period,
@@ -20,8 +20,8 @@ from governor.model import (
     minutes_figure,
     whole_minutes,
 )
-from governor.policy.extension import reserve_step
-from governor.policy.sweep import Action
+from governor.core.policy.extension import reserve_step
+from governor.core.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure
 from governor.service.sweep_savings import record_stop

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from governor.model import ProjectPolicy
-from governor.policy import placement
-from governor.policy.sweep import Action
+from governor.core.model import ProjectPolicy
+from governor.core.policy import placement
+from governor.core.policy.sweep import Action
 from governor.service.ports import ArrPort, StorePort
 from governor.service.sweep_items import Item
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governor.model import CallerLimits, LedgerEntry, ProjectPolicy, Session
-from governor.policy.sweep import Decision
+from governor.core.model import CallerLimits, LedgerEntry, ProjectPolicy, Session
+from governor.core.policy.sweep import Decision
 from governor.service.ports import ServiceError
 
 

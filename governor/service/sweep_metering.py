@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from governor.model import Period, SessionStatus, Usage, cost_of, whole_minutes
+from governor.core.model import Period, SessionStatus, Usage, cost_of, whole_minutes
 from governor.service.ports import StorePort
 
 log = logging.getLogger("governor.sweep")

@@ -11,9 +11,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from governor.model import LedgerEntry, LedgerState, Session
-from governor.policy import sweep as rules
-from governor.policy.sweep import Action, Decision, SweepOptions
+from governor.core.model import LedgerEntry, LedgerState, Session
+from governor.core.policy import sweep as rules
+from governor.core.policy.sweep import Action, Decision, SweepOptions
 from governor.service.ports import ArrPort, NotFound, ServiceError, StorePort
 from governor.service.sweep_items import Item, failure, item_for
 

@@ -7,9 +7,9 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from governor.model import AuditRecord, ProjectPolicy
-from governor.policy import sweep as rules
-from governor.policy.sweep import Action
+from governor.core.model import AuditRecord, ProjectPolicy
+from governor.core.policy import sweep as rules
+from governor.core.policy.sweep import Action
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
 from governor.service.sweep_savings import record_interrupted_stops

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from governor import telemetry
-from governor.model import AuditRecord, LedgerEntry, SavingKind, lease_saving
-from governor.policy import sweep as rules
-from governor.policy.extension import SWEEP_REFUSALS, refused_step_saving
-from governor.policy.sweep import Action
+from governor.core.model import AuditRecord, LedgerEntry, SavingKind, lease_saving
+from governor.core.policy import sweep as rules
+from governor.core.policy.extension import SWEEP_REFUSALS, refused_step_saving
+from governor.core.policy.sweep import Action
 from governor.service.ports import StorePort
 from governor.service.sweep_items import Item
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 
-from governor.model import (
+from governor.core.model import (
     CallerKey,
     CallerLimits,
     ConnectTarget,
@@ -23,8 +23,8 @@ from governor.model import (
     utc_text,
     whole_minutes,
 )
-from governor.policy import gate as rules
-from governor.timespan import format_timespan
+from governor.core.policy import gate as rules
+from governor.core.timespan import format_timespan
 
 
 def budget_view(policy: ProjectPolicy, usage: Mapping[Period, Usage]) -> dict:
@@ -103,7 +103,7 @@ iso = utc_text
 
 def key_view(key: CallerKey) -> dict:
     """A named key as listed: never its secret or hash."""
-    from governor.policy.document import limits_to_document
+    from governor.core.policy.document import limits_to_document
 
     return {
         "name": key.name,
@@ -116,7 +116,7 @@ def key_view(key: CallerKey) -> dict:
 
 def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Mapping[str, CallerLimits]) -> list[dict]:
     """Usage by caller: every known key or limited principal, and any caller that spent or holds money."""
-    from governor.policy.document import limits_to_document
+    from governor.core.policy.document import limits_to_document
 
     open_entries = [e for e in entries if e.state is not LedgerState.CLOSED]
     names = set(limits) | {e.caller for e in open_entries} | {n for by in spent.values() for n in by}

@@ -35,8 +35,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from governor.policy.document import WEBHOOK_SECRET_PREFIX
-from governor.policy.limits import WebhookTarget, address_problem, webhook_target
+from governor.core.policy.document import WEBHOOK_SECRET_PREFIX
+from governor.core.policy.limits import WebhookTarget, address_problem, webhook_target
 
 log = logging.getLogger("governor.webhooks")
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from governor.model import AuditRecord, utcnow
+from governor.core.model import AuditRecord, utcnow
 from governor.store.base import MAX_BATCH, TablesBase, delete_op, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import audit_to_entity, entity_to_audit, get, get_json, put_json

@@ -12,7 +12,7 @@ from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
 
 if TYPE_CHECKING:
-    from governor.model import ProjectPolicy
+    from governor.core.model import ProjectPolicy
 
 MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from governor.model import CapacityFailure, VmSize
+from governor.core.model import CapacityFailure, VmSize
 from governor.store.base import TablesBase, create_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import get

@@ -53,8 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
-    from governor.errors import Refusal
-    from governor.policy.document import PolicyError
+    from governor.core.errors import Refusal
+    from governor.core.policy.document import PolicyError
     from governor.settings import SettingsError
     from governor.store.errors import StoreError
 
@@ -83,7 +83,7 @@ def _read(path: Path) -> str:
 
 
 def _list(args, store, out, err) -> int:
-    from governor.policy.document import policy_to_document
+    from governor.core.policy.document import policy_to_document
 
     policies = sorted(store.list_projects(), key=lambda p: p.name)
     if args.json:
@@ -96,7 +96,7 @@ def _list(args, store, out, err) -> int:
 
 
 def _get(args, store, out, err) -> int:
-    from governor.policy.document import policy_to_document
+    from governor.core.policy.document import policy_to_document
 
     policy = store.get_project(args.name)
     if policy is None:
@@ -107,7 +107,7 @@ def _get(args, store, out, err) -> int:
 
 
 def _set(args, store, out, err) -> int:
-    from governor.policy.document import parse_policy_text
+    from governor.core.policy.document import parse_policy_text
 
     text = args.inline if args.inline is not None else _read(args.file)
     spec = parse_policy_text(text, name=args.name, allow_loopback_http=_loopback_webhooks())
@@ -145,7 +145,7 @@ def _print_key(store, name: str, out, err) -> None:
 
 
 def _apply(args, store, out, err) -> int:
-    from governor.policy.document import parse_projects_file
+    from governor.core.policy.document import parse_projects_file
 
     # a bad file raises here, before any write
     specs = parse_projects_file(_read(args.file), allow_loopback_http=_loopback_webhooks())
@@ -179,10 +179,10 @@ def _apply(args, store, out, err) -> int:
 
 
 def _keys(args, store, out, err) -> int:
-    from governor.model import utc_text as _iso
-    from governor.model import utcnow
-    from governor.policy.callers import check_key_name, parse_new_key
-    from governor.policy.document import limits_to_document
+    from governor.core.model import utc_text as _iso
+    from governor.core.model import utcnow
+    from governor.core.policy.callers import check_key_name, parse_new_key
+    from governor.core.policy.document import limits_to_document
     from governor.store.errors import NotFound
 
     policy = store.get_project(args.name)

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from governor.model import (
+from governor.core.model import (
     AuditRecord,
     LedgerEntry,
     LedgerState,
@@ -24,7 +24,7 @@ from governor.model import (
     SizeFallback,
     VmSize,
 )
-from governor.policy import document as documents
+from governor.core.policy import document as documents
 from governor.store.errors import InvalidEntity
 
 MAX_ENTITY_BYTES = 1024 * 1024

@@ -1,13 +1,13 @@
 """The store's errors. Messages name fields and keys, never secrets or entity contents.
 
-Each is also one of the core's (`governor.errors`), which is all the service and the
+Each is also one of the core's (`governor.core.errors`), which is all the service and the
 entrypoints look at: bad keys are `BadInput`, a missing row `NotFound`, a state clash
 `Conflict`, lost races and unreachable storage `Unavailable`.
 """
 
 from __future__ import annotations
 
-from governor import errors as core
+from governor.core import errors as core
 
 
 class StoreError(Exception):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from governor.model import AdmissionSnapshot, Period, ProjectPolicy, Usage
+from governor.core.model import AdmissionSnapshot, Period, ProjectPolicy, Usage
 from governor.store.entities import get, i64
 
 SLICE_PREFIX = "slice|"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from governor.policy.limits import PROJECT_NAME
+from governor.core.policy.limits import PROJECT_NAME
 from governor.store.errors import InvalidKey
 
 MAX_KEY_BYTES = 1024

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from governor.model import (
+from governor.core.model import (
     AdmissionSnapshot,
     CallerFigures,
     LedgerEntry,

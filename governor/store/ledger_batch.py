@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from governor.model import (
+from governor.core.model import (
     AdmissionSnapshot,
     CallerFigures,
     LedgerEntry,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from governor.model import whole_minutes
+from governor.core.model import whole_minutes
 from governor.store.base import MAX_BATCH, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity

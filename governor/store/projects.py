@@ -22,8 +22,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from governor.model import CallerKey, CallerLimits, ProjectPolicy, utcnow
-from governor.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE, PROJECT_ROW_SECONDS
+from governor.core.model import CallerKey, CallerLimits, ProjectPolicy, utcnow
+from governor.core.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE, PROJECT_ROW_SECONDS
 from governor.store import callerkeys
 from governor.store.base import TablesBase, write_op
 from governor.store.entities import entity_to_policy, get, policy_to_entity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from governor.model import LedgerEntry, LedgerSnapshot, Period, Usage
+from governor.core.model import LedgerEntry, LedgerSnapshot, Period, Usage
 from governor.store.entities import POLICY_COLUMNS, entity_to_entry, entity_to_policy, get
 from governor.store.escrow import SLICE_PREFIX, escrow_of, is_slice
 from governor.store.keys import (

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from governor.model import LedgerEntry, Period
+from governor.core.model import LedgerEntry, Period
 from governor.store.audit import AUDIT_PARTITION, audit_row_key
 from governor.store.base import MAX_BATCH, TablesBase, delete_op
 from governor.store.entities import entity_to_entry

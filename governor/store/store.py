@@ -18,7 +18,7 @@ class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo
     """`TableStore(service_or_connection_string, prefix)`; `TableStore.from_settings(settings)` in the app.
 
     Nothing touches the network until the first call; each table is created on first use.
-    Failures leave as `governor.errors` types (see `boundary`).
+    Failures leave as `governor.core.errors` types (see `boundary`).
     """
 
     def __init__(self, service, prefix: str = "governor", retry: RetryPolicy | None = None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from governor.model import Period
+from governor.core.model import Period
 
 
 class SeenRow(dict):

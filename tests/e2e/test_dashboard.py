@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from governor.core.model import AuditRecord, ProjectPolicy, VmSize, to_micros
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
-from governor.model import AuditRecord, ProjectPolicy, VmSize, to_micros
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
@@ -313,7 +313,7 @@ def test_project_dashboard_needs_the_project_key_and_shows_only_that_project(bro
 def _session(store, project: str, size: VmSize, start: datetime, lease_minutes: int = 180) -> str:
     from datetime import timedelta
 
-    from governor.model import LedgerEntry, LedgerState, Session, SessionStatus
+    from governor.core.model import LedgerEntry, LedgerState, Session, SessionStatus
 
     policy = store.get_project(project)
     sid = str(uuid.uuid4())
@@ -336,9 +336,9 @@ def _session(store, project: str, size: VmSize, start: datetime, lease_minutes: 
 def test_collect_reads_a_month_through_the_real_store(store, azurite, table_prefix):
     from datetime import date, timedelta
 
+    from governor.core.model import Period, cost_of
     from governor.dashboard.collect import collect
     from governor.dashboard.forecast import sweep_forecast
-    from governor.model import Period, cost_of
 
     rates = {VmSize.STANDARD: to_micros("3"), VmSize.PREMIUM: to_micros("12")}
     both = frozenset(VmSize)

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from governor.core.model import Period, SessionStatus, cost_of, to_micros, utcnow
+from governor.core.policy.placement import EVENTS
 from governor.demo import classroom
 from governor.demo.cli import own_stack
 from governor.demo.scenario import LEASES, PROJECTS
 from governor.localhost.regions import ACCOUNT_IDS
-from governor.model import Period, SessionStatus, cost_of, to_micros, utcnow
-from governor.policy.placement import EVENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_STALL_SECONDS = 90  # the demo gives up when no outcome came for this long (a slow box's sweeps are late)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from governor.arr import clients_from_settings
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from governor.service.context import Context, set_context
 from governor.settings import load
 from tests.integration.gate.conftest import Gate

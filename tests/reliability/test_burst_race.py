@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from governor.model import MICROS, CallerLimits, LedgerState, Period, cost_of, utcnow
+from governor.core.model import MICROS, CallerLimits, LedgerState, Period, cost_of, utcnow
 from governor.store import TableStore
 from governor.store.entities import get
 from governor.store.escrow import SLICE_PREFIX, escrow_of

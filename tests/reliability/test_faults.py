@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from governor.arr import clients_from_settings
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from governor.settings import load
 from tests.integration.sweep.conftest import RATE, parse_time
 

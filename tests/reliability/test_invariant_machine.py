@@ -38,8 +38,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from governor.model import MICROS
-from governor.policy.gate import still_working
+from governor.core.model import MICROS
+from governor.core.policy.gate import still_working
 from governor.store import TableStore
 from tests.fixtures.azurite import unique_prefix
 from tests.integration.sweep.conftest import Stack, parse_time, stack_env

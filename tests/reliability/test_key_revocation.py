@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from governor.model import MICROS
+from governor.core.model import MICROS
 from tests.integration.gate.test_named_keys import add, keys_call
 
 ROOT = Path(__file__).resolve().parents[2]

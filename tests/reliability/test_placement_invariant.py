@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from governor.model import PlacementAccount
-from governor.policy.sweep import CLAIM_TTL
+from governor.core.model import PlacementAccount
+from governor.core.policy.sweep import CLAIM_TTL
 from tests.fixtures.azurite import azurite_env
 from tests.fixtures.regions import regions_settings, servers
 from tests.integration.sweep.conftest import Stack, parse_time

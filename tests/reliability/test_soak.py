@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governor.arr import clients_from_settings
-from governor.model import MICROS, LedgerState, Period, cost_of
+from governor.core.model import MICROS, LedgerState, Period, cost_of
 from governor.service.context import Context, set_context
 from governor.settings import load
 from tests.integration.gate.conftest import RATE, Gate

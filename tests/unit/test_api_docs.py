@@ -1,5 +1,5 @@
 """Every JSON request body in docs/api.md and the README's HTTP API block is one the governor accepts:
-project documents parse with governor.policy.document, session bodies with the gate's parsers."""
+project documents parse with governor.core.policy.document, session bodies with the gate's parsers."""
 
 import json
 import re
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from governor.model import ProjectPolicy, utcnow
-from governor.policy.callers import parse_keys_post
-from governor.policy.document import policy_from_document
-from governor.policy.gate import parse_extend_request, parse_session_request
+from governor.core.model import ProjectPolicy, utcnow
+from governor.core.policy.callers import parse_keys_post
+from governor.core.policy.document import policy_from_document
+from governor.core.policy.gate import parse_extend_request, parse_session_request
 
 ROOT = Path(__file__).resolve().parents[2]
 

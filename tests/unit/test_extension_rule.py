@@ -1,4 +1,4 @@
-"""The gate and the sweep judge an extension by one rule (governor.policy.extension): given the same
+"""The gate and the sweep judge an extension by one rule (governor.core.policy.extension): given the same
 facts, both grant the same lease or refuse for the same limit, and record the same saving.
 
 The gate may grant part of a step the budget cannot pay in full; the sweep extends by a whole step or
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import (
+from governor.core.model import (
     CallerFigures,
     CallerLimits,
     LedgerEntry,
@@ -24,9 +24,9 @@ from governor.model import (
     VmSize,
     extension_saving,
 )
-from governor.policy import document as documents
-from governor.policy.extension import SWEEP_REFUSALS, decide_extension, reserve_step
-from governor.policy.sweep import Action, SweepOptions, decide
+from governor.core.policy import document as documents
+from governor.core.policy.extension import SWEEP_REFUSALS, decide_extension, reserve_step
+from governor.core.policy.sweep import Action, SweepOptions, decide
 from governor.service.gate import GateService
 from governor.service.ports import Refusal
 from governor.service.sweep_items import item_for

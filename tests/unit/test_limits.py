@@ -2,9 +2,9 @@
 
 import pytest
 
-from governor.policy import limits
-from governor.policy.callers import check_key_name
-from governor.policy.gate import check_idempotency_key, check_project_name, check_session_id
+from governor.core.policy import limits
+from governor.core.policy.callers import check_key_name
+from governor.core.policy.gate import check_idempotency_key, check_project_name, check_session_id
 from governor.service.ports import Refusal
 
 RULES = {
@@ -41,7 +41,7 @@ def test_the_gate_refuses_a_trailing_newline_naming_the_field():
 
 
 def test_a_working_hours_window_is_matched_in_full_with_ascii_digits():
-    from governor.policy.schedule import ScheduleError, parse_window
+    from governor.core.policy.schedule import ScheduleError, parse_window
 
     assert parse_window("08:00-18:00", "hours.mon[0]").start == 8 * 60
     for bad in ("08:00-18:00\n", "\u0660\u0668:00-18:00", "08:00-18:00 ", "8:00-18:00"):

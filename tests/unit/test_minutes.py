@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import ceil_minutes, minutes_figure, whole_minutes
+from governor.core.model import ceil_minutes, minutes_figure, whole_minutes
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize, lease_saving
-from governor.policy.gate import SessionRequest, admit, decide_extension
-from governor.policy.sweep import extension_cost
+from governor.core.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize, lease_saving
+from governor.core.policy.gate import SessionRequest, admit, decide_extension
+from governor.core.policy.sweep import extension_cost
 from governor.service.ports import AdmissionSnapshot, Refusal
 from governor.store.ledger import charge
 
@@ -176,6 +176,6 @@ def test_settling_after_every_minute_or_once_charges_the_same():
 
 def test_costs_past_float_precision_still_round_up_exactly():
     # 10**18 micros/h for 1 minute: 10**18 / 60 = 16_666_666_666_666_666.67 -> ...667 (a float gives ...666)
-    from governor.model import cost_of
+    from governor.core.model import cost_of
 
     assert cost_of(10**18, 1) == 16_666_666_666_666_667

@@ -1,19 +1,19 @@
 """Issue 22, items 5, 7 and 8: admin and client input that was accepted wrongly, or answered with a 500,
-is a 400 naming the field (or a settings error), by one rule each (governor/policy/limits.py)."""
+is a 400 naming the field (or a settings error), by one rule each (governor/core/policy/limits.py)."""
 
 from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
 
-from governor.errors import Refusal
+from governor.core.errors import Refusal
+from governor.core.model import MICROS, ProjectPolicy, VmSize
+from governor.core.policy import schedule as hours
+from governor.core.policy.callers import parse_new_key
+from governor.core.policy.document import PolicyError, policy_from_document, schedule_from_document
+from governor.core.policy.gate import parse_session_request
 from governor.functions.gate import _period_param
 from governor.functions.openapi_schemas import SCHEMAS
-from governor.model import MICROS, ProjectPolicy, VmSize
-from governor.policy import schedule as hours
-from governor.policy.callers import parse_new_key
-from governor.policy.document import PolicyError, policy_from_document, schedule_from_document
-from governor.policy.gate import parse_session_request
 from governor.settings import SettingsError, load
 
 GOOD = {"name": "demo", "allowedSizes": ["Standard"], "rates": {"Standard": "3"}, "budget": {"daily": 10}}
@@ -156,7 +156,7 @@ def test_retention_days_in_bounds_pass(name):
 
 # ---------------------------------------------------------------- one rule, stated by the OpenAPI document
 def test_the_openapi_document_states_the_rules():
-    from governor.policy.limits import DAY, MONEY
+    from governor.core.policy.limits import DAY, MONEY
 
     assert SCHEMAS["Schedule"]["properties"]["holidays"]["items"]["pattern"] == DAY.json_pattern
     assert SCHEMAS["CallerLimits"]["properties"]["dailyBudget"]["pattern"] == MONEY.json_pattern

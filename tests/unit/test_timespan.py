@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.timespan import TimeSpanError, format_timespan, parse_timespan
+from governor.core.timespan import TimeSpanError, format_timespan, parse_timespan
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import requests
 from governor.arr.client import ArrClient
 from governor.arr.credentials import STS_SCOPE, jwt_expiry
 from governor.arr.errors import ArrAuthError
-from governor.model import utcnow
+from governor.core.model import utcnow
 from tests.integration.arr.conftest import account_for
 
 

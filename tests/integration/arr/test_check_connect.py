@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from governor.core.policy import arr_roles
 from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET
-from governor.policy import arr_roles
 
 ROOT = Path(__file__).resolve().parents[3]
 

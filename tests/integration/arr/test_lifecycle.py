@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from governor.arr.errors import ArrNotFound, ArrRequestError
-from governor.model import SessionStatus, VmSize
+from governor.core.model import SessionStatus, VmSize
 from tests.fixtures.emulator import start_emulator, stop_emulator
 from tests.integration.arr.conftest import VERSIONS, account_for
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from governor.arr.errors import ArrThrottled, ArrUnavailable
-from governor.model import VmSize
+from governor.core.model import VmSize
 from tests.integration.arr.conftest import clear_faults_after
 
 SESSIONS = r"/sessions"

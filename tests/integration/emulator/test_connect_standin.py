@@ -4,8 +4,8 @@ one device at a time; a stop or an expiry drops the connection."""
 import pytest
 import requests
 
+from governor.core.policy import arr_roles
 from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET
-from governor.policy import arr_roles
 from tests.integration.emulator.identity import arr_token, arr_with_token, sts
 
 READER = "0e0e0e0e-0000-4000-8000-00000000000e"

@@ -8,8 +8,8 @@ import sys
 import pytest
 import requests
 
+from governor.core.policy import arr_roles
 from governor.emulator import DEV_ACCOUNT_ID, DEV_CONNECT_CLIENT_ID, DEV_GOVERNOR_CLIENT_ID
-from governor.policy import arr_roles
 from tests.fixtures.emulator import ROOT, start_emulator_handle, stop_emulator
 from tests.integration.emulator.identity import arr_token, claims, entra_token, sts
 

@@ -5,13 +5,13 @@ import os
 
 import pytest
 
+from governor.core.policy import arr_roles
 from governor.emulator import (
     DEV_CONNECT_CLIENT_ID,
     DEV_CONNECT_CLIENT_SECRET,
     DEV_GOVERNOR_CLIENT_ID,
     DEV_GOVERNOR_CLIENT_SECRET,
 )
-from governor.policy import arr_roles
 from tests.fixtures.emulator import start_emulator_handle, stop_emulator
 from tests.integration.emulator.identity import arr_token, arr_with_token, claims, entra_token, sts
 

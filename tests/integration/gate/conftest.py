@@ -9,7 +9,7 @@ from datetime import timedelta
 import azure.functions as func
 import pytest
 
-from governor.model import MICROS, ProjectPolicy, VmSize
+from governor.core.model import MICROS, ProjectPolicy, VmSize
 from governor.service.context import reset_context
 
 RATE = 6 * MICROS  # per hour: 0.1 per minute, so costs are easy to read

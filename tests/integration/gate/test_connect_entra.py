@@ -10,13 +10,13 @@ import logging
 
 import pytest
 
+from governor.core.policy import arr_roles
 from governor.emulator import (
     DEV_CONNECT_CLIENT_ID,
     DEV_CONNECT_CLIENT_SECRET,
     DEV_GOVERNOR_CLIENT_ID,
     DEV_GOVERNOR_CLIENT_SECRET,
 )
-from governor.policy import arr_roles
 from governor.service.context import reset_context
 
 
@@ -103,7 +103,7 @@ def test_the_official_sdk_with_the_connect_token_reads_but_cannot_start_or_stop(
 
 
 def test_a_connect_identity_without_its_role_gets_no_token_and_nothing_changes(gate, connect_entra):
-    from governor.policy.arr_roles import CONNECT_ROLE
+    from governor.core.policy.arr_roles import CONNECT_ROLE
 
     key = gate.project()
     sid = _ready(gate, key)

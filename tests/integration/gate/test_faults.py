@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governor.model import Period, utcnow
+from governor.core.model import Period, utcnow
 from governor.service.context import Context, get_context, set_context
 from governor.store import TableStore
 

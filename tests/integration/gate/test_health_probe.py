@@ -7,7 +7,7 @@ import pytest
 
 from governor.arr.accounts import make_account
 from governor.arr.client import ArrClient
-from governor.model import SweepHealth, utcnow
+from governor.core.model import SweepHealth, utcnow
 from governor.service.health import health
 
 SCHEDULE = "0 * * * * *"

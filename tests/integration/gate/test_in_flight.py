@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.policy.gate import IN_FLIGHT_WINDOW, session_id_for
+from governor.core.policy.gate import IN_FLIGHT_WINDOW, session_id_for
 from governor.service.context import Context, get_context, set_context
 from tests.integration.gate.test_faults import ONLY_SESSION_PATH, open_entries, reserved
 

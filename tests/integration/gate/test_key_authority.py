@@ -3,7 +3,7 @@ project; an extension is charged to the session's own caller whoever asks."""
 
 from __future__ import annotations
 
-from governor.model import MICROS, CallerLimits, utcnow
+from governor.core.model import MICROS, CallerLimits, utcnow
 
 BODY = {"size": "Standard", "maxLeaseTime": 30}
 

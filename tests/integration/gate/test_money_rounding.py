@@ -6,7 +6,7 @@ Rate 1_000_001 micros an hour; costs of m minutes are 1_000_001 * m / 60, rounde
   37 min: 616_667.28 -> 616_668     60 min: 1_000_001 (no remainder)
 """
 
-from governor.model import MICROS, Period, VmSize, utcnow
+from governor.core.model import MICROS, Period, VmSize, utcnow
 
 RATE = 1_000_001
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, CallerLimits, LedgerState, Period, utcnow
+from governor.core.model import MICROS, CallerLimits, LedgerState, Period, utcnow
 from governor.store import TableStore
 from governor.store.keycache import VerifiedKeys
 from tests.integration.store.test_key_cache import Clock

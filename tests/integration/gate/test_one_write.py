@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from governor.model import LedgerState
+from governor.core.model import LedgerState
 from governor.service.context import get_context, set_context
 from governor.store.keys import STATE_ROW, closed_key
 from tests.integration.store.helpers import counting_transactions_store

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from openapi_spec_validator import validate
 
-from governor.model import SweepHealth, utcnow
+from governor.core.model import SweepHealth, utcnow
 
 
 def health(gate):

@@ -11,7 +11,7 @@ from collections import Counter
 import azure.functions as func
 import pytest
 
-from governor.model import LedgerState, Period, SessionStatus
+from governor.core.model import LedgerState, Period, SessionStatus
 from tests.fixtures.regions import NAMES, REGIONS, servers, sessions_by_account
 from tests.integration.gate.conftest import RATE, Gate
 from tests.integration.gate.test_manage import manage

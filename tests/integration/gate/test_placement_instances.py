@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, PlacementAccount, ProjectPolicy, VmSize, utcnow
+from governor.core.model import MICROS, PlacementAccount, ProjectPolicy, VmSize, utcnow
 from governor.service.context import build_context
 from governor.service.gate import Caller, GateService
 from governor.settings import load

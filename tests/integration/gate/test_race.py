@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from governor.model import MICROS, LedgerState, Period, utcnow
+from governor.core.model import MICROS, LedgerState, Period, utcnow
 
 PARALLEL = 50
 ADMITTED = 7

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, VmSize
+from governor.core.model import MICROS, VmSize
 
 
 def assert_problem(reply, status: int, reason: str):

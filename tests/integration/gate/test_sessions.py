@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from governor.model import LedgerState, Period
+from governor.core.model import LedgerState, Period
 
 
 def test_request_get_heartbeat_extend_stop(gate):
@@ -49,7 +49,7 @@ def test_request_get_heartbeat_extend_stop(gate):
 
 
 def created_day(gate) -> str:
-    from governor.model import utcnow
+    from governor.core.model import utcnow
 
     return Period.DAY.key(utcnow())
 
@@ -121,7 +121,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_session(gate):
 def test_the_same_idempotency_key_with_a_different_request_is_a_422_that_changes_nothing(gate):
     """The IETF draft: a key reused for another payload is a client error, never a silent replay
     of the first session (asked 90 minutes, got the 30-minute one)."""
-    from governor.model import VmSize
+    from governor.core.model import VmSize
 
     key = gate.project(allowed_sizes=frozenset(VmSize))
     headers = {"Idempotency-Key": "order-43"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from governor.model import MICROS, LedgerEntry, LedgerState, ProjectPolicy, VmSize
+from governor.core.model import MICROS, LedgerEntry, LedgerState, ProjectPolicy, VmSize
 from governor.service.ports import Refusal
 
 NOW = datetime(2030, 3, 14, 12, 0, tzinfo=UTC)
@@ -52,7 +52,7 @@ def admit(cost: int):
 
 
 def reserve(store, session_id: str, project: str = "demo", lease_minutes: int = 60, at=NOW):
-    from governor.model import cost_of
+    from governor.core.model import cost_of
 
     cost = cost_of(RATE, lease_minutes)
     return store.reserve(project, entry(session_id, project, lease_minutes, at), admit(cost), at)
@@ -63,7 +63,7 @@ def seed_active(store, project: str, session_ids: list[str], lease_minutes: int 
     For tests that need volume; admission itself is tested through reserve()."""
     from dataclasses import replace
 
-    from governor.model import cost_of
+    from governor.core.model import cost_of
     from governor.store.entities import entry_to_entity, i64
     from governor.store.keys import STATE_ROW, open_key
 

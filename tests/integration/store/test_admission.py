@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from governor.model import MICROS, LedgerState, Period
+from governor.core.model import MICROS, LedgerState, Period
 from governor.service.ports import Refusal
 from governor.store import DuplicateEntry
 from governor.store.entities import get
@@ -113,6 +113,6 @@ def test_decide_sees_counts_and_usage(store):
 
 
 def cost(minutes: int) -> int:
-    from governor.model import cost_of
+    from governor.core.model import cost_of
 
     return cost_of(RATE, minutes)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import AuditRecord
+from governor.core.model import AuditRecord
 from governor.store import InvalidKey
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@ size is what placement reads, and failures are counted by day; none of it touche
 
 from datetime import UTC, datetime, timedelta
 
-from governor.model import CapacityFailure, VmSize
+from governor.core.model import CapacityFailure, VmSize
 
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from governor.model import utcnow
+from governor.core.model import utcnow
 from governor.store import cli
 from tests.fixtures.azurite import azurite_env
 

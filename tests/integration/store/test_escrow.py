@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import Period, cost_of
+from governor.core.model import Period, cost_of
 from governor.service.ports import Refusal
 from governor.store import TableStore
 from governor.store.entities import get

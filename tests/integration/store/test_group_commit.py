@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, LedgerState, Period, Session, SessionStatus, VmSize, money_text
-from governor.policy import gate as rules
+from governor.core.model import MICROS, LedgerState, Period, Session, SessionStatus, VmSize, money_text
+from governor.core.policy import gate as rules
 from governor.service.ports import Refusal
 from governor.store import StateConflict, TableStore
 from governor.store.base import MAX_BATCH

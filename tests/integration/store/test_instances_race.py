@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.errors import Refusal
-from governor.model import CallerLimits, LedgerState, cost_of
-from governor.policy.gate import SessionRequest, admit
+from governor.core.errors import Refusal
+from governor.core.model import CallerLimits, LedgerState, cost_of
+from governor.core.policy.gate import SessionRequest, admit
 from governor.store import TableStore
 from governor.store.entities import get
 from governor.store.keys import STATE_ROW

@@ -2,7 +2,7 @@
 successes briefly (no hash on a hit) under the row's keys version; rotation, put and delete in this
 process forget at once; a wrong key is never remembered."""
 
-from governor.model import utcnow
+from governor.core.model import utcnow
 from governor.store import TableStore, callerkeys
 from governor.store.keycache import VerifiedKeys
 from tests.integration.store.helpers import policy
@@ -105,7 +105,7 @@ def test_one_process_wide_cache_is_shared_by_every_store(azurite, table_prefix):
 def test_wrong_keys_and_policy_reads_within_the_bound_share_one_row_read(azurite, table_prefix):
     """What the gate asks for (`max_age`): a burst of requests, wrong keys included, reads the
     project row once per PROJECT_ROW_SECONDS per instance, not once per request."""
-    from governor.policy.callers import PROJECT_ROW_SECONDS
+    from governor.core.policy.callers import PROJECT_ROW_SECONDS
 
     store = make(azurite, table_prefix)
     store.rotate_key("alpha")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from governor.model import CallerLimits
+from governor.core.model import CallerLimits
 from governor.store import InvalidEntity, TableStore, callerkeys
 from governor.store.keycache import VerifiedKeys
 from governor.store.projects import PROJECT_PARTITION

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, LedgerState, Period, Session, SessionStatus, VmSize, cost_of
+from governor.core.model import MICROS, LedgerState, Period, Session, SessionStatus, VmSize, cost_of
 from governor.store import NotFound, StateConflict
 from tests.integration.store.helpers import NOW, RATE, policy, reserve
 

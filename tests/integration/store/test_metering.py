@@ -2,7 +2,7 @@
 
 import threading
 
-from governor.model import Period, cost_of
+from governor.core.model import Period, cost_of
 from governor.store.base import MAX_BATCH
 from tests.integration.store.helpers import NOW, RATE, policy, reserve, seed_active
 

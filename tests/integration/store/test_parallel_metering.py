@@ -8,7 +8,7 @@ AttributeError from inside the Tables SDK (seen once in the 50,000-session sweep
 
 from concurrent.futures import ThreadPoolExecutor
 
-from governor.model import Period, cost_of
+from governor.core.model import Period, cost_of
 from governor.store import TableStore
 from tests.integration.store.helpers import NOW, RATE, policy, seed_active
 

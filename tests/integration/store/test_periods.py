@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from governor.model import MICROS, Period, cost_of
+from governor.core.model import MICROS, Period, cost_of
 from tests.integration.store.helpers import RATE, admit, entry, policy, reserve
 
 

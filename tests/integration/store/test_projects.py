@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, VmSize
+from governor.core.model import MICROS, VmSize
 from governor.store import InvalidEntity, InvalidKey, NotFound
 from governor.store.projects import PROJECT_PARTITION
 from tests.integration.store.helpers import NOW, policy
@@ -94,7 +94,7 @@ def test_oversized_entity_is_refused_with_the_property_named(store):
 
 
 def test_named_keys_and_their_last_use(store):
-    from governor.model import CallerLimits
+    from governor.core.model import CallerLimits
 
     store.put_project(policy())
     default = store.rotate_key("demo", NOW)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import LedgerState, Period, Session, SessionStatus, VmSize, cost_of
+from governor.core.model import LedgerState, Period, Session, SessionStatus, VmSize, cost_of
 from governor.service.ports import Refusal
 from governor.store import StateConflict, TableStore
 from tests.integration.store.helpers import NOW, RATE, admit, entry, policy

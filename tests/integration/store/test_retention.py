@@ -13,7 +13,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from governor.model import AuditRecord, LedgerEntry, LedgerState, Period, SavingKind, SessionStatus, VmSize, cost_of
+from governor.core.model import (
+    AuditRecord,
+    LedgerEntry,
+    LedgerState,
+    Period,
+    SavingKind,
+    SessionStatus,
+    VmSize,
+    cost_of,
+)
 from governor.service.gate import Caller, GateService
 from governor.service.retention import RetentionConfig, run_retention
 from governor.store.entities import entry_to_entity, get, i64

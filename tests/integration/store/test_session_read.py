@@ -3,7 +3,7 @@ figures `get_entry` and `usage` give separately."""
 
 from datetime import timedelta
 
-from governor.model import Period
+from governor.core.model import Period
 from tests.integration.store.helpers import NOW, policy, reserve
 
 

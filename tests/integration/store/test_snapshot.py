@@ -1,6 +1,6 @@
 """The sweep's snapshot: open entries of every project and current usage, in one query per table."""
 
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from tests.integration.store.helpers import NOW, RATE, policy, reserve
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from governor.model import LedgerEntry, LedgerState, ProjectPolicy, VmSize, cost_of
+from governor.core.model import LedgerEntry, LedgerState, ProjectPolicy, VmSize, cost_of
 from governor.service.sweep import SweepConfig, Sweeper
 from governor.settings import load
 from tests.fixtures.azurite import azurite_env

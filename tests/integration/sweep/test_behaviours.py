@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from governor.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
+from governor.core.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
 from governor.service.webhooks import WebhookSender
 from tests.integration.sweep.conftest import RATE, WEBHOOK_SECRET
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import CallerLimits, LedgerEntry, LedgerState, Period, VmSize, cost_of, extension_saving
+from governor.core.model import CallerLimits, LedgerEntry, LedgerState, Period, VmSize, cost_of, extension_saving
 from tests.integration.sweep.conftest import RATE
 
 

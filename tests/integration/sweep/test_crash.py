@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import timedelta
 
-from governor.model import LedgerState, Period, cost_of, utcnow
+from governor.core.model import LedgerState, Period, cost_of, utcnow
 from governor.service.sweep import LOCK_NAME
 from governor.store.audit import LOCK_PARTITION
 from governor.store.entities import etag_of

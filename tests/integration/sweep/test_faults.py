@@ -1,7 +1,7 @@
 """30% of ARR calls fail with 429/5xx: nobody active is stopped, failed actions are retried."""
 
 from governor.arr import clients_from_settings
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from governor.settings import load
 from tests.integration.sweep.conftest import RATE
 

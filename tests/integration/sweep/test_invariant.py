@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from governor.arr import clients_from_settings
-from governor.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
+from governor.core.model import LedgerEntry, LedgerState, Period, UnmanagedMode, VmSize, cost_of
 from governor.service.gate import Caller, GateService
 from governor.service.ports import ServiceError
 from governor.settings import load

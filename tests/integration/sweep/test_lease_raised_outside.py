@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from governor.model import Period, cost_of
+from governor.core.model import Period, cost_of
 from tests.integration.sweep.conftest import RATE
 
 

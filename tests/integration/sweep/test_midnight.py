@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from governor.model import LedgerEntry, LedgerState, Period, VmSize
+from governor.core.model import LedgerEntry, LedgerState, Period, VmSize
 
 SID = "midnight-s1"
 

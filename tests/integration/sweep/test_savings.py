@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from tests.integration.sweep.conftest import RATE
 
 

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import timedelta
 
-from governor.model import LedgerState, Period, cost_of
+from governor.core.model import LedgerState, Period, cost_of
 from tests.integration.sweep.conftest import RATE
 
 

@@ -32,8 +32,8 @@ def test_the_timer_is_registered_with_the_schedule_setting():
 
 
 def test_a_past_due_timer_logs_it_and_sweeps(app_env, caplog):
+    from governor.core.model import VmSize
     from governor.functions import sweep as sweep_functions
-    from governor.model import VmSize
 
     stack = app_env
     stack.project("alpha")

@@ -3,8 +3,8 @@ stops extending (closing "finish")."""
 
 from datetime import timedelta
 
-from governor.model import Closing, Schedule, Window
-from governor.policy.schedule import WEEKDAYS, opening
+from governor.core.model import Closing, Schedule, Window
+from governor.core.policy.schedule import WEEKDAYS, opening
 
 
 def closing_in(stack, minutes: int, closing: Closing) -> Schedule:

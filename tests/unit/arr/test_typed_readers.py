@@ -9,9 +9,9 @@ import pytest
 from governor.arr import wire_2021, wire_v1
 from governor.arr.errors import ArrBadResponse
 from governor.arr.wire import error_details
-from governor.model import SessionStatus, VmSize, format_money
-from governor.policy import document as documents
-from governor.policy.limits import webhook_target
+from governor.core.model import SessionStatus, VmSize, format_money
+from governor.core.policy import document as documents
+from governor.core.policy.limits import webhook_target
 
 READY_2021 = {
     "id": "rr-1",

@@ -4,7 +4,7 @@ import pytest
 
 from governor.arr import wire_2021, wire_v1
 from governor.arr.errors import ArrBadResponse, ArrRequestError
-from governor.model import SessionStatus, VmSize
+from governor.core.model import SessionStatus, VmSize
 
 READY_2021 = {
     "id": "rr-test-id",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from governor.dashboard.data import Dashboard, Health, budget_rows, cost_series, month_days, session_rows
-from governor.model import (
+from governor.core.model import (
     AuditRecord,
     LedgerEntry,
     LedgerState,
@@ -15,6 +14,7 @@ from governor.model import (
     VmSize,
     to_micros,
 )
+from governor.dashboard.data import Dashboard, Health, budget_rows, cost_series, month_days, session_rows
 
 NOW = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # exactly half of November gone
 WEBHOOK = "https://hooks.example/services/T0/hook-secret-123?code=xyz"  # a policy value the page must never show

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from governor.core.model import AuditRecord, LedgerState, Period, SweepHealth, VmSize, to_micros
 from governor.dashboard.data import (
     UNATTRIBUTED,
     budget_rows,
@@ -17,7 +18,6 @@ from governor.dashboard.data import (
     size_weights_by_day,
     split_exactly,
 )
-from governor.model import AuditRecord, LedgerState, Period, SweepHealth, VmSize, to_micros
 from tests.unit.dashboard.samples import NOW, always_leave, entry, policy, usage
 
 

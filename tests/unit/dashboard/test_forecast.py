@@ -1,7 +1,7 @@
 from datetime import timedelta
 
+from governor.core.model import LedgerState, Period, SessionStatus, Usage, to_micros
 from governor.dashboard.forecast import session_from_ledger, sweep_forecast
-from governor.model import LedgerState, Period, SessionStatus, Usage, to_micros
 from tests.unit.dashboard.samples import NOW, entry, policy
 
 FORECAST = sweep_forecast(warn_before=timedelta(minutes=10))

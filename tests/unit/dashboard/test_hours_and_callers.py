@@ -3,10 +3,10 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from governor.core.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, VmSize
+from governor.core.policy import document as documents
 from governor.dashboard.data import UNNAMED, caller_rows, hours_rows
 from governor.dashboard.page import render_page
-from governor.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, VmSize
-from governor.policy import document as documents
 from tests.unit.dashboard.samples import sample_dashboard
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)  # Tuesday, 11:00 in Berlin

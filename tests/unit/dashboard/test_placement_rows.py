@@ -3,10 +3,10 @@
 from dataclasses import replace
 from datetime import timedelta
 
+from governor.core.model import CapacityFailure, PlacementAccount, VmSize
 from governor.dashboard.data import Dashboard
 from governor.dashboard.page import render_page
 from governor.dashboard.placement import PlacementRow, placement_rows
-from governor.model import CapacityFailure, PlacementAccount, VmSize
 from tests.unit.dashboard.samples import NOW, entry, policy, sample_dashboard
 
 REGIONS = policy(placement=(PlacementAccount("east"), PlacementAccount("west")))

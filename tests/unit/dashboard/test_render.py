@@ -2,10 +2,10 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
+from governor.core.model import format_money
 from governor.dashboard.data import Health
 from governor.dashboard.fmt import duration
 from governor.dashboard.page import CSP, render_page
-from governor.model import format_money
 from tests.unit.dashboard.samples import sample_dashboard
 
 HOSTILE = '<script>alert("x")</script>'

@@ -3,11 +3,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from governor.core.model import SessionStatus, VmSize
 from governor.emulator import DEV_ACCOUNT_ID, cli
 from governor.emulator.capacity import Capacity, build, from_json, parse_flag
 from governor.emulator.errors import ApiError
 from governor.emulator.store import Store
-from governor.model import SessionStatus, VmSize
 
 STANDARD, PREMIUM = VmSize.STANDARD, VmSize.PREMIUM
 

@@ -2,9 +2,9 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from governor.core.model import SessionStatus, VmSize
 from governor.emulator.render import session_2021, session_v1
 from governor.emulator.sessions import Record, dotnet_time, view
-from governor.model import SessionStatus, VmSize
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

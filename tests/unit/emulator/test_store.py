@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from governor.core.model import SessionStatus, VmSize
 from governor.emulator.store import LeaseNotLarger, SessionConflict, SessionNotActive, SessionNotFound, Store
-from governor.model import SessionStatus, VmSize
 
 
 class Clock:

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import MICROS, Period, ProjectPolicy, Usage, VmSize
-from governor.policy.gate import SessionRequest, admit, check_request
+from governor.core.model import MICROS, Period, ProjectPolicy, Usage, VmSize
+from governor.core.policy.gate import SessionRequest, admit, check_request
 from governor.service.ports import AdmissionSnapshot, Refusal
 
 RATE = 3 * MICROS  # per hour

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import MICROS, CallerFigures, CallerLimits, Period, ProjectPolicy, Usage, VmSize
-from governor.policy.callers import parse_new_key
-from governor.policy.gate import SessionRequest, admit
+from governor.core.model import MICROS, CallerFigures, CallerLimits, Period, ProjectPolicy, Usage, VmSize
+from governor.core.policy.callers import parse_new_key
+from governor.core.policy.gate import SessionRequest, admit
 from governor.service.ports import AdmissionSnapshot, Refusal
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -93,7 +93,7 @@ def test_new_key_limits_must_fit_within_the_project():
 
 
 def test_principal_limits_in_the_policy_document():
-    from governor.policy import document as documents
+    from governor.core.policy import document as documents
 
     doc = {"name": "alpha", "rates": {"Standard": 6}, "budget": {"daily": 100}, "maxConcurrent": 4}
     spec = documents.policy_from_document({**doc, "principalLimits": {"OID-1": {"maxConcurrent": 1}}})
@@ -104,8 +104,8 @@ def test_principal_limits_in_the_policy_document():
 
 
 def test_an_extension_is_bounded_by_the_callers_budget_too():
-    from governor.model import LedgerEntry, LedgerState
-    from governor.policy.gate import decide_extension
+    from governor.core.model import LedgerEntry, LedgerState
+    from governor.core.policy.gate import decide_extension
 
     entry = LedgerEntry(
         "alpha", "s1", "default", VmSize.STANDARD, LedgerState.ACTIVE, NOW, timedelta(minutes=30),

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize
-from governor.policy.gate import decide_extension, extension_outlook
+from governor.core.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize
+from governor.core.policy.gate import decide_extension, extension_outlook
 from governor.service.ports import Refusal
 
 RATE = 6 * MICROS  # per hour: 0.1 per minute

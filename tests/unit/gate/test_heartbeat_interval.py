@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from governor.policy.gate import heartbeat_interval
+from governor.core.policy.gate import heartbeat_interval
 
 
 def test_a_third_of_the_idle_timeout_at_most_a_minute():

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import (
+from governor.core.model import (
     MICROS,
     LedgerEntry,
     LedgerState,
@@ -16,8 +16,8 @@ from governor.model import (
     format_money,
     money_text,
 )
-from governor.policy.document import policy_from_document, policy_to_document
-from governor.policy.gate import SessionRequest, admit, decide_extension
+from governor.core.policy.document import policy_from_document, policy_to_document
+from governor.core.policy.gate import SessionRequest, admit, decide_extension
 from governor.service.ports import AdmissionSnapshot, Refusal
 
 

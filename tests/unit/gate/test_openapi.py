@@ -70,9 +70,9 @@ def test_dashboards_answer_html_and_refuse_with_problem_json():
 
 
 def test_working_hours_and_named_keys_are_described_from_their_one_definition():
-    from governor.policy.callers import KEY_SCOPES
-    from governor.policy.limits import KEY_NAME
-    from governor.policy.schedule import WINDOW
+    from governor.core.policy.callers import KEY_SCOPES
+    from governor.core.policy.limits import KEY_NAME
+    from governor.core.policy.schedule import WINDOW
 
     document = openapi.document(openapi.registered_functions(function_app.app))
     paths, schemas = document["paths"], document["components"]["schemas"]
@@ -95,7 +95,7 @@ def test_the_documented_limits_are_the_ones_the_gate_enforces():
     """At each boundary the schema and the parser agree: both accept the limit, both refuse one past it."""
     from jsonschema import Draft202012Validator
 
-    from governor.policy.gate import check_idempotency_key, check_project_name, parse_session_request
+    from governor.core.policy.gate import check_idempotency_key, check_project_name, parse_session_request
     from governor.service.ports import Refusal
 
     document = openapi.document(openapi.registered_functions(function_app.app))
@@ -202,10 +202,10 @@ def test_every_example_is_valid_against_its_schema():
 
 
 def test_the_request_examples_are_bodies_the_governor_accepts():
-    from governor.model import ProjectPolicy, utcnow
-    from governor.policy.callers import parse_new_key
-    from governor.policy.document import policy_from_document
-    from governor.policy.gate import parse_extend_request, parse_session_request
+    from governor.core.model import ProjectPolicy, utcnow
+    from governor.core.policy.callers import parse_new_key
+    from governor.core.policy.document import policy_from_document
+    from governor.core.policy.gate import parse_extend_request, parse_session_request
 
     paths = _document()["paths"]
 
@@ -280,8 +280,8 @@ def test_the_connect_schema_is_what_the_connect_view_answers():
 
     from jsonschema import Draft202012Validator
 
+    from governor.core.model import CONNECT_MODES
     from governor.functions import openapi_examples as samples
-    from governor.model import CONNECT_MODES
     from governor.service.views import connect_view
 
     document = _document()
@@ -299,7 +299,7 @@ def test_the_connect_schema_is_what_the_connect_view_answers():
 
 
 def test_the_documented_patterns_are_the_rules_the_code_defines():
-    from governor.policy.limits import ARR_ACCOUNT_ID, KEY_NAME, SESSION_ID
+    from governor.core.policy.limits import ARR_ACCOUNT_ID, KEY_NAME, SESSION_ID
 
     document = _document()
     revoke = document["paths"]["/api/manage/projects/{project}/keys/{keyName}"]["delete"]

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.errors import Refusal
-from governor.model import (
+from governor.core.errors import Refusal
+from governor.core.model import (
     MICROS,
     LedgerEntry,
     LedgerState,
@@ -22,10 +22,10 @@ from governor.model import (
     SizeFallback,
     VmSize,
 )
-from governor.policy import placement
-from governor.policy.document import PolicyError, policy_from_document, policy_to_document
-from governor.policy.gate import parse_session_request, session_id_for
-from governor.policy.placement import Place
+from governor.core.policy import placement
+from governor.core.policy.document import PolicyError, policy_from_document, policy_to_document
+from governor.core.policy.gate import parse_session_request, session_id_for
+from governor.core.policy.placement import Place
 from governor.store.entities import entity_to_entry, entity_to_policy, entry_to_entity, policy_to_entity
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import VmSize
-from governor.policy.gate import parse_extend_request, parse_session_request
+from governor.core.model import VmSize
+from governor.core.policy.gate import parse_extend_request, parse_session_request
 from governor.service.ports import Refusal
 
 

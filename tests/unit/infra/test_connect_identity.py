@@ -1,5 +1,5 @@
 """The connect identity (issue 21): a second, user-assigned identity whose ARR tokens client apps get
-from the connect route. Its custom role must equal governor.policy.arr_roles.CONNECT_ACTIONS (the
+from the connect route. Its custom role must equal governor.core.policy.arr_roles.CONNECT_ACTIONS (the
 one source of ARR's data actions), so it can read and join sessions but never start or stop one; the
 governor's own identity stays the system-assigned one, with Remote Rendering Client."""
 
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from governor.policy import arr_roles
+from governor.core.policy import arr_roles
 from tests.unit.infra.bicep import INFRA, ROOT, Template, parse_file
 
 ARR_ROLES_BICEP = INFRA / "arr-roles.bicep"

@@ -1,4 +1,4 @@
-"""Adapters' errors are the core's (governor.errors); the HTTP layer maps only the core's."""
+"""Adapters' errors are the core's (governor.core.errors); the HTTP layer maps only the core's."""
 
 import json
 
@@ -6,8 +6,8 @@ import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
-from governor import errors as core
 from governor.arr import errors as arr
+from governor.core import errors as core
 from governor.functions import http
 from governor.settings import SettingsError
 from governor.store import errors as store

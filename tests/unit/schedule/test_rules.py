@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Session, SessionStatus, Usage, VmSize
-from governor.policy import document as documents
-from governor.policy.gate import SessionRequest, cap_at_closing, decide_extension, extension_outlook
-from governor.policy.sweep import Action, SweepOptions, decide
+from governor.core.model import LedgerEntry, LedgerState, Period, ProjectPolicy, Session, SessionStatus, Usage, VmSize
+from governor.core.policy import document as documents
+from governor.core.policy.gate import SessionRequest, cap_at_closing, decide_extension, extension_outlook
+from governor.core.policy.sweep import Action, SweepOptions, decide
 from governor.service.ports import Refusal
 
 M = timedelta(minutes=1)

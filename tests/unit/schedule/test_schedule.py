@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from governor.model import Closing, Schedule
-from governor.policy import document as documents
-from governor.policy.schedule import opening
+from governor.core.model import Closing, Schedule
+from governor.core.policy import document as documents
+from governor.core.policy.schedule import opening
 
 
 def schedule(time_zone="Europe/Berlin", holidays=(), closing="stop", **days) -> Schedule:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from governor.model import MICROS, VmSize
-from governor.policy.document import (
+from governor.core.model import MICROS, VmSize
+from governor.core.policy.document import (
     PolicyError,
     parse_policy_text,
     parse_projects_file,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import AuditRecord, LedgerEntry, LedgerState, SessionStatus, VmSize
+from governor.core.model import AuditRecord, LedgerEntry, LedgerState, SessionStatus, VmSize
 from governor.store.entities import (
     MAX_CUSTOM_PROPERTIES,
     audit_to_entity,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import (
+from governor.core.model import (
     CallerFigures,
     CallerLimits,
     LedgerEntry,
@@ -19,8 +19,8 @@ from governor.model import (
     VmSize,
     cost_of,
 )
-from governor.policy.callers import limits_of
-from governor.policy.sweep import (
+from governor.core.policy.callers import limits_of
+from governor.core.policy.sweep import (
     ARR_MAX_UPDATE_LEASE,
     Action,
     SweepOptions,

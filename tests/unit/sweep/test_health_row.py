@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.model import SweepHealth
+from governor.core.model import SweepHealth
 
 STARTED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 FULL = SweepHealth(

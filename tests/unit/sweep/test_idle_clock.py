@@ -3,8 +3,8 @@ elapsed time, and on the governor's clock when it did not (old rows, ARR unreada
 
 import pytest
 
-from governor.model import SessionStatus
-from governor.policy.sweep import Action
+from governor.core.model import SessionStatus
+from governor.core.policy.sweep import Action
 from tests.unit.sweep.test_decisions import M, entry, policy, run, session
 
 

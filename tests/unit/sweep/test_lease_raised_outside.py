@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import SessionStatus, cost_of
-from governor.policy.sweep import Action, SweepOptions
+from governor.core.model import SessionStatus, cost_of
+from governor.core.policy.sweep import Action, SweepOptions
 from tests.unit.sweep.test_decisions import RATE, M, entry, policy, run, session, usage
 
 

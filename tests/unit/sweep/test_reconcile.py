@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from governor.model import AuditRecord, LedgerState, SessionStatus, UnmanagedMode, VmSize, cost_of
-from governor.policy.sweep import (
+from governor.core.model import AuditRecord, LedgerState, SessionStatus, UnmanagedMode, VmSize, cost_of
+from governor.core.policy.sweep import (
     Action,
     SweepOptions,
     claim_expired,

@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from governor.policy.document import PolicyError, policy_from_document
-from governor.policy.limits import webhook_target
+from governor.core.policy.document import PolicyError, policy_from_document
+from governor.core.policy.limits import webhook_target
 from governor.service.webhooks import WebhookSender
 from governor.settings import SettingsError, load
 

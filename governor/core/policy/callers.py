@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from governor.errors import Refusal
-from governor.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money, money_text
-from governor.policy.limits import KEY_NAME
+from governor.core.errors import Refusal
+from governor.core.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money, money_text
+from governor.core.policy.limits import KEY_NAME
 
 # Key names end up in row keys and ledger columns: letters, digits, '.', '_' and '-' only, so
 # none of Table Storage's forbidden characters (/ \ # ? and control characters) can reach them.
@@ -69,7 +69,7 @@ def parse_keys_post(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
 def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime, also: tuple[str, ...] = ()) -> NewKey:
     """The body of "add a key": a name, an optional scope, an optional future expiry, optional limits
     within the project's."""
-    from governor.policy import document as documents
+    from governor.core.policy import document as documents
 
     if not isinstance(body, dict):
         raise bad("body", "must be a JSON object")

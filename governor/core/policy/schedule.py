@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from governor.model import Schedule, Window
-from governor.policy.limits import TextRule
+from governor.core.model import Schedule, Window
+from governor.core.policy.limits import TextRule
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WINDOW = TextRule(

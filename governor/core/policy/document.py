@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from governor.model import (
+from governor.core.model import (
     CallerLimits,
     Closing,
     PlacementAccount,
@@ -31,9 +31,9 @@ from governor.model import (
     to_micros,
     whole_minutes,
 )
-from governor.policy import schedule as hours
-from governor.policy.jsonlines import DuplicateKey, Path, loads_with_lines
-from governor.policy.limits import (
+from governor.core.policy import schedule as hours
+from governor.core.policy.jsonlines import DuplicateKey, Path, loads_with_lines
+from governor.core.policy.limits import (
     ACCOUNT_NAME,
     CURRENCY,
     MAX_PLACEMENT,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from governor.errors import Refusal
-from governor.model import ProjectPolicy, utc_text
-from governor.policy import schedule as hours
+from governor.core.errors import Refusal
+from governor.core.model import ProjectPolicy, utc_text
+from governor.core.policy import schedule as hours
 
 
 def until_closing(policy: ProjectPolicy, now: datetime) -> timedelta | None:

@@ -240,7 +240,7 @@ class Closing(_CaseInsensitiveEnum):
 
 @dataclass(frozen=True)
 class Schedule:
-    """A project's working hours (see governor.policy.schedule). `hours[0]` is Monday."""
+    """A project's working hours (see governor.core.policy.schedule). `hours[0]` is Monday."""
 
     time_zone: str
     hours: tuple[tuple[Window, ...], ...] = ((),) * 7
@@ -393,7 +393,7 @@ class LedgerEntry:
     caller: str | None = None  # the key name (or "principal:<id>") that asked for it; never the key
     saved_lease: int = 0  # recorded saving of a governor stop: the lease it cut short
     saved_extension: int = 0  # recorded saving of a refused extension: the step denied
-    claim: bool = False  # pending v1 create that failed ambiguously: see governor.policy.sweep.claim_matches
+    claim: bool = False  # pending v1 create that failed ambiguously: see governor.core.policy.sweep.claim_matches
     request_hash: str | None = None  # what an Idempotency-Key request asked for (SessionRequest.fingerprint)
     working_since: datetime | None = None  # a gate request works on this pending row (policy.gate.still_working)
     plan: RetryPlan | None = None  # what placement needs to start the next attempt (policy.placement)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from governor.model import (
+from governor.core.model import (
     AuditRecord,
     CallerFigures,
     CallerLimits,
@@ -44,9 +44,9 @@ from governor.model import (
     utc_text,
     whole_minutes,
 )
-from governor.policy import schedule as hours
-from governor.policy.extension import extension_cost, step_shortfall
-from governor.policy.limits import ARR_MAX_UPDATE_LEASE
+from governor.core.policy import schedule as hours
+from governor.core.policy.extension import extension_cost, step_shortfall
+from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
 
 PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
 CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires

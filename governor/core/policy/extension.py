@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from governor.errors import Refusal
-from governor.model import (
+from governor.core.errors import Refusal
+from governor.core.model import (
     CallerFigures,
     CallerLimits,
     LedgerEntry,
@@ -28,9 +28,9 @@ from governor.model import (
     money_text,
     whole_minutes,
 )
-from governor.policy.callers import caller_remaining
-from governor.policy.closing import until_closing
-from governor.policy.limits import ARR_MAX_UPDATE_LEASE
+from governor.core.policy.callers import caller_remaining
+from governor.core.policy.closing import until_closing
+from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
 
 
 # ---------------------------------------------------------------- whose money

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from governor.model import LedgerEntry, ProjectPolicy, RetryPlan, Session, SessionStatus, SizeFallback, VmSize
-from governor.policy.gate import MAX_ATTEMPTS, SessionRequest, bad_request, session_id_for
+from governor.core.model import LedgerEntry, ProjectPolicy, RetryPlan, Session, SessionStatus, SizeFallback, VmSize
+from governor.core.policy.gate import MAX_ATTEMPTS, SessionRequest, bad_request, session_id_for
 
 # ARR's answer when every server of the size is in use in the region (2021-01-01 `error.code`; v1 has
 # only the message).

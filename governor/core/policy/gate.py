@@ -17,8 +17,8 @@ from dataclasses import replace as _replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from governor.errors import Refusal
-from governor.model import (
+from governor.core.errors import Refusal
+from governor.core.model import (
     AdmissionSnapshot,
     CallerLimits,
     LedgerEntry,
@@ -31,10 +31,10 @@ from governor.model import (
     money_text,
     whole_minutes,
 )
-from governor.policy.callers import admit_caller
-from governor.policy.closing import until_closing
-from governor.policy.extension import decide_extension, tightest_remaining
-from governor.policy.limits import (
+from governor.core.policy.callers import admit_caller
+from governor.core.policy.closing import until_closing
+from governor.core.policy.extension import decide_extension, tightest_remaining
+from governor.core.policy.limits import (
     ACCOUNT_NAME,
     ARR_MAX_CREATE_LEASE,
     IDEMPOTENCY_KEY,
@@ -45,7 +45,7 @@ from governor.policy.limits import (
     SESSION_ID,
     VM_SIZE,
 )
-from governor.timespan import TimeSpanError, parse_timespan
+from governor.core.timespan import TimeSpanError, parse_timespan
 
 MODEL_SCHEMES = ("https://", "http://", "builtin://")
 
