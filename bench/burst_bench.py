@@ -100,8 +100,8 @@ def busy_seconds() -> float:
 
 
 def run(requests: int, shapes: list[tuple[int, int]]) -> dict:
+    from governor.bootstrap import get_context
     from governor.core.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context
 
     for instances, clients in shapes:
         if requests < instances * clients:

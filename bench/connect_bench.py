@@ -54,8 +54,8 @@ def burst(gate: ConnectGate, emulator, key: str, sessions: list[str], seconds: f
 
 
 def run(clients: int, seconds: float, turns: int) -> dict:
+    from governor.bootstrap import get_context
     from governor.core.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context
 
     with backends("bench", tls=True) as (_, emulator):
         store = get_context().store

@@ -82,8 +82,8 @@ def poll(gate: Gate, emulator, project: str, key: str, clients: int, seconds: fl
 
 # ---------------------------------------------------------------- the run
 def run(requests: int, clients: int, poll_seconds: float, poll_clients: int) -> dict:
+    from governor.bootstrap import get_context
     from governor.core.model import CallerLimits, ProjectPolicy, VmSize, utcnow
-    from governor.service.context import get_context
 
     with backends("bench") as (azurite, emulator):
         context = get_context()

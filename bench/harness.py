@@ -211,7 +211,7 @@ def backends(prefix: str, *, tls: bool = False, env: dict[str, str] | None = Non
     governor context. Yields (azurite, emulator handle)."""
     import tempfile
 
-    from governor.service.context import reset_context
+    from governor.bootstrap import reset_context
 
     azurite, emulator = start_backends(tls_dir=tempfile.mkdtemp(prefix="bench-tls-") if tls else None)
     try:
@@ -292,7 +292,7 @@ def worker_main() -> int:
     samples, errors, _ = timed_calls(lambda i: gate.create(project, key), command["count"], command["clients"])
     finished = time.time()
     with contextlib.suppress(Exception):  # an instance shutting down writes what it deferred
-        from governor.service.context import get_context
+        from governor.bootstrap import get_context
 
         get_context().store.flush()
     result = {"samples": samples, "errors": errors[:FIRST_ERRORS], "error_count": len(errors)}

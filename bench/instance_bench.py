@@ -248,8 +248,8 @@ def one_instance(key: str, store, concurrency: int, threads: int | None, request
 
 
 def run(requests: int, concurrencies: list[int], threads: str | int, workloads: list[str]) -> dict:
+    from governor.bootstrap import get_context
     from governor.core.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context
 
     if requests < max(concurrencies):
         raise SystemExit(f"--requests {requests} leaves some of {max(concurrencies)} clients idle")

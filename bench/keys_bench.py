@@ -158,8 +158,8 @@ def admission_beside_wrong_keys(gate: Gate, store, requests: int, per_second: fl
 
 
 def run(requests: int, per_second: float, wrong_keys: int, legacy_keys: int) -> dict:
+    from governor.bootstrap import get_context
     from governor.core.model import ProjectPolicy, VmSize
-    from governor.service.context import get_context
 
     with backends("keys", env={"GOVERNOR_KEY_PEPPER": "bench-pepper-" + uuid.uuid4().hex}):
         store = get_context().store

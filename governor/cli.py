@@ -14,11 +14,11 @@ import sys
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("governor.emulator.cli", "run the ARR session service emulator"),
-    "arr": ("governor.arr.cli", "create, get, list, update and stop ARR sessions (JSON out)"),
-    "settings": ("governor.settings_cli", "show the effective settings or the configuration table"),
-    "sweep": ("governor.service.sweep_cli", "run one sweep now: meter, decide, act, audit"),
-    "retention": ("governor.service.retention_cli", "move old closed ledger rows to history, delete old audit rows"),
-    "projects": ("governor.store.cli", "list, get, set, delete, rotate-key and apply project policies"),
+    "arr": ("governor.commands.arr", "create, get, list, update and stop ARR sessions (JSON out)"),
+    "settings": ("governor.commands.settings", "show the effective settings or the configuration table"),
+    "sweep": ("governor.commands.sweep", "run one sweep now: meter, decide, act, audit"),
+    "retention": ("governor.commands.retention", "move old closed ledger rows to history, delete old audit rows"),
+    "projects": ("governor.commands.projects", "list, get, set, delete, rotate-key and apply project policies"),
     "serve": ("governor.localhost.cli", "host function_app.py locally (HTTP and timer functions)"),
     "run": ("governor.localhost.stack", "run the whole governor locally: Azurite, ARR emulator, serve"),
     "demo": ("governor.demo.cli", "a minute of the governor at work: a scenario through the HTTP API"),

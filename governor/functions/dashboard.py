@@ -37,10 +37,10 @@ def refresh_of(req: func.HttpRequest) -> int | None:
 
 
 def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> func.HttpResponse:
+    from governor.bootstrap import get_context
     from governor.dashboard.collect import collect
     from governor.dashboard.forecast import sweep_forecast
     from governor.dashboard.page import CSP, render_page
-    from governor.service.context import get_context
     from governor.service.health import sweep_interval
 
     refresh = refresh_of(req)
@@ -76,7 +76,7 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="projects/{project}/dashboard", methods=["GET"])
 def project_dashboard(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        from governor.service.context import get_context
+        from governor.bootstrap import get_context
         from governor.service.gate import GateService
 
         context = get_context()

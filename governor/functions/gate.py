@@ -15,7 +15,7 @@ SESSION = "projects/{project}/sessions/{sessionId}"
 def _gate():
     from datetime import timedelta
 
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.service.gate import GateService
 
     context = get_context()

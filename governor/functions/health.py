@@ -13,7 +13,7 @@ bp = func.Blueprint()
 def health(req: func.HttpRequest) -> func.HttpResponse:
     def action():
         from governor import __version__
-        from governor.service.context import get_context
+        from governor.bootstrap import get_context
         from governor.service.health import health as service_health
 
         context = get_context()

@@ -71,7 +71,7 @@ def _instance(req: func.HttpRequest) -> str:
 
 
 def max_body_bytes() -> int:
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
 
     return int(get_context().settings.get("GOVERNOR_MAX_BODY_BYTES"))
 
@@ -124,7 +124,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 # ---------------------------------------------------------------- caller
 def caller(req: func.HttpRequest):
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.service.gate import Caller
 
     key = (req.headers.get("x-api-key") or "").strip() or None

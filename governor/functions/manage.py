@@ -16,7 +16,7 @@ ADMIN = func.AuthLevel.ADMIN
 
 
 def _manage():
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.service.manage import ManageService
 
     context = get_context()

@@ -14,7 +14,7 @@ RETENTION_SCHEDULE = "0 30 3 * * *"  # 03:30 UTC daily, away from the top of the
 
 @bp.timer_trigger(arg_name="timer", schedule=RETENTION_SCHEDULE, run_on_startup=False, use_monitor=True)
 def retention(timer: func.TimerRequest) -> None:
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.service.retention import RetentionConfig, run_retention
 
     context = get_context()

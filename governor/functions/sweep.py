@@ -14,7 +14,7 @@ log = logging.getLogger("governor.sweep")
 def sweep(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("sweep timer is past due; running now (every step is idempotent)")
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.service.sweep import Sweeper
 
     sweeper = Sweeper.from_context(get_context())

@@ -40,7 +40,7 @@ def fire(gate, command: dict) -> list[dict]:
     go.set()
     for thread in threads:
         thread.join()
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
 
     get_context().store.flush()  # the activations it deferred are written before it answers
     return replies

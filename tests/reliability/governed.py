@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from governor.arr import clients_from_settings
+from governor.bootstrap import Context, set_context
 from governor.core.model import LedgerState, Period, cost_of
-from governor.service.context import Context, set_context
 from governor.settings import load
 from tests.integration.gate.conftest import Gate
 from tests.integration.sweep.conftest import parse_time

@@ -5,8 +5,8 @@ Found by the soak: the gate gave an extension's reservation back on any error, s
 applied the lease before failing, the session ran the longer lease unpaid for, past the budget.
 """
 
+from governor.bootstrap import reset_context
 from governor.core.model import MICROS
-from governor.service.context import reset_context
 
 SESSIONS = 40  # a quarter meet "read ok, update applied then failed": none of 40 is about 1e-5
 

@@ -156,7 +156,7 @@ class GovernorMachine(RuleBasedStateMachine):
 
     @rule(project=st.sampled_from(list(BUDGETS)), after=st.booleans(), key=st.none() | st.integers(0, 3))
     def request_while_the_gate_dies(self, project, after, key):
-        from governor.service.context import Context, get_context, set_context
+        from governor.bootstrap import Context, get_context, set_context
 
         name = None if key is None else f"k{key}"
         if name in self.keys and self.keys[name][0] != project:

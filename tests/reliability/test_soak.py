@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governor.arr import clients_from_settings
+from governor.bootstrap import Context, set_context
 from governor.core.model import MICROS, LedgerState, Period, cost_of
-from governor.service.context import Context, set_context
 from governor.settings import load
 from tests.integration.gate.conftest import RATE, Gate
 from tests.integration.sweep.conftest import parse_time

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from governor.settings_cli import markdown_table
+from governor.commands.settings import markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

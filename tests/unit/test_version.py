@@ -43,7 +43,7 @@ class _NoSweepYet:
 
 
 def test_health_and_the_openapi_document_report_pyproject_version():
-    from governor.service.context import Context, set_context
+    from governor.bootstrap import Context, set_context
     from governor.settings import Settings
 
     set_context(Context(Settings({}), _NoSweepYet(), {}, clock=lambda: datetime(2026, 11, 26, tzinfo=UTC)))

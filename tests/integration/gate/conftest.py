@@ -9,8 +9,8 @@ from datetime import timedelta
 import azure.functions as func
 import pytest
 
+from governor.bootstrap import reset_context
 from governor.core.model import MICROS, ProjectPolicy, VmSize
-from governor.service.context import reset_context
 
 RATE = 6 * MICROS  # per hour: 0.1 per minute, so costs are easy to read
 
@@ -115,7 +115,7 @@ class Gate:
     def settle(self) -> None:
         """Write the activations the gate deferred (they ride a project's next transaction, or
         a timer's within a second): the ledger rows then say what the answers already said."""
-        from governor.service.context import get_context
+        from governor.bootstrap import get_context
 
         get_context().store.flush()
 

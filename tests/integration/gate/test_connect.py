@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from governor.service.context import reset_context
+from governor.bootstrap import reset_context
 
 
 def _claims(token: str) -> dict:

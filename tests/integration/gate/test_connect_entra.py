@@ -10,6 +10,7 @@ import logging
 
 import pytest
 
+from governor.bootstrap import reset_context
 from governor.core.policy import arr_roles
 from governor.emulator import (
     DEV_CONNECT_CLIENT_ID,
@@ -17,7 +18,6 @@ from governor.emulator import (
     DEV_GOVERNOR_CLIENT_ID,
     DEV_GOVERNOR_CLIENT_SECRET,
 )
-from governor.service.context import reset_context
 
 
 def _claims(token: str) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from governor.bootstrap import Context, get_context, set_context
 from governor.core.model import Period, utcnow
-from governor.service.context import Context, get_context, set_context
 from governor.store import TableStore
 
 ONLY_SESSION_PATH = r"/sessions/[^/:]+$"  # create (PUT) and get (GET), not /:stop

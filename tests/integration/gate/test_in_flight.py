@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from governor.bootstrap import Context, get_context, set_context
 from governor.core.policy.gate import IN_FLIGHT_WINDOW, session_id_for
-from governor.service.context import Context, get_context, set_context
 from tests.integration.gate.test_faults import ONLY_SESSION_PATH, open_entries, reserved
 
 

@@ -46,7 +46,7 @@ def test_a_principal_is_honoured_only_when_app_service_auth_is_on(gate, monkeypa
     import base64
     import json
 
-    from governor.service.context import reset_context
+    from governor.bootstrap import reset_context
 
     gate.project("alpha", principals=frozenset({"role:viewers-alpha"}))
     claims = {"claims": [{"typ": "roles", "val": "viewers-alpha"}]}

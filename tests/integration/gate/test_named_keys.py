@@ -209,7 +209,7 @@ def test_per_key_concurrency_under_fifty_racing_requests(gate):
 def test_principal_limits_apply_when_app_service_vouches_for_the_principal(gate, monkeypatch):
     import base64
 
-    from governor.service.context import reset_context
+    from governor.bootstrap import reset_context
 
     gate.project(principals=frozenset({"oid-1"}), principal_limits={"oid-1": CallerLimits(max_concurrent=1)})
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")

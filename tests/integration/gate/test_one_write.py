@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import pytest
 
+from governor.bootstrap import get_context, set_context
 from governor.core.model import LedgerState
-from governor.service.context import get_context, set_context
 from governor.store.keys import STATE_ROW, closed_key
 from tests.integration.store.helpers import counting_transactions_store
 

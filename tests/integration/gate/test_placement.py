@@ -217,8 +217,8 @@ def test_premium_is_not_used_when_the_budget_cannot_pay_for_it(gate):
 
 
 def test_placement_and_capacity_are_sent_as_signed_webhooks_with_the_account_and_size(gate, monkeypatch):
+    from governor.bootstrap import reset_context
     from governor.demo.webhooks import Receiver
-    from governor.service.context import reset_context
     from governor.service.webhooks import default_sender
 
     monkeypatch.setenv("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import pytest
 
+from governor.bootstrap import build_context
 from governor.core.model import MICROS, PlacementAccount, ProjectPolicy, VmSize, utcnow
-from governor.service.context import build_context
 from governor.service.gate import Caller, GateService
 from governor.settings import load
 from tests.fixtures.regions import NAMES, servers

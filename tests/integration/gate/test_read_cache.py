@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
+from governor.bootstrap import get_context, set_context
 from governor.service.arr_reads import ArrReads
-from governor.service.context import get_context, set_context
 
 
 class Clock:

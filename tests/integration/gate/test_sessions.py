@@ -81,7 +81,7 @@ def test_list_and_usage(gate):
 
 
 def test_v1_api_server_chosen_ids_are_recorded_under_arrs_id(gate, monkeypatch):
-    from governor.service.context import reset_context
+    from governor.bootstrap import reset_context
 
     monkeypatch.setenv("ARR_API_VERSION", "v1")
     reset_context()

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.service.context import Context, get_context, set_context
+from governor.bootstrap import Context, get_context, set_context
 
 # Tuesday 2026-11-24 in Europe/Berlin (UTC+1): open 08:00-18:00 local = 07:00-17:00 UTC
 CLOSES = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)

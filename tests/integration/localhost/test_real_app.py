@@ -14,7 +14,7 @@ from tests.integration.localhost.paths import example_method, example_path
 
 @pytest.fixture
 def real_app_env(monkeypatch, azurite, emulator, table_prefix):
-    from governor.service.context import reset_context
+    from governor.bootstrap import reset_context
 
     env = {
         **emulator.env(),

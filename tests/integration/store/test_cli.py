@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from governor.commands import projects as cli
 from governor.core.model import utcnow
-from governor.store import cli
 from tests.fixtures.azurite import azurite_env
 
 ROOT = Path(__file__).resolve().parents[3]

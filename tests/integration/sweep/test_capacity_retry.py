@@ -5,8 +5,8 @@ the id the client holds leads to a session that runs.
 
 from __future__ import annotations
 
+from governor.bootstrap import get_context
 from governor.core.model import VmSize
-from governor.service.context import get_context
 from governor.service.sweep import Sweeper
 from tests.fixtures.regions import servers, sessions_by_account
 from tests.integration.gate.conftest import Gate

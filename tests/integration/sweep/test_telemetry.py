@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from governor import telemetry
+from governor.bootstrap import reset_context
 from governor.functions.openapi_doc import registered_functions
-from governor.service.context import reset_context
 from governor.telemetry_otel import OtelBackend
 from tests.integration.sweep.conftest import WEBHOOK_SECRET
 

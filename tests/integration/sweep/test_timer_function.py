@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from azure.functions.timer import TimerRequest
 
+from governor.bootstrap import reset_context
 from governor.functions.openapi_doc import registered_functions  # get_functions() may run once per app
-from governor.service.context import reset_context
 from governor.service.observe import SWEEP_FINISHED
 
 

@@ -108,7 +108,7 @@ def main() -> int:
     app["sweep"](TimerRequest(past_due=False))
     emulator.clear_faults()
 
-    from governor.service.context import get_context
+    from governor.bootstrap import get_context
     from governor.store.base import create_op
 
     store = get_context().store

@@ -116,7 +116,8 @@ def test_rooms_are_read_from_the_table():
     assert rooms["core"].modules == ["governor.core"]
     assert (rooms["core"].rooms, rooms["core"].packages) == (set(), set())
     assert (rooms["store"].rooms, rooms["store"].packages) == ({"core", "settings", "telemetry"}, {"azure"})
-    assert rooms["composition"].modules == ["governor.service.context"]
+    assert rooms["bootstrap"].modules == ["governor.bootstrap"]
+    assert rooms["commands"].modules == ["governor.commands"]
 
 
 @pytest.mark.parametrize(

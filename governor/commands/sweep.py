@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from governor.service.context import cli_context
+    from governor.bootstrap import cli_context
     from governor.service.sweep import SweepConfig, Sweeper
 
     context = cli_context()

@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from governor.service.context import cli_context
+    from governor.bootstrap import cli_context
     from governor.service.retention import RetentionConfig, run_retention
 
     context = cli_context()
