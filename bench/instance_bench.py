@@ -241,9 +241,7 @@ def one_instance(key: str, store, concurrency: int, threads: int | None, request
             result = row(workload, concurrency, threads, actions[workload], requests, process)
             result.update({"startup_s": round(startup, 1), "rss_after_warmup_mb": rss_warm})
             rows.append(result)
-        cleanup = stop_all(client.stop, store, PROJECT)
-        for result in rows:
-            result["cleanup"] = cleanup
+        rows[-1]["cleanup"] = stop_all(client.stop, store, PROJECT)  # one per host, after its last workload
     return rows
 
 
@@ -318,9 +316,7 @@ def table(results: dict) -> str:
         + ", ".join(f"C={c}: {s} s / {m} MB" for c, s, m in starts)
         + f" (log: {results['host_log']})"
     )
-    last = [r for r in results["rows"] if r["workload"] == results["workloads"][-1]]  # cleanup follows it
-    lines += problem_lines([(f"{r['workload']} C={r['concurrency']}", r) for r in results["rows"] if r not in last])
-    lines += problem_lines([(f"C={r['concurrency']}", r) for r in last])
+    lines += problem_lines([(f"{r['workload']} C={r['concurrency']}", r) for r in results["rows"]])
     return "\n".join(lines)
 
 
