@@ -364,6 +364,11 @@ class LedgerState(_CaseInsensitiveEnum):
     CLOSED = "closed"
 
 
+# A gate admission is given this long to confirm its ARR create: until then its pending row (and its
+# audit rows left "unknown") are the gate's own, and the sweep leaves them alone.
+PENDING_GRACE = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """The governor's record of one session it manages.
@@ -447,6 +452,9 @@ class LedgerSnapshot:
             )
             for (project, name), (active, reserved) in held.items()
         }
+
+
+UNKNOWN = "unknown"  # the outcome of an audit row written before its action ran
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Gather a Dashboard through the StorePort handed in. No I/O of its own: the store does it."""
+"""Gather a Dashboard through the store handed in. No I/O of its own: the store does it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from governor.core.model import CapacityFailure, Period, ProjectPolicy, Usage
 from governor.core.policy.limits import PROJECT_NAME
@@ -27,39 +27,35 @@ from governor.dashboard.data import (
 from governor.dashboard.placement import placement_rows
 
 if TYPE_CHECKING:
-    from governor.service.ports import StorePort
+    from governor.service.ports import AuditPort, CapacityPort, LedgerPort, ProjectsPort, SweepStatePort
+
+    class DashboardStore(ProjectsPort, LedgerPort, CapacityPort, AuditPort, SweepStatePort, Protocol):
+        """What the dashboard reads."""
+
 
 READERS = 8  # store reads in flight at once; each is one small Table query
 
 
-def _current(store: StorePort, project: str, now: datetime) -> dict[Period, Usage]:
+def _current(store: DashboardStore, project: str, now: datetime) -> dict[Period, Usage]:
     return {period: store.usage(project, period, period.key(now)) for period in Period}
 
 
-def _caller_spent(store: StorePort, project: str, now: datetime) -> dict[Period, dict[str, int]]:
-    read = getattr(store, "caller_spent", None)  # optional in StorePort
-    return {period: read(project, period, period.key(now)) if read else {} for period in Period}
+def _caller_spent(store: DashboardStore, project: str, now: datetime) -> dict[Period, dict[str, int]]:
+    return {period: store.caller_spent(project, period, period.key(now)) for period in Period}
 
 
-def _submit_history(pool: ThreadPoolExecutor, store: StorePort, project: str, days: Sequence[date]) -> Callable:
+def _submit_history(pool: ThreadPoolExecutor, store: DashboardStore, project: str, days: Sequence[date]) -> Callable:
     """Start reading spent per past day of the month; returns a function that waits for it."""
-    history = getattr(store, "usage_history", None)  # optional in StorePort
-    if history is not None:
-        rows = pool.submit(history, project, Period.DAY, days[0].isoformat(), days[-1].isoformat())
-        return lambda: {date.fromisoformat(u.key): u.spent for u in rows.result()}
-    reads = {day: pool.submit(store.usage, project, Period.DAY, day.isoformat()) for day in days[:-1]}
-    return lambda: {day: read.result().spent for day, read in reads.items()}
+    rows = pool.submit(store.usage_history, project, Period.DAY, days[0].isoformat(), days[-1].isoformat())
+    return lambda: {date.fromisoformat(u.key): u.spent for u in rows.result()}
 
 
-def _capacity_failures(store: StorePort, now: datetime, scope: str | None) -> list[CapacityFailure]:
-    read = getattr(store, "capacity_failures_between", None)  # optional in StorePort
-    if read is None:
-        return []
-    return read(*period_bounds(Period.DAY, now), scope)
+def _capacity_failures(store: DashboardStore, now: datetime, scope: str | None) -> list[CapacityFailure]:
+    return store.capacity_failures_between(*period_bounds(Period.DAY, now), scope)
 
 
 def collect(
-    store: StorePort,
+    store: DashboardStore,
     now: datetime,
     *,
     forecast: Forecast,

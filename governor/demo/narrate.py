@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from governor.core.model import format_money, to_micros
+from governor.core.model import UNKNOWN, format_money, to_micros
 from governor.core.policy.placement import CAPACITY, EVENTS, PLACED
-from governor.core.policy.sweep import UNKNOWN
 
 
 def money(value) -> str:

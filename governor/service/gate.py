@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from governor.core.model import (
+    PENDING_GRACE,
     AuditRecord,
     CallerLimits,
     LedgerEntry,
@@ -33,10 +34,10 @@ from governor.core.policy import gate as rules
 from governor.core.policy import placement
 from governor.core.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
 from governor.core.policy.extension import Extension, refused_step_saving
-from governor.core.policy.sweep import PENDING_GRACE, UNKNOWN
+from governor.service import audit
 from governor.service.arr_reads import ArrReads
 from governor.service.gate_placement import DEFAULT_CAPACITY_WINDOW, Attempt, GatePlacement
-from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, StorePort
+from governor.service.ports import ArrPort, Conflict, GateStore, NotFound, Refusal
 from governor.service.views import (
     budget_view,
     callers_view,
@@ -121,7 +122,7 @@ class GateService(GatePlacement):
 
     def __init__(
         self,
-        store: StorePort,
+        store: GateStore,
         arr: Mapping[str, ArrPort],
         clock: Callable[[], datetime],
         reads: ArrReads | None = None,
@@ -748,6 +749,20 @@ class GateService(GatePlacement):
         return self.store.current_usage(policy.name, now, policy)
 
     # ------------------------------------------------------------ audit
+    def _record(
+        self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime, caller: str | None
+    ) -> AuditRecord:
+        return AuditRecord(
+            at=now,
+            source=self.source,
+            project=project,
+            session_id=session_id,
+            action=action,
+            reason=reason,
+            figures=figures,
+            caller=caller,
+        )
+
     def _audit(
         self,
         project: str,
@@ -757,41 +772,29 @@ class GateService(GatePlacement):
         figures: dict,
         now: datetime,
         caller: str | None = None,
-        outcome: str = "ok",
-    ) -> AuditRecord:
-        """Write a row; returns it with its key (None if the write failed: logged, never raised)."""
-        record = AuditRecord(
-            at=now,
-            source=self.source,
-            project=project,
-            session_id=session_id,
-            action=action,
-            reason=reason,
-            figures=figures,
-            outcome=outcome,
-            caller=caller,
-        )
+    ) -> None:
+        """Write a row of what was done (logged, never raised, when the write fails)."""
         try:
-            (key,) = self.store.append_audit([record])
+            audit.write(self.store, [self._record(project, session_id, action, reason, figures, now, caller)])
         except Exception:
             log.warning("could not write the gate's audit record (%s %s)", action, reason)
-            return record
-        return replace(record, key=key)
 
     def _intent(
         self, project: str, session_id: str, action: str, reason: str, figures: dict, now: datetime, caller: str | None
     ) -> AuditRecord:
-        """Before ARR is asked to act: the row, outcome "unknown", so a gate killed while ARR acts
-        leaves a row the next sweep completes (`sweep_record.complete_unfinished`)."""
-        return self._audit(project, session_id, action, reason, figures, now, caller, outcome=UNKNOWN)
+        """Before ARR is asked to act (`audit.intend`): the row, returned with its key, or without
+        one if the write failed."""
+        record = self._record(project, session_id, action, reason, figures, now, caller)
+        try:
+            (record,) = audit.intend(self.store, [record])
+        except Exception:
+            log.warning("could not write the gate's audit record (%s %s)", action, reason)
+        return record
 
     def _finish(self, intent: AuditRecord, figures: dict, outcome: str = "ok") -> None:
-        """After ARR acted: the outcome into the intent's row (a new row if the intent's write failed)."""
+        """After ARR acted: the outcome into the intent's row (`audit.complete`)."""
         record = replace(intent, figures={**intent.figures, **figures}, outcome=outcome)
         try:
-            if record.key:
-                self.store.complete_audit([record])
-            else:
-                self.store.append_audit([record])
+            audit.complete(self.store, [record])
         except Exception:
             log.warning("could not complete the gate's audit record (%s %s)", record.action, record.reason)

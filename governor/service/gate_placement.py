@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from governor.core.model import (
-    AuditRecord,
     CapacityFailure,
     LedgerEntry,
     LedgerState,
@@ -35,7 +34,7 @@ from governor.core.policy import gate as rules
 from governor.core.policy import placement
 from governor.core.policy.callers import PROJECT_ROW_SECONDS
 from governor.core.policy.placement import Place
-from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, ServiceError, StorePort
+from governor.service.ports import ArrPort, Conflict, GateStore, NotFound, Refusal, ServiceError
 
 if TYPE_CHECKING:  # the mixin's host; imported for the checker only (gate imports this module)
     from governor.service.gate import Identity
@@ -72,7 +71,7 @@ class Resolved:
 class GatePlacement:
     capacity_window: timedelta = DEFAULT_CAPACITY_WINDOW
     # What the host (`GateService`) provides: set in its __init__, and the methods below it defines.
-    store: StorePort
+    store: GateStore
     arr: Mapping[str, ArrPort]
     clock: Callable[[], datetime]
 
@@ -88,8 +87,7 @@ class GatePlacement:
             figures: dict,
             now: datetime,
             caller: str | None = None,
-            outcome: str = "ok",
-        ) -> AuditRecord: ...
+        ) -> None: ...
         def _notify(
             self, policy: ProjectPolicy | None, event: str, session_id: str, reason: str, figures: dict
         ) -> None: ...

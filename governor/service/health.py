@@ -7,14 +7,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from governor.core.model import SweepHealth
-from governor.service.ports import ArrPort, StorePort
+from governor.service.ports import ArrPort, SweepStatePort
 from governor.service.views import iso
 
 PROBE_SECONDS = 3.0  # each dependency's answer time; health waits at most about this long in all
 
 
 def health(
-    store: StorePort,
+    store: SweepStatePort,
     arr: Mapping[str, ArrPort],
     clock: Callable[[], datetime],
     schedule: str,

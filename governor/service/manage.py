@@ -8,14 +8,14 @@ from datetime import datetime
 from governor.core.model import CallerKey, ProjectPolicy, utcnow
 from governor.core.policy import callers
 from governor.core.policy import gate as rules
-from governor.service.ports import Refusal, StorePort
+from governor.service.ports import ProjectsPort, Refusal
 from governor.service.views import key_view
 
 
 class ManageService:
     """Admin operations on project documents and keys. The platform's admin key guards the routes."""
 
-    def __init__(self, store: StorePort, clock: Callable[[], datetime] = utcnow, loopback_webhooks: bool = False):
+    def __init__(self, store: ProjectsPort, clock: Callable[[], datetime] = utcnow, loopback_webhooks: bool = False):
         self.store = store
         self.clock = clock
         self.loopback_webhooks = loopback_webhooks  # local development: http://127.0.0.1 webhooks

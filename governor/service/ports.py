@@ -36,14 +36,22 @@ from governor.core.policy.callers import DEFAULT_KEY, OWN_SCOPE
 __all__ = [
     "AdmissionSnapshot",
     "ArrPort",
+    "AuditPort",
     "BadInput",
+    "CapacityPort",
     "Conflict",
+    "GateStore",
+    "HistoryPort",
+    "LedgerPort",
     "LedgerSnapshot",
     "NotFound",
+    "ProjectsPort",
     "Refusal",
     "Rejected",
     "ServiceError",
     "StorePort",
+    "SweepStatePort",
+    "SweepStore",
     "Unavailable",
 ]
 
@@ -88,8 +96,11 @@ class ArrPort(Protocol):
 
 
 # ---------------------------------------------------------------- Store
-class StorePort(Protocol):
-    # projects
+# Narrow ports, one per kind of record; each use case asks for the ones it uses (`GateStore`,
+# `SweepStore`, or a single port). `governor.store.TableStore` implements them all (`StorePort`).
+class ProjectsPort(Protocol):
+    """Projects, their caller keys and webhook secrets."""
+
     def get_project(self, name: str, max_age: float = 0.0) -> ProjectPolicy | None:
         """`max_age`: a copy this instance read at most that many seconds ago will do."""
 
@@ -134,7 +145,11 @@ class StorePort(Protocol):
 
     def webhook_secret(self, name: str) -> str | None: ...
 
-    # money path: each of these is atomic (one entity-group transaction, ETag-guarded, retried on 412)
+
+class LedgerPort(Protocol):
+    """The ledger and its usage rows. Each write is atomic (one entity-group transaction,
+    ETag-guarded, retried on 412)."""
+
     def reserve(
         self,
         project: str,
@@ -228,12 +243,14 @@ class StorePort(Protocol):
 
     def usage_history(self, project: str, period: Period, first_key: str, last_key: str) -> list[Usage]:
         """Spent per `period` for keys first_key..last_key inclusive, in one range query (the dashboard's
-        cost per day); periods without a row are absent; `reserved` is 0. Optional: callers fall back
-        to `usage` per key when a store lacks it."""
+        cost per day); periods without a row are absent; `reserved` is 0."""
 
     def snapshot(self, now: datetime) -> LedgerSnapshot: ...
 
-    # audit and health
+
+class AuditPort(Protocol):
+    """The audit rows (`governor.service.audit` writes them before and after an action)."""
+
     def append_audit(self, records: Sequence[AuditRecord]) -> list[str]:
         """Write new rows; returns their keys, in order."""
 
@@ -244,12 +261,20 @@ class StorePort(Protocol):
         """Rows of `source` written at or after `since` whose outcome is still "unknown"."""
 
     def recent_audit(self, limit: int = 50, project: str | None = None) -> list[AuditRecord]: ...
+
+
+class SweepStatePort(Protocol):
+    """The sweep's lock and its health rows."""
+
     def record_sweep(self, report: dict) -> None: ...
     def last_sweep(self) -> dict | None: ...
     def try_lock(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool: ...
     def release_lock(self, name: str, owner: str) -> None: ...
 
-    # capacity memory (docs/storage.md, "Capacity memory"): not money, never contends with it
+
+class CapacityPort(Protocol):
+    """Capacity memory (docs/storage.md, "Capacity memory"): not money, never contends with it."""
+
     def capacity_failures(self, project: str) -> dict[tuple[str, VmSize], datetime]:
         """The latest capacity failure per (account, size) of the project (one query)."""
 
@@ -265,7 +290,10 @@ class StorePort(Protocol):
     ) -> list[CapacityFailure]:
         """Attempts that failed for capacity in [start, end), of one project or of all."""
 
-    # retention (docs/storage.md): bounded, idempotent, crash-safe
+
+class HistoryPort(Protocol):
+    """Retention (docs/storage.md): bounded, idempotent, crash-safe; and the rows it moved."""
+
     def move_closed(self, cutoff: datetime, limit: int) -> dict:
         """Move up to `limit` closed entries requested before `cutoff` to history (copy, verify,
         delete); returns {"moved", "changed", "more"}."""
@@ -275,3 +303,15 @@ class StorePort(Protocol):
 
     def history_entries(self, project: str, month: str) -> list[LedgerEntry]:
         """Closed entries requested in `month` (YYYY-MM) that retention moved out of the ledger."""
+
+
+class GateStore(ProjectsPort, LedgerPort, CapacityPort, AuditPort, HistoryPort, Protocol):
+    """What the gate uses."""
+
+
+class SweepStore(GateStore, SweepStatePort, Protocol):
+    """What the sweep uses (it starts autoRetry's next attempts through the gate)."""
+
+
+class StorePort(SweepStore, Protocol):
+    """The whole store, as `governor.bootstrap` builds it."""

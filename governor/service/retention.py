@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from governor.service.ports import HistoryPort
+
 log = logging.getLogger("governor.retention")
 
 
@@ -31,7 +33,7 @@ class RetentionConfig:
         )
 
 
-def run_retention(store, clock: Callable[[], datetime], config: RetentionConfig | None = None) -> dict:
+def run_retention(store: HistoryPort, clock: Callable[[], datetime], config: RetentionConfig | None = None) -> dict:
     config = config or RetentionConfig()
     now = clock()
     started = time.monotonic()

@@ -34,7 +34,7 @@ from governor.core.policy.sweep import SweepOptions
 from governor.service import observe
 from governor.service import sweep_metering as metering
 from governor.service import sweep_reconcile as reconcile
-from governor.service.ports import ArrPort, StorePort
+from governor.service.ports import ArrPort, SweepStore
 from governor.service.sweep_actions import act
 from governor.service.sweep_capacity import settle_capacity_failures
 from governor.service.sweep_items import item_for
@@ -86,7 +86,7 @@ class SweepConfig:
 class Sweeper:
     def __init__(
         self,
-        store: StorePort,
+        store: SweepStore,
         arr: Mapping[str, ArrPort],
         clock: Callable[[], datetime],
         config: SweepConfig | None = None,

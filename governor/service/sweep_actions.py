@@ -22,12 +22,12 @@ from governor.core.model import (
 )
 from governor.core.policy.extension import reserve_step
 from governor.core.policy.sweep import Action
-from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, StorePort
+from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, SweepStore
 from governor.service.sweep_items import Item, failure
 from governor.service.sweep_savings import record_stop
 
 
-def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
+def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
     if item.decision.dry_run:
         item.outcome = "skipped"
         return
@@ -60,7 +60,7 @@ def act(store: StorePort, arr: Mapping[str, ArrPort], item: Item, now: datetime)
         item.outcome, item.error = "failed", type(exc).__name__
 
 
-def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
+def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
         assert item.session is not None, "a claim is matched to a listed session (sweep_reconcile)"
         item.entry = store.adopt(item.claim.project, item.session, now)
@@ -77,7 +77,7 @@ def _stop(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
         record_stop(store, closed, now)
 
 
-def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> None:
+def _extend(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:
     target = item.decision.new_lease
     assert target is not None, "an extend decision always carries its new lease (policy.sweep.decide)"
     if item.decision.reserve:
@@ -88,14 +88,12 @@ def _extend(store: StorePort, client: ArrPort, item: Item, now: datetime) -> Non
         applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
         if ceil_minutes(applied.max_lease) < ceil_minutes(target):
             # ARR refuses this lease for good: give the reservation back rather than retry forever
-            revert = getattr(store, "revert_extension", None)  # optional in the port's first version
-            if revert is not None:
-                revert(item.project, item.session_id, applied.max_lease, now)
+            store.revert_extension(item.project, item.session_id, applied.max_lease, now)
             raise
     item.decision.figures["applied_lease_minutes"] = minutes_figure(applied.max_lease)
 
 
-def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta:
+def _reserve_extension(store: SweepStore, item: Item, now: datetime) -> timedelta:
     session, target = item.session, item.decision.new_lease  # the decided step (within caps and closing time)
     limits = item.caller_limits
     # an extension is decided only for a session ARR listed, with its target lease (policy.sweep.decide)
@@ -109,7 +107,7 @@ def _reserve_extension(store: StorePort, item: Item, now: datetime) -> timedelta
     return entry.lease
 
 
-def _record_lease(store: StorePort, item: Item, now: datetime) -> None:
+def _record_lease(store: SweepStore, item: Item, now: datetime) -> None:
     """ARR holds a longer lease than the ledger (raised outside the governor): write it and reserve
     its extra cost without asking ARR or the budget, since ARR bills it either way. A re-run finds
     the ledger already there and writes nothing."""

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from governor.core.model import ProjectPolicy
 from governor.core.policy import placement
 from governor.core.policy.sweep import Action
-from governor.service.ports import ArrPort, StorePort
+from governor.service.ports import ArrPort, SweepStore
 from governor.service.sweep_items import Item
 
 
 def settle_capacity_failures(
-    store: StorePort,
+    store: SweepStore,
     arr: Mapping[str, ArrPort],
     clock: Callable[[], datetime],
     items: list[Item],

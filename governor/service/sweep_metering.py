@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from governor.core.model import Period, SessionStatus, Usage, cost_of, whole_minutes
-from governor.service.ports import StorePort
+from governor.service.ports import SweepStore
 
 log = logging.getLogger("governor.sweep")
 
@@ -48,7 +48,7 @@ def burn_rates(managed) -> dict[str, int]:
 
 
 def meter(
-    store: StorePort,
+    store: SweepStore,
     managed,
     now: datetime,
     errors: list[str],

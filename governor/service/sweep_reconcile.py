@@ -14,7 +14,7 @@ from datetime import datetime
 from governor.core.model import LedgerEntry, LedgerState, Session
 from governor.core.policy import sweep as rules
 from governor.core.policy.sweep import Action, Decision, SweepOptions
-from governor.service.ports import ArrPort, NotFound, ServiceError, StorePort
+from governor.service.ports import ArrPort, NotFound, ServiceError, SweepStore
 from governor.service.sweep_items import Item, failure, item_for
 
 
@@ -96,7 +96,7 @@ def look_up(client: ArrPort, entry: LedgerEntry, now: datetime, errors: list[str
     return item_for(entry, rules.decide_vanished(entry, found), found)
 
 
-def unowned(store: StorePort, live, entries, claims, projects, options, config, now, errors) -> list[Item]:
+def unowned(store: SweepStore, live, entries, claims, projects, options, config, now, errors) -> list[Item]:
     """Listed sessions no open row owns: one still running under a closed or released row is
     stopped; one a v1 request still at work may have made is activated under that request's row
     (the gate's own activation then finds it done); one a v1 claim may have made is charged to the

@@ -7,17 +7,18 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from governor.core.model import AuditRecord, ProjectPolicy
+from governor.core.model import PENDING_GRACE, UNKNOWN, AuditRecord, ProjectPolicy
 from governor.core.policy import sweep as rules
 from governor.core.policy.sweep import Action
-from governor.service.ports import StorePort
+from governor.service import audit
+from governor.service.ports import SweepStore
 from governor.service.sweep_items import Item
 from governor.service.sweep_savings import record_interrupted_stops
 
 log = logging.getLogger("governor.sweep")
 
 
-def write_intents(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> None:
+def write_intents(store: SweepStore, items: list[Item], now: datetime, errors: list[str]) -> None:
     """Before acting: each action's audit row, outcome "unknown", so a run that dies while ARR acts
     leaves a trace that the next run completes (`complete_unfinished`). If the write fails the
     actions still run (money before paperwork) and their rows are written after, as before."""
@@ -25,41 +26,37 @@ def write_intents(store: StorePort, items: list[Item], now: datetime, errors: li
     if not acting:
         return
     try:
-        keys = store.append_audit([_record(item, now, rules.UNKNOWN) for item in acting])
+        written = audit.intend(store, [_record(item, now, UNKNOWN) for item in acting])
     except Exception as exc:
         errors.append(f"audit: {type(exc).__name__}")
         log.warning("audit intent write failed (%s); acting anyway", type(exc).__name__)
         return
-    for item, key in zip(acting, keys, strict=True):
-        item.audit_key = key
+    for item, record in zip(acting, written, strict=True):
+        item.audit_key = record.key
 
 
-def write_audit(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> None:
-    """After acting: new rows for decisions that did not act, the outcome into the rows written before."""
-    new: list[AuditRecord] = []
-    done: list[AuditRecord] = []
+def write_audit(store: SweepStore, items: list[Item], now: datetime, errors: list[str]) -> None:
+    """After acting: the outcome into the rows written before, new rows for decisions that did not act."""
+    records: list[AuditRecord] = []
     for item in items:
         decision = item.decision
         if decision.action is Action.LEAVE and decision.reason != "lookup-failed":
             continue
         record = _record(item, now, item.outcome)
-        (done if item.audit_key else new).append(record)
+        records.append(record)
         if decision.warning:
-            new.append(
+            records.append(
                 AuditRecord(**_common(item, now), action="warn", reason=decision.warning, figures=record.figures)
             )
     try:
-        if done:
-            store.complete_audit(done)
-        if new:
-            store.append_audit(new)
+        audit.complete(store, records)
     except Exception as exc:
         errors.append(f"audit: {type(exc).__name__}")
         log.warning("audit write failed (%s); decisions are in the sweep log", type(exc).__name__)
 
 
 def complete_unfinished(
-    store: StorePort, since: datetime, live, entries, own: set[str], now: datetime, errors: list[str]
+    store: SweepStore, since: datetime, live, entries, own: set[str], now: datetime, errors: list[str]
 ) -> int:
     """Give the rows a dead run left "unknown" the outcome this run sees (see
     `rules.interrupted_outcome`), and record the savings of the stops among them that were done
@@ -69,8 +66,8 @@ def complete_unfinished(
     for over the same window moved back by that grace. Returns how many rows were completed."""
     try:
         unfinished = [r for r in store.unfinished_audit(since) if r.key not in own]
-        gate = store.unfinished_audit(since - rules.PENDING_GRACE, source="gate")
-        unfinished += [r for r in gate if r.at <= now - rules.PENDING_GRACE]
+        gate = store.unfinished_audit(since - PENDING_GRACE, source="gate")
+        unfinished += [r for r in gate if r.at <= now - PENDING_GRACE]
     except Exception as exc:
         errors.append(f"audit: {type(exc).__name__}")
         return 0
@@ -120,7 +117,7 @@ def _record(item: Item, now: datetime, outcome: str) -> AuditRecord:
     )
 
 
-def notify(store: StorePort, webhooks, items: list[Item], projects: dict[str, ProjectPolicy], now: datetime) -> None:
+def notify(store: SweepStore, webhooks, items: list[Item], projects: dict[str, ProjectPolicy], now: datetime) -> None:
     if webhooks is None:
         return
     secrets: dict[str, str | None] = {}
@@ -150,7 +147,7 @@ def notify(store: StorePort, webhooks, items: list[Item], projects: dict[str, Pr
             webhooks.send(policy.webhook_url, secrets[item.project], payload)
 
 
-def _secret(store: StorePort, project: str) -> str | None:
+def _secret(store: SweepStore, project: str) -> str | None:
     try:
         return store.webhook_secret(project)
     except Exception:

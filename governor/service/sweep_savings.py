@@ -19,7 +19,7 @@ from governor.core.model import AuditRecord, LedgerEntry, SavingKind, lease_savi
 from governor.core.policy import sweep as rules
 from governor.core.policy.extension import SWEEP_REFUSALS, refused_step_saving
 from governor.core.policy.sweep import Action
-from governor.service.ports import StorePort
+from governor.service.ports import SweepStore
 from governor.service.sweep_items import Item
 
 log = logging.getLogger("governor.sweep")
@@ -28,7 +28,7 @@ log = logging.getLogger("governor.sweep")
 REFUSALS = (Action.WARN, Action.LEAVE)
 
 
-def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: list[str]) -> int:
+def record_refusals(store: SweepStore, items: list[Item], now: datetime, errors: list[str]) -> int:
     """Record the saving of every refused extension not yet recorded; returns how many were written."""
     written = 0
     for item in items:
@@ -48,12 +48,14 @@ def record_refusals(store: StorePort, items: list[Item], now: datetime, errors: 
     return written
 
 
-def record_stop(store: StorePort, closed: LedgerEntry, now: datetime) -> None:
+def record_stop(store: SweepStore, closed: LedgerEntry, now: datetime) -> None:
     """The saving of a governor stop whose ledger row is `closed`."""
     _save_lease(store, closed, lease_saving(closed.rate, closed.lease, closed.charged_minutes), now)
 
 
-def record_interrupted_stops(store: StorePort, records: Iterable[AuditRecord], now: datetime, errors: list[str]) -> int:
+def record_interrupted_stops(
+    store: SweepStore, records: Iterable[AuditRecord], now: datetime, errors: list[str]
+) -> int:
     """For the stops a dead run left unrecorded and this run found done (`records`, completed as
     "ok"), the saving they would have recorded (`rules.interrupted_stop_saving`); returns how many
     were written."""
@@ -72,7 +74,7 @@ def record_interrupted_stops(store: StorePort, records: Iterable[AuditRecord], n
     return written
 
 
-def _save_lease(store: StorePort, entry: LedgerEntry, amount: int, now: datetime) -> None:
+def _save_lease(store: SweepStore, entry: LedgerEntry, amount: int, now: datetime) -> None:
     if amount:
         store.save(entry.project, entry.session_id, SavingKind.LEASE, amount, now)
         telemetry.add(telemetry.SAVED, amount, project=entry.project, kind=SavingKind.LEASE.value)

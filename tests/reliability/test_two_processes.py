@@ -125,7 +125,7 @@ BURST = 40
 def sweep_after_the_grace(gate_env) -> dict:
     """One sweep whose clock is past the pending grace, so every pending admission is due."""
     from governor.arr import clients_from_settings
-    from governor.core.policy.sweep import PENDING_GRACE
+    from governor.core.model import PENDING_GRACE
     from governor.service.sweep import SweepConfig, Sweeper
     from governor.settings import load
     from governor.store import TableStore

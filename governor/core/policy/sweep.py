@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from governor.core.model import (
+    PENDING_GRACE,
     AuditRecord,
     CallerFigures,
     CallerLimits,
@@ -48,7 +49,6 @@ from governor.core.policy import schedule as hours
 from governor.core.policy.extension import extension_cost, step_shortfall
 from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
 
-PENDING_GRACE = timedelta(minutes=5)  # a gate admission is given this long to confirm its ARR create
 CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires
 CLAIM_SKEW = timedelta(minutes=2)  # how far the governor's clock and ARR's may disagree
 # stops of sessions no open ledger row paid for (made outside the governor, or already settled):
@@ -434,9 +434,6 @@ def decide_vanished(entry: LedgerEntry, final: Session | None) -> Decision:
     if final.status.active:
         return Decision(Action.LEAVE, "listed-late", figures)
     return Decision(Action.CLOSE, f"ended-{final.status.value.lower()}", figures)
-
-
-UNKNOWN = "unknown"  # the outcome of an audit row written before its action ran
 
 
 def interrupted_outcome(record: AuditRecord, session: Session | None, entry: LedgerEntry | None) -> str:

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from governor.arr import clients_from_settings
-from governor.core.model import utcnow
-from governor.core.policy.sweep import PENDING_GRACE
+from governor.core.model import PENDING_GRACE, utcnow
 from governor.service.sweep import SweepConfig, Sweeper
 from governor.settings import load
 from tests.integration.gate.test_faults import ONLY_SESSION_PATH
