@@ -33,7 +33,7 @@ class Room:
     modules: list[str]  # from the path column: governor/core/policy/ -> governor.core.policy
     rooms: set[str]  # rooms it may import
     packages: set[str]  # third-party top-level packages it may import
-    members: list[str] = field(default_factory=list)  # modules (with their descendants) it owns
+    members: list[str] = field(default_factory=list)  # the modules it owns, each with its descendants
 
 
 def read_rooms(markdown: str) -> list[Room]:
@@ -79,39 +79,23 @@ def _module(path: str) -> str:
 
 
 def assign(rooms: list[Room], graph) -> None:
-    """Give each room the modules it owns: a path inside another room's path is carved out of it."""
-    claimed = {m for room in rooms for m in room.modules}
+    """Give each room the modules under its paths. Every folder is one room: a path inside another
+    room's path is an error, as is a module of the package in no room (the package's own
+    `__init__`, which may import only the standard library, is everyone's)."""
+    claimed = [m for room in rooms for m in room.modules]
     for room in rooms:
         for module in room.modules:
             if module not in graph.modules:
                 raise TableError(f"room {room.name!r}: {module} does not exist")
-            room.members += _owned(module, claimed - {module}, graph)
-    owner = {m: room.name for room in rooms for m in room.members}
+            outer = [o for o in claimed if module.startswith(o + ".")]
+            if outer:
+                raise TableError(f"room {room.name!r}: {module} lies inside {outer[0]}, another room's folder")
+            room.members.append(module)
     homeless = sorted(
-        m
-        for m in graph.find_descendants(PACKAGE)
-        if not any(m == o or m.startswith(o + ".") for o in owner) and not _carved(m, claimed, graph)
+        m for m in graph.find_descendants(PACKAGE) if not any(m == o or m.startswith(o + ".") for o in claimed)
     )
     if homeless:
         raise TableError(f"in no room of docs/architecture.md: {', '.join(homeless)}")
-
-
-def _owned(module: str, others: set[str], graph) -> list[str]:
-    nested = [o for o in others if o.startswith(module + ".")]
-    if not nested:
-        return [module]
-    if graph.find_modules_directly_imported_by(module) - set(sys.stdlib_module_names):
-        raise TableError(f"{module} holds other rooms, so its __init__ must import nothing")
-    owned = []
-    for child in sorted(graph.find_children(module)):
-        if child not in others:
-            owned += _owned(child, others, graph)
-    return owned
-
-
-def _carved(module: str, claimed: set[str], graph) -> bool:
-    """A package whose children are all owned by rooms (its own __init__ checked by `_owned`)."""
-    return any(c.startswith(module + ".") for c in claimed)
 
 
 def third_party(graph) -> set[str]:

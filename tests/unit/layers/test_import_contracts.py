@@ -98,6 +98,16 @@ def test_a_module_in_no_room_fails(tree):
     assert "in no room" in result.stderr and "governor.extra" in result.stderr
 
 
+def test_a_room_inside_another_rooms_folder_fails(tree):
+    table = tree / "docs" / "architecture.md"
+    text = table.read_text(encoding="utf-8")
+    row = "| ports | `governor/service/ports.py` | the ports | core |\n"
+    table.write_text(text.replace("| bootstrap |", row + "| bootstrap |", 1), encoding="utf-8")
+    result = check(tree)
+    assert result.returncode == 1
+    assert "governor.service.ports lies inside governor.service" in result.stderr
+
+
 def test_the_table_is_the_source(tree):
     table = tree / "docs" / "architecture.md"
     text = table.read_text(encoding="utf-8")
