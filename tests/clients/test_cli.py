@@ -35,6 +35,20 @@ def test_request_prints_the_answer_as_json(scripted):
     assert CALLER_KEY not in result.stdout + result.stderr
 
 
+def test_regions_and_auto_retry_are_sent_in_the_order_given(scripted):
+    scripted.script("POST", SESSIONS, Reply(202, STARTING))
+    args = ("--region", "japaneast", "--region", "westeurope", "--auto-retry")
+    result = cli(scripted, "request", "--lease", "30", "--no-wait", *args)
+    assert result.returncode == 0, result.stderr
+    (post,) = scripted.requests("POST", SESSIONS)
+    assert post.body == {
+        "size": "Standard",
+        "maxLeaseTime": 30,
+        "regions": ["japaneast", "westeurope"],
+        "autoRetry": True,
+    }
+
+
 def test_a_refusal_prints_the_problem_and_exits_1(scripted):
     scripted.script("POST", SESSIONS, problem(422, "lease-too-long", "at most 120 minutes", maxLeaseMinutes=120))
     result = cli(scripted, "request", "--lease", "01:00:00", "--idempotency-key", "mine-1")

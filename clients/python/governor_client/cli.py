@@ -33,6 +33,15 @@ def parser() -> argparse.ArgumentParser:
     request.add_argument("--size", default="Standard", help="Standard or Premium (default Standard)")
     request.add_argument("--lease", required=True, help="whole minutes (30) or a TimeSpan (01:30:00)")
     request.add_argument("--model", action="append", dest="models", help="a model URL to load (repeatable)")
+    request.add_argument(
+        "--region",
+        action="append",
+        dest="regions",
+        help="an account of the project's placement to use, in the order to try (repeatable; default: the policy's)",
+    )
+    request.add_argument(
+        "--auto-retry", action="store_true", help="if ARR has no server there, the governor tries the next region"
+    )
     request.add_argument("--idempotency-key", help="reuse one to retry a request safely (default: a new uuid4)")
     request.add_argument("--no-wait", action="store_true", help="print the 202 answer, do not wait for Ready")
     request.add_argument("--ready-timeout", type=float, default=DEFAULT_READY_TIMEOUT)
@@ -68,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_request(client: GovernorClient, args) -> str:
     lease = int(args.lease) if args.lease.isdigit() else args.lease
     key = args.idempotency_key or new_idempotency_key()
-    view = client.request(args.size, lease, idempotency_key=key, models=args.models)
+    view = client.request(
+        args.size, lease, idempotency_key=key, models=args.models, regions=args.regions, auto_retry=args.auto_retry
+    )
     print(f"requested session {view['sessionId']} (Idempotency-Key {key})", file=sys.stderr)
     if not args.no_wait:
         try:
