@@ -42,12 +42,14 @@ demo: install
 	$(PY) -m governor demo
 
 # The import contracts come from docs/architecture.md's "Rooms and rules" table (tools/import_contracts.py).
+# Imports stay at the top of each module unless a `# lazy: <reason>` says why not (tools/lazy_imports.py).
 # Spectral (npm; tools/spectral.yaml: spectral:oas) lints the OpenAPI document, offline; a warning fails.
 lint: $(PIP_STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check --no-cache .
 	$(PY) -m ruff format --no-cache --check .
 	$(PY) -m mypy
 	$(PY) tools/import_contracts.py
+	$(PY) tools/lazy_imports.py
 	@doc=$$(mktemp --suffix=.json) && trap 'rm -f "$$doc"' EXIT && \
 	  $(PY) tools/openapi_json.py --out "$$doc" && \
 	  echo "spectral lint openapi.json" && \

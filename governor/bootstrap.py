@@ -7,16 +7,22 @@ emulator, then call `reset_context()` (or inject a ready one with `set_context()
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from governor import settings as settings_module
+from governor import telemetry
+from governor.arr import clients_from_settings
 from governor.core.model import utcnow
+from governor.service.arr_reads import ArrReads
+from governor.settings import SettingsError
+from governor.store import TableStore
 
 if TYPE_CHECKING:
-    from governor.service.arr_reads import ArrReads
     from governor.service.ports import ArrPort, StorePort
     from governor.settings import Settings
 
@@ -31,8 +37,6 @@ class Context:
 
     def __post_init__(self) -> None:
         if self.reads is None:
-            from governor.service.arr_reads import ArrReads
-
             self.reads = ArrReads(bound=self.settings.get("GOVERNOR_GATE_READ_SECONDS"))
 
     def __repr__(self) -> str:
@@ -44,13 +48,7 @@ _current: Context | None = None
 
 
 def build_context(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Context:
-    from governor import settings as settings_module
-    from governor.arr import clients_from_settings
-    from governor.store import TableStore
-
     settings = settings if settings is not None else settings_module.load()
-    from governor import telemetry
-
     telemetry.configure(settings)  # once per process; imports the SDK only if telemetry is on
     return Context(
         settings=settings,
@@ -91,10 +89,6 @@ def reset_context() -> None:
 def cli_context() -> Context | None:
     """For a CLI command: log warnings to stderr and build the context, or print why not (a
     setting's name, never its value) and return None."""
-    import logging
-
-    from governor.settings import SettingsError
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     try:
         return get_context()

@@ -139,9 +139,7 @@ def configure(settings) -> None:
         mode = mode_of(settings)
         if mode != "off":
             try:
-                # Here, not at the top: the backend loads the OpenTelemetry SDK, which a cold start
-                # must not pay for while telemetry is off.
-                from governor.telemetry_otel import build
+                from governor.telemetry_otel import build  # lazy: optional feature (telemetry on)
 
                 _backend = build(mode, settings)
             except Exception as exc:  # telemetry must never stop the governor

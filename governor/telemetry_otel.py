@@ -23,6 +23,19 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
+from azure.core.settings import settings as azure_core
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import ConsoleLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from governor.telemetry_names import ERROR_TYPE, HTTP_METHOD, KIND, UNITS
 
 SERVICE_NAME = "arr-lease-governor"
@@ -52,9 +65,6 @@ class OtelBackend:
     """`telemetry.Backend` over an OpenTelemetry tracer and meter."""
 
     def __init__(self, tracer, meter):
-        from opentelemetry.instrumentation.utils import suppress_http_instrumentation
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
         self._tracer, self._meter = tracer, meter
         self._suppress_http = suppress_http_instrumentation
         self._kinds = {"client": SpanKind.CLIENT, "server": SpanKind.SERVER, "internal": SpanKind.INTERNAL}
@@ -105,10 +115,6 @@ def _qualified(kind: type) -> str:
 
 def sampler(read_rate: float):
     """The governor's sampler (an OpenTelemetry `Sampler`); see `GovernorSampler`."""
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
-    from opentelemetry.trace import SpanKind
-
     reads = TraceIdRatioBased(read_rate)
 
     class GovernorSampler(Sampler):
@@ -156,9 +162,7 @@ def build(mode: str, settings) -> OtelBackend:
 
 
 def _azure(settings) -> OtelBackend:
-    from azure.monitor.opentelemetry import configure_azure_monitor
-    from opentelemetry import metrics, trace
-    from opentelemetry.sdk.resources import Resource
+    from azure.monitor.opentelemetry import configure_azure_monitor  # lazy: optional feature (telemetry to Azure)
 
     options = {
         "connection_string": settings.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
@@ -175,11 +179,10 @@ def _azure(settings) -> OtelBackend:
         },
     }
     if "AAD" in (settings.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING") or ""):
-        from azure.identity import ManagedIdentityCredential
+        from azure.identity import ManagedIdentityCredential  # lazy: optional feature (Entra ID to App Insights)
 
         client_id = settings.environ.get("AZURE_CLIENT_ID") or None
         options["credential"] = ManagedIdentityCredential(client_id=client_id)
-    from opentelemetry.sdk.trace import TracerProvider
 
     if not isinstance(trace.get_tracer_provider(), TracerProvider):  # the worker may have configured it
         configure_azure_monitor(**options)
@@ -194,16 +197,6 @@ def _azure(settings) -> OtelBackend:
 
 
 def _local(mode: str, settings) -> OtelBackend:
-    from azure.core.settings import settings as azure_core
-    from opentelemetry import metrics, trace
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import ConsoleLogExporter, SimpleLogRecordProcessor
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
-
     out: TextIO
     if mode == "file":
         path = Path(settings.get("GOVERNOR_TELEMETRY_FILE"))

@@ -1,6 +1,6 @@
 """The ARR session client: both API generations, the token service, retries, one Session value.
 
-Cheap to import: requests, urllib3 and azure-identity load only when a client is built or used.
+azure-identity loads only when an Entra ID credential is used.
 """
 
 from governor.arr.accounts import AccountError, ArrAccount, accounts_from_settings

@@ -1,7 +1,4 @@
-"""ArrClient: one ARR account, either API generation, behind governor.service.ports.ArrPort.
-
-requests/urllib3 are imported when a client is built, not when this module is imported.
-"""
+"""ArrClient: one ARR account, either API generation, behind governor.service.ports.ArrPort."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from governor import telemetry
-from governor.arr import wire_2021, wire_v1
+from governor.arr import transport, wire_2021, wire_v1
 from governor.arr.accounts import ArrAccount
 from governor.arr.connect import ConnectTokens
 from governor.arr.credentials import AccountKeyCredential, Credential, EntraCredential, StaticToken, TokenProvider
@@ -49,8 +46,6 @@ class ArrClient:
         clock: Callable[[], datetime] = utcnow,
         in_azure: bool | None = None,
     ):
-        from governor.arr import transport  # heavy: requests + urllib3
-
         self._transport = transport
         self.config = config
         self.account = config.name

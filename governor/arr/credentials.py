@@ -18,6 +18,7 @@ from typing import Any
 
 from governor.arr.accounts import DEFAULT_AUTHORITY, EntraIdentity
 from governor.arr.errors import ArrAuthError
+from governor.settings import running_in_azure
 
 STS_SCOPE = "https://sts.mixedreality.azure.com//.default"
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -70,9 +71,7 @@ class EntraCredential:
             return self._credential
 
     def _build(self) -> Any:
-        import azure.identity as identity  # heavy: only when Entra is really used
-
-        from governor.settings import running_in_azure
+        import azure.identity as identity  # lazy: optional feature (Entra ID credentials)
 
         who = self._identity
         if who.client_secret:

@@ -1,6 +1,6 @@
 """The pooled HTTP session of one ArrClient, with urllib3's Retry bounded by total time.
 
-Imported lazily by ArrClient (requests and urllib3 are heavy). Two retry policies:
+Two retry policies:
 
 - idempotent calls (GET, 2021 PUT/PATCH/:stop, v1 PATCH/DELETE, STS): retried on connect
   errors, read errors and timeouts, 429 and 5xx, with exponential backoff and jitter,
@@ -22,7 +22,7 @@ import time
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ResponseError, TimeoutError
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -121,14 +121,10 @@ def _reason(exc: BaseException) -> BaseException:
 
 def sent_nothing(exc: BaseException) -> bool:
     """True when requests failed before any byte of the request reached the server."""
-    from urllib3.exceptions import ConnectTimeoutError
-
     return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(_reason(exc), ConnectTimeoutError)
 
 
 def timed_out(exc: BaseException) -> bool:
-    from urllib3.exceptions import NewConnectionError, TimeoutError
-
     reason = _reason(exc)
     return isinstance(exc, requests.Timeout) or (
         isinstance(reason, TimeoutError) and not isinstance(reason, NewConnectionError)

@@ -14,7 +14,12 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from governor.arr.accounts import accounts_from_settings, make_account
+from governor.arr.check_connect import check_account
+from governor.arr.client import ArrClient
+from governor.arr.errors import ArrError
 from governor.core.timespan import TimeSpanError, format_timespan, parse_timespan
+from governor.settings import SettingsError, load
 
 DONE = ("ready", "error", "expired", "stopped")
 
@@ -116,9 +121,6 @@ def _first(*values):
 
 def build_account(args, environ=None):
     """The account from flags, then the config file (both shapes), then ARR_* settings."""
-    from governor.arr.accounts import make_account
-    from governor.settings import load
-
     settings = load(environ)
     config = _read_config(args.config)
     acc, ses = _section(config, "accountSettings"), _section(config, "renderingSessionSettings")
@@ -193,7 +195,6 @@ def _execute(client, args, session_settings: dict) -> tuple[Any, int]:
         return [session_json(s) for s in client.list()], 0
     if command == "update":
         return session_json(client.update_lease(args.id, args.lease)), 0
-    from governor.arr.errors import ArrError
 
     client.stop(args.id)
     try:
@@ -204,11 +205,6 @@ def _execute(client, args, session_settings: dict) -> tuple[Any, int]:
 
 
 def _check_connect(args: argparse.Namespace) -> int:
-    from governor.arr.accounts import accounts_from_settings
-    from governor.arr.check_connect import check_account
-    from governor.arr.client import ArrClient
-    from governor.settings import load
-
     accounts = accounts_from_settings(load())
     if args.account:
         if args.account not in accounts:
@@ -227,10 +223,6 @@ def _check_connect(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from governor.arr.client import ArrClient
-    from governor.arr.errors import ArrError
-    from governor.settings import SettingsError
-
     try:
         if args.arr_command == "check-connect":
             return _check_connect(args)

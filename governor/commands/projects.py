@@ -11,6 +11,21 @@ import json
 import sys
 from pathlib import Path
 
+from governor.core.errors import Refusal
+from governor.core.model import utc_text as _iso
+from governor.core.model import utcnow
+from governor.core.policy.callers import check_key_name, parse_new_key
+from governor.core.policy.document import (
+    PolicyError,
+    limits_to_document,
+    parse_policy_text,
+    parse_projects_file,
+    policy_to_document,
+)
+from governor.settings import SettingsError, load
+from governor.store import TableStore
+from governor.store.errors import NotFound, StoreError
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -53,11 +68,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
-    from governor.core.errors import Refusal
-    from governor.core.policy.document import PolicyError
-    from governor.settings import SettingsError
-    from governor.store.errors import StoreError
-
     out, err = out or sys.stdout, err or sys.stderr
     try:
         if store is None:
@@ -72,10 +82,7 @@ def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
 
 
 def _store_from_environment():
-    from governor import settings
-    from governor.store import TableStore
-
-    return TableStore.from_settings(settings.load())
+    return TableStore.from_settings(load())
 
 
 def _read(path: Path) -> str:
@@ -83,8 +90,6 @@ def _read(path: Path) -> str:
 
 
 def _list(args, store, out, err) -> int:
-    from governor.core.policy.document import policy_to_document
-
     policies = sorted(store.list_projects(), key=lambda p: p.name)
     if args.json:
         print(json.dumps({"projects": [policy_to_document(p) for p in policies]}, indent=2), file=out)
@@ -96,8 +101,6 @@ def _list(args, store, out, err) -> int:
 
 
 def _get(args, store, out, err) -> int:
-    from governor.core.policy.document import policy_to_document
-
     policy = store.get_project(args.name)
     if policy is None:
         print(f"error: project {args.name!r} does not exist", file=err)
@@ -107,8 +110,6 @@ def _get(args, store, out, err) -> int:
 
 
 def _set(args, store, out, err) -> int:
-    from governor.core.policy.document import parse_policy_text
-
     text = args.inline if args.inline is not None else _read(args.file)
     spec = parse_policy_text(text, name=args.name, allow_loopback_http=_loopback_webhooks())
     existed = store.get_project(spec.policy.name) is not None
@@ -133,8 +134,6 @@ def _rotate(args, store, out, err) -> int:
 
 
 def _loopback_webhooks() -> bool:
-    from governor.settings import load
-
     return bool(load().get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
 
 
@@ -145,8 +144,6 @@ def _print_key(store, name: str, out, err) -> None:
 
 
 def _apply(args, store, out, err) -> int:
-    from governor.core.policy.document import parse_projects_file
-
     # a bad file raises here, before any write
     specs = parse_projects_file(_read(args.file), allow_loopback_http=_loopback_webhooks())
     current = {policy.name: policy for policy in store.list_projects()}
@@ -179,12 +176,6 @@ def _apply(args, store, out, err) -> int:
 
 
 def _keys(args, store, out, err) -> int:
-    from governor.core.model import utc_text as _iso
-    from governor.core.model import utcnow
-    from governor.core.policy.callers import check_key_name, parse_new_key
-    from governor.core.policy.document import limits_to_document
-    from governor.store.errors import NotFound
-
     policy = store.get_project(args.name)
     if policy is None:
         raise NotFound(f"project {args.name!r} does not exist")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
+
+from governor.bootstrap import cli_context
+from governor.service.retention import RetentionConfig, run_retention
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -14,11 +18,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from governor.bootstrap import cli_context
-    from governor.service.retention import RetentionConfig, run_retention
-
     context = cli_context()
     if context is None:
         return 2

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import timedelta
+
+from governor.bootstrap import cli_context
+from governor.service.sweep import SweepConfig, Sweeper
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +28,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from governor.bootstrap import cli_context
-    from governor.service.sweep import SweepConfig, Sweeper
-
     context = cli_context()
     if context is None:
         return 2

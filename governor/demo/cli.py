@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import requests
+from azure.core.exceptions import AzureError
+
+from governor.demo.report import checklist, sessions_report, usage_report, webhooks_report
 from governor.demo.scenario import ADOPT_INTO, DEADLINE_SECONDS, STALL_SECONDS, Demo, Target, scenario
+from governor.localhost.children import ChildFailed
+from governor.localhost.stack import Stack, azurite_connection_string
+from governor.store import TableStore
 
 TIME_SCALE = 60.0
 SWEEP_SCHEDULE = "*/2 * * * * *"  # every 2 s: every 2 ARR minutes
@@ -51,9 +59,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def own_stack(data_dir: Path, out=sys.stdout) -> Iterator[Target]:
     """A stack like `run`'s on free ports, adopting unmanaged sessions into lab; stopped on exit."""
-    from governor.localhost.stack import Stack, azurite_connection_string
-    from governor.store import TableStore
-
     options = argparse.Namespace(
         host="127.0.0.1",
         port=0,
@@ -76,11 +81,6 @@ def own_stack(data_dir: Path, out=sys.stdout) -> Iterator[Target]:
 
 
 def attached(args: argparse.Namespace) -> Target:
-    import os
-
-    from governor.localhost.stack import azurite_connection_string
-    from governor.store import TableStore
-
     if not args.emulator_url:
         raise SystemExit("error: --url needs --emulator-url (the `ARR emulator:` line of `make run`)")
     tables = args.tables or os.environ.get("GOVERNOR_TABLES_CONNECTION") or azurite_connection_string(RUN_AZURITE_PORT)
@@ -90,8 +90,6 @@ def attached(args: argparse.Namespace) -> Target:
 
 
 def play(target: Target, out=sys.stdout, deadline: float = DEADLINE_SECONDS, stall: float = STALL_SECONDS) -> Demo:
-    from governor.demo.report import checklist, sessions_report, usage_report, webhooks_report
-
     demo = Demo(target, out=out, deadline_seconds=deadline, stall_seconds=stall)
     try:
         print(f"\n{'real':>6}  ARR   {'who':<8}  what  [figures]", file=out, flush=True)
@@ -106,8 +104,6 @@ def play(target: Target, out=sys.stdout, deadline: float = DEADLINE_SECONDS, sta
 
 
 def run(args: argparse.Namespace) -> int:
-    from governor.localhost.children import ChildFailed
-
     title = "five projects, twelve requests, three regions, ARR time x60 (1 s = 1 ARR minute)"
     print(f"ARR lease governor demo: {title}", flush=True)
     try:
@@ -140,7 +136,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _unreachable(exc: Exception) -> bool:
     """An HTTP or Table Storage failure (wrong --url, a stack that is not up): a message, not a traceback."""
-    import requests
-    from azure.core.exceptions import AzureError
-
     return isinstance(exc, requests.RequestException | AzureError)

@@ -29,12 +29,16 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import requests
+from governor_client import GovernorClient, GovernorError
+
 from governor.core.model import whole_minutes
 from governor.demo import classroom, narrate, webhooks
+from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
 
 HEARTBEAT_SECONDS = 2.0
@@ -176,8 +180,6 @@ class Demo:
     classroom: classroom.Classroom = field(default_factory=classroom.Classroom)
 
     def __post_init__(self):
-        import requests
-
         self.http = requests.Session()
         self.started = time.monotonic()
         self.arr_start = self._arr_now()
@@ -224,8 +226,6 @@ class Demo:
         return {s["id"]: s for s in listed}
 
     def _arr(self, method: str, path: str, body: dict | None = None):
-        from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
-
         base = f"{self.target.emulator}/accounts/{DEV_ACCOUNT_ID}"
         auth = {"Authorization": f"Bearer {DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}"}
         token = self.http.get(f"{base}/token", headers=auth, timeout=10).json()["AccessToken"]
@@ -256,8 +256,6 @@ class Demo:
     def set_closing(self) -> None:
         """Give night working hours that end at the next whole minute at least CLOSING_AFTER_SECONDS off.
         Working hours run on the governor's clock (real time), not ARR's x60 one."""
-        from datetime import UTC, timedelta
-
         now = datetime.now(UTC)
         closes = (now + timedelta(seconds=CLOSING_AFTER_SECONDS + 59)).replace(second=0, microsecond=0)
         opened = closes - timedelta(hours=2)
@@ -334,8 +332,6 @@ class Demo:
         """The app of `label`, as a client app would: the client library waits for Ready and gets
         the connect bundle; the headset connects with its token (the emulator's stand-in for ARR's
         runtime handshake), and a second device is refused."""
-        from governor_client import GovernorClient, GovernorError
-
         project, session_id = self.projects[label], self.ids[label]
         app = GovernorClient(self.target.base, self.keys[project], project, function_key=DEV_FUNCTION_KEY)
         try:

@@ -9,7 +9,13 @@ import sys
 import threading
 
 from governor.core.policy.limits import ARR_ACCOUNT_ID
-from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, cli_identity
+from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, capacity, cli_identity
+from governor.emulator.app import Config, Emulator
+from governor.emulator.errors import ApiError
+from governor.emulator.faults import Faults, parse_paths, parse_statuses
+from governor.emulator.persist import StateError, StateFile
+from governor.emulator.server import make_server
+from governor.emulator.tls import ensure_self_signed
 
 
 def _account(text: str) -> tuple[str, str]:
@@ -43,9 +49,6 @@ def _rate(text: str) -> float:
 
 
 def _statuses(text: str) -> tuple[int, ...]:
-    from governor.emulator.errors import ApiError
-    from governor.emulator.faults import parse_statuses
-
     try:
         return parse_statuses(text)
     except ApiError as exc:
@@ -61,10 +64,8 @@ def _regex(text: str) -> str:
 
 
 def _capacity(text: str):
-    from governor.emulator.capacity import parse_flag
-
     try:
-        return parse_flag(text)
+        return capacity.parse_flag(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -150,22 +151,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_capacity(entries, accounts: dict[str, str]):
-    from governor.emulator.capacity import EVERY_ACCOUNT, build
-
     for account, _, _ in entries:
-        if account != EVERY_ACCOUNT and account not in accounts:
+        if account != capacity.EVERY_ACCOUNT and account not in accounts:
             raise cli_identity.ConfigError(f"--capacity names the account {account}, which no --account configures")
-    return build(entries)
+    return capacity.build(entries)
 
 
 def build(args):
     """(servers, state file or None) from parsed arguments: the main server first, then the
     --tls-self-signed one if asked for."""
-    from governor.emulator.app import Config, Emulator
-    from governor.emulator.faults import Faults, parse_paths
-    from governor.emulator.persist import StateFile
-    from governor.emulator.server import make_server
-
     accounts = dict(args.account or [(DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY)])
     directory = cli_identity.build_directory(args, accounts)
     faults = Faults(
@@ -186,8 +180,6 @@ def build(args):
         state.load()
     servers = [make_server(args.host, args.port, emulator, args.tls_cert, args.tls_key, args.log_requests)]
     if args.tls_self_signed:
-        from governor.emulator.tls import ensure_self_signed
-
         try:
             cert, key = ensure_self_signed(args.tls_self_signed)
             servers.append(make_server(args.host, args.tls_port, emulator, cert, key, args.log_requests))
@@ -200,8 +192,6 @@ def build(args):
 
 
 def run(args) -> int:
-    from governor.emulator.persist import StateError
-
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2

@@ -14,7 +14,9 @@ from governor.emulator import (
     DEV_GOVERNOR_CLIENT_ID,
     DEV_GOVERNOR_CLIENT_SECRET,
     DEV_TENANT_ID,
+    directory,
 )
+from governor.emulator.directory import Directory, DirectoryError, Principal
 
 # Without --principal: the governor's identity and a connect-only one, on the development account.
 DEV_PRINCIPALS = [
@@ -33,8 +35,6 @@ class ConfigError(ValueError):
 
 # argparse shows an ArgumentTypeError's message alone, never the value: a secret stays off stderr.
 def _checked(parse, *values):
-    from governor.emulator.directory import DirectoryError
-
     try:
         return parse(*values)
     except DirectoryError as exc:
@@ -42,14 +42,10 @@ def _checked(parse, *values):
 
 
 def _tenant(text: str) -> str:
-    from governor.emulator import directory
-
     return _checked(directory.client_id, text, "tenant id")
 
 
 def _principal(text: str) -> tuple[str, str]:
-    from governor.emulator import directory
-
     client, sep, secret = text.partition(":")
     if not sep:
         raise argparse.ArgumentTypeError("expected CLIENT_ID:SECRET (client id: a GUID; secret: not empty)")
@@ -57,8 +53,6 @@ def _principal(text: str) -> tuple[str, str]:
 
 
 def _role(text: str) -> tuple[str, tuple[str, ...]]:
-    from governor.emulator import directory
-
     name, sep, actions = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError("expected NAME=ACTION,ACTION (ARR data actions)")
@@ -69,8 +63,6 @@ def _role(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _assignment(text: str) -> tuple[str, str, str]:
-    from governor.emulator import directory
-
     account, sep1, rest = text.partition(":")
     client, sep2, role = rest.partition(":")
     if not (sep1 and sep2) or not ARR_ACCOUNT_ID.accepts(account):
@@ -113,8 +105,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def build_directory(args, accounts: dict[str, str]):
     """The principals, roles and assignments of the flags; ConfigError when they do not fit."""
-    from governor.emulator.directory import Directory, DirectoryError, Principal
-
     directory = Directory()
     for name, actions in args.role or []:
         directory.put_role(name, actions)

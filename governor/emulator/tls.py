@@ -16,10 +16,10 @@ HOSTS = (ipaddress.ip_address("127.0.0.1"), "localhost")
 
 def make_self_signed(directory: Path, lifetime: datetime.timedelta = LIFETIME) -> tuple[Path, Path]:
     """Write a new certificate and key (cert.pem, key.pem) into `directory`; return their paths."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography import x509  # lazy: optional feature (emulator's TLS cert)
+    from cryptography.hazmat.primitives import hashes, serialization  # lazy: optional feature (emulator's TLS cert)
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: optional feature (emulator's TLS cert)
+    from cryptography.x509.oid import NameOID  # lazy: optional feature (emulator's TLS cert)
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -49,8 +49,8 @@ def make_self_signed(directory: Path, lifetime: datetime.timedelta = LIFETIME) -
 
 
 def _reusable(cert_path: Path, key_path: Path) -> bool:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509  # lazy: optional feature (emulator's TLS cert)
+    from cryptography.hazmat.primitives import serialization  # lazy: optional feature (emulator's TLS cert)
 
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())

@@ -25,7 +25,7 @@ REFRESH_RANGE = (10, 3600)  # seconds accepted in ?refresh=
 
 def refresh_of(req: func.HttpRequest) -> int | None:
     """The opt-in reload interval from `?refresh=SECONDS`, naming the field when it is bad."""
-    from governor.service.ports import Refusal
+    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     text = req.params.get("refresh")
     if text is None or text == "":
@@ -37,11 +37,11 @@ def refresh_of(req: func.HttpRequest) -> int | None:
 
 
 def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> func.HttpResponse:
-    from governor.bootstrap import get_context
-    from governor.dashboard.collect import collect
-    from governor.dashboard.forecast import sweep_forecast
-    from governor.dashboard.page import CSP, render_page
-    from governor.service.health import sweep_interval
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.dashboard.collect import collect  # lazy: cold start (governor.dashboard loads the core)
+    from governor.dashboard.forecast import sweep_forecast  # lazy: cold start (governor.dashboard loads the core)
+    from governor.dashboard.page import CSP, render_page  # lazy: cold start (governor.dashboard loads the core)
+    from governor.service.health import sweep_interval  # lazy: cold start (governor.service)
 
     refresh = refresh_of(req)
     context = get_context()
@@ -76,8 +76,8 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="projects/{project}/dashboard", methods=["GET"])
 def project_dashboard(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        from governor.bootstrap import get_context
-        from governor.service.gate import GateService
+        from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+        from governor.service.gate import GateService  # lazy: cold start (governor.service)
 
         context = get_context()
         gate = GateService(context.store, context.arr, context.clock)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import azure.functions as func
 
+from governor import telemetry
 from governor.functions import http
 
 bp = func.Blueprint()
@@ -13,10 +16,8 @@ SESSION = "projects/{project}/sessions/{sessionId}"
 
 
 def _gate():
-    from datetime import timedelta
-
-    from governor.bootstrap import get_context
-    from governor.service.gate import GateService
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.service.gate import GateService  # lazy: cold start (governor.service)
 
     context = get_context()
     settings = context.settings
@@ -35,7 +36,7 @@ def _notifier(context):
     """The gate's own webhook events (placement, capacity) go through the process's sender, as the sweep's."""
 
     def notify(policy, payload: dict) -> None:
-        from governor.service.webhooks import default_sender
+        from governor.service.webhooks import default_sender  # lazy: cold start (governor.service)
 
         settings = context.settings
         timeout = settings.get("GOVERNOR_WEBHOOK_TIMEOUT_SECONDS")
@@ -56,9 +57,8 @@ def _session(req: func.HttpRequest) -> str:
 @bp.route(route=SESSIONS, methods=["POST"])
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():
-        from governor import telemetry
-        from governor.core.policy.gate import check_idempotency_key
-        from governor.service.ports import Refusal
+        from governor.core.policy.gate import check_idempotency_key  # lazy: cold start (governor.core.policy)
+        from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
         project = _project(req)
         try:
@@ -119,7 +119,7 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
         day, month = _period_param(req, "day", 10), _period_param(req, "month", 7)
         by = req.params.get("by") or None
         if by not in (None, "key"):
-            from governor.core.policy.gate import bad_request
+            from governor.core.policy.gate import bad_request  # lazy: cold start (governor.core.policy)
 
             raise bad_request("by", "must be key (or absent)")
         return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month, by=by))
@@ -128,14 +128,14 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _period_param(req: func.HttpRequest, name: str, length: int) -> str | None:
-    from governor.core.policy.limits import parse_day, parse_month
+    from governor.core.policy.limits import parse_day, parse_month  # lazy: cold start (governor.core.policy)
 
     value = req.params.get(name)
     if value is None or value == "":
         return None
     # ASCII digits only (strptime reads other scripts' digits too), a real day or month
     if len(value) != length or (parse_day if name == "day" else parse_month)(value) is None:
-        from governor.core.policy.gate import bad_request
+        from governor.core.policy.gate import bad_request  # lazy: cold start (governor.core.policy)
 
         raise bad_request(name, f"must look like {'2026-11-26' if name == 'day' else '2026-11'}") from None
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from governor import __version__
 from governor.functions import http
 
 bp = func.Blueprint()
@@ -12,9 +13,8 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     def action():
-        from governor import __version__
-        from governor.bootstrap import get_context
-        from governor.service.health import health as service_health
+        from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+        from governor.service.health import health as service_health  # lazy: cold start (governor.service)
 
         context = get_context()
         healthy, report = service_health(

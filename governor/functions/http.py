@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
+
+from governor import telemetry
+from governor.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +76,14 @@ def _instance(req: func.HttpRequest) -> str:
 
 
 def max_body_bytes() -> int:
-    from governor.bootstrap import get_context
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
 
     return int(get_context().settings.get("GOVERNOR_MAX_BODY_BYTES"))
 
 
 def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = None) -> Any:
     """The body as JSON, or None when it is empty and not required."""
-    from governor.service.ports import Refusal
+    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     limit = max_body_bytes() if limit is None else limit
     declared = req.headers.get("content-length")
@@ -124,8 +129,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 # ---------------------------------------------------------------- caller
 def caller(req: func.HttpRequest):
-    from governor.bootstrap import get_context
-    from governor.service.gate import Caller
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.service.gate import Caller  # lazy: cold start (governor.service)
 
     key = (req.headers.get("x-api-key") or "").strip() or None
     principals: frozenset[str] = frozenset()
@@ -176,9 +181,7 @@ def principal_ids(header: str | None) -> frozenset[str]:
 
 # ---------------------------------------------------------------- the guard
 def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
-    # imported here, not at module level: the core and uuid cost a cold start about 20 ms
-    from governor import telemetry
-    from governor.service.ports import Refusal
+    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     _configure_telemetry()
     instance, route = _instance(req), _route(req)
@@ -214,21 +217,15 @@ def _configure_telemetry() -> None:
     """Choose the telemetry backend on the first invocation, from the settings alone (building the
     whole context would import the storage SDK even for routes without I/O). A bad setting is the
     handler's to report, so it is not raised here."""
-    import contextlib
-
-    from governor import telemetry
-
     if telemetry.configured():
         return
-    from governor.settings import load
 
     with contextlib.suppress(Exception):  # the action meets the same error and maps it
         telemetry.configure(load())
 
 
 def _failure(exc: Exception, instance: str) -> func.HttpResponse:
-    from governor.service.ports import BadInput, Conflict, NotFound, Unavailable
-    from governor.settings import SettingsError
+    from governor.service.ports import BadInput, Conflict, NotFound, Unavailable  # lazy: cold start (governor.service)
 
     if isinstance(exc, BadInput):
         return problem("bad-request", str(exc), instance, {"field": exc.field})
@@ -242,7 +239,6 @@ def _failure(exc: Exception, instance: str) -> func.HttpResponse:
     if isinstance(exc, SettingsError):
         log.error("the governor is misconfigured: %s", exc)
         return problem("upstream-unavailable", "the governor is not configured", instance, {"retryAfter": 300})
-    import uuid
 
     incident = uuid.uuid4().hex
     log.exception("unexpected error, incident %s", incident)

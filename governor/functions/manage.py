@@ -16,8 +16,8 @@ ADMIN = func.AuthLevel.ADMIN
 
 
 def _manage():
-    from governor.bootstrap import get_context
-    from governor.service.manage import ManageService
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.service.manage import ManageService  # lazy: cold start (governor.service)
 
     context = get_context()
     loopback = bool(context.settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))

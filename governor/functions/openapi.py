@@ -7,7 +7,8 @@ import functools
 
 import azure.functions as func
 
-from governor.functions import http
+from governor import __version__
+from governor.functions import build_app, http
 
 bp = func.Blueprint()
 
@@ -15,9 +16,7 @@ bp = func.Blueprint()
 @functools.cache
 def _document() -> dict:
     """Built once per process: it depends only on the registered functions and the version."""
-    from governor import __version__
-    from governor.functions import build_app
-    from governor.functions.openapi_doc import document, registered_functions
+    from governor.functions.openapi_doc import document, registered_functions  # lazy: cold start (loads governor.core)
 
     return document(registered_functions(build_app()), __version__)
 

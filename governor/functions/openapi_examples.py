@@ -8,6 +8,7 @@ money format and the reason codes the governor really sends, for one sample proj
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from governor.core.model import (
 )
 from governor.core.policy import gate as rules
 from governor.core.policy.callers import parse_new_key
-from governor.core.policy.document import policy_from_document, policy_to_document, schedule_from_document
+from governor.core.policy.document import PolicyError, policy_from_document, policy_to_document, schedule_from_document
 from governor.functions import http
 from governor.functions.dashboard import refresh_of
 from governor.service.views import budget_view, callers_view, connect_view, key_view, session_view, usage_view
@@ -329,8 +330,6 @@ _BODY_REFUSALS: dict[str, Callable[[], object]] = {
 
 
 def _policy_refusal(document: dict):
-    from governor.core.policy.document import PolicyError
-
     try:
         policy_from_document(document, "demo")
     except PolicyError as exc:
@@ -393,8 +392,6 @@ def _refusal(reason: str, operation: str) -> Refusal:
 def problem(reason: str, operation: str, path: str) -> tuple[Example, str | None]:
     """The problem body a refusal of `operation` for `reason` answers with, as `http.problem` renders
     it, and its Retry-After header (None: none)."""
-    import json
-
     refusal = _refusal(reason, operation)
     instance = path.format(**PATH_VALUES)
     response = http.problem(refusal.reason, refusal.detail, instance, refusal.figures)

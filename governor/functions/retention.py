@@ -14,8 +14,8 @@ RETENTION_SCHEDULE = "0 30 3 * * *"  # 03:30 UTC daily, away from the top of the
 
 @bp.timer_trigger(arg_name="timer", schedule=RETENTION_SCHEDULE, run_on_startup=False, use_monitor=True)
 def retention(timer: func.TimerRequest) -> None:
-    from governor.bootstrap import get_context
-    from governor.service.retention import RetentionConfig, run_retention
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.service.retention import RetentionConfig, run_retention  # lazy: cold start (governor.service)
 
     context = get_context()
     run_retention(context.store, context.clock, RetentionConfig.from_settings(context.settings))

@@ -14,8 +14,8 @@ log = logging.getLogger("governor.sweep")
 def sweep(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("sweep timer is past due; running now (every step is idempotent)")
-    from governor.bootstrap import get_context
-    from governor.service.sweep import Sweeper
+    from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
+    from governor.service.sweep import Sweeper  # lazy: cold start (governor.service)
 
     sweeper = Sweeper.from_context(get_context())
     sweeper.run()

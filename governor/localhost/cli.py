@@ -13,6 +13,9 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from governor.localhost.discovery import HostStartupError, index_functions, load_app, route_prefix_for
+from governor.localhost.server import Keys, LocalHost
+from governor.settings import SettingsError, load
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,9 +76,6 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # The Azure SDKs log every request and response at INFO; the platform's default output keeps them out too.
     logging.getLogger("azure").setLevel(logging.WARNING)
-    from governor.localhost.discovery import HostStartupError, index_functions, load_app, route_prefix_for
-    from governor.localhost.server import Keys, LocalHost
-    from governor.settings import SettingsError, load
 
     taken = load_local_settings(Path.cwd(), os.environ)
     if taken:

@@ -19,6 +19,15 @@ import sys
 import threading
 from pathlib import Path
 
+from governor.cli import COMMANDS
+from governor.emulator import (
+    DEV_ACCOUNT_ID,
+    DEV_ACCOUNT_KEY,
+    DEV_CONNECT_CLIENT_ID,
+    DEV_CONNECT_CLIENT_SECRET,
+    DEV_TENANT_ID,
+)
+from governor.emulator.tls import CERT_FILE
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY, regions
 from governor.localhost.children import Child, ChildFailed, free_port, port_in_use, start, tail
 
@@ -73,8 +82,6 @@ def azurite_connection_string(port: int) -> str:
 def connect_environment(entra_url: str, ca_bundle: Path) -> dict[str, str]:
     """The connect route hands out tokens of the emulator's development connect identity, which
     may read and connect to sessions but not start them, as a deployment's would."""
-    from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET, DEV_TENANT_ID
-
     return {
         "ARR_CONNECT_AUTH": "entra",
         "ARR_CONNECT_CLIENT_ID": DEV_CONNECT_CLIENT_ID,
@@ -86,8 +93,6 @@ def connect_environment(entra_url: str, ca_bundle: Path) -> dict[str, str]:
 
 
 def host_environment(base: dict[str, str], emulator_url: str, azurite_port: int, sweep_schedule: str) -> dict:
-    from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
-
     env = dict(base)
     env.update(
         {
@@ -142,8 +147,6 @@ class Stack:
         # Azurite saves its database on SIGINT only; SIGTERM would drop the last seconds of writes.
         self._start("azurite", [*azurite, str(self.azurite_port)], r"successfully started", None, signal.SIGINT)
 
-        from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY
-
         emulator = [sys.executable, "-m", "governor", "emulator", "--host", "127.0.0.1"]
         emulator += ["--port", str(self.args.emulator_port), "--time-scale", f"{self.args.time_scale:g}"]
         emulator += ["--account", f"{DEV_ACCOUNT_ID}:{DEV_ACCOUNT_KEY}", *regions.emulator_flags()]
@@ -160,7 +163,6 @@ class Stack:
         base.setdefault("GOVERNOR_TELEMETRY_FILE", str(self.data / "telemetry.jsonl"))
         self.env = host_environment(base, self.emulator_url, self.azurite_port, self.args.sweep_schedule)
         self.env.setdefault("GOVERNOR_ARR_TIME_SCALE", f"{self.args.time_scale:g}")
-        from governor.emulator.tls import CERT_FILE
 
         connect = connect_environment(self.emulator_tls_url, self.data / "emulator-tls" / CERT_FILE)
         self.env.update({k: v for k, v in connect.items() if k not in base})
@@ -183,7 +185,6 @@ class Stack:
         path = self.args.projects
         if not path or not str(path).strip():
             return "projects: none applied (--projects '')"
-        from governor.cli import COMMANDS
 
         if "projects" not in COMMANDS:
             return "projects: NOT applied: `python -m governor projects` is not available in this build"
@@ -251,8 +252,6 @@ def example_requests(stack: Stack) -> list[str]:
 
 
 def banner(stack: Stack, projects_line: str) -> str:
-    from governor.emulator import DEV_ACCOUNT_ID
-
     scale = stack.args.time_scale
     return "\n".join(
         [

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
+from croniter import croniter
+
 from governor.core.model import SweepHealth
 from governor.service.ports import ArrPort, SweepStatePort
 from governor.service.views import iso
@@ -67,8 +69,6 @@ def _answer(future, seconds: float):
 
 def sweep_interval(schedule: str, now: datetime) -> timedelta:
     """The gap between the next two occurrences of the NCRONTAB (seconds first) schedule."""
-    from croniter import croniter
-
     try:
         it = croniter(schedule, now, second_at_beginning=True)
         first = it.get_next(datetime)

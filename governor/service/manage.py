@@ -7,6 +7,7 @@ from datetime import datetime
 
 from governor.core.model import CallerKey, ProjectPolicy, utcnow
 from governor.core.policy import callers
+from governor.core.policy import document as documents
 from governor.core.policy import gate as rules
 from governor.service.ports import ProjectsPort, Refusal
 from governor.service.views import key_view
@@ -21,8 +22,6 @@ class ManageService:
         self.loopback_webhooks = loopback_webhooks  # local development: http://127.0.0.1 webhooks
 
     def put(self, name: str, document) -> tuple[dict, bool]:
-        from governor.core.policy import document as documents
-
         rules.check_project_name(name)
         try:
             spec = documents.policy_from_document(document, name, allow_loopback_http=self.loopback_webhooks)
@@ -33,8 +32,6 @@ class ManageService:
         return documents.policy_to_document(spec.policy), created
 
     def get(self, name: str) -> dict:
-        from governor.core.policy import document as documents
-
         rules.check_project_name(name)
         policy = self.store.get_project(name)
         if policy is None:
@@ -42,8 +39,6 @@ class ManageService:
         return documents.policy_to_document(policy)
 
     def list(self) -> dict:
-        from governor.core.policy import document as documents
-
         return {"projects": [documents.policy_to_document(p) for p in self.store.list_projects()]}
 
     def delete(self, name: str) -> None:

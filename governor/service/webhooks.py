@@ -49,7 +49,7 @@ EVENT_TYPE_PREFIX = "com.arr-lease-governor.session."
 
 
 def _signer(secret: str):
-    from standardwebhooks.webhooks import Webhook
+    from standardwebhooks.webhooks import Webhook  # lazy: optional feature (only a project with a webhook signs)
 
     if secret.startswith(WEBHOOK_SECRET_PREFIX):
         return Webhook(secret)

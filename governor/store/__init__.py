@@ -1,6 +1,6 @@
 """Table Storage adapter: `TableStore` implements `governor.service.ports.StorePort`.
 
-Cheap to import: azure.data.tables loads on the first call that talks to a table.
+Nothing touches the network until the first call; azure-identity loads only for an Entra ID endpoint.
 """
 
 from governor.store.errors import (

@@ -12,10 +12,12 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from azure.data.tables import UpdateMode
+
 from governor.core.model import AuditRecord, utcnow
 from governor.store.base import MAX_BATCH, TablesBase, delete_op, write_op
 from governor.store.concurrency import is_conflict
-from governor.store.entities import audit_to_entity, entity_to_audit, get, get_json, put_json
+from governor.store.entities import audit_to_entity, check_entity, entity_to_audit, get, get_json, put_json
 from governor.store.keys import check_key
 
 AUDIT_PARTITION = "audit"
@@ -47,8 +49,6 @@ class AuditRepo(TablesBase):
 
     def complete_audit(self, records: Sequence[AuditRecord]) -> None:
         """Rewrite rows written earlier (each record carries its `key`) with their final outcome."""
-        from azure.data.tables import UpdateMode
-
         entities = [audit_to_entity(record, AUDIT_PARTITION, check_key("audit key", record.key)) for record in records]
         for start in range(0, len(entities), MAX_BATCH):
             batch = entities[start : start + MAX_BATCH]
@@ -83,13 +83,10 @@ class AuditRepo(TablesBase):
     def record_sweep(self, report: dict) -> None:
         entity = {"PartitionKey": SWEEP_PARTITION, "RowKey": SWEEP_ROW, "At": utcnow()}
         put_json(entity, "Report", report)
-        from azure.data.tables import UpdateMode
 
         self._submit_single_upsert(entity, UpdateMode.REPLACE)
 
     def _submit_single_upsert(self, entity: dict, mode) -> None:
-        from governor.store.entities import check_entity
-
         check_entity(entity, "sweep report")
         self._table(self.tables.health).upsert_entity(entity, mode=mode)
 

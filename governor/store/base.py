@@ -6,6 +6,10 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
 from governor.store.concurrency import RetryPolicy, with_retry
 from governor.store.connection import table_client, traced_transaction
 from governor.store.entities import check_entity, etag_of
@@ -49,8 +53,6 @@ class TablesBase:
         )
 
     def _point(self, table: str, partition: str, row: str) -> dict | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
         try:
             return self._table(table).get_entity(partition, row)
         except ResourceNotFoundError:
@@ -106,9 +108,6 @@ def create_op(entity: dict) -> tuple:
 
 def update_op(entity: dict, etag: str | None) -> tuple:
     """Replace the row only if its ETag is still `etag`."""
-    from azure.core import MatchConditions
-    from azure.data.tables import UpdateMode
-
     return (
         "update",
         entity,
@@ -122,8 +121,6 @@ def delete_op(previous: dict) -> tuple:
 
 def delete_key_op(partition: str, row: str, etag: str | None) -> tuple:
     """Delete the row only if its ETag is still `etag`."""
-    from azure.core import MatchConditions
-
     key = {"PartitionKey": partition, "RowKey": row}
     return ("delete", key, {"etag": etag, "match_condition": MatchConditions.IfNotModified})
 

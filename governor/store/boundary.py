@@ -11,6 +11,8 @@ import functools
 import inspect
 import threading
 
+from azure.core.exceptions import AzureError
+
 from governor.store.errors import StorageUnavailable
 
 _depth = threading.local()
@@ -19,7 +21,6 @@ _depth = threading.local()
 def is_storage_failure(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    from azure.core.exceptions import AzureError
 
     return isinstance(exc, AzureError)
 

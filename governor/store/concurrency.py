@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from azure.core.exceptions import HttpResponseError
+
 from governor.store.errors import Contention
 
 T = TypeVar("T")
@@ -32,8 +34,6 @@ class RetryPolicy:
 
 def is_conflict(exc: BaseException) -> bool:
     """412 (ETag moved) or 409 (row inserted meanwhile), from a single call or a transaction."""
-    from azure.core.exceptions import HttpResponseError
-
     return isinstance(exc, HttpResponseError) and getattr(exc, "status_code", None) in RETRYABLE_STATUS
 
 

@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import TableClient, TableServiceClient
+
 from governor import telemetry
 from governor.settings import Settings, SettingsError, running_in_azure
 
@@ -36,8 +40,6 @@ def client_from_connection_string(connection_string: str):
     with _lock:
         client = _clients.get(connection_string)
         if client is None:
-            from azure.data.tables import TableServiceClient
-
             try:
                 client = TableServiceClient.from_connection_string(connection_string)
             except ValueError:
@@ -51,15 +53,16 @@ def client_from_endpoint(endpoint: str, environ: dict | None = None):
     with _lock:
         client = _clients.get(endpoint)
         if client is None:
-            from azure.data.tables import TableServiceClient
-
             client = TableServiceClient(endpoint=endpoint, credential=_credential(environ))
             _clients[endpoint] = client
         return client
 
 
 def _credential(environ: dict | None):
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+    from azure.identity import (  # lazy: optional feature (Entra ID to tables)
+        DefaultAzureCredential,
+        ManagedIdentityCredential,
+    )
 
     if running_in_azure(environ):
         client_id = (environ or {}).get("AZURE_CLIENT_ID")
@@ -93,9 +96,6 @@ def table_client(service, name: str):
     with _lock:
         client = _tables.get(marker)
         if client is None:
-            from azure.core.exceptions import ResourceExistsError
-            from azure.data.tables import TableClient
-
             client = TableClient(
                 service.url,
                 table_name=name,
@@ -117,8 +117,6 @@ def _transport(service):
     """
     transport = _transports.get(service)
     if transport is None:
-        from azure.core.pipeline.transport import RequestsTransport
-
         transport = _transports[service] = RequestsTransport()
     return transport
 

@@ -4,7 +4,6 @@ Azurite does not enforce the service's limits, so we do: at most 252 custom prop
 most 1 MiB per entity (the service's own size formula), strings of at most 64 KiB (UTF-16)
 and property names that are C# identifiers of at most 255 characters.
 Money is always written as Edm.Int64 so a small value and a large one read back alike.
-Imports azure.data.tables lazily (only `EntityProperty` is needed, and only to write).
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from azure.data.tables import EdmType, EntityProperty
 
 from governor.core.model import (
     AuditRecord,
@@ -36,8 +37,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
 # ---------------------------------------------------------------- typed values
 def i64(value: int):
-    from azure.data.tables import EdmType, EntityProperty
-
     return EntityProperty(int(value), EdmType.INT64)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from azure.core.exceptions import HttpResponseError
+
 from governor.core.model import (
     AdmissionSnapshot,
     CallerFigures,
@@ -392,8 +394,6 @@ class LedgerRepo(TablesBase):
 
         def round_() -> list[Outcome]:
             if held:  # first round only: rows ops hold, and the totals as last seen, skip the read
-                from azure.core.exceptions import HttpResponseError
-
                 known = dict(held)
                 held.clear()
                 try:
@@ -451,7 +451,6 @@ class LedgerRepo(TablesBase):
         after = slice_entity(project, self._owner, free, slots, until, policy, get(mine, "Size", left.slots))
         work.stage(key, after, totals=False)
         written = work.entry_ops()
-        from azure.core.exceptions import HttpResponseError
 
         try:
             results = self._submit(self.tables.ledger, [op for _, op in written])

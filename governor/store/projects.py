@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from governor.core.model import CallerKey, CallerLimits, ProjectPolicy, utcnow
 from governor.core.policy.callers import DEFAULT_KEY, KEY_SCOPES, MAX_KEYS, OWN_SCOPE, PROJECT_ROW_SECONDS
+from governor.settings import load
 from governor.store import callerkeys
 from governor.store.base import TablesBase, write_op
 from governor.store.entities import entity_to_policy, get, policy_to_entity
@@ -369,7 +370,5 @@ def caller_key(record: dict, last_used: datetime | None = None) -> CallerKey:
 
 def configured_pepper() -> bytes:
     """GOVERNOR_KEY_PEPPER of the process's settings as bytes; b"" when unset (plain SHA-256)."""
-    from governor.settings import load
-
     pepper = load().get("GOVERNOR_KEY_PEPPER")
     return pepper.encode("utf-8") if pepper else b""

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from azure.data.tables import UpdateMode
+
 from governor.core.model import LedgerEntry, Period
 from governor.store.audit import AUDIT_PARTITION, audit_row_key
 from governor.store.base import MAX_BATCH, TablesBase, delete_op
+from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry
 from governor.store.keys import CLOSED_PREFIX, check_key, prefix_range
 
@@ -75,16 +78,12 @@ class RetentionRepo(TablesBase):
                     self._submit(self.tables.ledger, [delete_op(row) for row in chunk])
                     moved += len(chunk)
                 except Exception as exc:
-                    from governor.store.concurrency import is_conflict
-
                     if not is_conflict(exc):
                         raise
                     changed += len(chunk)  # a row changed since read: moved again by the next run
         return {"moved": moved, "changed": changed, "more": len(rows) >= limit}
 
     def _copy(self, project: str, chunk: list[dict]) -> None:
-        from azure.data.tables import UpdateMode
-
         by_month: dict[str, list[dict]] = defaultdict(list)
         for row in chunk:
             by_month[_month_of(row)].append(row)

@@ -7,6 +7,7 @@ from governor.store.audit import AuditRepo
 from governor.store.boundary import port_boundary
 from governor.store.capacity import CapacityRepo
 from governor.store.concurrency import RetryPolicy
+from governor.store.connection import client_from_connection_string, client_from_settings
 from governor.store.metering import MeteringRepo
 from governor.store.projects import ProjectsRepo
 from governor.store.reads import ReadsRepo
@@ -23,8 +24,6 @@ class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo
 
     def __init__(self, service, prefix: str = "governor", retry: RetryPolicy | None = None):
         if isinstance(service, str):
-            from governor.store.connection import client_from_connection_string
-
             service = client_from_connection_string(service)
         super().__init__(service, prefix, retry)
 
@@ -34,8 +33,6 @@ class TableStore(ProjectsRepo, MeteringRepo, ReadsRepo, AuditRepo, RetentionRepo
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TableStore:
-        from governor.store.connection import client_from_settings
-
         store = cls(client_from_settings(settings), settings.get("GOVERNOR_TABLE_PREFIX"))
         pepper = settings.get("GOVERNOR_KEY_PEPPER")
         store.key_pepper = pepper.encode("utf-8") if pepper else b""  # these settings, not the environment's

@@ -12,6 +12,7 @@ from typing import Any
 
 from governor.core.errors import Refusal
 from governor.core.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money, money_text
+from governor.core.policy import document as documents
 from governor.core.policy.limits import KEY_NAME
 
 # Key names end up in row keys and ledger columns: letters, digits, '.', '_' and '-' only, so
@@ -69,8 +70,6 @@ def parse_keys_post(body: Any, policy: ProjectPolicy, now: datetime) -> NewKey:
 def parse_new_key(body: Any, policy: ProjectPolicy, now: datetime, also: tuple[str, ...] = ()) -> NewKey:
     """The body of "add a key": a name, an optional scope, an optional future expiry, optional limits
     within the project's."""
-    from governor.core.policy import document as documents
-
     if not isinstance(body, dict):
         raise bad("body", "must be a JSON object")
     allowed = (*NEW_KEY_FIELDS, *also)
