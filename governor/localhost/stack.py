@@ -48,6 +48,11 @@ LISTENING = r"listening on (http\S+)"
 EMULATOR_LISTENING = r"(?s)listening on (http\S+).*?tls listening on (https\S+)"
 
 
+def _optional_path(text: str) -> Path | None:
+    """A path, or None for '' (`Path('')` would be the working directory)."""
+    return Path(text) if text.strip() else None
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[1].replace("\n", " ")
     parser.add_argument("--host", default="127.0.0.1", help="address of the function host (default 127.0.0.1)")
@@ -66,7 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data", help="data and logs (default .data/)")
     parser.add_argument(
         "--projects",
-        type=Path,
+        type=_optional_path,
         default=ROOT / "examples" / "projects.json",
         help="projects applied at start (default examples/projects.json); --projects '' skips it",
     )
@@ -183,7 +188,7 @@ class Stack:
         Caller keys of projects created now go to the console only (never to a log file)
         and are kept in `self.keys` for the banner's example."""
         path = self.args.projects
-        if not path or not str(path).strip():
+        if path is None:
             return "projects: none applied (--projects '')"
 
         if "projects" not in COMMANDS:

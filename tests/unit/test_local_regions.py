@@ -11,7 +11,7 @@ from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, DEV_CONNECT_CLIEN
 from governor.emulator import cli as emulator_cli
 from governor.emulator.cli_identity import build_directory
 from governor.localhost import regions
-from governor.localhost.stack import connect_environment, host_environment
+from governor.localhost.stack import Stack, configure, connect_environment, host_environment
 from governor.settings import load
 
 EMULATOR = "http://127.0.0.1:8080"
@@ -53,3 +53,12 @@ def test_the_emulator_serves_the_regions_and_lets_the_connect_identity_connect_t
     assert {account for account, client, _ in args.assign if client == DEV_CONNECT_CLIENT_ID} == set(
         regions.REGIONS.values()
     )
+
+
+def test_projects_given_as_nothing_applies_none_and_never_reads_the_working_directory(tmp_path):
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    args = parser.parse_args(["--projects", "", "--data-dir", str(tmp_path)])
+    assert args.projects is None
+    assert Stack(args).apply_projects() == "projects: none applied (--projects '')"
+    assert parser.parse_args([]).projects.name == "projects.json"
