@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, sort_keys=True))
     else:
         more = " (more to do: the next run continues)" if report["more"] else ""
-        moved, deleted = report["moved"], report["auditDeleted"]
-        print(f"retention: moved {moved} ledger rows to history, deleted {deleted} audit rows{more}")
+        moved, deleted, failures = report["moved"], report["auditDeleted"], report["capacityFailuresDeleted"]
+        print(
+            f"retention: moved {moved} ledger rows to history, deleted {deleted} audit rows"
+            f" and {failures} capacity failures{more}"
+        )
     return 0

@@ -301,6 +301,10 @@ class HistoryPort(Protocol):
     def purge_audit(self, cutoff: datetime, limit: int) -> dict:
         """Delete up to `limit` audit rows older than `cutoff`; returns {"deleted", "more"}."""
 
+    def purge_capacity_failures(self, cutoff: datetime, limit: int) -> dict:
+        """Delete up to `limit` rows of attempts that failed for capacity before `cutoff`;
+        returns {"deleted", "more"}."""
+
     def history_entries(self, project: str, month: str) -> list[LedgerEntry]:
         """Closed entries requested in `month` (YYYY-MM) that retention moved out of the ledger."""
 

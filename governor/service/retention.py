@@ -39,18 +39,24 @@ def run_retention(store: HistoryPort, clock: Callable[[], datetime], config: Ret
     started = time.monotonic()
     history = store.move_closed(now - timedelta(days=config.history_days), config.max_rows)
     audit = store.purge_audit(now - timedelta(days=config.audit_days), config.max_rows)
+    # an attempt's capacity failure is a record of what happened, as its audit rows are: kept as long
+    failures = store.purge_capacity_failures(now - timedelta(days=config.audit_days), config.max_rows)
     report = {
         "at": now.isoformat(),
         "moved": history["moved"],
         "changed": history["changed"],
         "auditDeleted": audit["deleted"],
-        "more": bool(history["more"] or audit["more"]),
+        "capacityFailuresDeleted": failures["deleted"],
+        "more": bool(history["more"] or audit["more"] or failures["more"]),
         "durationMs": round((time.monotonic() - started) * 1000),
     }
     log.info(
         "retention moved %s ledger rows, deleted %s audit rows",
         report["moved"],
         report["auditDeleted"],
-        extra={"outcome": "more" if report["more"] else "ok", **{k: report[k] for k in ("moved", "auditDeleted")}},
+        extra={
+            "outcome": "more" if report["more"] else "ok",
+            **{k: report[k] for k in ("moved", "auditDeleted", "capacityFailuresDeleted")},
+        },
     )
     return report

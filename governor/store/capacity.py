@@ -16,10 +16,11 @@ twice is recorded (and audited) once.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from governor.core.model import CapacityFailure, VmSize
-from governor.store.base import TablesBase, create_op
+from governor.store.base import MAX_BATCH, TablesBase, create_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import get
 from governor.store.keys import check_key, check_project_name, prefix_range
@@ -77,6 +78,29 @@ class CapacityRepo(TablesBase):
         if project is not None:
             where, params["pk"] = "PartitionKey eq @pk and " + where, check_project_name(project)
         return [_failure(row) for row in self._query(self.tables.ledger, where, params)]
+
+    def purge_capacity_failures(self, cutoff: datetime, limit: int) -> dict:
+        """Delete up to `limit` rows of attempts that failed for capacity before `cutoff` (a row is
+        written once and never changed, so nothing can race the delete). The latest failure per
+        account and size stays: one row per place, and the window reads it."""
+        low, high = prefix_range(FAILED_PREFIX)
+        pages = self._table(self.tables.ledger).query_entities(
+            "RowKey ge @lo and RowKey lt @hi and FailedAt lt @cutoff",
+            parameters={"lo": low, "hi": high, "cutoff": cutoff.astimezone(UTC)},
+            select=["PartitionKey", "RowKey"],
+            results_per_page=min(max(limit, 1), 1000),
+        )
+        by_project: defaultdict[str, list[dict]] = defaultdict(list)
+        found = 0
+        for row in pages:
+            if found >= limit:
+                break
+            by_project[row["PartitionKey"]].append({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
+            found += 1
+        for keys in by_project.values():
+            for start in range(0, len(keys), MAX_BATCH):
+                self._submit(self.tables.ledger, [("delete", key) for key in keys[start : start + MAX_BATCH]])
+        return {"deleted": found, "more": found >= limit}
 
 
 def _failure(row: dict) -> CapacityFailure:

@@ -4,6 +4,7 @@ size is what placement reads, and failures are counted by day; none of it touche
 from datetime import UTC, datetime, timedelta
 
 from governor.core.model import CapacityFailure, VmSize
+from governor.service.retention import RetentionConfig, run_retention
 
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -36,3 +37,22 @@ def test_failures_are_counted_by_day_for_one_project_or_all(store):
     assert [f.session_id for f in one] == ["s1"]
     every = store.capacity_failures_between(day, day + timedelta(days=1))
     assert sorted((f.project, f.session_id) for f in every) == [("alpha", "s1"), ("beta", "b1")]
+
+
+def test_retention_deletes_old_failures_in_bounded_runs_and_keeps_the_latest_per_place(store):
+    old = [failure(f"old{i}", at=AT - timedelta(days=401, minutes=i)) for i in range(5)]
+    old.append(CapacityFailure("beta", "b-old", "east", VmSize.STANDARD, AT - timedelta(days=500)))
+    for each in [*old, failure("recent", at=AT - timedelta(days=399))]:
+        store.record_capacity_failure(each)
+    config = RetentionConfig(history_days=90, audit_days=400, max_rows=4)
+    first = run_retention(store, lambda: AT, config)
+    assert (first["capacityFailuresDeleted"], first["more"]) == (4, True)
+    second = run_retention(store, lambda: AT, config)
+    assert (second["capacityFailuresDeleted"], second["more"]) == (2, False)
+    assert store.capacity_failure("alpha", "recent") is not None
+    assert all(store.capacity_failure(f.project, f.session_id) is None for f in old)
+    everything = store.capacity_failures_between(AT - timedelta(days=1000), AT)
+    assert [f.session_id for f in everything] == ["recent"]
+    # the latest failure per account and size is the capacity memory: it stays
+    assert store.capacity_failures("alpha") == {("east", VmSize.STANDARD): AT - timedelta(days=399)}
+    assert store.capacity_failures("beta") == {("east", VmSize.STANDARD): AT - timedelta(days=500)}
