@@ -18,7 +18,7 @@ from governor import settings as settings_module
 from governor import telemetry
 from governor.arr import clients_from_settings
 from governor.core.model import utcnow
-from governor.service.arr_reads import ArrReads
+from governor.service.gate.arr_reads import ArrReads
 from governor.settings import SettingsError
 from governor.store import TableStore
 

@@ -1,7 +1,7 @@
 """Examples of every answer in the OpenAPI document, for `openapi_doc`.
 
 Made by the code that makes the real answers wherever it is pure: session, usage, key and connect
-views from `governor.service.views`, project documents from `policy_to_document`, refusals from
+views from `governor.service.gate.views`, project documents from `policy_to_document`, refusals from
 the gate's rules, and every problem body from `http.problem`. So an example shows the fields, the
 money format and the reason codes the governor really sends, for one sample project ("demo").
 """
@@ -42,7 +42,7 @@ from governor.core.policy.callers import parse_new_key
 from governor.core.policy.document import PolicyError, policy_from_document, policy_to_document, schedule_from_document
 from governor.functions import http
 from governor.functions.dashboard import refresh_of
-from governor.service.views import budget_view, callers_view, connect_view, key_view, session_view, usage_view
+from governor.service.gate.views import budget_view, callers_view, connect_view, key_view, session_view, usage_view
 from governor.settings import SETTINGS
 
 Example = dict  # {"summary": ..., "value": ...}

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from croniter import croniter
 
 from governor.core.model import SweepHealth
+from governor.service.gate.views import iso
 from governor.service.ports import ArrPort, SweepStatePort
-from governor.service.views import iso
 
 PROBE_SECONDS = 3.0  # each dependency's answer time; health waits at most about this long in all
 

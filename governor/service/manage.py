@@ -9,8 +9,8 @@ from governor.core.model import CallerKey, ProjectPolicy, utcnow
 from governor.core.policy import callers
 from governor.core.policy import document as documents
 from governor.core.policy import gate as rules
+from governor.service.gate.views import key_view
 from governor.service.ports import ProjectsPort, Refusal
-from governor.service.views import key_view
 
 
 class ManageService:

@@ -27,7 +27,7 @@ from governor.core.model import (
 from governor.core.policy import document as documents
 from governor.core.policy.extension import SWEEP_REFUSALS, decide_extension, reserve_step
 from governor.core.policy.sweep import Action, SweepOptions, decide
-from governor.service.gate import GateService
+from governor.service.gate.actions import save_refused_extension
 from governor.service.ports import Refusal
 from governor.service.sweep_items import item_for
 from governor.service.sweep_savings import record_refusals
@@ -85,7 +85,7 @@ def gate_path(pol, now, use, caller) -> tuple[timedelta | str, list]:
     except Refusal as refusal:
         gate = type("Gate", (), {"store": SavingStore()})()
         limit = refusal.figures["limit"]
-        GateService._save_refused_extension(gate, pol, entry(now), limit, now)
+        save_refused_extension(gate, pol, entry(now), limit, now)
         return limit, gate.store.saved
 
 

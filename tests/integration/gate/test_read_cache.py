@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from governor.bootstrap import get_context, set_context
-from governor.service.arr_reads import ArrReads
+from governor.service.gate.arr_reads import ArrReads
 
 
 class Clock:

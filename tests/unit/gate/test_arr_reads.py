@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from governor.service.arr_reads import ArrReads
+from governor.service.gate.arr_reads import ArrReads
 
 
 class Clock:

@@ -282,7 +282,7 @@ def test_the_connect_schema_is_what_the_connect_view_answers():
 
     from governor.core.model import CONNECT_MODES
     from governor.functions import openapi_examples as samples
-    from governor.service.views import connect_view
+    from governor.service.gate.views import connect_view
 
     document = _document()
     schema = document["components"]["schemas"]["Connection"]

@@ -62,9 +62,9 @@ LATE = "def _late():\n    {}\n"
         ("governor/store/keys.py", "from governor.arr import errors", "governor.store.keys -> governor.arr.errors"),
         ("governor/arr/wire.py", "import governor.service.ports", "governor.arr.wire -> governor.service.ports"),
         (
-            "governor/service/gate.py",
+            "governor/service/gate/base.py",
             "from governor.arr.errors import ArrNotFound",
-            "governor.service.gate -> governor.arr.errors",
+            "governor.service.gate.base -> governor.arr.errors",
         ),
         (
             "governor/service/sweep.py",

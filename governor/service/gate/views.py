@@ -24,6 +24,7 @@ from governor.core.model import (
     whole_minutes,
 )
 from governor.core.policy import gate as rules
+from governor.core.policy.document import limits_to_document
 from governor.core.timespan import format_timespan
 
 
@@ -103,8 +104,6 @@ iso = utc_text
 
 def key_view(key: CallerKey) -> dict:
     """A named key as listed: never its secret or hash."""
-    from governor.core.policy.document import limits_to_document
-
     return {
         "name": key.name,
         "createdAt": iso(key.created_at),
@@ -116,8 +115,6 @@ def key_view(key: CallerKey) -> dict:
 
 def callers_view(entries, spent: Mapping[Period, Mapping[str, int]], limits: Mapping[str, CallerLimits]) -> list[dict]:
     """Usage by caller: every known key or limited principal, and any caller that spent or holds money."""
-    from governor.core.policy.document import limits_to_document
-
     open_entries = [e for e in entries if e.state is not LedgerState.CLOSED]
     names = set(limits) | {e.caller for e in open_entries} | {n for by in spent.values() for n in by}
     rows = []

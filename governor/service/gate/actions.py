@@ -1,0 +1,223 @@
+"""What a caller does to a session it holds: connect, heartbeat, extend and stop. Each acts on the
+attempt the id leads to (`_acting_on`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from governor.core.model import (
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    SavingKind,
+    SessionStatus,
+    Usage,
+    money_text,
+    whole_minutes,
+)
+from governor.core.policy import gate as rules
+from governor.core.policy.extension import Extension, refused_step_saving
+from governor.service.gate.attempts import entry_of
+from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key
+from governor.service.gate.views import connect_view, elapsed_of
+from governor.service.ports import NotFound, Refusal
+
+log = logging.getLogger(__name__)
+
+
+def _acting_on(
+    gate: Gate, who: Identity, project: str, session_id: str, open_only: bool = False
+) -> tuple[LedgerEntry, str]:
+    """The entry an action works on and its id: the attempt that replaced the one asked for after a
+    capacity failure, if any, which the caller must be allowed to act on."""
+    entry = entry_of(gate, project, session_id, open_only)
+    who.may_act_on(entry)
+    return entry, entry.session_id
+
+
+def connect(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
+    """What a client app needs to connect to its Ready session: the account, domains, host,
+    ports and a token from the connect identity (which can read and connect, not start)."""
+    _, who = gate.authenticate(project, caller)
+    entry, session_id = _acting_on(gate, who, project, session_id)
+    session, _ = gate.seen(entry)
+    if session is None and entry.state is LedgerState.PENDING:
+        status = SessionStatus.STARTING  # made, its activation not written yet, or ARR has not listed it
+    elif session is None:
+        status = entry.final_status or SessionStatus.STOPPED
+    else:
+        status = session.status
+    if entry.state is LedgerState.CLOSED or status.terminal:
+        raise Refusal("session-ended", f"the session is {status.value}", {"sessionStatus": status.value})
+    if session is None or status is not SessionStatus.READY:
+        figures = {"sessionStatus": status.value, "retryAfter": rules.NOT_READY_RETRY_SECONDS}
+        raise Refusal("not-ready", f"the session is {status.value}; connect once it is Ready", figures)
+    client = gate.client(entry.account)
+    token = client.connect_token(session.remaining_lease)
+    target = client.connect_target
+    gate.audit(project, session_id, "connect", target.auth, {"connectAuth": target.auth}, gate.clock(), who.name)
+    return connect_view(target, session, token)
+
+
+# ---------------------------------------------------------------- heartbeat and extend
+def heartbeat(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
+    policy, who = gate.authenticate(project, caller)
+    entry, session_id = _acting_on(gate, who, project, session_id, open_only=True)
+    try:
+        session = gate.live(entry)
+    except Exception:
+        # ARR unreadable: still record the heartbeat, without ARR's elapsed (the sweep then
+        # measures this heartbeat's age on the governor's clock), and answer the ARR error.
+        gate.store.heartbeat(project, session_id, gate.clock())
+        raise
+    gate.reads.saw(session_key(entry.account, session_id), session)
+    if entry.state is LedgerState.PENDING and session is not None:
+        gate.store.activate(project, session_id, session)  # ARR runs it: the row says so from now
+    now = gate.clock()
+    elapsed = None if session is None else session.elapsed
+    entry = gate.store.heartbeat(project, session_id, now, elapsed)
+    usage = gate.current_usage(policy, now)
+    view = gate.view(policy, entry, session, usage)
+    if session is not None and session.status.terminal:
+        outlook = {"wouldGrant": False, "reason": "extension-denied", "suggest": False}
+    else:
+        outlook = rules.extension_outlook(policy, entry, elapsed_of(entry, session), usage, now)
+    return {**view, "extension": outlook}
+
+
+def extend(gate: Gate, project: str, caller: Caller, session_id: str, body) -> dict:
+    policy, who = gate.authenticate(project, caller)
+    requested = rules.parse_extend_request(body)
+    entry, session_id = _acting_on(gate, who, project, session_id, open_only=True)
+    if entry.state is not LedgerState.ACTIVE:
+        confirmed = _confirmed(gate, entry)
+        if confirmed is None:
+            raise Refusal("extension-denied", "the session is still being created", {"limit": "not-active"})
+        entry = confirmed
+    arr = gate.client(entry.account)
+    try:
+        session = arr.get(session_id)
+    except NotFound:
+        raise Refusal("not-found", f"ARR no longer knows session {session_id!r}") from None
+    gate.reads.saw(session_key(entry.account, session_id), session)
+    if session.status.terminal:
+        raise Refusal("extension-denied", f"the session is {session.status.value}", {"limit": "terminal"})
+    now = gate.clock()
+    previous = entry.lease
+    granted: list[Extension] = []
+
+    # The session's own caller's budget bounds its extension, whoever asks (its money).
+    limits = gate.limits_of(policy, entry.caller, who)
+
+    def decide(current: LedgerEntry, usage: dict[Period, Usage], caller=None) -> timedelta:
+        extension = rules.decide_extension(
+            policy, current, session.elapsed, usage, requested, now, caller_limits=limits, caller=caller
+        )
+        granted.append(extension)
+        return extension.lease
+
+    try:
+        entry, usage = gate.store.extend(project, session_id, decide, now, count_caller=limits is not None)
+    except Refusal as refusal:
+        gate.audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
+        save_refused_extension(gate, policy, entry, refusal.figures.get("limit"), now)
+        raise
+    figures = {"leaseMinutes": whole_minutes(entry.lease)}
+    intent = None
+    if session.max_lease < entry.lease:
+        intent = gate.intent(project, session_id, "extend", "granted", figures, now, who.name)
+        try:
+            session = arr.update_lease(session_id, entry.lease)
+        except Exception:
+            # An error can come after ARR applied the lease (a 5xx or a timeout on the way
+            # back): give the reservation back only when ARR is seen without it, or ARR runs a
+            # lease nobody pays for. Unseen, it stays reserved; the sweep re-applies it and
+            # completes the audit row, left "unknown".
+            applied = _lease_seen(arr, session_id)
+            if applied is None:
+                raise
+            if applied.max_lease < entry.lease:
+                log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
+                gate.store.revert_extension(project, session_id, previous, gate.clock())
+                gate.finish(intent, {"error": "refused"}, outcome="failed")
+                raise
+            session = applied
+        gate.reads.saw(session_key(entry.account, session_id), session)
+    extension = granted[-1]
+    if intent is None:  # ARR already held the lease: nothing was asked of it
+        gate.audit(project, session_id, "extend", "granted", figures, now, who.name)
+    else:
+        gate.finish(intent, {})
+    return {
+        **gate.view(policy, entry, session, usage),
+        "extraCost": money_text(extension.extra_cost),
+        "partial": extension.partial,
+    }
+
+
+def _confirmed(gate: Gate, entry: LedgerEntry) -> LedgerEntry | None:
+    """A pending row whose session ARR reports is active (its activation may not be written
+    yet): write it now and return it; None if ARR has no such session or cannot say."""
+    try:
+        session = gate.live(entry)
+    except Exception:
+        return None
+    if session is None:
+        return None
+    return gate.store.activate(entry.project, entry.session_id, session)
+
+
+def save_refused_extension(
+    gate: Gate, policy: ProjectPolicy, entry: LedgerEntry, limit: str | None, now: datetime
+) -> None:
+    """Record what a refusal for `limit` saved (`refused_step_saving`: the sweep's refusals
+    record the same kind, so the two never add up twice)."""
+    amount = refused_step_saving(limit, entry.rate, policy, entry.saved_extension)
+    if not amount:
+        return
+    try:
+        gate.store.save(policy.name, entry.session_id, SavingKind.EXTENSION, amount, now)
+    except Exception:  # the refusal stands; only the figure is missing
+        log.warning("could not record the saving of a refused extension of %s", entry.session_id)
+
+
+def _lease_seen(arr, session_id: str):
+    """ARR's session after a failed lease update, or None when ARR cannot say."""
+    try:
+        return arr.get(session_id)
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------- stop
+def stop(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
+    policy, who = gate.authenticate(project, caller)
+    entry, session_id = _acting_on(gate, who, project, session_id)
+    now = gate.clock()
+    if entry.state is not LedgerState.CLOSED:
+        arr = gate.client(entry.account)
+        # an ARR error leaves the row "unknown": the next sweep judges it by what ARR lists
+        intent = gate.intent(project, session_id, "stop", "caller", {}, now, who.name)
+        with contextlib.suppress(NotFound):
+            arr.stop(session_id)
+        try:
+            final = arr.get(session_id)
+            minutes, status = whole_minutes(final.elapsed), final.status
+        except NotFound:
+            final, minutes, status = None, entry.charged_minutes, SessionStatus.STOPPED
+        gate.reads.forget(session_key(entry.account, session_id), list_key(entry.account))
+        if status.active:
+            status = SessionStatus.STOPPED
+        if entry.state is LedgerState.PENDING and final is not None:
+            # ARR ran it: the row is active whether or not its activation was written yet
+            gate.store.activate(project, session_id, final)
+        if entry.state is LedgerState.PENDING and final is None:
+            gate.store.release(project, session_id, now)
+            entry = gate.store.get_entry(project, session_id) or entry
+        else:
+            entry = gate.store.close(project, session_id, minutes, status.value, now)
+        gate.finish(intent, {"minutes": minutes, "charged": entry.charged})
+    return gate.view(policy, entry, None, gate.current_usage(policy, now))
