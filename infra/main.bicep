@@ -236,7 +236,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 // ---------------------------------------------------------------- alerts
 // Log search alerts over Application Insights. They match the names the app emits
-// (governor/telemetry_names.py: metric names; governor/service/observe.py: the "sweep finished" record),
+// (governor/telemetry_names.py: metric names; governor/service/sweep/observe.py: the "sweep finished" record),
 // which tests/unit/infra/test_alerts.py checks.
 resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: 'ag-${resourceToken}'

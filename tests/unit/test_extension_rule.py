@@ -29,8 +29,8 @@ from governor.core.policy.extension import SWEEP_REFUSALS, decide_extension, res
 from governor.core.policy.sweep import Action, SweepOptions, decide
 from governor.service.gate.actions import save_refused_extension
 from governor.service.ports import Refusal
-from governor.service.sweep_items import item_for
-from governor.service.sweep_savings import record_refusals
+from governor.service.sweep.items import item_for
+from governor.service.sweep.record import record_refusals
 
 M = timedelta(minutes=1)
 RATE = 3_000_000  # 3.00 per hour

@@ -16,6 +16,10 @@ Rule order for a managed session (first match wins):
   hard cap / closed-hours);
   a budget, cap or closing-time stop within `warn_before` (a budget or cap stop also within the ARR
   time until the next sweep, `ahead`, when that is longer) -> warn; otherwise leave.
+
+The rest of the sweep's decisions sit beside this table: what each ledger row and listed session is
+to the join (`sweep_reconcile`), and what follows a decision: acting, metering, audit, webhooks,
+savings, capacity (`sweep_steps`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from governor.core.model import (
     CallerLimits,
     Closing,
     LedgerEntry,
+    LedgerSnapshot,
     LedgerState,
     Period,
     ProjectPolicy,
@@ -45,6 +50,7 @@ from governor.core.model import (
     utc_text,
     whole_minutes,
 )
+from governor.core.policy import callers
 from governor.core.policy import schedule as hours
 from governor.core.policy.extension import extension_cost, step_shortfall
 from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
@@ -169,6 +175,24 @@ def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
     wanted = timedelta(minutes=ceil_minutes(session.elapsed + policy.extension_step))
     cap = timedelta(minutes=whole_minutes(policy.hard_max_duration))
     return min(wanted, cap, ARR_MAX_UPDATE_LEASE)
+
+
+def caller_of(
+    entry: LedgerEntry,
+    policy: ProjectPolicy | None,
+    snapshot: LedgerSnapshot,
+    figures: Mapping[tuple[str, str], CallerFigures],
+) -> tuple[CallerLimits, CallerFigures] | None:
+    """The limits of its own the session's caller has, and what it holds (`figures`: the snapshot's
+    `caller_figures`); None without limits. (A row the snapshot missed is counted by the extension's
+    own guarded round at the act.)"""
+    name = entry.caller
+    if policy is None or not name:
+        return None
+    limits = callers.limits_of(name, policy, snapshot.key_limits.get(entry.project, {}))
+    if limits is None:
+        return None
+    return limits, figures.get((entry.project, name)) or CallerFigures(name)
 
 
 def decide(

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 
 from governor.core.model import LedgerState, Period, cost_of, utcnow
-from governor.service.sweep import LOCK_NAME
+from governor.service.sweep.run import LOCK_NAME
 from governor.store.audit import LOCK_PARTITION
 from governor.store.entities import etag_of
 from tests.integration.sweep.conftest import RATE

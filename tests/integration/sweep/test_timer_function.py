@@ -8,7 +8,7 @@ from azure.functions.timer import TimerRequest
 
 from governor.bootstrap import reset_context
 from governor.functions.openapi_doc import registered_functions  # get_functions() may run once per app
-from governor.service.observe import SWEEP_FINISHED
+from governor.service.sweep.observe import SWEEP_FINISHED
 
 
 @pytest.fixture

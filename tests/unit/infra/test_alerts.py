@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from governor import telemetry
-from governor.service import observe
+from governor.service.sweep import observe
 
 RULES = {"sweep-missing", "sweep-failed-actions", "budget-90", "gate-5xx"}
 

@@ -67,9 +67,9 @@ LATE = "def _late():\n    {}\n"
             "governor.service.gate.base -> governor.arr.errors",
         ),
         (
-            "governor/service/sweep.py",
+            "governor/service/sweep/run.py",
             "from governor.store import TableStore",
-            "governor.service.sweep -> governor.store",
+            "governor.service.sweep.run -> governor.store",
         ),
         (
             "governor/functions/http.py",

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from governor.core.policy.sweep import Action, SweepOptions
-from governor.service.sweep import _arr_minutes_ahead, _whole_minutes_window
+from governor.service.sweep.run import _arr_minutes_ahead, _whole_minutes_window
 from tests.unit.sweep.test_decisions import NOW, entry, policy, run, session
 
 M = timedelta(minutes=1)

@@ -12,8 +12,9 @@ import logging
 from collections import Counter
 
 from governor import telemetry
+from governor.core.policy import sweep_steps as steps
 from governor.core.policy.sweep import Action
-from governor.service.sweep_items import Item
+from governor.service.sweep.items import Item
 
 log = logging.getLogger("governor.sweep")
 
@@ -23,12 +24,13 @@ _COUNTED = {Action.STOP: telemetry.STOPPED, Action.EXTEND: telemetry.EXTENDED}
 
 def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: Counter) -> None:
     """`usage`: per project and period, as if metered now; `governed`: ARR minutes this sweep's
-    metering charged, per project (sweep_metering.meter)."""
+    metering charged, per project (meter.meter). What is logged and counted, the pure rules say
+    (`steps.logged`, `steps.counted`, `steps.budget_used`)."""
     outcome = report.get("outcome", "ok")
     dry_run = bool(report.get("dryRun"))
     for item in items:
         decision = item.decision
-        if not decision.acts and decision.action is not Action.WARN:
+        if not steps.logged(decision):
             continue
         log.info(
             "sweep %s %s: %s (%s)",
@@ -46,7 +48,7 @@ def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: C
             },
         )
         metric = _COUNTED.get(decision.action)
-        if metric and item.outcome == "ok" and not decision.dry_run:
+        if metric and steps.counted(decision, item.outcome):
             telemetry.add(metric, project=item.project, reason=decision.reason)
     for project, minutes in governed.items():
         telemetry.add(telemetry.GOVERNED_MINUTES, minutes, project=project)
@@ -58,9 +60,9 @@ def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: C
             telemetry.gauge(telemetry.COST, current.spent, **dims)
             stored = snapshot.usage.get((project, period))
             telemetry.gauge(telemetry.SAVINGS, stored.saved if stored else 0, **dims)
-            if current.budget:
-                used = 100.0 * (current.spent + max(current.reserved, 0)) / current.budget
-                telemetry.gauge(telemetry.BUDGET_USED, round(used, 2), **dims)
+            used = steps.budget_used(current)
+            if used is not None:
+                telemetry.gauge(telemetry.BUDGET_USED, used, **dims)
     failed = int(report.get("failed", 0))
     telemetry.add(telemetry.SWEEPS, outcome=outcome, dry_run=dry_run)
     telemetry.record(telemetry.SWEEP_DURATION, report.get("durationMs", 0), outcome=outcome)

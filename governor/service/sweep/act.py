@@ -1,7 +1,8 @@
 """The sweep's acts: stop, extend, record, adopt, close, activate, release. Each repeats harmlessly.
 
 An extension is reserved in the ledger before ARR is asked, so a run that dies in between is
-repaired by the next one re-applying the ledger's lease. A failure is recorded on the item.
+repaired by the next one re-applying the ledger's lease. How an act went is recorded on the item
+(`steps.act_outcome`); what to write comes from the pure rules (`governor.core.policy.sweep_steps`).
 """
 
 from __future__ import annotations
@@ -10,26 +11,18 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from governor.core.model import (
-    CallerFigures,
-    LedgerEntry,
-    Period,
-    SessionStatus,
-    Usage,
-    ceil_minutes,
-    minutes_figure,
-    whole_minutes,
-)
+from governor.core.model import CallerFigures, LedgerEntry, Period, Usage, minutes_figure
+from governor.core.policy import sweep_steps as steps
 from governor.core.policy.extension import reserve_step
 from governor.core.policy.sweep import Action
-from governor.service.ports import ArrPort, NotFound, Refusal, Rejected, ServiceError, SweepStore
-from governor.service.sweep_items import Item, failure
-from governor.service.sweep_savings import record_stop
+from governor.service.ports import ArrPort, NotFound, Rejected, ServiceError, SweepStore
+from governor.service.sweep.items import Item
+from governor.service.sweep.record import record_stop
 
 
 def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
     if item.decision.dry_run:
-        item.outcome = "skipped"
+        item.outcome = steps.SKIPPED
         return
     action = item.decision.action
     try:
@@ -44,25 +37,22 @@ def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime
             store.adopt(item.project, item.session, now)
         elif action is Action.CLOSE:
             assert item.entry is not None, "close is decided for a ledger row (decide, decide_pending, decide_vanished)"
-            final = item.decision.figures.get("final_minutes", item.entry.charged_minutes)
-            status = item.session.status.value if item.session else SessionStatus.STOPPED.value
+            final, status = steps.close_terms(item.decision, item.entry, item.session)
             store.close(item.project, item.session_id, final, status, now)
         elif action is Action.ACTIVATE:
             assert item.session is not None, "activate is decided only when ARR has the session"
             store.activate(item.project, item.session_id, item.session)
         elif action is Action.RELEASE:
             store.release(item.project, item.session_id, now)
-    except Refusal as exc:
-        item.outcome, item.error = "skipped", exc.reason
-    except ServiceError as exc:  # ARR or the store failed: recorded, retried by the next sweep
-        item.outcome, item.error, item.ms_cv = "failed", failure(exc), exc.ms_cv
-    except Exception as exc:
-        item.outcome, item.error = "failed", type(exc).__name__
+    except Exception as exc:  # a rule refused, or ARR or the store failed: recorded, retried by the next sweep
+        item.outcome, item.error = steps.act_outcome(exc)
+        if isinstance(exc, ServiceError):
+            item.ms_cv = exc.ms_cv
 
 
 def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
-        assert item.session is not None, "a claim is matched to a listed session (sweep_reconcile)"
+        assert item.session is not None, "a claim is matched to a listed session (policy.sweep_reconcile)"
         item.entry = store.adopt(item.claim.project, item.session, now)
     with contextlib.suppress(NotFound):  # already gone: the stop is done
         client.stop(item.session_id)
@@ -72,8 +62,9 @@ def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None
         final = client.get(item.session_id)
     except Exception:
         return  # settled by the next sweep, which sees the session gone
-    if not final.status.active:
-        closed = store.close(item.project, item.session_id, whole_minutes(final.elapsed), final.status.value, now)
+    minutes = steps.stop_settled(final)
+    if minutes is not None:
+        closed = store.close(item.project, item.session_id, minutes, final.status.value, now)
         record_stop(store, closed, now)
 
 
@@ -86,8 +77,7 @@ def _extend(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> No
         applied = client.update_lease(item.session_id, target)
     except Rejected:
         applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
-        if ceil_minutes(applied.max_lease) < ceil_minutes(target):
-            # ARR refuses this lease for good: give the reservation back rather than retry forever
+        if steps.must_revert(applied.max_lease, target):
             store.revert_extension(item.project, item.session_id, applied.max_lease, now)
             raise
     item.decision.figures["applied_lease_minutes"] = minutes_figure(applied.max_lease)
@@ -109,13 +99,12 @@ def _reserve_extension(store: SweepStore, item: Item, now: datetime) -> timedelt
 
 def _record_lease(store: SweepStore, item: Item, now: datetime) -> None:
     """ARR holds a longer lease than the ledger (raised outside the governor): write it and reserve
-    its extra cost without asking ARR or the budget, since ARR bills it either way. A re-run finds
-    the ledger already there and writes nothing."""
+    its extra cost without asking ARR or the budget, since ARR bills it either way."""
     arr_lease = item.decision.new_lease
     assert arr_lease is not None, "a record decision carries ARR's lease (policy.sweep.decide)"
 
     def decide(entry: LedgerEntry, usage: dict[Period, Usage]) -> timedelta:
-        return max(entry.lease, arr_lease)
+        return steps.recorded_lease(entry, arr_lease)
 
     entry, _ = store.extend(item.project, item.session_id, decide, now, count=False)
     item.decision.figures["recorded_lease_minutes"] = minutes_figure(entry.lease)

@@ -9,8 +9,10 @@ audit rows and the health row; hand the webhooks to their thread pool; and tell 
 run that dies anywhere is repaired by the next one: metering is by checkpoint, extensions are
 written to the ledger before ARR and re-applied from it, and stops and closes repeat harmlessly.
 
-This module orchestrates; the steps live beside it: `sweep_reconcile` (list and join),
-`sweep_metering` (usage and checkpoints), `sweep_actions` (act) and `sweep_record` (audit, webhooks).
+This module orchestrates; the steps live beside it: `reconcile` (list and join), `meter` (usage and
+checkpoints), `act`, `record` (audit, savings, webhooks), `capacity` (autoRetry's next attempts) and
+`observe`. Every decision is made by the pure rules in `governor.core.policy` (`sweep`,
+`sweep_reconcile`, `sweep_steps`); the steps gather facts and carry decisions out.
 """
 
 from __future__ import annotations
@@ -27,27 +29,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from governor import telemetry
-from governor.core.model import CallerFigures, CallerLimits, SweepHealth, UnmanagedMode
-from governor.core.policy import callers
+from governor.core.model import SweepHealth, UnmanagedMode
 from governor.core.policy import sweep as rules
+from governor.core.policy import sweep_steps as steps
 from governor.core.policy.sweep import SweepOptions
-from governor.service import observe
-from governor.service import sweep_metering as metering
-from governor.service import sweep_reconcile as reconcile
+from governor.service.health import sweep_interval
 from governor.service.ports import ArrPort, SweepStore
-from governor.service.sweep_actions import act
-from governor.service.sweep_capacity import settle_capacity_failures
-from governor.service.sweep_items import item_for
-from governor.service.sweep_record import complete_unfinished, notify, write_audit, write_intents
-from governor.service.sweep_savings import record_refusals
+from governor.service.sweep import meter as metering
+from governor.service.sweep import observe, reconcile
+from governor.service.sweep.act import act
+from governor.service.sweep.capacity import settle_capacity_failures
+from governor.service.sweep.items import item_for
+from governor.service.sweep.record import complete_unfinished, notify, record_refusals, write_audit, write_intents
+from governor.service.webhooks import default_sender
 
 log = logging.getLogger("governor.sweep")
 
 LOCK_NAME = "sweep"
 LOCK_TTL = timedelta(minutes=10)  # the Functions timeout: a crashed run's lock lapses by then
-CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see sweep_metering)
+CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see meter)
 MAX_ERRORS = 20
-UNFINISHED_LOOKBACK = timedelta(days=1)  # how far back to look for a dead run's audit rows when no run is recorded
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,6 @@ class Sweeper:
 
     @classmethod
     def from_context(cls, context, dry_run: bool | None = None, config: SweepConfig | None = None) -> Sweeper:
-        from governor.service.webhooks import default_sender
-
         config = config or SweepConfig.from_settings(context.settings, dry_run=dry_run)
         sender = default_sender(config.webhook_timeout, config.webhook_loopback_http)
         return cls(context.store, context.arr, context.clock, config, sender)
@@ -164,7 +163,7 @@ class Sweeper:
             figures = snapshot.caller_figures()
             for entry, session in managed:
                 policy = snapshot.projects.get(entry.project)
-                caller = _caller(entry, policy, snapshot, figures)
+                caller = rules.caller_of(entry, policy, snapshot, figures)
                 decision = rules.decide(
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
@@ -190,7 +189,7 @@ class Sweeper:
 
         finished = self.clock()
         write_audit(self.store, items, now, errors)
-        since = now - UNFINISHED_LOOKBACK if previous is None else previous - self.config.lock_ttl
+        since = steps.unfinished_since(previous, now, self.config.lock_ttl)
         own = {item.audit_key for item in items if item.audit_key}
         complete_unfinished(self.store, since, live, entries, own, now, errors)
         phases["audit"] = time.monotonic()
@@ -223,7 +222,7 @@ class Sweeper:
         return SweepHealth(
             started_at=started,
             finished_at=finished,
-            outcome="errors" if errors or failed else "ok",
+            outcome=steps.health_outcome(len(errors), len(failed)),
             counts=dict(sorted(counts.items())),
             failed=len(failed),
             metered=metered,
@@ -251,17 +250,6 @@ def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:
     return spans
 
 
-def _caller(entry, policy, snapshot, figures) -> tuple[CallerLimits, CallerFigures] | None:
-    """The limits of its own the session's caller has, and what it holds; None without limits. (A
-    row the snapshot missed is counted by the extension's own guarded round at the act.)"""
-    if policy is None:
-        return None
-    limits = callers.limits_of(entry.caller, policy, snapshot.key_limits.get(entry.project, {}))
-    if limits is None:
-        return None
-    return limits, figures.get((entry.project, entry.caller)) or CallerFigures(entry.caller)
-
-
 def _whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
     """The gap between two sweeps on ARR's clock (`scale` ARR seconds per governor second: 60 under
     `make run`'s emulator, where 5 s between sweeps are 5 ARR minutes). ARR reports elapsed time in
@@ -272,7 +260,5 @@ def _whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
 
 def _arr_minutes_ahead(schedule: str, now: datetime, scale: float = 1.0) -> timedelta:
     """ARR time until the next sweep the schedule expects, in whole minutes rounded up."""
-    from governor.service.health import sweep_interval
-
     seconds = sweep_interval(schedule, now).total_seconds() * scale
     return timedelta(minutes=max(math.ceil(seconds / 60), 1))

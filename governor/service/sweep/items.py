@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from governor.core.model import CallerLimits, LedgerEntry, ProjectPolicy, Session
 from governor.core.policy.sweep import Decision
-from governor.service.ports import ServiceError
 
 
 @dataclass
@@ -32,8 +31,3 @@ def item_for(entry, decision, session=None, policy=None, caller_limits=None) -> 
     return Item(
         entry.project, entry.session_id, entry.account, decision, session, entry, policy, caller_limits=caller_limits
     )
-
-
-def failure(exc: ServiceError) -> str:
-    """What a record calls a failed call: the dependency's code, else its HTTP status, else the error's kind."""
-    return exc.code or (f"http-{exc.status}" if exc.status is not None else type(exc).__name__)

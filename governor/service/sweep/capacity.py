@@ -2,8 +2,9 @@
 
 Each is remembered for its account and size (audited and told once, whoever saw it first), and a
 request that asked for `autoRetry` gets its next attempt, started through the gate's own placement
-(`GateService.settle_for_capacity`) so the id and the rules are the ones a poll would use. Not in
-dry-run: starting an attempt is an action.
+(`GateService.settle_for_capacity`) so the id and the rules are the ones a poll would use. Which
+attempts, and under which project, the pure rules say (`steps.capacity_failure`,
+`steps.next_attempt_policy`: not in dry-run, as starting an attempt is an action).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from governor.core.model import ProjectPolicy
-from governor.core.policy import placement
-from governor.core.policy.sweep import Action
+from governor.core.policy import sweep_steps as steps
+from governor.service.gate import GateService
 from governor.service.ports import ArrPort, SweepStore
-from governor.service.sweep_items import Item
+from governor.service.sweep.items import Item
 
 
 def settle_capacity_failures(
@@ -30,25 +31,18 @@ def settle_capacity_failures(
     errors: list[str],
 ) -> int:
     """Returns how many attempts it settled."""
-    from governor.service.gate import GateService
-
     failed = [
         (item, item.entry, item.session)
         for item in items
-        if item.decision.action is Action.CLOSE
-        and item.outcome == "ok"
-        and item.entry is not None
-        and item.session is not None
-        and placement.capacity_failed(item.session)
+        if steps.capacity_failure(item.decision, item.outcome, item.entry, item.session)
     ]
     if not failed:
         return 0
     gate = GateService(store, arr, clock, capacity_window=window, source="sweep", notify=notify)
     for item, entry, session in failed:
-        policy = projects.get(item.project)
-        acting = policy is not None and not (dry_run or policy.dry_run)
+        assert entry is not None and session is not None, "a capacity failure has its row and ARR's session"
         try:
-            gate.settle_for_capacity(policy if acting else None, entry, session)
+            gate.settle_for_capacity(steps.next_attempt_policy(projects.get(item.project), dry_run), entry, session)
         except Exception as exc:  # the next poll of the request, or its retry, settles it
             errors.append(f"capacity {item.session_id}: {type(exc).__name__}"[:300])
     return len(failed)

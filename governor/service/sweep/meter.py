@@ -11,9 +11,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from governor.core.model import Period, SessionStatus, Usage, cost_of, whole_minutes
+from governor.core.policy import sweep_steps as steps
 from governor.service.ports import SweepStore
 
 log = logging.getLogger("governor.sweep")
@@ -56,39 +57,24 @@ def meter(
     checkpoint_minutes: int,
     charged: Counter | None = None,
 ) -> int:
-    """Write checkpoints for projects that need them: writes follow changes, not session count.
-
-    A project is metered when one of its sessions has `checkpoint_minutes` uncharged, or near
-    the end of the UTC day (so minutes land in the right day). Cost is cost_of(rate, cumulative
-    minutes), so deferring a checkpoint never changes a total; decisions meanwhile use usage as
-    if metered now, and the gate's `budget - spent - reserved` is the same either way (metering
-    moves money from a session's reservation to spent). Projects are metered in parallel.
-    `charged`, if given, receives the ARR minutes charged per project (for telemetry).
+    """Write the checkpoints the pure rules say are due (`steps.checkpoints`: a project with a session
+    `checkpoint_minutes` behind, or every project near the end of the UTC day), one project per
+    write, in parallel. Cost is cost_of(rate, cumulative minutes), so deferring a checkpoint never
+    changes a total; decisions meanwhile use usage as if metered now, and the gate's
+    `budget - spent - reserved` is the same either way (metering moves money from a session's
+    reservation to spent). `charged`, if given, receives the ARR minutes charged per project (for
+    telemetry).
     """
-    near_day_end = (now + timedelta(minutes=checkpoint_minutes + 1)).date() != now.date()
-    per_project: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    minutes: Counter[str] = Counter()
-    due: set[str] = set()
-    for entry, session in managed:
-        elapsed = whole_minutes(session.elapsed)
-        behind = elapsed - entry.charged_minutes
-        if behind <= 0:
-            continue
-        per_project[entry.project].append((entry.project, entry.session_id, elapsed))
-        minutes[entry.project] += behind
-        if behind >= checkpoint_minutes:
-            due.add(entry.project)
-    batches = [rows for project, rows in per_project.items() if project in due or near_day_end]
 
-    def meter_one(rows) -> int:
+    def meter_one(checkpoint: steps.Checkpoint) -> int:
         try:
-            moved = store.meter_many(rows, now)
+            moved = store.meter_many(checkpoint.rows, now)
             if charged is not None:
-                charged[rows[0][0]] += minutes[rows[0][0]]
+                charged[checkpoint.project] += checkpoint.minutes
             return moved
         except Exception as exc:
-            errors.append(f"meter {rows[0][0]}: {type(exc).__name__}"[:300])
+            errors.append(f"meter {checkpoint.project}: {type(exc).__name__}"[:300])
             log.warning("metering failed; the next sweep charges the same minutes", exc_info=True)
             return 0
 
-    return sum(pool.map(meter_one, batches))
+    return sum(pool.map(meter_one, steps.checkpoints(managed, now, checkpoint_minutes)))
