@@ -62,6 +62,29 @@ def sign(secret: str, event_id: str, at: datetime, body: bytes) -> str:
     return _signer(secret).sign(event_id, at, body.decode("utf-8"))
 
 
+def event_data(
+    event: str,
+    project: str,
+    session_id: str,
+    reason: str,
+    figures: dict,
+    at: datetime,
+    dry_run: bool = False,
+    outcome: str = "ok",
+) -> dict:
+    """What one governor event says (the `data` of its CloudEvent), from the gate or the sweep."""
+    return {
+        "event": event,
+        "project": project,
+        "sessionId": session_id,
+        "reason": reason,
+        "figures": figures,
+        "dryRun": dry_run,
+        "outcome": outcome,
+        "at": at.isoformat(),
+    }
+
+
 def cloud_event(payload: dict, event_id: str | None = None) -> dict:
     """The CloudEvents 1.0 envelope of one governor event (its fields stay in `data`)."""
     event = {

@@ -28,6 +28,7 @@ from governor.service import audit
 from governor.service.gate.arr_reads import ArrReads
 from governor.service.gate.views import session_view
 from governor.service.ports import ArrPort, GateStore, NotFound, Refusal
+from governor.service.webhooks import event_data
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +188,7 @@ class Gate:
         """A webhook event of the gate's own (placement, capacity); never raises."""
         if self.notify is None or policy is None or not policy.webhook_url:
             return
-        payload = {
-            "event": event,
-            "project": policy.name,
-            "sessionId": session_id,
-            "reason": reason,
-            "figures": figures,
-            "dryRun": False,
-            "outcome": "ok",
-            "at": self.clock().isoformat(),
-        }
+        payload = event_data(event, policy.name, session_id, reason, figures, self.clock())
         try:
             self.notify(policy, payload)
         except Exception:

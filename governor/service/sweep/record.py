@@ -30,6 +30,7 @@ from governor.core.policy import sweep_steps as steps
 from governor.service import audit
 from governor.service.ports import SweepStore
 from governor.service.sweep.items import Item
+from governor.service.webhooks import event_data
 
 log = logging.getLogger("governor.sweep")
 
@@ -194,16 +195,10 @@ def notify(store: SweepStore, webhooks, items: list[Item], projects: dict[str, P
         for event, reason in steps.events(item.decision, item.outcome):
             if item.project not in secrets:
                 secrets[item.project] = _secret(store, item.project)
-            payload = {
-                "event": event,
-                "project": item.project,
-                "sessionId": item.session_id,
-                "reason": reason,
-                "figures": item.decision.figures,
-                "dryRun": item.decision.dry_run,
-                "outcome": item.outcome,
-                "at": now.isoformat(),
-            }
+            decision = item.decision
+            payload = event_data(
+                event, item.project, item.session_id, reason, decision.figures, now, decision.dry_run, item.outcome
+            )
             webhooks.send(policy.webhook_url, secrets[item.project], payload)
 
 
