@@ -24,6 +24,7 @@ savings, capacity (`sweep_steps`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -95,6 +96,39 @@ class SweepOptions:
     # or cap stop closer than that is warned now, as the next sweep may already be past it, so the
     # warning comes before the stop at any time scale. None: warn_before alone.
     ahead: timedelta | None = None
+
+
+def whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
+    """The gap between two sweeps on ARR's clock (`scale` ARR seconds per governor second: 60 under
+    `make run`'s emulator, where 5 s between sweeps are 5 ARR minutes). ARR reports elapsed time in
+    whole minutes, so a 60.3 s gap is one minute: otherwise a warning point could fall in two
+    consecutive windows and be sent twice."""
+    return timedelta(minutes=max(round(gap.total_seconds() * scale / 60), 1))
+
+
+def minutes_ahead(interval: timedelta, scale: float = 1.0) -> timedelta:
+    """ARR time until the next sweep, `interval` away on the governor's clock, in whole minutes
+    rounded up."""
+    return timedelta(minutes=max(math.ceil(interval.total_seconds() * scale / 60), 1))
+
+
+def sweep_options(
+    warn_before: timedelta,
+    dry_run: bool,
+    now: datetime,
+    previous: datetime | None,
+    interval: timedelta | None,
+    scale: float = 1.0,
+) -> SweepOptions:
+    """A run's options from what it knows: when the previous run started (None: unknown) and the
+    timer's interval (None: no schedule), `scale` ARR seconds per governor second."""
+    return SweepOptions(
+        warn_before=warn_before,
+        dry_run=dry_run,
+        window=None if previous is None else whole_minutes_window(now - previous, scale),
+        clock_window=None if previous is None else max(now - previous, timedelta(0)),
+        ahead=None if interval is None else minutes_ahead(interval, scale),
+    )
 
 
 @dataclass(frozen=True)

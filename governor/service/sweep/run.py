@@ -18,7 +18,6 @@ checkpoints), `act`, `record` (audit, savings, webhooks), `capacity` (autoRetry'
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import time
@@ -32,7 +31,6 @@ from governor import telemetry
 from governor.core.model import SweepHealth, UnmanagedMode
 from governor.core.policy import sweep as rules
 from governor.core.policy import sweep_steps as steps
-from governor.core.policy.sweep import SweepOptions
 from governor.service.health import sweep_interval
 from governor.service.ports import ArrPort, SweepStore
 from governor.service.sweep import meter as metering
@@ -141,13 +139,10 @@ class Sweeper:
             live, listed_ok = reconcile.list_all(self.arr, errors, pool)
             snapshot, previous = snapshot_read.result(), previous_read.result()
             phases = {"read": time.monotonic()}
-            scale = self.config.arr_time_scale
-            options = SweepOptions(
-                warn_before=self.config.warn_before,
-                dry_run=self.config.dry_run,
-                window=None if previous is None else _whole_minutes_window(now - previous, scale),
-                clock_window=None if previous is None else max(now - previous, timedelta(0)),
-                ahead=None if self.config.schedule is None else _arr_minutes_ahead(self.config.schedule, now, scale),
+            config = self.config
+            interval = None if config.schedule is None else sweep_interval(config.schedule, now)
+            options = rules.sweep_options(
+                config.warn_before, config.dry_run, now, previous, interval, config.arr_time_scale
             )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
             v1 = {name for name, client in self.arr.items() if not getattr(client, "ids_are_ours", True)}
@@ -248,17 +243,3 @@ def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:
         spans[name] = round((at - previous) * 1000)
         previous = at
     return spans
-
-
-def _whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
-    """The gap between two sweeps on ARR's clock (`scale` ARR seconds per governor second: 60 under
-    `make run`'s emulator, where 5 s between sweeps are 5 ARR minutes). ARR reports elapsed time in
-    whole minutes, so a 60.3 s gap is one minute: otherwise a warning point could fall in two
-    consecutive windows and be sent twice."""
-    return timedelta(minutes=max(round(gap.total_seconds() * scale / 60), 1))
-
-
-def _arr_minutes_ahead(schedule: str, now: datetime, scale: float = 1.0) -> timedelta:
-    """ARR time until the next sweep the schedule expects, in whole minutes rounded up."""
-    seconds = sweep_interval(schedule, now).total_seconds() * scale
-    return timedelta(minutes=max(math.ceil(seconds / 60), 1))

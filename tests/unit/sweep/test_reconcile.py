@@ -22,7 +22,7 @@ from governor.core.policy.sweep import (
     is_claim,
     pending_due,
 )
-from governor.service.sweep.run import _whole_minutes_window
+from governor.core.policy.sweep import whole_minutes_window as _whole_minutes_window
 from tests.unit.sweep.test_decisions import NOW, OPTS, RATE, entry, policy, session
 
 

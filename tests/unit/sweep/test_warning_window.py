@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from governor.core.policy.sweep import Action, SweepOptions
-from governor.service.sweep.run import _arr_minutes_ahead, _whole_minutes_window
+from governor.core.policy.sweep import Action, SweepOptions, minutes_ahead
+from governor.core.policy.sweep import whole_minutes_window as _whole_minutes_window
+from governor.service.health import sweep_interval
 from tests.unit.sweep.test_decisions import NOW, entry, policy, run, session
 
 M = timedelta(minutes=1)
@@ -28,7 +29,7 @@ def test_the_window_is_the_gap_between_sweeps_on_arrs_clock(seconds, scale, minu
     [("0 * * * * *", 1, 1), ("*/5 * * * * *", 60, 5), ("*/2 * * * * *", 60, 2), ("0 */5 * * * *", 1, 5)],
 )
 def test_the_next_sweep_is_the_schedules_interval_on_arrs_clock(schedule, scale, minutes):
-    assert _arr_minutes_ahead(schedule, NOW, scale) == minutes * M
+    assert minutes_ahead(sweep_interval(schedule, NOW), scale) == minutes * M
 
 
 def sweeps(step: int, phase: int, lease: int, warn_before: int = 10) -> list[tuple[int, object]]:
