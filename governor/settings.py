@@ -272,7 +272,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Closed ledger rows of sessions requested more than this many days ago move to the History table (1-3650).",
         _days,
     ),
-    Setting("GOVERNOR_AUDIT_DAYS", "400", "Audit rows older than this many days are deleted (1-3650).", _days),
+    Setting(
+        "GOVERNOR_AUDIT_DAYS",
+        "400",
+        "Audit rows (and capacity failures) older than this many days are deleted (1-3650).",
+        _days,
+    ),
     Setting(
         "GOVERNOR_RETENTION_MAX_ROWS",
         "5000",
