@@ -116,7 +116,7 @@ param gateReadSeconds string = '5'
 param capacityWindowMinutes int = 10
 @description('Closed ledger rows older than this many days move to the History table (daily retention timer).')
 param historyDays int = 90
-@description('Audit rows older than this many days are deleted by the daily retention timer.')
+@description('Audit rows and capacity failures older than this many days are deleted by the daily retention timer.')
 param auditDays int = 400
 param retentionMaxRows int = 5000
 @description('Share (0-1) of read-only HTTP requests (gate reads, usage, health) whose traces are kept; sweeps, timers and writes are always kept, logs and metrics never sampled.')
