@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import azure.functions as func
 
+from governor.core.errors import Refusal
 from governor.functions import http
 
 # The page has no script and loads nothing; these headers keep it so and keep it out of caches and frames.
@@ -25,7 +26,6 @@ REFRESH_RANGE = (10, 3600)  # seconds accepted in ?refresh=
 
 def refresh_of(req: func.HttpRequest) -> int | None:
     """The opt-in reload interval from `?refresh=SECONDS`, naming the field when it is bad."""
-    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     text = req.params.get("refresh")
     if text is None or text == "":

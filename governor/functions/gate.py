@@ -7,6 +7,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from governor import telemetry
+from governor.core.errors import Refusal
 from governor.functions import http
 
 bp = func.Blueprint()
@@ -58,7 +59,6 @@ def _session(req: func.HttpRequest) -> str:
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():
         from governor.core.policy.gate import check_idempotency_key  # lazy: cold start (governor.core.policy)
-        from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
         project = _project(req)
         try:

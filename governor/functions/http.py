@@ -20,6 +20,7 @@ from typing import Any
 import azure.functions as func
 
 from governor import telemetry
+from governor.core.errors import BadInput, Conflict, NotFound, Refusal, Unavailable
 from governor.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ def max_body_bytes() -> int:
 
 def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = None) -> Any:
     """The body as JSON, or None when it is empty and not required."""
-    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     limit = max_body_bytes() if limit is None else limit
     declared = req.headers.get("content-length")
@@ -181,7 +181,6 @@ def principal_ids(header: str | None) -> frozenset[str]:
 
 # ---------------------------------------------------------------- the guard
 def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
-    from governor.service.ports import Refusal  # lazy: cold start (governor.service)
 
     _configure_telemetry()
     instance, route = _instance(req), _route(req)
@@ -225,7 +224,6 @@ def _configure_telemetry() -> None:
 
 
 def _failure(exc: Exception, instance: str) -> func.HttpResponse:
-    from governor.service.ports import BadInput, Conflict, NotFound, Unavailable  # lazy: cold start (governor.service)
 
     if isinstance(exc, BadInput):
         return problem("bad-request", str(exc), instance, {"field": exc.field})
