@@ -614,7 +614,7 @@ class LedgerRepo(TablesBase):
             # The row already names ARR's session, so it is active as it stands (every reader
             # treats a pending row whose session ARR reports as active); the write that says so
             # rides the project's next transaction, or a timer's.
-            self._group.defer(check_key("project", project), op)
+            self._group.defer(check_key("project", project), replace(op, deferred=True))
             return replace(pending, state=LedgerState.ACTIVE, etag=None)
         return self._group.submit(check_key("project", project), op)
 

@@ -253,6 +253,9 @@ class Activate:
     session_id: str
     pending: LedgerEntry | None = None  # what `reserve` wrote, with its ETag, if this process wrote it
     now: datetime | None = None
+    # written after the answer (`activate(wait=False)`): if the row was closed meanwhile (a poll
+    # settled the attempt), there is nothing left to activate and nobody to tell
+    deferred: bool = False
     size: int = 3
     needs_policy: bool = False
     all_open: bool = False
@@ -284,7 +287,10 @@ class Activate:
             return lambda etags: replace(entry, etag=etags.get(open_key(sid), entry.etag))
         pending = work.row(open_key(rid))
         if pending is None:
-            if work.row(closed_key(rid)) is not None:
+            closed = work.row(closed_key(rid))
+            if closed is not None and self.deferred:
+                return lambda etags: entity_to_entry(closed)
+            if closed is not None:
                 raise StateConflict(f"reservation {rid!r} was already released or closed")
             raise NotFound(f"reservation {rid!r} does not exist in project {self.project!r}")
         entry = replace(entity_to_entry(pending), session_id=sid, state=LedgerState.ACTIVE, etag=None)

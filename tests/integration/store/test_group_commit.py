@@ -296,3 +296,22 @@ def test_a_callers_figures_run_on_through_a_batch_like_the_projects(demo):
     assert outcomes[3].error.figures == {"caller": "kiosk"}
     assert seen == [(0, 0), (0, 0), (1, 1 * MICROS), (2, 2 * MICROS)]
     assert demo.transactions == [1 + 3]
+
+
+def test_a_deferred_activation_of_a_row_closed_meanwhile_writes_nothing_and_warns_nothing(demo, caplog):
+    """A poll can settle an attempt (close its row) before the activation that rode behind the
+    answer is written: that activation has nothing left to do, so it is no failure. One that waits
+    for its answer still hears the conflict."""
+    demo._group.defer_seconds = 600  # held back until the flush below
+    pending, decide = gate_request("late", 10)
+    demo.reserve("demo", pending, decide, NOW, fresh=True)
+    demo.activate("demo", "late", session("late"), wait=False)
+    closed = demo.close("demo", "late", 3, SessionStatus.ERROR.value, NOW)
+    assert closed.state is LedgerState.CLOSED
+    with caplog.at_level("WARNING", logger="governor.store"):
+        demo.flush()
+    assert [r for r in caplog.records if "deferred" in r.getMessage()] == []
+    assert demo.get_entry("demo", "late").state is LedgerState.CLOSED
+    assert_state_matches_rows(demo)
+    with pytest.raises(StateConflict):
+        demo.activate("demo", "late", session("late"))
