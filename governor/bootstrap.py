@@ -52,10 +52,15 @@ def build_context(settings: Settings | None = None, clock: Callable[[], datetime
     telemetry.configure(settings)  # once per process; imports the SDK only if telemetry is on
     return Context(
         settings=settings,
-        store=TableStore.from_settings(settings),
+        store=store_from_settings(settings),
         arr=_by_name(clients_from_settings(settings, in_azure=settings_module.running_in_azure(settings.environ))),
         clock=clock,
     )
+
+
+def store_from_settings(settings: Settings) -> StorePort:
+    """The Table store alone, for a command that needs no ARR account (`python -m governor projects`)."""
+    return TableStore.from_settings(settings)
 
 
 def _by_name(accounts) -> dict:

@@ -11,20 +11,14 @@ import json
 import sys
 from pathlib import Path
 
-from governor.core.errors import Refusal
-from governor.core.model import utc_text as _iso
-from governor.core.model import utcnow
-from governor.core.policy.callers import check_key_name, parse_new_key
-from governor.core.policy.document import (
-    PolicyError,
-    limits_to_document,
-    parse_policy_text,
-    parse_projects_file,
-    policy_to_document,
-)
+from governor.bootstrap import store_from_settings
+from governor.core.errors import Refusal, ServiceError
+from governor.core.policy.document import PolicyError, parse_policy_text, parse_projects_file
+from governor.service.manage import ManageService
 from governor.settings import SettingsError, load
-from governor.store import TableStore
-from governor.store.errors import NotFound, StoreError
+
+# a project or key that is not there, or a key name taken: 1; anything the caller must fix: 2
+NOT_THERE = {"unknown-project", "not-found", "conflict"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -70,148 +64,101 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        if store is None:
-            store = _store_from_environment()
-        return _ACTIONS[args.action](args, store, out, err)
-    except (PolicyError, StoreError, SettingsError, OSError) as exc:
-        print(f"error: {exc}", file=err)
-        return 2
+        settings = load()
+        store = store if store is not None else store_from_settings(settings)
+        manage = ManageService(store, loopback_webhooks=bool(settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP")))
+        return _ACTIONS[args.action](args, manage, out, err)
     except Refusal as refusal:
         print(f"error: {refusal.detail}", file=err)
+        return 1 if refusal.reason in NOT_THERE else 2
+    except (PolicyError, ServiceError, SettingsError, OSError) as exc:
+        print(f"error: {exc}", file=err)
         return 2
-
-
-def _store_from_environment():
-    return TableStore.from_settings(load())
 
 
 def _read(path: Path) -> str:
     return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
 
 
-def _list(args, store, out, err) -> int:
-    policies = sorted(store.list_projects(), key=lambda p: p.name)
+def _list(args, manage: ManageService, out, err) -> int:
+    documents = sorted(manage.list()["projects"], key=lambda d: d["name"])
     if args.json:
-        print(json.dumps({"projects": [policy_to_document(p) for p in policies]}, indent=2), file=out)
+        print(json.dumps({"projects": documents}, indent=2), file=out)
         return 0
-    for policy in policies:
-        state = "enabled" if policy.enabled else "disabled"
-        print(f"{policy.name}\t{state}\tmax {policy.max_concurrent}\t{policy.currency}", file=out)
+    for doc in documents:
+        state = "enabled" if doc["enabled"] else "disabled"
+        print(f"{doc['name']}\t{state}\tmax {doc['maxConcurrent']}\t{doc['currency']}", file=out)
     return 0
 
 
-def _get(args, store, out, err) -> int:
-    policy = store.get_project(args.name)
-    if policy is None:
-        print(f"error: project {args.name!r} does not exist", file=err)
-        return 1
-    print(json.dumps(policy_to_document(policy), indent=2), file=out)
+def _get(args, manage: ManageService, out, err) -> int:
+    print(json.dumps(manage.get(args.name), indent=2), file=out)
     return 0
 
 
-def _set(args, store, out, err) -> int:
+def _set(args, manage: ManageService, out, err) -> int:
     text = args.inline if args.inline is not None else _read(args.file)
-    spec = parse_policy_text(text, name=args.name, allow_loopback_http=_loopback_webhooks())
-    existed = store.get_project(spec.policy.name) is not None
-    store.put_project(spec.policy, spec.webhook_secret)
-    print(f"{'updated' if existed else 'created'} {spec.policy.name}", file=err)
-    if not existed:
-        _print_key(store, spec.policy.name, out, err)
+    spec = parse_policy_text(text, name=args.name, allow_loopback_http=manage.loopback_webhooks)
+    created = manage.put_spec(spec)
+    print(f"{'created' if created else 'updated'} {spec.policy.name}", file=err)
+    if created:
+        _print_key(manage.rotate_key(spec.policy.name)["key"], spec.policy.name, out, err)
     return 0
 
 
-def _delete(args, store, out, err) -> int:
-    if not store.delete_project(args.name):
-        print(f"error: project {args.name!r} does not exist", file=err)
-        return 1
+def _delete(args, manage: ManageService, out, err) -> int:
+    manage.delete(args.name)
     print(f"deleted {args.name}", file=err)
     return 0
 
 
-def _rotate(args, store, out, err) -> int:
-    _print_key(store, args.name, out, err)
+def _rotate(args, manage: ManageService, out, err) -> int:
+    _print_key(manage.rotate_key(args.name)["key"], args.name, out, err)
     return 0
 
 
-def _loopback_webhooks() -> bool:
-    return bool(load().get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
-
-
-def _print_key(store, name: str, out, err) -> None:
-    key = store.rotate_key(name)
-    print(f"caller key for {name} (shown once; store it now):", file=err)
+def _print_key(key: str, name: str, out, err, key_name: str | None = None) -> None:
+    print(f"caller key {key_name + ' ' if key_name else ''}for {name} (shown once; store it now):", file=err)
     print(key, file=out)
 
 
-def _apply(args, store, out, err) -> int:
+SAID = {"keep": "not in file (kept; --prune deletes)"}
+
+
+def _apply(args, manage: ManageService, out, err) -> int:
     # a bad file raises here, before any write
-    specs = parse_projects_file(_read(args.file), allow_loopback_http=_loopback_webhooks())
-    current = {policy.name: policy for policy in store.list_projects()}
-    plan = []
-    for spec in specs:
-        name = spec.policy.name
-        if name not in current:
-            plan.append(("create", spec))
-        elif current[name] != spec.policy or spec.webhook_secret is not None:
-            plan.append(("update", spec))
-        else:
-            plan.append(("unchanged", spec))
-    stale = sorted(set(current) - {spec.policy.name for spec in specs})
-    for action, spec in plan:
-        print(f"{action} {spec.policy.name}", file=err)
-    for name in stale:
-        print(f"{'delete' if args.prune else 'not in file (kept; --prune deletes)'} {name}", file=err)
-    if args.dry_run:
-        return 0
-    for action, spec in plan:
-        if action == "unchanged":
-            continue
-        store.put_project(spec.policy, spec.webhook_secret)
-        if action == "create":
-            _print_key(store, spec.policy.name, out, err)
-    if args.prune:
-        for name in stale:
-            store.delete_project(name)
+    specs = parse_projects_file(_read(args.file), allow_loopback_http=manage.loopback_webhooks)
+    applied = manage.apply(specs, prune=args.prune, dry_run=args.dry_run)
+    for step in applied:
+        print(f"{SAID.get(step.action, step.action)} {step.name}", file=err)
+    for step in applied:
+        if step.key:
+            _print_key(step.key, step.name, out, err)
     return 0
 
 
-def _keys(args, store, out, err) -> int:
-    policy = store.get_project(args.name)
-    if policy is None:
-        raise NotFound(f"project {args.name!r} does not exist")
-    now = utcnow()
+def _keys(args, manage: ManageService, out, err) -> int:
     if args.keys_action == "list":
-        keys = store.list_keys(args.name)
+        keys = manage.list_keys(args.name)["keys"]
         if args.json:
-            rows = [
-                {"name": k.name, "createdAt": _iso(k.created_at), "expiresAt": _iso(k.expires_at),
-                 "lastUsedAt": _iso(k.last_used), "limits": limits_to_document(k.limits)}
-                for k in keys
-            ]  # fmt: skip
-            print(json.dumps({"project": args.name, "keys": rows}, indent=2), file=out)
-        for k in [] if args.json else keys:
-            limits = ", ".join(f"{f} {v}" for f, v in limits_to_document(k.limits).items() if v is not None)
-            used = _iso(k.last_used) or "never used"
-            print(f"{k.name}\tcreated {_iso(k.created_at)}\texpires {_iso(k.expires_at)}\t{used}\t{limits}", file=out)
+            print(json.dumps({"project": args.name, "keys": keys}, indent=2), file=out)
+            return 0
+        for k in keys:
+            limits = ", ".join(f"{f} {v}" for f, v in k["limits"].items() if v is not None)
+            used = k["lastUsedAt"] or "never used"
+            print(f"{k['name']}\tcreated {k['createdAt']}\texpires {k['expiresAt']}\t{used}\t{limits}", file=out)
+        return 0
+    if args.keys_action == "revoke":
+        manage.revoke_key(args.name, args.key_name)
+        print(f"revoked {args.key_name} of {args.name}", file=err)
         return 0
     if args.keys_action == "add":
         body = {"name": args.key_name, "expiresAt": args.expires, "maxConcurrent": args.max_concurrent}
         body |= {"dailyBudget": args.daily_budget, "monthlyBudget": args.monthly_budget}
-        new = parse_new_key({k: v for k, v in body.items() if v is not None}, policy, now)
-        if any(k.name == new.name for k in store.list_keys(args.name)):
-            print(f"error: the project already has a key named {new.name!r}", file=err)
-            return 1
-        key = store.add_key(args.name, new.name, now, new.expires_at, new.limits)
-    elif args.keys_action == "revoke":
-        if not store.revoke_key(args.name, check_key_name(args.key_name, "KEY_NAME")):
-            print(f"error: the project has no key named {args.key_name!r}", file=err)
-            return 1
-        print(f"revoked {args.key_name} of {args.name}", file=err)
-        return 0
+        key = manage.add_key(args.name, {k: v for k, v in body.items() if v is not None})["key"]
     else:
-        key = store.rotate_named_key(args.name, check_key_name(args.key_name, "KEY_NAME"), now)
-    print(f"caller key {args.key_name} for {args.name} (shown once; store it now):", file=err)
-    print(key, file=out)
+        key = manage.rotate_named_key(args.name, args.key_name)["key"]
+    _print_key(key, args.name, out, err, key_name=args.key_name)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from governor.core.model import CallerKey, ProjectPolicy, utcnow
@@ -11,6 +12,16 @@ from governor.core.policy import document as documents
 from governor.core.policy import gate as rules
 from governor.service.gate.views import key_view
 from governor.service.ports import ProjectsPort, Refusal
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `apply` did (or, in a dry run, would do) to one project: create, update, unchanged,
+    delete, or keep (not in the file, kept without `prune`); `key`: a created project's caller key."""
+
+    action: str
+    name: str
+    key: str | None = None
 
 
 class ManageService:
@@ -27,9 +38,47 @@ class ManageService:
             spec = documents.policy_from_document(document, name, allow_loopback_http=self.loopback_webhooks)
         except documents.PolicyError as exc:
             raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
-        created = self.store.get_project(name) is None
+        return documents.policy_to_document(spec.policy), self.put_spec(spec)
+
+    def put_spec(self, spec: documents.ProjectSpec) -> bool:
+        """Write a validated project (a document or a projects file's entry); True when it is new."""
+        created = self.store.get_project(spec.policy.name) is None
         self.store.put_project(spec.policy, webhook_secret=spec.webhook_secret)
-        return documents.policy_to_document(spec.policy), created
+        return created
+
+    def apply(
+        self, specs: Sequence[documents.ProjectSpec], prune: bool = False, dry_run: bool = False
+    ) -> list[Applied]:
+        """Make the projects match a projects file (idempotent): create and update what it lists, and
+        with `prune` delete the others. A created project gets its first caller key (in the answer,
+        once); a dry run writes nothing."""
+        current = {policy.name: policy for policy in self.store.list_projects()}
+        plan = []
+        for spec in specs:
+            name = spec.policy.name
+            if name not in current:
+                plan.append(Applied("create", name))
+            elif current[name] != spec.policy or spec.webhook_secret is not None:
+                plan.append(Applied("update", name))
+            else:
+                plan.append(Applied("unchanged", name))
+        stale = sorted(set(current) - {spec.policy.name for spec in specs})
+        plan += [Applied("delete" if prune else "keep", name) for name in stale]
+        if dry_run:
+            return plan
+        done = []
+        for spec, step in zip(specs, plan, strict=False):
+            if step.action == "unchanged":
+                done.append(step)
+                continue
+            self.store.put_project(spec.policy, spec.webhook_secret)
+            key = self.rotate_key(step.name)["key"] if step.action == "create" else None
+            done.append(Applied(step.action, step.name, key))
+        for step in plan[len(specs) :]:
+            if step.action == "delete":
+                self.store.delete_project(step.name)
+            done.append(step)
+        return done
 
     def get(self, name: str) -> dict:
         rules.check_project_name(name)

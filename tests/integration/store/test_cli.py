@@ -126,4 +126,21 @@ def test_named_keys_list_add_revoke_rotate(store):
     assert run(store, "keys", "revoke", "alpha", "kiosk")[0] == 0
     assert store.find_key("alpha", new_key.strip(), utcnow()) is None
     assert run(store, "keys", "revoke", "alpha", "kiosk")[0] == 1
-    assert run(store, "keys", "list", "ghost")[0] == 2
+    assert run(store, "keys", "list", "ghost")[0] == 1  # no such project: 1, as for get and delete
+
+
+def test_a_dry_run_says_the_plan_and_writes_nothing(store, tmp_path):
+    code, out, err = run(store, "apply", "-f", str(EXAMPLE), "--dry-run")
+    assert (code, out) == (0, "") and "create demo" in err and "create design-review" in err
+    assert store.list_projects() == []
+    run(store, "apply", "-f", str(EXAMPLE))
+    only = tmp_path / "one.json"
+    changed = json.loads(EXAMPLE.read_text())["projects"][0] | {"maxConcurrent": 7}
+    only.write_text(json.dumps({"projects": [changed]}))
+    before = store.list_projects()
+    code, out, err = run(store, "apply", "-f", str(only), "--prune", "--dry-run")
+    assert (code, out) == (0, "") and "update demo" in err and "delete design-review" in err
+    assert store.list_projects() == before
+    code, _, err = run(store, "apply", "-f", str(only))
+    assert "not in file (kept; --prune deletes) design-review" in err
+    assert store.get_project("demo").max_concurrent == 7
