@@ -34,6 +34,7 @@ def tree(tmp_path) -> Path:
     """A copy of what the contracts read: the package, the table and the tool."""
     for name in ("governor", "docs", "tools"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "function_app.py", tmp_path / "function_app.py")
     return tmp_path
 
 
@@ -89,6 +90,15 @@ def test_an_import_the_table_does_not_allow_fails_even_inside_a_function(tree, p
     result = check(tree)
     assert result.returncode == 1
     assert arrow in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("statement", ["from governor.store import TableStore", LATE.format("import requests")])
+def test_the_entry_point_may_import_only_the_functions(tree, statement):
+    append(tree / "function_app.py", statement)
+    result = check(tree)
+    assert result.returncode == 1
+    assert "function_app.py imports what its row does not allow" in result.stderr, result.stderr
+    assert ("governor.store" if "store" in statement else "requests") in result.stderr
 
 
 def test_a_module_in_no_room_fails(tree):
