@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from governor.core.model import CallerKey, ProjectPolicy, utcnow
@@ -21,7 +21,7 @@ class Applied:
 
     action: str
     name: str
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
 
 
 class ManageService:

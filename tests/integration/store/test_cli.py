@@ -11,6 +11,8 @@ from pathlib import Path
 
 from governor.commands import projects as cli
 from governor.core.model import utcnow
+from governor.core.policy.document import parse_projects_file
+from governor.service.manage import ManageService
 from tests.fixtures.azurite import azurite_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -144,3 +146,13 @@ def test_a_dry_run_says_the_plan_and_writes_nothing(store, tmp_path):
     code, _, err = run(store, "apply", "-f", str(only))
     assert "not in file (kept; --prune deletes) design-review" in err
     assert store.get_project("demo").max_concurrent == 7
+
+
+def test_a_created_projects_key_is_answered_once_and_never_in_a_repr(store):
+    specs = parse_projects_file(EXAMPLE.read_text())
+    applied = ManageService(store).apply(specs)
+    keys = [step.key for step in applied if step.action == "create"]
+    assert len(keys) == 2 and all(store.verify_key(step.name, step.key) for step in applied)
+    assert not any(key in repr(applied) for key in keys)
+    again = ManageService(store).apply(specs)
+    assert [(step.action, step.key) for step in again] == [("unchanged", None)] * 2
