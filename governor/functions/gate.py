@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from governor import telemetry
 from governor.core.errors import Refusal
 from governor.functions import http
 
@@ -58,6 +57,7 @@ def _session(req: func.HttpRequest) -> str:
 @bp.route(route=SESSIONS, methods=["POST"])
 def request_session(req: func.HttpRequest) -> func.HttpResponse:
     def action():
+        from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
         from governor.core.policy.gate import check_idempotency_key  # lazy: cold start (governor.core.policy)
 
         project = _project(req)

@@ -13,15 +13,12 @@ import binascii
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
 
-from governor import telemetry
 from governor.core.errors import BadInput, Conflict, NotFound, Refusal, Unavailable
-from governor.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +81,6 @@ def max_body_bytes() -> int:
 
 def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = None) -> Any:
     """The body as JSON, or None when it is empty and not required."""
-
     limit = max_body_bytes() if limit is None else limit
     declared = req.headers.get("content-length")
     if declared and declared.strip().isascii() and declared.strip().isdigit() and int(declared) > limit:
@@ -181,6 +177,7 @@ def principal_ids(header: str | None) -> frozenset[str]:
 
 # ---------------------------------------------------------------- the guard
 def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
 
     _configure_telemetry()
     instance, route = _instance(req), _route(req)
@@ -216,14 +213,19 @@ def _configure_telemetry() -> None:
     """Choose the telemetry backend on the first invocation, from the settings alone (building the
     whole context would import the storage SDK even for routes without I/O). A bad setting is the
     handler's to report, so it is not raised here."""
+    from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
+    from governor.settings import load  # lazy: cold start (settings parse on the first request)
+
     if telemetry.configured():
         return
-
     with contextlib.suppress(Exception):  # the action meets the same error and maps it
         telemetry.configure(load())
 
 
 def _failure(exc: Exception, instance: str) -> func.HttpResponse:
+    import uuid  # lazy: cold start (uuid costs about 2 ms; only an unexpected error needs it)
+
+    from governor.settings import SettingsError  # lazy: cold start (settings parse on the first request)
 
     if isinstance(exc, BadInput):
         return problem("bad-request", str(exc), instance, {"field": exc.field})

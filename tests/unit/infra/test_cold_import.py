@@ -22,11 +22,15 @@ LAZY = (
     "standardwebhooks",
     "croniter",
     "zoneinfo",
+    "uuid",
+    "decimal",
     "governor.core.model",
     "governor.core.policy",
     "governor.service",
     "governor.store",
     "governor.arr",
+    "governor.settings",
+    "governor.telemetry",
 )
 
 
