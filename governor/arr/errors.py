@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from governor.core import errors as core
 
+VALIDATE = "validate"  # the operation of a call our own checks refused: it never left
+
 
 class ArrError(core.ServiceError):
     """Any failure talking to ARR.
@@ -50,6 +52,10 @@ class ArrError(core.ServiceError):
         if self.status is not None:
             return 400 <= self.status < 500
         return not self.indeterminate and not self.transient
+
+    @property
+    def never_sent(self) -> bool:
+        return self.operation == VALIDATE
 
     def __str__(self) -> str:
         parts = [f"ARR {self.operation} failed" if self.operation else "ARR call failed"]

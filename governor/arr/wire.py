@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
-from governor.arr.errors import ArrBadResponse, ArrRequestError
+from governor.arr.errors import VALIDATE, ArrBadResponse, ArrRequestError
 from governor.core.model import Session, SessionStatus, VmSize
 from governor.core.policy.limits import SESSION_ID
 
@@ -33,13 +33,13 @@ class Request:
 
 def check_session_id(session_id: str) -> str:
     if not SESSION_ID.accepts(session_id):
-        raise ArrRequestError(f"session_id {SESSION_ID.hint}", code="InvalidSessionId", operation="validate")
+        raise ArrRequestError(f"session_id {SESSION_ID.hint}", code="InvalidSessionId", operation=VALIDATE)
     return quote(session_id, safe="")
 
 
 def check_lease(lease: timedelta) -> timedelta:
     if not isinstance(lease, timedelta) or lease <= timedelta(0):
-        raise ArrRequestError("lease must be a positive duration", code="InvalidLease", operation="validate")
+        raise ArrRequestError("lease must be a positive duration", code="InvalidLease", operation=VALIDATE)
     return lease
 
 

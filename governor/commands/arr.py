@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"usage error: {exc}", file=sys.stderr)
         return 2
     except ArrError as exc:
-        if exc.status is None and exc.operation == "validate":
+        if exc.never_sent:
             print(f"usage error: {exc.message}", file=sys.stderr)
             return 2
         print(f"error: {exc}", file=sys.stderr)

@@ -27,6 +27,11 @@ class ServiceError(Exception):
     status: int | None = None
     ms_cv: str | None = None
 
+    @property
+    def never_sent(self) -> bool:
+        """True when the adapter refused the call by its own checks, before any attempt left."""
+        return False
+
 
 class BadInput(ServiceError, ValueError):
     """A value the governor cannot use or store; `field` names it. The caller's to fix."""

@@ -32,7 +32,7 @@ from governor.service.gate.placement import (
     reserve_at,
     settle_capacity,
 )
-from governor.service.ports import ArrPort, Conflict, NotFound, Refusal
+from governor.service.ports import ArrPort, Conflict, NotFound, Refusal, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def _read_back(arr: ArrPort, entry: LedgerEntry, error: Exception | None) -> Ses
         return None
     except Exception:
         log.warning("ARR cannot say whether session %s was made; left pending", entry.session_id)
-        retry = getattr(error, "retry_after", None) or 30
+        retry = (error.retry_after if isinstance(error, Unavailable) else None) or 30
         raise Refusal(
             "upstream-unavailable",
             "ARR failed and could not say whether the session was made; retry with the same Idempotency-Key",
@@ -260,7 +260,7 @@ def _close_ended(gate: Gate, entry: LedgerEntry, final: Session) -> LedgerEntry:
 def _claim(gate: Gate, entry: LedgerEntry, error: Exception) -> None:
     """v1: ARR picks the id, so it cannot be read back; the pending row becomes a claim that
     the sweep matches to the sessions the create may have made, and stops them."""
-    if getattr(error, "operation", None) == "validate":  # refused by our own checks: never sent
+    if isinstance(error, ServiceError) and error.never_sent:
         _release(gate, entry.project, entry.session_id)
         return
     try:

@@ -145,7 +145,7 @@ class Sweeper:
                 config.warn_before, config.dry_run, now, previous, interval, config.arr_time_scale
             )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
-            v1 = {name for name, client in self.arr.items() if not getattr(client, "ids_are_ours", True)}
+            v1 = {name for name, client in self.arr.items() if not client.ids_are_ours}
             items, managed, to_look_up, claims = reconcile.join(entries, live, listed_ok, now, options, v1)
 
             items.extend(pool.map(lambda e: reconcile.look_up(self.arr[e.account], e, now, errors), to_look_up))

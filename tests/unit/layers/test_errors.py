@@ -1,12 +1,14 @@
 """Adapters' errors are the core's (governor.core.errors); the HTTP layer maps only the core's."""
 
 import json
+from datetime import timedelta
 
 import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
 from governor.arr import errors as arr
+from governor.arr.wire import check_lease
 from governor.core import errors as core
 from governor.functions import http
 from governor.settings import SettingsError
@@ -55,6 +57,17 @@ def test_arr_did_nothing_only_when_certain():
     assert arr.ArrRequestError("lease must be positive").did_nothing  # our own check: never sent
     assert arr.ArrAuthError("no credential").did_nothing
     assert core.Rejected().did_nothing and not core.Unavailable().did_nothing
+
+
+def test_only_a_call_our_own_checks_refused_was_never_sent():
+    """A v1 create's pending row is released at once only then: any other failure may follow an
+    earlier attempt of the client's retries that ARR acted on."""
+    with pytest.raises(arr.ArrRequestError) as refused:
+        check_lease(timedelta(0))
+    assert refused.value.never_sent
+    assert not arr.ArrRequestError("bad", status=400).never_sent  # ARR's 400: something was sent
+    assert not arr.ArrUnavailable("refused", indeterminate=False).never_sent
+    assert not core.Rejected().never_sent and not core.Unavailable().never_sent
 
 
 @pytest.mark.parametrize(
