@@ -30,10 +30,12 @@ browser:
 
 # pytest exits 5 when it collects nothing; make treats any non-zero exit as a failure.
 # The suite waits on Azurite, the emulator and child processes more than it computes, so it runs
-# in TEST_WORKERS processes (pytest-xdist; auto: one per core), a test file per worker at a time.
+# in TEST_WORKERS processes (pytest-xdist; auto: one per core), a test file per worker at a time,
+# in collection order (tests/conftest.py puts the folders of long files first), not xdist's
+# most-tests-first order, which left the one-test demo file to run alone at the end.
 TEST_WORKERS ?= auto
 test: install browser
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 run: install
 	$(PY) -m governor run $(RUN_ARGS)
