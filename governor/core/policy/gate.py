@@ -166,9 +166,12 @@ def parse_lease(value: Any, field: str = "maxLeaseTime") -> timedelta:
     if isinstance(value, bool) or value is None:
         raise bad_request(field, "must be minutes (a number) or a TimeSpan string such as '01:30:00'")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value != int(value):
+        # math.isfinite would overflow on a JSON integer of hundreds of digits; an int is whole
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
             raise bad_request(field, "must be a whole number of minutes")
-        if abs(value) > whole_minutes(ARR_MAX_CREATE_LEASE):  # before timedelta() can overflow
+        if value < 1:
+            raise bad_request(field, "must be at least 1 minute")
+        if value > whole_minutes(ARR_MAX_CREATE_LEASE):  # before timedelta() can overflow
             raise bad_request(field, too_long)
         lease = timedelta(minutes=int(value))
     elif isinstance(value, str):

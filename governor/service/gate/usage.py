@@ -3,7 +3,7 @@ what each caller spent."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from governor.core.model import LedgerEntry, LedgerState, Period
 from governor.core.policy.callers import PRINCIPAL_PREFIX
@@ -34,7 +34,8 @@ def project_usage(
         **budget_view(policy, usage),
     }
     day_start = datetime.fromisoformat(keys[Period.DAY]).replace(tzinfo=UTC)
-    failures = gate.store.capacity_failures_between(day_start, day_start + timedelta(days=1), project)
+    day_end = day_start + timedelta(days=1) if day_start.date() < date.max else datetime.max.replace(tzinfo=UTC)
+    failures = gate.store.capacity_failures_between(day_start, day_end, project)
     view["placement"] = placement_usage_view(keys[Period.DAY], in_period, failures)
     if by == "key":
         spent = {period: gate.store.caller_spent(project, period, key) for period, key in keys.items()}

@@ -78,6 +78,9 @@ def test_list_and_usage(gate):
     assert past.status == 200
     assert {p["key"] for p in past.body["periods"]} == {"2020-01", "2020-01-02"}
     assert all(p["spent"] == "0.000000" for p in past.body["periods"])
+    last = gate.usage("alpha", key, {"month": "9999-12", "day": "9999-12-31"})  # the calendar's last day
+    assert last.status == 200, last.body
+    assert {p["key"] for p in last.body["periods"]} == {"9999-12", "9999-12-31"}
 
 
 def test_v1_api_server_chosen_ids_are_recorded_under_arrs_id(gate, monkeypatch):

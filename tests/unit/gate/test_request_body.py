@@ -44,6 +44,10 @@ def test_models_are_kept_in_order():
         ({"size": "Standard", "maxLeaseTime": 0}, "maxLeaseTime"),
         ({"size": "Standard", "maxLeaseTime": -5}, "maxLeaseTime"),
         ({"size": "Standard", "maxLeaseTime": 10**30}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": 10**400}, "maxLeaseTime"),  # too big for a float
+        ({"size": "Standard", "maxLeaseTime": -(10**400)}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": float("inf")}, "maxLeaseTime"),
+        ({"size": "Standard", "maxLeaseTime": float("nan")}, "maxLeaseTime"),
         ({"size": "Standard", "maxLeaseTime": "1:00:30"}, "maxLeaseTime"),
         ({"size": "Standard", "maxLeaseTime": "soon"}, "maxLeaseTime"),
         ({"size": "Standard", "maxLeaseTime": "-01:00:00"}, "maxLeaseTime"),
@@ -67,6 +71,9 @@ def test_extend_body_is_optional_and_strict():
     with pytest.raises(Refusal) as caught:
         parse_extend_request({"extendBy": 30})
     assert caught.value.figures["field"] == "extendBy"
+    with pytest.raises(Refusal) as caught:
+        parse_extend_request({"maxLeaseTime": 10**400})
+    assert caught.value.figures["field"] == "maxLeaseTime"
 
 
 @pytest.mark.parametrize(
