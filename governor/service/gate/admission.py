@@ -23,7 +23,7 @@ from governor.core.model import (
 )
 from governor.core.policy import gate as rules
 from governor.core.policy import placement
-from governor.service.gate.base import Caller, Gate, list_key, session_key
+from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key
 from governor.service.gate.placement import (
     Attempt,
     failed_for_capacity,
@@ -55,7 +55,7 @@ def in_flight() -> Refusal:
 
 def request_session(gate: Gate, project: str, caller: Caller, body, idempotency_key: str | None = None) -> dict:
     policy, who = gate.authenticate(project, caller)
-    request = rules.parse_session_request(body)
+    request = asked = rules.parse_session_request(body)
     rules.check_request(policy, request)
     places = places_for(gate, policy, request.size, request.regions)
     gate.client(places[0].account)
@@ -65,7 +65,7 @@ def request_session(gate: Gate, project: str, caller: Caller, body, idempotency_
     session_id, attempt = str(uuid.uuid4()), 0
     if idempotency_key:
         for _ in range(rules.MAX_ATTEMPTS):
-            session_id, attempt, existing = _attempt(gate, project, idempotency_key, now, request)
+            session_id, attempt, existing = _attempt(gate, project, who, idempotency_key, now, request)
             if existing is None:
                 break
             answer = _replay(gate, policy, request, existing)
@@ -84,7 +84,7 @@ def request_session(gate: Gate, project: str, caller: Caller, body, idempotency_
     attempt_of = Attempt(
         session_id,
         plan=placement.request_plan(request, idempotency_key, attempt, first=session_id),
-        request_hash=request.fingerprint() if idempotency_key else None,
+        request_hash=asked.fingerprint() if idempotency_key else None,  # as sent: a retry sends it again
         working_since=now if idempotency_key else None,
     )
     try:
@@ -122,7 +122,7 @@ def launch(gate: Gate, arr: ArrPort, entry: LedgerEntry, models) -> tuple[Ledger
 
 # ---------------------------------------------------------------- a repeat with the Idempotency-Key
 def _attempt(
-    gate: Gate, project: str, key: str, now: datetime, request: rules.SessionRequest
+    gate: Gate, project: str, who: Identity, key: str, now: datetime, request: rules.SessionRequest
 ) -> tuple[str, int, LedgerEntry | None]:
     """The id this key's request works on, its index, and its row if the key was used before. An
     attempt that made nothing (released, a v1 claim the sweep settles, or ended for want of
@@ -132,6 +132,7 @@ def _attempt(
         entry = gate.store.get_entry(project, session_id)
         if entry is None:
             return session_id, attempt, None
+        who.may_repeat(entry)
         rules.check_same_request(entry.request_hash, request)
         if entry.released or _made_nothing(gate, entry, now):
             continue

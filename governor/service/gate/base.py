@@ -68,6 +68,16 @@ class Identity:
                 {"limit": "scope"},
             )
 
+    def may_repeat(self, entry: LedgerEntry) -> None:
+        """An Idempotency-Key repeat reaches the first request's session only for a caller that may
+        act on it: otherwise another key could read, resume or restart it by sending the same key."""
+        if not self.sees(entry):
+            raise Refusal(
+                "forbidden",
+                "another caller's request used this Idempotency-Key; use a new key",
+                {"field": "Idempotency-Key", "limit": "scope"},
+            )
+
 
 def upstream(detail: str, retry_after: int = 30) -> Refusal:
     return Refusal("upstream-unavailable", detail, {"retryAfter": retry_after})

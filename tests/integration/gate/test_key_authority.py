@@ -56,3 +56,20 @@ def test_the_list_shows_an_own_scope_key_only_its_sessions_and_a_project_key_all
     ids = {name: sorted(s["sessionId"] for s in reply.body["sessions"]) for name, reply in listed.items()}
     assert ids == {"kiosk": [mine], "other": [theirs], "op": sorted([mine, theirs])}
     assert listed["kiosk"].body["budget"] == listed["op"].body["budget"]  # the project's figures either way
+
+
+def test_an_idempotency_key_does_not_reach_another_callers_session(gate):
+    """An own-scope key cannot read, resume or restart another caller's request by sending its
+    Idempotency-Key; a project key may replay it, as it may act on the session anyway."""
+    kiosk, other, operator = _keys(gate)
+    headers = {"Idempotency-Key": "shared-key-1"}
+    first = gate.create("alpha", kiosk, BODY, headers=headers)
+    assert first.status == 202, first.body
+    taken = gate.create("alpha", other, BODY, headers=headers)
+    assert (taken.status, taken.reason, taken.body.get("field")) == (403, "forbidden", "Idempotency-Key"), taken.body
+    assert first.body["sessionId"] not in str(taken.body)
+    assert len(gate.open_sessions_in_arr()) == 1
+    replayed = gate.create("alpha", operator, BODY, headers=headers)
+    assert replayed.status == 202 and replayed.body["replayed"] is True, replayed.body
+    assert replayed.body["sessionId"] == first.body["sessionId"]
+    assert replayed.body["caller"] == "kiosk"

@@ -101,3 +101,22 @@ def test_a_retry_of_an_admitted_request_is_answered_after_closing(gate, at):
     assert again.body["sessionId"] == first.body["sessionId"]
     fresh = gate.create("hours", key, {"size": "Standard", "maxLeaseTime": 20}, headers={"Idempotency-Key": "new"})
     assert fresh.reason == "outside-hours"
+
+
+def test_a_retry_of_a_request_capped_at_closing_replays_it(gate, at):
+    """The key's fingerprint is the request as the client sent it, not as closing time cut it: a
+    client that saw a 422 here would retry with a new key and pay for a second session."""
+    put(gate, DOC)
+    key = gate.store.rotate_key("hours")
+    at(CLOSES - timedelta(minutes=45))
+    headers = {"Idempotency-Key": "capped-1"}
+    body = {"size": "Standard", "maxLeaseTime": 90}
+    first = gate.create("hours", key, body, headers=headers)
+    assert first.status == 202 and first.body["partial"] is True, first.body
+    at(CLOSES - timedelta(minutes=44))
+    again = gate.create("hours", key, body, headers=headers)
+    assert again.status == 202 and again.body["replayed"] is True, again.body
+    assert again.body["sessionId"] == first.body["sessionId"]
+    cut = gate.create("hours", key, {"size": "Standard", "maxLeaseTime": 45}, headers=headers)
+    assert (cut.status, cut.reason) == (422, "idempotency-key-reused")  # not what the client sent
+    assert len(gate.open_sessions_in_arr()) == 1
