@@ -62,8 +62,12 @@ def collect(
     stale_after: timedelta,
     policies: Sequence[ProjectPolicy] | None = None,
     scope: str | None = None,
+    caller: str | None = None,
 ) -> Dashboard:
-    """The whole governor (`policies` None: every project) or the given projects, `scope` naming the page."""
+    """The whole governor (`policies` None: every project) or the given projects, `scope` naming the page.
+
+    `caller`: a key that may act only on the sessions it started sees only those, its own decisions
+    and its own spend, as its session list does; budgets, costs and placement stay the project's."""
     listed = list(store.list_projects() if policies is None else policies)
     # A row written by another tool may carry a name the store refuses to read by; list it, chart the rest.
     policies = [p for p in listed if PROJECT_NAME.accepts(p.name)]
@@ -92,20 +96,30 @@ def collect(
         totals = {day: sum(day_totals[name][day] for name in group) for day in days}
         costs.append(cost_series(currency, totals, [e for name in group for e in entries[name]], days))
     names = {p.name for p in policies}
+    if caller is not None:
+        spent = {period: {c: m for c, m in by.items() if c == caller} for period, by in spent.items()}
+    mine = {(e.project, e.session_id) for es in entries.values() for e in es if caller is None or e.caller == caller}
+    sessions = session_rows(
+        [e for es in entries.values() for e in es], {p.name: p for p in policies}, usage, now, forecast
+    )
     return Dashboard(
         scope=scope,
         generated_at=now,
         budgets=tuple(budget_rows(policies, usage, now)),
         costs=tuple(costs),
-        sessions=tuple(
-            session_rows(
-                [e for es in entries.values() for e in es], {p.name: p for p in policies}, usage, now, forecast
+        sessions=tuple(row for row in sessions if (row.project, row.session_id) in mine),
+        decisions=tuple(
+            recent_decisions(
+                a
+                for a in audit.result()
+                if (scope is None or a.project in names) and (caller is None or a.caller == caller)
             )
         ),
-        decisions=tuple(recent_decisions(a for a in audit.result() if scope is None or a.project in names)),
         health=health_of(last_sweep.result(), now, stale_after),
         unreadable=unreadable,
         hours=tuple(hours_rows(policies, now)),
-        callers=tuple(caller_rows(policies, entries, spent)),
+        callers=tuple(
+            caller_rows(policies, {n: [e for e in es if (n, e.session_id) in mine] for n, es in entries.items()}, spent)
+        ),
         placement=tuple(placement_rows(policies, entries, failures.result(), now)),
     )

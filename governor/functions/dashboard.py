@@ -36,7 +36,9 @@ def refresh_of(req: func.HttpRequest) -> int | None:
     return int(text)
 
 
-def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> func.HttpResponse:
+def _page(
+    req: func.HttpRequest, policies=None, scope: str | None = None, caller: str | None = None
+) -> func.HttpResponse:
     from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
     from governor.dashboard.collect import collect  # lazy: cold start (governor.dashboard loads the core)
     from governor.dashboard.forecast import sweep_forecast  # lazy: cold start (governor.dashboard loads the core)
@@ -58,6 +60,7 @@ def _page(req: func.HttpRequest, policies=None, scope: str | None = None) -> fun
         * settings.get("GOVERNOR_HEALTH_STALE_INTERVALS"),
         policies=policies,
         scope=scope,
+        caller=caller,
     )
     return func.HttpResponse(
         render_page(board, refresh),
@@ -81,7 +84,7 @@ def project_dashboard(req: func.HttpRequest) -> func.HttpResponse:
 
         context = get_context()
         gate = GateService(context.store, context.arr, context.clock)
-        policy = gate.authorize(req.route_params.get("project", ""), http.caller(req))
-        return _page(req, [policy], scope=policy.name)
+        policy, who = gate.authenticate(req.route_params.get("project", ""), http.caller(req))
+        return _page(req, [policy], scope=policy.name, caller=who.sees_only)
 
     return http.serve(req, action)

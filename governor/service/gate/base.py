@@ -55,10 +55,14 @@ class Identity:
     def limited(self) -> bool:
         return self.limits is not None and not self.limits.empty
 
+    @property
+    def sees_only(self) -> str | None:
+        """The caller whose sessions this one sees (lists, reads, acts on): itself, unless the manage
+        API gave it the project (None: every caller's)."""
+        return None if self.project_wide else self.name
+
     def sees(self, entry: LedgerEntry) -> bool:
-        """A key sees (lists, reads, acts on) only the sessions it started, unless the manage API gave
-        it the project."""
-        return self.project_wide or entry.caller == self.name
+        return self.sees_only is None or entry.caller == self.sees_only
 
     def may_act_on(self, entry: LedgerEntry) -> None:
         if not self.sees(entry):

@@ -73,3 +73,19 @@ def test_an_idempotency_key_does_not_reach_another_callers_session(gate):
     assert replayed.status == 202 and replayed.body["replayed"] is True, replayed.body
     assert replayed.body["sessionId"] == first.body["sessionId"]
     assert replayed.body["caller"] == "kiosk"
+
+
+def test_the_project_dashboard_shows_an_own_scope_key_only_its_sessions(gate):
+    """As the session list does: another own-scope key's page names none of the kiosk's sessions,
+    decisions or spend; the kiosk's and the project key's pages do."""
+    from tests.integration.gate.test_placement import dashboard_page
+
+    kiosk, other, operator = _keys(gate)
+    sid = gate.create("alpha", kiosk, BODY).body["sessionId"]
+    gate.emulator.advance(6)
+    assert gate.connect("alpha", kiosk, sid).status == 200  # an audited action of the kiosk's
+    seen = {name: dashboard_page(gate, "alpha", key) for name, key in (("kiosk", kiosk), ("other", other))}
+    seen["operator"] = dashboard_page(gate, "alpha", operator)
+    assert sid[:8] in seen["kiosk"] and sid[:8] in seen["operator"]
+    assert sid[:8] not in seen["other"]
+    assert ">kiosk<" in seen["operator"] and ">kiosk<" not in seen["other"]
