@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,26 @@ def test_the_package_is_the_app_and_the_modules_it_imports():
     needed = imported_by_the_app()
     assert sorted(needed - shipped_modules) == []  # imported by the app, left out of the package
     assert sorted(shipped_modules - needed) == []  # shipped, never imported by the app
+
+
+def zip_deploy_command() -> list[str]:
+    """docs/deploy.md's `git archive` command (zip deploy), as shell words."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    found = re.search(r"^ *(git archive .*?)\n *az functionapp", text, re.S | re.M)
+    assert found, "docs/deploy.md lost its git archive command"
+    return shlex.split(found.group(1).replace("\\\n", " "))
+
+
+def test_the_zip_deploy_packages_what_funcignore_keeps():
+    words = zip_deploy_command()
+    pathspecs = words[words.index("HEAD") + 1 :]
+    excluded = sorted(p.removeprefix(":(exclude)") for p in pathspecs if p.startswith(":(exclude)"))
+    ignored = [line.strip() for line in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()]
+    assert excluded == sorted(line.rstrip("/") for line in ignored if line.startswith("governor/"))
+    listed = subprocess.run(
+        ["git", "ls-files", "--", *pathspecs], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert sorted(listed.splitlines()) == package()
 
 
 @pytest.mark.parametrize(
