@@ -1,8 +1,9 @@
 """One CLI: `python -m governor <command>`.
 
-Each command lives beside the code it drives, in a module exposing
-`configure(parser)` and `run(args) -> int`. Modules are imported only for the command
-that runs (and for --help), so heavy SDKs stay out of unrelated commands.
+Each command is a module exposing `configure(parser)` and `run(args) -> int`. The app's
+commands live in governor/commands/; the dev tools' (emulator, serve, run, demo) live with those
+tools. Modules are imported only for the command that runs (and for --help), so heavy SDKs stay
+out of unrelated commands.
 """
 
 from __future__ import annotations

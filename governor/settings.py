@@ -1,8 +1,12 @@
-"""Every app setting the governor reads, typed and validated in one place.
+"""Every governor setting, typed and validated in one place.
 
 `SETTINGS` is the single declaration: the README's configuration table, the Bicep
 template test and `local.settings.json.example` are all checked against it.
-Nothing else in the project reads os.environ for governor configuration.
+The app reads governor configuration only through this module. Two dev tools read os.environ
+for it themselves: the local host resolves `%GOVERNOR_SWEEP_SCHEDULE%` in the sweep's trigger,
+as the Functions host does, and the demo takes GOVERNOR_TABLES_CONNECTION as the default of its
+--tables, since its room may not import this module (docs/architecture.md). The settings the
+governor reads but does not own (WEBSITE_AUTH_ENABLED, AZURE_CLIENT_ID, ...) are in the README.
 """
 
 from __future__ import annotations
