@@ -94,33 +94,55 @@ def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = 
         return None
     # Content-Type is not enforced: `curl -d` sends form-urlencoded, and the body is JSON or a 400.
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
-    except _DuplicateField as exc:
-        raise Refusal("bad-request", f"{exc.field}: duplicate field", {"field": exc.field}) from None
+        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refusal("bad-request", "body: not valid UTF-8 JSON", {"field": "body"}) from None
+    field = _duplicated(body)
+    if field is not None:
+        raise Refusal("bad-request", f"{field}: duplicate field", {"field": field})
+    return body
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-class _DuplicateField(Exception):
-    def __init__(self, field: str):
-        self.field = field[:64]
+class _Duplicated(dict):
+    """An object that had `key` twice. Kept until the whole body is read: only then is its path
+    known (`schedule.hours.mon`, not `mon`)."""
+
+    key = ""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     """An object whose keys are all different: `{"maxLeaseTime": 30, "maxLeaseTime": 900}` is a 400,
     as in projects files, not "the last one wins"."""
     body = dict(pairs)
-    if len(body) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateField(key)
-            seen.add(key)
+    if len(body) == len(pairs):
+        return body
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked = _Duplicated(body)
+            marked.key = key
+            return marked
+        seen.add(key)
     return body
+
+
+def _duplicated(body: Any) -> str | None:
+    """The path of the first key a body has twice (as the core names fields: `a.b[0].c`), else None.
+    A loop, not recursion: the body may nest as deep as the parser allowed."""
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Duplicated):
+            return f"{path}.{value.key}".lstrip(".")[:128]
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in reversed(list(enumerate(value))))
+    return None
 
 
 # ---------------------------------------------------------------- caller

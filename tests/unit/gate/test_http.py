@@ -51,8 +51,10 @@ def test_thirty_levels_of_nesting_read_as_they_were_sent():
     ("body", "field"),
     [
         (b'{"maxLeaseTime": 30, "maxLeaseTime": 900}', "maxLeaseTime"),
-        (b'{"a": {"b": 1, "b": 2}}', "b"),
-        (b'[{"size": "x"}, {"size": "y", "size": "z"}]', "size"),
+        (b'{"a": {"b": 1, "b": 2}}', "a.b"),
+        (b'[{"size": "x"}, {"size": "y", "size": "z"}]', "[1].size"),
+        (b'{"schedule": {"hours": {"mon": ["09:00-17:00"], "mon": []}}}', "schedule.hours.mon"),
+        (b'{"models": [{"u": 1}, {"u": 1, "u": 2}], "x": 1}', "models[1].u"),
     ],
 )
 def test_a_duplicate_key_is_a_bad_request_naming_it(body, field):
