@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -94,10 +95,12 @@ def read_json(req: func.HttpRequest, required: bool = True, limit: int | None = 
         return None
     # Content-Type is not enforced: `curl -d` sends form-urlencoded, and the body is JSON or a 400.
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+        marked: list[_Duplicated] = []
+        hook = functools.partial(_unique_keys, marked)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=hook)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refusal("bad-request", "body: not valid UTF-8 JSON", {"field": "body"}) from None
-    field = _duplicated(body)
+    field = _duplicated(body) if marked else None  # the walk only for a body that has a duplicate
     if field is not None:
         raise Refusal("bad-request", f"{field}: duplicate field", {"field": field})
     return body
@@ -114,7 +117,7 @@ class _Duplicated(dict):
     key = ""
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+def _unique_keys(marked: list[_Duplicated], pairs: list[tuple[str, Any]]) -> dict:
     """An object whose keys are all different: `{"maxLeaseTime": 30, "maxLeaseTime": 900}` is a 400,
     as in projects files, not "the last one wins"."""
     body = dict(pairs)
@@ -123,9 +126,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            marked = _Duplicated(body)
-            marked.key = key
-            return marked
+            duplicated = _Duplicated(body)
+            duplicated.key = key
+            marked.append(duplicated)
+            return duplicated
         seen.add(key)
     return body
 
