@@ -133,11 +133,13 @@ class Sweeper:
         errors: list[str] = []
         charged: Counter[str] = Counter()
         with telemetry.ContextPool(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
-            # the three reads are independent: ARR's lists, the ledger snapshot, the last health row
-            snapshot_read = pool.submit(self.store.snapshot, now)
             previous_read = pool.submit(self._previous_start)
+            # ARR's lists first, then the ledger: a session is reserved before ARR makes it, so every
+            # session a list shows has its row in a snapshot read after. Read side by side, an
+            # admission landing while a (slow) list is on its way looked unmanaged: stopped, or
+            # adopted into a second row and charged twice.
             live, listed_ok = reconcile.list_all(self.arr, errors, pool)
-            snapshot, previous = snapshot_read.result(), previous_read.result()
+            snapshot, previous = self.store.snapshot(now), previous_read.result()
             phases = {"read": time.monotonic()}
             config = self.config
             interval = None if config.schedule is None else sweep_interval(config.schedule, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -202,3 +204,29 @@ def test_gate_rows_a_dead_gate_left_unknown_are_completed_by_the_sweep_after_the
     assert rows[unanswered].figures["error"] == "interrupted"
     assert stack.store.get_entry("alpha", stopped).saved_lease == 0  # the caller's stop is no governor saving
     assert stack.store.unfinished_audit(stack.now - timedelta(hours=1), source="gate") == []
+
+
+@pytest.mark.parametrize("mode", [UnmanagedMode.STOP, UnmanagedMode.ADOPT])
+def test_a_session_admitted_while_the_sweep_lists_arr_is_governed_not_unmanaged(stack, mode):
+    """ARR's list is slow (2 s, as a real one can be), and an ordinary admission (reserve, create,
+    activate) lands while it is on its way. The session was reserved before ARR made it, so the
+    sweep must find its row: not stop it as unmanaged, nor adopt it into a second row and charge
+    its minutes twice."""
+    alpha = stack.project("alpha")
+    stack.project("orphans")
+    stack.emulator.set_faults(latencyMs=2000, paths=r"/sessions$", methods=["GET"])
+    swept: dict = {}
+    sweep = threading.Thread(target=lambda: swept.update(stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")))
+    sweep.start()
+    time.sleep(0.7)  # the sweep is waiting for ARR's list
+    sid = stack.admit(alpha, 30)
+    sweep.join()
+    stack.emulator.clear_faults()
+    assert swept.get("outcome") == "ok", swept
+    assert stack.truth()[sid]["status"] != "Stopped"
+    assert [r.reason for r in audit_of(stack, sid) if r.action in ("stop", "adopt")] == []
+    assert stack.store.get_entry("orphans", sid) is None
+    stack.advance(10 * 60)
+    stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")
+    assert 9 <= stack.store.get_entry("alpha", sid).charged_minutes <= 10  # metered under its own row
+    assert stack.store.get_entry("orphans", sid) is None
