@@ -1,8 +1,9 @@
 """.NET TimeSpan strings, as ARR's v1 API reads and writes them.
 
-Parsing follows `TimeSpan.Parse` with the invariant culture: `[-]d`, `[-][d.]h:m[:s[.f]]`.
-A bare integer means days, hours must be 0-23, minutes and seconds 0-59, and the
-fraction has at most 7 digits (ticks of 100 ns). Formatting is the "c" format.
+Parsing follows `TimeSpan.Parse` with the invariant culture: `[-]d`, `[-][d.]h:m[:s[.f]]`, and
+the general "g" form `[-]d:h:m:s[.f]` ("0:4:0:0" is four hours). A bare integer means days, hours
+must be 0-23, minutes and seconds 0-59, and the fraction has at most 7 digits (ticks of 100 ns).
+Formatting is the "c" format.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ _PATTERN = re.compile(
     (?:
         (?P<only_days>\d{1,8})
       |
-        (?:(?P<days>\d{1,8})\.)?
+        # days end with "." ("c" format) or with ":" ("g" format), but with ":" only when hours,
+        # minutes and seconds follow: "1:30:00" is h:m:s, not d:h:m
+        (?:(?P<days>\d{1,8})(?:\.|:(?=\d{1,2}:\d{1,2}:\d)))?
         (?P<hours>\d{1,2}):(?P<minutes>\d{1,2})
         (?::(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?)?
     )\s*$""",
@@ -34,7 +37,9 @@ def parse_timespan(text: str) -> timedelta:
         raise TimeSpanError(f"a TimeSpan must be a string, not {type(text).__name__}")
     match = _PATTERN.match(text)
     if match is None:
-        raise TimeSpanError(f"{text!r} is not a TimeSpan ([d.]hh:mm[:ss[.fffffff]] or whole days)")
+        raise TimeSpanError(
+            f"{text!r} is not a TimeSpan ([d.]hh:mm[:ss[.fffffff]], d:hh:mm:ss[.fffffff] or whole days)"
+        )
     parts = match.groupdict()
     if parts["only_days"] is not None:
         days, hours, minutes, seconds, ticks = int(parts["only_days"]), 0, 0, 0, 0

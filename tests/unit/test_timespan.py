@@ -27,6 +27,34 @@ def test_parse_like_dotnet(text, expected):
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0:4:0:0", timedelta(hours=4)),
+        ("1:0:0:0", timedelta(days=1)),
+        ("6:12:14:45", timedelta(days=6, hours=12, minutes=14, seconds=45)),
+        ("0:04:00:00.5", timedelta(hours=4, milliseconds=500)),
+        ("-1:02:03:04", -timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        (" 10:23:59:59 ", timedelta(days=10, hours=23, minutes=59, seconds=59)),
+    ],
+)
+def test_parse_the_general_form_with_days_before_a_colon(text, expected):
+    """.NET's "g" format, [-][d:]h:mm:ss[.FFFFFFF]: four colon parts are days, hours, minutes, seconds."""
+    assert parse_timespan(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0:24:0:0", "0:0:60:0", "0:0:0:60", "1:2:3:4:5", "1.2:3:4:5", "1:2:3:4.12345678"])
+def test_the_general_form_keeps_dotnets_ranges_and_shape(text):
+    with pytest.raises(TimeSpanError):
+        parse_timespan(text)
+
+
+def test_the_hint_lists_every_accepted_form():
+    with pytest.raises(TimeSpanError) as caught:
+        parse_timespan("soon")
+    assert "[d.]hh:mm[:ss[.fffffff]], d:hh:mm:ss[.fffffff] or whole days" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     "text",
     ["24:00:00", "1:60:00", "1:00:60", "", "abc", "1:2:3:4:5", "1.5", "00:00:00.12345678", "1e3", "+1:0:0"],
 )

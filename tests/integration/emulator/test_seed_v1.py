@@ -120,7 +120,14 @@ def test_powershell_script_paths_with_trailing_slashes_and_extra_keys(arr, emula
 
 
 def test_timespans_parse_like_dotnet(arr):
-    for text, echoed in [("04:00:00", "04:00:00"), ("1:30", "01:30:00"), ("1", "1.00:00:00"), ("0:0:90", None)]:
+    for text, echoed in [
+        ("04:00:00", "04:00:00"),
+        ("1:30", "01:30:00"),
+        ("1", "1.00:00:00"),
+        ("0:4:0:0", "04:00:00"),  # the "g" format: d:h:mm:ss
+        ("0:04:00:00.5", "04:00:00.5000000"),
+        ("0:0:90", None),
+    ]:
         body = {"maxLeaseTime": text, "size": "standard"}
         response = arr.call("POST", f"/v1/accounts/{arr.account_id}/sessions/create", json=body)
         if echoed is None:

@@ -90,6 +90,11 @@ def test_the_lease_is_bounded_by_arrs_longest_lease_in_minutes(parse):
         assert caught.value.figures == {"field": "maxLeaseTime"} and "at most 1440 minutes" in caught.value.detail
 
 
+def test_a_timespan_in_dotnets_general_form_is_a_lease():
+    assert parse_session_request({"size": "Standard", "maxLeaseTime": "0:4:0:0"}).lease == timedelta(hours=4)
+    assert parse_extend_request({"maxLeaseTime": "0:01:30:00"}) == timedelta(minutes=90)
+
+
 def test_a_timespan_in_non_ascii_digits_is_a_bad_request():
     assert parse_session_request({"size": "Standard", "maxLeaseTime": "01:30:00"}).lease == timedelta(minutes=90)
     assert (
