@@ -20,6 +20,8 @@ from governor.core.timespan import TimeSpanError, format_timespan, parse_timespa
         (" 1:00:00 ", timedelta(hours=1)),
         ("-0:10:00", -timedelta(minutes=10)),
         ("23:59:59", timedelta(hours=23, minutes=59, seconds=59)),
+        ("00:30:00.0000000", timedelta(minutes=30)),
+        ("00:30:00.123456", timedelta(minutes=30, microseconds=123456)),
     ],
 )
 def test_parse_like_dotnet(text, expected):
@@ -45,6 +47,12 @@ def test_parse_the_general_form_with_days_before_a_colon(text, expected):
 @pytest.mark.parametrize("text", ["0:24:0:0", "0:0:60:0", "0:0:0:60", "1:2:3:4:5", "1.2:3:4:5", "1:2:3:4.12345678"])
 def test_the_general_form_keeps_dotnets_ranges_and_shape(text):
     with pytest.raises(TimeSpanError):
+        parse_timespan(text)
+
+
+@pytest.mark.parametrize("text", ["00:30:00.0000005", "0:00:30:00.0000001", "00:00:00.1234567"])
+def test_ticks_finer_than_a_microsecond_are_refused_not_truncated(text):
+    with pytest.raises(TimeSpanError, match="more precise than a microsecond"):
         parse_timespan(text)
 
 

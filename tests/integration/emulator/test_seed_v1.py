@@ -127,6 +127,7 @@ def test_timespans_parse_like_dotnet(arr):
         ("0:4:0:0", "04:00:00"),  # the "g" format: d:h:mm:ss
         ("0:04:00:00.5", "04:00:00.5000000"),
         ("0:0:90", None),
+        ("00:30:00.0000005", None),  # 100 ns ticks: refused, not silently dropped
     ]:
         body = {"maxLeaseTime": text, "size": "standard"}
         response = arr.call("POST", f"/v1/accounts/{arr.account_id}/sessions/create", json=body)

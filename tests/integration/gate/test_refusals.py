@@ -127,6 +127,14 @@ def test_bad_request_names_the_field(gate, body, field):
     assert reply.body["field"] == field
 
 
+def test_a_lease_finer_than_a_microsecond_is_a_bad_request_and_starts_nothing(gate):
+    key = gate.project()
+    reply = gate.create("alpha", key, {"size": "Standard", "maxLeaseTime": "00:30:00.0000005"})
+    assert_problem(reply, 400, "bad-request")
+    assert reply.body["field"] == "maxLeaseTime" and "more precise than a microsecond" in reply.body["detail"]
+    assert gate.emulator.truth() == []
+
+
 def test_an_extension_past_arrs_longest_lease_is_a_bad_request_and_changes_nothing(gate):
     key = gate.project()
     sid = gate.create("alpha", key).body["sessionId"]

@@ -95,6 +95,17 @@ def test_a_timespan_in_dotnets_general_form_is_a_lease():
     assert parse_extend_request({"maxLeaseTime": "0:01:30:00"}) == timedelta(minutes=90)
 
 
+def test_a_timespan_finer_than_a_microsecond_is_a_bad_request_not_a_whole_minute_lease():
+    for parse in (parse_session_request, lambda body: parse_extend_request({"maxLeaseTime": body["maxLeaseTime"]})):
+        with pytest.raises(Refusal) as caught:
+            parse({"size": "Standard", "maxLeaseTime": "00:30:00.0000005"})
+        assert caught.value.reason == "bad-request" and caught.value.figures == {"field": "maxLeaseTime"}
+        assert "more precise than a microsecond" in caught.value.detail
+    assert parse_session_request({"size": "Standard", "maxLeaseTime": "00:30:00.0000000"}).lease == timedelta(
+        minutes=30
+    )
+
+
 def test_a_timespan_in_non_ascii_digits_is_a_bad_request():
     assert parse_session_request({"size": "Standard", "maxLeaseTime": "01:30:00"}).lease == timedelta(minutes=90)
     assert (
