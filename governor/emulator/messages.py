@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
 JSON_TYPE = "application/json; charset=utf-8"
-API_VERSIONS = ("2021-01-01-preview", "2021-01-01")
-SUPPORTED_VERSIONS_HEADER = "2021-01-01-preview, 2021-01-01"
+# In the order of the service's api-supported-versions header (recording A, 2022).
+API_VERSIONS = ("2021-01-01-preview", "2021-01-01", "2021-08-01-preview")
+SUPPORTED_VERSIONS_HEADER = ", ".join(API_VERSIONS)
 
 
 @dataclass

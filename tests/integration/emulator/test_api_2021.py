@@ -21,7 +21,7 @@ READY_KEYS = [
 STOPPED_KEYS = [*STARTING_KEYS, "teraflops"]
 # .NET ticks, trailing zeros dropped, as in the recordings: ".4773534" (A), ".214787" (D)
 CREATION_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,6}[1-9])?\+00:00$")
-SUPPORTED = "2021-01-01-preview, 2021-01-01"
+SUPPORTED = "2021-01-01-preview, 2021-01-01, 2021-08-01-preview"  # (A), 2022
 
 
 def test_recorded_lifecycle(arr, emulator):
@@ -66,14 +66,21 @@ def test_recorded_lifecycle(arr, emulator):
     assert arr.list_all() == []
 
 
-def test_preview_api_version_is_accepted(arr):
+@pytest.mark.parametrize("version", ["2021-01-01-preview", "2021-08-01-preview"])
+def test_preview_api_versions_are_accepted_with_the_same_shapes(arr, emulator, version):
     response = arr.call(
         "PUT",
-        f"/accounts/{arr.account_id}/sessions/preview?api-version=2021-01-01-preview",
+        f"/accounts/{arr.account_id}/sessions/preview?api-version={version}",
         json={"maxLeaseTimeMinutes": 5, "size": "Premium"},
     )
     assert response.status_code == 201
+    assert list(response.json()) == STARTING_KEYS
     assert response.json()["size"] == "Premium"
+    assert response.headers["api-supported-versions"] == SUPPORTED
+    emulator.advance(5)
+    ready = arr.call("GET", f"/accounts/{arr.account_id}/sessions/preview?api-version={version}")
+    assert list(ready.json()) == READY_KEYS
+    assert emulator.truth()[0]["apiVersion"] == version
 
 
 @pytest.mark.parametrize(
