@@ -1,4 +1,5 @@
-"""The one exception route handlers raise; the server renders it as `{"error": {"code", "message"}}`."""
+"""The one exception route handlers raise; the server renders it as `{"error": {"code", "message"}}`,
+or with no body (`body=False`, and the 2021-01-01 API's statuses in `server.BODILESS_2021`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
-        self.body = body  # False: empty body (the token service's 401, the service's 401/403)
+        self.body = body  # False: empty body (the token service's 401/403, every session API's 401)
 
 
 def bad_request(message: str) -> ApiError:

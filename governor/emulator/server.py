@@ -45,6 +45,9 @@ FAULT_CODES = {
     500: ("InternalServerError", "An internal server error occurred."),
     503: ("ServiceUnavailable", "The service is temporarily unavailable."),
 }
+# The spec's examples give the 2021-01-01 API's 401, 403, 404 and 429 no body (its other errors carry
+# `{"error": ...}`); the v1 API, the token service and the emulator's own routes keep the error body.
+BODILESS_2021 = frozenset({401, 403, 404, 429})
 IDLE_TIMEOUT_SECONDS = 120
 # Neither faulted nor counted as ARR requests: the admin routes, the Entra stand-in (not ARR) and
 # the connect stand-in (not ARR's protocol).
@@ -142,30 +145,32 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         segments = split_path(parts.path)
         generation = "2021"
-        response: Response
+        routed = False  # a path no route knows is the emulator's 404, not the API's
+        response: Response | None = None
         try:
             body = self._read_body()
             template, generation, handler, params = resolve(self.command, segments)
+            routed = True
             admin = generation in UNMETERED
             step = None
             if not admin:
                 emu.count(f"{self.command} {template}")
                 step = emu.faults.plan(parts.path, self.command)
                 response = self._apply(emu, step, "before")
-                if response is not None:
-                    self._send(response, generation)
-                    return
-            request = Request(
-                self.command, parts.path, parse_query(parts.query), self._headers(), body, self._base_url(), params
-            )
-            response = handler(emu, request)
-            if not admin:
-                response = self._apply(emu, step, "after") or response
+            if response is None:
+                request = Request(
+                    self.command, parts.path, parse_query(parts.query), self._headers(), body, self._base_url(), params
+                )
+                response = handler(emu, request)
+                if not admin:
+                    response = self._apply(emu, step, "after") or response
         except ApiError as exc:
             response = self._error(exc)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             response = Response.json(500, error_body("InternalServerError", "An internal server error occurred."))
+        if routed and generation == "2021" and response.status in BODILESS_2021:
+            response = Response(response.status, b"", response.headers)
         self._send(response, generation)
 
     def _read_body(self) -> bytes:

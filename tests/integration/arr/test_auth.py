@@ -9,8 +9,10 @@ import requests
 from governor.arr.client import ArrClient
 from governor.arr.credentials import STS_SCOPE, jwt_expiry
 from governor.arr.errors import ArrAuthError
-from governor.core.model import utcnow
-from tests.integration.arr.conftest import account_for
+from governor.core.model import VmSize, utcnow
+from governor.emulator import DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET
+from tests.integration.arr.conftest import VERSIONS, account_for
+from tests.integration.emulator.identity import arr_token
 
 
 def tampered(token: str) -> str:
@@ -138,3 +140,16 @@ def test_access_token_never_leaks_into_logs(make_client, emulator, caplog):
     assert "refreshing the access token" in caplog.text  # the refresh was logged, so a leak would show
     assert token not in caplog.text and emulator.account_key not in caplog.text
     assert token not in repr(arr) and token not in repr(arr._tokens)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_token_without_the_data_action_is_an_auth_error_with_or_without_a_body(make_client, emulator, version):
+    """ARR's 403 on a session route: no body on 2021-01-01 (the spec's examples), an error body on v1."""
+    arr = make_client(
+        version, auth="token", token=arr_token(emulator, DEV_CONNECT_CLIENT_ID, DEV_CONNECT_CLIENT_SECRET)
+    )
+    assert arr.list() == []  # the connect role may read
+    with pytest.raises(ArrAuthError) as caught:
+        arr.create(VmSize.STANDARD, timedelta(minutes=5))
+    assert caught.value.status == 403 and caught.value.ms_cv and caught.value.message
+    assert emulator.truth() == []

@@ -12,7 +12,7 @@ def test_rate_one_fails_every_service_call_with_retry_after(arr, emulator):
     response = arr.put("x", 15)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "7"
-    assert response.json()["error"]["code"] == "TooManyRequests"
+    assert response.content == b"" and response.headers["Content-Length"] == "0"  # the spec's 429: no body
     assert "MS-CV" in response.headers
     assert emulator.truth() == []  # a fault before the call leaves no trace
     emulator.clear_faults()
@@ -47,6 +47,17 @@ def test_after_phase_applies_the_call_then_fails(arr, emulator):
     emulator.set_faults(rate=1, statuses=[500], phase="after", paths="/sessions/")
     assert arr.put("ghost-success", 15).status_code == 500
     assert [t["id"] for t in emulator.truth()] == ["ghost-success"]
+
+
+def test_the_v1_api_and_the_token_service_keep_the_429_error_body(arr, emulator):
+    arr.token()
+    emulator.set_faults(rate=1, statuses=[429], retryAfter=7)
+    for response in (
+        arr.call("GET", f"/v1/accounts/{arr.account_id}/sessions"),
+        arr.http.get(f"{emulator.url}/accounts/{emulator.account_id}/token", timeout=10),
+    ):
+        assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+        assert response.json()["error"]["code"] == "TooManyRequests"
 
 
 def test_token_service_can_be_faulted(emulator):

@@ -66,3 +66,18 @@ def test_the_v1_lifecycle_carries_the_headers_of_the_v1_samples(arr: Arr):
     assert updated.status_code == 200 and names(updated) == {"ms-cv", "content-length", "date"}
     stopped = arr.call("DELETE", f"{base}/{sid}")
     assert stopped.status_code == 204 and names(stopped) == {"ms-cv", "date"}
+
+
+def test_the_2021_answers_the_spec_gives_no_body_carry_no_content_type(arr: Arr, emulator):
+    """401/403/404/429 of the 2021-01-01 API: bodiless in the spec's examples, the headers of (C)'s 401."""
+    bodiless = {"content-length", "date", "ms-cv", "x-content-type-options", API}
+    unauthorized = arr.call("GET", arr.session_path("ghost"), auth=False)
+    assert unauthorized.status_code == 401 and names(unauthorized) == bodiless | {"www-authenticate"}
+    missing = arr.get("ghost")
+    assert missing.status_code == 404 and names(missing) == bodiless and missing.content == b""
+    other_account = arr.call("GET", arr.session_path().replace(arr.account_id, "0" * 8 + arr.account_id[8:]))
+    assert other_account.status_code == 403 and names(other_account) == bodiless and other_account.content == b""
+    emulator.set_faults(rate=1, statuses=[429], retryAfter=3)
+    throttled = arr.get("ghost")
+    assert throttled.status_code == 429 and names(throttled) == bodiless | {"retry-after"}
+    assert throttled.content == b""
