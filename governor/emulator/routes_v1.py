@@ -16,7 +16,7 @@ from governor.emulator.messages import Request, Response
 from governor.emulator.render import session_v1
 from governor.emulator.store import LeaseNotLarger, SessionNotActive, SessionNotFound
 
-MAX_LEASE = ARR_MAX_CREATE_LEASE  # a day
+MAX_LEASE = ARR_MAX_CREATE_LEASE  # no v1 limit is documented: 2021-01-01's 1440 minutes is assumed
 
 
 def _account(emu: Emulator, req: Request, action: str) -> str:

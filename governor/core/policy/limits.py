@@ -71,7 +71,7 @@ MAX_PLACEMENT = 16  # accounts in a project's placement (and in a request's `reg
 MAX_URL_LENGTH = 2048  # a model URL or a webhook URL
 
 # ARR's lease limits. 2021-01-01: a create takes 0-1440 minutes, an update "less than 1440";
-# v1: a create at most a day, an update less than a day. The governor asks in whole minutes.
+# v1 documents none, so the same day is assumed for it. The governor asks in whole minutes.
 ARR_MAX_CREATE_LEASE = timedelta(minutes=1440)  # the longest lease a session can be created with
 ARR_MAX_UPDATE_LEASE = ARR_MAX_CREATE_LEASE - timedelta(minutes=1)  # the longest an update can set
 

@@ -141,6 +141,14 @@ def test_timespans_parse_like_dotnet(arr):
         assert properties["sessionMaxLeaseTime"] == echoed
 
 
+def test_a_create_is_capped_at_a_day_the_emulators_assumption_for_v1(arr):
+    create = f"/v1/accounts/{arr.account_id}/sessions/create"
+    assert arr.call("POST", create, json={"maxLeaseTime": "1.00:00:00", "size": "standard"}).status_code == 202
+    for text in ("1.02:00:00", "1.00:00:01", "1:2:0:0"):
+        refused = arr.call("POST", create, json={"maxLeaseTime": text, "size": "standard"})
+        assert refused.status_code == 400 and "1.00:00:00" in refused.json()["error"]["message"], text
+
+
 def test_update_must_be_larger_than_the_current_total_lease(arr):
     sid = arr.call(
         "POST", f"/v1/accounts/{arr.account_id}/sessions/create", json={"maxLeaseTime": "2:00:00", "size": "standard"}
