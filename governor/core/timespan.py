@@ -3,9 +3,10 @@
 Parsing follows `TimeSpan.Parse` with the invariant culture: `[-]d`, `[-][d.]h:m[:s[.f]]`, and
 the general "g" form `[-]d:h:m:s[.f]` ("0:4:0:0" is four hours). A bare integer means days, hours
 must be 0-23, minutes and seconds 0-59, and the fraction has at most 7 digits (ticks of 100 ns).
-Unlike .NET, a fraction finer than a microsecond is refused: a timedelta cannot hold it, and
-rounding it away would turn "00:30:00.0000005" into a whole-minute lease nobody asked for.
-Formatting is the "c" format.
+A timedelta holds microseconds, not ticks. A value given to the governor or the emulator (a
+lease) with a finer fraction is refused: rounding it away would turn "00:30:00.0000005" into a
+whole-minute lease nobody asked for. A value ARR answers (an elapsed time, which .NET writes to
+the tick) is read to the microsecond (`truncate_ticks`). Formatting is the "c" format.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class TimeSpanError(ValueError):
     """A string that .NET's TimeSpan.Parse would refuse, or one finer than a microsecond."""
 
 
-def parse_timespan(text: str) -> timedelta:
+def parse_timespan(text: str, truncate_ticks: bool = False) -> timedelta:
     if not isinstance(text, str):
         raise TimeSpanError(f"a TimeSpan must be a string, not {type(text).__name__}")
     match = _PATTERN.match(text)
@@ -52,7 +53,7 @@ def parse_timespan(text: str) -> timedelta:
         ticks = int((parts["fraction"] or "0").ljust(7, "0"))
         if hours > 23 or minutes > 59 or seconds > 59:
             raise TimeSpanError(f"{text!r} is out of range (hours 0-23, minutes and seconds 0-59)")
-        if ticks % 10:
+        if ticks % 10 and not truncate_ticks:
             raise TimeSpanError(f"{text!r} is more precise than a microsecond (the 7th fraction digit must be 0)")
     if days > MAX_DAYS:
         raise TimeSpanError(f"{text!r} is out of range (at most {MAX_DAYS} days)")

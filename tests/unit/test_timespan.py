@@ -54,6 +54,7 @@ def test_the_general_form_keeps_dotnets_ranges_and_shape(text):
 def test_ticks_finer_than_a_microsecond_are_refused_not_truncated(text):
     with pytest.raises(TimeSpanError, match="more precise than a microsecond"):
         parse_timespan(text)
+    assert parse_timespan(text, truncate_ticks=True) == parse_timespan(text[:-1])  # ARR's answers
 
 
 def test_the_hint_lists_every_accepted_form():

@@ -50,6 +50,13 @@ def test_v1_session_without_size_and_lowercase_status():
     assert s.hostname.startswith("5018fee8")
 
 
+def test_v1_times_to_the_tick_are_read_to_the_microsecond():
+    """.NET writes a TimeSpan with 7 fraction digits; the governor refuses that precision in a lease
+    it is given, never in ARR's own answer."""
+    s = wire_v1.session({**READY_V1, "sessionElapsedTime": "00:00:01.1234567"}, "default", "get")
+    assert s.elapsed == timedelta(seconds=1, microseconds=123456)
+
+
 @pytest.mark.parametrize(
     ("module", "body", "field"),
     [
