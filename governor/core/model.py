@@ -367,6 +367,7 @@ class LedgerState(_CaseInsensitiveEnum):
 # A gate admission is given this long to confirm its ARR create: until then its pending row (and its
 # audit rows left "unknown") are the gate's own, and the sweep leaves them alone.
 PENDING_GRACE = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(minutes=2)  # how far the governor's clock and ARR's may disagree
 
 
 @dataclass(frozen=True)

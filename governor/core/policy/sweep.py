@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from governor.core.model import (
+    CLOCK_SKEW,
     PENDING_GRACE,
     AuditRecord,
     CallerFigures,
@@ -57,7 +58,6 @@ from governor.core.policy.extension import extension_cost, step_shortfall
 from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
 
 CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires
-CLAIM_SKEW = timedelta(minutes=2)  # how far the governor's clock and ARR's may disagree
 # stops of sessions no open ledger row paid for (made outside the governor, or already settled):
 # nothing reserved, so nothing saved
 UNMANAGED_STOP, RELEASED_STOP = "unmanaged", "released-still-running"
@@ -417,7 +417,7 @@ def claim_matches(claim: LedgerEntry, session: Session, now: datetime) -> bool:
     """Could `session` (listed, owned by no ledger row) have been made by the v1 create of `claim`?
 
     Same account, same size (when ARR says), the lease the claim asked for (to the minute), and
-    made within the claim's window: from CLAIM_SKEW before its request to CLAIM_TTL after. ARR's
+    made within the claim's window: from CLOCK_SKEW before its request to CLAIM_TTL after. ARR's
     creation time decides when the wire has it (2021-01-01); v1 has none, so its Ready time
     (`now - elapsed`) bounds it: a session Ready before the window opened was not made by the claim.
     Limits: a session made outside the governor in the same account, with the same size and lease,
@@ -430,7 +430,7 @@ def claim_matches(claim: LedgerEntry, session: Session, now: datetime) -> bool:
         return False
     if ceil_minutes(session.max_lease) != ceil_minutes(claim.lease):
         return False
-    opened, closes = claim.requested_at - CLAIM_SKEW, claim.requested_at + CLAIM_TTL
+    opened, closes = claim.requested_at - CLOCK_SKEW, claim.requested_at + CLAIM_TTL
     if session.created is not None:
         return opened <= session.created <= closes
     return now - session.elapsed >= opened

@@ -107,6 +107,9 @@ def launch(gate: Gate, arr: ArrPort, entry: LedgerEntry, models) -> tuple[Ledger
     """Create the reserved session in ARR and activate its row."""
     project = entry.project
     session = _create(gate, arr, entry, models)
+    if not session.status.active and rules.made_before(session, entry):
+        _release(gate, project, entry.session_id)
+        raise rules.key_archived(entry.session_id)
     try:
         # ARR made it under our id: the pending row already names it, so the activation
         # write need not hold up the answer (it rides the project's next transaction).
@@ -224,6 +227,9 @@ def _create(gate: Gate, arr: ArrPort, entry: LedgerEntry, models) -> Session:
             _release(gate, entry.project, entry.session_id)
             raise
         if not found.status.active:
+            if rules.made_before(found, entry):  # ARR refused to make it again (other settings)
+                _release(gate, entry.project, entry.session_id)
+                raise rules.key_archived(entry.session_id) from exc
             _close_ended(gate, entry, found)
             raise
         return found  # the create did happen: the caller activates it, as for a success

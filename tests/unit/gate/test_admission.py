@@ -1,11 +1,21 @@
 """Admission: the ordered checks and the reservation they compute."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.core.model import MICROS, Period, ProjectPolicy, Usage, VmSize
-from governor.core.policy.gate import SessionRequest, admit, check_request
+from governor.core.model import (
+    MICROS,
+    LedgerEntry,
+    LedgerState,
+    Period,
+    ProjectPolicy,
+    Session,
+    SessionStatus,
+    Usage,
+    VmSize,
+)
+from governor.core.policy.gate import SessionRequest, admit, check_request, made_before
 from governor.service.ports import AdmissionSnapshot, Refusal
 
 RATE = 3 * MICROS  # per hour
@@ -78,3 +88,17 @@ def test_no_budget_means_unlimited():
 
 def test_disabled_project_is_refused_even_inside_the_transaction():
     assert reason(STANDARD_HOUR, snapshot(policy(enabled=False))) == "forbidden"
+
+
+def test_a_session_made_before_its_row_was_reserved_is_not_the_rows():
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    entry = LedgerEntry("alpha", "s", "default", VmSize.STANDARD, LedgerState.PENDING, at, timedelta(minutes=60))
+
+    def made(created):
+        stopped = SessionStatus.STOPPED
+        return Session("s", "default", stopped, VmSize.STANDARD, timedelta(0), timedelta(minutes=60), created=created)
+
+    assert made_before(made(at - timedelta(days=2)), entry)
+    assert not made_before(made(at - timedelta(minutes=1)), entry)  # within the clocks' skew
+    assert not made_before(made(at + timedelta(seconds=3)), entry)
+    assert not made_before(made(None), entry)  # v1 says nothing of when: ARR picks its ids anyway
