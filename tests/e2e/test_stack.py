@@ -72,6 +72,13 @@ def test_a_restart_keeps_budgets_and_the_ledger(tmp_path):
         created = requests.post(f"{first.base_url}/projects/demo/sessions", json=REQUEST, headers=headers, timeout=30)
         assert created.status_code == 202, created.text
         session_id = created.json()["sessionId"]
+        placed = requests.post(  # the README's "placed" request: demo is placed in the stack's three regions
+            f"{first.base_url}/projects/demo/sessions",
+            json={**REQUEST, "regions": ["westeurope", "default"], "autoRetry": True},
+            headers=headers,
+            timeout=30,
+        )
+        assert placed.status_code == 202 and placed.json()["account"] == "westeurope", placed.text
         before = requests.get(f"{first.base_url}/projects/demo/usage", headers=headers, timeout=30).json()
         ports = [first.azurite_port, int(first.host_url.rsplit(":", 1)[1]), int(first.emulator_url.rsplit(":", 1)[1])]
     finally:
@@ -85,7 +92,7 @@ def test_a_restart_keeps_budgets_and_the_ledger(tmp_path):
         listed = requests.get(
             f"{second.base_url}/projects/demo/sessions?includeClosed=true", headers=headers, timeout=30
         ).json()
-        assert [s["sessionId"] for s in listed["sessions"]] == [session_id]  # the ledger row survived
+        assert {s["sessionId"] for s in listed["sessions"]} == {session_id, placed.json()["sessionId"]}  # rows kept
         after = requests.get(f"{second.base_url}/projects/demo/usage", headers=headers, timeout=30).json()
         assert _budgets(after) == _budgets(before) == {"day": "40.000000", "month": "600.000000"}
         assert _charged(after) >= _charged(before) > 0  # reserved and spent money is still counted
