@@ -22,7 +22,11 @@ from governor.service.sweep.items import Item, item_for
 
 
 def list_all(arr: Mapping[str, ArrPort], errors: list[str], pool) -> tuple[dict[tuple[str, str], Session], set[str]]:
-    """Every account's active sessions by (account, id), and the accounts whose list answered."""
+    """Every account's active sessions by (account, id), and the accounts whose list answered.
+    No account at all is an error, not an empty sweep: the health row must not say "ok" while
+    nothing is governed."""
+    if not arr:
+        errors.append("no ARR account is configured (ARR_ACCOUNT_ID or GOVERNOR_ARR_ACCOUNTS)")
 
     def list_one(name: str):
         try:

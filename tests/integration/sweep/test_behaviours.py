@@ -227,3 +227,13 @@ def test_webhooks_are_signed_and_never_block_the_sweep(stack):
     finally:
         hooks.server.shutdown()
         hooks.server.server_close()
+
+
+def test_a_sweep_with_no_arr_account_is_an_error_not_an_empty_ok(stack):
+    """A governor deployed without ARR_ACCOUNT_ID (or GOVERNOR_ARR_ACCOUNTS) governs nothing: its
+    health row must say so, or /api/health and the alerts would report all is well."""
+    stack.arr = {}
+    report = stack.sweep()
+    assert report["outcome"] == "errors", report
+    assert any("no ARR account is configured" in error for error in report["errors"])
+    assert stack.store.last_sweep()["outcome"] == "errors"
