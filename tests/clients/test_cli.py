@@ -76,3 +76,16 @@ def test_no_key_is_a_usage_error(scripted):
     result = cli(scripted, "stop", "--session-id", "s-1", key=None)
     assert result.returncode == 2 and "GOVERNOR_KEY" in result.stderr
     assert scripted.requests() == []
+
+
+def test_a_url_or_timeout_requests_cannot_use_is_a_usage_error_not_a_traceback(scripted):
+    for args in (
+        ["--url", "127.0.0.1:7071/api"],  # no scheme
+        ["--url", "http://[::1"],
+        ["--url", "http://localhost:99999/api"],
+        ["--timeout", "0"],
+    ):
+        result = cli(scripted, "stop", "--session-id", "s-1", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("usage error:") and "Traceback" not in result.stderr, result.stderr
+    assert scripted.requests() == []

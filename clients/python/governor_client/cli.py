@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(f"--{n} (or GOVERNOR_{n.upper()})" for n in missing)
         print(f"missing: {names}", file=sys.stderr)
         return 2
-    client = GovernorClient(args.url, args.key, args.project, function_key=args.function_key, timeout=args.timeout)
+    try:
+        client = GovernorClient(args.url, args.key, args.project, function_key=args.function_key, timeout=args.timeout)
+    except ValueError as error:
+        print(f"usage error: {error}", file=sys.stderr)
+        return 2
     try:
         answer = COMMANDS[args.command](client, args)
     except GovernorError as error:

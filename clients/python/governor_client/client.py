@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -45,7 +45,9 @@ class GovernorClient:
     ):
         if not key:
             raise ValueError("a caller key is required")
-        self.base_url = base_url.rstrip("/")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be more than 0 seconds, not {timeout!r}")
+        self.base_url = _checked_url(base_url)
         self.project = project
         self._transport = Transport(
             self.base_url,
@@ -223,3 +225,17 @@ def _waiter(cancel: threading.Event | None):
 def _ended(session_id: str, error: GovernorError) -> SessionEnded:
     session_status = error.problem.get("sessionStatus") or "ended"
     return SessionEnded(session_id, session_status, error.detail, error.status, error.problem)
+
+
+def _checked_url(base_url: str) -> str:
+    """The gate's base URL without its trailing slash; a ValueError naming it when requests could
+    not send to it (no scheme, no host, a broken IPv6 address), rather than on the first call."""
+    hint = "must be an http(s) URL such as https://<app>.azurewebsites.net/api"
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        raise ValueError(f"url {hint}, not {base_url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url {hint}, not {base_url!r}")
+    return base_url.rstrip("/")
