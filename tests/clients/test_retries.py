@@ -99,6 +99,16 @@ def test_other_4xx_are_raised_at_once_with_reason_status_and_detail(client, scri
     assert CALLER_KEY not in f"{error} {error!r} {error.problem} {error.args}"
 
 
+def test_the_hosts_bodiless_401_says_to_check_the_function_key(client, scripted):
+    """The gate's own 401 is problem+json; the Functions host refuses a missing or wrong function
+    key before the gate runs, with no body at all."""
+    scripted.script("POST", SESSIONS, Reply(401, None))
+    with pytest.raises(GovernorError) as raised:
+        client.request("Standard", 30)
+    assert (raised.value.status, raised.value.reason) == (401, "http-401")
+    assert "function key" in raised.value.detail
+
+
 def test_the_key_shows_in_no_repr_of_the_client():
     client = GovernorClient("http://127.0.0.1:9/api", CALLER_KEY, "demo")
     assert CALLER_KEY not in repr(client) and CALLER_KEY not in str(vars(client))

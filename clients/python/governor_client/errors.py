@@ -35,6 +35,8 @@ class GovernorError(Exception):
         kind = str(problem.get("type", ""))
         reason = kind.removeprefix(PROBLEM_PREFIX) if kind.startswith(PROBLEM_PREFIX) else f"http-{status}"
         detail = str(problem.get("detail") or problem.get("title") or "")
+        if status == 401 and not problem:  # the platform's refusal, before the gate: it has no body
+            detail = "the Functions host refused the request: check the function key (x-functions-key)"
         return cls(reason, detail, status, problem, retry_after)
 
 
