@@ -201,6 +201,7 @@ class RetryPlan:
     idempotency_key: str | None = None
     attempt: int = 0  # this attempt's index: under the key's ids, or along the chain from `first`
     first: str = ""  # the session id of the chain's first attempt (a request without a key)
+    stopped: bool = False  # its caller stopped the request: no attempt follows this one (policy.placement)
 
 
 @dataclass(frozen=True)

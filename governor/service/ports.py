@@ -185,6 +185,11 @@ class LedgerPort(Protocol):
         With `etag`, only if the row is unchanged since it was read: one of several repeats takes
         the row over. None if the entry is not pending or changed meanwhile."""
 
+    def stop_request(self, project: str, session_id: str) -> LedgerEntry | None:
+        """Mark the entry's request as stopped by its caller (its plan's `stopped`, on the open or
+        closed row; only that row, not a money change), so no next attempt follows it
+        (governor.core.policy.placement.stopped_plan; idempotent). The entry; None if there is none."""
+
     def find_closed(self, session_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         """The closed (or released) ledger rows of these session ids, any project, by id."""
 

@@ -260,6 +260,7 @@ def plan_to_json(plan: RetryPlan) -> dict:
         "idempotencyKey": plan.idempotency_key,
         "attempt": plan.attempt,
         "first": plan.first,
+        **({"stopped": True} if plan.stopped else {}),
     }
 
 
@@ -274,6 +275,7 @@ def plan_from_json(value: dict | None) -> RetryPlan | None:
         idempotency_key=value.get("idempotencyKey"),
         attempt=int(value.get("attempt", 0)),
         first=value.get("first", ""),
+        stopped=bool(value.get("stopped")),  # absent on rows written before callers' stops were marked
     )
 
 

@@ -37,6 +37,7 @@ from governor.core.model import (
     utcnow,
     whole_minutes,
 )
+from governor.core.policy import placement
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
 from governor.store.concurrency import RETRYABLE_STATUS
 from governor.store.entities import entity_to_entry, entry_to_entity, etag_of, get, i64
@@ -657,6 +658,25 @@ class LedgerRepo(TablesBase):
             return replace(changed, etag=result_etag(results, 0))
 
         return self._retry(round_, f"{what} {rid} in {project}")
+
+    def stop_request(self, project: str, session_id: str) -> LedgerEntry | None:
+        """Mark the entry's request as stopped by its caller (`placement.stopped_plan`), open or closed."""
+        sid = check_key("sessionId", session_id)
+        self._fresh.pop((project, sid))
+
+        def round_():
+            part = self._read(project, utcnow(), open_ids=[sid], closed_ids=[sid])
+            row = part.open.get(sid) or part.closed.get(sid)
+            entry = entity_to_entry(row) if row is not None else None
+            plan = None if entry is None else placement.stopped_plan(entry.plan)
+            if plan is None:
+                return entry
+            stopped = replace(entry, plan=plan, etag=None)
+            key = open_key(sid) if sid in part.open else closed_key(sid)
+            results = self._submit(self.tables.ledger, [write_op(entry_to_entity(stopped, key), row)])
+            return replace(stopped, etag=result_etag(results, 0))
+
+        return self._retry(round_, f"stop the request of {sid} in {project}")
 
     def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
         sid = check_key("sessionId", session.id)

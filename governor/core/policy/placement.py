@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from governor.core.model import LedgerEntry, ProjectPolicy, RetryPlan, Session, SessionStatus, SizeFallback, VmSize
@@ -108,6 +108,27 @@ def next_attempt_id(project: str, plan: RetryPlan) -> str | None:
     if plan.idempotency_key:
         return session_id_for(project, plan.idempotency_key, attempt)
     return str(uuid.uuid5(_CHAIN_NAMESPACE, f"{project}/{plan.first}#{attempt}"))
+
+
+def retries_itself(plan: RetryPlan) -> bool:
+    """Whether the governor starts the attempt after one ARR ended for want of capacity: the request
+    asked for autoRetry and its caller has not stopped it."""
+    return plan.auto_retry and not plan.stopped
+
+
+def stopped_by_caller(entry: LedgerEntry) -> bool:
+    """The caller stopped this attempt's request: nothing follows it, not even a retry with its key,
+    which gets the stopped attempt back as it would any stopped session."""
+    return entry.plan is not None and entry.plan.stopped
+
+
+def stopped_plan(plan: RetryPlan | None) -> RetryPlan | None:
+    """What the caller's stop writes on the attempt's row, before ARR is asked, so that a poll, the
+    sweep or a retry with the key starts no next attempt; None when there is nothing to mark: no
+    next attempt could follow (neither autoRetry nor a key) or the row says so already."""
+    if plan is None or plan.stopped or not (plan.auto_retry or plan.idempotency_key):
+        return None
+    return replace(plan, stopped=True)
 
 
 def request_plan(request: SessionRequest, idempotency_key: str | None, attempt: int, first: str) -> RetryPlan:

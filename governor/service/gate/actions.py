@@ -19,6 +19,7 @@ from governor.core.model import (
     whole_minutes,
 )
 from governor.core.policy import gate as rules
+from governor.core.policy import placement
 from governor.core.policy.extension import Extension, refused_step_saving
 from governor.service.gate.attempts import entry_of
 from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key
@@ -197,6 +198,10 @@ def stop(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
     policy, who = gate.authenticate(project, caller)
     entry, session_id = _acting_on(gate, who, project, session_id)
     now = gate.clock()
+    if placement.stopped_plan(entry.plan) is not None:
+        # before ARR is asked, so no poll, sweep or keyed retry starts the next attempt of a request
+        # its caller ended, even one ARR had already ended for capacity, or if this request dies
+        entry = gate.store.stop_request(project, session_id) or entry
     if entry.state is not LedgerState.CLOSED:
         arr = gate.client(entry.account)
         # an ARR error leaves the row "unknown": the next sweep judges it by what ARR lists

@@ -129,7 +129,7 @@ def _attempt(
 ) -> tuple[str, int, LedgerEntry | None]:
     """The id this key's request works on, its index, and its row if the key was used before. An
     attempt that made nothing (released, a v1 claim the sweep settles, or ended for want of
-    capacity) is followed by a fresh one."""
+    capacity) is followed by a fresh one, unless its caller stopped the request."""
     for attempt in range(rules.MAX_ATTEMPTS):
         session_id = rules.session_id_for(project, key, attempt)
         entry = gate.store.get_entry(project, session_id)
@@ -137,6 +137,8 @@ def _attempt(
             return session_id, attempt, None
         who.may_repeat(entry)
         rules.check_same_request(entry.request_hash, request)
+        if placement.stopped_by_caller(entry):
+            return session_id, attempt, entry
         if entry.released or _made_nothing(gate, entry, now):
             continue
         return session_id, attempt, entry

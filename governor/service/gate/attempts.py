@@ -106,11 +106,12 @@ def placement_view(gate: Gate, policy: ProjectPolicy, current: Resolved) -> dict
         view["previousAttempts"] = [attempt_view(entry, failure) for entry, failure in before]
     if current.ended_for_capacity:
         entry = current.entry
+        message = f"ARR had no {entry.size.value} server free in {entry.account}"
+        if placement.stopped_by_caller(entry):  # nothing follows it: no retry to offer
+            view["error"] = {"code": placement.CAPACITY, "message": f"{message}; the request was stopped"}
+            return view
         following = next_place(gate, policy, entry)
-        view["error"] = {
-            "code": placement.CAPACITY,
-            "message": f"ARR had no {entry.size.value} server free in {entry.account}; retry to start the next attempt",
-        }
+        view["error"] = {"code": placement.CAPACITY, "message": f"{message}; retry to start the next attempt"}
         view["retry"] = {"next": following.figures(), "autoRetry": placement.plan_of(entry).auto_retry}
     return view
 
@@ -118,9 +119,10 @@ def placement_view(gate: Gate, policy: ProjectPolicy, current: Resolved) -> dict
 def start_next(gate: Gate, policy: ProjectPolicy, failed: LedgerEntry) -> LedgerEntry | None:
     """With autoRetry: the attempt after `failed` (one that failed for capacity), started now at
     the first place with no recent failure, or found if someone started it; None when the request
-    did not ask, has had its attempts, or has nowhere to go that the rules admit."""
+    did not ask, was stopped by its caller, has had its attempts, or has nowhere to go that the
+    rules admit."""
     plan = failed.plan
-    if plan is None or not plan.auto_retry:
+    if plan is None or not placement.retries_itself(plan):
         return None
     next_id = placement.next_attempt_id(policy.name, plan)
     if next_id is None:
