@@ -138,7 +138,9 @@ OPERATIONS: dict[str, Operation] = {
         "Without a body, one extension step (ARR's elapsed minutes plus the project's `extensionStep`); "
         "with `maxLeaseTime`, that total since start. The lease never shrinks, never passes the hard cap "
         "or closing time, and the extra cost is reserved first; when the budget or closing time allows "
-        "only part, the part is granted (`partial`).",
+        "only part, the part is granted (`partial`). When ARR's answer is lost and ARR does not hold the "
+        "new lease yet, it stays reserved and the answer is `503 upstream-unavailable`: ARR may still apply "
+        "it, and the sweep applies it or gives it back if ARR refuses it.",
         200,
         "Session",
         "ExtendRequest",

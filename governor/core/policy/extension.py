@@ -5,6 +5,7 @@ Pure: callers pass the ledger entry, the usage, the caller's limits and figures,
 The gate grants what the budget can pay for (`decide_extension`, part of a step allowed, as a
 client asked for it); the sweep extends by a whole step or not at all (`step_shortfall`,
 `reserve_step`). A refusal for any of the governor's limits saves one step (`refused_step_saving`).
+After a failed lease update, the gate gives the money back only when ARR did nothing (`failed_update`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from governor.core.errors import Refusal
+from governor.core.errors import Refusal, Unavailable
 from governor.core.model import (
     CallerFigures,
     CallerLimits,
@@ -196,6 +197,23 @@ def reserve_step(
     if short.limit == "caller":
         raise Refusal("extension-refused-caller", f"the caller {caller.name!r}'s budget does not cover the step")  # type: ignore[union-attr]
     raise Refusal("extension-refused-budget", f"the {short.period.value} budget does not cover the step")  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- a lease update that failed
+APPLIED, REFUSED, UNKNOWN = "applied", "refused", "unknown"
+
+
+def failed_update(error: Exception, arr_lease: timedelta | None, target: timedelta) -> str:
+    """What became of a lease update to `target` that raised `error`, judged from ARR's lease read
+    after it (`arr_lease`; None: unreadable). `applied`: ARR holds it. `refused`: ARR certainly did
+    nothing (it answered no, or the call never left: `did_nothing`) and holds less, so the
+    reservation goes back. Otherwise `unknown`: after a timeout, a 5xx or a dropped connection the
+    update may still land after the read, so the money stays reserved until a sweep sees ARR's lease."""
+    if arr_lease is not None and ceil_minutes(arr_lease) >= ceil_minutes(target):
+        return APPLIED
+    if arr_lease is not None and isinstance(error, Unavailable) and error.did_nothing:
+        return REFUSED
+    return UNKNOWN
 
 
 # ---------------------------------------------------------------- the saving of a refused step

@@ -8,11 +8,13 @@ import logging
 from datetime import datetime, timedelta
 
 from governor.core.model import (
+    AuditRecord,
     LedgerEntry,
     LedgerState,
     Period,
     ProjectPolicy,
     SavingKind,
+    Session,
     SessionStatus,
     Usage,
     money_text,
@@ -20,11 +22,11 @@ from governor.core.model import (
 )
 from governor.core.policy import gate as rules
 from governor.core.policy import placement
-from governor.core.policy.extension import Extension, refused_step_saving
+from governor.core.policy.extension import APPLIED, REFUSED, Extension, failed_update, refused_step_saving
 from governor.service.gate.attempts import entry_of
-from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key
+from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key, upstream
 from governor.service.gate.views import connect_view, elapsed_of
-from governor.service.ports import NotFound, Refusal
+from governor.service.ports import NotFound, Refusal, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +134,8 @@ def extend(gate: Gate, project: str, caller: Caller, session_id: str, body) -> d
         intent = gate.intent(project, session_id, "extend", "granted", figures, now, who.name)
         try:
             session = arr.update_lease(session_id, entry.lease)
-        except Exception:
-            # An error can come after ARR applied the lease (a 5xx or a timeout on the way
-            # back): give the reservation back only when ARR is seen without it, or ARR runs a
-            # lease nobody pays for. Unseen, it stays reserved; the sweep re-applies it and
-            # completes the audit row, left "unknown".
-            applied = _lease_seen(arr, session_id)
-            if applied is None:
-                raise
-            if applied.max_lease < entry.lease:
-                log.warning("ARR refused the lease update of %s; giving the reservation back", session_id)
-                gate.store.revert_extension(project, session_id, previous, gate.clock())
-                gate.finish(intent, {"error": "refused"}, outcome="failed")
-                raise
-            session = applied
+        except Exception as exc:
+            session = _after_failed_update(gate, arr, entry, previous, intent, exc)
         gate.reads.saw(session_key(entry.account, session_id), session)
     extension = granted[-1]
     if intent is None:  # ARR already held the lease: nothing was asked of it
@@ -185,7 +175,34 @@ def save_refused_extension(
         log.warning("could not record the saving of a refused extension of %s", entry.session_id)
 
 
-def _lease_seen(arr, session_id: str):
+def _after_failed_update(
+    gate: Gate, arr, entry: LedgerEntry, previous: timedelta, intent: AuditRecord, error: Exception
+) -> Session:
+    """ARR's session when it holds the lease after all; else raises. The reservation goes back only
+    when ARR refused the lease for certain; otherwise ARR may still apply it (a PATCH that timed out
+    can land later) and a lease nobody pays for could run: it stays reserved, the audit row stays
+    "unknown", and the sweep re-applies the ledger's lease or finds ARR holds it."""
+    seen = _lease_seen(arr, entry.session_id)
+    outcome = failed_update(error, None if seen is None else seen.max_lease, entry.lease)
+    if outcome == APPLIED:
+        assert seen is not None, "applied is judged from ARR's session"
+        return seen
+    if outcome == REFUSED:
+        log.warning("ARR refused the lease update of %s; giving the reservation back", entry.session_id)
+        gate.store.revert_extension(entry.project, entry.session_id, previous, gate.clock())
+        gate.finish(intent, {"error": "refused"}, outcome="failed")
+        raise error
+    if seen is None and not isinstance(error, Unavailable):
+        raise error  # ARR cannot be read either: its own answer (a 404 says the session is gone)
+    retry = (error.retry_after if isinstance(error, Unavailable) else None) or 30
+    minutes = whole_minutes(entry.lease)
+    detail = (
+        f"ARR did not confirm the lease of {minutes} min; it stays reserved while the governor finds out what ARR did"
+    )
+    raise upstream(detail, int(retry)) from error
+
+
+def _lease_seen(arr, session_id: str) -> Session | None:
     """ARR's session after a failed lease update, or None when ARR cannot say."""
     try:
         return arr.get(session_id)

@@ -101,31 +101,21 @@ def test_stop_failing_keeps_the_session_governed_until_it_succeeds(gate):
     assert gate.open_sessions_in_arr() == [] and open_entries(gate) == [] and reserved(gate) == 0
 
 
-class UpdateFails:
-    def __init__(self, client):
-        self.client = client
-        self.account = client.account
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def update_lease(self, session_id, lease):
-        from governor.arr.errors import ArrUnavailable
-
-        raise ArrUnavailable("ARR is down", status=503)
-
-
-def test_arr_refusing_the_lease_update_gives_the_extension_back(gate):
+@pytest.mark.parametrize("status", [400, 422])
+def test_arr_refusing_the_lease_update_gives_the_extension_back(gate, status):
+    """A 4xx: ARR did nothing, so the money goes back (an ambiguous failure keeps it:
+    test_extend_unconfirmed.py)."""
     key = gate.project()
     sid = gate.create("alpha", key).body["sessionId"]
     before = reserved(gate)
     gate.emulator.advance(5 + 50 * 60)
-    real = get_context()
-    set_context(Context(real.settings, real.store, {"default": UpdateFails(real.arr["default"])}, real.clock))
+    gate.emulator.set_faults(rate=1, statuses=[status], paths=ONLY_SESSION_PATH, methods=["PATCH"])
     assert gate.extend("alpha", key, sid).status == 503
     assert reserved(gate) == before
     assert gate.store.get_entry("alpha", sid).lease.total_seconds() == 3600
     assert gate.emulator.truth()[0]["maxLeaseMinutes"] == 60
+    (row,) = [r for r in gate.store.recent_audit(limit=50) if r.action == "extend"]
+    assert (row.outcome, row.figures) == ("failed", {"leaseMinutes": 80, "error": "refused"})
 
 
 def test_a_retry_of_a_request_that_made_nothing_is_a_fresh_attempt_never_a_conflict(gate):

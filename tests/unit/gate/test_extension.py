@@ -4,7 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from governor.arr import errors as arr
+from governor.core.errors import Rejected, Unavailable
 from governor.core.model import MICROS, LedgerEntry, LedgerState, Period, ProjectPolicy, Usage, VmSize
+from governor.core.policy.extension import APPLIED, REFUSED, UNKNOWN, failed_update
 from governor.core.policy.gate import decide_extension, extension_outlook
 from governor.service.ports import Refusal
 
@@ -90,3 +93,23 @@ def test_heartbeat_outlook_judges_the_step_at_the_threshold():
     assert due["wouldGrant"] and due["suggest"]
     broke = extension_outlook(policy(), entry(60), timedelta(minutes=52), usage(0))
     assert broke == {"wouldGrant": False, "reason": "budget-exhausted", "detail": broke["detail"], "suggest": False}
+
+
+def test_after_a_failed_lease_update_the_money_goes_back_only_when_arr_did_nothing():
+    target, old = timedelta(minutes=90), timedelta(minutes=30)
+    refusals = [arr.ArrRequestError("lease", status=422), arr.ArrRequestError("lease", status=400), Rejected()]
+    ambiguous = [
+        arr.ArrUnavailable("timed out", indeterminate=True),  # the PATCH may land after the read
+        arr.ArrUnavailable("down", status=503),
+        arr.ArrUnavailable("dropped", indeterminate=False),  # a transient failure: unknown
+        Unavailable(),
+        RuntimeError("a bug"),
+    ]
+    for error in refusals + ambiguous:
+        assert failed_update(error, target, target) == APPLIED  # ARR holds it: a success after all
+        assert failed_update(error, target + timedelta(minutes=5), target) == APPLIED
+        assert failed_update(error, None, target) == UNKNOWN  # ARR unreadable: keep the money
+    assert [failed_update(e, old, target) for e in refusals] == [REFUSED] * len(refusals)
+    assert [failed_update(e, old, target) for e in ambiguous] == [UNKNOWN] * len(ambiguous)
+    # ARR reports whole minutes: a lease within the target's minute is the target
+    assert failed_update(refusals[0], target - timedelta(seconds=30), target) == APPLIED
