@@ -151,7 +151,8 @@ OPERATIONS: dict[str, Operation] = {
         "sessions",
         "Stop the session",
         "Stops the ARR session, charges ARR's final elapsed minutes and releases the rest of the "
-        "reservation. Idempotent: stopping a closed session answers it again.",
+        "reservation. Idempotent: stopping a closed session answers it again. A stop ends the request: no "
+        "next attempt follows it (autoRetry's, or a retry with its `Idempotency-Key`).",
         200,
         "Session",
         reasons=_SESSION,
