@@ -400,7 +400,9 @@ class LedgerEntry:
     caller: str | None = None  # the key name (or "principal:<id>") that asked for it; never the key
     saved_lease: int = 0  # recorded saving of a governor stop: the lease it cut short
     saved_extension: int = 0  # recorded saving of a refused extension: the step denied
-    claim: bool = False  # pending v1 create that failed ambiguously: see governor.core.policy.sweep.claim_matches
+    # pending: a v1 create that failed ambiguously (governor.core.policy.sweep.claim_matches);
+    # active: a session adopted for such a claim, stopped by every sweep until ARR no longer lists it
+    claim: bool = False
     request_hash: str | None = None  # what an Idempotency-Key request asked for (SessionRequest.fingerprint)
     working_since: datetime | None = None  # a gate request works on this pending row (policy.gate.still_working)
     plan: RetryPlan | None = None  # what placement needs to start the next attempt (policy.placement)

@@ -228,8 +228,9 @@ class LedgerPort(Protocol):
     def heartbeat(self, project: str, session_id: str, at: datetime, elapsed: timedelta | None = None) -> LedgerEntry:
         """Record a heartbeat at `at` (forward only) with ARR's `elapsed` read then (None: unknown)."""
 
-    def adopt(self, project: str, session: Session, now: datetime) -> LedgerEntry:
-        """Record an unmanaged ARR session as active in `project` (no reservation beyond its lease)."""
+    def adopt(self, project: str, session: Session, now: datetime, claim: bool = False) -> LedgerEntry:
+        """Record an unmanaged ARR session as active in `project` (no reservation beyond its lease);
+        `claim`: a v1 claim's session, marked so that every sweep stops it (policy.sweep.decide)."""
 
     # reads
     def get_entry(self, project: str, session_id: str) -> LedgerEntry | None: ...

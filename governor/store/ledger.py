@@ -678,7 +678,7 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"stop the request of {sid} in {project}")
 
-    def adopt(self, project: str, session, now: datetime) -> LedgerEntry:
+    def adopt(self, project: str, session, now: datetime, claim: bool = False) -> LedgerEntry:
         sid = check_key("sessionId", session.id)
 
         def round_():
@@ -701,6 +701,7 @@ class LedgerRepo(TablesBase):
                 rate=rate,
                 reserved=cost_of(rate, whole_minutes(session.max_lease)),
                 adopted=True,
+                claim=claim,
             )
             change = Change(entries=[write_op(entry_to_entity(entry, open_key(sid)), None)], open_delta=1)
             change.held_delta = entry.reserved

@@ -6,6 +6,7 @@ a stable reason code and the figures that led to it. No I/O, no clock: docs/gove
 explains every rule with an example timeline.
 
 Rule order for a managed session (first match wins):
+  adopted for a v1 claim (its stop failed or its sweep died) -> stop (claimed);
   project missing/disabled -> stop; budget exhausted -> stop; hard cap reached -> stop;
   outside working hours with closing "stop" -> stop (closed-hours);
   idle (Ready longer than the idle timeout, no heartbeat within it, measured on ARR's elapsed
@@ -62,6 +63,7 @@ CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long a
 # nothing reserved, so nothing saved
 UNMANAGED_STOP, RELEASED_STOP = "unmanaged", "released-still-running"
 UNPAID_STOPS = (UNMANAGED_STOP, RELEASED_STOP)
+CLAIMED = "claimed"  # a session a v1 claim made: charged to the claim's project, then stopped
 
 
 class Action(StrEnum):
@@ -268,6 +270,10 @@ def decide(
             return decision
         warning = decision.reason if decision.action is Action.WARN else decision.warning
         return Decision(Action.ACTIVATE, "pending-confirmed", decision.figures, warning=warning, event=decision.event)
+    if entry.claim:
+        # adopted for a v1 claim and not yet stopped (the stop failed, or its sweep died): stopped as
+        # when it was claimed, whatever the project's rules or dry-run (decide_claimed)
+        return Decision(Action.STOP, CLAIMED, figures, event="stop", dry_run=options.dry_run)
     if policy is None:
         return make(Action.STOP, "project-missing", event="stop")
     if not policy.enabled:
@@ -446,7 +452,7 @@ def decide_claimed(session: Session, claim: LedgerEntry, options: SweepOptions) 
         "claim": claim.session_id,
         "requested_at": claim.requested_at.isoformat(),
     }
-    return Decision(Action.STOP, "claimed", figures, event="stop", dry_run=options.dry_run)
+    return Decision(Action.STOP, CLAIMED, figures, event="stop", dry_run=options.dry_run)
 
 
 def decide_released(session: Session, closed: LedgerEntry, options: SweepOptions) -> Decision:

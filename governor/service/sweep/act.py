@@ -53,7 +53,8 @@ def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime
 def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
         assert item.session is not None, "a claim is matched to a listed session (policy.sweep_reconcile)"
-        item.entry = store.adopt(item.claim.project, item.session, now)
+        # charged first, so a run that dies here keeps its minutes; marked, so later sweeps stop it
+        item.entry = store.adopt(item.claim.project, item.session, now, claim=True)
     with contextlib.suppress(NotFound):  # already gone: the stop is done
         client.stop(item.session_id)
     if item.entry is None:

@@ -114,6 +114,51 @@ def test_a_v1_claim_made_after_the_grace_stops_what_the_dead_gate_made(v1):
     assert stack.store.get_entry("alpha", made).state is LedgerState.CLOSED
 
 
+class AdoptThenDie:
+    """The store of a sweep that dies right after charging a claim's session, before its stop."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def adopt(self, *args, **kwargs):
+        self.store.adopt(*args, **kwargs)
+        raise RuntimeError("the process died")
+
+
+@pytest.mark.parametrize("failure", ["stop-refused", "died-after-adopt"])
+def test_a_v1_claims_session_left_running_is_stopped_by_the_next_sweep(v1, failure):
+    stack = v1
+    policy = stack.project("alpha")
+    stack.advance(10 * 60)
+    reserve(stack, policy, "claim-1", minutes=30)
+    stack.store.claim("alpha", "claim-1")
+    made = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id
+    stack.advance(5 + 3 * 60)
+    real = stack.store
+    if failure == "stop-refused":
+        stack.emulator.set_faults(rate=1, statuses=[500], retryAfter=0, methods=["DELETE"])
+    else:
+        stack.store = AdoptThenDie(real)
+    stack.sweep()
+    stack.emulator.clear_faults()
+    stack.store = real
+    assert stack.truth()[made]["status"] == "Ready"
+    assert [(r.action, r.reason, r.outcome) for r in audit_of(stack, made)] == [("stop", "claimed", "failed")]
+    assert stack.store.get_entry("alpha", made).state is LedgerState.ACTIVE  # charged before the stop
+    stack.advance(60)
+    stack.sweep()
+    truth = stack.truth()[made]
+    assert truth["status"] == "Stopped"
+    entry = stack.store.get_entry("alpha", made)
+    assert entry.state is LedgerState.CLOSED and entry.charged_minutes == truth["billedSeconds"] // 60 == 4
+    assert [(r.action, r.reason, r.outcome) for r in audit_of(stack, made)][1:] == [("stop", "claimed", "ok")]
+    stack.advance(60)
+    assert "stop" not in stack.sweep()["counts"]  # stopped once; ARR no longer lists it
+
+
 class AuditLost:
     """The store of a sweep that dies after acting and before recording what happened."""
 
