@@ -3,18 +3,20 @@
 An open row whose account ARR listed is managed (ARR lists its session, pending ones too), looked up
 by id (vanished, or a pending admission past the grace), or, in a v1 account where ARR picks the
 ids, a request still at work or a claim (expired claims are released). A listed session no open row
-owns is stopped if a closed row or a v1 claim says the governor asked for it, activated under a v1
-request still at work that may have made it, else unmanaged. No I/O, no clock: the service lists,
-reads and carries out (governor/service/sweep/reconcile.py).
+owns is stopped if a closed row or a v1 claim says the governor asked for it, activated under the
+one v1 request still at work that may have made it (left as it is while that is ambiguous), else
+unmanaged. No I/O, no clock: the service lists, reads and carries out
+(governor/service/sweep/reconcile.py).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from governor.core.model import LedgerEntry, LedgerState, ProjectPolicy, Session, UnmanagedMode
+from governor.core.model import LedgerEntry, LedgerState, ProjectPolicy, Session, UnmanagedMode, minutes_figure
 from governor.core.policy.sweep import (
     Action,
     Decision,
@@ -33,6 +35,7 @@ from governor.core.policy.sweep import (
 
 Key = tuple[str, str]  # (account, session id)
 LOOKUP_FAILED = "lookup-failed"  # a GET that failed: nothing decided, but audited
+AMBIGUOUS = "pending-ambiguous"  # more than one young v1 request may have made it: left, but audited
 
 
 @dataclass
@@ -76,9 +79,14 @@ def join(
                 joined.released.append((entry, decide_claim_expired(entry, now)))
         elif pending_due(entry, now, options):
             joined.to_look_up.append(entry)
-    joined.claims.sort(key=lambda claim: claim.requested_at)
-    joined.starting.sort(key=lambda entry: entry.requested_at)
+    joined.claims.sort(key=by_age)
+    joined.starting.sort(key=by_age)
     return joined
+
+
+def by_age(entry: LedgerEntry) -> tuple[datetime, str, str]:
+    """Oldest request first; ties in a fixed order, so the same rows always decide the same way."""
+    return entry.requested_at, entry.project, entry.session_id
 
 
 def decide_looked_up(entry: LedgerEntry, found: Session | None, now: datetime) -> Decision:
@@ -121,26 +129,28 @@ def decide_strays(
     options: SweepOptions,
 ) -> list[Stray]:
     """What to do with each stray session, in order: one still running under a closed or released
-    row (`closed`, by session id) of its account is stopped; one a v1 request still at work may have
-    made is activated under that request's row (the gate's own activation then finds it done; one
-    create, one session: the row then matches as a claim); one a v1 claim may have made is charged to
-    the claim's project and stopped; the rest were made outside the governor and go to the unmanaged
-    `mode` (adopted into `adopt_into`). `claims` and `starting` come from `join`, by request time."""
-    claims, starting = list(claims), list(starting)
+    row (`closed`, by session id) of its account is stopped; one young v1 requests (`starting`) may
+    have made goes to `decide_at_work`; one a v1 claim may have made is charged to the oldest such
+    claim's project and stopped; the rest were made outside the governor and go to the unmanaged
+    `mode` (adopted into `adopt_into`). `claims` and `starting` come from `join`."""
+    claims = sorted(claims, key=by_age)
+    released = {key: closed[key[1]] for key in found if key[1] in closed and closed[key[1]].account == key[0]}
+    # a v1 session names no project: every young request of its account may have made it
+    at_work = {
+        key: [p for p in starting if claim_matches(p, session, now)]
+        for key, session in found.items()
+        if key not in released
+    }
+    made = Counter((p.project, p.session_id) for requests in at_work.values() for p in requests)
     decided = []
     for key, session in found.items():
-        account = key[0]
-        ended = closed.get(key[1])
-        if ended is not None and ended.account == account:
+        ended = released.get(key)
+        if ended is not None:
             decided.append(Stray(key, session, ended.project, decide_released(session, ended, options)))
             continue
-        # a request at work first: a retry's fresh session must not be taken for its failed attempt's
-        pending = next((p for p in starting if claim_matches(p, session, now)), None)
-        if pending is not None:
-            starting.remove(pending)  # one create, one session: a second match makes the row a claim
-            claims.append(pending)
-            decision = decide_pending(pending, session, now)
-            decided.append(Stray(key, session, pending.project, decision, entry=pending))
+        requests = at_work[key]
+        if requests:  # a request at work first: a retry's fresh session must not be taken for its failed attempt's
+            decided.append(decide_at_work(key, session, requests, made, now, options))
             continue
         claim = next((c for c in claims if claim_matches(c, session, now)), None)
         if claim is not None:
@@ -150,3 +160,29 @@ def decide_strays(
         project = adopt_into.name if adopt_into is not None and decision.action is Action.ADOPT else ""
         decided.append(Stray(key, session, project, decision))
     return decided
+
+
+def decide_at_work(
+    key: Key,
+    session: Session,
+    requests: list[LedgerEntry],
+    made: Mapping[tuple[str, str], int],
+    now: datetime,
+    options: SweepOptions,
+) -> Stray:
+    """A stray session that the young v1 `requests` (all projects) may have made; `made`: how many
+    stray sessions each request (project, id) may have made. Activated under the request only when
+    it is the one request that may have made it and that is the one session it may have made (the
+    gate's own activation then finds it done). Otherwise nobody can tell whose it is: it is left as
+    it is, not unmanaged, while the young rows hold its money; their gates may still activate their
+    own, and past the grace they are claims, which stop what they match."""
+    if len(requests) == 1 and made[(requests[0].project, requests[0].session_id)] == 1:
+        (pending,) = requests
+        return Stray(key, session, pending.project, decide_pending(pending, session, now), entry=pending)
+    figures = {
+        "status": session.status.value,
+        "elapsed_minutes": minutes_figure(session.elapsed),
+        "lease_minutes": minutes_figure(session.max_lease),
+        "requests": [f"{p.project}/{p.session_id}" for p in requests],
+    }
+    return Stray(key, session, "", Decision(Action.LEAVE, AMBIGUOUS, figures, dry_run=options.dry_run))

@@ -27,7 +27,7 @@ from governor.core.model import (
 from governor.core.policy import placement
 from governor.core.policy.extension import SWEEP_REFUSALS, refused_step_saving
 from governor.core.policy.sweep import Action, Decision, interrupted_outcome, interrupted_stop_saving
-from governor.core.policy.sweep_reconcile import LOOKUP_FAILED
+from governor.core.policy.sweep_reconcile import AMBIGUOUS, LOOKUP_FAILED
 
 UNFINISHED_LOOKBACK = timedelta(days=1)  # how far back to look for a dead run's audit rows when no run is recorded
 # A refusal leaves the session as it is (warned or not); a stop for "closed-hours" saves its lease.
@@ -121,8 +121,9 @@ def intends(decision: Decision) -> bool:
 
 
 def audited(decision: Decision) -> bool:
-    """A decision the audit table keeps: every one but leaving a session as it is (a failed look-up is kept)."""
-    return decision.action is not Action.LEAVE or decision.reason == LOOKUP_FAILED
+    """A decision the audit table keeps: every one but leaving a session as it is (a failed look-up
+    and a session nobody can tell whose it is are kept)."""
+    return decision.action is not Action.LEAVE or decision.reason in (LOOKUP_FAILED, AMBIGUOUS)
 
 
 def events(decision: Decision, outcome: str) -> list[tuple[str, str]]:

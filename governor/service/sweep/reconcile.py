@@ -4,7 +4,7 @@ Lists every account, reads what the join needs (a GET by id, the closed rows of 
 turns the pure join's answers (`governor.core.policy.sweep_reconcile`) into `Item`s: listed sessions
 are managed (pending ones too); a vanished session or a due pending admission is looked up by id; a
 live session no open row owns is stopped if a closed row or a v1 claim says the governor asked for
-it, else unmanaged.
+it, activated under (or, while ambiguous, left to) a v1 request still at work, else unmanaged.
 """
 
 from __future__ import annotations

@@ -194,17 +194,81 @@ def test_an_action_whose_outcome_was_never_recorded_is_completed_by_the_next_swe
     assert stack.store.unfinished_audit(stack.now - timedelta(hours=1)) == []
 
 
-def test_a_v1_request_at_work_that_made_two_sessions_keeps_one_and_stops_the_other(v1):
+def test_a_v1_request_that_may_have_made_two_sessions_activates_neither_and_its_claim_stops_both(v1):
     stack = v1
     policy = stack.project("alpha")
     reserve(stack, policy, "retried")  # the gate died after a create its transport had to retry
     made = [stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30)).id for _ in range(2)]
     stack.advance(60)
-    assert stack.sweep()["counts"] == {"activate": 1, "stop": 1}
+    assert stack.sweep(unmanaged_mode=UnmanagedMode.STOP)["counts"] == {"leave": 2}  # whose is whose: unknown
+    assert [stack.truth()[sid]["status"] for sid in made] == ["Ready", "Ready"]
+    assert [[r.reason for r in audit_of(stack, sid)] for sid in made] == [["pending-ambiguous"]] * 2
+    assert stack.store.get_entry("alpha", "retried").state is LedgerState.PENDING  # holds their money
+    stack.advance(5 * 60)  # past the grace: a claim
+    assert stack.sweep(unmanaged_mode=UnmanagedMode.STOP)["counts"] == {"stop": 2}
     truth = stack.truth()
-    assert sorted(truth[sid]["status"] for sid in made) == ["Ready", "Stopped"]
     for sid in made:
-        assert stack.store.get_entry("alpha", sid) is not None  # both charged: one running, one settled
+        entry = stack.store.get_entry("alpha", sid)
+        assert truth[sid]["status"] == "Stopped" and entry.state is LedgerState.CLOSED
+        assert entry.charged_minutes == truth[sid]["billedSeconds"] // 60 == 5  # charged from their start
+
+
+def two_projects_one_session(stack):
+    """alpha's and beta's v1 requests at work in one account, 2 s apart; ARR has made beta's session
+    only (alpha's create is still on its way)."""
+    alpha, beta = stack.project("alpha"), stack.project("beta")
+    stack.project("orphans")
+    reserve(stack, alpha, "a-req", 30)
+    stack.advance(2)
+    reserve(stack, beta, "b-req", 30)
+    session = stack.arr["default"].create(VmSize.STANDARD, timedelta(minutes=30))
+    stack.advance(60)
+    return session
+
+
+def charged_in(stack, project):
+    usage = stack.store.usage(project, Period.DAY, Period.DAY.key(stack.now))
+    return usage.spent + usage.reserved
+
+
+@pytest.mark.parametrize("mode", [UnmanagedMode.STOP, UnmanagedMode.ADOPT])
+def test_a_v1_session_two_projects_requests_may_have_made_is_nobodys_until_a_gate_or_a_claim_says(v1, mode):
+    stack = v1
+    made = two_projects_one_session(stack).id
+    stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")
+    assert stack.truth()[made]["status"] == "Ready"  # not unmanaged: not stopped, not adopted
+    assert [(r.action, r.reason, r.project) for r in audit_of(stack, made)] == [("leave", "pending-ambiguous", "")]
+    assert [stack.store.get_entry(p, made) for p in ("alpha", "beta", "orphans")] == [None, None, None]
+    assert {p: stack.store.get_entry(p, f"{p[0]}-req").state for p in ("alpha", "beta")} == {
+        "alpha": LedgerState.PENDING,
+        "beta": LedgerState.PENDING,
+    }
+    stack.advance(5 * 60)  # both past the grace: claims, which stop what they match
+    stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")
+    truth = stack.truth()[made]
+    assert truth["status"] == "Stopped"
+    (row,) = [r for r in audit_of(stack, made) if r.action == "stop"]
+    assert (row.reason, row.outcome, row.project) == ("claimed", "ok", "alpha")  # the oldest claim pays
+    assert stack.store.get_entry("alpha", made).charged_minutes == truth["billedSeconds"] // 60 == 5
+    stack.advance(5 * 60)  # the claims expire
+    stack.sweep(unmanaged_mode=mode, unmanaged_project="orphans")
+    assert (charged_in(stack, "alpha"), charged_in(stack, "beta")) == (cost_of(RATE, 5), 0)
+    assert stack.store.list_entries("orphans") == []
+
+
+def test_a_v1_session_two_projects_requests_may_have_made_is_charged_to_the_one_whose_gate_activates_it(v1):
+    stack = v1
+    session = two_projects_one_session(stack)
+    stack.sweep()
+    stack.store.activate("beta", "b-req", session)  # beta's gate, still at work, got its create's answer
+    for _ in range(11):  # alpha's request becomes a claim, matches nothing and expires
+        stack.advance(60)
+        stack.sweep()
+    assert stack.truth()[session.id]["status"] == "Ready"
+    assert stack.store.get_entry("alpha", session.id) is None
+    assert stack.store.get_entry("alpha", "a-req").released
+    assert stack.store.get_entry("beta", session.id).state is LedgerState.ACTIVE
+    assert charged_in(stack, "alpha") == 0 and charged_in(stack, "beta") == cost_of(RATE, 30)
 
 
 def test_gate_rows_a_dead_gate_left_unknown_are_completed_by_the_sweep_after_the_grace(stack):

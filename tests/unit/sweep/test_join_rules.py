@@ -100,18 +100,22 @@ def test_a_session_under_a_closed_row_of_its_account_is_stopped_and_charged_to_n
     assert (other.project, other.decision.action, other.decision.reason) == ("", Action.REPORT, "unmanaged")
 
 
-def test_a_request_at_work_takes_its_session_first_then_becomes_a_claim():
+def test_a_request_at_work_takes_its_one_session_first_and_leaves_two_it_cannot_tell_apart():
     made = replace(listed("arr-1"), created=NOW - timedelta(minutes=2))
     again = replace(listed("arr-2"), created=NOW - timedelta(minutes=1))
     request = pending("row", 3)
     starting = [request]
-    first, second = decide({("default", "arr-1"): made, ("default", "arr-2"): again}, starting=starting)
+    (first,) = decide({("default", "arr-1"): made}, starting=starting)
     assert (first.entry, first.decision.action, first.decision.reason) == (
         request,
         Action.ACTIVATE,
         "pending-confirmed",
     )
-    assert (second.claim, second.project, second.decision.reason) == (request, "alpha", "claimed")
+    both = decide({("default", "arr-1"): made, ("default", "arr-2"): again}, starting=starting)
+    assert [(s.entry, s.claim, s.project, s.decision.action, s.decision.reason) for s in both] == [
+        (None, None, "", Action.LEAVE, "pending-ambiguous")
+    ] * 2
+    assert both[0].decision.figures["requests"] == ["alpha/row"]
     assert starting == [request]  # the caller's lists are left as they were
 
 

@@ -117,6 +117,7 @@ def test_an_intent_row_is_written_for_an_act_that_runs():
         (Action.LEAVE, "ok", False),
         (Action.LEAVE, "extension-refused-cap", False),
         (Action.LEAVE, "lookup-failed", True),
+        (Action.LEAVE, "pending-ambiguous", True),  # nobody can tell whose it is yet
         (Action.WARN, "hard-cap-soon", True),
         (Action.REPORT, "unmanaged", True),
         (Action.STOP, "idle", True),
