@@ -19,13 +19,13 @@ from datetime import timedelta
 
 from governor.arr import clients_from_settings
 from governor.bootstrap import Context, set_context
-from governor.core.model import PENDING_GRACE, LedgerState, Period, cost_of
+from governor.core.model import CLOCK_SKEW, PENDING_GRACE, LedgerState, Period, cost_of
+from governor.core.policy.sweep import CLAIM_TTL
 from governor.settings import load
 from tests.integration.gate.conftest import Gate
 from tests.integration.sweep.conftest import parse_time
 
 ACTIVE = ("Starting", "Ready")
-CLAIM_SKEW, CLAIM_TTL = timedelta(minutes=2), timedelta(minutes=10)  # docs/governor.md, "Claims (v1)"
 # The client gives up on a call after 0.5 s and on its retries after 0.3 s, so a fault that
 # lasts (latency above the timeout) reaches the gate and the sweep without slowing the tests.
 CLIENT_TIMEOUT_SECONDS = 0.5
@@ -107,7 +107,7 @@ class Governed:
                     session["size"] == entry.size.value
                     and session["maxLeaseMinutes"] * 60 == entry.lease.total_seconds()
                 )
-                if same and entry.requested_at - CLAIM_SKEW <= made <= entry.requested_at + CLAIM_TTL:
+                if same and entry.requested_at - CLOCK_SKEW <= made <= entry.requested_at + CLAIM_TTL:
                     held.add(session["id"])
         return held
 
