@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 
 # command -> (module, one-line help)
@@ -24,6 +25,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("governor.localhost.stack", "run the whole governor locally: Azurite, ARR emulator, serve"),
     "demo": ("governor.demo.cli", "a minute of the governor at work: a scenario through the HTTP API"),
 }
+
+MAX_PORT = 65535
+
+
+# The argument types more than one command's flags take: each rule once. argparse prints the
+# message after the flag's name ("argument --port: must be ...") and exits 2.
+def port(text: str) -> int:
+    """A TCP port to listen on; 0 asks the system for a free one."""
+    # ASCII digits only: int() would take spaces, signs and other scripts' digits (and very long
+    # strings raise ValueError there).
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PORT))) or int(text) > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to {MAX_PORT} (0 picks a free one), not {text!r}")
+    return int(text)
+
+
+def positive(text: str) -> float:
+    """A finite number greater than 0 (a time scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
+    return value
 
 
 def _build_parser(selected: str | None) -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from governor.cli import port, positive
 from governor.core.policy.limits import ARR_ACCOUNT_ID
 from governor.emulator import DEV_ACCOUNT_ID, DEV_ACCOUNT_KEY, capacity, cli_identity
 from governor.emulator.app import Config, Emulator
@@ -31,13 +32,6 @@ def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
     return value
 
 
@@ -84,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Prints one line 'listening on URL' once ready; stops cleanly on SIGTERM/SIGINT. See docs/emulator.md."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free port (default 0)")
+    parser.add_argument("--port", type=port, default=0, help="port to bind; 0 picks a free port (default 0)")
     parser.add_argument(
         "--account",
         action="append",
@@ -101,7 +95,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--time-scale",
-        type=_positive,
+        type=positive,
         default=1.0,
         help="emulated seconds per real second, e.g. 60 runs an hour of lease in a minute (default 1)",
     )
@@ -138,7 +132,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(cert.pem, key.pem; made or renewed as needed); prints a second line 'tls listening on URL'",
     )
     parser.add_argument(
-        "--tls-port", type=int, default=0, help="port of the --tls-self-signed listener; 0 picks a free one (default 0)"
+        "--tls-port",
+        type=port,
+        default=0,
+        help="port of the --tls-self-signed listener; 0 picks a free one (default 0)",
     )
     parser.add_argument(
         "--state", metavar="FILE", help="keep sessions and the clock in FILE across restarts (default: memory only)"

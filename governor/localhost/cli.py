@@ -12,6 +12,7 @@ import threading
 from collections.abc import MutableMapping
 from pathlib import Path
 
+from governor.cli import port
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
 from governor.localhost.discovery import HostStartupError, index_functions, load_app, route_prefix_for
 from governor.localhost.server import Keys, LocalHost
@@ -20,7 +21,7 @@ from governor.settings import SettingsError, load
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7071, help="port to listen on; 0 picks a free one (default 7071)")
+    parser.add_argument("--port", type=port, default=7071, help="port to listen on; 0 picks a free one (default 7071)")
     parser.add_argument("--app", default="function_app", help="module that defines `app` (default function_app)")
     parser.epilog = (
         "Keys: with GOVERNOR_DEV_KEYS=true the host accepts the development function key "

@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from governor.cli import COMMANDS
+from governor.cli import COMMANDS, port, positive
 from governor.emulator import (
     DEV_ACCOUNT_ID,
     DEV_ACCOUNT_KEY,
@@ -56,12 +56,12 @@ def _optional_path(text: str) -> Path | None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[1].replace("\n", " ")
     parser.add_argument("--host", default="127.0.0.1", help="address of the function host (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7071, help="function host port; 0 picks a free one (default 7071)")
-    parser.add_argument("--azurite-port", type=int, default=10002, help="Azurite table port; 0: free (default 10002)")
-    parser.add_argument("--emulator-port", type=int, default=0, help="ARR emulator port (default 0: a free one)")
+    parser.add_argument("--port", type=port, default=7071, help="function host port; 0 picks a free one (default 7071)")
+    parser.add_argument("--azurite-port", type=port, default=10002, help="Azurite table port; 0: free (default 10002)")
+    parser.add_argument("--emulator-port", type=port, default=0, help="ARR emulator port (default 0: a free one)")
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=positive,
         default=TIME_SCALE,
         help=f"emulated seconds per real second (default {TIME_SCALE:g})",
     )
