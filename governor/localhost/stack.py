@@ -125,6 +125,8 @@ class Stack:
         self.args = args
         self.extra_env = dict(extra_env or {})  # settings for the function host, e.g. from `demo`
         self.data = Path(args.data_dir).resolve()
+        # resolved here, in the caller's directory: `projects apply` runs in the repository root
+        self.projects = Path(args.projects).resolve() if args.projects else None
         self.logs = self.data / "logs"
         self.children: list[Child] = []
         self.azurite_port = 0
@@ -187,14 +189,14 @@ class Stack:
 
         Caller keys of projects created now go to the console only (never to a log file)
         and are kept in `self.keys` for the banner's example."""
-        path = self.args.projects
+        path = self.projects
         if path is None:
             return "projects: none applied (--projects '')"
 
         if "projects" not in COMMANDS:
             return "projects: NOT applied: `python -m governor projects` is not available in this build"
-        if not Path(path).exists():
-            return f"projects: NOT applied: {path} does not exist"
+        if not path.exists():
+            return f"projects: NOT applied: {_shown(path)} does not exist"
         argv = [sys.executable, "-m", "governor", "projects", "apply", "-f", str(path)]
         log_path = self.logs / "projects-apply.log"
         result = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
@@ -203,8 +205,8 @@ class Stack:
         named = re.findall(r"^caller key for (\S+)", result.stderr, re.MULTILINE)
         self.keys.update(zip(named, result.stdout.split(), strict=False))
         if result.returncode != 0:
-            return f"projects: applying {_shown(Path(path))} FAILED (exit {result.returncode}):\n{tail(log_path)}"
-        return f"projects: applied {_shown(Path(path))} ({_shown(log_path)})"
+            return f"projects: applying {_shown(path)} FAILED (exit {result.returncode}):\n{tail(log_path)}"
+        return f"projects: applied {_shown(path)} ({_shown(log_path)})"
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if not c.running), None)
@@ -225,10 +227,12 @@ def _shown(path: Path) -> str:
 def _example_project(stack: Stack) -> str:
     if stack.keys:
         return next(iter(stack.keys))
-    try:
-        return json.loads(Path(stack.args.projects).read_text(encoding="utf-8"))["projects"][0]["name"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return "demo"
+    if stack.projects is not None:
+        try:
+            return json.loads(stack.projects.read_text(encoding="utf-8"))["projects"][0]["name"]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            pass
+    return "demo"
 
 
 def example_requests(stack: Stack) -> list[str]:
