@@ -188,7 +188,7 @@ class Stack:
         """Apply the example projects; returns a line for the banner (never raises).
 
         Caller keys of projects created now go to the console only (never to a log file)
-        and are kept in `self.keys` for the banner's example."""
+        and are kept in `self.keys` for the banner, which prints them all."""
         path = self.projects
         if path is None:
             return "projects: none applied (--projects '')"
@@ -238,11 +238,12 @@ def _example_project(stack: Stack) -> str:
 def example_requests(stack: Stack) -> list[str]:
     base = f"{stack.host_url}/api"
     project = _example_project(stack)
-    lines = []
+    # every key this start created: the console is the only place they are ever shown
+    lines = [
+        f"Caller key of project {name} (created now, shown once): {created}" for name, created in stack.keys.items()
+    ]
     key = stack.keys.get(project)
-    if key:
-        lines.append(f"Caller key of project {project} (created now, shown once): {key}")
-    else:
+    if not key:
         lines += [
             f"Get a caller key for project {project} (rotates it; shown once):",
             f'  curl -s -X POST "{base}/manage/projects/{project}/keys" -H "x-functions-key: {DEV_MASTER_KEY}" \\',

@@ -109,6 +109,35 @@ def _charged(usage: dict) -> float:
     return float(month["spent"]) + float(month["reserved"])
 
 
+def test_run_outside_the_repository_applies_a_relative_projects_file_and_prints_every_new_key(tmp_path):
+    from governor.localhost.children import start
+
+    elsewhere, data = tmp_path / "elsewhere", tmp_path / "data"
+    elsewhere.mkdir()
+    (elsewhere / "mine.json").write_text((ROOT / "examples" / "projects.json").read_text(), encoding="utf-8")
+    argv = [sys.executable, "-m", "governor", "run", "--port", "0", "--azurite-port", "0", "--projects", "mine.json"]
+    argv += ["--data-dir", str(data)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    console = tmp_path / "console.txt"  # the terminal: outside the data directory
+    child = start("run", argv, console, r"(?m)^listening on (http\S+)", env=env, cwd=elsewhere, timeout=120)
+    try:
+        out = console.read_text(encoding="utf-8")
+        keys = dict(re.findall(r"Caller key of project (\S+) \(created now, shown once\): (\S+)", out))
+        assert sorted(keys) == ["demo", "design-review"], out
+        base = f"{child.ready.group(1)}/api"
+        for project, key in keys.items():
+            headers = {**FUNCTION_KEY, "X-Api-Key": key}
+            usage = requests.get(f"{base}/projects/{project}/usage", headers=headers, timeout=30)
+            assert usage.status_code == 200, (project, usage.text)
+    finally:
+        child.process.send_signal(signal.SIGINT)
+        child.process.wait(60)
+        child.stop()
+    # secrets never reach logs: no file the stack wrote holds a caller key
+    holding = [p for p in data.rglob("*") if p.is_file() and any(k.encode() in p.read_bytes() for k in keys.values())]
+    assert holding == []
+
+
 def test_run_refuses_a_busy_port_with_a_clear_message(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -64,3 +64,20 @@ def test_a_missing_relative_projects_path_is_named_and_nothing_is_applied(tmp_pa
     stack = Stack(_options(tmp_path / "data", "missing.json"))
     assert stack.apply_projects() == "projects: NOT applied: missing.json does not exist"
     assert fake_apply.calls == []
+
+
+def test_the_banner_shows_every_caller_key_the_apply_created_and_no_log_file_has_one(tmp_path, fake_apply):
+    (tmp_path / "two.json").write_text(PROJECTS, encoding="utf-8")
+    stack = Stack(_options(tmp_path / "data", tmp_path / "two.json"))
+    stack.logs.mkdir(parents=True)
+    stack.host_url = "http://127.0.0.1:7071"
+
+    text = stack_module.banner(stack, stack.apply_projects())
+
+    for name, key in fake_apply.created.items():
+        assert f"Caller key of project {name} (created now, shown once): {key}" in text
+    assert text.count("X-Api-Key: key-of-mine-0123456789") == 2  # the example requests use the first one
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            written = path.read_text(encoding="utf-8")
+            assert [key for key in fake_apply.created.values() if key in written] == [], path
