@@ -74,8 +74,10 @@ def start(
     cwd: Path | None = None,
     timeout: float = 60.0,
     stop_signal: int = signal.SIGTERM,
+    pass_fds: Sequence[int] = (),
 ) -> Child:
-    """Start `argv` with stdout and stderr appended to `log_path`; return once `ready` matches a new line."""
+    """Start `argv` with stdout and stderr appended to `log_path`; return once `ready` matches a new line.
+    `pass_fds` stay open in the child (and only those, besides stdio)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         log.write(f"\n--- {name} started at {datetime.now(UTC).isoformat()} ---\n".encode())
@@ -88,6 +90,7 @@ def start(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,  # Ctrl-C reaches `run` only; it stops the children in order
+            pass_fds=tuple(pass_fds),
         )
     child = Child(name, process, log_path, stop_signal=stop_signal)
     try:

@@ -9,6 +9,8 @@ examples/projects.json. Ctrl-C stops every child, last started first.
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import os
 import re
@@ -46,6 +48,11 @@ LISTENING = r"listening on (http\S+)"
 # The emulator's first line is its main listener; the second, its https one (the Entra stand-in
 # must be served over TLS for azure-identity).
 EMULATOR_LISTENING = r"(?s)listening on (http\S+).*?tls listening on (https\S+)"
+# Held (flock) by `run` and every child it starts while any of them lives: two stacks on one data
+# directory would each load Azurite's tables and the emulator's state, and whichever stopped last
+# would overwrite what the other wrote. The kernel drops the lock when the last holder exits, even
+# on SIGKILL, so a crash never leaves it stale.
+LOCK_FILE = "run.lock"
 
 
 def _optional_path(text: str) -> Path | None:
@@ -135,15 +142,42 @@ class Stack:
         self.host_url = ""
         self.env: dict[str, str] = {}
         self.keys: dict[str, str] = {}  # caller keys of projects created by this start
+        self.lock: int | None = None  # the descriptor of LOCK_FILE while this stack holds it
+
+    def claim_data_dir(self) -> None:
+        """Take the data directory's lock, or refuse: another stack uses it. Idempotent."""
+        if self.lock is not None:
+            return
+        self.data.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(lock, 32, 0).decode(errors="replace").strip()
+            os.close(lock)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise ChildFailed(f"cannot lock {self.data / LOCK_FILE}: {exc.strerror}") from None
+            raise ChildFailed(
+                f"{_shown(self.data)} is in use by another `run` (pid {holder or '?'}, or the processes it started): "
+                "a second stack on it would overwrite the first's data when they stop. "
+                "Stop that one, or pass a different --data-dir"
+            ) from None
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()}\n".encode(), 0)  # for the message above; the lock is the flock
+        self.lock = lock
 
     def _port(self, wanted: int, what: str, flag: str) -> int:
         if wanted == 0:
             return free_port()
         if port_in_use("127.0.0.1", wanted):
-            raise ChildFailed(f"port {wanted} ({what}) is in use; stop what uses it or pass {flag} 0 for a free port")
+            raise ChildFailed(
+                f"port {wanted} ({what}) is in use; stop what uses it, or pass {flag} 0 for a free port "
+                "(a second `run` also needs a --data-dir of its own)"
+            )
         return wanted
 
     def start(self) -> None:
+        self.claim_data_dir()
         if not AZURITE.exists():
             raise ChildFailed(f"{AZURITE.relative_to(ROOT)} is missing: run `make install` (npm install)")
         self.azurite_port = self._port(self.args.azurite_port, "Azurite", "--azurite-port")
@@ -180,7 +214,11 @@ class Stack:
         self.host_url = ready.group(1)
 
     def _start(self, name: str, argv: list[str], ready: str, env, stop_signal: int = signal.SIGTERM) -> Child:
-        child = start(name, argv, self.logs / f"{name}.log", ready, env=env, cwd=ROOT, stop_signal=stop_signal)
+        assert self.lock is not None  # start() claimed the data directory first
+        log = self.logs / f"{name}.log"
+        # The children hold the lock too: after a `kill -9` on run they go on writing the data
+        # directory, and a new stack must wait until they are gone.
+        child = start(name, argv, log, ready, env=env, cwd=ROOT, stop_signal=stop_signal, pass_fds=[self.lock])
         self.children.append(child)
         return child
 
@@ -215,6 +253,9 @@ class Stack:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+        if self.lock is not None:
+            os.close(self.lock)  # the children are gone: the last holder lets go
+            self.lock = None
 
 
 def _shown(path: Path) -> str:
@@ -288,6 +329,11 @@ def banner(stack: Stack, projects_line: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     stack = Stack(args)
+    try:
+        stack.claim_data_dir()  # before anything starts or prints
+    except ChildFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     stopping = threading.Event()
 
     def on_signal(signum, frame):

@@ -154,6 +154,7 @@ def test_run_refuses_a_busy_port_with_a_clear_message(tmp_path):
         )
     assert result.returncode == 1
     assert f"port {port} (Azurite) is in use" in result.stderr
+    assert "--azurite-port 0" in result.stderr and "a --data-dir of its own" in result.stderr
 
 
 def test_ctrl_c_while_starting_leaves_no_process_behind(tmp_path):
