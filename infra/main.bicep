@@ -90,8 +90,8 @@ param arrRetryTotalSeconds int = 30
 @description('Prefix of the governor table names (letters and digits, starting with a letter).')
 param tablePrefix string = 'governor'
 
-@description('NCRONTAB (6 fields, UTC) of the sweep timer.')
-param sweepSchedule string = '0 * * * * *'
+@description('NCRONTAB (6 fields, UTC) of the sweep timer. Empty: every sweepIntervalMinutes minutes. A schedule of your own must fire at least every sweepIntervalMinutes minutes, or "no sweep finished" fires.')
+param sweepSchedule string = ''
 
 @description('true: decide, audit and report, but act on nothing. A first deployment stays in dry-run until you switch this off.')
 param dryRun bool = true
@@ -125,9 +125,10 @@ param traceSampleRate string = '1'
 // ---------------------------------------------------------------- alerts (docs/deploy.md)
 @description('Email address the alerts go to (an action group). Empty: the alert rules are still created and show in the portal, but notify no one.')
 param alertEmail string = ''
-@minValue(1)
-@maxValue(60)
-@description('Minutes between sweeps, as sweepSchedule runs them: "no sweep finished" fires after 3 intervals without one.')
+// Only intervals whose alert windows below land on the sizes Azure Monitor accepts for a log alert
+// (5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880 minutes); any other is refused by ARM.
+@allowed([1, 5, 10, 20, 60])
+@description('Minutes between sweeps: the timer runs this often (unless sweepSchedule says otherwise), and "no sweep finished" fires after 3 intervals (at least 10 minutes) without one.')
 param sweepIntervalMinutes int = 1
 @description('Budget alert threshold: a project whose day or month use (spent + reserved) reaches this percent of its budget.')
 param budgetAlertPercent int = 90
@@ -252,14 +253,22 @@ resource alertGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(al
 }
 
 var alertActions = empty(alertEmail) ? {} : { actionGroups: [alertGroup.id] }
-var sweepWindowMinutes = 3 * sweepIntervalMinutes
+// 3 intervals, but at least 10 minutes: Application Insights takes a few minutes to receive a record
+var sweepWindowMinutes = max(3 * sweepIntervalMinutes, 10)
+// room for the last 3 sweeps' records, late ones included
+var failedActionsWindowMinutes = max(6 * sweepIntervalMinutes, 10)
+// a log alert is evaluated at most every 15 minutes here (1, 5, 10 and 15 are sizes Azure accepts)
+var sweepCheckMinutes = min(sweepIntervalMinutes, 15)
+var sweepEveryMinute = sweepIntervalMinutes == 1
+var sweepEvery = sweepEveryMinute ? '0 * * * * *' : '0 */${sweepIntervalMinutes} * * * *'
+var sweepTimer = empty(sweepSchedule) ? sweepEvery : sweepSchedule
 
 var alertRules = [
   {
     name: 'sweep-missing'
-    description: 'No sweep finished in 3 sweep intervals: the timer stopped, or every run crashes before its end.'
+    description: 'No sweep finished in 3 sweep intervals (at least 10 minutes): the timer stopped, or every run crashes before its end.'
     severity: 1
-    frequency: 'PT${sweepIntervalMinutes}M'
+    frequency: 'PT${sweepCheckMinutes}M'
     window: 'PT${sweepWindowMinutes}M'
     query: 'traces | where message startswith "sweep finished"'
     operator: 'LessThan'
@@ -270,7 +279,7 @@ var alertRules = [
     description: 'The last 3 sweeps each had failed actions (stop, extend, close...): ARR or storage keeps refusing them.'
     severity: 2
     frequency: 'PT5M'
-    window: 'PT${max(2 * sweepWindowMinutes, 10)}M'
+    window: 'PT${failedActionsWindowMinutes}M'
     query: 'traces | where message startswith "sweep finished" | top 3 by timestamp desc | summarize sweeps = count(), failing = countif(toint(customDimensions.failed) > 0) | where sweeps == 3 and failing == 3'
     operator: 'GreaterThan'
     threshold: 0
@@ -537,7 +546,7 @@ var governorSettings = {
   ARR_RETRY_TOTAL_SECONDS: string(arrRetryTotalSeconds)
   GOVERNOR_TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
   GOVERNOR_TABLE_PREFIX: tablePrefix
-  GOVERNOR_SWEEP_SCHEDULE: sweepSchedule
+  GOVERNOR_SWEEP_SCHEDULE: sweepTimer
   GOVERNOR_DRY_RUN: dryRun ? 'true' : 'false'
   GOVERNOR_UNMANAGED_MODE: unmanagedMode
   GOVERNOR_UNMANAGED_PROJECT: unmanagedProject

@@ -155,6 +155,9 @@ class Template:
             "and": lambda a, b: bool(a and b),
             "or": lambda a, b: bool(a or b),
             "not": lambda a: not a,
+            "multiply": lambda a, b: a * b,
+            "max": max,
+            "min": min,
         }
         if kind in simple:
             return simple[kind](*args)

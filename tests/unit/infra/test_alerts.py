@@ -57,14 +57,47 @@ def test_every_rule_is_a_scheduled_query_on_app_insights_wired_to_the_action_gro
         assert rule["severity"] in (0, 1, 2, 3, 4)
 
 
+# What ARM accepts for a log alert (scheduledQueryRules): any other window is refused at deployment
+# ("Supported granularities are: 5, 10, 15, 30, 45, 60, 120, 180, ..."), so tests cannot see it unless they check
+ALERT_WINDOWS = {5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880}
+ALERT_FREQUENCIES = {1, 5, 10, 15, 30, 45, 60}
+
+
+def minutes(template, rule: dict, key: str, interval: int) -> int:
+    """A rule's window or frequency in minutes, for a deployment with that sweep interval."""
+    text = rule[key]
+    assert text.startswith("PT") and text.endswith("M"), text
+    inner = text[2:-1]
+    if inner.startswith("${"):
+        return template.evaluate(template.variables[inner[2:-1]]["value"], {"sweepIntervalMinutes": interval})
+    return int(inner)
+
+
 def test_no_sweep_finished_in_three_intervals(template, rules):
     rule = rules["sweep-missing"]
     assert f'message startswith "{observe.SWEEP_FINISHED}"' in rule["query"]
     assert (rule["operator"], rule["threshold"]) == ("LessThan", 1)  # zero records in the window fires
-    assert rule["window"] == "PT${sweepWindowMinutes}M" and rule["frequency"] == "PT${sweepIntervalMinutes}M"
-    window = template.variables["sweepWindowMinutes"]["value"]["operator"]
-    assert window["type"] == "multiply" and window["operands"] == {"operand_1": 3, "operand_2": "sweepIntervalMinutes"}
-    assert template.param_default("sweepIntervalMinutes") == 1  # matches sweepSchedule's default, every minute
+    assert template.param_default("sweepIntervalMinutes") == 1
+    for interval in template.decorator("sweepIntervalMinutes", "allowed"):
+        window = minutes(template, rule, "window", interval)
+        assert window == max(3 * interval, 10)  # 3 intervals, and Application Insights' ingestion delay
+
+
+def test_every_rules_window_and_frequency_is_one_azure_accepts_for_every_allowed_interval(template, rules):
+    for interval in template.decorator("sweepIntervalMinutes", "allowed"):
+        for rule in rules.values():
+            window, frequency = (minutes(template, rule, key, interval) for key in ("window", "frequency"))
+            assert window in ALERT_WINDOWS and frequency in ALERT_FREQUENCIES, (rule["name"], interval)
+            assert frequency <= window
+        failed = minutes(template, rules["sweep-failed-actions"], "window", interval)
+        assert failed >= 3 * interval  # the last 3 sweeps are in it
+
+
+def test_the_timer_runs_every_interval_unless_a_schedule_is_given(template):
+    timer = template.variables["sweepTimer"]["value"]
+    assert template.evaluate(timer) == "0 * * * * *"  # the code's own default (governor.settings)
+    assert template.evaluate(timer, {"sweepIntervalMinutes": 5}) == "0 */${sweepIntervalMinutes} * * * *"
+    assert template.evaluate(timer, {"sweepSchedule": "0 */2 * * * *"}) == "0 */2 * * * *"
 
 
 def test_failed_actions_in_three_consecutive_sweeps(rules, caplog):
