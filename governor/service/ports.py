@@ -207,9 +207,12 @@ class LedgerPort(Protocol):
         unchanged). `count_caller`: `decide(entry, usage, caller_figures)` with the entry's caller's
         open sessions, reservations and spend, read in the same guarded round."""
 
-    def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
-        """Undo `extend` when ARR refused the new lease: lower the lease back to `lease` (only if it
-        is higher) and give the extra reservation back (idempotent)."""
+    def revert_extension(
+        self, project: str, session_id: str, lease: timedelta, now: datetime, *, extended_to: timedelta
+    ) -> LedgerEntry:
+        """Undo the caller's own `extend` when ARR refused its lease: lower the lease from
+        `extended_to` back to `lease` and give the extra reservation back (idempotent). Only while
+        the row still holds `extended_to`: a lease someone else raised it to since is theirs to settle."""
 
     def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
         """Charge minutes beyond the entry's checkpoint to the periods of `now` (idempotent)."""

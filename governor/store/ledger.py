@@ -734,14 +734,18 @@ class LedgerRepo(TablesBase):
         op = Extend(project, sid, decide, now, count, count_caller=count_caller)
         return self._group.submit(check_key("project", project), op)
 
-    def revert_extension(self, project: str, session_id: str, lease: timedelta, now: datetime) -> LedgerEntry:
-        """Undo `extend` when ARR refused the new lease: back to `lease`, extra reservation released."""
+    def revert_extension(
+        self, project: str, session_id: str, lease: timedelta, now: datetime, *, extended_to: timedelta
+    ) -> LedgerEntry:
+        """Undo the caller's own `extend` (to `extended_to`) when ARR refused it: back to `lease`, extra
+        reservation released. A row raised further since keeps its lease: reverting it would free
+        money ARR may still spend on the other extension."""
         sid = check_key("sessionId", session_id)
 
         def round_():
             part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
             row, entry = self._open_entry(part, sid)
-            if row is None or entry.lease <= lease:
+            if row is None or entry.lease <= lease or entry.lease != extended_to:
                 return entry
             extra = cost_of(entry.rate, whole_minutes(entry.lease)) - cost_of(entry.rate, whole_minutes(lease))
             refund = min(extra, entry.reserved)

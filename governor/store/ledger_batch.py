@@ -206,7 +206,9 @@ class Reserve:
         return self.policy is None
 
     def keys(self):
-        return open_key(self.entry.session_id), closed_key(self.entry.session_id)
+        # moved|: a v1 reservation id lives on as a pointer once ARR's id replaced it (Activate)
+        sid = self.entry.session_id
+        return open_key(sid), closed_key(sid), moved_key(sid)
 
     def known(self):
         return {key: (None, None) for key in self.keys()} if self.fresh else {}
@@ -216,7 +218,7 @@ class Reserve:
         policy = self.policy or work.policy
         if policy is None:
             raise NotFound(f"project {project!r} does not exist")
-        if work.row(open_key(sid)) is not None or work.row(closed_key(sid)) is not None:
+        if any(work.row(key) is not None for key in self.keys()):
             raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
         caller = None
         if self.count_caller:
@@ -297,6 +299,8 @@ class Activate:
         if rid != sid:  # v1: ARR chose the id; the row moves to it, and the reservation id points there
             if current is not None:
                 raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {self.project!r}")
+            if work.row(moved_key(rid)) is not None:  # never repoint a reservation already activated
+                raise StateConflict(f"reservation {rid!r} was already activated")
             work.stage(open_key(rid), None, totals=False)
             # an Idempotency-Key retry names the reservation: get_entry follows this to the session
             pointer = {"PartitionKey": self.project, "RowKey": moved_key(rid), "SessionId": sid}

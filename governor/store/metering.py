@@ -74,7 +74,9 @@ class MeteringRepo(LedgerRepo):
             try:
                 moved = self._meter_chunk(project, sessions, now, part)
             except Exception as exc:
-                if not is_conflict(exc):
+                # the prefetch is two queries (`_read_all`): an entry closed between them is a 404,
+                # not a 412; either way the partition is read again below
+                if not (is_conflict(exc) or getattr(exc, "status_code", None) == 404):
                     raise
             else:
                 if moved < ENTRIES_PER_CHUNK:

@@ -189,7 +189,7 @@ def _after_failed_update(
         return seen
     if outcome == REFUSED:
         log.warning("ARR refused the lease update of %s; giving the reservation back", entry.session_id)
-        gate.store.revert_extension(entry.project, entry.session_id, previous, gate.clock())
+        gate.store.revert_extension(entry.project, entry.session_id, previous, gate.clock(), extended_to=entry.lease)
         gate.finish(intent, {"error": "refused"}, outcome="failed")
         raise error
     if seen is None and not isinstance(error, Unavailable):

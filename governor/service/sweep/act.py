@@ -79,7 +79,7 @@ def _extend(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> No
     except Rejected:
         applied = client.get(item.session_id)  # 422: ARR may already hold this lease or more
         if steps.must_revert(applied.max_lease, target):
-            store.revert_extension(item.project, item.session_id, applied.max_lease, now)
+            store.revert_extension(item.project, item.session_id, applied.max_lease, now, extended_to=target)
             raise
     item.decision.figures["applied_lease_minutes"] = minutes_figure(applied.max_lease)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from governor.core.model import MICROS, LedgerState, Period, Session, SessionStatus, VmSize, cost_of
-from governor.store import NotFound, StateConflict
+from governor.store import DuplicateEntry, NotFound, StateConflict, TableStore
 from tests.integration.store.helpers import NOW, RATE, policy, reserve
 
 
@@ -152,8 +152,34 @@ def test_operations_on_missing_entries(demo):
 def test_revert_extension_gives_the_extra_reservation_back(demo):
     reserve(demo, "s1", lease_minutes=60)
     demo.extend("demo", "s1", lambda entry, usage: timedelta(minutes=90), NOW)
-    reverted = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW)
+    ninety = timedelta(minutes=90)
+    reverted = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW, extended_to=ninety)
     assert reverted.lease == timedelta(minutes=60) and reverted.extensions == 0
     assert reverted.reserved == cost_of(RATE, 60) == held(demo)
-    again = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW)
+    again = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW, extended_to=ninety)
     assert again.reserved == cost_of(RATE, 60) == held(demo)
+
+
+def test_a_revert_leaves_an_extension_someone_made_on_top_of_it(demo, azurite, table_prefix):
+    """The gate extends to 90, the sweep (another store) to 120; ARR refuses the gate's 90. Reverting
+    to 60 would free the money of the sweep's 120, which ARR may well run: the row keeps it."""
+    reserve(demo, "s1", lease_minutes=60)
+    demo.extend("demo", "s1", lambda entry, usage: timedelta(minutes=90), NOW)
+    sweep = TableStore(azurite.connection_string, table_prefix)
+    sweep.extend("demo", "s1", lambda entry, usage: timedelta(minutes=120), NOW)
+    kept = demo.revert_extension("demo", "s1", timedelta(minutes=60), NOW, extended_to=timedelta(minutes=90))
+    assert kept.lease == timedelta(minutes=120) and kept.extensions == 2
+    assert kept.reserved == cost_of(RATE, 120) == held(demo)
+
+
+def test_a_v1_reservation_id_cannot_be_reserved_again_once_activated(demo, azurite, table_prefix):
+    """v1: activation moves the row to ARR's id and leaves a pointer under the reservation's. A
+    second starter of the same attempt id (another instance, the sweep) must find it taken, or one
+    attempt would run two sessions and the pointer would lead to the second."""
+    reserve(demo, "next", lease_minutes=60)
+    demo.activate("demo", "next", session("X"))
+    other = TableStore(azurite.connection_string, table_prefix)
+    with pytest.raises(DuplicateEntry):
+        reserve(other, "next", lease_minutes=60)
+    assert held(demo) == cost_of(RATE, 60)
+    assert demo.get_entry("demo", "next").session_id == "X"

@@ -100,3 +100,20 @@ def test_a_stale_prefetch_falls_back_to_a_fresh_read(store):
     assert store._meter_project("demo", {"s1": 12}, NOW, stale) == 1
     assert spent(store) == cost_of(RATE, 12)
     assert store.get_entry("demo", "s1").charged_minutes == 12
+
+
+def test_a_prefetch_holding_an_entry_closed_between_its_two_queries_reads_again(store):
+    """The sweep's prefetch reads the open rows, then the state rows: an entry closed in between is
+    still in the first and the second is fresh, so the write fails on the missing row (404, not
+    412). The project is read again and metered, not reported as failed."""
+    store.put_project(policy())
+    reserve(store, "s1")
+    reserve(store, "s2")
+    stale = store._read_all(NOW)["demo"]  # the first query's open rows...
+    store.close("demo", "s1", 3, "Stopped", NOW)
+    fresh = store._read_all(NOW)["demo"]  # ...and the second's state and usage rows, after the close
+    stale.state, stale.usage_rows, stale.slices = fresh.state, fresh.usage_rows, fresh.slices
+    assert store._meter_project("demo", {"s1": 12, "s2": 12}, NOW, stale) == 1
+    assert store.get_entry("demo", "s2").charged_minutes == 12
+    assert store.get_entry("demo", "s1").charged_minutes == 3  # closed at its own minutes, not re-metered
+    assert spent(store) == cost_of(RATE, 15)
