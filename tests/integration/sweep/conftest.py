@@ -101,13 +101,28 @@ class Stack:
         return self.store.recent_audit(limit=1000, project=project)
 
 
+# Every sweep test starts at this time of day (UTC, virtual): the emulator's clock is real time after
+# a reset, and a test that moves it hours on would otherwise cross midnight, and split its day
+# figures, only when the suite runs late in the day.
+START_OF_TEST = timedelta(hours=1)
+
+
+def to_start_of_test(emulator) -> datetime:
+    now = parse_time(emulator.now())
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = (
+        midnight + START_OF_TEST if now <= midnight + START_OF_TEST else midnight + timedelta(days=1) + START_OF_TEST
+    )
+    return parse_time(emulator.advance((start - now).total_seconds()))
+
+
 @pytest.fixture
 def stack(emulator, azurite, table_prefix, store):
     from governor.arr import clients_from_settings
 
+    now = to_start_of_test(emulator)
     env = stack_env(emulator, azurite, table_prefix)
     arr = clients_from_settings(load(env))
-    now = parse_time(emulator.now())
     yield Stack(emulator, store, arr, env, now)
     for client in arr.values():
         client.close()
