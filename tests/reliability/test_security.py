@@ -38,7 +38,8 @@ TOKEN = re.compile(r"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9\.[A-Za-z0-9_-]+")
 
 @pytest.fixture(scope="module")
 def governor_stack(tmp_path_factory):
-    running = start_stack(tmp_path_factory.mktemp("security") / "data")
+    # a sweep a second (the stack's default is every 5 s): the scenario waits for three of them
+    running = start_stack(tmp_path_factory.mktemp("security") / "data", "--sweep-schedule", "* * * * * *")
     try:
         yield running
     finally:
@@ -140,7 +141,7 @@ def run_scenario(stack) -> list[str]:
 
 
 def wait_for_sweeps(stack, count: int, timeout: float = 60) -> None:
-    """Until the timer has swept `count` more times (the stack sweeps every 5 s)."""
+    """Until the timer has swept `count` more times (this stack sweeps every second)."""
     seen, last = 0, None
     deadline = time.monotonic() + timeout
     while seen < count:
