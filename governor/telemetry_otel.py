@@ -36,9 +36,16 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProces
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from governor import __version__
 from governor.telemetry_names import ERROR_TYPE, HTTP_METHOD, KIND, UNITS
 
 SERVICE_NAME = "arr-lease-governor"
+
+
+def _resource() -> Resource:
+    return Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+
+
 LOGGER = "governor"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # requests that change nothing: sampled at the rate
 # Application Insights' sampling attribute: the exporter turns it into the envelope's sampleRate
@@ -167,7 +174,7 @@ def _azure(settings) -> OtelBackend:
     options = {
         "connection_string": settings.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         "logger_name": LOGGER,
-        "resource": Resource.create({"service.name": SERVICE_NAME}),
+        "resource": _resource(),
         "enable_live_metrics": False,
         # Logs are never sampled: a log record of a trace that was not kept is still sent.
         "enable_trace_based_sampling_for_logs": False,
@@ -204,7 +211,7 @@ def _local(mode: str, settings) -> OtelBackend:
         out = path.open("a", encoding="utf-8", buffering=1)
     else:
         out = sys.stderr
-    resource = Resource.create({"service.name": SERVICE_NAME})
+    resource = _resource()
     tracer_provider = TracerProvider(resource=resource, sampler=sampler(settings.get("GOVERNOR_TRACE_SAMPLE_RATE")))
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n"))

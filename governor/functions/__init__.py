@@ -35,3 +35,23 @@ def build_app() -> func.FunctionApp:
     for blueprint in blueprints():
         app.register_functions(blueprint)
     return app
+
+
+def registered_functions(app: func.FunctionApp) -> list:
+    """The app's functions. Not `app.get_functions()`: that may run once per app (the worker's
+    indexing), a second call raises "does not have a unique function name"."""
+    return [builder.build(app.auth_level) for builder in app._function_builders]
+
+
+def http_routes(functions) -> list[tuple[str, str, str, str]]:
+    """(function name, route, METHOD, auth level) of every HTTP-triggered function."""
+    routes = []
+    for function in functions:
+        trigger = function.get_trigger().get_dict_repr()
+        if trigger.get("type") != "httpTrigger":
+            continue
+        route = trigger.get("route") or function.get_function_name()
+        auth = getattr(trigger.get("authLevel"), "value", trigger.get("authLevel")) or "function"
+        for method in trigger.get("methods") or ["GET", "POST"]:
+            routes.append((function.get_function_name(), route, str(getattr(method, "value", method)).upper(), auth))
+    return routes

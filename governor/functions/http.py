@@ -14,8 +14,10 @@ import contextlib
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -207,7 +209,7 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
 
     _configure_telemetry()
     instance, route = _instance(req), _route(req)
-    attributes = {"kind": "server", "http.request.method": req.method, "http.route": route}
+    attributes = {"kind": "server", "http.request.method": req.method, "http.route": route, **_url_attributes(req)}
     attributes["governor.project"] = (req.route_params or {}).get("project")
     with telemetry.span(f"{req.method} {route}", **attributes) as span:
         reason = None
@@ -226,13 +228,51 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
         return response
 
 
+def _url_attributes(req: func.HttpRequest) -> dict:
+    """url.scheme and url.path (required on a server span), server.address and server.port; never the
+    query, which may carry the function key (`?code=`)."""
+    try:
+        url = urlsplit(req.url or "")
+        port = url.port
+    except ValueError:
+        return {"url.path": _instance(req)}
+    attributes: dict[str, str | int | None] = {"url.scheme": url.scheme or None, "url.path": _instance(req)}
+    attributes["server.address"] = url.hostname
+    if port is not None and port != {"https": 443, "http": 80}.get(url.scheme):
+        attributes["server.port"] = port
+    return attributes
+
+
 def _route(req: func.HttpRequest) -> str:
-    """The path with route parameters as {name}: few distinct span names, and no ids in them."""
-    path = _instance(req)
-    for name, value in sorted((req.route_params or {}).items(), key=lambda kv: -len(str(kv[1]))):
-        if value:
-            path = path.replace(f"/{value}", "/{" + name + "}", 1)
-    return path
+    """`http.route`: the template the host matched (`/api/projects/{project}/sessions`), found among
+    the app's registered routes by method, literal segments and parameter names. Never rebuilt from
+    the values: a project named `api` or a key named `keys` would land in the name."""
+    segments = _instance(req).strip("/").split("/")
+    names = set(req.route_params or {})
+    for method, template in _templates():
+        tail = segments[len(segments) - len(template) :]
+        if method != req.method.upper() or len(template) > len(segments) or names != _names(template):
+            continue
+        if all(part.startswith("{") or part == seen for part, seen in zip(template, tail, strict=True)):
+            prefix = segments[: len(segments) - len(template)]  # the host's route prefix, "api"
+            return "/" + "/".join([*prefix, *(ROUTE_PARAM.sub(r"{\1}", part) for part in template)])
+    return "/" + "/".join(segments) if not names else "(unmatched route)"  # no ids in a span name
+
+
+ROUTE_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")  # a route parameter: {name} or {name:constraint}
+
+
+def _names(template: tuple[str, ...]) -> set[str]:
+    return {match.group(1) for part in template for match in ROUTE_PARAM.finditer(part)}
+
+
+@functools.cache
+def _templates() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(METHOD, route segments) of every HTTP function, read once from the app's blueprints."""
+    from governor.functions import build_app, http_routes, registered_functions  # lazy: they import this module
+
+    routes = http_routes(registered_functions(build_app()))
+    return tuple((method, tuple(route.strip("/").split("/"))) for _, route, method, _ in routes)
 
 
 def _configure_telemetry() -> None:

@@ -9,14 +9,11 @@ in the core's rules, which a cold start need not pay for.
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
-
-import azure.functions as func
 
 from governor import __version__
 from governor.core.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, PROJECT_NAME, SESSION_ID
-from governor.functions import http
+from governor.functions import http, http_routes, registered_functions
 from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
 from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
@@ -64,22 +61,6 @@ SECURITY_SCHEMES = {
     },
 }
 
-_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
-
-
-def http_routes(functions) -> list[tuple[str, str, str, str]]:
-    """(function name, route, METHOD, auth level) of every HTTP-triggered function."""
-    routes = []
-    for function in functions:
-        trigger = function.get_trigger().get_dict_repr()
-        if trigger.get("type") != "httpTrigger":
-            continue
-        route = trigger.get("route") or function.get_function_name()
-        auth = getattr(trigger.get("authLevel"), "value", trigger.get("authLevel")) or "function"
-        for method in trigger.get("methods") or ["GET", "POST"]:
-            routes.append((function.get_function_name(), route, str(getattr(method, "value", method)).upper(), auth))
-    return routes
-
 
 def _security(route: str, auth: str) -> list:
     if auth == "anonymous":
@@ -100,7 +81,7 @@ def _path_parameter(name: str) -> dict:
 
 
 def _parameters(name: str, route: str) -> list[dict]:
-    parameters = [_path_parameter(p) for p in _PARAM.findall(route)]
+    parameters = [_path_parameter(p) for p in http.ROUTE_PARAM.findall(route)]
     if name == "request_session":
         parameters.append(
             {
@@ -212,16 +193,10 @@ def _operation(name: str, route: str, method: str, auth: str, path: str) -> dict
     return operation | {"responses": dict(sorted(responses.items()))}
 
 
-def registered_functions(app: func.FunctionApp) -> list:
-    """The app's functions. Not `app.get_functions()`: that may run once per app (the worker's
-    indexing), a second call raises "does not have a unique function name"."""
-    return [builder.build(app.auth_level) for builder in app._function_builders]
-
-
 def document(functions, version: str = __version__) -> dict:
     paths: dict[str, dict] = {}
     for name, route, method, auth in http_routes(functions):
-        path = "/api/" + _PARAM.sub(r"{\1}", route).strip("/")
+        path = "/api/" + http.ROUTE_PARAM.sub(r"{\1}", route).strip("/")
         paths.setdefault(path, {})[method.lower()] = _operation(name, route, method, auth, path)
     return {
         "openapi": "3.1.0",

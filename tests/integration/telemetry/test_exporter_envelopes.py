@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from governor import __version__
+
 from tests.fixtures.azurite import DEV_KEY, azurite_env, unique_prefix
 from tests.integration.telemetry.ingestion import Ingestion
 from tests.integration.telemetry.kusto import Query
@@ -171,6 +173,10 @@ def test_reads_at_rate_0_leave_no_trace_but_their_logs_and_metrics_arrive(captur
     assert ("POST /api/projects/{project}/sessions", "202") in names  # the admission: a write, always kept
     assert ("POST /api/projects/{project}/sessions", "503") in names
     assert ("PUT /api/manage/projects/{project}", "201") in names
+    # url.scheme and url.path (required on a server span) give the request its URL, without the query
+    admission = next(r for r in requests if r["name"] == "POST /api/projects/{project}/sessions")
+    assert admission["url"].endswith("/api/projects/alpha/sessions") and "?" not in admission["url"], admission
+    assert {e["tags"].get("ai.application.ver") for e in of_type(envelopes, "RequestData")} == {__version__}
     assert not [r for r in requests if r["name"].startswith("GET ")]  # both reads were dropped, whole:
     dependencies = [base(e) for e in of_type(envelopes, "RemoteDependencyData")]
     assert not [d for d in dependencies if d["properties"].get("arr.operation") == "get" and d["resultCode"] == "500"]

@@ -4,10 +4,13 @@ result code; no secret in either."""
 
 from __future__ import annotations
 
+import azure.functions as func
+import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.data.tables import TableServiceClient
 
 from governor.arr.client import _http_attributes
+from governor.functions import http
 from governor.store.connection import _operation, _server
 
 
@@ -52,3 +55,36 @@ def test_the_table_service_is_the_server_and_its_account_the_namespace():
     }
     local = TableServiceClient(endpoint="http://127.0.0.1:10002/devstoreaccount1", credential=key)
     assert _server(local)["server.port"] == 10002 and _server(local)["db.namespace"] == "acct"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "route"),
+    [
+        ("POST", "/api/projects/a/sessions", {"project": "a"}, "/api/projects/{project}/sessions"),
+        ("GET", "/api/projects/api/sessions", {"project": "api"}, "/api/projects/{project}/sessions"),
+        (
+            "GET",
+            "/api/projects/sessions/sessions/sessions",
+            {"project": "sessions", "sessionId": "sessions"},
+            "/api/projects/{project}/sessions/{sessionId}",
+        ),
+        (
+            "DELETE",
+            "/api/manage/projects/p/keys/keys",
+            {"project": "p", "keyName": "keys"},
+            "/api/manage/projects/{project}/keys/{keyName}",
+        ),
+        (
+            "GET",
+            "/api/projects/p/sessions/a%2Fb",
+            {"project": "p", "sessionId": "a/b"},
+            "/api/projects/{project}/sessions/{sessionId}",
+        ),
+        ("GET", "/api/health", {}, "/api/health"),
+    ],
+)
+def test_the_server_spans_route_is_the_registered_template_whatever_the_values(method, path, params, route):
+    """`http.route` (and the span's name) is the matched template: low cardinality, no id in it, even
+    when a value equals a literal segment of the route or a prefix of another."""
+    request = func.HttpRequest(method=method, url=f"http://localhost{path}", route_params=params, body=b"")
+    assert http._route(request) == route
