@@ -38,6 +38,7 @@ from governor.core.model import (
     whole_minutes,
 )
 from governor.core.policy import placement
+from governor.core.policy.callers import PROJECT_ROW_SECONDS
 from governor.store.base import TablesBase, delete_op, result_etag, write_op
 from governor.store.concurrency import RETRYABLE_STATUS
 from governor.store.entities import entity_to_entry, entry_to_entity, etag_of, get, i64
@@ -367,7 +368,7 @@ class LedgerRepo(TablesBase):
         def attempt(known: dict, remembered: Totals | None = None) -> list[Outcome]:
             keys = set().union(*(op.keys() for op in ops)) - known.keys()
             all_open = any(op.all_open for op in ops)
-            policy = self.get_project(project) if any(op.needs_policy for op in ops) else None
+            policy = self._policy_for(project, ops)
             if remembered is not None and totals and not keys and not all_open:
                 part = Partition(project, now, remembered.state, dict(remembered.usage))
                 rows: dict[str, dict | None] = dict(remembered.slices)
@@ -409,6 +410,16 @@ class LedgerRepo(TablesBase):
 
         return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}")
 
+    def _policy_for(self, project: str, ops: Sequence[BatchOp]) -> ProjectPolicy | None:
+        """The policy a round decides by. An admission's is read again when older than the gate's
+        bound (PROJECT_ROW_SECONDS), not taken from its request: a round may run seconds after the
+        request authenticated (ETag retries, group commit), and a limit lowered meanwhile must hold."""
+        if any(op.needs_policy for op in ops):
+            return self.get_project(project)
+        if any(isinstance(op, Reserve) for op in ops):
+            return self.get_project(project, max_age=PROJECT_ROW_SECONDS)
+        return None
+
     # ------------------------------------------------------------ escrow slices (store/escrow.py)
     @property
     def _owner(self) -> str:
@@ -425,7 +436,7 @@ class LedgerRepo(TablesBase):
         if mine is None:
             return None
         assert remembered is not None  # `mine` was found in it
-        policy = next((op.policy for op in ops if isinstance(op, Reserve)), None) or self.get_project(project)
+        policy = self._policy_for(project, ops) or next((op.policy for op in ops if isinstance(op, Reserve)), None)
         if policy is None or not usable(mine, policy):
             return None
         part = Partition(project, now, remembered.state, dict(remembered.usage), slices=dict(remembered.slices))

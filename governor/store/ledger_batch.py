@@ -215,7 +215,7 @@ class Reserve:
 
     def apply(self, work: Working) -> Finish:
         sid, project = self.entry.session_id, self.entry.project
-        policy = self.policy or work.policy
+        policy = work.policy or self.policy  # the round's own read, at most PROJECT_ROW_SECONDS old
         if policy is None:
             raise NotFound(f"project {project!r} does not exist")
         if any(work.row(key) is not None for key in self.keys()):

@@ -1,12 +1,14 @@
-"""The gate's request path reads no more than it must: `reserve` can take the policy the gate
-already read, and `activate` right after `reserve` writes with the ETag it got back instead of
-reading the partition again, falling back to the read round whenever that row moved."""
+"""The gate's request path reads no more than it must: `reserve` decides by the policy the gate
+read for the request (the store's copy of at most PROJECT_ROW_SECONDS, not read again), and
+`activate` right after `reserve` writes with the ETag it got back instead of reading the partition
+again, falling back to the read round whenever that row moved."""
 
 from datetime import timedelta
 
 import pytest
 
 from governor.core.model import LedgerState, Period, Session, SessionStatus, VmSize, cost_of
+from governor.core.policy.callers import PROJECT_ROW_SECONDS
 from governor.service.ports import Refusal
 from governor.store import StateConflict, TableStore
 from tests.integration.store.helpers import NOW, RATE, admit, entry, policy
@@ -38,8 +40,13 @@ def session(sid: str) -> Session:
 @pytest.fixture
 def demo(azurite, table_prefix) -> Counting:
     store = Counting(azurite.connection_string, table_prefix)
-    store.put_project(policy())
+    store.put_project(policy(max_concurrent=2))
     return store
+
+
+def authenticated(store):
+    """The policy as the gate reads it for a request (governor.service.gate.base.authenticate)."""
+    return store.get_project("demo", max_age=PROJECT_ROW_SECONDS)
 
 
 def reserve(store, sid: str, given=None):
@@ -47,8 +54,9 @@ def reserve(store, sid: str, given=None):
 
 
 def test_reserve_with_the_callers_policy_does_not_read_it_again(demo):
+    given = authenticated(demo)
     demo.calls.clear()
-    reserve(demo, "s1", given=policy())
+    reserve(demo, "s1", given=given)
     assert demo.calls == ["query Ledger", "write Ledger"]
     demo.calls.clear()
     reserve(demo, "s2")
@@ -93,7 +101,7 @@ COST = cost_of(RATE, 60)
 
 def fresh(store, sid: str, at=NOW):
     """The gate's reserve for an id it drew at random: no read of the id's rows."""
-    return store.reserve("demo", entry(sid, at=at), admit(COST), at, policy=policy(max_concurrent=2), fresh=True)
+    return store.reserve("demo", entry(sid, at=at), admit(COST), at, policy=authenticated(store), fresh=True)
 
 
 def other(azurite, table_prefix) -> TableStore:
@@ -102,7 +110,7 @@ def other(azurite, table_prefix) -> TableStore:
 
 
 def test_a_fresh_id_after_this_process_wrote_the_partition_is_one_write_and_no_read(demo):
-    reserve(demo, "s1", given=policy())
+    reserve(demo, "s1", given=authenticated(demo))
     demo.calls.clear()
     fresh(demo, "s2")
     assert demo.calls == ["write Ledger"]

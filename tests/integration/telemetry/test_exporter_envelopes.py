@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from governor import __version__
-
 from tests.fixtures.azurite import DEV_KEY, azurite_env, unique_prefix
 from tests.integration.telemetry.ingestion import Ingestion
 from tests.integration.telemetry.kusto import Query
