@@ -10,7 +10,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from governor.store.concurrency import RetryPolicy, with_retry
+from governor.store.concurrency import RetryPolicy, is_conflict, with_retry
 from governor.store.connection import table_client, traced_transaction
 from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
@@ -40,8 +40,8 @@ class TablesBase:
     def _table(self, name: str):
         return table_client(self._service, name)
 
-    def _retry(self, round_, what: str):
-        return with_retry(round_, self.retry_policy, what)
+    def _retry(self, round_, what: str, retryable=is_conflict):
+        return with_retry(round_, self.retry_policy, what, retryable=retryable)
 
     def _query(self, table: str, filter_: str, parameters: dict | None = None, select=None, page=None) -> list[dict]:
         # The SDK substitutes @params in space-separated words only, so "(RowKey eq @a)" would not work.

@@ -37,12 +37,18 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and getattr(exc, "status_code", None) in RETRYABLE_STATUS
 
 
-def with_retry(round_: Callable[[], T], policy: RetryPolicy, what: str, sleep=time.sleep) -> T:
+def with_retry(
+    round_: Callable[[], T],
+    policy: RetryPolicy,
+    what: str,
+    sleep=time.sleep,
+    retryable: Callable[[BaseException], bool] = is_conflict,
+) -> T:
     for attempt in range(policy.attempts):
         try:
             return round_()
         except Exception as exc:
-            if not is_conflict(exc):
+            if not retryable(exc):
                 raise
         sleep(policy.delay(attempt))
     raise Contention(f"{what}: still conflicting after {policy.attempts} attempts")

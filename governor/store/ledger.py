@@ -92,6 +92,10 @@ _GROUP_LOCK = threading.Lock()
 MOVED_STATUS = (404, *RETRYABLE_STATUS)  # a transaction that failed on these wrote nothing
 
 
+def _moved(exc: BaseException) -> bool:
+    return isinstance(exc, HttpResponseError) and exc.status_code in MOVED_STATUS
+
+
 class _Unread(Exception):
     """The batch decided on remembered totals and must read them instead."""
 
@@ -408,7 +412,8 @@ class LedgerRepo(TablesBase):
                     # a held row moved since (412, 409, or 404 once deleted): read and decide again
             return attempt({})
 
-        return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}")
+        # every round reads the rows again, so a row deleted under one (a 404) is read as gone in the next
+        return self._retry(round_, f"{len(ops)} ledger operation(s) in {project}", retryable=_moved)
 
     def _policy_for(self, project: str, ops: Sequence[BatchOp]) -> ProjectPolicy | None:
         """The policy a round decides by. An admission's is read again when older than the gate's

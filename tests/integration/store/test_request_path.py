@@ -158,3 +158,26 @@ def test_totals_of_another_day_are_not_remembered_for_today(demo):
     assert demo.calls == ["query Ledger", "write Ledger"]
     tomorrow = demo.usage("demo", Period.DAY, Period.DAY.key(NOW + timedelta(days=1)))
     assert tomorrow.reserved == 2 * COST and tomorrow.spent == 0
+
+
+def test_a_row_deleted_between_a_later_rounds_read_and_write_is_read_again(demo, azurite, table_prefix):
+    """Round 1 of the activation fails on the ETag (another instance beat the row); round 2 reads
+    it, and before its write another instance releases it (the open row is deleted): a 404. Every
+    round reads again, so round 3 sees the release and refuses as for any released reservation,
+    rather than failing as a storage outage."""
+    reserve(demo, "s1")
+    elsewhere = TableStore(azurite.connection_string, table_prefix)
+    elsewhere.heartbeat("demo", "s1", NOW)  # round 1's remembered ETag is stale
+    submit, writes = demo._submit, []
+
+    def release_before_the_second_write(table, ops):
+        writes.append(table)
+        if len(writes) == 2:
+            elsewhere.release("demo", "s1", NOW)
+        return submit(table, ops)
+
+    demo._submit = release_before_the_second_write
+    with pytest.raises(StateConflict):
+        demo.activate("demo", "s1", session("s1"))
+    assert len(writes) >= 2  # the release came between a later round's read and its write
+    assert demo.get_entry("demo", "s1").state is LedgerState.CLOSED
