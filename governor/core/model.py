@@ -562,3 +562,10 @@ def _utc_time(text: object) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def made_before(session: Session, entry: LedgerEntry) -> bool:
+    """ARR made the session under this row's id before the row was reserved, as after an
+    Idempotency-Key sent again after retention archived its first request's row (ARR keeps ended sessions for 30 days).
+    That session's minutes were charged in the archived row, never to this one."""
+    return session.created is not None and session.created < entry.requested_at - CLOCK_SKEW

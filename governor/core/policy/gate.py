@@ -19,13 +19,11 @@ from typing import Any
 
 from governor.core.errors import Refusal
 from governor.core.model import (
-    CLOCK_SKEW,
     AdmissionSnapshot,
     CallerLimits,
     LedgerEntry,
     Period,
     ProjectPolicy,
-    Session,
     Usage,
     VmSize,
     cost_of,
@@ -110,13 +108,6 @@ def check_same_request(entry_fingerprint: str | None, request: SessionRequest) -
             "this Idempotency-Key was used for a different request (size, lease or models); use a new key",
             {"field": "Idempotency-Key"},
         )
-
-
-def made_before(session: Session, entry: LedgerEntry) -> bool:
-    """ARR made the session under this row's id before the row was reserved: an Idempotency-Key sent
-    again after retention archived its first request's row (ARR keeps ended sessions for 30 days).
-    That session's minutes were charged in the archived row, never to this one."""
-    return session.created is not None and session.created < entry.requested_at - CLOCK_SKEW
 
 
 def key_archived(session_id: str) -> Refusal:

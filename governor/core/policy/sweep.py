@@ -49,6 +49,7 @@ from governor.core.model import (
     Usage,
     ceil_minutes,
     lease_saving,
+    made_before,
     minutes_figure,
     utc_text,
     whole_minutes,
@@ -482,6 +483,8 @@ def decide_pending(entry: LedgerEntry, found: Session | None, now: datetime) -> 
     if found is None:
         return Decision(Action.RELEASE, "pending-orphaned", figures)
     figures["status"] = found.status.value
+    if not found.status.active and made_before(found, entry):  # the id's earlier session, charged in its own row
+        return Decision(Action.RELEASE, "pending-made-before", figures)
     if not found.status.active:  # made, and already over: charge what ARR billed, release the rest
         figures["final_minutes"] = whole_minutes(found.elapsed)
         return Decision(Action.CLOSE, f"pending-ended-{found.status.value.lower()}", figures)

@@ -18,6 +18,7 @@ from governor.core.model import (
     LedgerState,
     ProjectPolicy,
     Session,
+    made_before,
     money_text,
     whole_minutes,
 )
@@ -107,7 +108,7 @@ def launch(gate: Gate, arr: ArrPort, entry: LedgerEntry, models) -> tuple[Ledger
     """Create the reserved session in ARR and activate its row."""
     project = entry.project
     session = _create(gate, arr, entry, models)
-    if not session.status.active and rules.made_before(session, entry):
+    if not session.status.active and made_before(session, entry):
         _release(gate, project, entry.session_id)
         raise rules.key_archived(entry.session_id)
     try:
@@ -229,7 +230,7 @@ def _create(gate: Gate, arr: ArrPort, entry: LedgerEntry, models) -> Session:
             _release(gate, entry.project, entry.session_id)
             raise
         if not found.status.active:
-            if rules.made_before(found, entry):  # ARR refused to make it again (other settings)
+            if made_before(found, entry):  # ARR refused to make it again (other settings)
                 _release(gate, entry.project, entry.session_id)
                 raise rules.key_archived(entry.session_id) from exc
             _close_ended(gate, entry, found)

@@ -14,8 +14,9 @@ from governor.core.model import (
     SessionStatus,
     Usage,
     VmSize,
+    made_before,
 )
-from governor.core.policy.gate import SessionRequest, admit, check_request, made_before
+from governor.core.policy.gate import SessionRequest, admit, check_request
 from governor.service.ports import AdmissionSnapshot, Refusal
 
 RATE = 3 * MICROS  # per hour

@@ -55,6 +55,9 @@ def test_pending_found_is_activated_missing_is_released():
     assert decide_pending(e, session(), NOW).action is Action.ACTIVATE
     ended = decide_pending(e, replace(session(elapsed=15), status=SessionStatus.EXPIRED), NOW)
     assert (ended.action, ended.reason, ended.figures["final_minutes"]) == (Action.CLOSE, "pending-ended-expired", 15)
+    # an ended session ARR made under the id long before the row: an archived request's, charged there
+    archived = replace(session(elapsed=40), status=SessionStatus.STOPPED, created=NOW - timedelta(days=2))
+    assert decide_pending(replace(e, requested_at=NOW - timedelta(minutes=6)), archived, NOW).action is Action.RELEASE
     released = decide_pending(e, None, NOW)
     assert (released.action, released.reason, released.figures["reserved"]) == (
         Action.RELEASE,
