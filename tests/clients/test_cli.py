@@ -84,8 +84,10 @@ def test_a_url_or_timeout_requests_cannot_use_is_a_usage_error_not_a_traceback(s
         ["--url", "http://[::1"],
         ["--url", "http://localhost:99999/api"],
         ["--timeout", "0"],
+        ["--url", "127.0.0.1:7071/api?code=secret-function-key"],
     ):
         result = cli(scripted, "stop", "--session-id", "s-1", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("usage error:") and "Traceback" not in result.stderr, result.stderr
+        assert "secret-function-key" not in result.stderr  # a mistyped URL is not echoed
     assert scripted.requests() == []

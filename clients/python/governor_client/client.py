@@ -228,14 +228,15 @@ def _ended(session_id: str, error: GovernorError) -> SessionEnded:
 
 
 def _checked_url(base_url: str) -> str:
-    """The gate's base URL without its trailing slash; a ValueError naming it when requests could
-    not send to it (no scheme, no host, a broken IPv6 address), rather than on the first call."""
-    hint = "must be an http(s) URL such as https://<app>.azurewebsites.net/api"
+    """The gate's base URL without its trailing slash; a ValueError when requests could not send to it
+    (no scheme, no host, a broken IPv6 address or port), rather than on the first call. The message
+    does not echo the URL: a mistyped one may carry a key (?code=, user:password@)."""
+    error = ValueError("url must be an http(s) URL such as https://<app>.azurewebsites.net/api")
     try:
         parts = urlsplit(base_url)
         parts.port  # noqa: B018 - a bad port raises here
     except ValueError:
-        raise ValueError(f"url {hint}, not {base_url!r}") from None
+        raise error from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {hint}, not {base_url!r}")
+        raise error
     return base_url.rstrip("/")
