@@ -29,6 +29,7 @@ from governor.telemetry_names import (  # noqa: F401
     ADMITTED,
     BUDGET_USED,
     COST,
+    DEFAULT_PORTS,
     EXTENDED,
     GATE_RESPONSES,
     GOVERNED_MINUTES,

@@ -22,6 +22,10 @@ SWEEP_FAILED_ACTIONS = "governor.sweep.failed_actions"
 BUDGET_USED = "governor.budget.used_percent"
 GATE_RESPONSES = "governor.gate.responses"
 
+# server.port is left out (a database or server span) or set (an HTTP client span, where it is
+# required) by each convention; what counts as a scheme's default port is one fact
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
 UNITS = {
     COST: "{micro}",
     SAVINGS: "{micro}",

@@ -333,7 +333,6 @@ class ArrClient:
 # Query parameters whose value may be shown; any other value is REDACTED (continuation tokens and
 # whatever an endpoint may add): OpenTelemetry's url.full carries no secret.
 SHOWN_QUERY = frozenset({"api-version"})
-DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def _http_attributes(method: str, url: str, params: dict | None) -> dict:
@@ -354,7 +353,7 @@ def _http_attributes(method: str, url: str, params: dict | None) -> dict:
         "url.full": urlunsplit((parts.scheme, netloc, parts.path, shown, "")),
         "url.scheme": parts.scheme,
         "server.address": host,
-        "server.port": parts.port or DEFAULT_PORTS.get(parts.scheme),
+        "server.port": parts.port or telemetry.DEFAULT_PORTS.get(parts.scheme),
     }
 
 

@@ -231,6 +231,8 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
 def _url_attributes(req: func.HttpRequest) -> dict:
     """url.scheme and url.path (required on a server span), server.address and server.port; never the
     query, which may carry the function key (`?code=`)."""
+    from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
+
     try:
         url = urlsplit(req.url or "")
         port = url.port
@@ -238,7 +240,7 @@ def _url_attributes(req: func.HttpRequest) -> dict:
         return {"url.path": _instance(req)}
     attributes: dict[str, str | int | None] = {"url.scheme": url.scheme or None, "url.path": _instance(req)}
     attributes["server.address"] = url.hostname
-    if port is not None and port != {"https": 443, "http": 80}.get(url.scheme):
+    if port is not None and port != telemetry.DEFAULT_PORTS.get(url.scheme):
         attributes["server.port"] = port
     return attributes
 

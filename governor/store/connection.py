@@ -27,7 +27,6 @@ from governor.settings import Settings, SettingsError, running_in_azure
 # db.system.name of Azure Table Storage (and Azurite): OpenTelemetry lists no value for it, so one
 # in the form of its "azure.cosmosdb". Azure Monitor shows it as the dependency's type.
 DB_SYSTEM = "azure.tables"
-DEFAULT_PORTS = {"https": 443, "http": 80}
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -165,7 +164,7 @@ def _server(service) -> dict:
         found = _servers[service] = {
             "db.system.name": DB_SYSTEM,
             "server.address": parts.hostname,
-            "server.port": parts.port if parts.port != DEFAULT_PORTS.get(parts.scheme) else None,
+            "server.port": parts.port if parts.port != telemetry.DEFAULT_PORTS.get(parts.scheme) else None,
             "db.namespace": getattr(service, "account_name", None),
         }
     return found
