@@ -294,6 +294,18 @@ class CallerKey:
 
 
 @dataclass(frozen=True)
+class CallerRef:
+    """The caller an admission is for, by name. `presented`: the request itself authenticated as it,
+    with the key of id `key_id` (None: a principal, or a key issued before ids), so the admission's
+    round checks the project row still lets it act; otherwise the governor acts on its behalf (the
+    next attempt of its request) and only its limits are read."""
+
+    name: str
+    key_id: str | None = None
+    presented: bool = False
+
+
+@dataclass(frozen=True)
 class ProjectPolicy:
     """A project's rules and budget. Rates and budgets are micros; durations are timedeltas."""
 
@@ -422,6 +434,7 @@ class AdmissionSnapshot:
     active_sessions: int
     usage: dict[Period, Usage]
     caller: CallerFigures | None = None  # the asking caller's figures, when its limits need them
+    caller_limits: CallerLimits | None = None  # its own limits, by the project row the round read
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from governor.core.model import (
     AuditRecord,
     CallerKey,
     CallerLimits,
+    CallerRef,
     CapacityFailure,
     ConnectTarget,
     ConnectToken,
@@ -159,12 +160,17 @@ class LedgerPort(Protocol):
         policy: ProjectPolicy | None = None,
         count_caller: bool = False,
         fresh: bool = False,
+        who: CallerRef | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Insert `entry` (state pending) and reserve `decide(snapshot)` micros, or raise the
         Refusal that `decide` raised. `decide` may run more than once (after a 412). `policy`, if
         given, is the one the caller just read (saves a read; the snapshot carries it).
         `count_caller`: also read `entry.caller`'s open sessions and spend into `snapshot.caller`.
-        `fresh`: `entry.session_id` is a random id drawn just now (no row can hold it yet)."""
+        `fresh`: `entry.session_id` is a random id drawn just now (no row can hold it yet).
+        `who`: the entry's caller. Every round checks it against the project row the round decides
+        by (`governor.core.policy.callers.standing`: a presented key revoked, rotated or expired
+        since is refused) and puts its limits in `snapshot.caller_limits`, its figures in
+        `snapshot.caller` when it has limits."""
 
     def activate(self, project: str, reservation_id: str, session: Session, wait: bool = True) -> LedgerEntry:
         """Pending -> active under ARR's session id (v1 ids differ from the reservation id).

@@ -16,7 +16,7 @@ from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
 
 if TYPE_CHECKING:
-    from governor.core.model import ProjectPolicy
+    from governor.core.model import CallerKey, ProjectPolicy
 
 MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
 
@@ -33,6 +33,8 @@ class TablesBase:
     if TYPE_CHECKING:
         # The repositories are mixins of one TableStore; ProjectsRepo provides this to the others.
         def get_project(self, name: str, max_age: float = 0.0) -> ProjectPolicy | None: ...
+
+        def caller_keys(self, name: str, max_age: float = 0.0) -> list[CallerKey]: ...
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"

@@ -25,6 +25,8 @@ from azure.core.exceptions import HttpResponseError
 from governor.core.model import (
     AdmissionSnapshot,
     CallerFigures,
+    CallerKey,
+    CallerRef,
     LedgerEntry,
     LedgerState,
     Period,
@@ -371,8 +373,11 @@ class LedgerRepo(TablesBase):
 
         def attempt(known: dict, remembered: Totals | None = None) -> list[Outcome]:
             keys = set().union(*(op.keys() for op in ops)) - known.keys()
-            all_open = any(op.all_open for op in ops)
             policy = self._policy_for(project, ops)
+            callers = self._callers_for(project, ops)
+            all_open = any(op.all_open for op in ops) or any(
+                isinstance(op, Reserve) and op.counts_caller(policy or op.policy, callers, now) for op in ops
+            )
             if remembered is not None and totals and not keys and not all_open:
                 part = Partition(project, now, remembered.state, dict(remembered.usage))
                 rows: dict[str, dict | None] = dict(remembered.slices)
@@ -382,7 +387,7 @@ class LedgerRepo(TablesBase):
             etags = {key: etag_of(row) for key, row in rows.items() if row is not None}
             for key, (entity, etag) in known.items():
                 rows[key], etags[key] = entity, etag
-            work = Working(part, rows, etags, policy)
+            work = Working(part, rows, etags, policy, callers, all_open)
             decided = decide_all(work, ops)
             if remembered is not None and any(isinstance(d, Outcome) for d in decided):
                 raise _Unread  # a refusal is decided on rows read now, never on remembered ones
@@ -425,6 +430,13 @@ class LedgerRepo(TablesBase):
             return self.get_project(project, max_age=PROJECT_ROW_SECONDS)
         return None
 
+    def _callers_for(self, project: str, ops: Sequence[BatchOp]) -> Sequence[CallerKey]:
+        """The project's caller keys an admission's caller is checked against: from the same row
+        `_policy_for` read (or one as recent), so its standing and limits are as current."""
+        if any(isinstance(op, Reserve) and op.who is not None for op in ops):
+            return self.caller_keys(project, max_age=PROJECT_ROW_SECONDS)
+        return ()
+
     # ------------------------------------------------------------ escrow slices (store/escrow.py)
     @property
     def _owner(self) -> str:
@@ -444,11 +456,14 @@ class LedgerRepo(TablesBase):
         policy = self._policy_for(project, ops) or next((op.policy for op in ops if isinstance(op, Reserve)), None)
         if policy is None or not usable(mine, policy):
             return None
+        callers = self._callers_for(project, ops)
+        if not all(op.on_slice(policy, callers, now) for op in ops if isinstance(op, Reserve)):
+            return None  # a caller's own limits or standing to decide: on the project's real figures
         part = Partition(project, now, remembered.state, dict(remembered.usage), slices=dict(remembered.slices))
         rows = {k: entity for k, (entity, _) in held.items()}
         etags = {k: etag for k, (_, etag) in held.items()}
         rows[key], etags[key] = mine, etag_of(mine)
-        work = Working(part, rows, etags, policy)
+        work = Working(part, rows, etags, policy, callers)
         left = slice_of(mine)
         free, slots = left.free, left.slots
         answers: list[tuple[Reserve, LedgerEntry] | Callable] = []
@@ -604,13 +619,18 @@ class LedgerRepo(TablesBase):
         policy: ProjectPolicy | None = None,
         count_caller: bool = False,
         fresh: bool = False,
+        who: CallerRef | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """`policy`: the one the caller just read, if any (it is not part of the transaction either way).
         `count_caller`: read every open entry too, for `entry.caller`'s figures; the state row's ETag
         guards them like the rest, since every money operation rewrites it.
         `fresh`: the caller drew `entry.session_id` at random just now, so no row holds it and its
-        absence is not read (an insert still fails if it existed)."""
+        absence is not read (an insert still fails if it existed).
+        `who`: the entry's caller; each round checks it against the project row it decides by and
+        puts its limits (and, when it has some, its figures) into the snapshot."""
         sid = check_key("sessionId", entry.session_id)
+        if who is not None and who.name != entry.caller:
+            raise ValueError("who must name the entry's caller")
         op = Reserve(
             replace(entry, project=project),
             decide,
@@ -618,6 +638,7 @@ class LedgerRepo(TablesBase):
             policy,
             count_caller=bool(count_caller and entry.caller),
             fresh=fresh,
+            who=who,
         )
         reserved, usage = self._group.submit(check_key("project", project), op)
         self._fresh.put((project, sid), reserved)

@@ -19,9 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from governor.core.errors import Refusal
 from governor.core.model import (
     AdmissionSnapshot,
     CallerFigures,
+    CallerKey,
+    CallerLimits,
+    CallerRef,
     LedgerEntry,
     LedgerState,
     Period,
@@ -31,6 +35,7 @@ from governor.core.model import (
     utcnow,
     whole_minutes,
 )
+from governor.core.policy.callers import standing
 from governor.store.base import MAX_BATCH, create_op, delete_key_op, update_op
 from governor.store.entities import check_entity, entity_to_entry, entry_to_entity, get
 from governor.store.errors import DuplicateEntry, NotFound, StateConflict
@@ -46,11 +51,21 @@ FIXED_ROWS = 3 + MAX_SLICES
 class Working:
     """The partition as the operations decided so far left it: rows read, rows staged, deltas."""
 
-    def __init__(self, part, rows: dict[str, dict | None], etags: dict[str, str | None], policy):
+    def __init__(
+        self,
+        part,
+        rows: dict[str, dict | None],
+        etags: dict[str, str | None],
+        policy,
+        keys: Sequence[CallerKey] = (),
+        all_open: bool = False,
+    ):
         self.part = part  # a ledger.Partition holding the state and usage rows
         self.rows = rows  # entry rows as read (None: absent)
         self.etags = etags
         self.policy: ProjectPolicy | None = policy
+        self.keys = keys  # the project's caller keys, from the row `policy` was read from
+        self.all_open = all_open  # every open row was read: a caller's figures can be counted
         self.staged: dict[str, dict | None] = {}  # row key -> new entity, or None to delete
         self.open_delta = 0
         self.held_delta = 0
@@ -90,6 +105,8 @@ class Working:
     def caller(self, name: str) -> CallerFigures:
         """`name`'s open sessions, their reservations and spend, as the ops before left them
         (the batch read every open row: some op asked for `all_open`)."""
+        if not self.all_open:
+            raise RuntimeError("a caller's figures need every open row, and this round did not read them")
         rows = {key: row for key, row in self.rows.items() if key.startswith(OPEN_PREFIX)}
         rows.update({key: row for key, row in self.staged.items() if key.startswith(OPEN_PREFIX)})
         mine = [row for row in rows.values() if row is not None and get(row, "Caller") == name]
@@ -196,6 +213,7 @@ class Reserve:
     count_caller: bool = False  # the snapshot carries the entry's caller's figures
     fresh: bool = False  # the id was drawn at random just now: no row can hold it
     size: int = 1
+    who: CallerRef | None = None  # its caller: standing and limits from the project row the round reads
 
     @property
     def all_open(self) -> bool:
@@ -213,6 +231,27 @@ class Reserve:
     def known(self):
         return {key: (None, None) for key in self.keys()} if self.fresh else {}
 
+    def caller_limits(self, policy: ProjectPolicy | None, keys: Sequence[CallerKey], now: datetime):
+        """Its caller's own limits by the round's project row; Refusal if that row no longer lets it act."""
+        if self.who is None or policy is None:
+            return None
+        return standing(self.who, policy, keys, now)
+
+    def counts_caller(self, policy: ProjectPolicy | None, keys: Sequence[CallerKey], now: datetime) -> bool:
+        """Decides with its caller's figures (the round reads every open row); a refusal needs none."""
+        try:
+            return self.count_caller or self.caller_limits(policy, keys, now) is not None
+        except Refusal:
+            return False
+
+    def on_slice(self, policy: ProjectPolicy | None, keys: Sequence[CallerKey], now: datetime) -> bool:
+        """Nothing of its caller to decide on (no limits to count, no standing refused): an escrow
+        slice may pay for it."""
+        try:
+            return not self.count_caller and self.caller_limits(policy, keys, now) is None
+        except Refusal:
+            return False
+
     def apply(self, work: Working) -> Finish:
         sid, project = self.entry.session_id, self.entry.project
         policy = work.policy or self.policy  # the round's own read, at most PROJECT_ROW_SECONDS old
@@ -220,11 +259,13 @@ class Reserve:
             raise NotFound(f"project {project!r} does not exist")
         if any(work.row(key) is not None for key in self.keys()):
             raise DuplicateEntry(f"ledger entry {sid!r} already exists in project {project!r}")
+        limits: CallerLimits | None = self.caller_limits(policy, work.keys, work.part.now)
         caller = None
-        if self.count_caller:
-            assert self.entry.caller is not None  # reserve() sets count_caller only for an entry with a caller
+        if self.count_caller or limits is not None:
+            assert self.entry.caller is not None  # count_caller and `who` come only with an entry's caller
             caller = work.caller(self.entry.caller)
-        amount = self.amount(AdmissionSnapshot(policy, work.open_count, work.usage(policy), caller))
+        snapshot = AdmissionSnapshot(policy, work.open_count, work.usage(policy), caller, limits)
+        amount = self.amount(snapshot)
         pending = self.stage(work, amount)
         work.state_dirty = True
         work.open_delta += 1

@@ -102,6 +102,11 @@ class ProjectsRepo(TablesBase):
         row = self._recent_row(name, max_age)
         return entity_to_policy(row) if row is not None else None
 
+    def caller_keys(self, name: str, max_age: float = 0.0) -> list[CallerKey]:
+        """The project's keys (no secrets) from a row this process read at most `max_age` seconds ago."""
+        row = self._recent_row(name, max_age)
+        return [caller_key(record) for record in stored_keys(row)] if row is not None else []
+
     def list_projects(self) -> list[ProjectPolicy]:
         rows = self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION})
         return [entity_to_policy(row) for row in rows]

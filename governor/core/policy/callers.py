@@ -6,12 +6,22 @@ A caller is a named key (`lobby-kiosk`) or a principal App Service vouched for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from governor.core.errors import Refusal
-from governor.core.model import CallerFigures, CallerLimits, Period, ProjectPolicy, format_money, money_text
+from governor.core.model import (
+    CallerFigures,
+    CallerKey,
+    CallerLimits,
+    CallerRef,
+    Period,
+    ProjectPolicy,
+    format_money,
+    money_text,
+)
 from governor.core.policy import document as documents
 from governor.core.policy.limits import KEY_NAME
 
@@ -28,6 +38,9 @@ PRINCIPAL_PREFIX = "principal:"
 # edit or a revoked key reaches every instance within it (target: 5 s), and a burst of requests,
 # wrong keys included, costs one read of it per instance in that time instead of one per request.
 PROJECT_ROW_SECONDS = 2.0
+
+
+KEY_NOT_VALID = "the caller key is not valid for this project (unknown, revoked or expired)"
 
 
 def bad(field: str, detail: str) -> Refusal:
@@ -131,6 +144,24 @@ def caller_remaining(limits: CallerLimits | None, figures: CallerFigures | None)
         if (budget := limits.budget(period)) is not None
     ]
     return min(left) if left else None
+
+
+def standing(ref: CallerRef, policy: ProjectPolicy, keys: Sequence[CallerKey], now: datetime) -> CallerLimits | None:
+    """The caller's own limits by the project row an admission's round read (None: none to keep).
+    A caller that presented itself must still be let in by that row: a round may run seconds after
+    the request authenticated (ETag retries, group commit), and a key revoked, rotated or expired,
+    or a principal removed, meanwhile admits nothing."""
+    if ref.name.startswith(PRINCIPAL_PREFIX):
+        principal = ref.name.removeprefix(PRINCIPAL_PREFIX)
+        if ref.presented and principal not in {p.lower() for p in policy.principals}:
+            raise Refusal("forbidden", "the principal is no longer allowed in this project")
+        limits = policy.principal_limits.get(principal)
+    else:
+        key = next((k for k in keys if k.name == ref.name), None)
+        if ref.presented and (key is None or key.expired(now) or key.key_id != ref.key_id):
+            raise Refusal("forbidden", KEY_NOT_VALID)
+        limits = key.limits if key is not None else None
+    return limits if limits is not None and not limits.empty else None
 
 
 def admit_caller(limits: CallerLimits | None, figures: CallerFigures | None, cost: int, currency: str) -> None:

@@ -20,7 +20,6 @@ from typing import Any
 from governor.core.errors import Refusal
 from governor.core.model import (
     AdmissionSnapshot,
-    CallerLimits,
     LedgerEntry,
     Period,
     ProjectPolicy,
@@ -293,9 +292,9 @@ def budgets(policy: ProjectPolicy) -> dict[Period, int | None]:
     return {Period.DAY: policy.daily_budget, Period.MONTH: policy.monthly_budget}
 
 
-def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: CallerLimits | None = None) -> int:
+def admit(request: SessionRequest, snapshot: AdmissionSnapshot) -> int:
     """The admission decision the store runs atomically: the project's limits, then the caller's
-    (`caller_limits`, against `snapshot.caller`). Returns the micros to reserve."""
+    (`snapshot.caller_limits`, against `snapshot.caller`). Returns the micros to reserve."""
     policy = snapshot.policy
     if not policy.enabled:
         raise Refusal("forbidden", "project is disabled")
@@ -315,7 +314,7 @@ def admit(request: SessionRequest, snapshot: AdmissionSnapshot, caller_limits: C
             f"{format_money(max(remaining, 0), policy.currency)} remain",
             {"cost": money_text(cost), "remainingBudget": money_text(remaining), "currency": policy.currency},
         )
-    admit_caller(caller_limits, snapshot.caller, cost, policy.currency)
+    admit_caller(snapshot.caller_limits, snapshot.caller, cost, policy.currency)
     return cost
 
 

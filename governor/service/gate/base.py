@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from governor.core.model import (
     AuditRecord,
     CallerLimits,
+    CallerRef,
     LedgerEntry,
     LedgerState,
     Period,
@@ -23,7 +24,13 @@ from governor.core.model import (
     Usage,
 )
 from governor.core.policy import gate as rules
-from governor.core.policy.callers import PRINCIPAL_PREFIX, PROJECT_ROW_SECONDS, PROJECT_SCOPE
+from governor.core.policy.callers import (
+    KEY_NOT_VALID,
+    PRINCIPAL_PREFIX,
+    PROJECT_ROW_SECONDS,
+    PROJECT_SCOPE,
+    standing,
+)
 from governor.service import audit
 from governor.service.gate.arr_reads import ArrReads
 from governor.service.gate.views import session_view
@@ -50,6 +57,13 @@ class Identity:
     name: str | None = None
     limits: CallerLimits | None = None
     project_wide: bool = False  # may act on every session of the project, not only those it started
+    key_id: str | None = None  # the id of the key it presented (None: a principal, or a key issued before ids)
+    presented: bool = False  # this request authenticated as it (not the governor acting on its behalf)
+
+    @property
+    def ref(self) -> CallerRef | None:
+        """For the admission's round, which checks the caller again (`callers.standing`)."""
+        return CallerRef(self.name, self.key_id, self.presented) if self.name else None
 
     @property
     def limited(self) -> bool:
@@ -138,27 +152,26 @@ class Gate:
         matched = caller.principals & {p.lower() for p in policy.principals} if caller.principals else set()
         if matched:
             principal = min(matched)
-            return policy, Identity(PRINCIPAL_PREFIX + principal, policy.principal_limits.get(principal))
+            limits = policy.principal_limits.get(principal)
+            return policy, Identity(PRINCIPAL_PREFIX + principal, limits, presented=True)
         if not caller.key:
             raise Refusal("unauthorized", "send the project's caller key in the X-Api-Key header")
         now = self.clock()
         key = self.store.find_key(project, caller.key, now)
         if key is None:
-            raise Refusal("forbidden", "the caller key is not valid for this project (unknown, revoked or expired)")
+            raise Refusal("forbidden", KEY_NOT_VALID)
         self.store.touch_key(project, key.name, now)
-        return policy, Identity(key.name, key.limits, project_wide=key.scope == PROJECT_SCOPE)
+        scope = key.scope == PROJECT_SCOPE
+        return policy, Identity(key.name, key.limits, project_wide=scope, key_id=key.key_id, presented=True)
 
     def limits_of(self, policy: ProjectPolicy, name: str | None, who: Identity) -> CallerLimits | None:
         """The limits of the caller that started a session (None when it has none to keep)."""
         if name == who.name:
-            limits = who.limits
-        elif name and name.startswith(PRINCIPAL_PREFIX):
-            limits = policy.principal_limits.get(name.removeprefix(PRINCIPAL_PREFIX))
-        elif name:
-            limits = next((key.limits for key in self.store.list_keys(policy.name) if key.name == name), None)
-        else:
-            limits = None
-        return limits if limits is not None and not limits.empty else None
+            return who.limits if who.limited else None
+        if not name:
+            return None
+        keys = () if name.startswith(PRINCIPAL_PREFIX) else self.store.list_keys(policy.name)
+        return standing(CallerRef(name), policy, keys, self.clock())
 
     def identity_of(self, policy: ProjectPolicy, name: str | None) -> Identity:
         """Whom a session's own caller acts as, with its limits (an attempt started for it)."""

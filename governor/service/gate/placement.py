@@ -113,11 +113,9 @@ def reserve_at(
             working_since=attempt.working_since,
             plan=attempt.plan if placement.keeps_plan(attempt.plan, place) else None,
         )
-        decide = functools.partial(rules.admit, replace(request, size=place.size), caller_limits=who.limits)
+        decide = functools.partial(rules.admit, replace(request, size=place.size))
         try:
-            entry, usage = gate.store.reserve(
-                project, pending, decide, now, policy=policy, count_caller=who.limited, fresh=fresh
-            )
+            entry, usage = gate.store.reserve(project, pending, decide, now, policy=policy, fresh=fresh, who=who.ref)
         except Refusal as refusal:
             fallback = placement.is_fallback(place, attempt.plan.size)
             if fallback and refusal.reason == "budget-exhausted" and index + 1 < len(tries):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -42,7 +43,7 @@ def race(azurite, table_prefix, project: str, limits: CallerLimits | None = None
             got, _ = store.reserve(
                 project,
                 pending,
-                lambda snapshot: admit(request, snapshot, limits),
+                lambda snapshot: admit(request, replace(snapshot, caller_limits=limits)),
                 now,
                 policy=stores[0].get_project(project),
                 count_caller=limits is not None,

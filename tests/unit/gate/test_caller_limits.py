@@ -1,5 +1,6 @@
 """Per-caller limits in the admission decision, and the body that adds a key."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,22 +26,26 @@ def snap(active=0, reserved=0, day=0, month=0, project_active=0) -> AdmissionSna
     return AdmissionSnapshot(POLICY, project_active, usage, caller)
 
 
+def decide(snapshot, limits) -> int:
+    return admit(HALF_HOUR, replace(snapshot, caller_limits=limits))
+
+
 def refusal(limits, snapshot) -> Refusal:
     with pytest.raises(Refusal) as caught:
-        admit(HALF_HOUR, snapshot, limits)
+        decide(snapshot, limits)
     return caught.value
 
 
 def test_no_limits_admit_as_the_project_would():
-    assert admit(HALF_HOUR, snap(active=50), None) == 3 * MICROS
-    assert admit(HALF_HOUR, snap(active=50), CallerLimits()) == 3 * MICROS
+    assert decide(snap(active=50), None) == 3 * MICROS
+    assert decide(snap(active=50), CallerLimits()) == 3 * MICROS
 
 
 @pytest.mark.parametrize(("active", "admitted"), [(1, True), (2, False), (3, False)])
 def test_caller_concurrency_boundary(active, admitted):
     limits = CallerLimits(max_concurrent=2)
     if admitted:
-        assert admit(HALF_HOUR, snap(active=active), limits) == 3 * MICROS
+        assert decide(snap(active=active), limits) == 3 * MICROS
     else:
         refused = refusal(limits, snap(active=active))
         assert refused.reason == "concurrency-limit"
@@ -59,7 +64,7 @@ def test_caller_concurrency_boundary(active, admitted):
 )
 def test_caller_budget_counts_spent_and_reserved(limits, figures, admitted):
     if admitted:
-        assert admit(HALF_HOUR, snap(**figures), limits) == 3 * MICROS
+        assert decide(snap(**figures), limits) == 3 * MICROS
     else:
         refused = refusal(limits, snap(**figures))
         assert (refused.reason, refused.figures["limit"], refused.figures["caller"]) == (
