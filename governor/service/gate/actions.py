@@ -23,7 +23,7 @@ from governor.core.model import (
 from governor.core.policy import gate as rules
 from governor.core.policy import placement
 from governor.core.policy.extension import APPLIED, REFUSED, Extension, failed_update, refused_step_saving
-from governor.service.gate.attempts import entry_of
+from governor.service.gate.attempts import entry_of, next_entry
 from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key, upstream
 from governor.service.gate.views import connect_view, elapsed_of
 from governor.service.ports import NotFound, Refusal, Unavailable
@@ -213,8 +213,24 @@ def _lease_seen(arr, session_id: str) -> Session | None:
 # ---------------------------------------------------------------- stop
 def stop(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
     policy, who = gate.authenticate(project, caller)
-    entry, session_id = _acting_on(gate, who, project, session_id)
+    entry, _ = _acting_on(gate, who, project, session_id)
     now = gate.clock()
+    entry = _stop_attempt(gate, project, who.name, entry, now)
+    # a poll, the sweep or a keyed retry may have reserved the next attempt before the mark landed;
+    # looked for after it (`placement.abandoned` is the other half): that attempt is stopped too
+    for _ in range(rules.MAX_ATTEMPTS):
+        following = next_entry(gate, entry) if placement.stopped_by_caller(entry) else None
+        if following is None:
+            break
+        entry = _stop_attempt(gate, project, who.name, following, now)
+    return gate.view(policy, entry, None, gate.current_usage(policy, now))
+
+
+def _stop_attempt(gate: Gate, project: str, caller: str | None, entry: LedgerEntry, now: datetime) -> LedgerEntry:
+    """Stop one attempt of a request for its caller: mark the request stopped, then stop the
+    session in ARR and close its row at ARR's minutes (or give a reservation ARR made nothing
+    for back). The entry as it ends."""
+    session_id = entry.session_id
     if placement.stopped_plan(entry.plan) is not None:
         # before ARR is asked, so no poll, sweep or keyed retry starts the next attempt of a request
         # its caller ended, even one ARR had already ended for capacity, or if this request dies
@@ -222,7 +238,7 @@ def stop(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
     if entry.state is not LedgerState.CLOSED:
         arr = gate.client(entry.account)
         # an ARR error leaves the row "unknown": the next sweep judges it by what ARR lists
-        intent = gate.intent(project, session_id, "stop", "caller", {}, now, who.name)
+        intent = gate.intent(project, session_id, "stop", "caller", {}, now, caller)
         with contextlib.suppress(NotFound):
             arr.stop(session_id)
         try:
@@ -242,4 +258,4 @@ def stop(gate: Gate, project: str, caller: Caller, session_id: str) -> dict:
         else:
             entry = gate.store.close(project, session_id, minutes, status.value, now)
         gate.finish(intent, {"minutes": minutes, "charged": entry.charged})
-    return gate.view(policy, entry, None, gate.current_usage(policy, now))
+    return entry

@@ -27,6 +27,7 @@ from governor.core.policy import placement
 from governor.service.gate.base import Caller, Gate, Identity, list_key, session_key
 from governor.service.gate.placement import (
     Attempt,
+    abandoned,
     failed_for_capacity,
     places_for,
     remembered_failures,
@@ -94,6 +95,10 @@ def request_session(gate: Gate, project: str, caller: Caller, body, idempotency_
         if not idempotency_key:
             raise
         raise in_flight() from None  # a repeat that raced the first request for its ledger row
+    if attempt and idempotency_key:
+        previous = rules.session_id_for(project, idempotency_key, attempt - 1)
+        if abandoned(gate, project, previous, entry.session_id, now):
+            raise in_flight()  # its caller stopped the request meanwhile: the repeat then replays the stop
     # No audit row for an admission: the ledger row is its record (and a write per request is costly).
     return _start(gate, policy, gate.client(entry.account), request, entry, usage, partial=partial)
 

@@ -8,6 +8,7 @@ capacity failures through `placement`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from governor.service.gate.admission import launch
 from governor.service.gate.base import Gate
 from governor.service.gate.placement import (
     Attempt,
+    abandoned,
     failure_of,
     next_place,
     places_for,
@@ -59,7 +61,8 @@ def found(entry: LedgerEntry | None, session_id: str, open_only: bool = False) -
     return entry
 
 
-def _next_entry(gate: Gate, entry: LedgerEntry) -> LedgerEntry | None:
+def next_entry(gate: Gate, entry: LedgerEntry) -> LedgerEntry | None:
+    """The attempt after `entry`, if anyone reserved it."""
     next_id = placement.next_attempt_id(entry.project, placement.plan_of(entry))
     return None if next_id is None else gate.store.get_entry(entry.project, next_id)
 
@@ -86,7 +89,7 @@ def resolve(
             current.failed.append((current.entry, failure))
         elif not (current.entry.released and current.entry.session_id != entry.session_id):
             break
-        following = _next_entry(gate, current.entry)  # a retry with the key, or autoRetry, started it
+        following = next_entry(gate, current.entry)  # a retry with the key, or autoRetry, started it
         if following is None and start and policy is not None:
             start = False  # one start per poll: a failing ARR does not use up the attempts at once
             following = start_next(gate, policy, current.entry)
@@ -150,10 +153,19 @@ def start_next(gate: Gate, policy: ProjectPolicy, failed: LedgerEntry) -> Ledger
         return gate.store.get_entry(policy.name, next_id)
     except Refusal:
         return None
+    if abandoned(gate, policy.name, failed.session_id, next_id, now):
+        return None
+    arr = gate.client(entry.account)
     try:
-        entry, _ = launch(gate, gate.client(entry.account), entry, request.models)
+        entry, _ = launch(gate, arr, entry, request.models)
     except Exception:  # its row is pending, released or a claim: the next poll or the sweep goes on
         log.warning("the next attempt %s did not start", next_id, exc_info=True)
+        return gate.store.get_entry(policy.name, next_id)
+    if abandoned(gate, policy.name, next_id):
+        # the caller's stop found this attempt while ARR made it (and may have given its row back
+        # before ARR had it): end what ARR made; failing that, the sweep stops a session its row closed
+        with contextlib.suppress(Exception):
+            arr.stop(next_id)
         return gate.store.get_entry(policy.name, next_id)
     return entry
 

@@ -127,6 +127,22 @@ def reserve_at(
     raise AssertionError("unreachable: the last place's refusal is raised")
 
 
+def abandoned(
+    gate: Gate, project: str, previous_id: str, attempt_id: str | None = None, now: datetime | None = None
+) -> bool:
+    """The caller stopped the request while its next attempt was being reserved. Read after that
+    reservation, as `actions.stop` looks for a next attempt only after marking the request: one of
+    the two always sees the other, so no attempt of a stopped request is left to start. With
+    `attempt_id`, the attempt reserved: then marked stopped too (nothing follows it) and given back."""
+    previous = gate.store.get_entry(project, previous_id)
+    if previous is None or not placement.stopped_by_caller(previous):
+        return False
+    if attempt_id is not None:
+        gate.store.stop_request(project, attempt_id)
+        gate.store.release(project, attempt_id, now or gate.clock())
+    return True
+
+
 def _audit_placement(gate: Gate, policy: ProjectPolicy, entry: LedgerEntry, plan: RetryPlan, now: datetime) -> None:
     """A placement decision: the attempt went elsewhere than the first place (the capacity memory
     moved it, or the size fell back); an attempt at the first place is the ledger row's record."""
