@@ -170,11 +170,14 @@ def _replay(gate: Gate, policy: ProjectPolicy, request, entry: LedgerEntry) -> d
         if not arr.ids_are_ours:
             raise in_flight()
         found = _read_back(arr, entry, None)
-        if found is None:  # ARR has nothing yet: the first request may be about to create it
+        if found is None and placement.stopped_by_caller(entry):
+            # its caller's stop marked it and ended before giving it back: nothing is to start now
+            entry = _give_back_stopped(gate, entry)
+        elif found is None:  # ARR has nothing yet: the first request may be about to create it
             entry = _take_over(gate, entry)
             usage = gate.current_usage(policy, gate.clock())
             return _start(gate, policy, arr, request, entry, usage, partial=False, replayed=True)
-        if found.status.active:
+        elif found.status.active:
             entry = gate.store.activate(policy.name, entry.session_id, found)
         elif placement.capacity_failed(found):
             settle_capacity(gate, policy, entry, found)
@@ -188,6 +191,16 @@ def _replay(gate: Gate, policy: ProjectPolicy, request, entry: LedgerEntry) -> d
             return None
     view = gate.view(policy, entry, found, gate.current_usage(policy, gate.clock()))
     return {**view, "reservedCost": money_text(entry.reserved), "replayed": True}
+
+
+def _give_back_stopped(gate: Gate, entry: LedgerEntry) -> LedgerEntry:
+    """A pending attempt its caller stopped, which ARR has not made: its reservation goes back, once
+    the request working on it has answered or died (until then it may still create: 409)."""
+    now = gate.clock()
+    if rules.still_working(entry.working_since, now):
+        raise in_flight()
+    gate.store.release(entry.project, entry.session_id, now)
+    return gate.store.get_entry(entry.project, entry.session_id) or entry
 
 
 def _take_over(gate: Gate, entry: LedgerEntry) -> LedgerEntry:

@@ -91,3 +91,25 @@ def test_a_retry_with_the_key_after_the_stop_gets_the_stopped_attempt_not_a_new_
     assert (retry.status, retry.body["sessionId"], retry.body["status"]) == (202, sid, "Error"), retry.body
     assert retry.body["replayed"] is True
     assert_ended(gate, key, sid)
+
+
+def test_a_retry_with_the_key_after_a_stop_that_died_before_giving_the_row_back_starts_nothing(gate):
+    """The stop marked the pending attempt (its create had failed before ARR acted) and its gate
+    died before asking ARR and giving the row back: a retry with the key gives it back, and starts
+    no session for a request its caller stopped."""
+    key = project(gate)
+    body, headers = {"size": "Standard", "maxLeaseTime": LEASE}, {"Idempotency-Key": "order-2"}
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase="before")
+    first = gate.create("alpha", key, body, headers=headers)
+    assert (first.status, first.reason) == (503, "upstream-unavailable"), first.body
+    sid = first.body["sessionId"]
+    gate.emulator.clear_faults()
+    gate.store.stop_request("alpha", sid)  # what the stop wrote before it died
+    gate.store.mark_working("alpha", sid, None)  # the first request has answered
+
+    retry = gate.create("alpha", key, body, headers=headers)
+    assert retry.status == 202 and retry.body["sessionId"] == sid and retry.body["replayed"] is True, retry.body
+    assert retry.body["status"] == "Stopped", retry.body
+    assert gate.emulator.truth() == []  # ARR was never asked
+    entry = only_row(gate)
+    assert entry.released and held(gate) == 0
