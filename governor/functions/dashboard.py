@@ -3,8 +3,6 @@ GET /api/projects/{project}/dashboard (the project's caller key in X-Api-Key) fo
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import azure.functions as func
 
 from governor.core.errors import Refusal
@@ -43,21 +41,21 @@ def _page(
     from governor.dashboard.collect import collect  # lazy: cold start (governor.dashboard loads the core)
     from governor.dashboard.forecast import sweep_forecast  # lazy: cold start (governor.dashboard loads the core)
     from governor.dashboard.page import CSP, render_page  # lazy: cold start (governor.dashboard loads the core)
-    from governor.service.health import sweep_interval  # lazy: cold start (governor.service)
+    from governor.service.health import stale_after  # lazy: cold start (governor.service)
+    from governor.service.sweep import SweepConfig  # lazy: cold start (governor.service)
 
     refresh = refresh_of(req)
     context = get_context()
     settings = context.settings
+    sweep = SweepConfig.from_settings(settings)  # the page forecasts what the sweep would do
     now = context.clock()
     board = collect(
         context.store,
         now,
-        forecast=sweep_forecast(
-            warn_before=timedelta(minutes=settings.get("GOVERNOR_WARN_BEFORE_MINUTES")),
-            dry_run=settings.get("GOVERNOR_DRY_RUN"),
+        forecast=sweep_forecast(warn_before=sweep.warn_before, dry_run=sweep.dry_run),
+        stale_after=stale_after(
+            settings.get("GOVERNOR_SWEEP_SCHEDULE"), settings.get("GOVERNOR_HEALTH_STALE_INTERVALS"), now
         ),
-        stale_after=sweep_interval(settings.get("GOVERNOR_SWEEP_SCHEDULE"), now)
-        * settings.get("GOVERNOR_HEALTH_STALE_INTERVALS"),
         policies=policies,
         scope=scope,
         caller=caller,

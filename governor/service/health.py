@@ -43,13 +43,13 @@ def health(
     report["connect"] = {name: _connect(client) for name, client in sorted(arr.items())}
     last = SweepHealth.from_row(row)
     at = last.finished_at if last else None
-    stale_after = sweep_interval(schedule, now) * stale_intervals
-    stale = at is None or now - at > stale_after
+    old_after = stale_after(schedule, stale_intervals, now)
+    stale = at is None or now - at > old_after
     report["lastSweep"] = {
         "at": iso(at),
         "outcome": last.outcome if last else None,
         "stale": stale,
-        "staleAfterSeconds": int(stale_after.total_seconds()),
+        "staleAfterSeconds": int(old_after.total_seconds()),
     }
     reachable = [report["storage"], *report["arr"].values()]
     healthy = not stale and all(v == "reachable" for v in reachable)
@@ -65,6 +65,11 @@ def _answer(future, seconds: float):
     if error is not None:
         return f"unreachable ({type(error).__name__})", None
     return "reachable", future.result()
+
+
+def stale_after(schedule: str, stale_intervals: int, now: datetime) -> timedelta:
+    """How old the last sweep may be before it counts as stale (GOVERNOR_HEALTH_STALE_INTERVALS)."""
+    return sweep_interval(schedule, now) * stale_intervals
 
 
 def sweep_interval(schedule: str, now: datetime) -> timedelta:
