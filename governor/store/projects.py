@@ -45,6 +45,9 @@ _touch_lock = threading.Lock()
 # the process so a write through one drops what all would reuse
 _rows: dict[tuple[str, str], tuple[dict | None, float]] = {}
 _rows_lock = threading.Lock()
+# The keys parsed from the last project row an admission's round read, by project: a burst's rounds
+# share that row (see `caller_keys`), so its key list is parsed once, not once per round.
+_parsed_keys: dict[tuple[str, str], tuple[dict, list[CallerKey]]] = {}
 
 
 def new_keys_version() -> str:
@@ -105,7 +108,13 @@ class ProjectsRepo(TablesBase):
     def caller_keys(self, name: str, max_age: float = 0.0) -> list[CallerKey]:
         """The project's keys (no secrets) from a row this process read at most `max_age` seconds ago."""
         row = self._recent_row(name, max_age)
-        return [caller_key(record) for record in stored_keys(row)] if row is not None else []
+        if row is None:
+            return []
+        scope = (self.tables.projects, name)
+        parsed = _parsed_keys.get(scope)
+        if parsed is None or parsed[0] is not row:
+            parsed = _parsed_keys[scope] = (row, [caller_key(record) for record in stored_keys(row)])
+        return parsed[1]
 
     def list_projects(self) -> list[ProjectPolicy]:
         rows = self._query(self.tables.projects, "PartitionKey eq @p", {"p": PROJECT_PARTITION})
