@@ -27,12 +27,13 @@ from typing import Any, Protocol
 # backend needs nothing from the interface.
 from governor.telemetry_names import (  # noqa: F401
     ADMITTED,
-    BUDGET_USED,
+    BUDGET_UTILIZATION,
     COST,
     DEFAULT_PORTS,
+    DIMENSIONS,
     EXTENDED,
-    GATE_RESPONSES,
-    GOVERNED_MINUTES,
+    HTTP_SERVER_DURATION,
+    METERED_TIME,
     OPEN_SESSIONS,
     REFUSED,
     SAVED,
@@ -89,22 +90,33 @@ def span(name: str, **attributes: Any) -> Iterator[Span]:
         yield current
 
 
-def add(name: str, value: float = 1, **dimensions: Any) -> None:
+def _dimensions(attributes: dict | None, dimensions: dict) -> dict:
+    """A metric's attributes: the standard ones as given (`http.route`...), and the governor's by
+    keyword, named as `DIMENSIONS` says (`project` -> `governor.project`). An unknown keyword is a
+    programming error (checked when telemetry is on: off, every call stays a no-op)."""
+    unknown = set(dimensions) - DIMENSIONS.keys()
+    if unknown:
+        raise TypeError(f"unknown metric dimension(s) {sorted(unknown)}: add them to telemetry_names.DIMENSIONS")
+    named = {DIMENSIONS[key]: value for key, value in dimensions.items()}
+    return _clean({**(attributes or {}), **named})
+
+
+def add(name: str, value: float = 1, attributes: dict | None = None, **dimensions: Any) -> None:
     """Add to a counter."""
     if _backend is not None and value:
-        _backend.add(name, value, _clean(dimensions))
+        _backend.add(name, value, _dimensions(attributes, dimensions))
 
 
-def record(name: str, value: float, **dimensions: Any) -> None:
-    """Record one value of a histogram (durations)."""
+def record(name: str, value: float, attributes: dict | None = None, **dimensions: Any) -> None:
+    """Record one value of a histogram (durations, in seconds)."""
     if _backend is not None:
-        _backend.record(name, value, _clean(dimensions))
+        _backend.record(name, value, _dimensions(attributes, dimensions))
 
 
-def gauge(name: str, value: float, **dimensions: Any) -> None:
+def gauge(name: str, value: float, attributes: dict | None = None, **dimensions: Any) -> None:
     """Set a gauge's current value for these dimensions."""
     if _backend is not None:
-        _backend.gauge(name, value, _clean(dimensions))
+        _backend.gauge(name, value, _dimensions(attributes, dimensions))
 
 
 def enabled() -> bool:

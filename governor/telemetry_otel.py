@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from governor import __version__
-from governor.telemetry_names import ERROR_TYPE, HTTP_METHOD, KIND, UNITS
+from governor.telemetry_names import BUCKETS, ERROR_TYPE, HTTP_METHOD, KIND, UNITS
 
 SERVICE_NAME = "arr-lease-governor"
 
@@ -97,12 +97,16 @@ class OtelBackend:
     def _instrument(self, kind: str, name: str):
         instrument = self._instruments.get((kind, name))
         if instrument is None:
-            make = {
-                "counter": self._meter.create_counter,
-                "histogram": self._meter.create_histogram,
-                "gauge": self._meter.create_gauge,
-            }[kind]
-            instrument = self._instruments[(kind, name)] = make(name, unit=UNITS.get(name, ""))
+            unit = UNITS.get(name, "")
+            if kind == "histogram":
+                # the convention's advised buckets where it gives some (seconds, not the SDK's ms-sized default)
+                buckets = BUCKETS.get(name)
+                instrument = self._meter.create_histogram(name, unit=unit, explicit_bucket_boundaries_advisory=buckets)
+            elif kind == "counter":
+                instrument = self._meter.create_counter(name, unit=unit)
+            else:
+                instrument = self._meter.create_gauge(name, unit=unit)
+            self._instruments[(kind, name)] = instrument
         return instrument
 
     def add(self, name: str, value: float, dimensions: dict) -> None:

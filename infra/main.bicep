@@ -290,7 +290,8 @@ var alertRules = [
     severity: 3
     frequency: 'PT15M'
     window: 'PT15M'
-    query: 'customMetrics | where name == "governor.budget.used_percent" | summarize used = max(value) by project = tostring(customDimensions.project), period = tostring(customDimensions.period) | where used >= ${budgetAlertPercent}'
+    // governor.budget.utilization is a ratio (unit 1): 0.9 is 90 %
+    query: 'customMetrics | where name == "governor.budget.utilization" | summarize used = max(value) by project = tostring(customDimensions["governor.project"]), period = tostring(customDimensions["governor.period"]) | where used >= ${budgetAlertPercent} / 100.0'
     operator: 'GreaterThan'
     threshold: 0
   }
@@ -300,7 +301,9 @@ var alertRules = [
     severity: 2
     frequency: 'PT5M'
     window: 'PT15M'
-    query: 'customMetrics | where name == "governor.gate.responses" | summarize total = sum(valueSum), failed = sumif(valueSum, tostring(customDimensions.status_class) == "5xx") | where total >= ${gate5xxMinResponses} and failed * 100.0 / total >= ${gate5xxPercent}'
+    // the HTTP server spans (the timers' invocations have result code 0); itemCount counts the reads
+    // a trace sample rate below 1 dropped
+    query: 'requests | where toint(resultCode) > 0 | summarize total = sum(itemCount), failed = sumif(itemCount, toint(resultCode) >= 500) | where total >= ${gate5xxMinResponses} and failed * 100.0 / total >= ${gate5xxPercent}'
     operator: 'GreaterThan'
     threshold: 0
   }

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -211,6 +212,7 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
     instance, route = _instance(req), _route(req)
     attributes = {"kind": "server", "http.request.method": req.method, "http.route": route, **_url_attributes(req)}
     attributes["governor.project"] = (req.route_params or {}).get("project")
+    started = time.perf_counter()
     with telemetry.span(f"{req.method} {route}", **attributes) as span:
         reason = None
         try:
@@ -220,11 +222,21 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
             response = problem(refusal.reason, refusal.detail, instance, refusal.figures)
         except Exception as exc:
             response = _failure(exc, instance)
-        span.set("http.response.status_code", response.status_code)
-        if response.status_code >= 500:  # a server span fails on 5xx only (semantic conventions)
-            span.set("error.type", str(response.status_code))
+        status = response.status_code
+        failed = str(status) if status >= 500 else None  # a server fails on 5xx only (semantic conventions)
+        span.set("http.response.status_code", status)
+        span.set("error.type", failed)
         span.set("governor.reason", reason)
-        telemetry.add(telemetry.GATE_RESPONSES, route=route, status_class=f"{response.status_code // 100}xx")
+        # OpenTelemetry's http.server.request.duration, never sampled (the span may be): the
+        # attributes the convention names for it, no id, no project
+        measured = {
+            "http.request.method": attributes["http.request.method"],
+            "url.scheme": attributes.get("url.scheme"),
+            "http.route": route if route != UNMATCHED else None,
+            "http.response.status_code": status,
+            "error.type": failed,
+        }
+        telemetry.record(telemetry.HTTP_SERVER_DURATION, time.perf_counter() - started, measured)
         return response
 
 
@@ -258,9 +270,10 @@ def _route(req: func.HttpRequest) -> str:
         if all(part.startswith("{") or part == seen for part, seen in zip(template, tail, strict=True)):
             prefix = segments[: len(segments) - len(template)]  # the host's route prefix, "api"
             return "/" + "/".join([*prefix, *(ROUTE_PARAM.sub(r"{\1}", part) for part in template)])
-    return "/" + "/".join(segments) if not names else "(unmatched route)"  # no ids in a span name
+    return "/" + "/".join(segments) if not names else UNMATCHED  # no ids in a span name
 
 
+UNMATCHED = "(unmatched route)"
 ROUTE_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")  # a route parameter: {name} or {name:constraint}
 
 

@@ -214,8 +214,10 @@ def counted(decision: Decision, outcome: str) -> bool:
     return outcome == OK and not decision.dry_run
 
 
-def budget_used(current: Usage) -> float | None:
-    """Percent of the period's budget spent or reserved (two decimals); None without a budget."""
+def budget_utilization(current: Usage) -> float | None:
+    """The share of the period's budget spent or reserved, a ratio (0.9 is 90 %; above 1 when a
+    budget was lowered under what it already paid); None without a budget. One division of the two
+    integers, so a use of exactly p % is the same double as the alert's `p / 100.0`."""
     if not current.budget:
         return None
-    return round(100.0 * (current.spent + max(current.reserved, 0)) / current.budget, 2)
+    return (current.spent + max(current.reserved, 0)) / current.budget

@@ -25,7 +25,7 @@ _COUNTED = {Action.STOP: telemetry.STOPPED, Action.EXTEND: telemetry.EXTENDED}
 def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: Counter) -> None:
     """`usage`: per project and period, as if metered now; `governed`: ARR minutes this sweep's
     metering charged, per project (meter.meter). What is logged and counted, the pure rules say
-    (`steps.logged`, `steps.counted`, `steps.budget_used`)."""
+    (`steps.logged`, `steps.counted`, `steps.budget_utilization`)."""
     outcome = report.get("outcome", "ok")
     dry_run = bool(report.get("dryRun"))
     for item in items:
@@ -51,21 +51,20 @@ def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: C
         if metric and steps.counted(decision, item.outcome):
             telemetry.add(metric, project=item.project, reason=decision.reason)
     for project, minutes in governed.items():
-        telemetry.add(telemetry.GOVERNED_MINUTES, minutes, project=project)
+        telemetry.add(telemetry.METERED_TIME, minutes * 60, project=project)  # seconds, the unit of durations
     open_by_project = Counter(e.project for e in snapshot.open_entries)
     for project in snapshot.projects:
         telemetry.gauge(telemetry.OPEN_SESSIONS, open_by_project.get(project, 0), project=project)
         for period, current in usage.get(project, {}).items():
-            dims = {"project": project, "period": period.value}
-            telemetry.gauge(telemetry.COST, current.spent, **dims)
+            telemetry.gauge(telemetry.COST, current.spent, project=project, period=period.value)
             stored = snapshot.usage.get((project, period))
-            telemetry.gauge(telemetry.SAVINGS, stored.saved if stored else 0, **dims)
-            used = steps.budget_used(current)
+            telemetry.gauge(telemetry.SAVINGS, stored.saved if stored else 0, project=project, period=period.value)
+            used = steps.budget_utilization(current)
             if used is not None:
-                telemetry.gauge(telemetry.BUDGET_USED, used, **dims)
+                telemetry.gauge(telemetry.BUDGET_UTILIZATION, used, project=project, period=period.value)
     failed = int(report.get("failed", 0))
     telemetry.add(telemetry.SWEEPS, outcome=outcome, dry_run=dry_run)
-    telemetry.record(telemetry.SWEEP_DURATION, report.get("durationMs", 0), outcome=outcome)
+    telemetry.record(telemetry.SWEEP_DURATION, report.get("durationMs", 0) / 1000, outcome=outcome)  # seconds
     telemetry.add(telemetry.SWEEP_FAILED_ACTIONS, failed)
     log.info(
         "%s: %s, %s sessions, %s decisions, %s failed actions",

@@ -106,7 +106,7 @@ class Sweeper:
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict:
-        with telemetry.span("sweep", dry_run=self.config.dry_run) as span:
+        with telemetry.span("sweep", **{"governor.dry_run": self.config.dry_run}) as span:
             report = self._locked_run()
             for key in ("outcome", "sessions", "decisions", "failed", "metered"):
                 span.set(f"governor.sweep.{key}", report.get(key))

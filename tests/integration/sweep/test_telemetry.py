@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from governor import telemetry
+from governor import telemetry, telemetry_names
 from governor.bootstrap import reset_context
 from governor.functions.openapi_doc import registered_functions
 from governor.telemetry_otel import OtelBackend
@@ -51,6 +51,9 @@ def call(name: str, method: str, route: str, params: dict, key: str, body: dict 
     return handler(request)
 
 
+units: dict[str, str] = {}  # each metric's unit, as the last `points` read it
+
+
 def points(reader) -> dict[str, list[tuple[dict, float]]]:
     found: dict[str, list] = {}
     for resource in reader.get_metrics_data().resource_metrics:
@@ -59,6 +62,7 @@ def points(reader) -> dict[str, list[tuple[dict, float]]]:
                 for point in metric.data.data_points:
                     value = getattr(point, "value", None)
                     value = point.sum if value is None and hasattr(point, "sum") else value
+                    units[metric.name] = metric.unit
                     found.setdefault(metric.name, []).append((dict(point.attributes), value))
     return found
 
@@ -97,28 +101,42 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     finished = spans.get_finished_spans()
     (sweep,) = [s for s in finished if s.name == "sweep"]
     assert sweep.parent is None and sweep.attributes["governor.sweep.outcome"] == "ok"
+    assert sweep.attributes["governor.dry_run"] is False
     in_sweep = [s for s in finished if s.context.trace_id == sweep.context.trace_id and s is not sweep]
     assert {"ARR list", "ARR stop"} <= {s.name for s in in_sweep}
     assert any(s.attributes.get("db.system.name") == "azure.tables" for s in in_sweep)
     assert all(s.attributes.get("arr.ms_cv") for s in in_sweep if s.name.startswith("ARR "))
 
     metrics = points(reader)
-    assert ({"project": "alpha", "size": "Standard"}, 1) in metrics[telemetry.ADMITTED]
-    assert ({"project": "alpha", "reason": refusal}, 1) in metrics[telemetry.REFUSED]
-    assert ({"project": "alpha", "reason": "idle"}, 1) in metrics[telemetry.STOPPED]
-    assert [a for a, _ in metrics[telemetry.SWEEPS]] == [{"outcome": "ok", "dry_run": False}]
-    assert metrics[telemetry.SWEEP_DURATION][0][0] == {"outcome": "ok"}
-    assert ({"project": "alpha"}, 1) in metrics[telemetry.OPEN_SESSIONS]  # open when the sweep read the ledger
-    ((minutes_dims, minutes),) = metrics[telemetry.GOVERNED_MINUTES]
-    assert minutes_dims == {"project": "alpha"} and minutes >= 20
-    cost = {a["period"]: v for a, v in metrics[telemetry.COST] if a["project"] == "alpha"}
+    project = {"governor.project": "alpha"}
+    assert {name: units[name] for name in metrics} == {name: telemetry_names.UNITS[name] for name in metrics}
+    assert units[telemetry.SWEEP_DURATION] == units[telemetry.HTTP_SERVER_DURATION] == "s"
+    assert (units[telemetry.STOPPED], units[telemetry.SWEEPS]) == ("{session}", "{sweep}")
+    assert ({**project, "governor.size": "Standard"}, 1) in metrics[telemetry.ADMITTED]
+    assert ({**project, "governor.reason": refusal}, 1) in metrics[telemetry.REFUSED]
+    assert ({**project, "governor.reason": "idle"}, 1) in metrics[telemetry.STOPPED]
+    assert [a for a, _ in metrics[telemetry.SWEEPS]] == [{"governor.sweep.outcome": "ok", "governor.dry_run": False}]
+    ((duration_dims, seconds),) = metrics[telemetry.SWEEP_DURATION]
+    assert duration_dims == {"governor.sweep.outcome": "ok"} and 0 < seconds < 60  # seconds, not ms
+    assert (project, 1) in metrics[telemetry.OPEN_SESSIONS]  # open when the sweep read the ledger
+    ((metered_dims, metered),) = metrics[telemetry.METERED_TIME]
+    assert metered_dims == project and metered >= 20 * 60  # seconds of ARR time
+    cost = {a["governor.period"]: v for a, v in metrics[telemetry.COST] if a["governor.project"] == "alpha"}
     assert cost["day"] == cost["month"] > 0
     saved = stack.store.get_entry("alpha", stack.store.list_entries("alpha", include_closed=True)[0].session_id)
-    assert ({"project": "alpha", "kind": "lease"}, saved.saved_lease) in metrics[telemetry.SAVED]
-    assert {a["period"] for a, _ in metrics[telemetry.SAVINGS]} == {"day", "month"}
-    assert ({"route": "/api/projects/{project}/sessions", "status_class": "2xx"}, 1) in metrics[
-        telemetry.GATE_RESPONSES
-    ]
+    assert ({**project, "governor.saving.kind": "lease"}, saved.saved_lease) in metrics[telemetry.SAVED]
+    assert {a["governor.period"] for a, _ in metrics[telemetry.SAVINGS]} == {"day", "month"}
+    # every dimension of the governor's own metrics is namespaced; the HTTP metric has the standard ones
+    governor_metrics = [m for m in metrics if m.startswith("governor.")]
+    assert all(k.startswith("governor.") for m in governor_metrics for a, _ in metrics[m] for k in a)
+    served = [a for a, _ in metrics[telemetry.HTTP_SERVER_DURATION]]
+    assert {
+        "http.request.method": "POST",
+        "url.scheme": "http",
+        "http.route": "/api/projects/{project}/sessions",
+        "http.response.status_code": 202,
+    } in served
+    assert all(a["http.response.status_code"] < 500 and "error.type" not in a for a in served)
 
     # logs: the dimensions travel in `extra`, not as JSON in the message
     (summary,) = [r for r in caplog.records if r.getMessage().startswith("sweep finished")]

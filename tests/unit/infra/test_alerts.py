@@ -2,10 +2,11 @@
 rules over Application Insights, each matching a name the app really emits."""
 
 import logging
+import re
 
 import pytest
 
-from governor import telemetry
+from governor import telemetry, telemetry_names
 from governor.service.sweep import observe
 
 RULES = {"sweep-missing", "sweep-failed-actions", "budget-90", "gate-5xx"}
@@ -120,18 +121,30 @@ def test_failed_actions_in_three_consecutive_sweeps(rules, caplog):
 
 def test_a_project_at_ninety_percent_of_a_budget(template, rules):
     rule = rules["budget-90"]
-    assert f'name == "{telemetry.BUDGET_USED}"' in rule["query"]
-    assert "customDimensions.project" in rule["query"] and "customDimensions.period" in rule["query"]
-    assert "where used >= ${budgetAlertPercent}" in rule["query"]
+    assert f'name == "{telemetry.BUDGET_UTILIZATION}"' in rule["query"]
+    assert telemetry_names.UNITS[telemetry.BUDGET_UTILIZATION] == "1"  # a ratio: the percent is divided by 100
+    project, period = (telemetry_names.DIMENSIONS[key] for key in ("project", "period"))
+    assert f'customDimensions["{project}"]' in rule["query"] and f'customDimensions["{period}"]' in rule["query"]
+    assert "where used >= ${budgetAlertPercent} / 100.0" in rule["query"]
     assert template.param_default("budgetAlertPercent") == 90
     assert (rule["operator"], rule["threshold"]) == ("GreaterThan", 0)
 
 
-def test_gate_5xx_rate(template, rules):
+def test_gate_5xx_rate_is_read_from_the_http_server_spans(template, rules):
+    """The standard http.server.request.duration reaches Application Insights as its pre-aggregated
+    request metrics (the exporter keeps only the result code, and not in customMetrics), so the rate
+    is read where the same requests are: the server spans, weighted by itemCount."""
     rule = rules["gate-5xx"]
     query = rule["query"]
-    assert f'name == "{telemetry.GATE_RESPONSES}"' in query
-    assert 'tostring(customDimensions.status_class) == "5xx"' in query  # functions/http.py: f"{status // 100}xx"
+    assert query.startswith("requests | where toint(resultCode) > 0 | ")  # no timer invocation (code 0)
+    assert "total = sum(itemCount), failed = sumif(itemCount, toint(resultCode) >= 500)" in query
     assert "total >= ${gate5xxMinResponses} and failed * 100.0 / total >= ${gate5xxPercent}" in query
     assert (template.param_default("gate5xxPercent"), template.param_default("gate5xxMinResponses")) == (5, 20)
     assert rule["window"] == "PT15M"
+
+
+def test_no_rule_reads_a_metric_the_app_no_longer_sends(rules):
+    names = {v for k, v in vars(telemetry_names).items() if k.isupper() and isinstance(v, str)}
+    for rule in rules.values():
+        for metric in re.findall(r'name == "([^"]+)"', rule["query"]):
+            assert metric in names, (rule["name"], metric)

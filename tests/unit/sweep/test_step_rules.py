@@ -236,11 +236,13 @@ def test_actions_and_warnings_are_logged_done_acts_counted():
     assert not steps.counted(Decision(Action.STOP, "idle", dry_run=True), "ok")
 
 
-def test_the_budget_used_counts_spent_and_held_money():
-    assert steps.budget_used(Usage("alpha", Period.DAY, "d", 1_000, spent=250, reserved=125)) == 37.5
-    assert steps.budget_used(Usage("alpha", Period.DAY, "d", 3_000, spent=1_000, reserved=-5)) == 33.33
-    assert steps.budget_used(Usage("alpha", Period.DAY, "d", None, spent=1_000)) is None
-    assert steps.budget_used(Usage("alpha", Period.DAY, "d", 0, spent=1_000)) is None
+def test_the_budget_utilization_counts_spent_and_held_money_as_a_ratio():
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", 1_000, spent=250, reserved=125)) == 0.375
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", 3_000, spent=1_000, reserved=-5)) == 1 / 3
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", 1_000, spent=900)) == 90 / 100.0  # the alert's
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", 1_000, spent=1_200)) == 1.2  # over a lowered budget
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", None, spent=1_000)) is None
+    assert steps.budget_utilization(Usage("alpha", Period.DAY, "d", 0, spent=1_000)) is None
 
 
 # ---------------------------------------------------------------- the caller's limits
