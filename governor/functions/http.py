@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import azure.functions as func
 
@@ -240,9 +240,30 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
         return response
 
 
+# Query parameters whose value a server span may show: the ones the routes read (usage's period and
+# grouping, the list's includeClosed, the dashboard's refresh). Every other value is REDACTED, as the
+# HTTP conventions ask of sensitive query values: above all `code`, the Functions key.
+SHOWN_QUERY = frozenset({"day", "month", "by", "includeClosed", "refresh"})
+REDACTED = "REDACTED"
+MAX_QUERY = 512
+
+
+NAMED_QUERY = SHOWN_QUERY | {"code"}  # names that may show (with their value redacted, for code)
+
+
+def redacted_query(query: str) -> str | None:
+    """url.query with every value but those of `SHOWN_QUERY` replaced by `REDACTED`, and any name the
+    app does not know too (`?<key>` alone would put a key in the name); None when there is none."""
+    if not query:
+        return None
+    pairs = parse_qsl(query[: MAX_QUERY * 4], keep_blank_values=True)
+    shown = [(k if k in NAMED_QUERY else REDACTED, v if k in SHOWN_QUERY else REDACTED) for k, v in pairs]
+    return urlencode(shown)[:MAX_QUERY] if shown else None
+
+
 def _url_attributes(req: func.HttpRequest) -> dict:
-    """url.scheme and url.path (required on a server span), server.address and server.port; never the
-    query, which may carry the function key (`?code=`)."""
+    """url.scheme and url.path (required on a server span), url.query redacted (`redacted_query`),
+    server.address and server.port."""
     from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
 
     try:
@@ -251,6 +272,7 @@ def _url_attributes(req: func.HttpRequest) -> dict:
     except ValueError:
         return {"url.path": _instance(req)}
     attributes: dict[str, str | int | None] = {"url.scheme": url.scheme or None, "url.path": _instance(req)}
+    attributes["url.query"] = redacted_query(url.query)
     attributes["server.address"] = url.hostname
     if port is not None and port != telemetry.DEFAULT_PORTS.get(url.scheme):
         attributes["server.port"] = port

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 
 import azure.functions as func
 import pytest
@@ -37,13 +38,13 @@ def exported(stack, monkeypatch):
     reset_context()
 
 
-def call(name: str, method: str, route: str, params: dict, key: str, body: dict | None = None):
+def call(name: str, method: str, route: str, params: dict, key: str, body: dict | None = None, query: str = ""):
     import function_app
 
     handler = {f.get_function_name(): f for f in registered_functions(function_app.app)}[name].get_user_function()
     request = func.HttpRequest(
         method=method,
-        url=f"http://localhost/api/{route}",
+        url=f"http://localhost/api/{route}" + (f"?{query}" if query else ""),
         headers={"X-Api-Key": key, "Content-Type": "application/json"},
         route_params=params,
         body=json.dumps(body or {}).encode(),
@@ -151,6 +152,26 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     values += [str(v) for found in metrics.values() for attributes, _ in found for v in attributes.values()]
     assert values and not [v for v in values for secret in secrets if secret in v]
     assert policy.webhook_url not in values
+
+
+def test_a_function_key_in_the_query_never_reaches_telemetry(stack, exported):
+    """url.query is on the server span, its values redacted but for the parameters the routes read:
+    `?code=` carries the Functions key, and neither it nor a bare `?<key>` reaches any attribute."""
+    spans, reader = exported
+    stack.project("alpha")
+    key = stack.store.rotate_key("alpha")
+    function_key = "fk" + secrets.token_urlsafe(24)
+    route, params = "projects/alpha/sessions", {"project": "alpha"}
+    listed = call("list_sessions", "GET", route, params, key, query=f"code={function_key}&includeClosed=true")
+    assert listed.status_code == 200, listed.get_body()
+    bare = call("list_sessions", "GET", route, params, key, query=function_key)
+    assert bare.status_code == 200, bare.get_body()
+
+    served = [s for s in spans.get_finished_spans() if s.name == "GET /api/projects/{project}/sessions"]
+    assert [s.attributes["url.query"] for s in served] == ["code=REDACTED&includeClosed=true", "REDACTED=REDACTED"]
+    values = [str(v) for s in spans.get_finished_spans() for v in s.attributes.values()]
+    values += [str(v) for found in points(reader).values() for attributes, _ in found for v in attributes.values()]
+    assert values and not [v for v in values if function_key in v]
 
 
 def test_with_telemetry_off_nothing_is_exported_and_nothing_breaks(stack, monkeypatch):

@@ -4,7 +4,8 @@ process-wide providers): the function app's own handlers against the ARR emulato
 
 1. an admin creates project `alpha` (a webhook with a secret) and its caller key (manage routes);
 2. a session request whose ARR create fails with 500 (emulator faults): the gate answers 503;
-3. a session request that is admitted, reserving 95 % of the day's budget;
+3. a session request that is admitted, reserving 95 % of the day's budget (with the Functions key in
+   its query, `?code=`);
 4. reads (sampled at GOVERNOR_TRACE_SAMPLE_RATE, which the test sets to 0): the session list, and
    the session while ARR answers 500 (the gate answers 503 and logs a warning);
 5. ARR's clock moves 20 minutes and the sweep timer runs while ARR answers every stop with 409:
@@ -39,11 +40,11 @@ def handlers() -> dict:
     return {f.get_function_name(): f.get_user_function() for f in registered_functions(function_app.app)}
 
 
-def call(app: dict, name: str, method: str, route: str, params: dict, body=None, key: str | None = None):
+def call(app: dict, name: str, method: str, route: str, params: dict, body=None, key: str | None = None, query=""):
     headers = {"Content-Type": "application/json", **({"X-Api-Key": key} if key else {})}
     request = func.HttpRequest(
         method=method,
-        url=f"http://localhost/api/{route}",
+        url=f"http://localhost/api/{route}" + (f"?{query}" if query else ""),
         headers=headers,
         route_params=params,
         body=json.dumps(body).encode() if body is not None else b"",
@@ -90,8 +91,16 @@ def main() -> int:
     assert failed.status_code == 503, failed.get_body()
     emulator.clear_faults()
 
+    function_key = "fk" + secrets.token_urlsafe(24)  # as a client that puts the Functions key in the query
     admitted = call(
-        app, "request_session", "POST", SESSIONS, {"project": PROJECT}, {"size": "Standard", "maxLeaseTime": 60}, key
+        app,
+        "request_session",
+        "POST",
+        SESSIONS,
+        {"project": PROJECT},
+        {"size": "Standard", "maxLeaseTime": 60},
+        key,
+        query=f"code={function_key}",
     )
     assert admitted.status_code == 202, admitted.get_body()
     session_id = json.loads(admitted.get_body())["sessionId"]
@@ -124,6 +133,7 @@ def main() -> int:
     flush()
     account = os.environ["ARR_ACCOUNT_ID"]
     out = {"key": key, "webhookSecret": webhook_secret, "sessionId": session_id, "accountId": account}
+    out["functionKey"] = function_key
     print(json.dumps({**out, "tableError": table_error}))
     return 0
 

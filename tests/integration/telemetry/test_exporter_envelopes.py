@@ -172,9 +172,9 @@ def test_reads_at_rate_0_leave_no_trace_but_their_logs_and_metrics_arrive(captur
     assert ("POST /api/projects/{project}/sessions", "202") in names  # the admission: a write, always kept
     assert ("POST /api/projects/{project}/sessions", "503") in names
     assert ("PUT /api/manage/projects/{project}", "201") in names
-    # url.scheme and url.path (required on a server span) give the request its URL, without the query
-    admission = next(r for r in requests if r["name"] == "POST /api/projects/{project}/sessions")
-    assert admission["url"].endswith("/api/projects/alpha/sessions") and "?" not in admission["url"], admission
+    # url.scheme, url.path and url.query give the request its URL, the function key redacted
+    admission = next(r for r in requests if r["name"] == "POST /api/projects/{project}/sessions" and "?" in r["url"])
+    assert admission["url"].endswith("/api/projects/alpha/sessions?code=REDACTED"), admission
     assert {e["tags"].get("ai.application.ver") for e in of_type(envelopes, "RequestData")} == {__version__}
     assert not [r for r in requests if r["name"].startswith("GET ")]  # both reads were dropped, whole:
     dependencies = [base(e) for e in of_type(envelopes, "RemoteDependencyData")]
@@ -206,7 +206,7 @@ def test_no_metric_dimension_is_bare(captured):
 
 def test_no_secret_reaches_any_envelope(captured):
     _, bodies, worker = captured
-    secrets = [worker["key"], worker["webhookSecret"], worker["accountKey"], DEV_KEY]
+    secrets = [worker["key"], worker["webhookSecret"], worker["accountKey"], DEV_KEY, worker["functionKey"]]
     # a key is gk_<id>_<secret>, and the secret may hold "_" itself: split twice from the left
     secrets += [worker["key"].split("_", 2)[2], worker["webhookSecret"].removeprefix("whsec_")]
     sent = "\n".join(bodies)
