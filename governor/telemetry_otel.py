@@ -18,7 +18,9 @@ metrics are never sampled.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
@@ -42,8 +44,27 @@ from governor.telemetry_names import BUCKETS, ERROR_TYPE, HTTP_METHOD, KIND, UNI
 SERVICE_NAME = "arr-lease-governor"
 
 
-def _resource() -> Resource:
-    return Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+def _resource(environ: Mapping[str, str] | None = None) -> Resource:
+    return Resource.create(resource_attributes(os.environ if environ is None else environ))
+
+
+def resource_attributes(environ: Mapping[str, str]) -> dict:
+    """The service, and in Azure the cloud and FaaS resource attributes OpenTelemetry defines for a
+    function app (docs/resource/cloud.md, docs/resource/faas.md), from the variables the platform
+    sets: no detector, no call. The distro's own detectors leave `cloud.platform` and `faas.*` unset
+    on Functions. `faas.name` is per function, so a span attribute (`governor.functions.http`)."""
+    attributes: dict[str, str | int] = {"service.name": SERVICE_NAME, "service.version": __version__}
+    site = environ.get("WEBSITE_SITE_NAME")
+    if not site:  # not in Azure: nothing to say about a cloud
+        return attributes
+    attributes.update({"cloud.provider": "azure", "cloud.platform": "azure.functions"})
+    for key, variable in (("cloud.region", "REGION_NAME"), ("faas.instance", "WEBSITE_INSTANCE_ID")):
+        if environ.get(variable):
+            attributes[key] = environ[variable]
+    memory = environ.get("WEBSITE_MEMORY_LIMIT_MB", "")
+    if memory.isdigit():
+        attributes["faas.max_memory"] = int(memory) * 1024 * 1024  # bytes
+    return attributes
 
 
 LOGGER = "governor"
@@ -178,7 +199,7 @@ def _azure(settings) -> OtelBackend:
     options = {
         "connection_string": settings.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         "logger_name": LOGGER,
-        "resource": _resource(),
+        "resource": _resource(settings.environ),
         "enable_live_metrics": False,
         # Logs are never sampled: a log record of a trace that was not kept is still sent.
         "enable_trace_based_sampling_for_logs": False,
@@ -215,7 +236,7 @@ def _local(mode: str, settings) -> OtelBackend:
         out = path.open("a", encoding="utf-8", buffering=1)
     else:
         out = sys.stderr
-    resource = _resource()
+    resource = _resource(settings.environ)
     tracer_provider = TracerProvider(resource=resource, sampler=sampler(settings.get("GOVERNOR_TRACE_SAMPLE_RATE")))
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n"))

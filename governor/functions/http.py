@@ -12,11 +12,13 @@ import base64
 import binascii
 import contextlib
 import functools
+import itertools
 import json
 import logging
+import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -209,8 +211,9 @@ def serve(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> fun
     from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
 
     _configure_telemetry()
-    instance, route = _instance(req), _route(req)
+    instance, (route, function) = _instance(req), _route(req)
     attributes = {"kind": "server", "http.request.method": req.method, "http.route": route, **_url_attributes(req)}
+    attributes.update(faas_attributes(function, "http"))
     attributes["governor.project"] = (req.route_params or {}).get("project")
     started = time.perf_counter()
     with telemetry.span(f"{req.method} {route}", **attributes) as span:
@@ -279,20 +282,22 @@ def _url_attributes(req: func.HttpRequest) -> dict:
     return attributes
 
 
-def _route(req: func.HttpRequest) -> str:
+def _route(req: func.HttpRequest) -> tuple[str, str | None]:
     """`http.route`: the template the host matched (`/api/projects/{project}/sessions`), found among
-    the app's registered routes by method, literal segments and parameter names. Never rebuilt from
-    the values: a project named `api` or a key named `keys` would land in the name."""
+    the app's registered routes by method, literal segments and parameter names, and the name of the
+    function it routes to. Never rebuilt from the values: a project named `api` or a key named `keys`
+    would land in the name."""
     segments = _instance(req).strip("/").split("/")
     names = set(req.route_params or {})
-    for method, template in _templates():
+    for function, method, template in _templates():
         tail = segments[len(segments) - len(template) :]
         if method != req.method.upper() or len(template) > len(segments) or names != _names(template):
             continue
         if all(part.startswith("{") or part == seen for part, seen in zip(template, tail, strict=True)):
             prefix = segments[: len(segments) - len(template)]  # the host's route prefix, "api"
-            return "/" + "/".join([*prefix, *(ROUTE_PARAM.sub(r"{\1}", part) for part in template)])
-    return "/" + "/".join(segments) if not names else UNMATCHED  # no ids in a span name
+            route = "/" + "/".join([*prefix, *(ROUTE_PARAM.sub(r"{\1}", part) for part in template)])
+            return route, function
+    return ("/" + "/".join(segments) if not names else UNMATCHED), None  # no ids in a span name
 
 
 UNMATCHED = "(unmatched route)"
@@ -304,12 +309,40 @@ def _names(template: tuple[str, ...]) -> set[str]:
 
 
 @functools.cache
-def _templates() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(METHOD, route segments) of every HTTP function, read once from the app's blueprints."""
+def _templates() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(function name, METHOD, route segments) of every HTTP function, read once from the app's blueprints."""
     from governor.functions import build_app, http_routes, registered_functions  # lazy: they import this module
 
     routes = http_routes(registered_functions(build_app()))
-    return tuple((method, tuple(route.strip("/").split("/"))) for _, route, method, _ in routes)
+    return tuple((name, method, tuple(route.strip("/").split("/"))) for name, route, method, _ in routes)
+
+
+# ---------------------------------------------------------------- invocations (FaaS)
+_invocations = itertools.count()  # this process's invocations: the first is its cold start
+
+
+def faas_attributes(function: str | None, trigger: str, environ: Mapping[str, str] | None = None) -> dict:
+    """OpenTelemetry's attributes of an incoming FaaS invocation (docs/faas/faas-spans.md):
+    `faas.trigger` (`http`, `timer`), `faas.coldstart` (the process's first invocation) and, in
+    Azure, `faas.name` as `<function app>/<function>`, a span attribute there since one process
+    serves every function of the app. Read from the environment, nothing imported. The invocation id
+    is the host's: its own invocation span, the parent of the governor's, carries it."""
+    environ = os.environ if environ is None else environ
+    site = environ.get("WEBSITE_SITE_NAME")
+    return {
+        "faas.trigger": trigger,
+        "faas.coldstart": next(_invocations) == 0,
+        "faas.name": f"{site}/{function}" if site and function else None,
+    }
+
+
+@contextlib.contextmanager
+def invocation(function: str, trigger: str, **attributes: Any) -> Iterator[Any]:
+    """The server span of a non-HTTP invocation (a timer), named after its function."""
+    from governor import telemetry  # lazy: cold start (test_cold_import: loads on the first request)
+
+    with telemetry.span(function, kind="server", **faas_attributes(function, trigger), **attributes) as span:
+        yield span
 
 
 def _configure_telemetry() -> None:

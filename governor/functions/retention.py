@@ -6,6 +6,8 @@ import logging
 
 import azure.functions as func
 
+from governor.functions import http
+
 bp = func.Blueprint()
 log = logging.getLogger("governor.retention")
 
@@ -17,5 +19,6 @@ def retention(timer: func.TimerRequest) -> None:
     from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
     from governor.service.retention import RetentionConfig, run_retention  # lazy: cold start (governor.service)
 
-    context = get_context()
-    run_retention(context.store, context.clock, RetentionConfig.from_settings(context.settings))
+    context = get_context()  # configures telemetry: the invocation's span comes after
+    with http.invocation("retention", "timer", **{"faas.cron": RETENTION_SCHEDULE}):
+        run_retention(context.store, context.clock, RetentionConfig.from_settings(context.settings))

@@ -6,6 +6,8 @@ import logging
 
 import azure.functions as func
 
+from governor.functions import http
+
 bp = func.Blueprint()
 log = logging.getLogger("governor.sweep")
 
@@ -17,7 +19,9 @@ def sweep(timer: func.TimerRequest) -> None:
     from governor.bootstrap import get_context  # lazy: cold start (bootstrap loads governor.core.model)
     from governor.service.sweep import Sweeper  # lazy: cold start (governor.service)
 
-    sweeper = Sweeper.from_context(get_context())
-    sweeper.run()
-    if sweeper.webhooks is not None:
-        sweeper.webhooks.drain(timeout=sweeper.config.webhook_timeout * 3 + 2)
+    context = get_context()  # configures telemetry: the invocation's span comes after
+    with http.invocation("sweep", "timer", **{"faas.cron": context.settings.get("GOVERNOR_SWEEP_SCHEDULE")}):
+        sweeper = Sweeper.from_context(context)
+        sweeper.run()
+        if sweeper.webhooks is not None:
+            sweeper.webhooks.drain(timeout=sweeper.config.webhook_timeout * 3 + 2)

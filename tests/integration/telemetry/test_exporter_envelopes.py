@@ -163,6 +163,14 @@ def test_a_failed_sweep_arrives_whole(captured):
     operations = {d["properties"].get("arr.operation") for d in inside}
     assert {"list", "stop"} <= operations and any(d["type"] == "azure.tables" for d in inside)
     assert all("sampleRate" not in e for e in envelopes if e["tags"].get("ai.operation.id") == operation)
+    # the timer's invocation is a FaaS server span, the sweep's parent: a request named after its function
+    (invocation,) = [e for e in of_type(envelopes, "RequestData") if base(e)["name"] == "sweep"]
+    assert (
+        invocation["tags"]["ai.operation.id"] == operation
+        and sweep["tags"]["ai.operation.parentId"] == base(invocation)["id"]
+    )
+    faas = {k: v for k, v in base(invocation)["properties"].items() if k.startswith("faas.")}
+    assert faas == {"faas.trigger": "timer", "faas.coldstart": "False", "faas.cron": "0 * * * * *"}
 
 
 def test_reads_at_rate_0_leave_no_trace_but_their_logs_and_metrics_arrive(captured):
@@ -175,6 +183,9 @@ def test_reads_at_rate_0_leave_no_trace_but_their_logs_and_metrics_arrive(captur
     # url.scheme, url.path and url.query give the request its URL, the function key redacted
     admission = next(r for r in requests if r["name"] == "POST /api/projects/{project}/sessions" and "?" in r["url"])
     assert admission["url"].endswith("/api/projects/alpha/sessions?code=REDACTED"), admission
+    assert (admission["properties"]["faas.trigger"], admission["properties"]["faas.coldstart"]) == ("http", "False")
+    (first,) = [r for r in requests if r["properties"].get("faas.coldstart") == "True"]  # the process's first
+    assert first["name"] == "PUT /api/manage/projects/{project}"
     assert {e["tags"].get("ai.application.ver") for e in of_type(envelopes, "RequestData")} == {__version__}
     assert not [r for r in requests if r["name"].startswith("GET ")]  # both reads were dropped, whole:
     dependencies = [base(e) for e in of_type(envelopes, "RemoteDependencyData")]

@@ -87,4 +87,34 @@ def test_the_server_spans_route_is_the_registered_template_whatever_the_values(m
     """`http.route` (and the span's name) is the matched template: low cardinality, no id in it, even
     when a value equals a literal segment of the route or a prefix of another."""
     request = func.HttpRequest(method=method, url=f"http://localhost{path}", route_params=params, body=b"")
-    assert http._route(request) == route
+    assert http._route(request)[0] == route
+
+
+def test_an_invocation_says_its_trigger_its_cold_start_and_in_azure_its_function():
+    first = http.faas_attributes("sweep", "timer", {})
+    later = http.faas_attributes("request_session", "http", {"WEBSITE_SITE_NAME": "governor-abc"})
+    assert first == {"faas.trigger": "timer", "faas.coldstart": first["faas.coldstart"], "faas.name": None}
+    assert later == {"faas.trigger": "http", "faas.coldstart": False, "faas.name": "governor-abc/request_session"}
+    assert http.faas_attributes(None, "http", {"WEBSITE_SITE_NAME": "governor-abc"})["faas.name"] is None
+
+
+def test_in_azure_the_resource_names_the_cloud_and_the_function_app_instance():
+    from governor.telemetry_otel import SERVICE_NAME, resource_attributes
+
+    azure = {
+        "WEBSITE_SITE_NAME": "governor-abc",
+        "WEBSITE_INSTANCE_ID": "inst-1",
+        "REGION_NAME": "West Europe",
+        "WEBSITE_MEMORY_LIMIT_MB": "2048",
+    }
+    attributes = resource_attributes(azure)
+    assert attributes["service.name"] == SERVICE_NAME
+    assert {k: v for k, v in attributes.items() if k.split(".")[0] in ("cloud", "faas")} == {
+        "cloud.provider": "azure",
+        "cloud.platform": "azure.functions",
+        "cloud.region": "West Europe",
+        "faas.instance": "inst-1",
+        "faas.max_memory": 2048 * 1024 * 1024,
+    }
+    local = resource_attributes({"FUNCTIONS_WORKER_RUNTIME": "python"})  # the local host sets this too
+    assert set(local) == {"service.name", "service.version"}
