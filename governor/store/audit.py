@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from azure.data.tables import UpdateMode
 
 from governor.core.model import AuditRecord, utcnow
-from governor.store.base import MAX_BATCH, TablesBase, delete_op, write_op
+from governor.store.base import MAX_BATCH, QUERY, TablesBase, delete_op, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import audit_to_entity, check_entity, entity_to_audit, get, get_json, put_json
 from governor.store.keys import check_key
@@ -71,12 +71,13 @@ class AuditRepo(TablesBase):
         if project is not None:
             filter_ += " and Project eq @project"
             params["project"] = check_key("project", project)
-        pages = self._table(self.tables.audit).query_entities(filter_, parameters=params, results_per_page=limit)
         records = []
-        for row in pages:
-            records.append(entity_to_audit(row))
-            if len(records) >= limit:
-                break
+        with self._traced(self.tables.audit, QUERY):
+            pages = self._table(self.tables.audit).query_entities(filter_, parameters=params, results_per_page=limit)
+            for row in pages:
+                records.append(entity_to_audit(row))
+                if len(records) >= limit:
+                    break
         return records
 
     # ------------------------------------------------------------ health

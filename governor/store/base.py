@@ -11,13 +11,14 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from governor.store.concurrency import RetryPolicy, is_conflict, with_retry
-from governor.store.connection import table_client, traced_transaction
+from governor.store.connection import table_client, traced, traced_transaction
 from governor.store.entities import check_entity, etag_of
 from governor.store.tables import TableNames, table_names
 
 if TYPE_CHECKING:
     from governor.core.model import CallerKey, ProjectPolicy
 
+GET, QUERY = "get_entity", "query_entities"  # db.operation.name of the reads: the SDK's methods
 MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
 
 
@@ -48,17 +49,24 @@ class TablesBase:
     def _query(self, table: str, filter_: str, parameters: dict | None = None, select=None, page=None) -> list[dict]:
         # The SDK substitutes @params in space-separated words only, so "(RowKey eq @a)" would not work.
         filter_ = " ".join(filter_.replace("(", " ( ").replace(")", " ) ").split())
-        return list(
-            self._table(table).query_entities(
-                filter_, parameters=parameters or {}, select=select, results_per_page=page
+        with traced(self._service, table, QUERY):  # a database client span: every page of the query
+            return list(
+                self._table(table).query_entities(
+                    filter_, parameters=parameters or {}, select=select, results_per_page=page
+                )
             )
-        )
 
     def _point(self, table: str, partition: str, row: str) -> dict | None:
-        try:
-            return self._table(table).get_entity(partition, row)
-        except ResourceNotFoundError:
-            return None
+        with traced(self._service, table, GET, **{"governor.table.partition": partition}) as span:
+            try:
+                return self._table(table).get_entity(partition, row)
+            except ResourceNotFoundError:  # an answer, not a failure: the row is not there
+                span.set("db.response.status_code", "404")
+                return None
+
+    def _traced(self, table: str, operation: str):
+        """The database client span of a read that pages by itself (`query_entities` in a loop)."""
+        return traced(self._service, table, operation)
 
     def _submit(self, table: str, ops: list[tuple]) -> list[dict]:
         """One entity-group transaction (all ops in one partition, at most 100)."""

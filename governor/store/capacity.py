@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from governor.core.model import CapacityFailure, VmSize
-from governor.store.base import MAX_BATCH, TablesBase, create_op
+from governor.store.base import MAX_BATCH, QUERY, TablesBase, create_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import get
 from governor.store.keys import check_key, check_project_name, prefix_range
@@ -84,19 +84,20 @@ class CapacityRepo(TablesBase):
         written once and never changed, so nothing can race the delete). The latest failure per
         account and size stays: one row per place, and the window reads it."""
         low, high = prefix_range(FAILED_PREFIX)
-        pages = self._table(self.tables.ledger).query_entities(
-            "RowKey ge @lo and RowKey lt @hi and FailedAt lt @cutoff",
-            parameters={"lo": low, "hi": high, "cutoff": cutoff.astimezone(UTC)},
-            select=["PartitionKey", "RowKey"],
-            results_per_page=min(max(limit, 1), 1000),
-        )
         by_project: defaultdict[str, list[dict]] = defaultdict(list)
         found = 0
-        for row in pages:
-            if found >= limit:
-                break
-            by_project[row["PartitionKey"]].append({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
-            found += 1
+        with self._traced(self.tables.ledger, QUERY):
+            pages = self._table(self.tables.ledger).query_entities(
+                "RowKey ge @lo and RowKey lt @hi and FailedAt lt @cutoff",
+                parameters={"lo": low, "hi": high, "cutoff": cutoff.astimezone(UTC)},
+                select=["PartitionKey", "RowKey"],
+                results_per_page=min(max(limit, 1), 1000),
+            )
+            for row in pages:
+                if found >= limit:
+                    break
+                by_project[row["PartitionKey"]].append({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
+                found += 1
         for keys in by_project.values():
             for start in range(0, len(keys), MAX_BATCH):
                 self._submit(self.tables.ledger, [("delete", key) for key in keys[start : start + MAX_BATCH]])

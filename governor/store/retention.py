@@ -22,7 +22,7 @@ from azure.data.tables import UpdateMode
 
 from governor.core.model import LedgerEntry, Period
 from governor.store.audit import AUDIT_PARTITION, audit_row_key
-from governor.store.base import MAX_BATCH, TablesBase, delete_op
+from governor.store.base import MAX_BATCH, QUERY, TablesBase, delete_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry
 from governor.store.keys import CLOSED_PREFIX, check_key, prefix_range
@@ -56,15 +56,16 @@ class RetentionRepo(TablesBase):
         lo, hi = prefix_range(CLOSED_PREFIX)
         table = self._table(self.tables.ledger)
         rows = []
-        pages = table.query_entities(
-            "RowKey ge @lo and RowKey lt @hi and RequestedAt lt @cutoff",
-            parameters={"lo": lo, "hi": hi, "cutoff": cutoff.astimezone(UTC)},
-            results_per_page=min(max(limit, 1), 1000),
-        )
-        for row in pages:
-            rows.append(row)
-            if len(rows) >= limit:
-                break
+        with self._traced(self.tables.ledger, QUERY):
+            pages = table.query_entities(
+                "RowKey ge @lo and RowKey lt @hi and RequestedAt lt @cutoff",
+                parameters={"lo": lo, "hi": hi, "cutoff": cutoff.astimezone(UTC)},
+                results_per_page=min(max(limit, 1), 1000),
+            )
+            for row in pages:
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
         by_project: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             by_project[row["PartitionKey"]].append(row)
@@ -132,17 +133,18 @@ class RetentionRepo(TablesBase):
     def purge_audit(self, cutoff: datetime, limit: int) -> dict:
         """Delete up to `limit` audit rows written before `cutoff` (the oldest sort last)."""
         lo = audit_row_key(cutoff, 0)[:19]  # inverted ticks of the cutoff: older rows sort after it
-        pages = self._table(self.tables.audit).query_entities(
-            "PartitionKey eq @pk and RowKey gt @lo",
-            parameters={"pk": AUDIT_PARTITION, "lo": lo + "~"},
-            select=["PartitionKey", "RowKey"],
-            results_per_page=min(max(limit, 1), 1000),
-        )
         keys = []
-        for row in pages:
-            keys.append({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
-            if len(keys) >= limit:
-                break
+        with self._traced(self.tables.audit, QUERY):
+            pages = self._table(self.tables.audit).query_entities(
+                "PartitionKey eq @pk and RowKey gt @lo",
+                parameters={"pk": AUDIT_PARTITION, "lo": lo + "~"},
+                select=["PartitionKey", "RowKey"],
+                results_per_page=min(max(limit, 1), 1000),
+            )
+            for row in pages:
+                keys.append({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
+                if len(keys) >= limit:
+                    break
         for start in range(0, len(keys), MAX_BATCH):
             self._submit(self.tables.audit, [("delete", key) for key in keys[start : start + MAX_BATCH]])
         return {"deleted": len(keys), "more": len(keys) >= limit}

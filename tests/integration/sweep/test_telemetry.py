@@ -15,6 +15,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from governor import telemetry, telemetry_names
 from governor.bootstrap import reset_context
@@ -89,7 +90,16 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     children = [s for s in finished if s.parent is not None and s.parent.span_id == request.context.span_id]
     names = {s.name for s in children}
     tables = [s for s in children if s.attributes.get("db.system.name") == "azure.tables"]
-    assert "ARR create" in names and tables and all(s.name.endswith("Ledger") for s in tables), names
+    reads = [s for s in tables if s.attributes["db.operation.name"] in ("get_entity", "query_entities")]
+    written = [s for s in tables if s not in reads]
+    assert "ARR create" in names and written and all(s.name.endswith("Ledger") for s in written), names
+    # reads are database client spans too: the project's row, read once (then cached), named by the SDK's method
+    (project_row,) = [s for s in reads if s.name.endswith("Projects")]
+    assert project_row.name.startswith("get_entity ") and project_row.kind is SpanKind.CLIENT
+    assert project_row.attributes["db.collection.name"] == project_row.name.split(" ", 1)[1]
+    assert (
+        project_row.attributes["governor.table.partition"] and "db.response.status_code" not in project_row.attributes
+    )
     (create,) = [s for s in children if s.name == "ARR create"]
     assert create.attributes["arr.ms_cv"] and create.attributes["http.response.status_code"] in (200, 201)
     assert all(s.context.trace_id == request.context.trace_id for s in children)
@@ -106,6 +116,8 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     in_sweep = [s for s in finished if s.context.trace_id == sweep.context.trace_id and s is not sweep]
     assert {"ARR list", "ARR stop"} <= {s.name for s in in_sweep}
     assert any(s.attributes.get("db.system.name") == "azure.tables" for s in in_sweep)
+    queries = [s for s in in_sweep if s.attributes.get("db.operation.name") == "query_entities"]
+    assert queries and all(s.kind is SpanKind.CLIENT and s.name.startswith("query_entities ") for s in queries)
     assert all(s.attributes.get("arr.ms_cv") for s in in_sweep if s.name.startswith("ARR "))
 
     metrics = points(reader)
