@@ -35,6 +35,7 @@ from governor.telemetry_names import (  # noqa: F401
     HTTP_SERVER_DURATION,
     METERED_TIME,
     OPEN_SESSIONS,
+    OWN_HTTP,
     REFUSED,
     SAVED,
     SAVINGS,

@@ -74,3 +74,4 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 KIND = "kind"  # "internal" (default), "client" or "server": the span's kind, not an attribute
 ERROR_TYPE = "error.type"  # OpenTelemetry: set exactly when the operation failed
 HTTP_METHOD = "http.request.method"  # on a client span: the HTTP client span of its request
+OWN_HTTP = "own_http"  # not an attribute: the block's HTTP client spans are the governor's own

@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from governor import __version__
-from governor.telemetry_names import BUCKETS, ERROR_TYPE, HTTP_METHOD, KIND, UNITS
+from governor.telemetry_names import BUCKETS, ERROR_TYPE, HTTP_METHOD, KIND, OWN_HTTP, UNITS
 
 SERVICE_NAME = "arr-lease-governor"
 
@@ -102,9 +102,11 @@ class OtelBackend:
     @contextmanager
     def span(self, name: str, attributes: dict):
         kind = self._kinds.get(attributes.pop(KIND, "internal"), self._kinds["internal"])
-        # A client span with an HTTP method is the HTTP client span of its call: an HTTP library's
-        # instrumentation inside it would only report the same request a second time.
-        http_client = kind is self._kinds["client"] and HTTP_METHOD in attributes
+        # A client span with an HTTP method is the HTTP client span of its call, and a span marked
+        # OWN_HTTP makes its requests' spans itself: an HTTP library's instrumentation inside either
+        # would only report the same request a second time.
+        own = bool(attributes.pop(OWN_HTTP, False))
+        http_client = own or (kind is self._kinds["client"] and HTTP_METHOD in attributes)
         with self._tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
             span = _Span(current, self._error)
             with self._suppress_http() if http_client else nullcontext():

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from governor import telemetry
 from governor.arr import transport, wire_2021, wire_v1
@@ -35,6 +41,68 @@ USER_AGENT = "arr-lease-governor/0.1"
 MAX_PAGES = 1000
 
 
+@dataclass
+class Attempts:
+    """Each request the client puts on the wire is an HTTP client span of its own (OpenTelemetry's
+    HTTP conventions: a span per request sent, `http.request.resend_count` on every resend), made by
+    the session's connection pools (`TracedAdapter`) within `_sending`; the span of the whole ARR
+    operation is their parent. This is what the client is sending, for the span of each attempt: its
+    name, attributes (method, URL with its query redacted, server, the ARR operation) and how many
+    were sent so far."""
+
+    name: str
+    attributes: dict
+    sent: int = 0
+
+
+_SENDING: contextvars.ContextVar[Attempts | None] = contextvars.ContextVar("arr_sending", default=None)
+
+
+@contextlib.contextmanager
+def _sending(attempts: Attempts | None) -> Iterator[Attempts | None]:
+    """Within the block, every request this module's pools put on the wire is a span of `attempts`
+    (None: none); a count that goes on across blocks (a resend after a 401) when the same
+    `attempts` is passed."""
+    token = _SENDING.set(attempts)
+    try:
+        yield attempts
+    finally:
+        _SENDING.reset(token)
+
+
+def _attempt(pool_make_request, pool, conn, method, url, *args, **kwargs):
+    attempts = _SENDING.get()
+    if attempts is None:
+        return pool_make_request(pool, conn, method, url, *args, **kwargs)
+    resent, attempts.sent = attempts.sent, attempts.sent + 1
+    attributes = {**attempts.attributes, "http.request.resend_count": resent or None}
+    with telemetry.span(attempts.name, **attributes) as span:
+        response = pool_make_request(pool, conn, method, url, *args, **kwargs)
+        span.set("http.response.status_code", response.status)
+        span.set("arr.ms_cv", response.headers.get("MS-CV"))
+        if response.status >= 400:
+            span.set("error.type", str(response.status))
+        return response
+
+
+class _TracedHTTPPool(HTTPConnectionPool):
+    def _make_request(self, conn, method, url, *args, **kwargs):  # type: ignore[override]
+        return _attempt(HTTPConnectionPool._make_request, self, conn, method, url, *args, **kwargs)
+
+
+class _TracedHTTPSPool(HTTPSConnectionPool):
+    def _make_request(self, conn, method, url, *args, **kwargs):  # type: ignore[override]
+        return _attempt(HTTPSConnectionPool._make_request, self, conn, method, url, *args, **kwargs)
+
+
+class TracedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connection pools make a span of each attempt (`sending`)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _TracedHTTPPool, "https": _TracedHTTPSPool}
+
+
 class ArrClient:
     """Implements ArrPort for one configured account. Thread-safe; reuse one per account."""
 
@@ -52,7 +120,7 @@ class ArrClient:
         self._wire = wire_v1 if config.api_version == "v1" else wire_2021
         self.ids_are_ours = self._wire is wire_2021
         cautious = (config.service_endpoint + wire_v1.create_path(config.account_id),)
-        self._http = transport.build_session(config.retry_total_seconds, cautious)
+        self._http = transport.build_session(config.retry_total_seconds, cautious, adapter=TracedAdapter)
         self._timeout = (config.timeout_seconds, config.timeout_seconds)
         credential: Credential
         if config.auth == "token":
@@ -166,7 +234,7 @@ class ArrClient:
         same typed errors as `list()`; a 429 or 5xx is an ArrThrottled/ArrUnavailable at once."""
         with self._probe_lock:
             if self._probe_http is None:
-                self._probe_http = self._transport.single_attempt_session()
+                self._probe_http = self._transport.single_attempt_session(TracedAdapter)
         self._probing.deadline = time.monotonic() + timeout
         try:
             body, ms_cv = self._call("probe", self._wire.list_(self.config.account_id))
@@ -217,35 +285,54 @@ class ArrClient:
         else:
             query = urlsplit(url).query
             params = {k: v for k, v in request.params.items() if f"{k}=" not in query}
-        for attempt in (1, 2):
-            token = self._tokens.token()
-            response = self._send(operation, request.method, url, params, request.body, token, request.idempotent)
-            if response.status_code == 401 and attempt == 1 and self._tokens.refreshable:
-                log.info("ARR %s: 401, refreshing the access token once", operation)
-                self._tokens.invalidate(token)
-                continue
-            return self._result(operation, response)
+        attempts = self._attempts(operation, request.method, url, params)
+        with self._operation(operation) as span:
+            for attempt in (1, 2):
+                token = self._tokens.token()
+                response = self._send(
+                    span, attempts, operation, request.method, url, params, request.body, token, request.idempotent
+                )
+                if response.status_code == 401 and attempt == 1 and self._tokens.refreshable:
+                    log.info("ARR %s: 401, refreshing the access token once", operation)
+                    self._tokens.invalidate(token)
+                    continue
+                _answered(span, response)
+                return self._result(operation, response)
         raise AssertionError("unreachable")
 
-    def _send(self, operation, method, url, params, body, bearer, idempotent):
-        """One ARR call (urllib3's retries included) as an HTTP client span, OpenTelemetry's HTTP
-        conventions: method, URL (no query value but the API version), server, status; `error.type`
-        is the status of a 4xx/5xx answer, or the error's class when none came."""
-        attributes = {**_http_attributes(method, url, params), "arr.operation": operation, "arr.account": self.account}
-        with telemetry.span(f"ARR {operation}", **attributes) as span:
+    def _operation(self, operation: str):
+        """The span of one ARR operation (`ARR create`, `ARR list`...), internal: what was asked of
+        which account, ARR's MS-CV and, when it failed, `error.type`. Each request it puts on the
+        wire (urllib3's retries and a resend after a 401 included) is an HTTP client span beneath it,
+        `_attempts`; HTTP instrumentation inside it would only report them a second time."""
+        attributes = {"arr.operation": operation, "arr.account": self.account, telemetry.OWN_HTTP: True}
+        return telemetry.span(f"ARR {operation}", **attributes)
+
+    def _attempts(self, operation: str, method: str, url: str, params: dict | None) -> Attempts | None:
+        """What each attempt's span says, OpenTelemetry's HTTP client conventions: named
+        `{method} {url.template}`, with the method, the URL (no query value but the API version),
+        the server, and the ARR operation and account to find it by. None with telemetry off."""
+        if not telemetry.enabled():
+            return None
+        template = _url_template(urlsplit(url).path, self.config.account_id)
+        attributes = {
+            **_http_attributes(method, url, params),
+            "url.template": template,
+            "arr.operation": operation,
+            "arr.account": self.account,
+        }
+        return Attempts(f"{method} {template}" if template else method, attributes)
+
+    def _send(self, span, attempts: Attempts | None, operation, method, url, params, body, bearer, idempotent):
+        """One send (urllib3's retries included), each attempt a span of `attempts`; when no answer
+        came, `error.type` on the operation's span: the error's class, or `timeout`."""
+        with _sending(attempts):
             try:
-                response = self._send_once(operation, method, url, params, body, bearer, idempotent)
+                return self._send_once(operation, method, url, params, body, bearer, idempotent)
             except ArrUnavailable as exc:  # raised from the requests error (its __context__), or a deadline
                 cause = exc.__context__
                 span.set("error.type", "timeout" if cause is None else _qualified(type(cause)))
                 raise
-            span.set("http.response.status_code", response.status_code)
-            resent = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
-            span.set("http.request.resend_count", resent or None)
-            span.set("arr.ms_cv", response.headers.get("MS-CV"))
-            if response.status_code >= 400:
-                span.set("error.type", str(response.status_code))
-            return response
 
     def _send_once(self, operation, method, url, params, body, bearer, idempotent):
         headers = {
@@ -315,7 +402,11 @@ class ArrClient:
     def _exchange(self, sts_bearer: str) -> str:
         """Account key or Entra token -> ARR access token, at the token service."""
         url = f"{self.config.sts_endpoint}/accounts/{self.config.account_id}/token"
-        response = self._send("token", "GET", url, {"api-version": STS_API_VERSION}, None, sts_bearer, True)
+        params = {"api-version": STS_API_VERSION}
+        with self._operation("token") as span:
+            attempts = self._attempts("token", "GET", url, params)
+            response = self._send(span, attempts, "token", "GET", url, params, None, sts_bearer, True)
+            _answered(span, response)
         if response.status_code in (401, 403):
             raise ArrAuthError(
                 "the token service refused the account credentials",
@@ -355,6 +446,33 @@ def _http_attributes(method: str, url: str, params: dict | None) -> dict:
         "server.address": host,
         "server.port": parts.port or telemetry.DEFAULT_PORTS.get(parts.scheme),
     }
+
+
+def _url_template(path: str, account_id: str) -> str | None:
+    """url.template of an ARR or token service path: the account id and a session id as
+    `{accountId}` and `{sessionId}` (`/accounts/{accountId}/sessions/{sessionId}/:stop`), so that
+    the span's name stays low in cardinality; None for a path of another shape."""
+    parts = path.split("/")
+    if "accounts" not in parts:
+        return None
+    out = []
+    for index, part in enumerate(parts):
+        before = parts[index - 1] if index else ""
+        if before == "accounts" and part == account_id:
+            out.append("{accountId}")
+        elif before == "sessions" and part and part != "create" and not part.startswith(":"):
+            out.append("{sessionId}")
+        else:
+            out.append(part)
+    template = "/".join(out)
+    return template if "{accountId}" in template else None
+
+
+def _answered(span, response) -> None:
+    """The operation's outcome on its span: ARR's MS-CV, and `error.type` (the status) for a 4xx/5xx."""
+    span.set("arr.ms_cv", response.headers.get("MS-CV"))
+    if response.status_code >= 400:
+        span.set("error.type", str(response.status_code))
 
 
 def _qualified(kind: type) -> str:

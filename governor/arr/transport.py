@@ -13,6 +13,8 @@ Two retry policies:
 
 Every retry sequence stops when the next wait would exceed `budget` seconds since the
 first failure; then the last response (or error) is handed to the client.
+
+The adapter is the caller's to choose (`adapter`): the client's makes a span of each attempt.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def _retry(budget: float, idempotent: bool) -> BoundedRetry:
     )
 
 
-def build_session(budget: float, non_idempotent_prefixes: tuple[str, ...] = (), pool_size: int = 16):
+def build_session(
+    budget: float, non_idempotent_prefixes: tuple[str, ...] = (), pool_size: int = 16, adapter=HTTPAdapter
+):
     """A requests.Session: idempotent retry policy everywhere, the cautious one under the
     given URL prefixes (requests picks the longest matching mount)."""
     session = requests.Session()
@@ -95,22 +99,22 @@ def build_session(budget: float, non_idempotent_prefixes: tuple[str, ...] = (), 
     # token); a private CA bundle (e.g. the emulator's TLS mode) is still honoured.
     session.trust_env = False
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
-    safe = HTTPAdapter(max_retries=_retry(budget, True), pool_maxsize=pool_size)
+    safe = adapter(max_retries=_retry(budget, True), pool_maxsize=pool_size)
     session.mount("https://", safe)
     session.mount("http://", safe)
     for prefix in non_idempotent_prefixes:
-        session.mount(prefix, HTTPAdapter(max_retries=_retry(budget, False), pool_maxsize=pool_size))
+        session.mount(prefix, adapter(max_retries=_retry(budget, False), pool_maxsize=pool_size))
     return session
 
 
-def single_attempt_session():
+def single_attempt_session(adapter=HTTPAdapter):
     """A requests.Session that sends each request once: no retries, no redirects (health probes)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
-    adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=0, raise_on_status=False), pool_maxsize=4)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    once = adapter(max_retries=Retry(total=0, read=False, redirect=0, raise_on_status=False), pool_maxsize=4)
+    session.mount("https://", once)
+    session.mount("http://", once)
     return session
 
 

@@ -101,7 +101,13 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
         project_row.attributes["governor.table.partition"] and "db.response.status_code" not in project_row.attributes
     )
     (create,) = [s for s in children if s.name == "ARR create"]
-    assert create.attributes["arr.ms_cv"] and create.attributes["http.response.status_code"] in (200, 201)
+    assert create.attributes["arr.ms_cv"] and create.kind is SpanKind.INTERNAL
+    # the request ARR received is the HTTP client span beneath the operation: one attempt, no resend
+    beneath = [s for s in finished if s.parent is not None and s.parent.span_id == create.context.span_id]
+    (sent,) = [s for s in beneath if s.kind is SpanKind.CLIENT]  # (a first token exchange: `ARR token`)
+    assert sent.name == "PUT /accounts/{accountId}/sessions/{sessionId}" and sent.kind is SpanKind.CLIENT
+    assert sent.attributes["http.response.status_code"] in (200, 201) and sent.attributes["arr.ms_cv"]
+    assert "http.request.resend_count" not in sent.attributes
     assert all(s.context.trace_id == request.context.trace_id for s in children)
 
     # the sweep: idle for 20 minutes, stopped; its ARR calls (on pool threads) are its children

@@ -116,8 +116,16 @@ def test_the_queries_checked_are_the_ones_the_issue_names():
 def test_arr_calls_are_http_dependencies_with_status_and_target(captured):
     envelopes, _, worker = captured
     arr = [e for e in of_type(envelopes, "RemoteDependencyData") if "arr.operation" in base(e).get("properties", {})]
-    by_code = {(base(e)["properties"]["arr.operation"], base(e)["resultCode"]): base(e) for e in arr}
+    sent = [e for e in arr if base(e)["type"] == "HTTP"]  # each request on the wire
+    by_code = {(base(e)["properties"]["arr.operation"], base(e)["resultCode"]): base(e) for e in sent}
     failed_create, refused_stop = by_code[("create", "500")], by_code[("stop", "409")]
+    # the failed create was retried: every attempt a dependency of its own under the one operation
+    creates = [e for e in sent if base(e)["properties"]["arr.operation"] == "create" and base(e)["resultCode"] == "500"]
+    assert len(creates) >= 2 and len({e["tags"]["ai.operation.parentId"] for e in creates}) == 1
+    assert len({base(e)["id"] for e in creates}) == len(creates)  # (resend_count is not a custom dimension)
+    (operation,) = [e for e in arr if base(e)["id"] == creates[0]["tags"]["ai.operation.parentId"]]
+    assert base(operation)["name"] == "ARR create" and base(operation)["type"] == "InProc"
+    assert base(operation)["success"] is False
     for dependency in (failed_create, refused_stop):
         assert dependency["type"] == "HTTP" and dependency["success"] is False
         assert re.fullmatch(r"127\.0\.0\.1:\d+", dependency["target"]), dependency["target"]
