@@ -93,12 +93,10 @@ def span(name: str, **attributes: Any) -> Iterator[Span]:
 
 def _dimensions(attributes: dict | None, dimensions: dict) -> dict:
     """A metric's attributes: the standard ones as given (`http.route`...), and the governor's by
-    keyword, named as `DIMENSIONS` says (`project` -> `governor.project`). An unknown keyword is a
-    programming error (checked when telemetry is on: off, every call stays a no-op)."""
-    unknown = set(dimensions) - DIMENSIONS.keys()
-    if unknown:
-        raise TypeError(f"unknown metric dimension(s) {sorted(unknown)}: add them to telemetry_names.DIMENSIONS")
-    named = {DIMENSIONS[key]: value for key, value in dimensions.items()}
+    keyword, named as `DIMENSIONS` says (`project` -> `governor.project`). A keyword it does not
+    list still lands in the governor's namespace (`governor.<keyword>`): telemetry never fails the
+    operation it measures."""
+    named = {DIMENSIONS.get(key, f"governor.{key}"): value for key, value in dimensions.items()}
     return _clean({**(attributes or {}), **named})
 
 

@@ -118,3 +118,15 @@ def test_in_azure_the_resource_names_the_cloud_and_the_function_app_instance():
     }
     local = resource_attributes({"FUNCTIONS_WORKER_RUNTIME": "python"})  # the local host sets this too
     assert set(local) == {"service.name", "service.version"}
+
+
+def test_metric_dimensions_are_namespaced_and_an_unlisted_one_never_fails_the_caller():
+    from governor import telemetry
+
+    named = telemetry._dimensions({"http.route": "/api/x"}, {"project": "alpha", "kind": "lease", "shiny": 1})
+    assert named == {
+        "http.route": "/api/x",
+        "governor.project": "alpha",
+        "governor.saving.kind": "lease",
+        "governor.shiny": 1,
+    }
