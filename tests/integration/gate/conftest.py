@@ -11,6 +11,7 @@ import pytest
 
 from governor.bootstrap import reset_context
 from governor.core.model import MICROS, ProjectPolicy, VmSize
+from tests.fixtures.clock import TEST_SECONDS, clear_of_utc_midnight
 
 RATE = 6 * MICROS  # per hour: 0.1 per minute, so costs are easy to read
 
@@ -125,6 +126,7 @@ class Gate:
 
 @pytest.fixture
 def gate_env(monkeypatch, azurite, table_prefix, emulator):
+    clear_of_utc_midnight(TEST_SECONDS)  # the gate runs on the real clock: its tests start clear of midnight
     env = {
         **emulator.env(),
         "ARR_API_VERSION": "2021-01-01",
