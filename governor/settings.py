@@ -353,8 +353,8 @@ SETTINGS: tuple[Setting, ...] = (
         "GOVERNOR_ARR_TIME_SCALE",
         "1",
         "ARR seconds per real second: 1 for ARR itself; `make run` sets the emulator's time scale, so the "
-        "heartbeat cadence the gate suggests (`heartbeatIntervalSeconds`) and the sweep's warning window "
-        "keep up with ARR's clock.",
+        "heartbeat cadence the gate suggests (`heartbeatIntervalSeconds`), the sweep's warning window and "
+        "which of ARR's minutes it meters to the day before UTC midnight keep up with ARR's clock.",
         _positive_float,
         local_only=True,
     ),

@@ -223,9 +223,11 @@ class LedgerPort(Protocol):
     def meter(self, project: str, session_id: str, elapsed_minutes: int, now: datetime) -> LedgerEntry:
         """Charge minutes beyond the entry's checkpoint to the periods of `now` (idempotent)."""
 
-    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime) -> int:
+    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime, arr_time_scale: float = 1.0) -> int:
         """Batch `meter` for (project, session_id, elapsed_minutes); one transaction per partition
-        chunk. Returns the number of entries whose checkpoint moved."""
+        chunk. The minutes ARR counted before UTC midnight go to the day (and month) before: the
+        last `(now - midnight) * arr_time_scale` of them are `now`'s (ARR seconds per governor
+        second: 1 against ARR itself). Returns the number of entries whose checkpoint moved."""
 
     def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
         """Final charge, release the unused reservation, mark closed (idempotent)."""

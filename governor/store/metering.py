@@ -5,11 +5,12 @@ many projects, one ledger-wide read serves the first round). The entries whose c
 moves go into transactions of at most 100 operations (state row, two usage rows, up to 48 escrow
 slices taken back and up to 49 entries), each ETag-guarded and retried like `meter`.
 
-`elapsed` is ARR's count at `now`: its last `now - midnight` minutes fall in `now`'s UTC day and
-the ones before in the day before (to the minute: ARR counts whole minutes). Minutes still
-uncharged from before midnight (a sweep that came late, a checkpoint deferred across midnight) go
-to the usage rows of the day and month they were counted in, in a transaction of their own, before
-the rest goes to `now`'s.
+`elapsed` is ARR's count at `now`: ARR's clock runs `arr_time_scale` times the governor's (1 against
+ARR itself; the emulator's time scale locally, GOVERNOR_ARR_TIME_SCALE), so its last
+`(now - midnight) * arr_time_scale` minutes fall in `now`'s UTC day and the ones before in the day
+before (to the minute: ARR counts whole minutes). Minutes still uncharged from before midnight (a
+sweep that came late, a checkpoint deferred across midnight) go to the usage rows of the day and
+month they were counted in, in a transaction of their own, before the rest goes to `now`'s.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ PREFETCH_ABOVE = 4  # projects
 
 
 class MeteringRepo(LedgerRepo):
-    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime) -> int:
+    def meter_many(self, charges: Iterable[tuple[str, str, int]], now: datetime, arr_time_scale: float = 1.0) -> int:
         wanted: dict[str, dict[str, int]] = {}
         for project, session_id, elapsed in charges:
             check_key("project", project)
@@ -44,16 +45,18 @@ class MeteringRepo(LedgerRepo):
         prefetched = self._read_all(now) if len(wanted) > PREFETCH_ABOVE else {}
         for project, sessions in wanted.items():
             try:
-                moved += self._meter_project(project, sessions, now, prefetched.get(project))
+                moved += self._meter_project(project, sessions, now, prefetched.get(project), arr_time_scale)
             except Exception as exc:  # keep metering the other projects; report the first failure
                 failure = failure or exc
         if failure is not None:
             raise failure
         return moved
 
-    def _meter_project(self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None) -> int:
+    def _meter_project(
+        self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None, arr_time_scale: float = 1.0
+    ) -> int:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = whole_minutes(now - midnight)
+        today = whole_minutes((now - midnight) * arr_time_scale)  # ARR's minutes since midnight
         earlier = {sid: minutes - today for sid, minutes in sessions.items() if minutes > today}
         if earlier:
             part = part or self._read(project, now, all_open=True)
@@ -63,7 +66,9 @@ class MeteringRepo(LedgerRepo):
                 if sid in part.open and minutes > entity_to_entry(part.open[sid]).charged_minutes
             }
             if behind:  # rare (once per session across a midnight): the day before first, then read again
-                before = self._meter_project(project, behind, midnight - timedelta(microseconds=1), None)
+                before = self._meter_project(
+                    project, behind, midnight - timedelta(microseconds=1), None, arr_time_scale
+                )
                 # every entry moved there moves again below, unless no minute of `now`'s day is counted yet
                 return max(before, self._meter_day(project, sessions, now, None))
         return self._meter_day(project, sessions, now, part)

@@ -56,6 +56,7 @@ def meter(
     pool: ThreadPoolExecutor,
     checkpoint_minutes: int,
     charged: Counter | None = None,
+    arr_time_scale: float = 1.0,
 ) -> int:
     """Write the checkpoints the pure rules say are due (`steps.checkpoints`: a project with a session
     `checkpoint_minutes` behind, or every project near the end of the UTC day), one project per
@@ -63,12 +64,13 @@ def meter(
     changes a total; decisions meanwhile use usage as if metered now, and the gate's
     `budget - spent - reserved` is the same either way (metering moves money from a session's
     reservation to spent). `charged`, if given, receives the ARR minutes charged per project (for
-    telemetry).
+    telemetry). `arr_time_scale`: ARR seconds per governor second, which tells the store how many of
+    ARR's minutes came after UTC midnight (metered to the new day) and how many before it.
     """
 
     def meter_one(checkpoint: steps.Checkpoint) -> int:
         try:
-            moved = store.meter_many(checkpoint.rows, now)
+            moved = store.meter_many(checkpoint.rows, now, arr_time_scale)
             if charged is not None:
                 charged[checkpoint.project] += checkpoint.minutes
             return moved

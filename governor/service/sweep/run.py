@@ -166,7 +166,9 @@ class Sweeper:
                 )
                 items.append(item_for(entry, decision, session, policy, caller and caller[0]))
             phases["decide"] = time.monotonic()
-            metered = metering.meter(self.store, managed, now, errors, pool, self.config.checkpoint_minutes, charged)
+            metered = metering.meter(
+                self.store, managed, now, errors, pool, config.checkpoint_minutes, charged, config.arr_time_scale
+            )
             phases["meter"] = time.monotonic()
             write_intents(self.store, items, now, errors)
             list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))

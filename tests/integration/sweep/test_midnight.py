@@ -150,3 +150,67 @@ def test_a_sweep_in_the_first_minute_of_a_day_charges_every_minute_to_the_day_be
     assert spent(stack, "night", Period.DAY, before) == 21
     assert spent(stack, "night", Period.DAY, after) == 0
     assert stack.store.get_entry("night", SID).charged == 21
+
+
+# ARR's clock at another rate than the governor's: `make run` and the demo run the emulator at x60
+# (GOVERNOR_ARR_TIME_SCALE), so a minute after midnight on the governor's clock ARR has counted an
+# hour. Here the governor's clock (`stack.now`) is set apart from the emulator's and moves 1/SCALE of
+# what ARR's does: what matters is ARR's elapsed time and the governor's time of day. Each reading
+# of ARR's elapsed time sits 30 ARR seconds from a tick (half a governor second), and the sweeps
+# run at that scale, as the local stack's do.
+SCALE = 60  # ARR seconds per governor second
+
+
+def run_arr(stack, arr_seconds: float) -> None:
+    """ARR's clock moves `arr_seconds`; the governor's only 1/SCALE of that."""
+    stack.emulator.advance(arr_seconds)
+    stack.now += timedelta(seconds=arr_seconds / SCALE)
+
+
+def admit_ready_at(stack, policy, ready_at: datetime) -> None:
+    """Admitted (60 min) so that the session is Ready, and ARR's minutes start, at `ready_at` on the
+    governor's clock."""
+    stack.now = ready_at - timedelta(seconds=5 / SCALE)
+    admit(stack, policy, 60, reservation=policy.rate(VmSize.STANDARD))  # 60 min: the hourly rate exactly
+    run_arr(stack, 5)  # the emulator's startup
+
+
+def arr_minutes(stack) -> int:
+    return stack.truth()[SID]["elapsedMinutes"]
+
+
+def test_a_time_scaled_arr_clock_charges_the_minutes_after_midnight_to_the_new_day(stack):
+    midnight = next_midnight(stack, month_end=False)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=1_000_001)
+    # Ready at 23:59:49.75: by midnight ARR has counted 10.25 s x 60 = 10:15, 10 whole minutes.
+    admit_ready_at(stack, policy, midnight - timedelta(seconds=10.25))
+
+    run_arr(stack, 5 * 60 + 30)  # 23:59:55.25, ARR's elapsed 5:30
+    stack.sweep(arr_time_scale=SCALE)
+    assert spent(stack, "night", Period.DAY, before) == 83_334  # 5 min: 1_000_001 * 5 / 60 = 83_333.42
+
+    run_arr(stack, 15 * 60)  # 00:00:10.25, ARR's elapsed 20:30, of which 10.25 s x 60 = 10:15 since midnight
+    assert arr_minutes(stack) == 20
+    assert stack.sweep(arr_time_scale=SCALE)["metered"] == 1
+    # 20 min in all: 1_000_001 * 20 / 60 = 333_333.67 -> 333_334. By midnight ARR counted 10 of them:
+    # 1_000_001 * 10 / 60 = 166_666.83 -> 166_667 on the old day, 333_334 - 166_667 = 166_667 on the new.
+    assert stack.store.get_entry("night", SID).charged == 333_334
+    assert spent(stack, "night", Period.DAY, before) == 166_667
+    assert spent(stack, "night", Period.DAY, after) == 166_667
+
+
+def test_a_time_scaled_arr_clock_charges_a_session_of_the_new_month_to_it(stack):
+    midnight = next_midnight(stack, month_end=True)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=7_777_777)
+    admit_ready_at(stack, policy, midnight + timedelta(seconds=1))  # Ready at 00:00:01: none of it before
+
+    run_arr(stack, 29 * 60 + 30)  # 00:00:30.5, ARR's elapsed 29:30
+    assert arr_minutes(stack) == 29
+    assert stack.sweep(arr_time_scale=SCALE)["metered"] == 1
+    # 29 min: 7_777_777 * 29 / 60 = 3_759_258.9 -> 3_759_259, all in the new day and month
+    assert stack.store.get_entry("night", SID).charged == 3_759_259
+    assert spent(stack, "night", Period.DAY, after) == 3_759_259
+    assert spent(stack, "night", Period.MONTH, after) == 3_759_259
+    assert spent(stack, "night", Period.MONTH, before) == 0
