@@ -101,6 +101,9 @@ PROJECTS: dict[str, dict[str, Any]] = {
 KIOSK_NAME = "lobby-kiosk"  # a named key of night with its own limit
 KIOSK = {"name": KIOSK_NAME, "maxConcurrent": 1}
 CLOSING_AFTER_SECONDS = 30  # night closes at the first whole minute (governor's clock) at least this far off
+# Budgets are per UTC day of the governor's clock and the demo plays in 40-100 s: it starts only with
+# at least this long left of the day, or waits for the next one (Demo.within_one_day).
+ONE_DAY_SECONDS = 120.0
 PERIOD_FIELD = {"day": "daily", "month": "monthly"}
 # Leases asked for, in minutes. Each ends well after the sweep's decision about it is due (minutes
 # of margin = real seconds at x60), so a slow box still sees the decision, not an ARR expiry.
@@ -252,6 +255,21 @@ class Demo:
         added.raise_for_status()
         self.keys[KIOSK_NAME] = added.json()["key"]
         self.say("admin", f"adds the key {KIOSK_NAME} to night", f"at most {KIOSK['maxConcurrent']} session at once")
+
+    def within_one_day(self) -> None:
+        """Budgets are per UTC day of the governor's (real) clock, and the story needs one: lab's C is
+        admitted with 4.00 of its 5.00 a day and stopped once C and U used the day's 5.00, which a
+        midnight in between renews (the new day has its own 5.00, and C runs out its lease instead).
+        With less than ONE_DAY_SECONDS of the day left, the demo waits for the next day."""
+        now = datetime.now(UTC)
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        left = (midnight - now).total_seconds()
+        if left >= ONE_DAY_SECONDS:
+            return
+        self.say("demo", f"waits {left:.0f} s for UTC midnight", "budgets are per UTC day; the story plays within one")
+        while datetime.now(UTC) < midnight:
+            time.sleep(min(1.0, max((midnight - datetime.now(UTC)).total_seconds(), 0.01)))
+        self.started, self.arr_start = time.monotonic(), self._arr_now()  # the timeline starts with the day
 
     def set_closing(self) -> None:
         """Give night working hours that end at the next whole minute at least CLOSING_AFTER_SECONDS off.
@@ -479,6 +497,7 @@ class Demo:
 
 
 def scenario(demo: Demo) -> Outcomes:
+    demo.within_one_day()
     demo.create_projects()
     demo.request("studio", "Premium", LEASES["A"], "A")
     demo.request("studio", "Standard", LEASES["B"], "B")
