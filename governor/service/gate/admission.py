@@ -7,6 +7,7 @@ after the money is back where it belongs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import replace
@@ -100,7 +101,18 @@ def request_session(gate: Gate, project: str, caller: Caller, body, idempotency_
         if abandoned(gate, project, previous, entry.session_id, now):
             raise in_flight()  # its caller stopped the request meanwhile: the repeat then replays the stop
     # No audit row for an admission: the ledger row is its record (and a write per request is costly).
-    return _start(gate, policy, gate.client(entry.account), request, entry, usage, partial=partial)
+    arr = gate.client(entry.account)
+    answer = _start(gate, policy, arr, request, entry, usage, partial=partial)
+    if attempt and idempotency_key and abandoned(gate, project, entry.session_id):
+        # a stop that resolved the request to this attempt marked it while ARR made it (and gave its
+        # row back before ARR had it; the activation rode blind on this store's reservation): end
+        # what ARR made; failing that, the sweep stops a session its row closed. The next retry
+        # replays the stop.
+        with contextlib.suppress(Exception):
+            arr.stop(entry.session_id)
+        gate.forget_reads(entry)
+        raise in_flight()
+    return answer
 
 
 def _start(gate: Gate, policy: ProjectPolicy, arr: ArrPort, request, entry: LedgerEntry, usage, **extra) -> dict:

@@ -146,3 +146,52 @@ def test_a_retry_with_the_key_racing_the_stop_starts_nothing(gate, elsewhere):
     assert (again.status, again.body["sessionId"], again.body["status"]) == (202, sid, "Error"), again.body
     assert all(s["id"] != done[0] for s in gate.emulator.truth())
     assert_nothing_runs(gate, key, sid)
+
+
+def test_a_stop_finding_a_retry_s_attempt_before_arr_made_it_leaves_nothing_running(gate, elsewhere):
+    """A retry with the request's Idempotency-Key reserved the next attempt; the stop then resolved
+    the request to that attempt (not yet in ARR), marked it and gave its row back. The retry had read
+    the failed attempt unmarked, so it still has ARR make its attempt: on seeing the mark afterwards
+    it ends it, and its next retry gets the stopped request."""
+    servers(gate.emulator, default=0, westeurope=2, japaneast=2)
+    key = project(gate)
+    body, headers = {"size": "Standard", "maxLeaseTime": 60}, {"Idempotency-Key": "order-3"}
+    sid = gate.create("alpha", key, body, headers=headers).body["sessionId"]
+    gate.emulator.advance(STARTUP)
+    assert gate.get("alpha", key, sid).body["status"] == "Error"  # settled: a retry with the key starts the next
+    stops = []
+    done = hook("reserve", after=lambda _: stops.append(elsewhere(lambda: gate.stop("alpha", key, sid))))
+    retry = gate.create("alpha", key, body, headers=headers)
+    assert done and stops and stops[0].status == 200, (done, stops)
+    assert stops[0].body["sessionId"] == done[0], stops[0].body  # the stop acted on the retry's attempt
+    assert (retry.status, retry.reason) == (409, "conflict"), retry.body
+    assert [s["status"] for s in gate.emulator.truth() if s["id"] == done[0]] in ([], ["Stopped"])
+    again = gate.create("alpha", key, body, headers=headers)
+    assert again.status == 202 and again.body["sessionId"] == done[0], again.body
+    assert again.body["status"] == "Stopped", again.body
+    assert_nothing_runs(gate, key, sid)
+
+
+def test_a_stop_racing_a_retry_that_takes_over_a_pending_attempt_leaves_nothing_running(gate, elsewhere):
+    """The first request answered 503 naming its session (ARR could not say whether it made it); a
+    retry with the key takes the pending row over, and the caller's stop of that id lands before the
+    retry's create reaches ARR: it marks the row and gives it back. The retry, seeing the mark after
+    ARR made the session, ends it."""
+    key = project(gate)
+    body, headers = {"size": "Standard", "maxLeaseTime": 60}, {"Idempotency-Key": "order-4"}
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase="before")
+    first = gate.create("alpha", key, body, headers=headers)
+    assert (first.status, first.reason) == (503, "upstream-unavailable"), first.body
+    sid = first.body["sessionId"]
+    gate.emulator.clear_faults()
+    stops = []
+    done = hook("mark_working", after=lambda _: stops.append(elsewhere(lambda: gate.stop("alpha", key, sid))))
+    retry = gate.create("alpha", key, body, headers=headers)
+    assert done == [sid] and stops and stops[0].status == 200, (done, stops)
+    assert (retry.status, retry.reason) == (409, "conflict"), retry.body
+    again = gate.create("alpha", key, body, headers=headers)
+    assert again.status == 202 and again.body["sessionId"] == sid and again.body["status"] == "Stopped", again.body
+    assert sessions_by_account(gate.emulator) == {}
+    rows = gate.store.list_entries("alpha", include_closed=True)
+    assert [(e.session_id, e.state) for e in rows] == [(sid, LedgerState.CLOSED)], rows
+    assert gate.store.usage("alpha", Period.DAY, Period.DAY.key(utcnow())).reserved == 0
