@@ -378,6 +378,10 @@ class LedgerRepo(TablesBase):
             all_open = any(op.all_open for op in ops) or any(
                 isinstance(op, Reserve) and op.counts_caller(policy or op.policy, callers, now) for op in ops
             )
+            # a caller with limits (or standing) to decide by this round's row sizes no slice either
+            slicing = sliceable and all(
+                op.on_slice(policy or op.policy, callers, now) for op in ops if isinstance(op, Reserve)
+            )
             if remembered is not None and totals and not keys and not all_open:
                 part = Partition(project, now, remembered.state, dict(remembered.usage))
                 rows: dict[str, dict | None] = dict(remembered.slices)
@@ -392,7 +396,7 @@ class LedgerRepo(TablesBase):
             if remembered is not None and any(isinstance(d, Outcome) for d in decided):
                 raise _Unread  # a refusal is decided on rows read now, never on remembered ones
             if totals:
-                self._settle_escrow(work, ops, decided, sliceable)
+                self._settle_escrow(work, ops, decided, slicing)
             written = work.entry_ops()
             entries = [op for _, op in written]
             if work.state_dirty:

@@ -430,7 +430,8 @@ def batch_now(ops: Sequence[BatchOp]) -> datetime:
 
 def from_slice_only(ops: Sequence[BatchOp]) -> bool:
     """Admissions an escrow slice may pay for (an id drawn at random, no caller's own limits to
-    count across instances), with at most deferred activations riding along."""
+    count across instances), with at most deferred activations riding along. Whether a caller has
+    limits (or standing to check) is the round's project row's to say: `Reserve.on_slice`."""
     reserves = [op for op in ops if isinstance(op, Reserve)]
     return bool(reserves) and all(
         isinstance(op, Activate) or (isinstance(op, Reserve) and op.fresh and not op.count_caller) for op in ops

@@ -155,3 +155,23 @@ def test_the_governor_acting_for_a_revoked_key_keeps_to_its_request(stores):
     behalf = replace(who, presented=False)
     got = stores.while_retrying(lambda: stores.admin.revoke_key("demo", "kiosk"), behalf)
     assert isinstance(got, LedgerEntry) and got.caller == "kiosk", got
+
+
+def slice_rows(store: TableStore) -> list[dict]:
+    table = store._table(store.tables.ledger)
+    return list(table.query_entities("PartitionKey eq 'demo' and RowKey ge 'slice|' and RowKey lt 'slice}'"))
+
+
+def test_a_caller_with_limits_of_its_own_takes_no_escrow_slice(stores):
+    """A slice pays only for callers with neither limits nor standing to check (docs/storage.md,
+    Escrow slices): a batch of a limited key's admissions decides on the project's real figures and
+    sizes no slice for this instance, whether or not the request said `count_caller`."""
+    limited = stores.key("kiosk", max_concurrent=20)
+    before = {row["RowKey"] for row in slice_rows(stores.admin)}  # the operator's admission may hold one
+    for _ in range(3):
+        reserve(stores.a, limited)
+    assert {row["RowKey"] for row in slice_rows(stores.admin)} == before
+    free = stores.key("lobby")  # no limits: its admissions may take a slice, as before
+    for _ in range(3):
+        reserve(stores.a, free)
+    assert len({row["RowKey"] for row in slice_rows(stores.admin)} - before) == 1
