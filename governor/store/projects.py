@@ -45,6 +45,7 @@ _touch_lock = threading.Lock()
 # the process so a write through one drops what all would reuse
 _rows: dict[tuple[str, str], tuple[dict | None, float]] = {}
 _rows_lock = threading.Lock()
+_written: dict[tuple[str, str], float] = {}  # when this process last wrote the row (monotonic)
 # The keys parsed from the last project row an admission's round read, by project: a burst's rounds
 # share that row (see `caller_keys`), so its key list is parsed once, not once per round.
 _parsed_keys: dict[tuple[str, str], tuple[dict, list[CallerKey]]] = {}
@@ -75,9 +76,16 @@ class ProjectsRepo(TablesBase):
         return self.key_pepper
 
     def _project_row(self, name: str) -> dict | None:
+        scope = (self.tables.projects, name)
+        started = time.monotonic()
         row = self._point(self.tables.projects, PROJECT_PARTITION, check_project_name(name))
         with _rows_lock:
-            _rows[(self.tables.projects, name)] = (row, time.monotonic())
+            # Kept as old as its read's start, and only if no read that started later was kept, nor
+            # a write through this process made since it started: two requests of one instance
+            # reading at once must not leave the older row (a key added just now missing) behind.
+            found = _rows.get(scope)
+            if (found is None or found[1] <= started) and _written.get(scope, 0.0) < started:
+                _rows[scope] = (row, started)
         return row
 
     def _recent_row(self, name: str, max_age: float) -> dict | None:
@@ -94,6 +102,7 @@ class ProjectsRepo(TablesBase):
         self.verified_keys.forget(self._key_scope(name))
         with _rows_lock:
             _rows.pop((self.tables.projects, name), None)
+            _written[(self.tables.projects, name)] = time.monotonic()
 
     def _keys_row(self, name: str) -> dict | None:
         """The keys and their version a key is checked against: the row the gate's `get_project` of

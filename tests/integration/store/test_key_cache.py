@@ -134,3 +134,32 @@ def test_a_policy_edit_through_another_store_reaches_the_gates_copy_within_the_b
     assert store.get_project("alpha", max_age=0).max_concurrent == 1  # older than the bound asked: read
     store.put_project(replace(policy("alpha"), max_concurrent=2))  # through a store: forgotten at once
     assert store.get_project("alpha", max_age=60).max_concurrent == 2
+
+
+def test_a_slow_read_that_started_before_a_key_was_added_does_not_replace_the_newer_row(azurite, table_prefix):
+    """Two requests of one instance read the project row at once; the one that started first, before
+    a key was added, finishes last. The process keeps the newer row: the new key is valid there
+    (an admission's round checks its caller against that copy), not missing for 2 s."""
+    import threading
+
+    admin = make(azurite, table_prefix)
+    slow_started, release = threading.Event(), threading.Event()
+
+    class SlowStore(TableStore):
+        def _point(self, table, partition, row):
+            found = super()._point(table, partition, row)
+            if table == self.tables.projects and not slow_started.is_set():
+                slow_started.set()
+                release.wait(10)  # its answer (the row before the key) arrives late
+            return found
+
+    slow = SlowStore(azurite.connection_string, table_prefix)
+    reader = threading.Thread(target=lambda: slow.get_project("alpha"))
+    reader.start()
+    assert slow_started.wait(10)
+    key = admin.add_key("alpha", "kiosk", utcnow())  # a write through this process: the copy goes
+    assert admin.find_key("alpha", key, utcnow()) is not None  # a newer read, kept
+    release.set()
+    reader.join(10)
+    assert [k.name for k in admin.caller_keys("alpha", max_age=2.0) if k.name == "kiosk"] == ["kiosk"]
+    assert admin.find_key("alpha", key, utcnow()) is not None
