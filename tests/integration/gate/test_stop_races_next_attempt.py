@@ -127,16 +127,23 @@ def test_a_poll_starting_the_next_attempt_while_the_stop_writes_its_mark(gate, f
     assert_nothing_runs(gate, key, sid)
 
 
+def keyed_failure(gate: Gate, idempotency_key: str) -> tuple[str, str, dict, dict]:
+    """A request with an Idempotency-Key whose first attempt ARR ended for want of capacity, settled
+    by a poll: a retry with the key starts the next attempt."""
+    servers(gate.emulator, default=0, westeurope=2, japaneast=2)
+    key = project(gate)
+    body, headers = {"size": "Standard", "maxLeaseTime": 60}, {"Idempotency-Key": idempotency_key}
+    sid = gate.create("alpha", key, body, headers=headers).body["sessionId"]
+    gate.emulator.advance(STARTUP)
+    assert gate.get("alpha", key, sid).body["status"] == "Error"
+    return key, sid, body, headers
+
+
 def test_a_retry_with_the_key_racing_the_stop_starts_nothing(gate, elsewhere):
     """A retry with the request's Idempotency-Key read its failed attempt before the stop marked
     it, and reserved the next; it gives that back and answers 409, and its next retry gets the
     stopped attempt."""
-    servers(gate.emulator, default=0, westeurope=2, japaneast=2)
-    key = project(gate)
-    body, headers = {"size": "Standard", "maxLeaseTime": 60}, {"Idempotency-Key": "order-1"}
-    sid = gate.create("alpha", key, body, headers=headers).body["sessionId"]
-    gate.emulator.advance(STARTUP)
-    assert gate.get("alpha", key, sid).body["status"] == "Error"  # settled: a retry with the key starts the next
+    key, sid, body, headers = keyed_failure(gate, "order-1")
     stops = []
     done = hook("reserve", before=lambda _: stops.append(elsewhere(lambda: gate.stop("alpha", key, sid))))
     retry = gate.create("alpha", key, body, headers=headers)
@@ -153,12 +160,7 @@ def test_a_stop_finding_a_retry_s_attempt_before_arr_made_it_leaves_nothing_runn
     the request to that attempt (not yet in ARR), marked it and gave its row back. The retry had read
     the failed attempt unmarked, so it still has ARR make its attempt: on seeing the mark afterwards
     it ends it, and its next retry gets the stopped request."""
-    servers(gate.emulator, default=0, westeurope=2, japaneast=2)
-    key = project(gate)
-    body, headers = {"size": "Standard", "maxLeaseTime": 60}, {"Idempotency-Key": "order-3"}
-    sid = gate.create("alpha", key, body, headers=headers).body["sessionId"]
-    gate.emulator.advance(STARTUP)
-    assert gate.get("alpha", key, sid).body["status"] == "Error"  # settled: a retry with the key starts the next
+    key, sid, body, headers = keyed_failure(gate, "order-3")
     stops = []
     done = hook("reserve", after=lambda _: stops.append(elsewhere(lambda: gate.stop("alpha", key, sid))))
     retry = gate.create("alpha", key, body, headers=headers)
