@@ -116,7 +116,16 @@ def test_an_exception_in_the_block_stops_the_session_and_propagates(client, scri
     assert len(scripted.requests("DELETE", SESSION)) == 1
 
 
-def test_ctrl_c_stops_the_session_and_propagates(client, scripted):
+@pytest.fixture
+def interactive():
+    """SIGINT as an interactive Python has it: a suite started in the background by a shell without
+    job control inherits it ignored (bash does that to `&` jobs), and then Ctrl-C raises nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_session_and_propagates(client, scripted, interactive):
     started(scripted)
     with pytest.raises(KeyboardInterrupt), client.session("Standard", 30, heartbeat_seconds=1):
         signal.raise_signal(signal.SIGINT)  # what Ctrl-C does: KeyboardInterrupt in the main thread
