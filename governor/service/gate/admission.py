@@ -19,6 +19,7 @@ from governor.core.model import (
     LedgerState,
     ProjectPolicy,
     Session,
+    SessionStatus,
     made_before,
     money_text,
     whole_minutes,
@@ -189,6 +190,8 @@ def _replay(gate: Gate, policy: ProjectPolicy, request, entry: LedgerEntry) -> d
             entry = _take_over(gate, entry)
             usage = gate.current_usage(policy, gate.clock())
             return _start(gate, policy, arr, request, entry, usage, partial=False, replayed=True)
+        elif found.status.active and placement.stopped_by_caller(entry):
+            entry, found = _finish_stop(gate, arr, entry), None
         elif found.status.active:
             entry = gate.store.activate(policy.name, entry.session_id, found)
         elif placement.capacity_failed(found):
@@ -284,6 +287,23 @@ def _read_back(arr: ArrPort, entry: LedgerEntry, error: Exception | None) -> Ses
             "ARR failed and could not say whether the session was made; retry with the same Idempotency-Key",
             {"sessionId": entry.session_id, "retryAfter": retry},
         ) from error
+
+
+def _finish_stop(gate: Gate, arr: ArrPort, entry: LedgerEntry) -> LedgerEntry:
+    """A pending attempt its caller's stop marked, which ARR runs: the stop ended before asking ARR
+    (its gate died), so a retry with the key finishes it rather than replay a session its caller
+    stopped. Charged at ARR's minutes, as the stop would have."""
+    with contextlib.suppress(NotFound):
+        arr.stop(entry.session_id)
+    final = _read_back(arr, entry, None)
+    minutes = whole_minutes(final.elapsed) if final is not None else entry.charged_minutes
+    status = final.status if final is not None and not final.status.active else SessionStatus.STOPPED
+    if final is not None:
+        entry = gate.store.activate(entry.project, entry.session_id, final)
+    closed = gate.store.close(entry.project, entry.session_id, minutes, status.value, gate.clock())
+    figures = {"minutes": minutes, "charged": closed.charged}
+    gate.audit(entry.project, entry.session_id, "stop", "caller", figures, gate.clock(), entry.caller)
+    return closed
 
 
 def _close_ended(gate: Gate, entry: LedgerEntry, final: Session) -> LedgerEntry:

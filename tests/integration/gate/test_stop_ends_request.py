@@ -113,3 +113,28 @@ def test_a_retry_with_the_key_after_a_stop_that_died_before_giving_the_row_back_
     assert gate.emulator.truth() == []  # ARR was never asked
     entry = only_row(gate)
     assert entry.released and held(gate) == 0
+
+
+def test_a_retry_with_the_key_after_a_stop_that_died_before_asking_arr_finishes_the_stop(gate):
+    """The stop marked the pending attempt ARR had made (the create's answer was lost) and its gate
+    died before asking ARR: a retry with the key stops it at ARR and charges ARR's minutes, rather
+    than replay a running session its caller stopped."""
+    key = project(gate)
+    body, headers = {"size": "Standard", "maxLeaseTime": LEASE}, {"Idempotency-Key": "order-5"}
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase="after")
+    first = gate.create("alpha", key, body, headers=headers)
+    assert (first.status, first.reason) == (503, "upstream-unavailable"), first.body
+    sid = first.body["sessionId"]
+    gate.emulator.clear_faults()
+    assert [s["status"] for s in gate.emulator.truth() if s["id"] == sid] == ["Starting"]  # ARR made it
+    gate.store.stop_request("alpha", sid)  # what the stop wrote before it died
+    gate.store.mark_working("alpha", sid, None)  # the first request has answered
+
+    retry = gate.create("alpha", key, body, headers=headers)
+    assert retry.status == 202 and retry.body["sessionId"] == sid and retry.body["replayed"] is True, retry.body
+    assert retry.body["status"] == "Stopped", retry.body
+    assert sessions_by_account(gate.emulator) == {}
+    entry = only_row(gate)
+    assert entry.state is LedgerState.CLOSED and held(gate) == 0
+    stops = [r for r in gate.store.recent_audit(limit=50) if r.action == "stop"]
+    assert [(r.source, r.reason) for r in stops] == [("gate", "caller")]
