@@ -188,8 +188,9 @@ def app_violations(rooms: list[Room], root: Path) -> list[str]:
     return wrong
 
 
-def build(root: Path) -> tuple[str, str]:
-    """The import-linter configuration, and the name of the entry point's row (checked here)."""
+def build(root: Path) -> tuple[str, str, int]:
+    """The import-linter configuration, the name of the entry point's row (checked here), and how
+    many rows the table has."""
     import grimp
 
     sys.path.insert(0, str(root))
@@ -203,7 +204,8 @@ def build(root: Path) -> tuple[str, str]:
     if wrong:
         raise TableError(f"{APP}.py imports what its row does not allow: {', '.join(wrong)}")
     app = next(room for room in rooms if room.members == [APP])
-    return contracts(rooms, graph), f"{app.name} may import {', '.join(sorted(app.rooms | app.packages))}"
+    row = f"{app.name} may import {', '.join(sorted(app.rooms | app.packages))}"
+    return contracts(rooms, graph), row, len(rooms)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
-        config, app_row = build(root)
+        config, app_row, rows = build(root)
     except TableError as exc:
         print(f"import contracts: {exc}", file=sys.stderr)
         return 1
@@ -230,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(file.name).unlink()
     # import-linter analyses packages only: the entry point's row was checked above, by this tool
     print(f"{app_row} KEPT (function_app.py: import-linter reads packages only, so this tool checks it)")
+    counted = config.count("[importlinter:contract:")
+    verdict = "hold" if code == 0 else "do NOT hold"
+    print(f"The table's {rows} rows {verdict}: {counted} import-linter contracts above, and the entry point's row")
     return code
 
 

@@ -93,19 +93,28 @@ def test_a_retry_with_the_key_after_the_stop_gets_the_stopped_attempt_not_a_new_
     assert_ended(gate, key, sid)
 
 
-def test_a_retry_with_the_key_after_a_stop_that_died_before_giving_the_row_back_starts_nothing(gate):
-    """The stop marked the pending attempt (its create had failed before ARR acted) and its gate
-    died before asking ARR and giving the row back: a retry with the key gives it back, and starts
-    no session for a request its caller stopped."""
+def died_stopping(gate: Gate, idempotency_key: str, phase: str) -> tuple[str, str, dict, dict]:
+    """A keyed request whose create ARR answered 503 (`phase` before or after ARR acted), left
+    pending, then a stop that marked it and died before anything else; its first request answered."""
     key = project(gate)
-    body, headers = {"size": "Standard", "maxLeaseTime": LEASE}, {"Idempotency-Key": "order-2"}
-    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase="before")
+    body, headers = {"size": "Standard", "maxLeaseTime": LEASE}, {"Idempotency-Key": idempotency_key}
+    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase=phase)
     first = gate.create("alpha", key, body, headers=headers)
     assert (first.status, first.reason) == (503, "upstream-unavailable"), first.body
     sid = first.body["sessionId"]
     gate.emulator.clear_faults()
+    made = [s["status"] for s in gate.emulator.truth() if s["id"] == sid]
+    assert made == ([] if phase == "before" else ["Starting"]), made
     gate.store.stop_request("alpha", sid)  # what the stop wrote before it died
     gate.store.mark_working("alpha", sid, None)  # the first request has answered
+    return key, sid, body, headers
+
+
+def test_a_retry_with_the_key_after_a_stop_that_died_before_giving_the_row_back_starts_nothing(gate):
+    """The stop marked the pending attempt (its create had failed before ARR acted) and its gate
+    died before asking ARR and giving the row back: a retry with the key gives it back, and starts
+    no session for a request its caller stopped."""
+    key, sid, body, headers = died_stopping(gate, "order-2", phase="before")
 
     retry = gate.create("alpha", key, body, headers=headers)
     assert retry.status == 202 and retry.body["sessionId"] == sid and retry.body["replayed"] is True, retry.body
@@ -119,16 +128,7 @@ def test_a_retry_with_the_key_after_a_stop_that_died_before_asking_arr_finishes_
     """The stop marked the pending attempt ARR had made (the create's answer was lost) and its gate
     died before asking ARR: a retry with the key stops it at ARR and charges ARR's minutes, rather
     than replay a running session its caller stopped."""
-    key = project(gate)
-    body, headers = {"size": "Standard", "maxLeaseTime": LEASE}, {"Idempotency-Key": "order-5"}
-    gate.emulator.set_faults(rate=1, statuses=[503], retryAfter=0, paths=r"/sessions/[^/:]+$", phase="after")
-    first = gate.create("alpha", key, body, headers=headers)
-    assert (first.status, first.reason) == (503, "upstream-unavailable"), first.body
-    sid = first.body["sessionId"]
-    gate.emulator.clear_faults()
-    assert [s["status"] for s in gate.emulator.truth() if s["id"] == sid] == ["Starting"]  # ARR made it
-    gate.store.stop_request("alpha", sid)  # what the stop wrote before it died
-    gate.store.mark_working("alpha", sid, None)  # the first request has answered
+    key, sid, body, headers = died_stopping(gate, "order-5", phase="after")
 
     retry = gate.create("alpha", key, body, headers=headers)
     assert retry.status == 202 and retry.body["sessionId"] == sid and retry.body["replayed"] is True, retry.body
