@@ -510,9 +510,12 @@ class SweepHealth:
     sessions: int = 0  # live ARR sessions listed
     decisions: int = 0
     owner: str = ""  # host:pid:run of the sweeper
+    # (account, session id, horizon) for each warning horizon a session was inside: the next sweep
+    # warns only crossings this one did not see (policy.sweep.SweepOptions.seen). None: not recorded.
+    inside: tuple[tuple[str, str, str], ...] | None = None
 
     def to_row(self) -> dict:
-        return {
+        row = {
             "startedAt": self.started_at.isoformat(),
             "finishedAt": self.finished_at.isoformat(),
             "outcome": self.outcome,
@@ -527,6 +530,9 @@ class SweepHealth:
             "decisions": self.decisions,
             "owner": self.owner,
         }
+        if self.inside is not None:
+            row["insideHorizons"] = [list(seen) for seen in self.inside]
+        return row
 
     @classmethod
     def from_row(cls, row: object) -> SweepHealth | None:
@@ -548,8 +554,12 @@ class SweepHealth:
                 return {}
             return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
 
-        errors = row.get("errors")
+        errors, inside = row.get("errors"), row.get("insideHorizons")
         outcome, owner = row.get("outcome"), row.get("owner")
+        if isinstance(inside, list) and all(_three_texts(seen) for seen in inside):
+            inside = tuple(tuple(seen) for seen in inside)
+        else:
+            inside = None
         return cls(
             started_at=started,
             finished_at=finished,
@@ -564,7 +574,12 @@ class SweepHealth:
             sessions=count("sessions"),
             decisions=count("decisions"),
             owner=owner if isinstance(owner, str) else "",
+            inside=inside,
         )
+
+
+def _three_texts(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 3 and all(isinstance(text, str) for text in value)
 
 
 def _utc_time(text: object) -> datetime | None:

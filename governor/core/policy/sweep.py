@@ -99,6 +99,12 @@ class SweepOptions:
     # or cap stop closer than that is warned now, as the next sweep may already be past it, so the
     # warning comes before the stop at any time scale. None: warn_before alone.
     ahead: timedelta | None = None
+    # The horizons the previous sweep found each session inside, as (account, session id, kind):
+    # a crossing is news when the previous sweep did not see it. The window above only estimates
+    # that, since ARR's elapsed minutes move by more or less than the gap between sweep starts
+    # (list times vary), so it missed or repeated a warning at a minute's edge. None: unknown (no
+    # previous sweep, or one that did not record them): the window decides.
+    seen: frozenset[tuple[str, str, str]] | None = None
 
 
 def whole_minutes_window(gap: timedelta, scale: float = 1.0) -> timedelta:
@@ -122,15 +128,18 @@ def sweep_options(
     previous: datetime | None,
     interval: timedelta | None,
     scale: float = 1.0,
+    seen: frozenset[tuple[str, str, str]] | None = None,
 ) -> SweepOptions:
-    """A run's options from what it knows: when the previous run started (None: unknown) and the
-    timer's interval (None: no schedule), `scale` ARR seconds per governor second."""
+    """A run's options from what it knows: when the previous run started (None: unknown), the
+    horizons it saw sessions inside (`SweepOptions.seen`) and the timer's interval (None: no
+    schedule), `scale` ARR seconds per governor second."""
     return SweepOptions(
         warn_before=warn_before,
         dry_run=dry_run,
         window=None if previous is None else whole_minutes_window(now - previous, scale),
         clock_window=None if previous is None else max(now - previous, timedelta(0)),
         ahead=None if interval is None else minutes_ahead(interval, scale),
+        seen=None if previous is None else seen,
     )
 
 
@@ -144,22 +153,43 @@ class Decision:
     warning: str | None = None  # a warning raised alongside another action (e.g. extend + cap soon)
     reserve: bool = True  # extend: reserve budget for the step (False when re-applying the ledger's lease)
     dry_run: bool = False
+    inside: frozenset[str] = frozenset()  # the horizons (HORIZONS) the session is inside now
 
     @property
     def acts(self) -> bool:
         return self.action not in (Action.LEAVE, Action.REPORT, Action.WARN)
 
 
-def _is_news(distance: timedelta, horizon: timedelta, options: SweepOptions, inclusive: bool = True) -> bool:
-    """True for the one sweep that first sees `distance` inside `horizon`: the previous sweep,
-    `options.window` ago, still saw it outside. `inclusive`: is distance == horizon inside?"""
-    inside = distance <= horizon if inclusive else distance < horizon
-    if not inside:
-        return False
-    if options.window is None:
-        return True
-    before = distance + options.window
-    return before > horizon if inclusive else before >= horizon
+# What a session can come within reach of, each warned once per crossing: a budget stop, the hard
+# cap, closing time, and the extension threshold (whose news is a refused extension).
+HORIZONS = ("budget", "hard-cap", "closing", "lease-low")
+
+
+@dataclass
+class _Horizons:
+    """The horizons one session is inside this sweep, and which of them it has just crossed."""
+
+    key: tuple[str, str]  # (account, session id)
+    options: SweepOptions
+    inside: set[str] = field(default_factory=set)
+
+    def news(
+        self, kind: str, distance: timedelta, horizon: timedelta, window: timedelta | None = None, inclusive=True
+    ) -> bool:
+        """True for the one sweep that first sees `distance` inside `horizon`: the previous sweep
+        did not (`options.seen`), or, when that is unknown, still saw it outside `window` (default
+        `options.window`) ago. `inclusive`: is distance == horizon inside?"""
+        inside = distance <= horizon if inclusive else distance < horizon
+        if not inside:
+            return False
+        self.inside.add(kind)
+        if self.options.seen is not None:
+            return (*self.key, kind) not in self.options.seen
+        window = self.options.window if window is None else window
+        if window is None:
+            return True
+        before = distance + window
+        return before > horizon if inclusive else before >= horizon
 
 
 def _budget_figures(usage: Mapping[Period, Usage]) -> dict:
@@ -249,11 +279,12 @@ def decide(
     dry_run = options.dry_run or bool(policy and policy.dry_run)
 
     def make(action: Action, reason: str, **kwargs) -> Decision:
-        return Decision(action, reason, figures=figures, dry_run=dry_run, **kwargs)
+        return Decision(action, reason, figures=figures, dry_run=dry_run, inside=frozenset(watch.inside), **kwargs)
 
     figures: dict = {"state": entry.state.value}
     if session is None:
-        return make(Action.CLOSE, "vanished")
+        return Decision(Action.CLOSE, "vanished", figures=figures, dry_run=dry_run)
+    watch = _Horizons((entry.account, session.id), options)
     figures.update(
         status=session.status.value,
         elapsed_minutes=minutes_figure(session.elapsed),
@@ -270,7 +301,14 @@ def decide(
         if decision.acts:
             return decision
         warning = decision.reason if decision.action is Action.WARN else decision.warning
-        return Decision(Action.ACTIVATE, "pending-confirmed", decision.figures, warning=warning, event=decision.event)
+        return Decision(
+            Action.ACTIVATE,
+            "pending-confirmed",
+            decision.figures,
+            warning=warning,
+            event=decision.event,
+            inside=decision.inside,
+        )
     if entry.claim:
         # adopted for a v1 claim and not yet stopped (the stop failed, or its sweep died): stopped as
         # when it was claimed, whatever the project's rules or dry-run (decide_claimed)
@@ -306,7 +344,7 @@ def decide(
     ):
         return make(Action.STOP, "idle", event="stop")
 
-    warning = _warning(session, policy, usage, options, burn_rate, figures, opening, now)
+    warning = _warning(session, policy, usage, options, burn_rate, figures, watch, opening, now)
     if ceil_minutes(session.max_lease) > ceil_minutes(entry.lease) and session.status.active:
         # ARR already bills this lease, so it is reserved even if the budget cannot cover it
         figures["extra_cost"] = extension_cost(entry.rate, entry.lease, session.max_lease)
@@ -315,7 +353,7 @@ def decide(
         return make(
             Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning
         )
-    extension = _extension(session, entry, policy, usage, now, options, figures, opening, caller)
+    extension = _extension(session, entry, policy, usage, now, figures, watch, opening, caller)
     if extension is not None:
         action, reason, new_lease = extension
         if action is Action.EXTEND:
@@ -329,7 +367,7 @@ def decide(
     return make(Action.LEAVE, "starting" if session.status is SessionStatus.STARTING else "ok")
 
 
-def _extension(session, entry, policy, usage, now, options, figures, opening=None, caller=None):
+def _extension(session, entry, policy, usage, now, figures, watch: _Horizons, opening=None, caller=None):
     if session.status is not SessionStatus.READY:
         return None
     lease = max(session.max_lease, entry.lease)
@@ -338,7 +376,7 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
     figures["extension_threshold_minutes"] = minutes_figure(policy.extension_threshold)
     if remaining >= policy.extension_threshold or not is_active(entry, session, policy, now):
         return None
-    news = _is_news(remaining, policy.extension_threshold, options, inclusive=False)
+    news = watch.news("lease-low", remaining, policy.extension_threshold, inclusive=False)
     target = extension_target(session, policy)
     if opening is not None:
         left = opening.until_closing(now)
@@ -358,10 +396,11 @@ def _extension(session, entry, policy, usage, now, options, figures, opening=Non
         else:
             figures["caller"] = held.name  # type: ignore[union-attr]
         return (Action.WARN if news else Action.LEAVE), f"extension-refused-{short.limit}", None
+    watch.inside.discard("lease-low")  # its news is a refusal: the next sweep's refusal is one
     return Action.EXTEND, "lease-low", target
 
 
-def _warning(session, policy, usage, options, burn_rate, figures, opening=None, now=None) -> str | None:
+def _warning(session, policy, usage, options, burn_rate, figures, watch: _Horizons, opening=None, now=None):
     if session.status is not SessionStatus.READY:
         return None
     to_cap = policy.hard_max_duration - session.elapsed
@@ -369,21 +408,26 @@ def _warning(session, policy, usage, options, burn_rate, figures, opening=None, 
     figures["warn_before_minutes"] = minutes_figure(options.warn_before)
     figures["minutes_to_hard_cap"] = minutes_figure(to_cap)
     horizon = options.warn_before if options.ahead is None else max(options.warn_before, options.ahead)
+    news = []
     if to_budget is not None:
         figures["minutes_to_budget_stop"] = minutes_figure(to_budget)
         figures["burn_rate"] = burn_rate
-        if _is_news(to_budget, horizon, options):
-            return "budget-stop-soon"
-    if _is_news(to_cap, horizon, options):
-        return "hard-cap-soon"
+        if watch.news("budget", to_budget, horizon):
+            news.append(("budget", "budget-stop-soon"))
+    if watch.news("hard-cap", to_cap, horizon):
+        news.append(("hard-cap", "hard-cap-soon"))
     left = None if opening is None else opening.until_closing(now)
     if left is not None:
         warn_before = policy.schedule.warn_before if policy.schedule.warn_before is not None else options.warn_before
         figures["minutes_to_closing"] = minutes_figure(left)
-        on_clock = replace(options, window=options.clock_window if options.clock_window is not None else options.window)
-        if _is_news(left, warn_before, on_clock):
-            return "closing-soon"
-    return None
+        window = options.clock_window if options.clock_window is not None else options.window
+        if watch.news("closing", left, warn_before, window):
+            news.append(("closing", "closing-soon"))
+    if not news:
+        return None
+    # one warning a sweep: a horizon crossed beside it is left unseen, so the next sweep warns it
+    watch.inside.difference_update(kind for kind, _ in news[1:])
+    return news[0][1]
 
 
 def decide_unmanaged(

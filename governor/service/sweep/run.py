@@ -47,6 +47,10 @@ LOCK_NAME = "sweep"
 LOCK_TTL = timedelta(minutes=10)  # the Functions timeout: a crashed run's lock lapses by then
 CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see meter)
 MAX_ERRORS = 20
+# the health row keeps the warning horizons sessions are inside up to this many (about 100 bytes
+# each, in a row of at most 1 MiB that every health probe reads); past it, the next sweep judges
+# crossings by the gap between sweeps alone
+MAX_INSIDE = 2000
 
 
 @dataclass(frozen=True)
@@ -133,18 +137,20 @@ class Sweeper:
         errors: list[str] = []
         charged: Counter[str] = Counter()
         with telemetry.ContextPool(max_workers=self.config.concurrency, thread_name_prefix="sweep") as pool:
-            previous_read = pool.submit(self._previous_start)
+            previous_read = pool.submit(self._previous)
             # ARR's lists first, then the ledger: a session is reserved before ARR makes it, so every
             # session a list shows has its row in a snapshot read after. Read side by side, an
             # admission landing while a (slow) list is on its way looked unmanaged: stopped, or
             # adopted into a second row and charged twice.
             live, listed_ok = reconcile.list_all(self.arr, errors, pool)
-            snapshot, previous = self.store.snapshot(now), previous_read.result()
+            snapshot, last = self.store.snapshot(now), previous_read.result()
+            previous = None if last is None else last.started_at
             phases = {"read": time.monotonic()}
             config = self.config
             interval = None if config.schedule is None else sweep_interval(config.schedule, now)
+            seen = None if last is None or last.inside is None else frozenset(last.inside)
             options = rules.sweep_options(
-                config.warn_before, config.dry_run, now, previous, interval, config.arr_time_scale
+                config.warn_before, config.dry_run, now, previous, interval, config.arr_time_scale, seen
             )
             entries = {(e.account, e.session_id): e for e in snapshot.open_entries}
             v1 = {name for name, client in self.arr.items() if not client.ids_are_ours}
@@ -203,14 +209,13 @@ class Sweeper:
         if self.webhooks is not None:
             self.webhooks.send(policy.webhook_url, self.store.webhook_secret(policy.name), payload)
 
-    def _previous_start(self) -> datetime | None:
+    def _previous(self) -> SweepHealth | None:
         try:
             last = self.store.last_sweep()
         except Exception:
             log.warning("last sweep unreadable; warnings use the full warn window")
             return None
-        health = SweepHealth.from_row(last)
-        return health.started_at if health else None
+        return SweepHealth.from_row(last)
 
     # ------------------------------------------------------------------ record
     def _health(self, started, finished, items, live, metered, errors, timer, phases) -> SweepHealth:
@@ -232,6 +237,7 @@ class Sweeper:
             sessions=len(live),
             decisions=len(items),
             owner=self.owner,
+            inside=_inside(items),
         )
 
     def _record(self, report: dict) -> None:
@@ -239,6 +245,14 @@ class Sweeper:
             self.store.record_sweep(report)
         except Exception as exc:
             log.warning("health row write failed: %s", type(exc).__name__)
+
+
+def _inside(items) -> tuple[tuple[str, str, str], ...] | None:
+    inside = sorted((i.account, i.session_id, kind) for i in items for kind in i.decision.inside)
+    if len(inside) > MAX_INSIDE:
+        log.warning("%d warning horizons, over %d: the next sweep judges by its gap", len(inside), MAX_INSIDE)
+        return None
+    return tuple(inside)
 
 
 def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:

@@ -44,3 +44,23 @@ def test_a_heartbeated_session_goes_idle_after_the_timeout_in_arr_time(stack):
     run_arr(stack, 16 * 60)
     stack.sweep()
     assert stack.truth()[unread]["status"] in ("Stopping", "Stopped")
+
+
+def test_each_session_is_warned_of_its_cap_once_when_arrs_minutes_jitter(stack):
+    """At x60 a sweep every 5 s is 5 ARR minutes by the sweeps' starts, but the list answers a little
+    sooner or later each time: here ARR moves 6, then 4 minutes. Sessions started a minute apart
+    cross the cap's 10-minute horizon at every phase of that; each is warned exactly once, before
+    its cap (judged by the window alone, one of them was warned twice)."""
+    policy = stack.project("alpha", hard_max_duration=timedelta(minutes=60), idle_timeout=timedelta(hours=2))
+    sessions = []
+    for _ in range(6):
+        sessions.append(stack.admit(policy, 60))
+        run_arr(stack, 60)
+    for turn in range(16):
+        stack.emulator.advance((6 if turn % 2 == 0 else 4) * 60)
+        stack.now += timedelta(seconds=5)
+        stack.sweep(arr_time_scale=SCALE, schedule="*/5 * * * * *")
+    rows = [r for r in stack.audit("alpha") if r.action == "warn" and r.reason == "hard-cap-soon"]
+    warned = {sid: [r.figures["elapsed_minutes"] for r in rows if r.session_id == sid] for sid in sessions}
+    assert all(len(at) == 1 and 50 <= at[0] < 60 for at in warned.values()), warned
+    assert {s["status"] for s in stack.truth().values()} <= {"Stopped", "Stopping", "Expired"}

@@ -1,5 +1,6 @@
 """The sweep's health row: one declared shape, written by to_row and read back by from_row."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +22,7 @@ FULL = SweepHealth(
     sessions=7,
     decisions=3,
     owner="host:1:ab12",
+    inside=(("default", "s1", "hard-cap"), ("default", "s2", "lease-low")),
 )
 
 
@@ -43,7 +45,9 @@ def test_row_keys_are_the_declared_ones():
         "sessions",
         "decisions",
         "owner",
+        "insideHorizons",
     }
+    assert "insideHorizons" not in replace(FULL, inside=None).to_row()  # not recorded: left out
 
 
 @pytest.mark.parametrize(
@@ -70,3 +74,11 @@ def test_a_damaged_field_reads_as_its_default():
 def test_naive_times_are_utc():
     row = {**FULL.to_row(), "finishedAt": "2026-11-26T10:00:02"}
     assert SweepHealth.from_row(row).finished_at == STARTED + timedelta(seconds=2)
+
+
+@pytest.mark.parametrize(
+    "inside", ["x", [["default", "s1"]], [["default", "s1", 3]], [["default", "s1", "hard-cap"], "s2"], None]
+)
+def test_damaged_horizons_read_as_not_recorded(inside):
+    """The next sweep then judges crossings by its gap, as before horizons were recorded."""
+    assert SweepHealth.from_row({**FULL.to_row(), "insideHorizons": inside}).inside is None
