@@ -100,6 +100,19 @@ def _dimensions(attributes: dict | None, dimensions: dict) -> dict:
     return _clean({**(attributes or {}), **named})
 
 
+def dimensions(**values: Any) -> dict:
+    """The governor's shared attributes by keyword, named as metric dimensions are (`project` ->
+    `governor.project`), Nones left out: for a log record's `extra`, so a query reads the same
+    `customDimensions["governor.project"]` on logs as on metrics and spans."""
+    return _dimensions(None, values)
+
+
+def attributes(namespace: str, **values: Any) -> dict:
+    """`values` named under `namespace` (`attributes("governor.sweep", failed=0)` ->
+    `governor.sweep.failed`), Nones left out: a span's or a log record's own attributes."""
+    return _clean({f"{namespace}.{key}": value for key, value in values.items()})
+
+
 def add(name: str, value: float = 1, attributes: dict | None = None, **dimensions: Any) -> None:
     """Add to a counter."""
     if _backend is not None and value:

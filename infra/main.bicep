@@ -280,7 +280,7 @@ var alertRules = [
     severity: 2
     frequency: 'PT5M'
     window: 'PT${failedActionsWindowMinutes}M'
-    query: 'traces | where message startswith "sweep finished" | top 3 by timestamp desc | summarize sweeps = count(), failing = countif(toint(customDimensions.failed) > 0) | where sweeps == 3 and failing == 3'
+    query: 'traces | where message startswith "sweep finished" | top 3 by timestamp desc | summarize sweeps = count(), failing = countif(toint(customDimensions["governor.sweep.failed"]) > 0) | where sweeps == 3 and failing == 3'
     operator: 'GreaterThan'
     threshold: 0
   }

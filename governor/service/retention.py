@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from governor import telemetry
 from governor.service.ports import HistoryPort
 
 log = logging.getLogger("governor.retention")
@@ -54,9 +55,12 @@ def run_retention(store: HistoryPort, clock: Callable[[], datetime], config: Ret
         "retention moved %s ledger rows, deleted %s audit rows",
         report["moved"],
         report["auditDeleted"],
-        extra={
-            "outcome": "more" if report["more"] else "ok",
-            **{k: report[k] for k in ("moved", "auditDeleted", "capacityFailuresDeleted")},
-        },
+        extra=telemetry.attributes(
+            "governor.retention",
+            outcome="more" if report["more"] else "ok",
+            moved=report["moved"],
+            audit_deleted=report["auditDeleted"],
+            capacity_failures_deleted=report["capacityFailuresDeleted"],
+        ),
     )
     return report

@@ -1,9 +1,10 @@
 """What the sweep tells the operator's tools: metrics and structured log records, through the
 `governor.telemetry` interface (never the SDK). One call at the end of a sweep.
 
-Logs carry their dimensions in `extra` (project, session, action, reason, outcome), which Azure
-Monitor turns into custom dimensions; the alert rules in infra/ query the `sweep finished`
-record and the metrics named in `governor.telemetry`.
+Logs carry their dimensions in `extra`, named as the spans' and metrics' attributes are
+(`governor.project`, `governor.sweep.failed`...), which Azure Monitor turns into custom
+dimensions; the alert rules in infra/ query the `sweep finished` record and the metrics named in
+`governor.telemetry`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from governor.service.sweep.items import Item
 log = logging.getLogger("governor.sweep")
 
 SWEEP_FINISHED = "sweep finished"  # the alert rules in infra/ match this message
+SWEEP_NAMESPACE = "governor.sweep"  # the sweep span's attributes and its summary record's
 _COUNTED = {Action.STOP: telemetry.STOPPED, Action.EXTEND: telemetry.EXTENDED}
 
 
@@ -39,12 +41,9 @@ def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: C
             decision.reason,
             item.outcome,
             extra={
-                "project": item.project,
-                "session": item.session_id,
-                "action": decision.action.value,
-                "reason": decision.reason,
-                "outcome": item.outcome,
-                "dry_run": decision.dry_run,
+                **telemetry.dimensions(project=item.project, reason=decision.reason, dry_run=decision.dry_run),
+                **telemetry.attributes("governor.decision", action=decision.action.value, outcome=item.outcome),
+                "governor.session.id": item.session_id,
             },
         )
         metric = _COUNTED.get(decision.action)
@@ -74,14 +73,16 @@ def sweep_finished(report: dict, items: list[Item], snapshot, usage, governed: C
         report.get("decisions"),
         failed,
         extra={
-            "outcome": outcome,
-            "sessions": report.get("sessions"),
-            "decisions": report.get("decisions"),
-            "failed": failed,
-            "counts": ", ".join(f"{k} {v}" for k, v in report.get("counts", {}).items()),
-            "metered": report.get("metered"),
-            "duration_ms": report.get("durationMs"),
-            "dry_run": dry_run,
-            "errors": "; ".join(report.get("errors", ()))[:1000],
+            **telemetry.dimensions(outcome=outcome, dry_run=dry_run),
+            **telemetry.attributes(
+                SWEEP_NAMESPACE,
+                sessions=report.get("sessions"),
+                decisions=report.get("decisions"),
+                failed=failed,
+                counts=", ".join(f"{k} {v}" for k, v in report.get("counts", {}).items()),
+                metered=report.get("metered"),
+                duration=report.get("durationMs", 0) / 1000,  # seconds, as the metric
+                errors="; ".join(report.get("errors", ()))[:1000],
+            ),
         },
     )

@@ -38,6 +38,7 @@ from governor.service.sweep import observe, reconcile
 from governor.service.sweep.act import act
 from governor.service.sweep.capacity import settle_capacity_failures
 from governor.service.sweep.items import item_for
+from governor.service.sweep.observe import SWEEP_NAMESPACE
 from governor.service.sweep.record import complete_unfinished, notify, record_refusals, write_audit, write_intents
 from governor.service.webhooks import default_sender
 
@@ -112,8 +113,9 @@ class Sweeper:
     def run(self) -> dict:
         with telemetry.span("sweep", **{"governor.dry_run": self.config.dry_run}) as span:
             report = self._locked_run()
-            for key in ("outcome", "sessions", "decisions", "failed", "metered"):
-                span.set(f"governor.sweep.{key}", report.get(key))
+            summary = {key: report.get(key) for key in ("outcome", "sessions", "decisions", "failed", "metered")}
+            for name, value in telemetry.attributes(SWEEP_NAMESPACE, **summary).items():
+                span.set(name, value)
             return report
 
     def _locked_run(self) -> dict:
@@ -121,7 +123,7 @@ class Sweeper:
         if not self.store.try_lock(LOCK_NAME, self.owner, self.config.lock_ttl, started):
             report = {"startedAt": started.isoformat(), "skipped": True, "outcome": "skipped"}
             report["reason"] = "another sweep holds the lock"
-            log.info("sweep skipped: another sweep holds the lock", extra={"outcome": "skipped"})
+            log.info("sweep skipped: another sweep holds the lock", extra=telemetry.dimensions(outcome="skipped"))
             telemetry.add(telemetry.SWEEPS, outcome="skipped", dry_run=self.config.dry_run)
             return report
         try:

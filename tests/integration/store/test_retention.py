@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -114,7 +115,8 @@ def assert_finished(store, history_days: int):
     assert not ledger_keys & {(r["Project"], r["RowKey"]) for r in moved}  # no row in both tables
 
 
-def test_years_of_history_move_without_losing_a_micro(store):
+def test_years_of_history_move_without_losing_a_micro(store, caplog):
+    caplog.set_level(logging.INFO, logger="governor")
     keys = seed(store)
     before, usage_before, audit_before = totals(store), usage_totals(store), audit_times(store)
     open_entry = LedgerEntry("north", "still-open", "default", VmSize.STANDARD, LedgerState.PENDING,
@@ -128,6 +130,12 @@ def test_years_of_history_move_without_losing_a_micro(store):
         assert reports[-1]["moved"] <= 250 and reports[-1]["auditDeleted"] <= 250  # bounded work per run
         assert len(reports) < 20
     assert len(reports) > 2
+    # each run's record carries its figures as the governor's attributes (docs/deploy.md, "Logs")
+    logged = [vars(r) for r in caplog.records if r.getMessage().startswith("retention moved")]
+    assert [(r["governor.retention.moved"], r["governor.retention.audit_deleted"]) for r in logged] == [
+        (r["moved"], r["auditDeleted"]) for r in reports
+    ]
+    assert logged[-1]["governor.retention.outcome"] == "ok" and logged[0]["governor.retention.outcome"] == "more"
     assert totals(store) == before and usage_totals(store) == usage_before
     assert_finished(store, 90)
     assert sum(r["moved"] for r in reports) == sum(1 for _ in history_rows(store)) > 900

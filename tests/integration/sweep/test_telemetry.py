@@ -158,10 +158,15 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     assert all(a["http.response.status_code"] < 500 and "error.type" not in a for a in served)
 
     # logs: the dimensions travel in `extra`, not as JSON in the message
-    (summary,) = [r for r in caplog.records if r.getMessage().startswith("sweep finished")]
-    assert (summary.outcome, summary.failed, summary.sessions) == ("ok", 0, 1)
-    (stop,) = [r for r in caplog.records if getattr(r, "action", None) == "stop"]
-    assert (stop.project, stop.reason, stop.outcome) == ("alpha", "idle", "ok") and "{" not in stop.getMessage()
+    (summary,) = [vars(r) for r in caplog.records if r.getMessage().startswith("sweep finished")]
+    assert [summary[f"governor.sweep.{k}"] for k in ("outcome", "failed", "sessions")] == ["ok", 0, 1]
+    (stop,) = [r for r in caplog.records if getattr(r, "governor.decision.action", None) == "stop"]
+    named = [vars(stop)[k] for k in ("governor.project", "governor.reason", "governor.decision.outcome")]
+    assert named == ["alpha", "idle", "ok"] and "{" not in stop.getMessage()
+    # every dimension a governor record carries is in the governor's namespace, as on spans and metrics
+    standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}  # (the last two: formatting)
+    own = {k for r in caplog.records if r.name.startswith("governor") for k in vars(r)} - standard
+    assert own and all(k.startswith("governor.") for k in own), own
 
     # no secret in any span or metric attribute
     secrets = [key, WEBHOOK_SECRET, stack.env["ARR_ACCOUNT_KEY"], stack.env["GOVERNOR_TABLES_CONNECTION"]]
@@ -256,4 +261,5 @@ def test_the_file_exporter_writes_what_azure_would_get(stack, tmp_path):
     }
     assert {telemetry.SWEEPS, telemetry.SWEEP_DURATION, telemetry.OPEN_SESSIONS} <= metrics
     (summary,) = [r for r in records if str(r.get("body", "")).startswith("sweep finished")]
-    assert summary["attributes"]["outcome"] == "ok" and summary["attributes"]["sessions"] == 1
+    named = summary["attributes"]
+    assert named["governor.sweep.outcome"] == "ok" and named["governor.sweep.sessions"] == 1

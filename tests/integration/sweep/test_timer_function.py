@@ -43,10 +43,11 @@ def test_a_past_due_timer_logs_it_and_sweeps(app_env, caplog):
         sweep_functions.sweep.build().get_user_function()(TimerRequest(past_due=True))
     assert "past due" in caplog.text
     # one summary record and one per decision, their dimensions in `extra` rather than in the text
-    (summary,) = [r for r in caplog.records if r.getMessage().startswith(SWEEP_FINISHED)]
-    assert (summary.outcome, summary.counts, summary.failed) == ("ok", "stop 1", 0)
-    (stop,) = [r for r in caplog.records if getattr(r, "action", None) == "stop"]
-    assert (stop.session, stop.reason, stop.outcome) == ("rogue", "unmanaged", "ok")
+    (summary,) = [vars(r) for r in caplog.records if r.getMessage().startswith(SWEEP_FINISHED)]
+    assert [summary[f"governor.sweep.{k}"] for k in ("outcome", "counts", "failed")] == ["ok", "stop 1", 0]
+    (stop,) = [vars(r) for r in caplog.records if getattr(r, "governor.decision.action", None) == "stop"]
+    named = [stop[k] for k in ("governor.session.id", "governor.reason", "governor.decision.outcome")]
+    assert named == ["rogue", "unmanaged", "ok"]
     assert stack.store.last_sweep()["counts"] == {"stop": 1}
     assert stack.truth()["rogue"]["status"] == "Stopped"
 

@@ -105,7 +105,7 @@ def test_failed_actions_in_three_consecutive_sweeps(rules, caplog):
     rule = rules["sweep-failed-actions"]
     query = rule["query"]
     assert f'message startswith "{observe.SWEEP_FINISHED}"' in query and "top 3 by timestamp desc" in query
-    assert "toint(customDimensions.failed) > 0" in query and "sweeps == 3 and failing == 3" in query
+    assert 'toint(customDimensions["governor.sweep.failed"]) > 0' in query and "sweeps == 3 and failing == 3" in query
     assert (rule["operator"], rule["threshold"]) == ("GreaterThan", 0)
     # the dimension the query reads is the one the sweep's summary record carries
     caplog.set_level(logging.INFO, logger="governor.sweep")
@@ -116,7 +116,7 @@ def test_failed_actions_in_three_consecutive_sweeps(rules, caplog):
     report = {"outcome": "errors", "failed": 2, "sessions": 3, "decisions": 3, "counts": {"stop": 2}}
     observe.sweep_finished(report, [], Snapshot(), {}, {})
     (record,) = [r for r in caplog.records if r.getMessage().startswith(observe.SWEEP_FINISHED)]
-    assert record.failed == 2
+    assert vars(record)["governor.sweep.failed"] == 2
 
 
 def test_a_project_at_ninety_percent_of_a_budget(template, rules):
