@@ -64,6 +64,14 @@ def whole_minutes(duration: timedelta) -> int:
     return max(int(duration.total_seconds() // 60), 0)
 
 
+def minutes_since_midnight(now: datetime, arr_time_scale: float = 1.0) -> tuple[datetime, int]:
+    """`now`'s UTC midnight, and ARR's whole minutes since it (ARR's clock runs `arr_time_scale`
+    times the governor's): of a count ARR reports at `now`, the last that many minutes are `now`'s
+    day's and the ones before are the day before's."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight, whole_minutes((now - midnight) * arr_time_scale)
+
+
 def ceil_minutes(duration: timedelta) -> int:
     """Started minutes, never negative: a lease asked of ARR in whole minutes covers `duration`."""
     return max(math.ceil(duration.total_seconds() / 60 - 1e-9), 0)

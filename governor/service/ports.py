@@ -229,8 +229,18 @@ class LedgerPort(Protocol):
         last `(now - midnight) * arr_time_scale` of them are `now`'s (ARR seconds per governor
         second: 1 against ARR itself). Returns the number of entries whose checkpoint moved."""
 
-    def close(self, project: str, session_id: str, final_minutes: int, final_status: str, now: datetime) -> LedgerEntry:
-        """Final charge, release the unused reservation, mark closed (idempotent)."""
+    def close(
+        self,
+        project: str,
+        session_id: str,
+        final_minutes: int,
+        final_status: str,
+        now: datetime,
+        arr_time_scale: float = 1.0,
+    ) -> LedgerEntry:
+        """Final charge, release the unused reservation, mark closed (idempotent). The session ended
+        at about `now`: the minutes ARR counted before UTC midnight go to the day before, as
+        `meter_many` splits them."""
 
     def save(self, project: str, session_id: str, kind: SavingKind, amount: int, now: datetime) -> LedgerEntry:
         """Record what the governor avoided for the session (once per kind; see model.SavingKind) in

@@ -16,9 +16,9 @@ month they were counted in, in a transaction of their own, before the rest goes 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from governor.core.model import whole_minutes
+from governor.core.model import minutes_since_midnight
 from governor.store.base import MAX_BATCH, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity
@@ -55,8 +55,7 @@ class MeteringRepo(LedgerRepo):
     def _meter_project(
         self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None, arr_time_scale: float = 1.0
     ) -> int:
-        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = whole_minutes((now - midnight) * arr_time_scale)  # ARR's minutes since midnight
+        midnight, today = minutes_since_midnight(now, arr_time_scale)
         earlier = {sid: minutes - today for sid, minutes in sessions.items() if minutes > today}
         if earlier:
             part = part or self._read(project, now, all_open=True)

@@ -256,6 +256,6 @@ def _stop_attempt(gate: Gate, project: str, caller: str | None, entry: LedgerEnt
             gate.store.release(project, session_id, now)
             entry = gate.store.get_entry(project, session_id) or entry
         else:
-            entry = gate.store.close(project, session_id, minutes, status.value, now)
+            entry = gate.store.close(project, session_id, minutes, status.value, now, gate.arr_time_scale)
         gate.finish(intent, {"minutes": minutes, "charged": entry.charged})
     return entry

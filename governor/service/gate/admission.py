@@ -300,7 +300,7 @@ def _finish_stop(gate: Gate, arr: ArrPort, entry: LedgerEntry) -> LedgerEntry:
     status = final.status if final is not None and not final.status.active else SessionStatus.STOPPED
     if final is not None:
         entry = gate.store.activate(entry.project, entry.session_id, final)
-    closed = gate.store.close(entry.project, entry.session_id, minutes, status.value, gate.clock())
+    closed = gate.store.close(entry.project, entry.session_id, minutes, status.value, gate.clock(), gate.arr_time_scale)
     figures = {"minutes": minutes, "charged": closed.charged}
     gate.audit(entry.project, entry.session_id, "stop", "caller", figures, gate.clock(), entry.caller)
     return closed
@@ -311,7 +311,9 @@ def _close_ended(gate: Gate, entry: LedgerEntry, final: Session) -> LedgerEntry:
     if placement.capacity_failed(final):
         return settle_capacity(gate, None, entry, final)
     minutes = whole_minutes(final.elapsed)
-    closed = gate.store.close(entry.project, entry.session_id, minutes, final.status.value, gate.clock())
+    closed = gate.store.close(
+        entry.project, entry.session_id, minutes, final.status.value, gate.clock(), gate.arr_time_scale
+    )
     figures = {"status": final.status.value, "minutes": minutes, "charged": closed.charged}
     gate.audit(entry.project, entry.session_id, "close", "create-ended", figures, gate.clock(), entry.caller)
     return closed

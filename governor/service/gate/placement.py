@@ -168,7 +168,7 @@ def settle_capacity(gate: Gate, policy: ProjectPolicy | None, entry: LedgerEntry
         log.warning("could not record the capacity failure of %s", entry.session_id)
         recorded = False
     minutes = whole_minutes(session.elapsed)
-    closed = gate.store.close(entry.project, entry.session_id, minutes, session.status.value, now)
+    closed = gate.store.close(entry.project, entry.session_id, minutes, session.status.value, now, gate.arr_time_scale)
     gate.forget_reads(entry)
     if recorded:  # the first to see it tells; a poll and the sweep may both see it
         policy = policy or gate.store.get_project(entry.project, max_age=PROJECT_ROW_SECONDS)

@@ -20,14 +20,15 @@ from governor.service.sweep.items import Item
 from governor.service.sweep.record import record_stop
 
 
-def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime) -> None:
+def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime, scale: float = 1.0) -> None:
+    """`scale`: ARR seconds per governor second, for which day a final charge's minutes are."""
     if item.decision.dry_run:
         item.outcome = steps.SKIPPED
         return
     action = item.decision.action
     try:
         if action is Action.STOP:
-            _stop(store, arr[item.account], item, now)
+            _stop(store, arr[item.account], item, now, scale)
         elif action is Action.EXTEND:
             _extend(store, arr[item.account], item, now)
         elif action is Action.RECORD:
@@ -38,7 +39,7 @@ def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime
         elif action is Action.CLOSE:
             assert item.entry is not None, "close is decided for a ledger row (decide, decide_pending, decide_vanished)"
             final, status = steps.close_terms(item.decision, item.entry, item.session)
-            store.close(item.project, item.session_id, final, status, now)
+            store.close(item.project, item.session_id, final, status, now, scale)
         elif action is Action.ACTIVATE:
             assert item.session is not None, "activate is decided only when ARR has the session"
             store.activate(item.project, item.session_id, item.session)
@@ -50,7 +51,7 @@ def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime
             item.ms_cv = exc.ms_cv
 
 
-def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:
+def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime, scale: float) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
         assert item.session is not None, "a claim is matched to a listed session (policy.sweep_reconcile)"
         # charged first, so a run that dies here keeps its minutes; marked, so later sweeps stop it
@@ -65,7 +66,7 @@ def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None
         return  # settled by the next sweep, which sees the session gone
     minutes = steps.stop_settled(final)
     if minutes is not None:
-        closed = store.close(item.project, item.session_id, minutes, final.status.value, now)
+        closed = store.close(item.project, item.session_id, minutes, final.status.value, now, scale)
         record_stop(store, closed, now)
 
 

@@ -179,7 +179,8 @@ class Sweeper:
             )
             phases["meter"] = time.monotonic()
             write_intents(self.store, items, now, errors)
-            list(pool.map(lambda item: act(self.store, self.arr, item, now), [i for i in items if i.decision.acts]))
+            acting = [i for i in items if i.decision.acts]
+            list(pool.map(lambda item: act(self.store, self.arr, item, now, config.arr_time_scale), acting))
             record_refusals(self.store, items, now, errors)
             settle_capacity_failures(
                 self.store,

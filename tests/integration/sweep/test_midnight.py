@@ -12,6 +12,7 @@ ARR reports whole minutes, and this way which side of midnight each one falls on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from governor.core.model import LedgerEntry, LedgerState, Period, VmSize
@@ -214,3 +215,47 @@ def test_a_time_scaled_arr_clock_charges_a_session_of_the_new_month_to_it(stack)
     assert spent(stack, "night", Period.DAY, after) == 3_759_259
     assert spent(stack, "night", Period.MONTH, after) == 3_759_259
     assert spent(stack, "night", Period.MONTH, before) == 0
+
+
+# A stop's final charge: the session ended at about the stop, so the minutes ARR counted before
+# midnight and not metered yet are the old day's too, whoever stops it.
+
+
+def test_a_gate_stop_after_midnight_charges_the_minutes_before_it_to_the_old_day(stack):
+    from governor.service.gate import Caller, GateService
+
+    midnight = next_midnight(stack, month_end=False)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=1_000_001)
+    caller = Caller(key=stack.store.rotate_key("night", scope="project"))
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25, Ready at 23:39:30
+    admit(stack, policy, 60, reservation=1_000_001)
+    move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
+    stack.sweep()  # 10 min: 166_667 on the old day
+
+    move_to(stack, midnight + timedelta(minutes=5))  # 00:05:00, ARR's elapsed 25:30; no sweep since 23:50
+    GateService(stack.store, stack.arr, stack.clock).stop("night", caller, SID)
+    entry = stack.store.get_entry("night", SID)
+    # 25 min: 1_000_001 * 25 / 60 = 416_667.08 -> 416_668 in all. By midnight ARR counted 20 (20:30):
+    # 333_334 on the old day, 416_668 - 333_334 = 83_334 on the new one.
+    assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 25, 416_668)
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 83_334
+    assert stack.store.usage("night", Period.DAY, Period.DAY.key(after)).reserved == 0  # the rest released
+
+
+def test_a_sweep_stop_after_the_last_midnight_of_a_month_splits_its_final_charge(stack):
+    midnight = next_midnight(stack, month_end=True)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    policy = project(stack, rate=7_777_777)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
+    admit(stack, policy, 60, reservation=7_777_777)
+
+    move_to(stack, midnight + timedelta(minutes=2))  # 00:02:00, ARR's elapsed 22:30; never metered
+    stack.store.put_project(replace(policy, enabled=False))
+    stack.sweep(checkpoint_minutes=60)  # no checkpoint is due: the stop's close charges everything
+    assert stack.truth()[SID]["status"] in ("Stopped", "Stopping")
+    # 22 min: 7_777_777 * 22 / 60 = 2_851_851.57 -> 2_851_852 in all; 20 by midnight: 2_592_593
+    assert stack.store.get_entry("night", SID).charged == 2_851_852
+    assert spent(stack, "night", Period.MONTH, before) == 2_592_593
+    assert spent(stack, "night", Period.MONTH, after) == 2_851_852 - 2_592_593
