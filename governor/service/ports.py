@@ -207,11 +207,15 @@ class LedgerPort(Protocol):
         now: datetime,
         count: bool = True,
         count_caller: bool = False,
+        by_round: bool = False,
+        who: CallerRef | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """Raise the entry's lease to `decide(entry, usage)` and reserve the extra cost atomically; the
         store checks no budget (`decide` does). `count=False`: not a governor extension (extensions
         unchanged). `count_caller`: `decide(entry, usage, caller_figures)` with the entry's caller's
-        open sessions, reservations and spend, read in the same guarded round."""
+        open sessions, reservations and spend, read in the same guarded round. `by_round`:
+        `decide(entry, usage, caller_figures, policy=, limits=)` decides by the project row the round
+        read and the limits of `who` (the session's caller) by that row, as an admission's round does."""
 
     def revert_extension(
         self, project: str, session_id: str, lease: timedelta, now: datetime, *, extended_to: timedelta

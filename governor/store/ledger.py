@@ -377,7 +377,9 @@ class LedgerRepo(TablesBase):
             policy = self._policy_for(project, ops)
             callers = self._callers_for(project, ops)
             all_open = any(op.all_open for op in ops) or any(
-                isinstance(op, Reserve) and op.counts_caller(policy or op.policy, callers, now) for op in ops
+                (isinstance(op, Reserve) and op.counts_caller(policy or op.policy, callers, now))
+                or (isinstance(op, Extend) and op.counts_caller(policy, callers, now))
+                for op in ops
             )
             # a caller with limits (or standing) to decide by this round's row sizes no slice either
             slicing = sliceable and all(
@@ -438,7 +440,7 @@ class LedgerRepo(TablesBase):
     def _callers_for(self, project: str, ops: Sequence[BatchOp]) -> Sequence[CallerKey]:
         """The project's caller keys an admission's caller is checked against: from the same row
         `_policy_for` read (or one as recent), so its standing and limits are as current."""
-        if any(isinstance(op, Reserve) and op.who is not None for op in ops):
+        if any(isinstance(op, Reserve | Extend) and op.who is not None for op in ops):
             return self.caller_keys(project, max_age=PROJECT_ROW_SECONDS)
         return ()
 
@@ -769,11 +771,15 @@ class LedgerRepo(TablesBase):
         now: datetime,
         count: bool = True,
         count_caller: bool = False,
+        by_round: bool = False,
+        who: CallerRef | None = None,
     ) -> tuple[LedgerEntry, dict[Period, Usage]]:
         """`count_caller`: read every open entry too and call `decide(entry, usage, caller_figures)`
-        with the figures of the entry's caller (as `reserve` does), in the same guarded round."""
+        with the figures of the entry's caller (as `reserve` does), in the same guarded round.
+        `by_round`: `decide(entry, usage, caller_figures, policy=, limits=)` gets the project row the
+        round read and the limits of `who` (the session's caller) by it, with its figures if any."""
         sid = check_key("sessionId", session_id)
-        op = Extend(project, sid, decide, now, count, count_caller=count_caller)
+        op = Extend(project, sid, decide, now, count, count_caller=count_caller, by_round=by_round, who=who)
         return self._group.submit(check_key("project", project), op)
 
     def revert_extension(

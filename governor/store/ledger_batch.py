@@ -354,12 +354,16 @@ class Activate:
 class Extend:
     project: str
     session_id: str
-    decide: Callable[..., timedelta]  # (entry, usage), or (entry, usage, caller figures) with count_caller
+    # (entry, usage), or (entry, usage, caller figures) with count_caller, or with `by_round`
+    # (entry, usage, caller figures, policy=, limits=): the round's project row and `who`'s limits by it
+    decide: Callable[..., timedelta]
     now: datetime
     count: bool = True
     count_caller: bool = False
     size: int = 1
     needs_policy: bool = True
+    by_round: bool = False
+    who: CallerRef | None = None  # with by_round: the session's caller, whose limits bind its extension
 
     @property
     def all_open(self) -> bool:
@@ -371,13 +375,26 @@ class Extend:
     def known(self):
         return {}
 
+    def caller_limits(self, policy: ProjectPolicy | None, keys: Sequence[CallerKey], now: datetime):
+        return None if self.who is None or policy is None else standing(self.who, policy, keys, now)
+
+    def counts_caller(self, policy: ProjectPolicy | None, keys: Sequence[CallerKey], now: datetime) -> bool:
+        """Decides with its caller's figures (the round reads every open row)."""
+        return self.count_caller or self.caller_limits(policy, keys, now) is not None
+
     def apply(self, work: Working) -> Finish:
         sid = self.session_id
         row, entry = _open_or_closed(work, sid, self.project)
         if row is None:
             raise StateConflict(f"session {sid!r} is closed")
         usage = work.usage(work.policy)
-        if self.count_caller:
+        if self.by_round:
+            if work.policy is None:
+                raise NotFound(f"project {self.project!r} does not exist")
+            limits = self.caller_limits(work.policy, work.keys, work.part.now)
+            figures = work.caller(entry.caller) if entry.caller and work.all_open else None
+            lease = self.decide(entry, usage, figures, policy=work.policy, limits=limits)
+        elif self.count_caller:
             lease = self.decide(entry, usage, work.caller(entry.caller) if entry.caller else None)
         else:
             lease = self.decide(entry, usage)

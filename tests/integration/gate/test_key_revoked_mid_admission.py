@@ -7,34 +7,15 @@ from __future__ import annotations
 
 import uuid
 
-from azure.core.exceptions import HttpResponseError
-
-from governor.bootstrap import get_context
+from tests.integration.gate.races import first_write_loses
 from tests.integration.store.helpers import reserve
 
 
 def test_a_key_revoked_while_its_admission_retries_starts_no_session(gate):
     key = gate.project(max_concurrent=10)
     reserve(gate.store, str(uuid.uuid4()), "alpha", 30)  # the project's state row exists: a race is a 412
-    store = get_context().store
-    submit, lost = store._submit, []
-
-    def raced(table, ops):
-        if table != store.tables.ledger or lost:
-            return submit(table, ops)
-        gate.store.revoke_key("alpha", "default")  # the operator, on another instance
-        reserve(gate.store, str(uuid.uuid4()), "alpha", 30)  # another instance admits: the state row moves
-        try:
-            return submit(table, ops)
-        except HttpResponseError as exc:
-            lost.append(exc.status_code)
-            raise
-
-    store._submit = raced
-    try:
+    with first_write_loses(gate, lambda: gate.store.revoke_key("alpha", "default")) as lost:  # the operator
         reply = gate.create("alpha", key)
-    finally:
-        store._submit = submit
     assert lost == [412], "the request's first write did not lose its ETag: the race this test needs did not happen"
     assert (reply.status, reply.reason) == (403, "forbidden"), reply.body
     assert gate.emulator.truth() == []  # ARR was never asked
