@@ -161,8 +161,10 @@ class Decision:
 
 
 # What a session can come within reach of, each warned once per crossing: a budget stop, the hard
-# cap, closing time, and the extension threshold (whose news is a refused extension).
-HORIZONS = ("budget", "hard-cap", "closing", "lease-low")
+# cap, closing time (each with its warning), and the extension threshold (whose news is a refused
+# extension).
+WARNINGS = {"budget": "budget-stop-soon", "hard-cap": "hard-cap-soon", "closing": "closing-soon"}
+HORIZONS = (*WARNINGS, "lease-low")
 
 
 @dataclass
@@ -301,13 +303,17 @@ def decide(
         if decision.acts:
             return decision
         warning = decision.reason if decision.action is Action.WARN else decision.warning
+        inside = decision.inside
+        if decision.action is Action.WARN and decision.warning:
+            # the refusal rides as this decision's one warning: the other is left unseen for the next sweep
+            inside = inside - {kind for kind, text in WARNINGS.items() if text == decision.warning}
         return Decision(
             Action.ACTIVATE,
             "pending-confirmed",
             decision.figures,
             warning=warning,
             event=decision.event,
-            inside=decision.inside,
+            inside=inside,
         )
     if entry.claim:
         # adopted for a v1 claim and not yet stopped (the stop failed, or its sweep died): stopped as
@@ -413,21 +419,21 @@ def _warning(session, policy, usage, options, burn_rate, figures, watch: _Horizo
         figures["minutes_to_budget_stop"] = minutes_figure(to_budget)
         figures["burn_rate"] = burn_rate
         if watch.news("budget", to_budget, horizon):
-            news.append(("budget", "budget-stop-soon"))
+            news.append("budget")
     if watch.news("hard-cap", to_cap, horizon):
-        news.append(("hard-cap", "hard-cap-soon"))
+        news.append("hard-cap")
     left = None if opening is None else opening.until_closing(now)
     if left is not None:
         warn_before = policy.schedule.warn_before if policy.schedule.warn_before is not None else options.warn_before
         figures["minutes_to_closing"] = minutes_figure(left)
         window = options.clock_window if options.clock_window is not None else options.window
         if watch.news("closing", left, warn_before, window):
-            news.append(("closing", "closing-soon"))
+            news.append("closing")
     if not news:
         return None
     # one warning a sweep: a horizon crossed beside it is left unseen, so the next sweep warns it
-    watch.inside.difference_update(kind for kind, _ in news[1:])
-    return news[0][1]
+    watch.inside.difference_update(news[1:])
+    return WARNINGS[news[0]]
 
 
 def decide_unmanaged(

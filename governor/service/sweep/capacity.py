@@ -29,8 +29,9 @@ def settle_capacity_failures(
     dry_run: bool,
     notify,
     errors: list[str],
+    scale: float = 1.0,
 ) -> int:
-    """Returns how many attempts it settled."""
+    """Returns how many attempts it settled. `scale`: ARR seconds per governor second."""
     failed = [
         (item, item.entry, item.session)
         for item in items
@@ -38,7 +39,7 @@ def settle_capacity_failures(
     ]
     if not failed:
         return 0
-    gate = GateService(store, arr, clock, capacity_window=window, source="sweep", notify=notify)
+    gate = GateService(store, arr, clock, capacity_window=window, source="sweep", notify=notify, arr_time_scale=scale)
     for item, entry, session in failed:
         assert entry is not None and session is not None, "a capacity failure has its row and ARR's session"
         try:

@@ -173,6 +173,7 @@ class Sweeper:
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
                 items.append(item_for(entry, decision, session, policy, caller and caller[0]))
+            inside = _inside(items, {(e.account, s.id) for e, s in managed}, options.seen, entries)
             phases["decide"] = time.monotonic()
             metered = metering.meter(
                 self.store, managed, now, errors, pool, config.checkpoint_minutes, charged, config.arr_time_scale
@@ -192,6 +193,7 @@ class Sweeper:
                 self.config.dry_run,
                 self._notify,
                 errors,
+                config.arr_time_scale,
             )
             phases["act"] = time.monotonic()
 
@@ -201,7 +203,7 @@ class Sweeper:
         own = {item.audit_key for item in items if item.audit_key}
         complete_unfinished(self.store, since, live, entries, own, now, errors)
         phases["audit"] = time.monotonic()
-        report = self._health(now, finished, items, live, metered, errors, timer, phases).to_row()
+        report = self._health(now, finished, items, live, metered, errors, timer, phases, inside).to_row()
         self._record(report)
         notify(self.store, self.webhooks, items, snapshot.projects, now)
         observe.sweep_finished(report, items, snapshot, usage, charged)
@@ -221,7 +223,7 @@ class Sweeper:
         return SweepHealth.from_row(last)
 
     # ------------------------------------------------------------------ record
-    def _health(self, started, finished, items, live, metered, errors, timer, phases) -> SweepHealth:
+    def _health(self, started, finished, items, live, metered, errors, timer, phases, inside) -> SweepHealth:
         counts = Counter(i.decision.action.value for i in items)
         failed = [i for i in items if i.outcome == "failed"]
         for item in failed[:MAX_ERRORS]:
@@ -240,7 +242,7 @@ class Sweeper:
             sessions=len(live),
             decisions=len(items),
             owner=self.owner,
-            inside=_inside(items),
+            inside=inside,
         )
 
     def _record(self, report: dict) -> None:
@@ -250,8 +252,12 @@ class Sweeper:
             log.warning("health row write failed: %s", type(exc).__name__)
 
 
-def _inside(items) -> tuple[tuple[str, str, str], ...] | None:
-    inside = sorted((i.account, i.session_id, kind) for i in items for kind in i.decision.inside)
+def _inside(items, decided, seen, open_rows) -> tuple[tuple[str, str, str], ...] | None:
+    """The horizons for the health row: what this sweep decided sessions are inside, and for a
+    session with an open row it decided nothing about (its account's list failed, it was listed
+    late, its look-up failed), what the previous sweep saw, so the next does not warn it again."""
+    kept = {seen_ for seen_ in seen or () if seen_[:2] not in decided and seen_[:2] in open_rows}
+    inside = sorted(kept | {(i.account, i.session_id, kind) for i in items for kind in i.decision.inside})
     if len(inside) > MAX_INSIDE:
         log.warning("%d warning horizons, over %d: the next sweep judges by its gap", len(inside), MAX_INSIDE)
         return None

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from governor.core.model import LedgerState
 from governor.core.policy.sweep import Action, SweepOptions, minutes_ahead
 from governor.core.policy.sweep import whole_minutes_window as _whole_minutes_window
 from governor.service.health import sweep_interval
@@ -153,3 +154,15 @@ def test_a_refusal_right_after_a_granted_extension_is_news():
         s=session(elapsed=CAP - 9, lease=CAP), e=entry(lease=CAP), p=p, opts=SweepOptions(seen=seen, window=10 * M)
     )
     assert (then.action, then.reason, then.event) == (Action.WARN, "extension-refused-cap", "refused")
+
+
+def test_a_pending_rows_second_warning_comes_with_the_next_sweep():
+    """A pending row ARR already runs is activated with one warning: here the refusal at the cap,
+    crossed with the hard cap's warning. The cap's warning is left for the next sweep, not lost."""
+    p = policy(hard_max_duration=CAP * M)
+    pending = entry(lease=CAP, state=LedgerState.PENDING)
+    first = run(s=session(elapsed=CAP - 9, lease=CAP), e=pending, p=p, opts=SweepOptions(seen=frozenset()))
+    assert (first.action, first.warning) == (Action.ACTIVATE, "extension-refused-cap")
+    seen = frozenset(("default", "s1", kind) for kind in first.inside)
+    then = run(s=session(elapsed=CAP - 8, lease=CAP), e=entry(lease=CAP), p=p, opts=SweepOptions(seen=seen))
+    assert (then.action, then.reason) == (Action.WARN, "hard-cap-soon")
