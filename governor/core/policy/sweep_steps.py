@@ -129,6 +129,10 @@ def audited(decision: Decision) -> bool:
 def events(decision: Decision, outcome: str) -> list[tuple[str, str]]:
     """The webhook events (event, reason) of a decision once acted on: its own event when the act
     was done (or in dry-run), a warning or a refusal whatever happened; and a warning raised alongside."""
+    if decision.action is Action.ACTIVATE:
+        # a pending row ARR runs, activated: its event is the decision it was governed by, whose
+        # reason rides as the warning (policy.sweep.decide), told once under that reason
+        return [(decision.event, decision.warning)] if decision.event and decision.warning else []
     told = []
     done = outcome == OK or decision.dry_run
     if decision.event and (done or decision.event in ("warn", "refused")):

@@ -257,3 +257,23 @@ def test_a_caller_with_limits_of_its_own_is_held_to_them():
     assert caller_of(entry(caller="ci"), None, snapshot, {}) is None  # the project is gone
     principal = policy(principal_limits={"p-1": limits})
     assert caller_of(entry(caller="principal:p-1"), principal, snapshot, {}) == (limits, CallerFigures("principal:p-1"))
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "threshold", "told"),
+    [
+        (111, 10, [("refused", "extension-refused-cap")]),  # 9 min left, at the cap: refused (and cap soon)
+        (111, 5, [("warn", "hard-cap-soon")]),  # not yet at the threshold: the cap's warning alone
+        (60, 10, []),
+    ],
+)
+def test_a_pending_rows_activation_tells_the_event_it_was_governed_by_once(elapsed, threshold, told):
+    """Not a second event under the activation's own reason ("pending-confirmed")."""
+    from governor.core.policy.sweep import SweepOptions, decide
+    from tests.unit.sweep.test_decisions import entry, policy, session, usage
+
+    cap = policy(hard_max_duration=timedelta(minutes=120), extension_threshold=timedelta(minutes=threshold))
+    pending = entry(lease=120, state=LedgerState.PENDING)
+    d = decide(session(elapsed=elapsed, lease=120), pending, cap, usage(), NOW, SweepOptions(seen=frozenset()))
+    assert d.action is Action.ACTIVATE
+    assert steps.events(d, "ok") == told
