@@ -21,7 +21,7 @@ def _manage():
 
     context = get_context()
     loopback = bool(context.settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
-    return ManageService(context.store, context.clock, loopback_webhooks=loopback)
+    return ManageService(context.store, context.clock, loopback_webhooks=loopback, accounts=frozenset(context.arr))
 
 
 def _project(req: func.HttpRequest) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,15 +27,24 @@ class Applied:
 class ManageService:
     """Admin operations on project documents and keys. The platform's admin key guards the routes."""
 
-    def __init__(self, store: ProjectsPort, clock: Callable[[], datetime] = utcnow, loopback_webhooks: bool = False):
+    def __init__(
+        self,
+        store: ProjectsPort,
+        clock: Callable[[], datetime] = utcnow,
+        loopback_webhooks: bool = False,
+        accounts: Collection[str] | None = None,
+    ):
         self.store = store
         self.clock = clock
         self.loopback_webhooks = loopback_webhooks  # local development: http://127.0.0.1 webhooks
+        self.accounts = accounts  # the ARR accounts the app has; None: not known here, not checked
 
     def put(self, name: str, document) -> tuple[dict, bool]:
         rules.check_project_name(name)
         try:
             spec = documents.policy_from_document(document, name, allow_loopback_http=self.loopback_webhooks)
+            if self.accounts is not None:
+                documents.check_accounts(spec.policy, self.accounts)
         except documents.PolicyError as exc:
             raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
         return documents.policy_to_document(spec.policy), self.put_spec(spec)

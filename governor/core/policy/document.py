@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -48,6 +49,10 @@ from governor.core.policy.limits import (
 
 MAX_MONEY = Decimal(10**12)
 MAX_MINUTES = 7 * 24 * 60
+# A rate per hour: every sum the ledger keeps (a session's cost up to the 7-day cap, a month of
+# 10,000 concurrent sessions' spend, their savings) must fit Table Storage's Int64 of micros
+# (9.2e18); at MAX_MONEY an hour, one 24-hour lease already did not (a 500 at the request).
+MAX_RATE = Decimal(10**4)
 MINUTE_FIELDS = {
     "maxLeaseMinutes": ("max_lease", 1),
     "hardMaxMinutes": ("hard_max_duration", 1),
@@ -121,6 +126,17 @@ def policy_from_document(doc: Any, name: str | None = None, *, allow_loopback_ht
     match) the document's `name`. `allow_loopback_http`: the local-only setting
     GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP (a webhook URL may then name a loopback host)."""
     return _Checker({}, allow_loopback_http=allow_loopback_http).spec(doc, (), name)
+
+
+def check_accounts(policy: ProjectPolicy, configured: Collection[str]) -> None:
+    """Every ARR account the project may start sessions in is one the app is configured with
+    (GOVERNOR_ARR_ACCOUNTS): a project naming another would answer each request 503 until an
+    operator noticed, so it is refused when it is written."""
+    places = [(_render(("placement", index)), place.account) for index, place in enumerate(policy.placement)]
+    for field_, account in places or [("account", policy.account)]:
+        if account not in configured:
+            known = ", ".join(sorted(configured)) or "none"
+            raise PolicyError(field_, f"ARR account {account!r} is not configured (configured: {known})")
 
 
 def parse_policy_text(text: str, name: str | None = None, *, allow_loopback_http: bool = False) -> ProjectSpec:
@@ -287,7 +303,7 @@ class _Checker:
             raise self.error(path, f"must be between {low} and {high}")
         return value
 
-    def money(self, value: Any, path: Path) -> int:
+    def money(self, value: Any, path: Path, most: Decimal = MAX_MONEY) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
             raise self.error(path, "must be an amount (a number or a decimal string)")
         if isinstance(value, str) and not MONEY.accepts(value):
@@ -300,8 +316,8 @@ class _Checker:
             raise self.error(path, "must be a finite amount")
         if amount < 0:
             raise self.error(path, "must not be negative")
-        if amount > MAX_MONEY:
-            raise self.error(path, f"must be at most {MAX_MONEY}")
+        if amount > most:
+            raise self.error(path, f"must be at most {most}")
         if amount != amount.quantize(Decimal("0.000001")):
             raise self.error(path, "has more than 6 decimal places")
         return to_micros(amount)
@@ -427,7 +443,7 @@ class _Checker:
             size = self.size(key, (*path, key))
             if size in found:
                 raise self.error((*path, key), f"duplicate rate (the same size as {first[size]!r})")
-            found[size], first[size] = self.money(value, (*path, key)), key
+            found[size], first[size] = self.money(value, (*path, key), MAX_RATE), key
         return found
 
     def spec(self, doc: Any, path: Path, name: str | None) -> ProjectSpec:

@@ -68,7 +68,7 @@ def test_trailing_newlines_case_duplicate_rates_and_duplicate_keys_are_bad_reque
         assert (reply.status, reply.reason, reply.body["field"]) == (400, "bad-request", field), body
         assert reply.mimetype == "application/problem+json"
     assert manage(gate, "manage_get_project", "GET", "demo").status == 404  # nothing was stored
-    fine = {**DOC, "account": "main", "currency": "EUR", "principals": ["role:viewers"]}
+    fine = {**DOC, "account": "default", "currency": "EUR", "principals": ["role:viewers"]}  # a configured account
     assert manage(gate, "manage_put_project", "PUT", "demo", fine).status == 201
 
 
@@ -120,3 +120,35 @@ def test_revoke_others_with_a_name_scope_and_limits(gate):
     assert reply.status == 201 and reply.body["name"] == "ops" and reply.body["scope"] == "project"
     assert reply.body["limits"]["maxConcurrent"] == 1 and "revokeOthers" not in reply.body
     assert gate.list("demo", old).status == 403 and gate.list("demo", reply.body["key"]).status == 200
+
+
+def test_a_rate_is_at_most_what_the_ledger_can_sum(gate):
+    """A rate of a trillion an hour was accepted and its first 24-hour session answered 500 (its
+    cost overflows Table Storage's Int64 of micros): rates stop at 10,000 an hour, where a
+    session's largest cost and a month's sums fit with room to spare."""
+    from governor.core.policy.document import MAX_RATE
+
+    long = {**DOC, "maxLeaseMinutes": 1440, "hardMaxMinutes": 1440, "budget": {"daily": "1000000000000"}}
+    reply = manage(gate, "manage_put_project", "PUT", "rich", {**long, "rates": {"Standard": "1000000000000"}})
+    assert (reply.status, reply.body["field"]) == (400, "rates.Standard"), reply.body
+    assert str(MAX_RATE) in reply.body["detail"]
+    placed = {**long, "placement": [{"account": "default", "rates": {"Standard": str(MAX_RATE + 1)}}]}
+    assert manage(gate, "manage_put_project", "PUT", "rich", placed).body["field"] == "placement[0].rates.Standard"
+    most = {**long, "rates": {"Standard": str(MAX_RATE)}}
+    assert manage(gate, "manage_put_project", "PUT", "rich", most).status == 201
+    key = gate.store.rotate_key("rich")
+    for _ in range(2):  # the largest rate, the longest lease: admitted, twice
+        made = gate.create("rich", key, {"size": "Standard", "maxLeaseTime": 1440})
+        assert made.status == 202, made.body
+    assert made.body["reservedCost"] == f"{MAX_RATE * 24}.000000"
+
+
+def test_a_project_naming_an_account_the_app_lacks_is_refused(gate):
+    """Otherwise every request of the project answers 503 'not configured' until someone notices."""
+    reply = manage(gate, "manage_put_project", "PUT", "lost", {**DOC, "account": "nowhere"})
+    assert (reply.status, reply.body["field"]) == (400, "account"), reply.body
+    assert "'nowhere' is not configured (configured: default)" in reply.body["detail"]
+    reply = manage(gate, "manage_put_project", "PUT", "lost", {**DOC, "placement": ["default", "nowhere"]})
+    assert (reply.status, reply.body["field"]) == (400, "placement[1]"), reply.body
+    assert manage(gate, "manage_get_project", "GET", "lost").status == 404  # nothing was stored
+    assert manage(gate, "manage_put_project", "PUT", "lost", {**DOC, "account": "default"}).status == 201
