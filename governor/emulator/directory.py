@@ -58,9 +58,9 @@ def expiry(value, name: str = "secretExpiresAt") -> datetime | None:
         raise DirectoryError(400, f"The {name} field must be an ISO 8601 time or null.")
     try:
         at = datetime.fromisoformat(value)
-    except ValueError:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999 in UTC
         raise DirectoryError(400, f"The {name} field must be an ISO 8601 time such as 2030-01-01T00:00:00Z.") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def role_name(value, name: str = "role") -> str:

@@ -109,7 +109,7 @@ def parse_statuses(value) -> tuple[int, ...]:
     for item in value:
         try:
             status = int(item)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinity
             raise bad_request("The statuses field must hold HTTP status codes (400-599).") from None
         if isinstance(item, bool) or not 400 <= status <= 599:
             raise bad_request("The statuses field must hold HTTP status codes (400-599).")
@@ -126,6 +126,8 @@ def parse_paths(value) -> re.Pattern | None:
         return re.compile(value)
     except re.error as exc:
         raise bad_request(f"The paths field is not a valid regular expression: {exc}") from None
+    except (OverflowError, RecursionError):  # a repeat count past the engine's, or nesting too deep
+        raise bad_request("The paths field is a regular expression too large to compile.") from None
 
 
 def parse_phase(value) -> str:

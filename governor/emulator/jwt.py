@@ -50,7 +50,7 @@ def peek(token: str) -> dict | None:
         return None
     try:
         claims = json.loads(_unb64(parts[1]))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deeply
         return None
     return claims if isinstance(claims, dict) else None
 

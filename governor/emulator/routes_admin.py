@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from governor.core.model import SessionStatus, VmSize
+from governor.core.policy.limits import SESSION_ID
 from governor.emulator import capacity as capacity_mod
 from governor.emulator import faults as faults_mod
 from governor.emulator.app import Emulator
@@ -105,6 +106,8 @@ def bulk(emu: Emulator, req: Request) -> Response:
     prefix = body.get("idPrefix")
     if prefix is not None:
         prefix = as_str(prefix, "idPrefix")
+        if not SESSION_ID.accepts(f"{prefix}{count - 1:06d}"):  # the ids it makes must be ones ARR takes
+            raise bad_request("The idPrefix field may hold only letters, digits, hyphens and underscores.")
     try:
         ids = emu.store.bulk(account, count, size, timedelta(minutes=minutes), status, prefix)
     except SessionConflict:

@@ -80,16 +80,21 @@ def test_a_v1_lease_in_non_ascii_digits_is_400_and_in_ascii_202(arr, emulator):
     assert len(emulator.truth()) == 1
 
 
-def test_oversized_body_is_413_without_reading_it(arr):
+def _raw_put(arr, content_length: str, body: bytes) -> str:
+    """A create whose Content-Length header says `content_length`, over a raw socket; the reply."""
     url = urlsplit(arr.url)
     head = (
         f"PUT {arr.session_path('big')} HTTP/1.1\r\nHost: {url.netloc}\r\n"
         f"Authorization: Bearer {arr.token()}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+        f"Content-Length: {content_length}\r\n\r\n"
     )
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(head.encode() + b"{" + b" " * 1000)  # far less than announced
-        reply = _read_until_closed(sock)
+        sock.sendall(head.encode() + body)
+        return _read_until_closed(sock)
+
+
+def test_oversized_body_is_413_without_reading_it(arr):
+    reply = _raw_put(arr, str(10 * 1024 * 1024), b"{" + b" " * 1000)  # far less than announced
     status_line, _, rest = reply.partition("\r\n")
     assert status_line.startswith("HTTP/1.1 413 ")
     assert "Connection: close" in rest
@@ -191,3 +196,58 @@ def test_a_session_id_is_matched_in_full(arr, emulator):
         if status == 400:
             assert response.json()["error"]["code"] == "BadRequest" and "session id" in response.text
     assert sorted(len(s["id"]) for s in emulator.truth()) == [3, 256]
+
+
+# Found by a fuzz of the emulator's routes: each answered 500 before.
+
+
+def test_a_token_whose_claims_nest_too_deeply_is_refused_not_a_500(arr):
+    import base64
+
+    claims = base64.urlsafe_b64encode(b"[" * 3000).rstrip(b"=").decode()
+    response = arr.call("GET", arr.session_path(), headers={"Authorization": f"Bearer e30.{claims}.sig"}, auth=False)
+    plain = arr.call("GET", arr.session_path(), headers={"Authorization": "Bearer e30.e30.sig"}, auth=False)
+    assert response.status_code == plain.status_code == 401, response.text  # as any token it cannot read
+    assert response.content == plain.content
+
+
+def test_a_content_length_of_thousands_of_digits_is_413(arr):
+    reply = _raw_put(arr, "9" * 5000, b"{}")
+    assert reply.startswith("HTTP/1.1 413 "), reply[:200]
+    assert json.loads(reply.split("\r\n\r\n", 1)[1])["error"]["code"] == "PayloadTooLarge"
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        '{"statuses": [1e400]}',
+        '{"sequence": [{"status": 1e400}]}',
+        '{"rate": 1, "statuses": [503], "paths": "a{4294967296}"}',
+        '{"rate": 1, "statuses": [503], "paths": "' + "(" * 5000 + ")" * 5000 + '"}',
+    ],
+)
+def test_fault_settings_past_any_limit_are_400(emulator, faults):
+    response = requests.put(f"{emulator.url}/_emulator/faults", data=faults, timeout=30)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"]
+    assert requests.get(f"{emulator.url}/_emulator/faults", timeout=30).status_code == 200  # still answering
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_secret_expiry_outside_utcs_years_is_400(emulator, at):
+    client = "0c0c0c0c-0000-4000-8000-0000000000fe"
+    response = requests.put(
+        f"{emulator.url}/_emulator/principals/{client}", json={"secret": "s", "secretExpiresAt": at}, timeout=30
+    )
+    assert response.status_code == 400, response.text
+    assert "secretExpiresAt" in response.text
+
+
+def test_bulk_ids_must_be_ones_the_session_routes_take(arr, emulator):
+    bulk = f"{emulator.url}/_emulator/sessions/bulk"
+    response = requests.post(bulk, json={"count": 1, "idPrefix": "../x y/\u0000"}, timeout=30)
+    assert response.status_code == 400 and "idPrefix" in response.json()["error"]["message"]
+    assert emulator.truth() == []
+    made = requests.post(bulk, json={"count": 2, "idPrefix": "seed-"}, timeout=30)
+    assert made.status_code == 201, made.text
+    assert arr.call("GET", arr.session_path("seed-000001")).status_code == 200
