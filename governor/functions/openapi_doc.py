@@ -16,6 +16,7 @@ from governor.core.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, P
 from governor.functions import http, http_routes, registered_functions
 from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
+from governor.functions.gate import FLAGS
 from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
 from governor.functions.openapi_schemas import MEDIA_TYPES, SCHEMAS
 
@@ -92,7 +93,7 @@ def _parameters(name: str, route: str) -> list[dict]:
             }
         )
     if name == "list_sessions":
-        closed = "true: closed sessions too"
+        closed = f"true: closed sessions too (one of {', '.join(FLAGS)}; anything else is 400 naming it)"
         parameters.append(
             {"name": "includeClosed", "in": "query", "description": closed, "schema": {"type": "boolean"}}
         )

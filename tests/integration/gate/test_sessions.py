@@ -64,6 +64,12 @@ def test_list_and_usage(gate):
     assert [s["sessionId"] for s in listed.body["sessions"]] == [first]
     everything = gate.list("alpha", key, params={"includeClosed": "true"})
     assert {s["sessionId"] for s in everything.body["sessions"]} == {first, second}
+    assert [s["sessionId"] for s in gate.list("alpha", key, params={"includeClosed": "False"}).body["sessions"]] == [
+        first
+    ]
+    for unclear in ("-216542101192", "maybe", "tru"):  # once read as false, silently
+        refused = gate.list("alpha", key, params={"includeClosed": unclear})
+        assert (refused.status, refused.reason, refused.body["field"]) == (400, "bad-request", "includeClosed")
 
     usage = gate.usage("alpha", key)
     assert usage.status == 200
