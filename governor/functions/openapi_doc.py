@@ -40,7 +40,8 @@ SECURITY_SCHEMES = {
         "type": "apiKey",
         "in": "header",
         "name": "x-functions-key",
-        "description": "a function key of the app (or ?code=), checked by the Functions platform",
+        "description": "a function key of the app (or ?code=), checked by the Functions platform: without a "
+        "valid one the platform answers 401 with no body, before the app (the app's own 401s are problem+json)",
     },
     "masterKey": {
         "type": "apiKey",
