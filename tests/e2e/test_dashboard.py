@@ -27,11 +27,13 @@ import pytest
 
 from governor.core.model import AuditRecord, ProjectPolicy, VmSize, to_micros
 from governor.localhost import DEV_FUNCTION_KEY, DEV_MASTER_KEY
+from tests.fixtures.clock import TEST_SECONDS, clear_of_utc_midnight
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 HOSTILE = "<script>"
 HOSTILE_REASON = '<img src=x onerror="document.title=1">'
+MINUTE_SECONDS = 60
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",  # the tests run as root
@@ -151,6 +153,12 @@ def two_places(amount) -> str:
 @pytest.fixture
 def seeded(served, stack_env, store, emulator, azurite, table_prefix):
     """Project alpha with one metered Standard session, and hostile text in storage."""
+    # The page is checked against the usage API for today and this month, on the real clock that
+    # `serve` and the sweep run on: the session, its sweep and the checks share one UTC day. And ARR's
+    # 37 minutes come from advancing the emulator, not from time passing, so the sweep meters them to
+    # the 37 minutes before it: in a day's first minute all go to the day (and month) before, and
+    # today's row and the month's spending would be empty. Start a minute or more into the day.
+    clear_of_utc_midnight(TEST_SECONDS, after=MINUTE_SECONDS + 5)
     store.put_project(
         ProjectPolicy(
             name="alpha",
