@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.gate.conftest import gate, gate_env  # noqa: F401  (fixtures used by this suite)
-from tests.integration.sweep.conftest import Stack, parse_time, stack_env
+from tests.integration.sweep.conftest import Stack, stack_env, to_start_of_test
 
 
 @pytest.fixture
@@ -18,8 +18,9 @@ def sweep_stack(emulator, azurite, table_prefix, store):
     from governor.arr import clients_from_settings
     from governor.settings import load
 
+    now = to_start_of_test(emulator)  # as the sweep tests' stack: clear of midnight on the emulator's clock
     env = stack_env(emulator, azurite, table_prefix)
     arr = clients_from_settings(load(env))
-    yield Stack(emulator, store, arr, env, parse_time(emulator.now()))
+    yield Stack(emulator, store, arr, env, now)
     for client in arr.values():
         client.close()
