@@ -4,8 +4,10 @@
     python tools/import_contracts.py --print    # show the contracts generated from the table
 
 The table is the only source: each row becomes a `forbidden` contract that keeps the room's
-modules from importing any room, or third-party package, its "may import" cell does not name.
-Nothing else is configured, so the contracts cannot drift from the table.
+modules from importing any room, or third-party package, its "may import" cell does not name, and
+the entry point's row (function_app.py, a module grimp cannot read) a contract of this tool's own
+type. So import-linter's verdict ("Contracts: N kept") counts every row. Nothing else is
+configured, so the contracts cannot drift from the table.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importlinter.application import output
+from importlinter.domain import fields
+from importlinter.domain.contract import Contract, ContractCheck
+
 PACKAGE = "governor"
+ENTRY_POINT = "entry_point"  # the contract type of the entry point's row (EntryPointContract)
 APP = "function_app"  # the entry point: a module, not a package, so checked here rather than by import-linter
 HEADING = "## Rooms and rules"
 COLUMNS = ["room", "path", "what", "may import"]
@@ -124,12 +131,18 @@ def third_party(graph) -> set[str]:
     }
 
 
-def contracts(rooms: list[Room], graph) -> str:
+def contracts(rooms: list[Room], graph, root: Path) -> str:
+    """One contract per row: a `forbidden` one for each room of the package, and the entry point's
+    of this tool's own type (`EntryPointContract`), so import-linter's verdict counts every row."""
     externals = third_party(graph)
-    out = ["[importlinter]", f"root_package = {PACKAGE}", "include_external_packages = True", ""]
+    out = ["[importlinter]", f"root_package = {PACKAGE}", "include_external_packages = True"]
+    out += ["contract_types =", f"    {ENTRY_POINT}: {Path(__file__).stem}.EntryPointContract", ""]
     for room in rooms:
         if room.members == [APP]:
-            continue  # checked by `app_violations`
+            allowed = ", ".join(sorted(room.rooms | room.packages)) or "stdlib only"
+            out += [f"[importlinter:contract:{room.name}]", f"name = {room.name} may import {allowed}"]
+            out += [f"type = {ENTRY_POINT}", f"root = {root}", ""]
+            continue
         forbidden = sorted(
             {
                 m
@@ -141,7 +154,7 @@ def contracts(rooms: list[Room], graph) -> str:
             | ({m for m in IO_STDLIB if m in graph.modules} if room.pure else set())
         )
         if not forbidden:
-            continue
+            raise TableError(f"room {room.name!r} may import every room: a row must forbid something")
         allowed = ", ".join(sorted(room.rooms) + sorted(room.packages)) or "stdlib only"
         allowed += ", no I/O" if room.pure else ""
         out += [
@@ -188,9 +201,15 @@ def app_violations(rooms: list[Room], root: Path) -> list[str]:
     return wrong
 
 
-def build(root: Path) -> tuple[str, str, int]:
-    """The import-linter configuration, the name of the entry point's row (checked here), and how
-    many rows the table has."""
+def rooms_of(root: Path, graph) -> list[Room]:
+    """The table's rooms, each with the modules it owns in `graph`."""
+    rooms = read_rooms((root / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    assign(rooms, graph)
+    return rooms
+
+
+def build(root: Path) -> str:
+    """The import-linter configuration: one contract per row of the table."""
     import grimp
 
     sys.path.insert(0, str(root))
@@ -198,14 +217,27 @@ def build(root: Path) -> tuple[str, str, int]:
     stray = graph.find_modules_directly_imported_by(PACKAGE) - set(sys.stdlib_module_names)
     if stray:
         raise TableError(f"{PACKAGE}/__init__.py must import only the standard library, not {sorted(stray)}")
-    rooms = read_rooms((root / "docs" / "architecture.md").read_text(encoding="utf-8"))
-    assign(rooms, graph)
-    wrong = app_violations(rooms, root)
-    if wrong:
-        raise TableError(f"{APP}.py imports what its row does not allow: {', '.join(wrong)}")
-    app = next(room for room in rooms if room.members == [APP])
-    row = f"{app.name} may import {', '.join(sorted(app.rooms | app.packages))}"
-    return contracts(rooms, graph), row, len(rooms)
+    rooms = rooms_of(root, graph)
+    if not any(room.members == [APP] for room in rooms):
+        raise TableError(f"no row for {APP}.py")
+    return contracts(rooms, graph, root)
+
+
+class EntryPointContract(Contract):
+    """The entry point's row. grimp reads packages only and function_app.py is a module, so its
+    imports are read here (`app_violations`); the verdict is import-linter's, beside the other rows'."""
+
+    root = fields.StringField()
+
+    def check(self, graph, verbose: bool) -> ContractCheck:
+        root = Path(str(self.root))
+        wrong = app_violations(rooms_of(root, graph), root)
+        return ContractCheck(kept=not wrong, metadata={"wrong": wrong})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        output.print_error(f"{APP}.py imports what its row does not allow:")
+        for arrow in check.metadata["wrong"]:
+            output.print_error(f"    {arrow}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
-        config, app_row, rows = build(root)
+        config = build(root)
     except TableError as exc:
         print(f"import contracts: {exc}", file=sys.stderr)
         return 1
@@ -224,18 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from importlinter.cli import lint_imports
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # import-linter imports the entry point's type
     with tempfile.NamedTemporaryFile("w", suffix=".ini", prefix="importlinter-", delete=False) as file:
         file.write(config)
     try:
-        code = lint_imports(config_filename=file.name, no_cache=True, no_logo=True)
+        return lint_imports(config_filename=file.name, no_cache=True, no_logo=True)
     finally:
         Path(file.name).unlink()
-    # import-linter analyses packages only: the entry point's row was checked above, by this tool
-    print(f"{app_row} KEPT (function_app.py: import-linter reads packages only, so this tool checks it)")
-    counted = config.count("[importlinter:contract:")
-    verdict = "hold" if code == 0 else "do NOT hold"
-    print(f"The table's {rows} rows {verdict}: {counted} import-linter contracts above, and the entry point's row")
-    return code
 
 
 if __name__ == "__main__":

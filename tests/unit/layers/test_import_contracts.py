@@ -47,7 +47,9 @@ def test_the_tree_keeps_every_contract():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
     assert "core may import stdlib only, no I/O KEPT" in result.stdout
-    assert "app may import functions KEPT" in result.stdout  # the entry point's row, checked by the tool
+    assert "app may import functions KEPT" in result.stdout  # the entry point's row, a contract of the tool's type
+    rows = len(import_contracts.read_rooms((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")))
+    assert f"Contracts: {rows} kept, 0 broken." in result.stdout  # every row of the table, one verdict
 
 
 LATE = "def _late():\n    {}\n"
@@ -103,8 +105,9 @@ def test_the_entry_point_may_import_only_the_functions(tree, statement):
     append(tree / "function_app.py", statement)
     result = check(tree)
     assert result.returncode == 1
-    assert "function_app.py imports what its row does not allow" in result.stderr, result.stderr
-    assert ("governor.store" if "store" in statement else "requests") in result.stderr
+    assert "app may import functions BROKEN" in result.stdout, result.stdout + result.stderr
+    assert "function_app.py imports what its row does not allow" in result.stdout
+    assert ("function_app -> governor.store" if "store" in statement else "function_app -> requests") in result.stdout
 
 
 def test_a_module_in_no_room_fails(tree):
@@ -160,3 +163,13 @@ def test_a_row_the_tool_cannot_read_is_an_error(row, message):
     core = "| core | `governor/core/model.py` | the core | stdlib only |\n"
     with pytest.raises(import_contracts.TableError, match=message):
         import_contracts.read_rooms(head + core + row + "\n")
+
+
+def test_a_table_without_the_entry_points_row_fails(tree):
+    """Else function_app.py would go unchecked and the verdict would not say so."""
+    table = tree / "docs" / "architecture.md"
+    lines = [line for line in table.read_text(encoding="utf-8").splitlines() if not line.startswith("| app |")]
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = check(tree)
+    assert result.returncode == 1
+    assert "no row for function_app.py" in result.stderr, result.stderr
