@@ -61,12 +61,19 @@ def project(stack, rate: int):
     return stack.project("night", rates={VmSize.STANDARD: rate}, idle_timeout=timedelta(hours=2))
 
 
+def admitted_before_midnight(stack, rate: int, month_end: bool = False, caller: str | None = None):
+    """Project `night` at `rate` an hour, and a session of it admitted at 23:39:25 (Ready at
+    23:39:30) before the next midnight at least an hour ahead (one that starts a month, with
+    `month_end`), its 60-minute lease reserved: the hourly rate exactly. Returns the midnight and a
+    minute before and after it."""
+    midnight = next_midnight(stack, month_end)
+    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
+    admit(stack, project(stack, rate), 60, reservation=rate, caller=caller)
+    return midnight, midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+
+
 def test_a_sweep_after_midnight_charges_the_minutes_before_it_to_the_old_day(stack):
-    midnight = next_midnight(stack, month_end=False)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
-    policy = project(stack, rate=1_000_001)
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25
-    admit(stack, policy, 60, reservation=1_000_001)  # 60 min at 1_000_001/h: 1_000_001 exactly
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
 
     move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
     stack.sweep()
@@ -90,12 +97,8 @@ def test_a_sweep_after_midnight_charges_the_minutes_before_it_to_the_old_day(sta
 
 
 def test_a_sweep_after_the_last_midnight_of_a_month_splits_the_months_too(stack):
-    midnight = next_midnight(stack, month_end=True)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    midnight, before, after = admitted_before_midnight(stack, 7_777_777, month_end=True, caller="kiosk")
     assert Period.MONTH.key(before) != Period.MONTH.key(after)
-    policy = project(stack, rate=7_777_777)
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25 on the month's last day
-    admit(stack, policy, 60, reservation=7_777_777, caller="kiosk")  # 60 min: 7_777_777 exactly
 
     move_to(stack, midnight - timedelta(minutes=10))
     stack.sweep()
@@ -117,11 +120,7 @@ def test_a_sweep_after_the_last_midnight_of_a_month_splits_the_months_too(stack)
 def test_the_minute_that_ends_just_before_midnight_stays_on_the_old_day_at_the_default_cadence(stack):
     # Sweeps every minute with the default 5-minute checkpoint: after midnight a session is metered
     # only once 5 minutes are uncharged, by which time minute 20 (23:59:30) is 4 minutes old.
-    midnight = next_midnight(stack, month_end=False)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
-    policy = project(stack, rate=59)
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
-    admit(stack, policy, 60, reservation=59)  # 60 min at 59/h
+    midnight, before, after = admitted_before_midnight(stack, 59)
 
     for minute in range(-5, 5):  # a sweep a minute, 23:55 .. 00:04
         move_to(stack, midnight + timedelta(minutes=minute))
@@ -137,11 +136,7 @@ def test_the_minute_that_ends_just_before_midnight_stays_on_the_old_day_at_the_d
 
 
 def test_a_sweep_in_the_first_minute_of_a_day_charges_every_minute_to_the_day_before(stack):
-    midnight = next_midnight(stack, month_end=False)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
-    policy = project(stack, rate=61)
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
-    admit(stack, policy, 60, reservation=61)  # 60 min at 61/h
+    midnight, before, after = admitted_before_midnight(stack, 61)
     move_to(stack, midnight - timedelta(minutes=10))
     stack.sweep()  # 10 min: 610 / 60 = 10.17 -> 11
 
@@ -224,12 +219,8 @@ def test_a_time_scaled_arr_clock_charges_a_session_of_the_new_month_to_it(stack)
 def test_a_gate_stop_after_midnight_charges_the_minutes_before_it_to_the_old_day(stack):
     from governor.service.gate import Caller, GateService
 
-    midnight = next_midnight(stack, month_end=False)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
-    policy = project(stack, rate=1_000_001)
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
     caller = Caller(key=stack.store.rotate_key("night", scope="project"))
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))  # 23:39:25, Ready at 23:39:30
-    admit(stack, policy, 60, reservation=1_000_001)
     move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
     stack.sweep()  # 10 min: 166_667 on the old day
 
@@ -245,14 +236,10 @@ def test_a_gate_stop_after_midnight_charges_the_minutes_before_it_to_the_old_day
 
 
 def test_a_sweep_stop_after_the_last_midnight_of_a_month_splits_its_final_charge(stack):
-    midnight = next_midnight(stack, month_end=True)
-    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
-    policy = project(stack, rate=7_777_777)
-    move_to(stack, midnight - timedelta(minutes=20, seconds=35))
-    admit(stack, policy, 60, reservation=7_777_777)
+    midnight, before, after = admitted_before_midnight(stack, 7_777_777, month_end=True)
 
     move_to(stack, midnight + timedelta(minutes=2))  # 00:02:00, ARR's elapsed 22:30; never metered
-    stack.store.put_project(replace(policy, enabled=False))
+    stack.store.put_project(replace(stack.store.get_project("night"), enabled=False))
     stack.sweep(checkpoint_minutes=60)  # no checkpoint is due: the stop's close charges everything
     assert stack.truth()[SID]["status"] in ("Stopped", "Stopping")
     # 22 min: 7_777_777 * 22 / 60 = 2_851_851.57 -> 2_851_852 in all; 20 by midnight: 2_592_593
