@@ -153,7 +153,7 @@ class Decision:
     warning: str | None = None  # a warning raised alongside another action (e.g. extend + cap soon)
     reserve: bool = True  # extend: reserve budget for the step (False when re-applying the ledger's lease)
     dry_run: bool = False
-    inside: frozenset[str] = frozenset()  # the horizons (HORIZONS) the session is inside now
+    inside: frozenset[str] = frozenset()  # the horizons (WARNINGS' and "lease-low") the session is inside now
 
     @property
     def acts(self) -> bool:
@@ -164,7 +164,6 @@ class Decision:
 # cap, closing time (each with its warning), and the extension threshold (whose news is a refused
 # extension).
 WARNINGS = {"budget": "budget-stop-soon", "hard-cap": "hard-cap-soon", "closing": "closing-soon"}
-HORIZONS = (*WARNINGS, "lease-low")
 
 
 @dataclass

@@ -117,8 +117,6 @@ def extend(gate: Gate, project: str, caller: Caller, session_id: str, body) -> d
     # decides by the project row it reads and that caller's limits by it: it may run seconds after
     # this request authenticated (ARR's answer above, ETag retries), and a step, cap or limit
     # lowered meanwhile must hold.
-    limits = gate.limits_of(policy, entry.caller, who)
-
     def decide(current: LedgerEntry, usage: dict[Period, Usage], caller=None, **round_) -> timedelta:
         extension = rules.decide_extension(
             round_["policy"], current, session.elapsed, usage, requested, now, round_["limits"], caller
@@ -128,9 +126,7 @@ def extend(gate: Gate, project: str, caller: Caller, session_id: str, body) -> d
 
     owner = CallerRef(entry.caller) if entry.caller else None
     try:
-        entry, usage = gate.store.extend(
-            project, session_id, decide, now, count_caller=limits is not None, by_round=True, who=owner
-        )
+        entry, usage = gate.store.extend(project, session_id, decide, now, by_round=True, who=owner)
     except Refusal as refusal:
         gate.audit(project, session_id, "refuse", refusal.reason, refusal.figures, now, who.name)
         save_refused_extension(gate, policy, entry, refusal.figures.get("limit"), now)
