@@ -76,7 +76,9 @@ def request_session(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=SESSIONS, methods=["GET"])
 def list_sessions(req: func.HttpRequest) -> func.HttpResponse:
     def action():
-        include_closed = _flag_param(req, "includeClosed")
+        from governor.core.policy.gate import parse_flag  # lazy: cold start (governor.core.policy)
+
+        include_closed = parse_flag("includeClosed", req.params.get("includeClosed"))
         return http.respond(_gate().list(_project(req), http.caller(req), include_closed))
 
     return http.serve(req, action)
@@ -128,21 +130,6 @@ def project_usage(req: func.HttpRequest) -> func.HttpResponse:
         return http.respond(_gate().usage(_project(req), http.caller(req), day=day, month=month, by=by))
 
     return http.serve(req, action)
-
-
-FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def _flag_param(req: func.HttpRequest, name: str) -> bool:
-    """A boolean query parameter: absent is false; a value that is neither is refused, not taken as false."""
-    value = req.params.get(name)
-    if value is None or value == "":
-        return False
-    if value.lower() not in FLAGS:
-        from governor.core.policy.gate import bad_request  # lazy: cold start (governor.core.policy)
-
-        raise bad_request(name, "must be true or false")
-    return FLAGS[value.lower()]
 
 
 def _period_param(req: func.HttpRequest, name: str, length: int) -> str | None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from governor import __version__
+from governor.core.policy.gate import FLAGS
 from governor.core.policy.limits import DAY, IDEMPOTENCY_KEY, KEY_NAME, MONTH, PROJECT_NAME, SESSION_ID
 from governor.functions import http, http_routes, registered_functions
 from governor.functions import openapi_examples as examples
 from governor.functions.dashboard import REFRESH_RANGE
-from governor.functions.gate import FLAGS
 from governor.functions.openapi_operations import API_DESCRIPTION, OPERATIONS, TAGS, Operation
 from governor.functions.openapi_schemas import MEDIA_TYPES, SCHEMAS
 

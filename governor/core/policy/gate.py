@@ -79,6 +79,18 @@ def bad_request(field: str, detail: str) -> Refusal:
     return Refusal("bad-request", f"{field}: {detail}", {"field": field})
 
 
+FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def parse_flag(field: str, value: str | None) -> bool:
+    """A boolean query parameter: absent is false; a value that is neither is refused, not taken as false."""
+    if value is None or value == "":
+        return False
+    if value.lower() not in FLAGS:
+        raise bad_request(field, "must be true or false")
+    return FLAGS[value.lower()]
+
+
 @dataclass(frozen=True)
 class SessionRequest:
     size: VmSize

@@ -26,7 +26,7 @@ savings, capacity (`sweep_steps`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -164,6 +164,27 @@ class Decision:
 # cap, closing time (each with its warning), and the extension threshold (whose news is a refused
 # extension).
 WARNINGS = {"budget": "budget-stop-soon", "hard-cap": "hard-cap-soon", "closing": "closing-soon"}
+
+
+# The health row keeps at most this many horizons (about 100 bytes each, in a row of at most 1 MiB
+# that every health probe reads); past it, the next sweep judges crossings by its gap alone.
+MAX_RECORDED = 2000
+
+
+def recorded_horizons(
+    decided: Mapping[tuple[str, str], frozenset[str]],
+    seen: frozenset[tuple[str, str, str]] | None,
+    open_rows: Collection[tuple[str, str]],
+) -> tuple[tuple[str, str, str], ...] | None:
+    """What the health row passes on (`SweepOptions.seen` of the next sweep): the horizons each
+    session this sweep decided is inside (`decided`, by (account, session id)), and for a session
+    with an open row it decided nothing about (its account's list failed, it was listed late, its
+    look-up failed) what the previous sweep saw, so the next does not warn it again. None: over
+    MAX_RECORDED."""
+    kept = {one for one in seen or () if one[:2] not in decided and one[:2] in open_rows}
+    now = {(*key, kind) for key, kinds in decided.items() for kind in kinds}
+    recorded = tuple(sorted(kept | now))
+    return recorded if len(recorded) <= MAX_RECORDED else None
 
 
 @dataclass

@@ -48,10 +48,6 @@ LOCK_NAME = "sweep"
 LOCK_TTL = timedelta(minutes=10)  # the Functions timeout: a crashed run's lock lapses by then
 CHECKPOINT_MINUTES = 5  # meter a project when one of its sessions has this many uncharged minutes (see meter)
 MAX_ERRORS = 20
-# the health row keeps the warning horizons sessions are inside up to this many (about 100 bytes
-# each, in a row of at most 1 MiB that every health probe reads); past it, the next sweep judges
-# crossings by the gap between sweeps alone
-MAX_INSIDE = 2000
 
 
 @dataclass(frozen=True)
@@ -166,6 +162,7 @@ class Sweeper:
             usage = metering.effective_usage(snapshot, managed, self.clock)
             burn = metering.burn_rates(managed)
             figures = snapshot.caller_figures()
+            decided: dict[tuple[str, str], frozenset[str]] = {}  # the horizons each managed session is inside
             for entry, session in managed:
                 policy = snapshot.projects.get(entry.project)
                 caller = rules.caller_of(entry, policy, snapshot, figures)
@@ -173,7 +170,10 @@ class Sweeper:
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
                 items.append(item_for(entry, decision, session, policy, caller and caller[0]))
-            inside = _inside(items, {(e.account, s.id) for e, s in managed}, options.seen, entries)
+                decided[(entry.account, session.id)] = decision.inside
+            inside = rules.recorded_horizons(decided, options.seen, entries)
+            if inside is None:
+                log.warning("over %d warning horizons: the next sweep judges by its gap", rules.MAX_RECORDED)
             phases["decide"] = time.monotonic()
             metered = metering.meter(
                 self.store, managed, now, errors, pool, config.checkpoint_minutes, charged, config.arr_time_scale
@@ -250,18 +250,6 @@ class Sweeper:
             self.store.record_sweep(report)
         except Exception as exc:
             log.warning("health row write failed: %s", type(exc).__name__)
-
-
-def _inside(items, decided, seen, open_rows) -> tuple[tuple[str, str, str], ...] | None:
-    """The horizons for the health row: what this sweep decided sessions are inside, and for a
-    session with an open row it decided nothing about (its account's list failed, it was listed
-    late, its look-up failed), what the previous sweep saw, so the next does not warn it again."""
-    kept = {seen_ for seen_ in seen or () if seen_[:2] not in decided and seen_[:2] in open_rows}
-    inside = sorted(kept | {(i.account, i.session_id, kind) for i in items for kind in i.decision.inside})
-    if len(inside) > MAX_INSIDE:
-        log.warning("%d warning horizons, over %d: the next sweep judges by its gap", len(inside), MAX_INSIDE)
-        return None
-    return tuple(inside)
 
 
 def _phases(start: float, marks: dict[str, float]) -> dict[str, int]:

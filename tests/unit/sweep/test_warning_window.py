@@ -166,3 +166,15 @@ def test_a_pending_rows_second_warning_comes_with_the_next_sweep():
     seen = frozenset(("default", "s1", kind) for kind in first.inside)
     then = run(s=session(elapsed=CAP - 8, lease=CAP), e=entry(lease=CAP), p=p, opts=SweepOptions(seen=seen))
     assert (then.action, then.reason) == (Action.WARN, "hard-cap-soon")
+
+
+def test_what_the_health_row_passes_on():
+    from governor.core.policy.sweep import MAX_RECORDED, recorded_horizons
+
+    seen = frozenset({("a", "decided", "budget"), ("a", "unseen", "hard-cap"), ("a", "closed", "hard-cap")})
+    decided = {("a", "decided"): frozenset({"hard-cap"})}  # left the budget's horizon: re-armed
+    open_rows = {("a", "decided"), ("a", "unseen")}  # "closed" has no open row any more
+    assert recorded_horizons(decided, seen, open_rows) == (("a", "decided", "hard-cap"), ("a", "unseen", "hard-cap"))
+    assert recorded_horizons(decided, None, open_rows) == (("a", "decided", "hard-cap"),)
+    many = {("a", f"s{i}"): frozenset({"budget"}) for i in range(MAX_RECORDED + 1)}
+    assert recorded_horizons(many, None, set()) is None
