@@ -140,6 +140,13 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str):
+        # Any other method (TRACE, a lowercase `get`) is routed too: ARR's front end answers 405
+        # with Allow on a path it knows and 404 elsewhere, where http.server would answer 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def _dispatch(self):
         emu = self.server.emulator
         parts = urlsplit(self.path)

@@ -342,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (a bad request line, 414, 431 headers too large, 501, 505) as
+        """http.server's own refusals (a bad request line, 414, 431 headers too large, 505) as
         problem+json, not its HTML page; the connection is closed (the rest of the request is unread)."""
         self.close_connection = True
         self.command = getattr(self, "command", None) or ""
@@ -368,6 +368,13 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("http: " + format, *args)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str):
+        # Any other method (TRACE, a lowercase `get`) is routed too: the Functions host answers 404
+        # for a method no function accepts, where http.server would answer 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
 
 class _Server(ThreadingHTTPServer):

@@ -125,6 +125,10 @@ def test_chunked_bodies_are_refused_with_411(arr):
         ("GET", "/v1/accounts/{id}/sessions/create", 405),
         ("POST", "/accounts/{id}/token", 405),
         ("GET", "/_emulator/nothing", 404),
+        # methods http.server has no handler for would be its 501; ARR's front end routes them
+        ("TRACE", "/accounts/{id}/sessions/s?api-version=2021-01-01", 405),
+        ("PROPFIND", "/accounts/{id}/sessions?api-version=2021-01-01", 405),
+        ("BREW", "/nothing/here", 404),
     ],
 )
 def test_unknown_routes_and_methods(arr, method, path, status):

@@ -1,5 +1,6 @@
 """Requests reach the function their route template, methods and prefix select, as real func.HttpRequest."""
 
+import pytest
 import requests
 
 from tests.integration.localhost.conftest import FUNCTION_KEY
@@ -46,6 +47,12 @@ def test_wrong_method_unknown_path_and_missing_prefix_are_not_found(sample_host)
     assert requests.delete(f"{sample_host.url}/api/echo/x", headers=FUNCTION_KEY, timeout=5).status_code == 404
     assert requests.get(f"{sample_host.url}/api/nothing-here", timeout=5).status_code == 404
     assert requests.get(f"{sample_host.url}/items/latest", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["TRACE", "BREW", "CONNECT"])
+def test_a_method_no_function_accepts_is_not_found_not_a_5xx(sample_host, method):
+    response = requests.request(method, f"{sample_host.url}/api/echo/x", headers=FUNCTION_KEY, timeout=5)
+    assert response.status_code == 404
 
 
 def test_an_exception_in_user_code_is_an_empty_500_and_the_host_keeps_serving(sample_host):
