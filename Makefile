@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install browser test run demo lint format bench soak clean
+.PHONY: install browser test run demo lint format bench soak midnight clean
 
 install: $(PIP_STAMP) $(NODE_STAMP)
 
@@ -67,6 +67,12 @@ bench: install
 
 soak: install
 	$(PY) -m pytest -m slow tests/reliability $(PYTEST_ARGS)
+
+# The whole suite once per point, its wall clock starting 90 s before a UTC midnight (an ordinary
+# day, a month's end, a leap day's eve, the year's end): about 5 minutes a point here.
+MIDNIGHT_POINTS ?= day,month,leap,year
+midnight: install browser
+	$(PY) tools/midnight.py --points $(MIDNIGHT_POINTS) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .data .pytest_cache .ruff_cache .mypy_cache
