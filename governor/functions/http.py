@@ -187,6 +187,8 @@ _ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claim
 def principal_ids(header: str | None) -> frozenset[str]:
     """Ids a project's `principals` may list (compared in lower case): object id, user name or
     email, and `role:<name>`."""
+    from governor.core.policy.callers import ROLE_PREFIX  # lazy: cold start (callers loads governor.core.model)
+
     if not header or len(header) > 16384:
         return frozenset()
     try:
@@ -202,7 +204,7 @@ def principal_ids(header: str | None) -> frozenset[str]:
         if typ in _ID_CLAIMS and val:
             ids.add(val.lower())
         elif typ in _ROLE_CLAIMS and val:
-            ids.add(f"role:{val.lower()}")
+            ids.add(ROLE_PREFIX + val.lower())
     return frozenset(ids)
 
 

@@ -6,7 +6,7 @@ A caller is a named key (`lobby-kiosk`) or a principal App Service vouched for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ KEY_SCOPES = (OWN_SCOPE, PROJECT_SCOPE)  # own: the sessions the key started; pr
 REVOKE_OTHERS = "revokeOthers"
 NEW_KEY_FIELDS = ("name", "scope", "expiresAt", "maxConcurrent", "dailyBudget", "monthlyBudget")
 PRINCIPAL_PREFIX = "principal:"
+ROLE_PREFIX = "role:"  # a principal id naming an app role (App Service's role claims), not a person
 # How old a project row (policy, keys and their version) the gate may act on, per instance: a policy
 # edit or a revoked key reaches every instance within it (target: 5 s), and a burst of requests,
 # wrong keys included, costs one read of it per instance in that time instead of one per request.
@@ -144,6 +145,14 @@ def caller_remaining(limits: CallerLimits | None, figures: CallerFigures | None)
         if (budget := limits.budget(period)) is not None
     ]
     return min(left) if left else None
+
+
+def acting_principal(matched: Collection[str], limits: Mapping[str, CallerLimits]) -> str:
+    """Which of the project's principals that a caller's token matched it acts as. A person's own
+    listing (object id, user name, email) comes before a role's, since the operator named that
+    person; then one with limits before one without, so holding a second, unlimited role does not
+    escape a limited one; then by name, so every instance chooses the same."""
+    return min(matched, key=lambda principal: (principal.startswith(ROLE_PREFIX), principal not in limits, principal))
 
 
 def standing(ref: CallerRef, policy: ProjectPolicy, keys: Sequence[CallerKey], now: datetime) -> CallerLimits | None:

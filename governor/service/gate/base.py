@@ -29,6 +29,7 @@ from governor.core.policy.callers import (
     PRINCIPAL_PREFIX,
     PROJECT_ROW_SECONDS,
     PROJECT_SCOPE,
+    acting_principal,
     standing,
 )
 from governor.service import audit
@@ -151,7 +152,7 @@ class Gate:
             raise Refusal("forbidden", "project is disabled")
         matched = caller.principals & {p.lower() for p in policy.principals} if caller.principals else set()
         if matched:
-            principal = min(matched)
+            principal = acting_principal(matched, policy.principal_limits)
             limits = policy.principal_limits.get(principal)
             return policy, Identity(PRINCIPAL_PREFIX + principal, limits, presented=True)
         if not caller.key:

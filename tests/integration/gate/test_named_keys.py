@@ -222,6 +222,34 @@ def test_principal_limits_apply_when_app_service_vouches_for_the_principal(gate,
     assert (second.status, second.reason, second.body["caller"]) == (429, "concurrency-limit", "principal:oid-1")
 
 
+def test_a_token_matching_several_principals_acts_as_one_chosen_by_rule(gate, monkeypatch):
+    """A second, unlimited role does not lift a limited one; a person's own listing wins over roles."""
+    import base64
+
+    from governor.bootstrap import reset_context
+
+    limited = {"role:students": CallerLimits(max_concurrent=1), "zz-oid": CallerLimits(max_concurrent=2)}
+    gate.project(principals=frozenset({"role:staff", "role:students", "zz-oid"}), principal_limits=limited)
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    reset_context()
+
+    def header(*claims):
+        value = {"claims": [{"typ": typ, "val": val} for typ, val in claims]}
+        return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(value).encode()).decode()}
+
+    student = header(("roles", "staff"), ("roles", "students"))
+    first = gate.create("alpha", None, BODY, headers=student)
+    assert (first.status, first.body["caller"]) == (202, "principal:role:students")
+    second = gate.create("alpha", None, BODY, headers=student)
+    assert (second.status, second.reason, second.body["caller"]) == (
+        429,
+        "concurrency-limit",
+        "principal:role:students",
+    )
+    person = header(("roles", "students"), ("oid", "ZZ-OID"))
+    assert gate.create("alpha", None, BODY, headers=person).body["caller"] == "principal:zz-oid"
+
+
 def test_a_key_budget_bounds_its_sessions_extensions(gate):
     gate.project(max_concurrent=10)  # daily budget 100, step 30 min
     key = add(gate, {"name": "small", "dailyBudget": "5"}).body["key"]

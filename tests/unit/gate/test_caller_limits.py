@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governor.core.model import MICROS, CallerFigures, CallerLimits, Period, ProjectPolicy, Usage, VmSize
-from governor.core.policy.callers import parse_new_key
+from governor.core.policy.callers import acting_principal, parse_new_key
 from governor.core.policy.gate import SessionRequest, admit
 from governor.service.ports import AdmissionSnapshot, Refusal
 
@@ -128,3 +128,18 @@ def test_an_extension_is_bounded_by_the_callers_budget_too():
     assert (caught.value.figures["limit"], caught.value.figures["caller"]) == ("caller", "kiosk")
     unbounded = decide_extension(POLICY, entry, timedelta(minutes=25), usage, None, NOW)
     assert unbounded.lease == timedelta(minutes=55)
+
+
+@pytest.mark.parametrize(
+    ("matched", "limited", "chosen"),
+    [
+        ({"role:a", "role:b"}, {"role:b"}, "role:b"),  # limited before unlimited
+        ({"role:a", "role:b"}, set(), "role:a"),  # then by name
+        ({"role:a", "zz-oid"}, {"role:a"}, "zz-oid"),  # a person's own listing before any role
+        ({"ada@example.com", "zz-oid"}, {"zz-oid"}, "zz-oid"),
+        ({"ada@example.com", "zz-oid"}, {"ada@example.com", "zz-oid"}, "ada@example.com"),
+    ],
+)
+def test_the_principal_a_caller_acts_as(matched, limited, chosen):
+    limits = {name: CallerLimits(max_concurrent=1) for name in limited}
+    assert acting_principal(matched, limits) == chosen
