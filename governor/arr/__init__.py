@@ -3,7 +3,7 @@
 azure-identity loads only when an Entra ID credential is used.
 """
 
-from governor.arr.accounts import AccountError, ArrAccount, accounts_from_settings
+from governor.arr.accounts import AccountError, ArrAccount, account_names, accounts_from_settings
 from governor.arr.client import ArrClient
 from governor.arr.errors import (
     ArrAuthError,
@@ -34,6 +34,7 @@ __all__ = [
     "ArrRequestError",
     "ArrThrottled",
     "ArrUnavailable",
+    "account_names",
     "accounts_from_settings",
     "clients_from_settings",
 ]

@@ -244,11 +244,7 @@ def _extra(
     entry: Any, index: int, settings: Settings, timeout: float, retry: float, identity: EntraIdentity
 ) -> ArrAccount:
     where = f"GOVERNOR_ARR_ACCOUNTS[{index}]."
-    if not isinstance(entry, dict):
-        raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
-    name = entry.get("name")
-    if not isinstance(name, str) or not ACCOUNT_NAME.accepts(name):  # accepts() refuses non-strings too
-        raise AccountError(f"{where}name {ACCOUNT_NAME.hint}")
+    name = _entry_name(entry, index)
 
     def secret(setting_field: str) -> str | None:
         setting_name = entry.get(setting_field)
@@ -281,9 +277,35 @@ def _extra(
     )
 
 
+def _entry_name(entry: Any, index: int) -> str:
+    """The name of GOVERNOR_ARR_ACCOUNTS[index], checked."""
+    if not isinstance(entry, dict):
+        raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}] must be an object")
+    name = entry.get("name")
+    if not isinstance(name, str) or not ACCOUNT_NAME.accepts(name):  # accepts() refuses non-strings too
+        raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}].name {ACCOUNT_NAME.hint}")
+    return name
+
+
+def account_names(settings: Settings) -> list[str]:
+    """The names of the configured ARR accounts, as accounts_from_settings() names them: "default"
+    if ARR_ACCOUNT_ID is set, then GOVERNOR_ARR_ACCOUNTS'. Reads and checks the names only (no
+    endpoint, credential or secret), so a command that only needs to know which accounts the app
+    has (`projects set` and `apply` check a project's) works where the accounts' secrets are not
+    set. Raises AccountError naming a faulty or repeated name."""
+    names = ["default"] if settings["ARR_ACCOUNT_ID"] else []
+    for index, entry in enumerate(settings["GOVERNOR_ARR_ACCOUNTS"]):
+        name = _entry_name(entry, index)
+        if name in names:
+            raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}].name {name!r} is used twice")
+        names.append(name)
+    return names
+
+
 def accounts_from_settings(settings: Settings) -> dict[str, ArrAccount]:
     """Every configured ARR account by name: "default" (ARR_*) if ARR_ACCOUNT_ID is set, plus
     GOVERNOR_ARR_ACCOUNTS. Raises AccountError (a SettingsError) naming the faulty field."""
+    account_names(settings)  # each name checked, none used twice
     timeout = settings["ARR_HTTP_TIMEOUT_SECONDS"]
     retry = settings["ARR_RETRY_TOTAL_SECONDS"]
     accounts: dict[str, ArrAccount] = {}
@@ -309,7 +331,5 @@ def accounts_from_settings(settings: Settings) -> dict[str, ArrAccount]:
         )
     for index, entry in enumerate(settings["GOVERNOR_ARR_ACCOUNTS"]):
         account = _extra(entry, index, settings, timeout, retry, identity)
-        if account.name in accounts:
-            raise AccountError(f"GOVERNOR_ARR_ACCOUNTS[{index}].name {account.name!r} is used twice")
         accounts[account.name] = account
     return accounts

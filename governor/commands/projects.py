@@ -2,6 +2,11 @@
 
 Uses GOVERNOR_TABLES_CONNECTION (or GOVERNOR_TABLES_ENDPOINT) and GOVERNOR_TABLE_PREFIX.
 A caller key is printed once, when a project is created or its key rotated, and never again.
+
+`set` and `apply` refuse a project naming an ARR account (`account`, `placement`) the app does not
+have, as the manage routes do: the app's accounts are read from ARR_ACCOUNT_ID ("default") and
+GOVERNOR_ARR_ACCOUNTS, names only, so no secret is needed. Where neither is set they refuse, since
+nothing could be checked, unless --no-account-check writes without the check.
 """
 
 from __future__ import annotations
@@ -11,14 +16,25 @@ import json
 import sys
 from pathlib import Path
 
+from governor.arr import account_names
 from governor.bootstrap import store_from_settings
 from governor.core.errors import Refusal, ServiceError
 from governor.core.policy.document import PolicyError, parse_policy_text, parse_projects_file
 from governor.service.manage import ManageService
-from governor.settings import SettingsError, load
+from governor.settings import Settings, SettingsError, load
 
 # a project or key that is not there, or a key name taken: 1; anything the caller must fix: 2
 NOT_THERE = {"unknown-project", "not-found", "conflict"}
+NO_ACCOUNT_CHECK = (
+    "write without checking the project's ARR accounts against the app's (ARR_ACCOUNT_ID, "
+    "GOVERNOR_ARR_ACCOUNTS); needed where those are not set. The app answers 503 to every request "
+    "of a project whose account it does not have."
+)
+NO_ACCOUNTS = (
+    "no ARR account is configured here, so the project's ARR accounts cannot be checked against the "
+    "app's: set ARR_ACCOUNT_ID (the account named 'default') and GOVERNOR_ARR_ACCOUNTS as the app has "
+    "them (only the names are read), or pass --no-account-check to write without the check"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source = put.add_mutually_exclusive_group(required=True)
     source.add_argument("-f", "--file", type=Path, help="policy document (JSON); '-' reads stdin")
     source.add_argument("--json", dest="inline", help="policy document as a JSON string")
+    put.add_argument("--no-account-check", dest="account_check", action="store_false", help=NO_ACCOUNT_CHECK)
     delete = sub.add_parser("delete", help="delete a project (its ledger history stays)")
     delete.add_argument("name")
     rotate = sub.add_parser("rotate-key", help="revoke every caller key, add one named default and print it once")
@@ -59,14 +76,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     apply.add_argument("-f", "--file", type=Path, required=True, help="projects.json ('-' reads stdin)")
     apply.add_argument("--prune", action="store_true", help="also delete projects the file does not list")
     apply.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
+    apply.add_argument("--no-account-check", dest="account_check", action="store_false", help=NO_ACCOUNT_CHECK)
 
 
 def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
         settings = load()
+        # only set and apply write project documents (and have the flag)
+        accounts = _accounts(settings) if getattr(args, "account_check", False) else None
         store = store if store is not None else store_from_settings(settings)
-        manage = ManageService(store, loopback_webhooks=bool(settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP")))
+        loopback = bool(settings.get("GOVERNOR_WEBHOOK_ALLOW_LOOPBACK_HTTP"))
+        manage = ManageService(store, loopback_webhooks=loopback, accounts=accounts)
         return _ACTIONS[args.action](args, manage, out, err)
     except Refusal as refusal:
         print(f"error: {refusal.detail}", file=err)
@@ -74,6 +95,14 @@ def run(args: argparse.Namespace, store=None, out=None, err=None) -> int:
     except (PolicyError, ServiceError, SettingsError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 2
+
+
+def _accounts(settings: Settings) -> frozenset[str]:
+    """The names of the app's ARR accounts, which a written project may name; none: refused."""
+    names = account_names(settings)
+    if not names:
+        raise SettingsError(NO_ACCOUNTS)
+    return frozenset(names)
 
 
 def _read(path: Path) -> str:
@@ -126,7 +155,7 @@ SAID = {"keep": "not in file (kept; --prune deletes)"}
 
 
 def _apply(args, manage: ManageService, out, err) -> int:
-    # a bad file raises here, before any write
+    # a bad file raises here, and a project naming an ARR account the app lacks in apply(): before any write
     specs = parse_projects_file(_read(args.file), allow_loopback_http=manage.loopback_webhooks)
     applied = manage.apply(specs, prune=args.prune, dry_run=args.dry_run)
     for step in applied:

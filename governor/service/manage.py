@@ -43,24 +43,35 @@ class ManageService:
         rules.check_project_name(name)
         try:
             spec = documents.policy_from_document(document, name, allow_loopback_http=self.loopback_webhooks)
-            if self.accounts is not None:
-                documents.check_accounts(spec.policy, self.accounts)
+            created = self.put_spec(spec)
         except documents.PolicyError as exc:
             raise Refusal("bad-request", str(exc)[:300], {"field": exc.field or "body"}) from None
-        return documents.policy_to_document(spec.policy), self.put_spec(spec)
+        return documents.policy_to_document(spec.policy), created
 
     def put_spec(self, spec: documents.ProjectSpec) -> bool:
-        """Write a validated project (a document or a projects file's entry); True when it is new."""
+        """Write a validated project document (the manage route's, `projects set`'s); True when it
+        is new. A PolicyError, before anything is written, when it names an ARR account the app
+        does not have."""
+        self._check_accounts(spec)
         created = self.store.get_project(spec.policy.name) is None
         self.store.put_project(spec.policy, webhook_secret=spec.webhook_secret)
         return created
+
+    def _check_accounts(self, spec: documents.ProjectSpec, path: tuple = ()) -> None:
+        """The one place a project about to be written has its ARR accounts checked, whoever
+        writes it (the manage routes, `projects set` and `apply`)."""
+        if self.accounts is not None:
+            documents.check_accounts(spec.policy, self.accounts, path, spec.line if path else None)
 
     def apply(
         self, specs: Sequence[documents.ProjectSpec], prune: bool = False, dry_run: bool = False
     ) -> list[Applied]:
         """Make the projects match a projects file (idempotent): create and update what it lists, and
         with `prune` delete the others. A created project gets its first caller key (in the answer,
-        once); a dry run writes nothing."""
+        once); a dry run writes nothing. Every project's ARR accounts are checked first, so a file
+        naming one the app does not have writes nothing (a PolicyError naming `projects[i]`)."""
+        for index, spec in enumerate(specs):
+            self._check_accounts(spec, ("projects", index))
         current = {policy.name: policy for policy in self.store.list_projects()}
         plan = []
         for spec in specs:

@@ -128,15 +128,18 @@ def policy_from_document(doc: Any, name: str | None = None, *, allow_loopback_ht
     return _Checker({}, allow_loopback_http=allow_loopback_http).spec(doc, (), name)
 
 
-def check_accounts(policy: ProjectPolicy, configured: Collection[str]) -> None:
+def check_accounts(
+    policy: ProjectPolicy, configured: Collection[str], path: Path = (), line: int | None = None
+) -> None:
     """Every ARR account the project may start sessions in is one the app is configured with
     (GOVERNOR_ARR_ACCOUNTS): a project naming another would answer each request 503 until an
-    operator noticed, so it is refused when it is written."""
-    places = [(_render(("placement", index)), place.account) for index, place in enumerate(policy.placement)]
-    for field_, account in places or [("account", policy.account)]:
+    operator noticed, so it is refused when it is written. `path` and `line`: where the project
+    is in a projects file (the error then names e.g. `projects[1].placement[0]`)."""
+    places = [((*path, "placement", index), place.account) for index, place in enumerate(policy.placement)]
+    for where, account in places or [((*path, "account"), policy.account)]:
         if account not in configured:
             known = ", ".join(sorted(configured)) or "none"
-            raise PolicyError(field_, f"ARR account {account!r} is not configured (configured: {known})")
+            raise PolicyError(_render(where), f"ARR account {account!r} is not configured (configured: {known})", line)
 
 
 def parse_policy_text(text: str, name: str | None = None, *, allow_loopback_http: bool = False) -> ProjectSpec:

@@ -9,14 +9,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from governor.commands import projects as cli
 from governor.core.model import utcnow
 from governor.core.policy.document import parse_projects_file
+from governor.emulator import DEV_ACCOUNT_ID
+from governor.localhost import regions
 from governor.service.manage import ManageService
 from tests.fixtures.azurite import azurite_env
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "projects.json"
+# The ARR accounts of the app the commands manage, as `make run` configures them: `default`,
+# `westeurope` and `japaneast`, every account examples/projects.json names. `set` and `apply`
+# refuse a project naming another (and, with none configured, refuse unless --no-account-check).
+APP_ACCOUNTS = {
+    "ARR_ACCOUNT_ID": DEV_ACCOUNT_ID,
+    "ARR_SERVICE_ENDPOINT": "http://127.0.0.1:7081",
+    "GOVERNOR_ARR_ACCOUNTS": regions.accounts_setting("http://127.0.0.1:7081", {}),
+}
+NO_ARR = ("ARR_ACCOUNT_ID", "GOVERNOR_ARR_ACCOUNTS")
+
+
+@pytest.fixture(autouse=True)
+def app_accounts(monkeypatch):
+    for name, value in APP_ACCOUNTS.items():
+        monkeypatch.setenv(name, value)
 
 
 def run(store, *argv):
@@ -91,6 +110,7 @@ def test_help_names_every_action_and_apply_its_options():
     assert apply.returncode == 0
     assert re.search(r"-f FILE, --file FILE\s+projects\.json", apply.stdout)
     assert "--prune" in apply.stdout and "--dry-run" in apply.stdout
+    assert "--no-account-check" in apply.stdout and "--no-account-check" in _governor("projects", "set", "-h").stdout
     unknown = _governor("projects", "rename")
     assert unknown.returncode == 2 and "invalid choice: 'rename'" in unknown.stderr
 
@@ -156,3 +176,80 @@ def test_a_created_projects_key_is_answered_once_and_never_in_a_repr(store):
     assert not any(key in repr(applied) for key in keys)
     again = ManageService(store).apply(specs)
     assert [(step.action, step.key) for step in again] == [("unchanged", None)] * 2
+
+
+DOC = {"allowedSizes": ["Standard"], "rates": {"Standard": 3}, "budget": {"daily": 10}}
+
+
+def test_set_refuses_an_arr_account_the_app_lacks_and_writes_nothing(store):
+    """As the manage route does: every request of such a project would answer 503 'not configured'."""
+    code, out, err = run(store, "set", "lost", "--json", json.dumps(DOC | {"account": "nowhere"}))
+    assert (code, out) == (2, "")
+    assert "error: account: ARR account 'nowhere' is not configured (configured: default, japaneast, westeurope)" in err
+    placed = DOC | {"placement": ["default", {"account": "nowhere", "rates": {"Standard": 4}}]}
+    code, out, err = run(store, "set", "lost", "--json", json.dumps(placed))
+    assert (code, out) == (2, "") and "error: placement[1]: ARR account 'nowhere' is not configured" in err
+    assert store.get_project("lost") is None and store.list_projects() == []
+    code, out, err = run(store, "set", "lost", "--json", json.dumps(DOC | {"placement": ["westeurope", "default"]}))
+    assert code == 0 and "created lost" in err and store.verify_key("lost", out.strip())  # accounts it has: written
+
+
+def test_apply_naming_an_arr_account_the_app_lacks_writes_none_of_the_file(store, tmp_path):
+    projects = json.loads(EXAMPLE.read_text())["projects"]
+    lost = projects[1] | {"account": "nowhere"}
+    bad = tmp_path / "projects.json"
+    bad.write_text(json.dumps({"projects": [projects[0], lost]}, indent=2))
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if text == "    {" and i > 3)
+    for extra in ((), ("--dry-run",)):
+        code, out, err = run(store, "apply", "-f", str(bad), *extra)
+        assert (code, out) == (2, "") and "Traceback" not in err
+        assert f"error: line {line}: projects[1].account: ARR account 'nowhere' is not configured" in err
+        assert store.list_projects() == []  # not even the good project before it
+    run(store, "apply", "-f", str(EXAMPLE))
+    before = store.list_projects()
+    changed = projects[0] | {"maxConcurrent": 7}  # a valid change before the bad project
+    bad.write_text(json.dumps({"projects": [changed, projects[1] | {"placement": ["default", "mars"]}]}))
+    code, out, err = run(store, "apply", "-f", str(bad), "--prune")
+    assert (code, out) == (2, "") and "projects[1].placement[1]: ARR account 'mars' is not configured" in err
+    assert store.list_projects() == before
+
+
+def test_without_arr_settings_set_and_apply_refuse_unless_told_not_to_check(store, monkeypatch):
+    """Nothing to check against: not a silent write, not a refusal of every account (the embedded
+    defaults configure none); the message says what to set, or the flag that skips the check."""
+    for name in NO_ARR:
+        monkeypatch.delenv(name)
+    for argv in (("set", "alpha", "--json", json.dumps(DOC)), ("apply", "-f", str(EXAMPLE))):
+        code, out, err = run(store, *argv)
+        assert (code, out) == (2, "")
+        assert "no ARR account is configured here" in err and "ARR_ACCOUNT_ID" in err
+        assert "GOVERNOR_ARR_ACCOUNTS" in err and "--no-account-check" in err
+    assert store.list_projects() == []
+    assert run(store, "list") == (0, "", "")  # the commands that write no project need no ARR settings
+    code, _, err = run(store, "set", "alpha", "--json", json.dumps(DOC | {"account": "anywhere"}), "--no-account-check")
+    assert code == 0 and "created alpha" in err
+    code, _, err = run(store, "apply", "-f", str(EXAMPLE), "--no-account-check")
+    assert code == 0 and "create demo" in err and "create design-review" in err
+
+
+def test_only_the_account_names_are_read(store, monkeypatch):
+    """An operator's shell has the app's account settings but not the secrets they name."""
+    monkeypatch.delenv("ARR_ACCOUNT_ID")
+    extra = [{"name": "eastus", "accountId": DEV_ACCOUNT_ID, "serviceEndpoint": "eastus", "accountKeySetting": "UNSET"}]
+    monkeypatch.setenv("GOVERNOR_ARR_ACCOUNTS", json.dumps(extra))
+    code, _, err = run(store, "set", "alpha", "--json", json.dumps(DOC))  # account "default", which it lacks
+    assert code == 2 and "account: ARR account 'default' is not configured (configured: eastus)" in err
+    assert run(store, "set", "alpha", "--json", json.dumps(DOC | {"account": "eastus"}))[0] == 0
+
+
+def test_the_cli_process_refuses_an_unknown_account_without_a_traceback(azurite, table_prefix, tmp_path):
+    env = {**os.environ, **azurite_env(table_prefix)}
+    lost = tmp_path / "lost.json"
+    lost.write_text(json.dumps(DOC | {"account": "nowhere"}))
+    command = [sys.executable, "-m", "governor", "projects"]
+    done = subprocess.run([*command, "set", "lost", "-f", str(lost)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: account: ARR account 'nowhere' is not configured"), done.stderr
+    assert "Traceback" not in done.stderr
+    listed = subprocess.run([*command, "list"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and listed.stdout == ""

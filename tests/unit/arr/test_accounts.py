@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from governor.arr.accounts import DEFAULT_STS, AccountError, accounts_from_settings
+from governor.arr.accounts import DEFAULT_STS, AccountError, account_names, accounts_from_settings
 from governor.settings import load
 
 ID = "11111111-2222-3333-4444-555555555555"
@@ -80,6 +80,21 @@ def test_duplicate_names_refused():
     entry = {"name": "default", "accountId": ID, "serviceEndpoint": "eastus", "auth": "entra"}
     with pytest.raises(AccountError, match="used twice"):
         accounts(ARR_ACCOUNT_ID=ID, ARR_SERVICE_ENDPOINT="eastus", GOVERNOR_ARR_ACCOUNTS=json.dumps([entry]))
+
+
+def test_account_names_are_the_accounts_names_read_without_their_secrets():
+    """What `projects set` and `apply` check a project's accounts against, in an operator's shell."""
+    extra = [{"name": "eu", "accountId": ID, "serviceEndpoint": "westeurope", "accountKeySetting": "UNSET"}]
+    env = {"ARR_ACCOUNT_ID": ID, "ARR_SERVICE_ENDPOINT": "eastus", "GOVERNOR_ARR_ACCOUNTS": json.dumps(extra)}
+    assert account_names(load(env)) == ["default", "eu"]
+    with pytest.raises(AccountError, match="UNSET, which is not set"):
+        accounts_from_settings(load(env))  # the app itself needs the key
+    assert account_names(load({})) == []
+    twice = json.dumps([{"name": "eu"}, {"name": "eu"}])
+    with pytest.raises(AccountError, match=r"GOVERNOR_ARR_ACCOUNTS\[1\]\.name 'eu' is used twice"):
+        account_names(load({"GOVERNOR_ARR_ACCOUNTS": twice}))
+    with pytest.raises(AccountError, match=r"GOVERNOR_ARR_ACCOUNTS\[0\]\.name"):
+        account_names(load({"GOVERNOR_ARR_ACCOUNTS": json.dumps([{"name": "a b"}])}))
 
 
 def test_key_and_token_never_in_repr():
