@@ -141,6 +141,9 @@ class Sweeper:
             # admission landing while a (slow) list is on its way looked unmanaged: stopped, or
             # adopted into a second row and charged twice.
             live, listed_ok = reconcile.list_all(self.arr, errors, pool)
+            # ARR counted its minutes when it answered, which may be after midnight even though the
+            # sweep started before it (a slow or throttled list): metering splits the day there
+            listed_at = self.clock()
             snapshot, last = self.store.snapshot(now), previous_read.result()
             previous = None if last is None else last.started_at
             phases = {"read": time.monotonic()}
@@ -176,7 +179,7 @@ class Sweeper:
                 log.warning("over %d warning horizons: the next sweep judges by its gap", rules.MAX_RECORDED)
             phases["decide"] = time.monotonic()
             metered = metering.meter(
-                self.store, managed, now, errors, pool, config.checkpoint_minutes, charged, config.arr_time_scale
+                self.store, managed, listed_at, errors, pool, config.checkpoint_minutes, charged, config.arr_time_scale
             )
             phases["meter"] = time.monotonic()
             write_intents(self.store, items, now, errors)

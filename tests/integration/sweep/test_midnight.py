@@ -96,6 +96,28 @@ def test_a_sweep_after_midnight_charges_the_minutes_before_it_to_the_old_day(sta
     assert stack.store.usage("night", Period.DAY, Period.DAY.key(after)).reserved == 500_000
 
 
+def test_minutes_arr_counted_after_midnight_while_its_list_was_on_its_way_go_to_the_new_day(stack, monkeypatch):
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
+    move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
+    stack.sweep()
+
+    move_to(stack, midnight - timedelta(seconds=15))  # the sweep starts at 23:59:45, ARR's elapsed 20:15
+    client = stack.arr["default"]
+    answer = client.list
+
+    def throttled_list(*args, **kwargs):  # ARR answers 90 s later (429s and retries): 00:01:15
+        stack.advance(90)
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(client, "list", throttled_list)
+    assert stack.sweep()["metered"] == 1
+    assert stack.store.get_entry("night", SID).charged_minutes == 21  # ARR's elapsed 21:45
+    # 20 of them by midnight (20:30): 333_334 on the old day; 21 in all: 1_000_001 * 21 / 60 =
+    # 350_000.35 -> 350_001, so 16_667 for the minute ARR counted after midnight
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 16_667
+
+
 def test_a_sweep_after_the_last_midnight_of_a_month_splits_the_months_too(stack):
     midnight, before, after = admitted_before_midnight(stack, 7_777_777, month_end=True, caller="kiosk")
     assert Period.MONTH.key(before) != Period.MONTH.key(after)
