@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from governor.core.errors import Refusal
 from governor.core.model import (
     CLOCK_SKEW,
     PENDING_GRACE,
@@ -56,7 +57,7 @@ from governor.core.model import (
 )
 from governor.core.policy import callers
 from governor.core.policy import schedule as hours
-from governor.core.policy.extension import extension_cost, step_shortfall
+from governor.core.policy.extension import extension_cost, reserve_step, step_shortfall
 from governor.core.policy.limits import ARR_MAX_UPDATE_LEASE
 
 CLAIM_TTL = timedelta(minutes=10)  # a v1 claim matches sessions for this long after its request, then expires
@@ -266,6 +267,55 @@ def extension_target(session: Session, policy: ProjectPolicy) -> timedelta:
     return min(wanted, cap, ARR_MAX_UPDATE_LEASE)
 
 
+def step_target(
+    session: Session, policy: ProjectPolicy, now: datetime, lease: timedelta
+) -> tuple[timedelta | None, str | None]:
+    """The lease the sweep extends `session`, which holds `lease`, to under `policy` at `now`: one
+    step (`extension_target`), never past closing time (working hours); or (None, why) when that is
+    no longer than `lease`: "closed-hours" (closing time is there already, or the project is
+    closed) or "extension-refused-cap" (the hard cap)."""
+    target = extension_target(session, policy)
+    if policy.schedule is not None:
+        left = hours.opening(policy.schedule, now).until_closing(now)
+        closing = timedelta(minutes=whole_minutes(session.elapsed if left is None else session.elapsed + left))
+        if closing <= lease:
+            return None, "closed-hours"
+        target = min(target, closing)
+    if target <= lease:
+        return None, "extension-refused-cap"
+    return target, None
+
+
+def round_step(
+    entry: LedgerEntry,
+    session: Session,
+    decided: timedelta,
+    policy: ProjectPolicy,
+    now: datetime,
+    usage: Mapping[Period, Usage],
+    caller_limits: CallerLimits | None = None,
+    caller: CallerFigures | None = None,
+) -> timedelta:
+    """The lease a sweep's extension reserves, judged again in its ledger round by the project row
+    (`policy`) and the caller's limits that round read (`entry`, `usage` and `caller`: its figures):
+    the round may run seconds after the sweep's snapshot (ARR's calls, ETag retries), and a step,
+    hard cap, closing time or limit lowered meanwhile must hold. The step `decided` from the
+    snapshot bounds it, and so does the one the row allows (`step_target`); a row that allows none
+    refuses it for the reason the sweep's decision would give. A step already held is kept, and the
+    budgets judge the whole step (`reserve_step`)."""
+    held = max(entry.lease, session.max_lease)
+    if decided > held:
+        if not policy.enabled:
+            raise Refusal("project-disabled", "the project is disabled")
+        allowed, refused = step_target(session, policy, now, held)
+        if allowed is None:
+            assert refused is not None  # step_target names why it allows no step
+            what = "closing time" if refused == "closed-hours" else "the hard cap"
+            raise Refusal(refused, f"{what} allows no lease beyond {whole_minutes(held)} min now")
+        decided = min(decided, allowed)
+    return reserve_step(entry, session.max_lease, decided, usage, caller_limits, caller)
+
+
 def caller_of(
     entry: LedgerEntry,
     policy: ProjectPolicy | None,
@@ -379,7 +429,7 @@ def decide(
         return make(
             Action.EXTEND, "extension-pending", new_lease=entry.lease, reserve=False, event="extend", warning=warning
         )
-    extension = _extension(session, entry, policy, usage, now, figures, watch, opening, caller)
+    extension = _extension(session, entry, policy, usage, now, figures, watch, caller)
     if extension is not None:
         action, reason, new_lease = extension
         if action is Action.EXTEND:
@@ -393,7 +443,7 @@ def decide(
     return make(Action.LEAVE, "starting" if session.status is SessionStatus.STARTING else "ok")
 
 
-def _extension(session, entry, policy, usage, now, figures, watch: _Horizons, opening=None, caller=None):
+def _extension(session, entry, policy, usage, now, figures, watch: _Horizons, caller=None):
     if session.status is not SessionStatus.READY:
         return None
     lease = max(session.max_lease, entry.lease)
@@ -403,15 +453,9 @@ def _extension(session, entry, policy, usage, now, figures, watch: _Horizons, op
     if remaining >= policy.extension_threshold or not is_active(entry, session, policy, now):
         return None
     news = watch.news("lease-low", remaining, policy.extension_threshold, inclusive=False)
-    target = extension_target(session, policy)
-    if opening is not None:
-        left = opening.until_closing(now)
-        closing = session.elapsed if left is None else session.elapsed + left
-        if timedelta(minutes=whole_minutes(closing)) <= lease:
-            return (Action.WARN if news else Action.LEAVE), "closed-hours", None
-        target = min(target, timedelta(minutes=whole_minutes(closing)))
-    if target <= lease:
-        return (Action.WARN if news else Action.LEAVE), "extension-refused-cap", None
+    target, refused = step_target(session, policy, now, lease)
+    if target is None:
+        return (Action.WARN if news else Action.LEAVE), refused, None
     extra = extension_cost(entry.rate, lease, target)
     figures.update(new_lease_minutes=minutes_figure(target), extra_cost=extra)
     limits, held = caller if caller is not None else (None, None)

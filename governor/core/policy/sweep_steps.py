@@ -22,10 +22,11 @@ from governor.core.model import (
     SessionStatus,
     Usage,
     ceil_minutes,
+    minutes_figure,
     whole_minutes,
 )
 from governor.core.policy import placement
-from governor.core.policy.extension import SWEEP_REFUSALS, refused_step_saving
+from governor.core.policy.extension import SWEEP_REFUSALS, extension_cost, refused_step_saving
 from governor.core.policy.sweep import Action, Decision, interrupted_outcome, interrupted_stop_saving
 from governor.core.policy.sweep_reconcile import AMBIGUOUS, LOOKUP_FAILED
 
@@ -69,6 +70,21 @@ def must_revert(applied: timedelta, target: timedelta) -> bool:
     """ARR refused the extension to `target` and holds `applied`: when that is short of the target,
     ARR refuses this lease for good, so the reservation is given back rather than retried forever."""
     return ceil_minutes(applied) < ceil_minutes(target)
+
+
+def shortened_step(decided: timedelta, held: timedelta, rate: int, reserved: timedelta) -> dict:
+    """The figures an extension's round changes when it reserved `reserved`, shorter than the step
+    `decided` from the sweep's snapshot (the project row it read allows less: `policy.sweep.round_step`):
+    the new lease and its extra cost over `held` (the longer of ARR's and the ledger's lease when
+    the sweep decided) as reserved, and the decided lease as `decided_lease_minutes`. Nothing (an
+    empty dict) when the round reserved the decided step."""
+    if reserved >= decided:
+        return {}
+    return {
+        "decided_lease_minutes": minutes_figure(decided),
+        "new_lease_minutes": minutes_figure(reserved),
+        "extra_cost": extension_cost(rate, held, reserved),
+    }
 
 
 def recorded_lease(entry: LedgerEntry, arr_lease: timedelta) -> timedelta:

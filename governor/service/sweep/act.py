@@ -11,9 +11,9 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from governor.core.model import CallerFigures, LedgerEntry, Period, Usage, minutes_figure
+from governor.core.model import CallerRef, LedgerEntry, Period, Usage, minutes_figure
+from governor.core.policy import sweep as rules
 from governor.core.policy import sweep_steps as steps
-from governor.core.policy.extension import reserve_step
 from governor.core.policy.sweep import Action
 from governor.service.ports import ArrPort, NotFound, Rejected, ServiceError, SweepStore
 from governor.service.sweep.items import Item
@@ -86,17 +86,22 @@ def _extend(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> No
 
 
 def _reserve_extension(store: SweepStore, item: Item, now: datetime) -> timedelta:
-    session, target = item.session, item.decision.new_lease  # the decided step (within caps and closing time)
-    limits = item.caller_limits
-    # an extension is decided only for a session ARR listed, with its target lease (policy.sweep.decide)
-    assert session is not None and target is not None
+    session, entry, target = item.session, item.entry, item.decision.new_lease  # the step decided from the snapshot
+    # an extension is decided only for a session ARR listed and its ledger row, with its target lease
+    # (policy.sweep.decide)
+    assert session is not None and entry is not None and target is not None
 
-    def decide(entry: LedgerEntry, usage: dict[Period, Usage], caller: CallerFigures | None = None) -> timedelta:
-        return reserve_step(entry, session.max_lease, target, usage, limits, caller)
+    # The round decides by the project row it reads and the session caller's limits by it, as the
+    # gate's extension does: it may run seconds after the sweep's snapshot (ARR's calls, ETag
+    # retries), and a step, hard cap, closing time or limit lowered meanwhile must hold.
+    def decide(current: LedgerEntry, usage: dict[Period, Usage], caller=None, **round_) -> timedelta:
+        return rules.round_step(current, session, target, round_["policy"], now, usage, round_["limits"], caller)
 
-    # with limits of its own, the caller's figures are read and guarded in the extension's round
-    entry, _ = store.extend(item.project, item.session_id, decide, now, count_caller=limits is not None)
-    return entry.lease
+    owner = CallerRef(entry.caller) if entry.caller else None
+    extended, _ = store.extend(item.project, item.session_id, decide, now, by_round=True, who=owner)
+    held = max(entry.lease, session.max_lease)  # as the sweep decided from it
+    item.decision.figures.update(steps.shortened_step(target, held, extended.rate, extended.lease))
+    return extended.lease
 
 
 def _record_lease(store: SweepStore, item: Item, now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governor.core.model import CallerLimits, LedgerEntry, ProjectPolicy, Session
+from governor.core.model import LedgerEntry, ProjectPolicy, Session
 from governor.core.policy.sweep import Decision
 
 
@@ -24,10 +24,7 @@ class Item:
     ms_cv: str | None = None
     claim: LedgerEntry | None = None  # the v1 claim this session was matched to: charged to its project
     audit_key: str | None = None  # the audit row written before acting, completed after
-    caller_limits: CallerLimits | None = None  # the session's caller's own limits: an extension must fit them
 
 
-def item_for(entry, decision, session=None, policy=None, caller_limits=None) -> Item:
-    return Item(
-        entry.project, entry.session_id, entry.account, decision, session, entry, policy, caller_limits=caller_limits
-    )
+def item_for(entry, decision, session=None, policy=None) -> Item:
+    return Item(entry.project, entry.session_id, entry.account, decision, session, entry, policy)

@@ -172,7 +172,7 @@ class Sweeper:
                 decision = rules.decide(
                     session, entry, policy, usage[entry.project], now, options, burn.get(entry.project, 0), caller
                 )
-                items.append(item_for(entry, decision, session, policy, caller and caller[0]))
+                items.append(item_for(entry, decision, session, policy))
                 decided[(entry.account, session.id)] = decision.inside
             inside = rules.recorded_horizons(decided, options.seen, entries)
             if inside is None:
