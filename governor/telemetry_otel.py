@@ -52,7 +52,10 @@ def resource_attributes(environ: Mapping[str, str]) -> dict:
     """The service, and in Azure the cloud and FaaS resource attributes OpenTelemetry defines for a
     function app (docs/resource/cloud.md, docs/resource/faas.md), from the variables the platform
     sets: no detector, no call. The distro's own detectors leave `cloud.platform` and `faas.*` unset
-    on Functions. `faas.name` is per function, so a span attribute (`governor.functions.http`)."""
+    on Functions. `faas.name` and `cloud.resource_id` (the invoked function's id, which the
+    convention asks for on Azure, not the app's) are per function, so span attributes
+    (`governor.functions.http.faas_attributes`). In `azure` mode the distro's App Service detector
+    still sets the app's id as the resource's `cloud.resource_id` where all its parts are set."""
     attributes: dict[str, str | int] = {"service.name": SERVICE_NAME, "service.version": __version__}
     site = environ.get("WEBSITE_SITE_NAME")
     if not site:  # not in Azure: nothing to say about a cloud

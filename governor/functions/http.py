@@ -326,16 +326,36 @@ _invocations = itertools.count()  # this process's invocations: the first is its
 def faas_attributes(function: str | None, trigger: str, environ: Mapping[str, str] | None = None) -> dict:
     """OpenTelemetry's attributes of an incoming FaaS invocation (docs/faas/faas-spans.md):
     `faas.trigger` (`http`, `timer`), `faas.coldstart` (the process's first invocation) and, in
-    Azure, `faas.name` as `<function app>/<function>`, a span attribute there since one process
-    serves every function of the app. Read from the environment, nothing imported. The invocation id
-    is the host's: its own invocation span, the parent of the governor's, carries it."""
+    Azure, `faas.name` as `<function app>/<function>` and `cloud.resource_id` (`function_resource_id`),
+    span attributes there since one process serves every function of the app. Read from the
+    environment, nothing imported. The invocation id is the host's: its own invocation span, the
+    parent of the governor's, carries it."""
     environ = os.environ if environ is None else environ
     site = environ.get("WEBSITE_SITE_NAME")
     return {
         "faas.trigger": trigger,
         "faas.coldstart": next(_invocations) == 0,
         "faas.name": f"{site}/{function}" if site and function else None,
+        "cloud.resource_id": function_resource_id(function, environ),
     }
+
+
+def function_resource_id(function: str | None, environ: Mapping[str, str]) -> str | None:
+    """The invoked function's Azure resource id, OpenTelemetry's `cloud.resource_id` on Azure
+    Functions (docs/resource/cloud.md): the function's, not the app's, so a span attribute, in the
+    convention's form `/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Web/sites/<app>`
+    followed by `/functions/<function>`.
+    From the variables App Service sets: the subscription is WEBSITE_OWNER_NAME up to its `+`
+    (`<subscription>+<webspace>`), the group WEBSITE_RESOURCE_GROUP, the app WEBSITE_SITE_NAME. None
+    unless every part is there: Flex Consumption is reported not to set WEBSITE_RESOURCE_GROUP, and
+    its webspace does not name the group either, so there the attribute is left out, never guessed."""
+    subscription = environ.get("WEBSITE_OWNER_NAME", "").partition("+")[0].strip()
+    group = environ.get("WEBSITE_RESOURCE_GROUP", "").strip()
+    site = environ.get("WEBSITE_SITE_NAME", "").strip()
+    if not (subscription and group and site and function):
+        return None
+    app = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Web/sites/{site}"
+    return f"{app}/functions/{function}"
 
 
 @contextlib.contextmanager

@@ -93,9 +93,53 @@ def test_the_server_spans_route_is_the_registered_template_whatever_the_values(m
 def test_an_invocation_says_its_trigger_its_cold_start_and_in_azure_its_function():
     first = http.faas_attributes("sweep", "timer", {})
     later = http.faas_attributes("request_session", "http", {"WEBSITE_SITE_NAME": "governor-abc"})
-    assert first == {"faas.trigger": "timer", "faas.coldstart": first["faas.coldstart"], "faas.name": None}
-    assert later == {"faas.trigger": "http", "faas.coldstart": False, "faas.name": "governor-abc/request_session"}
+    assert first == {
+        "faas.trigger": "timer",
+        "faas.coldstart": first["faas.coldstart"],
+        "faas.name": None,
+        "cloud.resource_id": None,
+    }
+    assert later == {
+        "faas.trigger": "http",
+        "faas.coldstart": False,
+        "faas.name": "governor-abc/request_session",
+        "cloud.resource_id": None,  # no subscription or resource group to name it by
+    }
     assert http.faas_attributes(None, "http", {"WEBSITE_SITE_NAME": "governor-abc"})["faas.name"] is None
+
+
+APP_SERVICE = {
+    "WEBSITE_OWNER_NAME": "0b1f6471-1bf0-4dda-aec3-111122223333+rg-governor-WestEuropewebspace-Linux",
+    "WEBSITE_RESOURCE_GROUP": "rg-governor",
+    "WEBSITE_SITE_NAME": "governor-abc",
+}
+
+
+def test_in_azure_an_invocation_names_its_function_by_resource_id():
+    """`cloud.resource_id` is the invoked function's resource id (not the app's), a span attribute."""
+    (attribute,) = [v for k, v in http.faas_attributes("sweep", "timer", APP_SERVICE).items() if k.startswith("cloud.")]
+    assert attribute == (
+        "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-governor"
+        "/providers/Microsoft.Web/sites/governor-abc/functions/sweep"
+    )
+    bare = {**APP_SERVICE, "WEBSITE_OWNER_NAME": "0b1f6471-1bf0-4dda-aec3-111122223333"}  # no `+<webspace>`
+    assert http.function_resource_id("sweep", bare) == attribute
+
+
+@pytest.mark.parametrize("missing", [*APP_SERVICE, "function"])
+def test_a_resource_id_missing_a_part_is_left_out_never_partial(missing):
+    environ = {k: v for k, v in APP_SERVICE.items() if k != missing}
+    function = None if missing == "function" else "request_session"
+    assert http.faas_attributes(function, "http", environ)["cloud.resource_id"] is None
+    if missing in APP_SERVICE:  # a blank variable is a missing one
+        assert http.function_resource_id(function, {**environ, missing: " "}) is None
+
+
+def test_on_flex_consumption_no_resource_group_leaves_the_resource_id_out():
+    """Flex sets no WEBSITE_RESOURCE_GROUP and its webspace (`flex-<hash>-webspace`) names no group."""
+    flex = {"WEBSITE_OWNER_NAME": "0b1f6471+flex-99ddf98v18fe-webspace", "WEBSITE_SITE_NAME": "governor-abc"}
+    assert http.faas_attributes("sweep", "timer", flex)["cloud.resource_id"] is None
+    assert http.function_resource_id("sweep", {**APP_SERVICE, "WEBSITE_OWNER_NAME": "+webspace"}) is None
 
 
 def test_in_azure_the_resource_names_the_cloud_and_the_function_app_instance():
