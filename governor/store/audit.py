@@ -89,7 +89,7 @@ class AuditRepo(TablesBase):
 
     def _submit_single_upsert(self, entity: dict, mode) -> None:
         check_entity(entity, "sweep report")
-        self._table(self.tables.health).upsert_entity(entity, mode=mode)
+        self._upsert(self.tables.health, entity, mode)
 
     def last_sweep(self) -> dict | None:
         row = self._point(self.tables.health, SWEEP_PARTITION, SWEEP_ROW)

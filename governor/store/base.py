@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from governor.core.model import CallerKey, ProjectPolicy
 
 GET, QUERY = "get_entity", "query_entities"  # db.operation.name of the reads: the SDK's methods
+UPSERT, DELETE = "upsert_entity", "delete_entity"  # and of the writes outside a transaction
 MAX_BATCH = 100  # Table Storage's limit per entity-group transaction; Azurite breaks above it
 
 
@@ -63,6 +64,20 @@ class TablesBase:
             except ResourceNotFoundError:  # an answer, not a failure: the row is not there
                 span.set("db.response.status_code", "404")
                 return None
+
+    def _upsert(self, table: str, entity: dict, mode: UpdateMode = UpdateMode.MERGE) -> None:
+        """One blind write of one entity outside a transaction (no ETag), in its database client
+        span like every other table operation: `upsert_entity`, with the partition."""
+        client = self._table(table)
+        with traced(self._service, table, UPSERT, **{"governor.table.partition": entity["PartitionKey"]}):
+            client.upsert_entity(entity, mode=mode)
+
+    def _delete(self, table: str, partition: str, row: str) -> None:
+        """One unconditional delete outside a transaction (a row already gone is no error: the SDK
+        ignores its 404), in its database client span: `delete_entity`, with the partition."""
+        client = self._table(table)
+        with traced(self._service, table, DELETE, **{"governor.table.partition": partition}):
+            client.delete_entity(partition, row)
 
     def _traced(self, table: str, operation: str):
         """The database client span of a read that pages by itself (`query_entities` in a loop)."""

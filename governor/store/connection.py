@@ -5,9 +5,9 @@ otherwise GOVERNOR_TABLES_ENDPOINT with the managed identity in Azure and
 DefaultAzureCredential elsewhere. Tables are created if missing once per process, on first
 use, never at import.
 
-`traced` is the database client span of one Table Storage operation, a read or an entity-group
-transaction (`traced_transaction`), by OpenTelemetry's database conventions; azure-core's tracing
-adds the HTTP span of each of its requests beneath it.
+`traced` is the database client span of one Table Storage operation, a read, a single write or an
+entity-group transaction (`traced_transaction`), by OpenTelemetry's database conventions;
+azure-core's tracing adds the HTTP span of each of its requests beneath it.
 """
 
 from __future__ import annotations
@@ -140,10 +140,11 @@ def traced(service, table: str, operation: str, **extra: Any) -> Iterator[Any]:
     """The database client span of one Table Storage operation on `table` (OpenTelemetry's database
     conventions): named `{db.operation.name} {table}`, with the system, the server (address; port
     only when not the scheme's default), the storage account as `db.namespace` and the table as
-    `db.collection.name`. Reads are named by the SDK's method, as the conventions name Cosmos DB's
-    (`get_entity`, `query_entities`); a transaction by its operations. A failure's HTTP status (409,
-    412...) is `db.response.status_code` and `error.type`. Names and counts only: never a key, a
-    filter or a value. Built from a cached dict: cheap enough for every read."""
+    `db.collection.name`. A call outside a transaction is named by the SDK's method, as the
+    conventions name Cosmos DB's (`get_entity`, `query_entities`, `upsert_entity`, `delete_entity`);
+    a transaction by its operations. A failure's HTTP status (409, 412...) is
+    `db.response.status_code` and `error.type`. Names and counts only: never a key, a filter or a
+    value. Built from a cached dict: cheap enough for every read."""
     attributes = {"kind": "client", **_server(service), "db.collection.name": table, "db.operation.name": operation}
     with telemetry.span(f"{operation} {table}", **attributes, **extra) as span:
         try:

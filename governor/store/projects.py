@@ -155,11 +155,10 @@ class ProjectsRepo(TablesBase):
         row = self._project_row(name)
         if row is None:
             return False
-        table = self._table(self.tables.projects)
-        table.delete_entity(PROJECT_PARTITION, name)
+        self._delete(self.tables.projects, PROJECT_PARTITION, name)
         self._forget_row(name)
         for key_name in self._last_used(name):  # a project made again under this name starts unused
-            table.delete_entity(KEY_USE_PARTITION, f"{name}|{key_name}")
+            self._delete(self.tables.projects, KEY_USE_PARTITION, f"{name}|{key_name}")
         return True
 
     # ------------------------------------------------------------ caller keys
@@ -311,7 +310,7 @@ class ProjectsRepo(TablesBase):
             _touched[scope] = time.monotonic()
         row = {"PartitionKey": KEY_USE_PARTITION, "RowKey": f"{name}|{key_name}", "LastUsedAt": now}
         try:
-            self._table(self.tables.projects).upsert_entity(row)
+            self._upsert(self.tables.projects, row)
         except Exception:  # last use is a hint; never fail a request on it
             log.warning("could not record the last use of a key of %s", name)
 

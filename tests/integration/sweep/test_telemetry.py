@@ -91,8 +91,13 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     names = {s.name for s in children}
     tables = [s for s in children if s.attributes.get("db.system.name") == "azure.tables"]
     reads = [s for s in tables if s.attributes["db.operation.name"] in ("get_entity", "query_entities")]
-    written = [s for s in tables if s not in reads]
+    (last_use,) = [s for s in tables if s.attributes["db.operation.name"] == "upsert_entity"]
+    written = [s for s in tables if s not in reads and s is not last_use]
     assert "ARR create" in names and written and all(s.name.endswith("Ledger") for s in written), names
+    # the key's last use, a blind upsert outside any transaction, is a database client span as well
+    assert last_use.name.startswith("upsert_entity ") and last_use.name.endswith("Projects")
+    assert last_use.kind is SpanKind.CLIENT and last_use.attributes["db.collection.name"] == last_use.name.split()[1]
+    assert last_use.attributes["governor.table.partition"] == "keyuse"
     # reads are database client spans too: the project's row, read once (then cached), named by the SDK's method
     (project_row,) = [s for s in reads if s.name.endswith("Projects")]
     assert project_row.name.startswith("get_entity ") and project_row.kind is SpanKind.CLIENT
@@ -124,6 +129,11 @@ def test_a_gate_request_and_a_sweep_produce_spans_metrics_and_dimensions(stack, 
     assert any(s.attributes.get("db.system.name") == "azure.tables" for s in in_sweep)
     queries = [s for s in in_sweep if s.attributes.get("db.operation.name") == "query_entities"]
     assert queries and all(s.kind is SpanKind.CLIENT and s.name.startswith("query_entities ") for s in queries)
+    # the health row the sweep leaves: one upsert outside a transaction, in the sweep's trace
+    (health,) = [s for s in in_sweep if s.attributes.get("db.operation.name") == "upsert_entity"]
+    assert health.kind is SpanKind.CLIENT and health.name == f"upsert_entity {health.attributes['db.collection.name']}"
+    assert health.name.endswith("Health") and health.attributes["governor.table.partition"] == "sweep"
+    assert health.attributes["db.system.name"] == "azure.tables" and "error.type" not in health.attributes
     assert all(s.attributes.get("arr.ms_cv") for s in in_sweep if s.name.startswith("ARR "))
 
     metrics = points(reader)
@@ -195,6 +205,21 @@ def test_a_function_key_in_the_query_never_reaches_telemetry(stack, exported):
     values = [str(v) for s in spans.get_finished_spans() for v in s.attributes.values()]
     values += [str(v) for found in points(reader).values() for attributes, _ in found for v in attributes.values()]
     assert values and not [v for v in values if function_key in v]
+
+
+def test_deleting_a_project_traces_each_row_it_deletes(stack, exported):
+    """Deleting a project removes its row and its keys' last-use rows one by one, outside a
+    transaction: each delete is a database client span like every other table operation."""
+    spans, _ = exported
+    stack.project("gone")
+    stack.store.touch_key("gone", "ci", stack.clock())  # a key's last-use row, which goes with the project
+    spans.clear()
+    assert stack.store.delete_project("gone") and stack.store.get_project("gone") is None
+    deletes = [s for s in spans.get_finished_spans() if s.attributes.get("db.operation.name") == "delete_entity"]
+    assert sorted(s.attributes["governor.table.partition"] for s in deletes) == ["keyuse", "project"]
+    table = deletes[0].attributes["db.collection.name"]
+    assert table.endswith("Projects") and all(s.name == f"delete_entity {table}" for s in deletes)
+    assert all(s.kind is SpanKind.CLIENT and s.attributes["db.system.name"] == "azure.tables" for s in deletes)
 
 
 def test_with_telemetry_off_nothing_is_exported_and_nothing_breaks(stack, monkeypatch):
