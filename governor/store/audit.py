@@ -72,8 +72,9 @@ class AuditRepo(TablesBase):
             filter_ += " and Project eq @project"
             params["project"] = check_key("project", project)
         records = []
+        table = self._table(self.tables.audit)
         with self._traced(self.tables.audit, QUERY):
-            pages = self._table(self.tables.audit).query_entities(filter_, parameters=params, results_per_page=limit)
+            pages = table.query_entities(filter_, parameters=params, results_per_page=limit)
             for row in pages:
                 records.append(entity_to_audit(row))
                 if len(records) >= limit:

@@ -42,6 +42,8 @@ class TablesBase:
         return f"{type(self).__name__}(prefix={self.prefix!r}, endpoint={self._service.url!r})"
 
     def _table(self, name: str):
+        """The table's client; its first use in the process creates the table, in a `create_table`
+        span, so every operation takes it before opening its own span, not inside it."""
         return table_client(self._service, name)
 
     def _retry(self, round_, what: str, retryable=is_conflict):
@@ -50,17 +52,17 @@ class TablesBase:
     def _query(self, table: str, filter_: str, parameters: dict | None = None, select=None, page=None) -> list[dict]:
         # The SDK substitutes @params in space-separated words only, so "(RowKey eq @a)" would not work.
         filter_ = " ".join(filter_.replace("(", " ( ").replace(")", " ) ").split())
+        client = self._table(table)
         with traced(self._service, table, QUERY):  # a database client span: every page of the query
             return list(
-                self._table(table).query_entities(
-                    filter_, parameters=parameters or {}, select=select, results_per_page=page
-                )
+                client.query_entities(filter_, parameters=parameters or {}, select=select, results_per_page=page)
             )
 
     def _point(self, table: str, partition: str, row: str) -> dict | None:
+        client = self._table(table)
         with traced(self._service, table, GET, **{"governor.table.partition": partition}) as span:
             try:
-                return self._table(table).get_entity(partition, row)
+                return client.get_entity(partition, row)
             except ResourceNotFoundError:  # an answer, not a failure: the row is not there
                 span.set("db.response.status_code", "404")
                 return None
@@ -80,7 +82,8 @@ class TablesBase:
             client.delete_entity(partition, row)
 
     def _traced(self, table: str, operation: str):
-        """The database client span of a read that pages by itself (`query_entities` in a loop)."""
+        """The database client span of a read that pages by itself (`query_entities` in a loop):
+        take the table's client (`_table`) before opening it."""
         return traced(self._service, table, operation)
 
     def _submit(self, table: str, ops: list[tuple]) -> list[dict]:
@@ -91,9 +94,10 @@ class TablesBase:
             raise ValueError(f"a transaction holds at most {MAX_BATCH} operations, got {len(ops)}")
         for op in ops:
             check_entity(op[1], op[1].get("RowKey", "entity"))
+        client = self._table(table)
         # a database client span: table name, partition and operation count, never an entity's values
         with traced_transaction(self._service, table, ops):
-            return self._table(table).submit_transaction(ops)
+            return client.submit_transaction(ops)
 
 
 class Recent:

@@ -86,8 +86,9 @@ class CapacityRepo(TablesBase):
         low, high = prefix_range(FAILED_PREFIX)
         by_project: defaultdict[str, list[dict]] = defaultdict(list)
         found = 0
+        table = self._table(self.tables.ledger)
         with self._traced(self.tables.ledger, QUERY):
-            pages = self._table(self.tables.ledger).query_entities(
+            pages = table.query_entities(
                 "RowKey ge @lo and RowKey lt @hi and FailedAt lt @cutoff",
                 parameters={"lo": low, "hi": high, "cutoff": cutoff.astimezone(UTC)},
                 select=["PartitionKey", "RowKey"],

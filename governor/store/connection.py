@@ -28,6 +28,7 @@ from governor.settings import Settings, SettingsError, running_in_azure
 # db.system.name of Azure Table Storage (and Azurite): OpenTelemetry lists no value for it, so one
 # in the form of its "azure.cosmosdb". Azure Monitor shows it as the dependency's type.
 DB_SYSTEM = "azure.tables"
+CREATE_TABLE = "create_table"  # db.operation.name: the SDK's method, as for reads
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -103,10 +104,21 @@ def table_client(service, name: str):
                 api_version=service.api_version,
                 transport=_transport(service),
             )
-            with contextlib.suppress(ResourceExistsError):
-                client.create_table()  # not service.create_table_if_not_exists: it calls get_table_client
+            _create_table(service, client, name)
             _tables[marker] = client
         return client
+
+
+def _create_table(service, client, name: str) -> None:
+    """The table created if missing (not service.create_table_if_not_exists: it calls
+    get_table_client), in its database client span (`create_table`). A table that exists answers
+    409: an answer, as a `get_entity` that finds no row is, so `db.response.status_code` and no
+    failure, or every cold start would report failed dependencies."""
+    with traced(service, name, CREATE_TABLE) as span:
+        try:
+            client.create_table()
+        except ResourceExistsError:
+            span.set("db.response.status_code", "409")
 
 
 def _transport(service):

@@ -134,8 +134,9 @@ class RetentionRepo(TablesBase):
         """Delete up to `limit` audit rows written before `cutoff` (the oldest sort last)."""
         lo = audit_row_key(cutoff, 0)[:19]  # inverted ticks of the cutoff: older rows sort after it
         keys = []
+        table = self._table(self.tables.audit)
         with self._traced(self.tables.audit, QUERY):
-            pages = self._table(self.tables.audit).query_entities(
+            pages = table.query_entities(
                 "PartitionKey eq @pk and RowKey gt @lo",
                 parameters={"pk": AUDIT_PARTITION, "lo": lo + "~"},
                 select=["PartitionKey", "RowKey"],

@@ -10,6 +10,7 @@ import secrets
 
 import azure.functions as func
 import pytest
+from azure.data.tables import TableServiceClient
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,7 +21,10 @@ from opentelemetry.trace import SpanKind
 from governor import telemetry, telemetry_names
 from governor.bootstrap import reset_context
 from governor.functions.openapi_doc import registered_functions
+from governor.store import TableStore
+from governor.store.connection import table_client
 from governor.telemetry_otel import OtelBackend
+from tests.fixtures.azurite import unique_prefix
 from tests.integration.sweep.conftest import WEBHOOK_SECRET
 
 
@@ -220,6 +224,40 @@ def test_deleting_a_project_traces_each_row_it_deletes(stack, exported):
     table = deletes[0].attributes["db.collection.name"]
     assert table.endswith("Projects") and all(s.name == f"delete_entity {table}" for s in deletes)
     assert all(s.kind is SpanKind.CLIENT and s.attributes["db.system.name"] == "azure.tables" for s in deletes)
+
+
+def test_a_table_is_created_in_its_own_span_and_one_that_exists_is_no_failure(stack, exported):
+    """A process's first use of a table creates it if missing: a database client span of its own
+    (`create_table`), not hidden in the operation that needed it; the 409 of a table that already
+    exists (every process but the first) is an answer, not a failed dependency."""
+    spans, _ = exported
+    name = unique_prefix() + "Probe"
+    connection = stack.env["GOVERNOR_TABLES_CONNECTION"]
+    first, second = (TableServiceClient.from_connection_string(connection) for _ in range(2))  # two processes
+    try:
+        table_client(first, name)
+        table_client(first, name)  # built once per process: no second call
+        table_client(second, name)  # another process's client: the table exists
+    finally:
+        first.delete_table(name)
+    created = [s for s in spans.get_finished_spans() if s.attributes.get("db.operation.name") == "create_table"]
+    assert [s.name for s in created] == [f"create_table {name}"] * 2
+    assert [s.attributes.get("db.response.status_code") for s in created] == [None, "409"]
+    assert all(s.kind is SpanKind.CLIENT and s.attributes["db.collection.name"] == name for s in created)
+    assert all(s.status.is_ok and "error.type" not in s.attributes for s in created)
+
+    # a store's first read of a table: the creation is the read's sibling, not inside the read's span
+    spans.clear()
+    store = TableStore(connection, unique_prefix())
+    try:
+        assert store.get_project("alpha") is None
+    finally:
+        first.delete_table(store.tables.projects)
+    finished = spans.get_finished_spans()
+    (create,) = [s for s in finished if s.attributes.get("db.operation.name") == "create_table"]
+    (read,) = [s for s in finished if s.attributes.get("db.operation.name") == "get_entity"]
+    assert create.attributes["db.collection.name"] == read.attributes["db.collection.name"] == store.tables.projects
+    assert create.parent == read.parent and create.end_time <= read.start_time
 
 
 def test_with_telemetry_off_nothing_is_exported_and_nothing_breaks(stack, monkeypatch):
