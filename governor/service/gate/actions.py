@@ -258,7 +258,7 @@ def _stop_attempt(gate: Gate, project: str, caller: str | None, entry: LedgerEnt
         if entry.state is LedgerState.PENDING and final is None:
             gate.store.release(project, session_id, now)
             entry = gate.store.get_entry(project, session_id) or entry
-        else:
-            entry = gate.store.close(project, session_id, minutes, status.value, now, gate.arr_time_scale)
+        else:  # at ARR's answer: its count may include minutes after a midnight its retries crossed
+            entry = gate.store.close(project, session_id, minutes, status.value, gate.clock(), gate.arr_time_scale)
         gate.finish(intent, {"minutes": minutes, "charged": entry.charged})
     return entry

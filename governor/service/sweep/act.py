@@ -8,7 +8,7 @@ repaired by the next one re-applying the ledger's lease. How an act went is reco
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from governor.core.model import CallerRef, LedgerEntry, Period, Usage, minutes_figure
@@ -20,15 +20,23 @@ from governor.service.sweep.items import Item
 from governor.service.sweep.record import record_stop
 
 
-def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime, scale: float = 1.0) -> None:
-    """`scale`: ARR seconds per governor second, for which day a final charge's minutes are."""
+def act(
+    store: SweepStore,
+    arr: Mapping[str, ArrPort],
+    item: Item,
+    now: datetime,
+    scale: float = 1.0,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """`scale`: ARR seconds per governor second, for which day a final charge's minutes are;
+    `clock`: when ARR gave a stopped session's final count (`now` without one)."""
     if item.decision.dry_run:
         item.outcome = steps.SKIPPED
         return
     action = item.decision.action
     try:
         if action is Action.STOP:
-            _stop(store, arr[item.account], item, now, scale)
+            _stop(store, arr[item.account], item, now, scale, clock or (lambda: now))
         elif action is Action.EXTEND:
             _extend(store, arr[item.account], item, now)
         elif action is Action.RECORD:
@@ -51,7 +59,9 @@ def act(store: SweepStore, arr: Mapping[str, ArrPort], item: Item, now: datetime
             item.ms_cv = exc.ms_cv
 
 
-def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime, scale: float) -> None:
+def _stop(
+    store: SweepStore, client: ArrPort, item: Item, now: datetime, scale: float, clock: Callable[[], datetime]
+) -> None:
     if item.claim is not None:  # made by an ambiguous v1 create: charged from its start, then stopped
         assert item.session is not None, "a claim is matched to a listed session (policy.sweep_reconcile)"
         # charged first, so a run that dies here keeps its minutes; marked, so later sweeps stop it
@@ -66,7 +76,8 @@ def _stop(store: SweepStore, client: ArrPort, item: Item, now: datetime, scale: 
         return  # settled by the next sweep, which sees the session gone
     minutes = steps.stop_settled(final)
     if minutes is not None:
-        closed = store.close(item.project, item.session_id, minutes, final.status.value, now, scale)
+        # ARR's count is as of its answer, seconds or minutes into the sweep: after midnight, maybe
+        closed = store.close(item.project, item.session_id, minutes, final.status.value, clock(), scale)
         record_stop(store, closed, now)
 
 

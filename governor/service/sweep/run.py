@@ -184,7 +184,7 @@ class Sweeper:
             phases["meter"] = time.monotonic()
             write_intents(self.store, items, now, errors)
             acting = [i for i in items if i.decision.acts]
-            list(pool.map(lambda item: act(self.store, self.arr, item, now, config.arr_time_scale), acting))
+            list(pool.map(lambda item: act(self.store, self.arr, item, now, config.arr_time_scale, self.clock), acting))
             record_refusals(self.store, items, now, errors)
             settle_capacity_failures(
                 self.store,

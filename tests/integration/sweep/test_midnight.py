@@ -257,6 +257,29 @@ def test_a_gate_stop_after_midnight_charges_the_minutes_before_it_to_the_old_day
     assert stack.store.usage("night", Period.DAY, Period.DAY.key(after)).reserved == 0  # the rest released
 
 
+def test_a_gate_stop_whose_final_count_comes_after_midnight_charges_that_minute_to_the_new_day(stack, monkeypatch):
+    from governor.service.gate import Caller, GateService
+
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
+    caller = Caller(key=stack.store.rotate_key("night", scope="project"))
+    move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
+    stack.sweep()  # 20 min: 333_334 on the old day
+    client = stack.arr["default"]
+    stop = client.stop
+
+    def slow_stop(*args, **kwargs):  # ARR answers 90 s later (throttled and retried): 00:01:15
+        stack.advance(90)
+        return stop(*args, **kwargs)
+
+    monkeypatch.setattr(client, "stop", slow_stop)
+    GateService(stack.store, stack.arr, stack.clock).stop("night", caller, SID)
+    entry = stack.store.get_entry("night", SID)
+    # ARR's final count 21 (21:45): 350_001 in all, the minute after midnight 16_667 on the new day
+    assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 21, 350_001)
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 16_667
+
+
 def test_a_sweep_stop_after_the_last_midnight_of_a_month_splits_its_final_charge(stack):
     midnight, before, after = admitted_before_midnight(stack, 7_777_777, month_end=True)
 
@@ -268,3 +291,27 @@ def test_a_sweep_stop_after_the_last_midnight_of_a_month_splits_its_final_charge
     assert stack.store.get_entry("night", SID).charged == 2_851_852
     assert spent(stack, "night", Period.MONTH, before) == 2_592_593
     assert spent(stack, "night", Period.MONTH, after) == 2_851_852 - 2_592_593
+
+
+def test_a_sweep_stop_whose_final_count_comes_after_midnight_charges_that_minute_to_the_new_day(stack, monkeypatch):
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
+    move_to(stack, midnight - timedelta(minutes=10))  # 23:50:00, ARR's elapsed 10:30
+    stack.sweep()
+
+    move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
+    stack.sweep()  # 20 min: 333_334 on the old day
+    stack.store.put_project(replace(stack.store.get_project("night"), enabled=False))
+    client = stack.arr["default"]
+    stop = client.stop
+
+    def slow_stop(*args, **kwargs):  # ARR answers 90 s later (throttled and retried): 00:01:15
+        stack.advance(90)
+        return stop(*args, **kwargs)
+
+    monkeypatch.setattr(client, "stop", slow_stop)
+    stack.sweep()  # starts at 23:59:45: stops the session of a disabled project
+    entry = stack.store.get_entry("night", SID)
+    # ARR's final count 21 (21:45): 350_001 in all, the minute after midnight 16_667 on the new day
+    assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 21, 350_001)
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 16_667
