@@ -72,6 +72,19 @@ def minutes_since_midnight(now: datetime, arr_time_scale: float = 1.0) -> tuple[
     return midnight, whole_minutes((now - midnight) * arr_time_scale)
 
 
+def counted_before_midnight(
+    elapsed: int, started: datetime, now: datetime, arr_time_scale: float = 1.0
+) -> tuple[datetime, int]:
+    """`now`'s UTC midnight, and how many of the `elapsed` minutes ARR reports at `now` it counted
+    before it: those beyond its minutes since midnight (`minutes_since_midnight`), but never more
+    than the session can have run before midnight since it was requested (`started`). An ARR clock
+    ahead of the governor's (the emulator's virtual clock, a GOVERNOR_ARR_TIME_SCALE that is not
+    ARR's) then cannot put minutes on a day the session did not exist in."""
+    midnight, today = minutes_since_midnight(now, arr_time_scale)
+    existed = whole_minutes((midnight - started) * arr_time_scale)  # 0 for a session requested after it
+    return midnight, max(min(elapsed - today, existed), 0)
+
+
 def ceil_minutes(duration: timedelta) -> int:
     """Started minutes, never negative: a lease asked of ARR in whole minutes covers `duration`."""
     return max(math.ceil(duration.total_seconds() / 60 - 1e-9), 0)

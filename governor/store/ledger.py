@@ -36,7 +36,7 @@ from governor.core.model import (
     Usage,
     VmSize,
     cost_of,
-    minutes_since_midnight,
+    counted_before_midnight,
     utcnow,
     whole_minutes,
 )
@@ -840,16 +840,16 @@ class LedgerRepo(TablesBase):
         sid = check_key("sessionId", session_id)
         elapsed = check_minutes(final_minutes)
         status = SessionStatus.parse(final_status)
-        # the session ended at about `now`: its minutes counted before UTC midnight are the day before's
-        midnight, today = minutes_since_midnight(now, arr_time_scale)
 
         def round_():
             part = self._read(project, now, open_ids=[sid], closed_ids=[sid])
             row, entry = self._open_entry(part, sid)
             if row is None:
                 return entry
-            if elapsed - today > entry.charged_minutes:  # rare: stopped soon after midnight, not metered since
-                self.meter(project, sid, elapsed - today, midnight - timedelta(microseconds=1))
+            # the session ended at about `now`: its minutes counted before UTC midnight are the day before's
+            midnight, before = counted_before_midnight(elapsed, entry.requested_at, now, arr_time_scale)
+            if before > entry.charged_minutes:  # rare: stopped soon after midnight, not metered since
+                self.meter(project, sid, before, midnight - timedelta(microseconds=1))
                 return round_()  # once: the checkpoint now holds those minutes
             moved, spent = charge(entry, elapsed)
             closed = replace(moved, state=LedgerState.CLOSED, reserved=0, final_status=status, etag=None)

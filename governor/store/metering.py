@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from governor.core.model import minutes_since_midnight
+from governor.core.model import counted_before_midnight, minutes_since_midnight
 from governor.store.base import MAX_BATCH, write_op
 from governor.store.concurrency import is_conflict
 from governor.store.entities import entity_to_entry, entry_to_entity
@@ -56,14 +56,15 @@ class MeteringRepo(LedgerRepo):
         self, project: str, sessions: dict[str, int], now: datetime, part: Partition | None, arr_time_scale: float = 1.0
     ) -> int:
         midnight, today = minutes_since_midnight(now, arr_time_scale)
-        earlier = {sid: minutes - today for sid, minutes in sessions.items() if minutes > today}
-        if earlier:
+        if any(minutes > today for minutes in sessions.values()):
             part = part or self._read(project, now, all_open=True)
-            behind = {
-                sid: minutes
-                for sid, minutes in earlier.items()
-                if sid in part.open and minutes > entity_to_entry(part.open[sid]).charged_minutes
-            }
+            behind = {}
+            for sid, minutes in sessions.items():
+                if minutes > today and sid in part.open:
+                    entry = entity_to_entry(part.open[sid])
+                    _, before = counted_before_midnight(minutes, entry.requested_at, now, arr_time_scale)
+                    if before > entry.charged_minutes:
+                        behind[sid] = before
             if behind:  # rare (once per session across a midnight): the day before first, then read again
                 before = self._meter_project(
                     project, behind, midnight - timedelta(microseconds=1), None, arr_time_scale

@@ -1,10 +1,10 @@
 """The three ways to count a duration's minutes, each with its own purpose, defined once in the model."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governor.core.model import ceil_minutes, minutes_figure, whole_minutes
+from governor.core.model import ceil_minutes, counted_before_midnight, minutes_figure, whole_minutes
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,22 @@ def test_whole_started_and_figure_minutes(duration, whole, started, figure):
     assert whole_minutes(duration) == whole
     assert ceil_minutes(duration) == started
     assert minutes_figure(duration) == figure
+
+
+MIDNIGHT = datetime(2027, 3, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "started", "now", "scale", "before"),
+    [
+        (30, MIDNIGHT - timedelta(minutes=25), MIDNIGHT + timedelta(minutes=10), 1, 20),  # 10 of 30 today
+        (30, MIDNIGHT - timedelta(minutes=25), MIDNIGHT + timedelta(minutes=40), 1, 0),  # none before it
+        (37, MIDNIGHT + timedelta(seconds=5), MIDNIGHT + timedelta(seconds=30), 1, 0),  # ARR ahead: requested after
+        (37, MIDNIGHT - timedelta(minutes=2), MIDNIGHT + timedelta(seconds=30), 1, 2),  # ARR ahead: 2 at most
+        (90, MIDNIGHT - timedelta(seconds=30), MIDNIGHT + timedelta(seconds=60), 60, 30),  # x60: 30 s is 30 min
+        (5, MIDNIGHT - timedelta(hours=3), MIDNIGHT - timedelta(minutes=1), 1, 0),  # all of it on `now`'s day
+    ],
+)
+def test_minutes_counted_before_midnight_never_before_the_session(elapsed, started, now, scale, before):
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert counted_before_midnight(elapsed, started, now, scale) == (midnight, before)

@@ -170,6 +170,32 @@ def test_a_sweep_in_the_first_minute_of_a_day_charges_every_minute_to_the_day_be
     assert stack.store.get_entry("night", SID).charged == 21
 
 
+def test_an_arr_clock_ahead_of_the_governors_puts_no_minute_before_the_sessions_request(stack):
+    """The emulator's virtual clock moved by hand, as the gate's tests and a developer do, runs
+    ahead of the governor's real one: ARR counts 37 minutes while the governor's clock, just past
+    midnight, has moved seconds. Those minutes cannot be the old day's: the session did not exist."""
+    midnight = next_midnight(stack, month_end=False)
+    move_to(stack, midnight + timedelta(seconds=5))
+    policy = project(stack, 1_000_001)
+    admit(stack, policy, 60, reservation=1_000_001)  # requested at 00:00:05
+    stack.emulator.advance(5 + 37 * 60)  # ARR only: Ready, then 37 minutes
+    stack.now = midnight + timedelta(seconds=40)
+    assert stack.sweep()["metered"] == 1
+    # 37 min: 1_000_001 * 37 / 60 = 616_667.28 -> 616_668, all on the day it was requested in
+    assert stack.store.get_entry("night", SID).charged == 616_668
+    assert spent(stack, "night", Period.DAY, midnight - timedelta(minutes=1)) == 0
+    assert spent(stack, "night", Period.DAY, midnight + timedelta(minutes=1)) == 616_668
+
+    stack.emulator.advance(3 * 60)
+    stack.now = midnight + timedelta(seconds=50)
+    stack.store.put_project(replace(stack.store.get_project("night"), enabled=False))
+    stack.sweep(checkpoint_minutes=60)  # the stop's close: 40 min, still none on the old day
+    entry = stack.store.get_entry("night", SID)
+    assert (entry.state, entry.charged_minutes) == (LedgerState.CLOSED, 40)
+    assert spent(stack, "night", Period.DAY, midnight - timedelta(minutes=1)) == 0
+    assert spent(stack, "night", Period.DAY, midnight + timedelta(minutes=1)) == entry.charged
+
+
 # ARR's clock at another rate than the governor's: `make run` and the demo run the emulator at x60
 # (GOVERNOR_ARR_TIME_SCALE), so a minute after midnight on the governor's clock ARR has counted an
 # hour. Here the governor's clock (`stack.now`) is set apart from the emulator's and moves 1/SCALE of
