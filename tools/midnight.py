@@ -47,9 +47,12 @@ def build() -> Path:
 
 
 def shifted(midnight: datetime, library: Path, lead: int = LEAD_SECONDS) -> dict[str, str]:
-    """The environment that makes a process start `lead` seconds before `midnight`."""
-    offset = int(midnight.timestamp()) - lead - int(datetime.now(UTC).timestamp())
-    preload = " ".join(filter(None, [str(library), os.environ.get("LD_PRELOAD")]))
+    """The environment that makes a process start `lead` seconds before `midnight`, from the real
+    clock even where this process runs shifted itself (the suite under `make midnight` tests this)."""
+    preloaded = (os.environ.get("LD_PRELOAD") or "").replace(":", " ").split()
+    current = int(os.environ.get("FAKE_OFFSET_SECONDS") or 0) if str(library) in preloaded else 0
+    offset = int(midnight.timestamp()) - lead - (int(datetime.now(UTC).timestamp()) - current)
+    preload = " ".join([str(library), *(entry for entry in preloaded if entry != str(library))])
     return {**os.environ, "FAKE_OFFSET_SECONDS": str(offset), "LD_PRELOAD": preload}
 
 
