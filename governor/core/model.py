@@ -73,16 +73,20 @@ def minutes_since_midnight(now: datetime, arr_time_scale: float = 1.0) -> tuple[
 
 
 def counted_before_midnight(
-    elapsed: int, started: datetime, now: datetime, arr_time_scale: float = 1.0
+    elapsed: int, started: datetime | None, now: datetime, arr_time_scale: float = 1.0
 ) -> tuple[datetime, int]:
     """`now`'s UTC midnight, and how many of the `elapsed` minutes ARR reports at `now` it counted
     before it: those beyond its minutes since midnight (`minutes_since_midnight`), but never more
-    than the session can have run before midnight since it was requested (`started`). An ARR clock
+    than the session can have run before midnight since it was requested (`started`, on the
+    governor's clock; None when that is not known: `LedgerEntry.requested_by_us`). An ARR clock
     ahead of the governor's (the emulator's virtual clock, a GOVERNOR_ARR_TIME_SCALE that is not
     ARR's) then cannot put minutes on a day the session did not exist in."""
     midnight, today = minutes_since_midnight(now, arr_time_scale)
+    before = max(elapsed - today, 0)
+    if started is None:
+        return midnight, before
     existed = whole_minutes((midnight - started) * arr_time_scale)  # 0 for a session requested after it
-    return midnight, max(min(elapsed - today, existed), 0)
+    return midnight, min(before, existed)
 
 
 def ceil_minutes(duration: timedelta) -> int:
@@ -440,6 +444,13 @@ class LedgerEntry:
     working_since: datetime | None = None  # a gate request works on this pending row (policy.gate.still_working)
     plan: RetryPlan | None = None  # what placement needs to start the next attempt (policy.placement)
     etag: str | None = None
+
+    @property
+    def requested_by_us(self) -> datetime | None:
+        """When the session was asked for, on the governor's clock; None for an adopted one, whose
+        `requested_at` is ARR's creation time (another clock; at x60, the emulator's virtual one)
+        or, from a v1 listing, which has none, the time of adoption."""
+        return None if self.adopted else self.requested_at
 
     @property
     def released(self) -> bool:

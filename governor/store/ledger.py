@@ -847,7 +847,7 @@ class LedgerRepo(TablesBase):
             if row is None:
                 return entry
             # the session ended at about `now`: its minutes counted before UTC midnight are the day before's
-            midnight, before = counted_before_midnight(elapsed, entry.requested_at, now, arr_time_scale)
+            midnight, before = counted_before_midnight(elapsed, entry.requested_by_us, now, arr_time_scale)
             if before > entry.charged_minutes:  # rare: stopped soon after midnight, not metered since
                 self.meter(project, sid, before, midnight - timedelta(microseconds=1))
                 return round_()  # once: the checkpoint now holds those minutes

@@ -62,7 +62,7 @@ class MeteringRepo(LedgerRepo):
             for sid, minutes in sessions.items():
                 if minutes > today and sid in part.open:
                     entry = entity_to_entry(part.open[sid])
-                    _, before = counted_before_midnight(minutes, entry.requested_at, now, arr_time_scale)
+                    _, before = counted_before_midnight(minutes, entry.requested_by_us, now, arr_time_scale)
                     if before > entry.charged_minutes:
                         behind[sid] = before
             if behind:  # rare (once per session across a midnight): the day before first, then read again

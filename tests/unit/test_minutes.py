@@ -38,6 +38,7 @@ MIDNIGHT = datetime(2027, 3, 17, tzinfo=UTC)
         (37, MIDNIGHT - timedelta(minutes=2), MIDNIGHT + timedelta(seconds=30), 1, 2),  # ARR ahead: 2 at most
         (90, MIDNIGHT - timedelta(seconds=30), MIDNIGHT + timedelta(seconds=60), 60, 30),  # x60: 30 s is 30 min
         (5, MIDNIGHT - timedelta(hours=3), MIDNIGHT - timedelta(minutes=1), 1, 0),  # all of it on `now`'s day
+        (121, None, MIDNIGHT + timedelta(seconds=45), 1, 121),  # start unknown (adopted): no bound
     ],
 )
 def test_minutes_counted_before_midnight_never_before_the_session(elapsed, started, now, scale, before):

@@ -196,6 +196,24 @@ def test_an_arr_clock_ahead_of_the_governors_puts_no_minute_before_the_sessions_
     assert spent(stack, "night", Period.DAY, midnight + timedelta(minutes=1)) == entry.charged
 
 
+def test_an_adopted_session_whose_start_arr_does_not_give_splits_by_arrs_minutes_alone(stack):
+    """A v1 listing has no creation time, so an adopted row's `requested_at` is when the sweep
+    adopted it: no bound on the minutes before midnight (a claim's adoption is the same)."""
+    midnight = next_midnight(stack, month_end=False)
+    move_to(stack, midnight - timedelta(hours=2, seconds=5))  # made at 21:59:55, Ready at 22:00:00
+    project(stack, 1_000_001)
+    stack.arr["default"].create(VmSize.STANDARD, timedelta(hours=3), session_id=SID)
+    move_to(stack, midnight - timedelta(minutes=2))
+    listed = replace(stack.arr["default"].get(SID), created=None)  # what a v1 listing gives
+    stack.store.adopt("night", listed, stack.now)  # at 23:58
+    move_to(stack, midnight + timedelta(seconds=30))  # ARR's elapsed 2:00:30
+    stack.sweep()
+    # 120 minutes, all counted before midnight: 1_000_001 * 120 / 60 = 2_000_002 on the old day
+    assert stack.store.get_entry("night", SID).charged_minutes == 120
+    assert spent(stack, "night", Period.DAY, midnight - timedelta(minutes=1)) == 2_000_002
+    assert spent(stack, "night", Period.DAY, midnight + timedelta(minutes=1)) == 0
+
+
 # ARR's clock at another rate than the governor's: `make run` and the demo run the emulator at x60
 # (GOVERNOR_ARR_TIME_SCALE), so a minute after midnight on the governor's clock ARR has counted an
 # hour. Here the governor's clock (`stack.now`) is set apart from the emulator's and moves 1/SCALE of
