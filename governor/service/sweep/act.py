@@ -29,14 +29,15 @@ def act(
     clock: Callable[[], datetime] | None = None,
 ) -> None:
     """`scale`: ARR seconds per governor second, for which day a final charge's minutes are;
-    `clock`: when ARR gave a stopped session's final count (`now` without one)."""
+    `clock`: when a close happens, after ARR gave the final count (`now` without one)."""
+    clock = clock or (lambda: now)
     if item.decision.dry_run:
         item.outcome = steps.SKIPPED
         return
     action = item.decision.action
     try:
         if action is Action.STOP:
-            _stop(store, arr[item.account], item, now, scale, clock or (lambda: now))
+            _stop(store, arr[item.account], item, now, scale, clock)
         elif action is Action.EXTEND:
             _extend(store, arr[item.account], item, now)
         elif action is Action.RECORD:
@@ -47,7 +48,8 @@ def act(
         elif action is Action.CLOSE:
             assert item.entry is not None, "close is decided for a ledger row (decide, decide_pending, decide_vanished)"
             final, status = steps.close_terms(item.decision, item.entry, item.session)
-            store.close(item.project, item.session_id, final, status, now, scale)
+            # ARR's count came after the lists (a look-up), maybe after a midnight the sweep began before
+            store.close(item.project, item.session_id, final, status, clock(), scale)
         elif action is Action.ACTIVATE:
             assert item.session is not None, "activate is decided only when ARR has the session"
             store.activate(item.project, item.session_id, item.session)
@@ -77,8 +79,9 @@ def _stop(
     minutes = steps.stop_settled(final)
     if minutes is not None:
         # ARR's count is as of its answer, seconds or minutes into the sweep: after midnight, maybe
-        closed = store.close(item.project, item.session_id, minutes, final.status.value, clock(), scale)
-        record_stop(store, closed, now)
+        at = clock()
+        closed = store.close(item.project, item.session_id, minutes, final.status.value, at, scale)
+        record_stop(store, closed, at)  # the saving on the close's day
 
 
 def _extend(store: SweepStore, client: ArrPort, item: Item, now: datetime) -> None:

@@ -324,6 +324,26 @@ def test_a_gate_stop_whose_final_count_comes_after_midnight_charges_that_minute_
     assert spent(stack, "night", Period.DAY, after) == 16_667
 
 
+def test_a_session_gone_by_a_sweep_that_crossed_midnight_closes_at_its_count(stack, monkeypatch):
+    midnight, before, after = admitted_before_midnight(stack, 1_000_001)
+    move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
+    stack.sweep()  # 20 min: 333_334 on the old day
+    client = stack.arr["default"]
+    answer = client.list
+
+    def list_after_a_stop(*args, **kwargs):  # the list answers at 00:01:15; someone stopped it just before
+        stack.advance(90)
+        client.stop(SID)
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(client, "list", list_after_a_stop)
+    stack.sweep()  # starts at 23:59:45: the session is not listed, its GET says Stopped at 21:45
+    entry = stack.store.get_entry("night", SID)
+    assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 21, 350_001)
+    assert spent(stack, "night", Period.DAY, before) == 333_334
+    assert spent(stack, "night", Period.DAY, after) == 16_667
+
+
 def test_a_sweep_stop_after_the_last_midnight_of_a_month_splits_its_final_charge(stack):
     midnight, before, after = admitted_before_midnight(stack, 7_777_777, month_end=True)
 
@@ -359,3 +379,6 @@ def test_a_sweep_stop_whose_final_count_comes_after_midnight_charges_that_minute
     assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 21, 350_001)
     assert spent(stack, "night", Period.DAY, before) == 333_334
     assert spent(stack, "night", Period.DAY, after) == 16_667
+    # the stop's saving (the 39 minutes of the lease left) is the close's day's, as its charge is
+    saved = [stack.store.usage("night", Period.DAY, Period.DAY.key(day)).saved for day in (before, after)]
+    assert saved == [0, 1_000_001 - 350_001]
