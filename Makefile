@@ -69,8 +69,8 @@ soak: install
 	$(PY) -m pytest -m slow tests/reliability $(PYTEST_ARGS)
 
 # The whole suite once per point, its wall clock starting 90 s before a UTC midnight (an ordinary
-# day, a month's end, a leap day's eve, the year's end): about 5 minutes a point here.
-MIDNIGHT_POINTS ?= day,month,leap,year
+# day, a month's end, a leap day's eve, a leap February's end, the year's end): about 5 minutes a point here.
+MIDNIGHT_POINTS ?= day,month,leap,leap-month,year
 midnight: install browser
 	$(PY) tools/midnight.py --points $(MIDNIGHT_POINTS) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 

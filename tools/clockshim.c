@@ -1,5 +1,6 @@
 /* Shifts the wall clock of a process and its children by FAKE_OFFSET_SECONDS (signed, whole
- * seconds): CLOCK_REALTIME and its variants, gettimeofday, time and timespec_get. The monotonic
+ * seconds): CLOCK_REALTIME and its variants, gettimeofday, time and timespec_get (their pointers
+ * are non-null by glibc's declarations, so only a success is shifted). The monotonic
  * clocks are left alone, so timeouts and sleeps behave. Loaded with LD_PRELOAD by
  * tools/midnight.py, which is how the suite runs across a UTC midnight on purpose. */
 #define _GNU_SOURCE
@@ -37,7 +38,7 @@ static int wall(clockid_t clock) {
 int clock_gettime(clockid_t clock, struct timespec *ts) {
     pthread_once(&loaded, load);
     int result = next_clock_gettime(clock, ts);
-    if (result == 0 && ts && wall(clock)) ts->tv_sec += shift;
+    if (result == 0 && wall(clock)) ts->tv_sec += shift;
     return result;
 }
 
@@ -46,7 +47,7 @@ int __clock_gettime(clockid_t clock, struct timespec *ts) { return clock_gettime
 int gettimeofday(struct timeval *tv, void *tz) {
     pthread_once(&loaded, load);
     int result = next_gettimeofday(tv, tz);
-    if (result == 0 && tv) tv->tv_sec += shift;
+    if (result == 0) tv->tv_sec += shift;
     return result;
 }
 
@@ -60,6 +61,6 @@ time_t time(time_t *out) {
 int timespec_get(struct timespec *ts, int base) {
     pthread_once(&loaded, load);
     int result = next_timespec_get(ts, base);
-    if (result == TIME_UTC && ts) ts->tv_sec += shift;
+    if (result == TIME_UTC) ts->tv_sec += shift;
     return result;
 }

@@ -1,14 +1,15 @@
 """Run the suite with the wall clock set shortly before a UTC midnight, so that the crossing lands
-while tests run: an ordinary day, a month's last day, a leap day's eve and the year's last day.
+while tests run: an ordinary day, a month's last day, a leap day's eve, a leap February's end and
+the year's last day.
 
 Money is split by UTC day and month; tests that assumed nothing changes under them have failed
 here before (three, each fixed) where the normal suite, run at a random time of day, passed.
 The clock moves on normally from the point: only the wall clock is shifted, in every process the
 suite starts (Azurite, the emulator, the local host), by tools/clockshim.c under LD_PRELOAD.
-Needs a C compiler. `make midnight` runs every point; `POINTS=year` picks some, and
+Needs a C compiler. `make midnight` runs every point; `MIDNIGHT_POINTS=year` picks some, and
 PYTEST_ARGS narrows the suite.
 
-    python tools/midnight.py [--points day,month,leap,year] [pytest arguments...]
+    python tools/midnight.py [--points day,month,leap,leap-month,year] [pytest arguments...]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ POINTS = {
     "day": datetime(2027, 3, 17, tzinfo=UTC),
     "month": datetime(2027, 5, 1, tzinfo=UTC),
     "leap": datetime(2028, 2, 29, tzinfo=UTC),
+    "leap-month": datetime(2028, 3, 1, tzinfo=UTC),  # a month of 29 days ends
     "year": datetime(2028, 1, 1, tzinfo=UTC),
 }
 
