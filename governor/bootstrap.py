@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from governor import settings as settings_module
 from governor import telemetry
+from governor.arr import account_names as arr_account_names
 from governor.arr import clients_from_settings
 from governor.core.model import utcnow
 from governor.service.gate.arr_reads import ArrReads
@@ -61,6 +62,12 @@ def build_context(settings: Settings | None = None, clock: Callable[[], datetime
 def store_from_settings(settings: Settings) -> StorePort:
     """The Table store alone, for a command that needs no ARR account (`python -m governor projects`)."""
     return TableStore.from_settings(settings)
+
+
+def account_names(settings: Settings) -> list[str]:
+    """The names of the ARR accounts `build_context` would build from `settings`, read without
+    their secrets (a command that checks a project's accounts where the secrets are not set)."""
+    return arr_account_names(settings)
 
 
 def _by_name(accounts) -> dict:

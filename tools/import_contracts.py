@@ -6,7 +6,8 @@
 The table is the only source: each row becomes a `forbidden` contract that keeps the room's
 modules from importing any room, or third-party package, its "may import" cell does not name, and
 the entry point's row (function_app.py, a module grimp cannot read) a contract of this tool's own
-type. So import-linter's verdict ("Contracts: N kept") counts every row. Nothing else is
+type; a room the cell allows "only from `path`" adds a contract that keeps the row's other modules
+from it. So import-linter's verdict ("Contracts: N kept") counts every row and every such rule. Nothing else is
 configured, so the contracts cannot drift from the table.
 """
 
@@ -31,6 +32,7 @@ HEADING = "## Rooms and rules"
 COLUMNS = ["room", "path", "what", "may import"]
 NOTHING = {"stdlib only", "—", ""}
 NO_IO = "no I/O"  # in a "may import" cell: not even the standard library's modules that do I/O
+ONLY = r"([a-z][\w-]*)\s*\(only from `([^`]+)`"  # a room the row's other modules may not import
 # The standard library's I/O: files, processes, sockets, threads, clocks that wait, logging's
 # handlers. grimp sees stdlib modules by their top-level name only, so urllib (parse, a pure
 # module, beside request) cannot be told apart and is left out; zoneinfo's tzdata reads are the
@@ -54,6 +56,8 @@ class Room:
     packages: set[str]  # third-party top-level packages it may import
     members: list[str] = field(default_factory=list)  # the modules it owns, each with its descendants
     pure: bool = False  # "no I/O": IO_STDLIB is forbidden too
+    # "arr (only from `governor/commands/arr.py`)": a room it may import from those modules alone
+    only: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_rooms(markdown: str) -> list[Room]:
@@ -86,10 +90,14 @@ def _room(row: list[str]) -> Room:
     modules = [_module(p) for p in re.findall(r"`([^`]+)`", path)]
     if not modules:
         raise TableError(f"room {name!r} names no path")
+    only = {word: [_module(p)] for word, p in re.findall(ONLY, may)}
     may = re.sub(r"\([^)]*\)", "", may)  # commentary
     packages = set(re.findall(r"`([^`]+)`", may))
     words = {w.strip() for w in re.sub(r"`[^`]+`", "", may).split(",")}
-    return Room(name, modules, {w for w in words if w not in NOTHING | {NO_IO}}, packages, pure=NO_IO in words)
+    rooms = {w for w in words if w not in NOTHING | {NO_IO}}
+    if set(only) - rooms:
+        raise TableError(f"room {name!r}: 'only from' qualifies {sorted(set(only) - rooms)}, which it may not import")
+    return Room(name, modules, rooms, packages, pure=NO_IO in words, only=only)
 
 
 def _module(path: str) -> str:
@@ -169,7 +177,37 @@ def contracts(rooms: list[Room], graph, root: Path) -> str:
             "allow_indirect_imports = True",
             "",
         ]
+        out += _only_contracts(room, rooms, graph)
     return "\n".join(out)
+
+
+def _only_contracts(room: Room, rooms: list[Room], graph) -> list[str]:
+    """A `forbidden` contract per "only from" of the row: the room's other modules may not import
+    that room. Module by module (`as_packages = False`): the allowed module lies inside the room."""
+
+    def expand(modules: list[str]) -> set[str]:
+        return {m for module in modules for m in {module} | graph.find_descendants(module)}
+
+    out = []
+    for other_name, allowed in room.only.items():
+        for module in allowed:
+            if not any(module == m or module.startswith(m + ".") for m in room.members):
+                raise TableError(f"room {room.name!r}: {module} (only from) is not one of its modules")
+        other = next(r for r in rooms if r.name == other_name)
+        sources = sorted(m for m in expand(room.members) if m not in expand(allowed))
+        out += [
+            f"[importlinter:contract:{room.name}-{other_name}]",
+            f"name = {room.name} may import {other_name} only from {', '.join(allowed)}",
+            "type = forbidden",
+            "as_packages = False",
+            "source_modules =",
+            *(f"    {m}" for m in sources),
+            "forbidden_modules =",
+            *(f"    {m}" for m in sorted(expand(other.members))),
+            "allow_indirect_imports = True",
+            "",
+        ]
+    return out
 
 
 def app_violations(rooms: list[Room], root: Path) -> list[str]:

@@ -16,8 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from governor.arr import account_names
-from governor.bootstrap import store_from_settings
+from governor.bootstrap import account_names, store_from_settings
 from governor.core.errors import Refusal, ServiceError
 from governor.core.policy.document import PolicyError, parse_policy_text, parse_projects_file
 from governor.service.manage import ManageService

@@ -48,8 +48,10 @@ def test_the_tree_keeps_every_contract():
     assert "0 broken" in result.stdout
     assert "core may import stdlib only, no I/O KEPT" in result.stdout
     assert "app may import functions KEPT" in result.stdout  # the entry point's row, a contract of the tool's type
-    rows = len(import_contracts.read_rooms((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")))
-    assert f"Contracts: {rows} kept, 0 broken." in result.stdout  # every row of the table, one verdict
+    rooms = import_contracts.read_rooms((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    rules = len(rooms) + sum(len(room.only) for room in rooms)  # every row, and each "only from" of a row
+    assert f"Contracts: {rules} kept, 0 broken." in result.stdout  # one verdict
+    assert "commands may import arr only from governor.commands.arr KEPT" in result.stdout
 
 
 LATE = "def _late():\n    {}\n"
@@ -90,6 +92,12 @@ LATE = "def _late():\n    {}\n"
             "governor/emulator/app.py",
             "from governor.store import TableStore",
             "governor.emulator.app -> governor.store",
+        ),
+        # commands may import arr only from the ARR command's own module
+        (
+            "governor/commands/projects.py",
+            "from governor.arr.accounts import account_names",
+            "governor.commands.projects -> governor.arr.accounts",
         ),
     ],
 )
@@ -156,6 +164,7 @@ def test_rooms_are_read_from_the_table():
         ("| x | governor/x.py | x | core |", "names no path"),
         ("| x | `lib/x.py` | x | core |", "is not under governor/"),
         ("| x | `governor/x.py` | core |", "needs 4 cells"),
+        ("| x | `governor/x.py` | x | stdlib only (only from `governor/x.py`) |", "which it may not import"),
     ],
 )
 def test_a_row_the_tool_cannot_read_is_an_error(row, message):
@@ -173,3 +182,13 @@ def test_a_table_without_the_entry_points_row_fails(tree):
     result = check(tree)
     assert result.returncode == 1
     assert "no row for function_app.py" in result.stderr, result.stderr
+
+
+def test_an_only_from_outside_the_room_is_an_error(tree):
+    table = tree / "docs" / "architecture.md"
+    text = table.read_text(encoding="utf-8")
+    assert "arr (only from `governor/commands/arr.py`" in text
+    table.write_text(text.replace("only from `governor/commands/arr.py`", "only from `governor/core/model.py`"))
+    result = check(tree)
+    assert result.returncode == 1
+    assert "governor.core.model (only from) is not one of its modules" in result.stderr, result.stderr
