@@ -231,7 +231,9 @@ class LedgerPort(Protocol):
         """Batch `meter` for (project, session_id, elapsed_minutes); one transaction per partition
         chunk. The minutes ARR counted before UTC midnight go to the day (and month) before: the
         last `(now - midnight) * arr_time_scale` of them are `now`'s (ARR seconds per governor
-        second: 1 against ARR itself). Returns the number of entries whose checkpoint moved."""
+        second: 1 against ARR itself), and no more than the session can have run before midnight
+        since the governor asked for it (`model.counted_before_midnight`). `now`: when ARR gave the
+        counts. Returns the number of entries whose checkpoint moved."""
 
     def close(
         self,
@@ -242,8 +244,8 @@ class LedgerPort(Protocol):
         now: datetime,
         arr_time_scale: float = 1.0,
     ) -> LedgerEntry:
-        """Final charge, release the unused reservation, mark closed (idempotent). The session ended
-        at about `now`: the minutes ARR counted before UTC midnight go to the day before, as
+        """Final charge, release the unused reservation, mark closed (idempotent). `now`: when ARR
+        gave the final count; the minutes it counted before UTC midnight go to the day before, as
         `meter_many` splits them."""
 
     def save(self, project: str, session_id: str, kind: SavingKind, amount: int, now: datetime) -> LedgerEntry:

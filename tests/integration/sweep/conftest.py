@@ -70,12 +70,16 @@ class Stack:
         self.store.put_project(policy, webhook_secret=kw.get("webhook_url") and WEBHOOK_SECRET)
         return policy
 
-    def admit(self, policy: ProjectPolicy, lease_minutes: int, size: VmSize = VmSize.STANDARD) -> str:
-        """What the gate does: reserve, create under the same id, activate."""
+    def admit(
+        self, policy: ProjectPolicy, lease_minutes: int, size: VmSize = VmSize.STANDARD, caller: str | None = None
+    ) -> str:
+        """What the gate does (for `caller`, whom the row names): reserve, create under the same id, activate."""
         sid = f"{policy.name}-{uuid.uuid4().hex[:8]}"
         rate = policy.rate(size)
         lease = timedelta(minutes=lease_minutes)
-        pending = LedgerEntry(policy.name, sid, "default", size, LedgerState.PENDING, self.now, lease, rate=rate)
+        pending = LedgerEntry(
+            policy.name, sid, "default", size, LedgerState.PENDING, self.now, lease, rate=rate, caller=caller
+        )
         self.store.reserve(policy.name, pending, lambda snap: cost_of(rate, lease_minutes), self.now)
         session = self.arr["default"].create(size, lease, session_id=sid)
         self.store.activate(policy.name, sid, session)

@@ -4,26 +4,12 @@ principal's), not only the project's: a key with 50 minutes' worth a day cannot 
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 
-from governor.core.model import CallerLimits, LedgerEntry, LedgerState, Period, VmSize, cost_of, extension_saving
+from governor.core.model import CallerLimits, Period, cost_of, extension_saving
 from tests.integration.sweep.conftest import RATE
-
-
-def admit_as(stack, policy, caller: str, lease_minutes: int) -> str:
-    """What the gate does for `caller`: reserve (the row names the caller), create, activate."""
-    sid = f"{policy.name}-{uuid.uuid4().hex[:8]}"
-    lease = timedelta(minutes=lease_minutes)
-    pending = LedgerEntry(
-        policy.name, sid, "default", VmSize.STANDARD, LedgerState.PENDING, stack.now, lease, rate=RATE, caller=caller
-    )
-    stack.store.reserve(policy.name, pending, lambda snapshot: cost_of(RATE, lease_minutes), stack.now)
-    session = stack.arr["default"].create(VmSize.STANDARD, lease, session_id=sid)
-    stack.store.activate(policy.name, sid, session)
-    return sid
 
 
 def setup(stack, kind: str, budget_minutes: int) -> tuple:
@@ -40,7 +26,7 @@ def setup(stack, kind: str, budget_minutes: int) -> tuple:
 @pytest.mark.parametrize(("budget_minutes", "extended"), [(51, True), (50, False)])
 def test_the_sweep_extends_only_within_the_callers_own_budget(stack, kind, budget_minutes, extended):
     policy, caller = setup(stack, kind, budget_minutes)
-    sid = admit_as(stack, policy, caller, 30)  # holds 30 minutes' worth; the step to 51 costs 21 more
+    sid = stack.admit(policy, 30, caller=caller)  # holds 30 minutes' worth; the step to 51 costs 21 more
     stack.advance(5 + 21 * 60)
     stack.heartbeat("alpha", sid)
     stack.sweep()
@@ -60,7 +46,7 @@ def test_the_sweep_extends_only_within_the_callers_own_budget(stack, kind, budge
 
 def test_other_callers_and_the_project_are_not_held_to_a_keys_budget(stack):
     policy, _ = setup(stack, "key", 10)  # kiosk could not pay for any step
-    sid = admit_as(stack, policy, "lobby", 30)  # another key, no limits of its own
+    sid = stack.admit(policy, 30, caller="lobby")  # another key, no limits of its own
     stack.advance(5 + 21 * 60)
     stack.heartbeat("alpha", sid)
     stack.sweep()
@@ -71,13 +57,13 @@ def test_the_step_is_decided_again_inside_the_ledger_round(stack, monkeypatch):
     """The caller's figures can move between the sweep's read and its act (the gate admits another
     of its sessions): the extension's own guarded round counts them again and refuses."""
     policy, caller = setup(stack, "key", 51)
-    sid = admit_as(stack, policy, caller, 30)
+    sid = stack.admit(policy, 30, caller=caller)
     stack.advance(5 + 21 * 60)
     stack.heartbeat("alpha", sid)
     extend = stack.store.extend
 
     def admitted_meanwhile(*args, **kwargs):
-        admit_as(stack, policy, caller, 30)  # the key now holds 60 minutes' worth of its 51
+        stack.admit(policy, 30, caller=caller)  # the key now holds 60 minutes' worth of its 51
         return extend(*args, **kwargs)
 
     monkeypatch.setattr(stack.store, "extend", admitted_meanwhile)

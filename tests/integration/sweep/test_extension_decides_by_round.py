@@ -6,30 +6,16 @@ reserves, and ARR is asked for, no more than the lowered row allows, or nothing 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from governor.core.model import CallerLimits, LedgerEntry, LedgerState, Period, VmSize, cost_of
+from governor.core.model import CallerLimits, Period, cost_of
 from tests.integration.sweep.conftest import RATE
 
 M = timedelta(minutes=1)
 PRINCIPAL = "principal:abc"
-
-
-def admit_as(stack, policy, caller: str | None, lease_minutes: int) -> str:
-    """What the gate does: reserve (the row names the caller, if any), create, activate."""
-    sid = f"{policy.name}-{uuid.uuid4().hex[:8]}"
-    lease = lease_minutes * M
-    pending = LedgerEntry(
-        policy.name, sid, "default", VmSize.STANDARD, LedgerState.PENDING, stack.now, lease, rate=RATE, caller=caller
-    )
-    stack.store.reserve(policy.name, pending, lambda snapshot: cost_of(RATE, lease_minutes), stack.now)
-    session = stack.arr["default"].create(VmSize.STANDARD, lease, session_id=sid)
-    stack.store.activate(policy.name, sid, session)
-    return sid
 
 
 def decided_lease(stack, sid: str) -> int | None:
@@ -81,7 +67,7 @@ def test_a_step_or_cap_lowered_before_the_round_bounds_the_lease_reserved_and_as
     stack, monkeypatch, change, lease
 ):
     policy = stack.project("alpha")
-    sid = admit_as(stack, policy, None, 30)
+    sid = stack.admit(policy, 30)
     decided = lowered_before_the_round(stack, monkeypatch, **change)
     sweep_at_lease_low(stack, sid)
     assert decided == [51], "the sweep did not decide the snapshot's step before the row changed"
@@ -102,7 +88,7 @@ def test_a_step_or_cap_lowered_before_the_round_bounds_the_lease_reserved_and_as
 
 def test_a_cap_lowered_to_the_lease_before_the_round_refuses_the_extension(stack, monkeypatch):
     policy = stack.project("alpha")
-    sid = admit_as(stack, policy, None, 30)
+    sid = stack.admit(policy, 30)
     decided = lowered_before_the_round(stack, monkeypatch, hard_max_duration=30 * M)
     sweep_at_lease_low(stack, sid)
     assert decided == [51]
@@ -118,7 +104,7 @@ def test_a_callers_limit_lowered_before_the_round_refuses_the_extension(stack, m
     for 40 when the round reads the row: the round holds it to the 40."""
     limits = {"abc": CallerLimits(daily_budget=cost_of(RATE, 60))}
     policy = stack.project("alpha", principals=frozenset({"abc"}), principal_limits=limits)
-    sid = admit_as(stack, policy, PRINCIPAL, 30)
+    sid = stack.admit(policy, 30, caller=PRINCIPAL)
     lowered = {"abc": CallerLimits(daily_budget=cost_of(RATE, 40))}
     decided = lowered_before_the_round(stack, monkeypatch, principal_limits=lowered)
     sweep_at_lease_low(stack, sid)

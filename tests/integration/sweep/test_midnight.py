@@ -72,6 +72,21 @@ def admitted_before_midnight(stack, rate: int, month_end: bool = False, caller: 
     return midnight, midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
 
 
+def answers_late(stack, monkeypatch, call: str, seconds: float = 90, meanwhile=None) -> None:
+    """ARR answers the client's `call` `seconds` later on its clock (429s and retries); `meanwhile`
+    happens in ARR before it answers."""
+    client = stack.arr["default"]
+    real = getattr(client, call)
+
+    def late(*args, **kwargs):
+        stack.advance(seconds)
+        if meanwhile is not None:
+            meanwhile()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, call, late)
+
+
 def test_a_sweep_after_midnight_charges_the_minutes_before_it_to_the_old_day(stack):
     midnight, before, after = admitted_before_midnight(stack, 1_000_001)
 
@@ -102,14 +117,7 @@ def test_minutes_arr_counted_after_midnight_while_its_list_was_on_its_way_go_to_
     stack.sweep()
 
     move_to(stack, midnight - timedelta(seconds=15))  # the sweep starts at 23:59:45, ARR's elapsed 20:15
-    client = stack.arr["default"]
-    answer = client.list
-
-    def throttled_list(*args, **kwargs):  # ARR answers 90 s later (429s and retries): 00:01:15
-        stack.advance(90)
-        return answer(*args, **kwargs)
-
-    monkeypatch.setattr(client, "list", throttled_list)
+    answers_late(stack, monkeypatch, "list")  # at 00:01:15
     assert stack.sweep()["metered"] == 1
     assert stack.store.get_entry("night", SID).charged_minutes == 21  # ARR's elapsed 21:45
     # 20 of them by midnight (20:30): 333_334 on the old day; 21 in all: 1_000_001 * 21 / 60 =
@@ -308,14 +316,7 @@ def test_a_gate_stop_whose_final_count_comes_after_midnight_charges_that_minute_
     caller = Caller(key=stack.store.rotate_key("night", scope="project"))
     move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
     stack.sweep()  # 20 min: 333_334 on the old day
-    client = stack.arr["default"]
-    stop = client.stop
-
-    def slow_stop(*args, **kwargs):  # ARR answers 90 s later (throttled and retried): 00:01:15
-        stack.advance(90)
-        return stop(*args, **kwargs)
-
-    monkeypatch.setattr(client, "stop", slow_stop)
+    answers_late(stack, monkeypatch, "stop")  # at 00:01:15
     GateService(stack.store, stack.arr, stack.clock).stop("night", caller, SID)
     entry = stack.store.get_entry("night", SID)
     # ARR's final count 21 (21:45): 350_001 in all, the minute after midnight 16_667 on the new day
@@ -328,15 +329,8 @@ def test_a_session_gone_by_a_sweep_that_crossed_midnight_closes_at_its_count(sta
     midnight, before, after = admitted_before_midnight(stack, 1_000_001)
     move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
     stack.sweep()  # 20 min: 333_334 on the old day
-    client = stack.arr["default"]
-    answer = client.list
-
-    def list_after_a_stop(*args, **kwargs):  # the list answers at 00:01:15; someone stopped it just before
-        stack.advance(90)
-        client.stop(SID)
-        return answer(*args, **kwargs)
-
-    monkeypatch.setattr(client, "list", list_after_a_stop)
+    # the list answers at 00:01:15; someone stopped the session just before
+    answers_late(stack, monkeypatch, "list", meanwhile=lambda: stack.arr["default"].stop(SID))
     stack.sweep()  # starts at 23:59:45: the session is not listed, its GET says Stopped at 21:45
     entry = stack.store.get_entry("night", SID)
     assert (entry.state, entry.charged_minutes, entry.charged) == (LedgerState.CLOSED, 21, 350_001)
@@ -365,14 +359,7 @@ def test_a_sweep_stop_whose_final_count_comes_after_midnight_charges_that_minute
     move_to(stack, midnight - timedelta(seconds=15))  # 23:59:45, ARR's elapsed 20:15
     stack.sweep()  # 20 min: 333_334 on the old day
     stack.store.put_project(replace(stack.store.get_project("night"), enabled=False))
-    client = stack.arr["default"]
-    stop = client.stop
-
-    def slow_stop(*args, **kwargs):  # ARR answers 90 s later (throttled and retried): 00:01:15
-        stack.advance(90)
-        return stop(*args, **kwargs)
-
-    monkeypatch.setattr(client, "stop", slow_stop)
+    answers_late(stack, monkeypatch, "stop")  # at 00:01:15
     stack.sweep()  # starts at 23:59:45: stops the session of a disabled project
     entry = stack.store.get_entry("night", SID)
     # ARR's final count 21 (21:45): 350_001 in all, the minute after midnight 16_667 on the new day
